@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* grouper.h: joins trace records into packets and emits each packet when it is complete */
+#ifndef IPTRACE_GROUPER_H
+#define IPTRACE_GROUPER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "iptrace/record.h"
+
+/* A complete packet: its steps in arrival order. Borrowed for the emit callback only. */
+struct packet {
+	uint64_t			id;		/* 1-based, in order of first record */
+	size_t				nsteps;
+	const struct trace_record	*steps;
+	uint32_t			steps_dropped;	/* past max_steps */
+};
+
+struct grouper_cfg {
+	uint64_t	window_ns;	/* a packet is complete after this long without records */
+	size_t		max_open;	/* bound on packets open at once; the oldest is evicted */
+	size_t		max_steps;	/* bound on steps kept per packet */
+	/* Called for each complete packet, in completion order; return <0 to stop emitting. */
+	int		(*emit)(void *ctx, const struct packet *pkt);
+	void		*ctx;
+};
+
+struct grouper_stats {
+	uint64_t	records;	/* records added */
+	uint64_t	packets;	/* packets emitted */
+	uint64_t	evicted;	/* packets emitted early because max_open was reached */
+	uint64_t	discarded;	/* open packets thrown away by grouper_discard() */
+	uint64_t	steps_dropped;
+};
+
+/* Opaque. */
+struct grouper;
+
+/* grouper_new - returns NULL with errno ENOMEM or EINVAL. Free with grouper_free(). */
+struct grouper *grouper_new(const struct grouper_cfg *cfg);
+void grouper_free(struct grouper *g);
+
+/*
+ * grouper_add - add one record seen at @now_ns (a monotonic clock, or the record time in
+ * replay). The record is copied. May emit packets (a key collision closes the older one).
+ * Returns 0, or the emit callback's negative value.
+ *
+ * Packet identity (legacy records carry no packet id): records belong to one packet when
+ * they share what NAT leaves alone — family, protocol, IPv4 ID, total length, a hash of the
+ * L4 payload, TCP seq/ack, ICMP type/code — arrive within window_ns of the previous one,
+ * and follow hook order (PREROUTING → INPUT | FORWARD → POSTROUTING; OUTPUT → POSTROUTING
+ * → PREROUTING on loopback; tables by priority within a hook). A record that would step
+ * backwards starts a new packet. Limits: two packets identical in all those fields (IP ID
+ * 0 with the same payload, e.g. retransmitted DF segments) met within the window and in a
+ * valid order are merged; nft records are grouped by their trace id instead.
+ */
+int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_ns);
+
+/* grouper_expire - emit packets idle for window_ns at @now_ns. Returns 0 or emit's value. */
+int grouper_expire(struct grouper *g, uint64_t now_ns);
+
+/* grouper_next_deadline - when the oldest open packet completes, or UINT64_MAX if none. */
+uint64_t grouper_next_deadline(const struct grouper *g);
+
+/* grouper_flush - emit every open packet (at the end of input). Returns 0 or emit's value. */
+int grouper_flush(struct grouper *g);
+
+/* grouper_discard - drop every open packet without emitting; returns how many. */
+size_t grouper_discard(struct grouper *g);
+
+size_t grouper_open_count(const struct grouper *g);
+void grouper_get_stats(const struct grouper *g, struct grouper_stats *st);
+
+#endif

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* logbind.h: save, switch and restore the namespace's nf_log logger binding */
+#ifndef IPTRACE_LOGBIND_H
+#define IPTRACE_LOGBIND_H
+
+#include <stdbool.h>
+
+#define LOGBIND_NAME_MAX 64
+
+/* One family's binding (nf_log/2 for IPv4, nf_log/10 for IPv6), as found. */
+struct logbind {
+	int	pf;				/* 2 or 10 */
+	bool	changed;			/* we wrote nfnetlink_log; restore on exit */
+	char	saved[LOGBIND_NAME_MAX];	/* "nf_log_ipv4", "NONE", ... */
+};
+
+/*
+ * logbind_switch - read /proc/sys/net/netfilter/nf_log/<pf> into @lb->saved and bind
+ * nfnetlink_log there unless it already is. Returns 0 or a negative errno (nothing
+ * changed then).
+ */
+int logbind_switch(struct logbind *lb, int pf);
+
+/* logbind_restore - write the saved binding back if logbind_switch() changed it. */
+int logbind_restore(struct logbind *lb);
+
+/* logbind_write - write @name to nf_log/<pf>. Returns 0 or a negative errno. */
+int logbind_write(int pf, const char *name);
+
+/* logbind_read - read nf_log/<pf> into @buf (newline stripped). 0 or negative errno. */
+int logbind_read(int pf, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* marker.h: what sets the trace bit on selected packets — one interface, two implementations */
+#ifndef IPTRACE_MARKER_H
+#define IPTRACE_MARKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "iptrace/record.h"
+#include "iptrace/selector.h"
+
+enum marker_kind {
+	MARKER_LEGACY,	/* TRACE rules in the raw table through libiptc */
+	MARKER_NFT,	/* an owned inet table with meta nftrace set 1 */
+};
+
+/* Opaque. */
+struct marker;
+
+/*
+ * marker_new - prepare a marker of @kind for @sel (borrowed: it must outlive the marker),
+ * tagging what it installs with @tag (copied; e.g. "iptrace:1234"). Installs nothing yet.
+ * Returns NULL with errno ENOMEM, or ENOTSUP for a kind not built in.
+ */
+struct marker *marker_new(enum marker_kind kind, const struct selection *sel, const char *tag);
+
+/*
+ * marker_install - install the marks. All or nothing: on failure whatever was installed is
+ * removed again. Returns 0 or a negative errno; marker_error() then says what failed.
+ */
+int marker_install(struct marker *m);
+
+/*
+ * marker_remove - remove exactly what this marker installed, found by its tag (never by
+ * position). Idempotent. Returns 0 or a negative errno.
+ */
+int marker_remove(struct marker *m);
+
+/* marker_owns - true when @rec is a step through one of this marker's own rules. */
+bool marker_owns(const struct marker *m, const struct trace_record *rec);
+
+/* marker_name - "legacy" or "nft". */
+const char *marker_name(const struct marker *m);
+
+/* marker_error - a one-line description of the last failure ("" if none). */
+const char *marker_error(const struct marker *m);
+
+/* marker_free - free the marker; does not remove anything (call marker_remove first). */
+void marker_free(struct marker *m);
+
+/* Implementations' interface: each fills a struct marker_ops. */
+struct marker_ops {
+	const char	*name;
+	int		(*install)(struct marker *m);
+	int		(*remove)(struct marker *m);
+	bool		(*owns)(const struct marker *m, const struct trace_record *rec);
+	void		(*release)(struct marker *m);	/* free priv */
+};
+
+struct marker {
+	const struct marker_ops	*ops;
+	const struct selection	*sel;
+	char			tag[64];
+	char			err[256];
+	void			*priv;
+};
+
+extern const struct marker_ops marker_legacy_ops;
+
+/*
+ * legacy_remove_tagged - remove every rule whose comment is @tag from the raw table of
+ * @family (AF_INET or AF_INET6); used by --cleanup for dead owners. Returns the number of
+ * rules removed or a negative errno.
+ */
+int legacy_remove_tagged(int family, const char *tag, char *err, size_t errlen);
+
+/* legacy_family_in_use - true when /proc lists legacy tables of @family (AF_INET/6). */
+bool legacy_family_in_use(int family);
+
+#endif

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* nlrec.h: files of recorded netlink messages, written by --record and read by --replay */
+#ifndef IPTRACE_NLREC_H
+#define IPTRACE_NLREC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Layout (host byte order; the files in tests/data come from x86_64, little-endian):
+ * "IPTRNL01", then chunks: u16 source, u16 reserved (0), u32 len, u64 ts_ns
+ * (CLOCK_MONOTONIC at receive), then len bytes — exactly one recv() worth of messages.
+ */
+enum nlrec_source {
+	NLREC_NFLOG = 1,	/* nfnetlink_log group messages */
+	NLREC_NFTRACE = 2,	/* nf_tables trace messages */
+	NLREC_CONNTRACK = 3,	/* conntrack events */
+};
+
+#define NLREC_MAX_CHUNK (1u << 20)
+
+struct nlrec;	/* opaque */
+
+/* nlrec_create - create @path (0640, never through a symlink). NULL with errno. */
+struct nlrec *nlrec_create(const char *path);
+/* nlrec_open - open @path ("-" for stdin) for reading. NULL with errno (EINVAL: bad magic). */
+struct nlrec *nlrec_open(const char *path);
+/* nlrec_write - append one chunk. 0 or -errno. */
+int nlrec_write(struct nlrec *r, uint16_t source, uint64_t ts_ns, const void *buf, size_t len);
+/*
+ * nlrec_next - the next chunk: *buf is borrowed until the next call (4-byte aligned).
+ * Returns 1, 0 at the end, -EINVAL for a truncated or corrupt file, other -errno.
+ */
+int nlrec_next(struct nlrec *r, uint16_t *source, uint64_t *ts_ns, const void **buf, size_t *len);
+/* nlrec_close - flush and close; returns 0 or -errno from the final flush. */
+int nlrec_close(struct nlrec *r);
+
+#endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* options.h: the command line — one options table for getopt_long and --help */
+#ifndef IPTRACE_OPTIONS_H
+#define IPTRACE_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "iptrace/selector.h"
+
+enum iptrace_mode {
+	MODE_TRACE,	/* live tracing (default) */
+	MODE_READ,	/* --read FILE|-: kernel TRACE lines */
+	MODE_REPLAY,	/* --replay FILE: recorded netlink messages */
+	MODE_HELP,
+	MODE_VERSION,
+};
+
+enum backend_choice {
+	BACKEND_AUTO,
+	BACKEND_LEGACY,
+	BACKEND_NFT,
+};
+
+struct iptrace_opts {
+	enum iptrace_mode	mode;
+	struct selection	sel;
+	unsigned		want_families;	/* -4/-6: SEL_IPV4/SEL_IPV6, 0 for both */
+	enum backend_choice	backend;
+	const char		*format;	/* "text", "json", "log" */
+	uint64_t		count;		/* 0: unlimited */
+	double			duration;	/* seconds, 0: unlimited */
+	unsigned		window_ms;	/* grouping window */
+	const char		*output;	/* NULL: stdout */
+	const char		*input;		/* --read / --replay file, "-" for stdin */
+	const char		*record;	/* --record FILE */
+	bool			verbose;
+	bool			no_group;
+	int			color;		/* -1 auto, 0 never, 1 always */
+};
+
+/*
+ * options_parse - parse @argv into @o (zeroed and defaulted here). Returns 0, or -EINVAL
+ * with a one-line message (without the program name) in @err.
+ */
+int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size_t errlen);
+
+/* options_usage - print the usage line and the option list generated from the table. */
+void options_usage(FILE *f);
+
+/* The synopsis, shared by --help and the man page. */
+extern const char options_synopsis[];
+
+#endif

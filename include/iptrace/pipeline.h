@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* pipeline.h: decoded records in → own-rule filter → grouper → sink, with the counters */
+#ifndef IPTRACE_PIPELINE_H
+#define IPTRACE_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/netlink.h>
+#include "iptrace/grouper.h"
+#include "iptrace/ifcache.h"
+#include "iptrace/marker.h"
+#include "iptrace/sink.h"
+
+struct pipeline_cfg {
+	uint64_t		window_ns;
+	uint64_t		count;		/* 0: unlimited */
+	bool			no_group;
+	bool			verbose;	/* keep the marker's own steps */
+	const struct marker	*marker;	/* borrowed, may be NULL */
+};
+
+/* Opaque. */
+struct pipeline;
+
+/* pipeline_new - @sink is borrowed. NULL with errno. Free with pipeline_free(). */
+struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink);
+void pipeline_free(struct pipeline *pl);
+
+/*
+ * pipeline_set_clock - the times the next records are seen at: @mono_ns drives grouping
+ * windows, @wall_ns stands in for records the kernel sent without a timestamp.
+ */
+void pipeline_set_clock(struct pipeline *pl, uint64_t mono_ns, uint64_t wall_ns);
+
+/* pipeline_add - one decoded record. Returns 0 or a negative errno. */
+int pipeline_add(struct pipeline *pl, struct trace_record *rec);
+
+/*
+ * pipeline_nflog_cb - an mnl_cb_t for NFLOG messages: decode, name interfaces, count
+ * sequence gaps, add. @data is the struct pipeline. The live socket and --replay both
+ * feed messages through it.
+ */
+int pipeline_nflog_cb(const struct nlmsghdr *nlh, void *data);
+
+/* pipeline_dispatch - run a buffer of messages from @source through its callback. */
+int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len);
+
+/* pipeline_tick - complete packets idle past the window at the current clock. */
+int pipeline_tick(struct pipeline *pl);
+/* pipeline_deadline - monotonic ns of the next window end, UINT64_MAX if none. */
+uint64_t pipeline_deadline(const struct pipeline *pl);
+/* pipeline_done - true once --count packets were printed. */
+bool pipeline_done(const struct pipeline *pl);
+/* pipeline_lost - count records lost outside the stream (e.g. ENOBUFS on the socket). */
+void pipeline_add_lost(struct pipeline *pl, uint64_t n);
+
+/*
+ * pipeline_finish - end of capture: flush open packets (or drop them when the count was
+ * reached), then the sink's end with the summary. Returns 0 or negative errno.
+ */
+int pipeline_finish(struct pipeline *pl, const char *marker_name);
+/* pipeline_summary - the counters so far. */
+void pipeline_summary(const struct pipeline *pl, struct summary *sum);
+
+#endif

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* pkt.h: pure decoder of IPv4/IPv6 + TCP/UDP/ICMP headers from raw bytes */
+#ifndef IPTRACE_PKT_H
+#define IPTRACE_PKT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "iptrace/record.h"
+
+/*
+ * pkt_decode - decode the L3 header at @buf (as NFULA_PAYLOAD carries it) into @hdr.
+ * @family is AF_INET or AF_INET6 (the nfgenmsg family); 0 lets the version nibble decide.
+ * Truncated transport headers leave has_l4 false. Returns 0, or -EINVAL when not even the
+ * network header is there. Never reads past @len.
+ */
+int pkt_decode(const uint8_t *buf, size_t len, int family, struct pkt_hdr *hdr);
+
+/* pkt_hash - FNV-1a over @len bytes, seeded with @h (start with PKT_HASH_SEED). */
+#define PKT_HASH_SEED 2166136261u
+uint32_t pkt_hash(uint32_t h, const void *buf, size_t len);
+
+/* pkt_proto_name - "tcp", "udp", "icmp", "icmpv6", "sctp", ... or NULL when unnamed. */
+const char *pkt_proto_name(uint8_t proto);
+
+#endif

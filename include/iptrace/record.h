@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* record.h: the trace record, the one currency of the pipeline after decoding */
+#ifndef IPTRACE_RECORD_H
+#define IPTRACE_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+enum trace_backend {
+	TRACE_BACKEND_LEGACY,	/* ip_tables / ip6_tables via nfnetlink_log */
+	TRACE_BACKEND_NFT,	/* nf_tables trace group */
+};
+
+enum trace_kind {
+	TRACE_KIND_RULE,
+	TRACE_KIND_RETURN,
+	TRACE_KIND_POLICY,
+};
+
+/* How many L3+L4 header bytes a record keeps for the kernel log format. */
+#define TRACE_RAW_MAX	128
+#define TRACE_HW_MAX	32
+#define TRACE_NAME_MAX	32	/* table and chain names, as xt_chainlabel */
+
+/*
+ * The decoded network and transport headers of one record, as the packet looked at that
+ * step. Pure data: filled by pkt_decode() or by the log-line parser.
+ */
+struct pkt_hdr {
+	uint8_t		family;		/* AF_INET, AF_INET6, or 0 if unknown */
+	uint8_t		proto;		/* L4 protocol (after IPv6 extension headers) */
+	uint8_t		ttl;		/* TTL / hop limit */
+	uint8_t		tos;		/* TOS / traffic class */
+	uint16_t	len;		/* IPv4 total length / IPv6 payload length + 40 */
+	uint16_t	ipid;		/* IPv4 identification (0 for IPv6) */
+	uint16_t	frag;		/* IPv4 flags+fragment offset, host order */
+	uint32_t	flowlabel;	/* IPv6 only */
+	struct in6_addr	saddr;		/* IPv4 as v4-mapped is not used: first 4 bytes */
+	struct in6_addr	daddr;
+	bool		has_l4;		/* transport header fully present */
+	bool		has_ports;	/* tcp, udp, udplite, sctp, dccp */
+	uint16_t	sport, dport;
+	uint16_t	l4len;		/* UDP length field */
+	uint32_t	tcp_seq, tcp_ack;
+	uint16_t	tcp_window;
+	uint8_t		tcp_flags;	/* FIN..CWR as in the header byte 13 */
+	uint8_t		tcp_res;	/* reserved bits (byte 12 low nibble) */
+	uint16_t	tcp_urg;
+	uint8_t		icmp_type, icmp_code;
+	uint16_t	icmp_ident, icmp_seqno;
+	uint32_t	payload_hash;	/* hash of the L4 payload (NAT-proof), 0 if none */
+};
+
+/* One trace step as the kernel reported it. Plain struct: copy freely. */
+struct trace_record {
+	enum trace_backend backend;
+	enum trace_kind	kind;
+	int8_t		hook;		/* enum trace_hook the step ran in, HOOK_NONE if unknown */
+	uint8_t		nfproto;	/* NFPROTO_IPV4/IPV6/INET... of the table */
+	uint64_t	ts_ns;		/* wall-clock time, ns since the epoch */
+	char		table[TRACE_NAME_MAX];
+	char		chain[TRACE_NAME_MAX];
+	uint32_t	rulenum;	/* legacy: 1-based position in the chain */
+	uint64_t	handle;		/* nft: rule handle, 0 if none */
+	uint32_t	trace_id;	/* nft: NFTA_TRACE_ID */
+	uint32_t	ifindex_in, ifindex_out, ifindex_physin, ifindex_physout;
+	char		in[IF_NAMESIZE], out[IF_NAMESIZE];
+	char		physin[IF_NAMESIZE], physout[IF_NAMESIZE];
+	uint32_t	mark;
+	bool		has_seq;
+	uint32_t	seq;		/* NFULA_SEQ: per-instance sequence number */
+	uint16_t	hw_len;		/* MAC header bytes (log format's MAC=) */
+	uint8_t		hw[TRACE_HW_MAX];
+	uint16_t	hw_type;	/* ARPHRD_* of the input device, 0 if unknown */
+	uint16_t	raw_len;	/* L3 bytes kept in raw[] */
+	uint8_t		raw[TRACE_RAW_MAX];
+	struct pkt_hdr	pkt;
+};
+
+const char *trace_kind_name(enum trace_kind kind);
+const char *trace_backend_name(enum trace_backend backend);
+
+/*
+ * trace_prefix_parse - parse the "TRACE: table:chain:kind:num " prefix into @rec's table,
+ * chain, kind and rulenum. @len is the prefix length without a terminating NUL, if any.
+ * Returns the number of bytes consumed (the prefix and its trailing space), -ENOMSG when
+ * the text is not a TRACE prefix at all, -EINVAL when it starts like one but is malformed.
+ */
+int trace_prefix_parse(const char *s, size_t len, struct trace_record *rec);
+
+/* Base chains, in the order a packet meets them; used by the grouper and the resolver. */
+enum trace_hook {
+	HOOK_NONE = -1,
+	HOOK_PREROUTING, HOOK_INPUT, HOOK_FORWARD, HOOK_OUTPUT, HOOK_POSTROUTING,
+};
+/* trace_hook_of - the hook a legacy base chain name stands for, HOOK_NONE for user chains. */
+enum trace_hook trace_hook_of(const char *chain);
+
+#endif

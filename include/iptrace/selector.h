@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* selector.h: what to mark — one description built from the options, read by the markers */
+#ifndef IPTRACE_SELECTOR_H
+#define IPTRACE_SELECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#define SEL_MAX_PORTS	15	/* xt_multiport's limit: a range takes two slots */
+#define SEL_MAX_ADDRS	8
+#define SEL_MAX_PROTOS	8
+
+#define SEL_IPV4	0x1
+#define SEL_IPV6	0x2
+
+struct port_range {
+	uint16_t lo, hi;
+};
+
+struct port_list {
+	size_t			n;
+	struct port_range	r[SEL_MAX_PORTS];
+};
+
+struct addr_prefix {
+	int		family;		/* AF_INET or AF_INET6 */
+	unsigned	plen;
+	struct in6_addr	addr;		/* IPv4 in the first 4 bytes */
+};
+
+struct addr_list {
+	size_t			n;
+	struct addr_prefix	a[SEL_MAX_ADDRS];
+};
+
+/*
+ * A selection: different fields combine with AND, items of one list with OR.
+ * Empty lists match anything.
+ */
+struct selection {
+	unsigned		families;	/* SEL_IPV4 | SEL_IPV6 after selection_finish() */
+	struct port_list	ports;		/* either side */
+	struct port_list	sports, dports;
+	struct addr_list	src, dst, host;	/* host: either side */
+	size_t			nprotos;
+	uint8_t			protos[SEL_MAX_PROTOS];
+	char			iface[16];
+	bool			has_mark;
+	uint32_t		mark, mark_mask;
+	uint32_t		limit_per_s;	/* 0: no limit */
+};
+
+/* Each parser: returns 0, or -EINVAL with a one-line reason in @err (size @errlen). */
+int sel_parse_ports(const char *s, struct port_list *pl, char *err, size_t errlen);
+/* Numeric addresses only (inet_pton); names are resolved by sel_parse_addr_resolve(). */
+int sel_parse_addr(const char *s, struct addr_list *al, char *err, size_t errlen);
+int sel_parse_proto(const char *s, struct selection *sel, char *err, size_t errlen);
+int sel_parse_mark(const char *s, struct selection *sel, char *err, size_t errlen);
+int sel_parse_limit(const char *s, uint32_t *per_s, char *err, size_t errlen);
+
+/*
+ * selection_finish - work out the families from the addresses and protocols, restricted
+ * by @want_families (0: both). Returns 0 or -EINVAL with a reason (e.g. -4 and an IPv6
+ * address, or selectors that no family can satisfy).
+ */
+int selection_finish(struct selection *sel, unsigned want_families, char *err, size_t errlen);
+
+/* selection_empty - true when no selector at all was given. */
+bool selection_empty(const struct selection *sel);
+
+/* selection_uses_ports - true when a port selector is set (rules then need tcp/udp). */
+bool selection_uses_ports(const struct selection *sel);
+
+/*
+ * selection_describe - a short human description ("udp or tcp port 53, dst 10.0.0.1") into
+ * @buf. Returns @buf.
+ */
+char *selection_describe(const struct selection *sel, char *buf, size_t size);
+
+#endif

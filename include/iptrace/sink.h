@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* sink.h: output formatters — an ops table over a caller's FILE *; they format, never decide */
+#ifndef IPTRACE_SINK_H
+#define IPTRACE_SINK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "iptrace/grouper.h"
+#include "iptrace/record.h"
+
+struct summary {
+	uint64_t	packets;	/* packets printed */
+	uint64_t	records;	/* trace records received and decoded */
+	uint64_t	lost;		/* records the kernel could not deliver (seq gaps, ENOBUFS) */
+	uint64_t	dropped;	/* packets still open when --count was reached */
+	uint64_t	evicted;	/* packets closed early by the grouping bound */
+	uint64_t	skipped;	/* group 0 messages that were not TRACE records */
+	uint64_t	malformed;	/* messages that failed to decode */
+	const char	*marker;	/* "legacy", "nft", or NULL (no marker: --read, --replay) */
+};
+
+struct sink_opts {
+	bool	color;		/* ANSI colour (text) */
+	bool	time_prefix;	/* log format: a syslog-like time prefix */
+};
+
+struct sink;
+
+struct sink_ops {
+	const char	*name;
+	int		(*begin)(struct sink *s);
+	/* One complete packet. */
+	int		(*packet)(struct sink *s, const struct packet *p);
+	/* One record as it arrives (ungrouped output); NULL if the format needs packets. */
+	int		(*record)(struct sink *s, const struct trace_record *r);
+	int		(*end)(struct sink *s, const struct summary *sum);
+};
+
+struct sink {
+	const struct sink_ops	*ops;
+	FILE			*out;	/* borrowed; the sink never closes it */
+	struct sink_opts	opts;
+};
+
+/* sink_lookup - the ops for a format name ("text", "json", "log"), NULL if unknown. */
+const struct sink_ops *sink_lookup(const char *name);
+
+/* Helpers shared by the formatters. */
+/* sink_fmt_time - ISO 8601 UTC with microseconds into @buf (size >= 32); "" for 0. */
+char *sink_fmt_time(uint64_t ts_ns, char *buf, size_t size);
+/* sink_fmt_addr - the record's source or destination address as text (size >= 46). */
+char *sink_fmt_addr(const struct pkt_hdr *h, bool dst, char *buf, size_t size);
+/* sink_json_str - write @s as a JSON string (quoted, escaped) to @f. */
+void sink_json_str(FILE *f, const char *s);
+
+extern const struct sink_ops sink_text_ops;
+extern const struct sink_ops sink_json_ops;
+extern const struct sink_ops sink_log_ops;
+
+#endif

@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* main.c: the command line, set-up in order, one poll loop, teardown in reverse on every exit */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <libmnl/libmnl.h>
+
+#include "iptrace/logbind.h"
+#include "iptrace/logline.h"
+#include "iptrace/marker.h"
+#include "iptrace/nflog.h"
+#include "iptrace/nlrec.h"
+#include "iptrace/options.h"
+#include "iptrace/pipeline.h"
+#include "iptrace/sink.h"
+
+#define EXIT_USAGE 2
+
+/* The one mutable global: set by signal handlers, read by the loop. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("iptrace: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Output files: 0640, never through a symlink. */
+static FILE *open_output(const char *path)
+{
+	int fd;
+	FILE *f;
+
+	if (!path || strcmp(path, "-") == 0)
+		return stdout;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "w");
+	if (!f)
+		close(fd);
+	return f;
+}
+
+static bool want_color(const struct iptrace_opts *o, FILE *out)
+{
+	const char *term = getenv("TERM");
+
+	if (o->color >= 0)
+		return o->color;
+	return isatty(fileno(out)) && !getenv("NO_COLOR") && term && strcmp(term, "dumb") != 0;
+}
+
+static void print_text_summary(const struct iptrace_opts *o, const struct pipeline *pl)
+{
+	struct summary s;
+
+	if (strcmp(o->format, "text") != 0)
+		return;
+	pipeline_summary(pl, &s);
+	msg("%llu packets, %llu records, %llu lost%s", (unsigned long long)s.packets,
+	    (unsigned long long)s.records, (unsigned long long)s.lost,
+	    s.dropped ? " (open packets dropped at --count)" : "");
+}
+
+/* --read: kernel TRACE lines through the same grouper and sinks. */
+static int run_read(const struct iptrace_opts *o, struct pipeline *pl)
+{
+	FILE *in = strcmp(o->input, "-") == 0 ? stdin : fopen(o->input, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	uint64_t lineno = 0;
+	int ret = 0;
+
+	if (!in) {
+		msg("cannot open '%s': %s", o->input, strerror(errno));
+		return EXIT_FAILURE;
+	}
+	while (!stop_signal && !pipeline_done(pl) && (n = getline(&line, &cap, in)) >= 0) {
+		struct trace_record rec;
+
+		/* Lines carry no usable clock: order alone separates packets, ends flush them. */
+		pipeline_set_clock(pl, ++lineno, 0);
+		if (logline_parse(line, (size_t)n, &rec) < 0)
+			continue;
+		if (pipeline_add(pl, &rec) < 0) {
+			ret = EXIT_FAILURE;
+			break;
+		}
+	}
+	free(line);
+	if (in != stdin)
+		fclose(in);
+	return ret;
+}
+
+/* --replay: recorded netlink bytes through the live callbacks, at their recorded times. */
+static int run_replay(const struct iptrace_opts *o, struct pipeline *pl)
+{
+	struct nlrec *r = nlrec_open(o->input);
+	const void *buf;
+	uint16_t source;
+	uint64_t ts;
+	size_t len;
+	int ret;
+
+	if (!r) {
+		msg("cannot open '%s': %s", o->input,
+		    errno == EINVAL ? "not a recorded netlink file" : strerror(errno));
+		return EXIT_FAILURE;
+	}
+	while (!stop_signal && !pipeline_done(pl) &&
+	       (ret = nlrec_next(r, &source, &ts, &buf, &len)) > 0) {
+		pipeline_set_clock(pl, ts, 0);
+		pipeline_tick(pl);
+		if (pipeline_dispatch(pl, source, buf, len) < 0)
+			break;
+	}
+	nlrec_close(r);
+	if (ret < 0) {
+		msg("'%s' is truncated or corrupt", o->input);
+		return EXIT_FAILURE;
+	}
+	return 0;
+}
+
+struct live {
+	struct nflog_src	*nflog;
+	struct logbind		lb[2];	/* nf_log/2, nf_log/10 */
+	struct marker		*marker;
+	struct nlrec		*rec;
+};
+
+static void explain_owner(void)
+{
+	uint32_t port;
+
+	if (nflog_group_owner(0, &port) == 0)
+		msg("NFLOG group 0 is owned by netlink port id %u (another iptrace, ulogd, "
+		    "tcpdump -i nflog:0?): only one socket per namespace may own it", port);
+	else
+		msg("cannot bind NFLOG group 0: permission denied (need root or CAP_NET_ADMIN)");
+}
+
+/* Read everything queued on the socket without waiting. Returns -errno on hard errors. */
+static int drain(struct live *lv, struct pipeline *pl, bool *warned)
+{
+	static uint32_t buf[(1 << 17) / 4];	/* 128 KiB: a full batch of records */
+	int fd = nflog_src_fd(lv->nflog);
+
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		uint64_t mono;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			if (errno == ENOBUFS) {
+				/* The exact count comes from the sequence gap. */
+				if (!*warned)
+					msg("warning: the kernel is dropping trace records (socket overrun); "
+					    "they are counted as lost");
+				*warned = true;
+				continue;
+			}
+			return -errno;
+		}
+		mono = clock_ns(CLOCK_MONOTONIC);
+		if (lv->rec)
+			nlrec_write(lv->rec, NLREC_NFLOG, mono, buf, (size_t)n);
+		pipeline_set_clock(pl, mono, clock_ns(CLOCK_REALTIME));
+		if (pipeline_dispatch(pl, NLREC_NFLOG, buf, (size_t)n) < 0)
+			return -EPIPE;
+	}
+	return 0;
+}
+
+static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct live *lv,
+		    const sigset_t *waitmask)
+{
+	uint64_t end = o->duration > 0 ?
+		clock_ns(CLOCK_MONOTONIC) + (uint64_t)(o->duration * 1e9) : UINT64_MAX;
+	bool warned = false;
+	struct pollfd pfd = { .fd = nflog_src_fd(lv->nflog), .events = POLLIN };
+
+	while (!stop_signal && !pipeline_done(pl)) {
+		uint64_t now = clock_ns(CLOCK_MONOTONIC), until = pipeline_deadline(pl);
+		struct timespec ts, *tsp = NULL;
+		int ret;
+
+		if (now >= end)
+			break;
+		if (end < until)
+			until = end;
+		if (until != UINT64_MAX) {
+			uint64_t d = until > now ? until - now : 0;
+
+			ts.tv_sec = (time_t)(d / 1000000000ull);
+			ts.tv_nsec = (long)(d % 1000000000ull);
+			tsp = &ts;
+		}
+		ret = ppoll(&pfd, 1, tsp, waitmask);
+		if (ret < 0 && errno != EINTR) {
+			msg("poll: %s", strerror(errno));
+			return EXIT_FAILURE;
+		}
+		if (ret > 0) {
+			ret = drain(lv, pl, &warned);
+			if (ret == -EPIPE)
+				break;	/* output closed: end like a signal */
+			if (ret < 0) {
+				msg("receiving trace records: %s", strerror(-ret));
+				return EXIT_FAILURE;
+			}
+		}
+		pipeline_set_clock(pl, clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_REALTIME));
+		pipeline_tick(pl);
+	}
+	/* Records already queued belong to the capture: take them before teardown. */
+	if (!pipeline_done(pl))
+		drain(lv, pl, &warned);
+	return 0;
+}
+
+/* Set-up in order; on failure undo what was done. Returns 0 or an exit code. */
+static int live_setup(const struct iptrace_opts *o, struct live *lv, const char *tag)
+{
+	struct nflog_cfg nc = {
+		.group = 0, .copy_range = 256, .rcvbuf = 16u << 20,
+		.qthresh = 0, .flush_cs = 0, .nlbufsiz = 0,
+	};
+	static const int pfs[2] = { 2, 10 };
+	int ret;
+
+	lv->nflog = nflog_src_open(&nc);
+	if (!lv->nflog) {
+		if (errno == EPERM)
+			explain_owner();
+		else
+			msg("cannot open an nfnetlink_log socket: %s", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	for (int f = 0; f < 2; f++) {
+		if (!(o->sel.families & (f ? SEL_IPV6 : SEL_IPV4)))
+			continue;
+		ret = logbind_switch(&lv->lb[f], pfs[f]);
+		if (ret < 0) {
+			msg("cannot bind nfnetlink_log to nf_log/%d: %s", pfs[f], strerror(-ret));
+			return EXIT_FAILURE;
+		}
+	}
+	lv->marker = marker_new(MARKER_LEGACY, &o->sel, tag);
+	if (!lv->marker) {
+		msg("cannot create the marker: %s", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	ret = marker_install(lv->marker);
+	if (ret < 0) {
+		msg("cannot install the trace rules: %s", marker_error(lv->marker));
+		return EXIT_FAILURE;
+	}
+	return 0;
+}
+
+/* Teardown, in reverse order of set-up; safe on a partial set-up. Returns 0 or 1. */
+static int live_teardown(struct live *lv)
+{
+	int rc = 0, ret;
+
+	if (lv->marker) {
+		ret = marker_remove(lv->marker);
+		if (ret < 0) {
+			msg("cannot remove the trace rules: %s", marker_error(lv->marker));
+			rc = EXIT_FAILURE;
+		}
+	}
+	for (int f = 1; f >= 0; f--) {
+		ret = logbind_restore(&lv->lb[f]);
+		if (ret < 0) {
+			msg("cannot restore nf_log/%d to '%s': %s", lv->lb[f].pf, lv->lb[f].saved,
+			    strerror(-ret));
+			rc = EXIT_FAILURE;
+		}
+	}
+	nflog_src_close(lv->nflog);
+	lv->nflog = NULL;
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct iptrace_opts o;
+	struct sink sink = { 0 };
+	struct pipeline *pl = NULL;
+	struct live lv = { 0 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block, waitmask;
+	char err[256], tag[64], desc[256];
+	FILE *out;
+	int rc = 0, ret;
+
+	if (options_parse(argc, argv, &o, err, sizeof(err)) < 0) {
+		msg("%s", err);
+		return EXIT_USAGE;
+	}
+	if (o.mode == MODE_HELP) {
+		options_usage(stdout);
+		return 0;
+	}
+	if (o.mode == MODE_VERSION) {
+		printf("iptrace %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+
+	/* Signals only set the flag; they are unblocked inside ppoll() alone. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+
+	out = open_output(o.output);
+	if (!out) {
+		msg("cannot open '%s': %s", o.output, strerror(errno));
+		return EXIT_FAILURE;
+	}
+	sink.ops = sink_lookup(o.format);
+	sink.out = out;
+	sink.opts.color = want_color(&o, out);
+
+	if (o.mode == MODE_TRACE) {
+		snprintf(tag, sizeof(tag), "iptrace:%ld", (long)getpid());
+		if (o.record) {
+			lv.rec = nlrec_create(o.record);
+			if (!lv.rec) {
+				msg("cannot create '%s': %s", o.record, strerror(errno));
+				rc = EXIT_FAILURE;
+				goto out_close;
+			}
+		}
+		rc = live_setup(&o, &lv, tag);
+		if (rc)
+			goto out_teardown;
+		msg("tracing %s with the %s marker (rules tagged %s); Ctrl-C to stop",
+		    selection_describe(&o.sel, desc, sizeof(desc)), marker_name(lv.marker), tag);
+	}
+
+	{
+		struct pipeline_cfg pc = {
+			.window_ns = (uint64_t)o.window_ms * 1000000ull,
+			.count = o.count,
+			.no_group = o.no_group,
+			.verbose = o.verbose,
+			.marker = lv.marker,
+		};
+		/* --read lines are one tick apart: no window closes before the input ends. */
+		if (o.mode == MODE_READ)
+			pc.window_ns = UINT64_MAX / 2;
+		pl = pipeline_new(&pc, &sink);
+	}
+	if (!pl) {
+		msg("out of memory");
+		rc = EXIT_FAILURE;
+		goto out_teardown;
+	}
+	if (sink.ops->begin(&sink) < 0) {
+		rc = EXIT_FAILURE;
+		goto out_teardown;
+	}
+	switch (o.mode) {
+	case MODE_TRACE:
+		rc = run_live(&o, pl, &lv, &waitmask);
+		break;
+	case MODE_READ:
+		rc = run_read(&o, pl);
+		break;
+	case MODE_REPLAY:
+		rc = run_replay(&o, pl);
+		break;
+	default:
+		break;
+	}
+
+out_teardown:
+	if (o.mode == MODE_TRACE) {
+		ret = live_teardown(&lv);
+		if (ret && !rc)
+			rc = ret;
+	}
+	if (pl) {
+		/* The summary comes last, after teardown, whatever ended the run. */
+		if (pipeline_finish(pl, lv.marker ? "legacy" : NULL) < 0 && !stop_signal)
+			rc = rc ? rc : EXIT_FAILURE;
+		print_text_summary(&o, pl);
+		pipeline_free(pl);
+	}
+	marker_free(lv.marker);
+	if (lv.rec && nlrec_close(lv.rec) < 0) {
+		msg("cannot write '%s': %s", o.record, strerror(errno));
+		rc = rc ? rc : EXIT_FAILURE;
+	}
+out_close:
+	if (out != stdout)
+		fclose(out);
+	else
+		fflush(stdout);
+	return rc;
+}

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* options.c: one table drives getopt_long's optstring, its long options and --help */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iptrace/options.h"
+#include "iptrace/sink.h"
+
+enum {
+	OPT_PORT = 256, OPT_SPORT, OPT_DPORT, OPT_SRC, OPT_DST, OPT_HOST, OPT_PROTO,
+	OPT_MARK, OPT_LIMIT, OPT_BACKEND, OPT_FORMAT, OPT_COUNT, OPT_DURATION,
+	OPT_WINDOW, OPT_OUTPUT, OPT_READ, OPT_REPLAY, OPT_RECORD, OPT_NO_GROUP, OPT_COLOR,
+};
+
+struct opt_desc {
+	const char	*name;
+	int		has_arg;
+	int		val;		/* short option character or OPT_* */
+	const char	*arg;		/* argument name for --help */
+	const char	*help;
+};
+
+static const struct opt_desc table[] = {
+	{ "port", required_argument, OPT_PORT, "PORTS",
+	  "trace TCP/UDP with PORTS as source or destination (53, 53,853, 8000-8100)" },
+	{ "dport", required_argument, OPT_DPORT, "PORTS", "trace TCP/UDP to PORTS" },
+	{ "sport", required_argument, OPT_SPORT, "PORTS", "trace TCP/UDP from PORTS" },
+	{ "dest", required_argument, OPT_DST, "ADDR[/LEN]", "trace packets to ADDR (as the raw table sees it: before DNAT)" },
+	{ "src", required_argument, OPT_SRC, "ADDR[/LEN]", "trace packets from ADDR" },
+	{ "host", required_argument, OPT_HOST, "ADDR[/LEN]", "trace packets from or to ADDR" },
+	{ "proto", required_argument, OPT_PROTO, "PROTO", "tcp, udp, icmp, icmpv6, sctp or a number" },
+	{ "iface", required_argument, 'i', "IF", "input interface (PREROUTING) / output interface (OUTPUT)" },
+	{ "mark", required_argument, OPT_MARK, "VALUE[/MASK]", "trace packets with this firewall mark" },
+	{ "limit", required_argument, OPT_LIMIT, "RATE", "mark at most RATE packets (N/s, N/min); none by default" },
+	{ "ipv4", no_argument, '4', NULL, "IPv4 only" },
+	{ "ipv6", no_argument, '6', NULL, "IPv6 only" },
+	{ "backend", required_argument, OPT_BACKEND, "auto|legacy|nft", "how packets are marked (default auto)" },
+	{ "format", required_argument, OPT_FORMAT, "text|json|log", "output format (default text)" },
+	{ "count", required_argument, 'c', "N", "stop after N complete packets" },
+	{ "duration", required_argument, 'd', "SECONDS", "stop after SECONDS" },
+	{ "window", required_argument, OPT_WINDOW, "MS", "a packet is complete after MS without records (default 250)" },
+	{ "output", required_argument, 'o', "FILE", "write to FILE instead of standard output" },
+	{ "no-group", no_argument, OPT_NO_GROUP, NULL, "print records as they arrive, not per packet" },
+	{ "color", required_argument, OPT_COLOR, "auto|always|never", "colour in text output (default auto)" },
+	{ "read", required_argument, OPT_READ, "FILE|-", "read kernel TRACE lines (dmesg, journal, messages)" },
+	{ "replay", required_argument, OPT_REPLAY, "FILE", "replay netlink messages saved by --record" },
+	{ "record", required_argument, OPT_RECORD, "FILE", "also save the raw netlink messages to FILE" },
+	{ "verbose", no_argument, 'v', NULL, "show iptrace's own marking rules too" },
+	{ "help", no_argument, 'h', NULL, "show this help" },
+	{ "version", no_argument, 'V', NULL, "show the version" },
+};
+#define NOPTS (sizeof(table) / sizeof(table[0]))
+
+const char options_synopsis[] =
+	"iptrace [OPTIONS] SELECTOR...\n"
+	"       iptrace --read FILE|- [--format F]\n"
+	"       iptrace --replay FILE [--format F]";
+
+void options_usage(FILE *f)
+{
+	fprintf(f, "Usage: %s\n\n"
+		"Trace packets through netfilter: every chain and rule a selected packet\n"
+		"crosses, grouped per packet. Marks are removed on exit.\n\n"
+		"Selectors (combine with AND; items of one list with OR):\n", options_synopsis);
+	for (size_t i = 0; i < NOPTS; i++) {
+		char left[64];
+		const struct opt_desc *d = &table[i];
+
+		if (d->val == OPT_BACKEND)
+			fputs("\nOptions:\n", f);
+		if (d->val < 256)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", d->val, d->name,
+				 d->arg ? " " : "", d->arg ? d->arg : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s", d->name, d->arg ? " " : "",
+				 d->arg ? d->arg : "");
+		fprintf(f, "  %-30s %s\n", left, d->help);
+	}
+	fputs("\nExit status: 0 normal end, 1 runtime error, 2 usage error.\n", f);
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int parse_positive(const char *s, uint64_t *out)
+{
+	char *e;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &e, 10);
+	if (errno || *e || v == 0)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+	char *e;
+	double v;
+
+	if ((*s < '0' || *s > '9') && *s != '.')
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &e);
+	if (errno || *e || !(v > 0) || !isfinite(v) || v > 1e9)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size_t errlen)
+{
+	struct option lopts[NOPTS + 1];
+	char optstring[NOPTS * 2 + 2];
+	size_t n = 0;
+	uint64_t num;
+	int c, ret;
+
+	memset(o, 0, sizeof(*o));
+	o->format = "text";
+	o->window_ms = 250;
+	o->color = -1;
+	optstring[n++] = ':';	/* report a missing argument as ':' */
+	for (size_t i = 0; i < NOPTS; i++) {
+		lopts[i] = (struct option){ table[i].name, table[i].has_arg, NULL, table[i].val };
+		if (table[i].val < 256) {
+			optstring[n++] = (char)table[i].val;
+			if (table[i].has_arg == required_argument)
+				optstring[n++] = ':';
+		}
+	}
+	optstring[n] = '\0';
+	memset(&lopts[NOPTS], 0, sizeof(lopts[NOPTS]));
+	opterr = 0;
+	optind = 1;
+
+	while ((c = getopt_long(argc, argv, optstring, lopts, NULL)) != -1) {
+		ret = 0;
+		switch (c) {
+		case OPT_PORT:
+			ret = sel_parse_ports(optarg, &o->sel.ports, err, errlen);
+			break;
+		case OPT_SPORT:
+			ret = sel_parse_ports(optarg, &o->sel.sports, err, errlen);
+			break;
+		case OPT_DPORT:
+			ret = sel_parse_ports(optarg, &o->sel.dports, err, errlen);
+			break;
+		case OPT_SRC:
+			ret = sel_parse_addr(optarg, &o->sel.src, err, errlen);
+			break;
+		case OPT_DST:
+			ret = sel_parse_addr(optarg, &o->sel.dst, err, errlen);
+			break;
+		case OPT_HOST:
+			ret = sel_parse_addr(optarg, &o->sel.host, err, errlen);
+			break;
+		case OPT_PROTO:
+			ret = sel_parse_proto(optarg, &o->sel, err, errlen);
+			break;
+		case 'i':
+			if (!*optarg || strlen(optarg) >= sizeof(o->sel.iface))
+				return fail(err, errlen, "invalid interface name '%s'", optarg);
+			strcpy(o->sel.iface, optarg);
+			break;
+		case OPT_MARK:
+			ret = sel_parse_mark(optarg, &o->sel, err, errlen);
+			break;
+		case OPT_LIMIT:
+			ret = sel_parse_limit(optarg, &o->sel.limit_per_s, err, errlen);
+			break;
+		case '4':
+			o->want_families = SEL_IPV4;
+			break;
+		case '6':
+			o->want_families = SEL_IPV6;
+			break;
+		case OPT_BACKEND:
+			if (strcmp(optarg, "auto") == 0)
+				o->backend = BACKEND_AUTO;
+			else if (strcmp(optarg, "legacy") == 0)
+				o->backend = BACKEND_LEGACY;
+			else if (strcmp(optarg, "nft") == 0)
+				o->backend = BACKEND_NFT;
+			else
+				return fail(err, errlen, "unknown backend '%s' (auto, legacy or nft)", optarg);
+			break;
+		case OPT_FORMAT:
+			if (!sink_lookup(optarg))
+				return fail(err, errlen, "unknown format '%s' (text, json or log)", optarg);
+			o->format = optarg;
+			break;
+		case 'c':
+			if (parse_positive(optarg, &o->count) < 0)
+				return fail(err, errlen, "invalid count '%s' (a positive number)", optarg);
+			break;
+		case 'd':
+			if (parse_seconds(optarg, &o->duration) < 0)
+				return fail(err, errlen, "invalid duration '%s' (positive seconds)", optarg);
+			break;
+		case OPT_WINDOW:
+			if (parse_positive(optarg, &num) < 0 || num > 600000)
+				return fail(err, errlen, "invalid window '%s' (milliseconds, 1-600000)", optarg);
+			o->window_ms = (unsigned)num;
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case OPT_NO_GROUP:
+			o->no_group = true;
+			break;
+		case OPT_COLOR:
+			if (strcmp(optarg, "auto") == 0)
+				o->color = -1;
+			else if (strcmp(optarg, "always") == 0)
+				o->color = 1;
+			else if (strcmp(optarg, "never") == 0)
+				o->color = 0;
+			else
+				return fail(err, errlen, "invalid colour '%s' (auto, always or never)", optarg);
+			break;
+		case OPT_READ:
+			o->mode = MODE_READ;
+			o->input = optarg;
+			break;
+		case OPT_REPLAY:
+			o->mode = MODE_REPLAY;
+			o->input = optarg;
+			break;
+		case OPT_RECORD:
+			o->record = optarg;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			o->mode = MODE_HELP;
+			return 0;
+		case 'V':
+			o->mode = MODE_VERSION;
+			return 0;
+		case ':':
+			return fail(err, errlen, "option '%s' needs an argument", argv[optind - 1]);
+		default:
+			return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
+		}
+		if (ret < 0)
+			return ret;
+	}
+	if (optind < argc)
+		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+	if (o->mode == MODE_TRACE && selection_empty(&o->sel))
+		return fail(err, errlen, "no selector given (e.g. --port 53 or --dest ADDR); see --help");
+	if (o->sel.host.n && (o->sel.src.n || o->sel.dst.n))
+		return fail(err, errlen, "--host can't be combined with --src or --dest");
+	if (o->sel.limit_per_s > 10000 && o->backend == BACKEND_LEGACY)
+		return fail(err, errlen, "--limit above 10000/s is refused by the kernel's limit match");
+	if (o->mode == MODE_TRACE &&
+	    selection_finish(&o->sel, o->want_families, err, errlen) < 0)
+		return -EINVAL;
+	if (strcmp(o->format, "log") == 0 && !sink_lookup("log")->packet)
+		return fail(err, errlen, "--format log is not available in this build");
+	return 0;
+}

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* pipeline.c: the path every record takes after decoding, whatever its source */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libmnl/libmnl.h>
+
+#include "iptrace/nflog.h"
+#include "iptrace/nlrec.h"
+#include "iptrace/pipeline.h"
+
+struct pipeline {
+	struct pipeline_cfg	cfg;
+	struct sink		*sink;
+	struct grouper		*grouper;
+	struct ifcache		ifc;
+	struct summary		sum;
+	uint64_t		mono_ns, wall_ns;
+	bool			done;
+	bool			seq_known;
+	uint32_t		next_seq;
+	int			sink_err;
+};
+
+static int on_packet(void *ctx, const struct packet *p)
+{
+	struct pipeline *pl = ctx;
+
+	if (pl->done)
+		return -1;
+	if (pl->sink->ops->packet(pl->sink, p) < 0)
+		pl->sink_err = -EIO;
+	pl->sum.packets++;
+	if (pl->cfg.count && pl->sum.packets >= pl->cfg.count) {
+		pl->done = true;
+		return -1;	/* stop emitting: the rest are dropped */
+	}
+	return 0;
+}
+
+struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
+{
+	struct grouper_cfg gc = {
+		.window_ns = cfg->window_ns,
+		.max_open = 4096,
+		.max_steps = 256,
+		.emit = on_packet,
+	};
+	struct pipeline *pl = calloc(1, sizeof(*pl));
+
+	if (!pl)
+		return NULL;
+	pl->cfg = *cfg;
+	pl->sink = sink;
+	gc.ctx = pl;
+	pl->grouper = grouper_new(&gc);
+	if (!pl->grouper) {
+		free(pl);
+		return NULL;
+	}
+	return pl;
+}
+
+void pipeline_free(struct pipeline *pl)
+{
+	if (!pl)
+		return;
+	grouper_free(pl->grouper);
+	free(pl);
+}
+
+void pipeline_set_clock(struct pipeline *pl, uint64_t mono_ns, uint64_t wall_ns)
+{
+	pl->mono_ns = mono_ns;
+	pl->wall_ns = wall_ns;
+}
+
+int pipeline_add(struct pipeline *pl, struct trace_record *rec)
+{
+	if (pl->done)
+		return 0;
+	pl->sum.records++;
+	if (!pl->cfg.verbose && pl->cfg.marker && marker_owns(pl->cfg.marker, rec))
+		return 0;
+	if (!rec->ts_ns)
+		rec->ts_ns = pl->wall_ns;
+	if (pl->cfg.no_group) {
+		if (!pl->sink->ops->record || pl->sink->ops->record(pl->sink, rec) < 0)
+			return -EIO;
+		return 0;
+	}
+	return grouper_add(pl->grouper, rec, pl->mono_ns) == -ENOMEM ? -ENOMEM : 0;
+}
+
+int pipeline_nflog_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct pipeline *pl = data;
+	struct trace_record rec;
+	int ret = nflog_decode(nlh, &rec);
+
+	if (ret == -ENOMSG) {
+		pl->sum.skipped++;
+		return MNL_CB_OK;
+	}
+	if (ret < 0) {
+		pl->sum.malformed++;
+		return MNL_CB_OK;
+	}
+	/* The instance numbers every record it sends: a gap is records the kernel dropped. */
+	if (rec.has_seq) {
+		if (pl->seq_known && rec.seq != pl->next_seq)
+			pl->sum.lost += (uint32_t)(rec.seq - pl->next_seq);
+		pl->seq_known = true;
+		pl->next_seq = rec.seq + 1;
+	}
+	ifcache_name(&pl->ifc, rec.ifindex_in, rec.in);
+	ifcache_name(&pl->ifc, rec.ifindex_out, rec.out);
+	ifcache_name(&pl->ifc, rec.ifindex_physin, rec.physin);
+	ifcache_name(&pl->ifc, rec.ifindex_physout, rec.physout);
+	return pipeline_add(pl, &rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len)
+{
+	int ret;
+
+	switch (source) {
+	case NLREC_NFLOG:
+		/* Kernel multicast: no sequence or port id to check. */
+		ret = mnl_cb_run(buf, len, 0, 0, pipeline_nflog_cb, pl);
+		break;
+	default:
+		return 0;	/* a source this build doesn't decode */
+	}
+	if (ret < 0 && errno != ESRCH)
+		pl->sum.malformed++;
+	return pl->sink_err;
+}
+
+int pipeline_tick(struct pipeline *pl)
+{
+	grouper_expire(pl->grouper, pl->mono_ns);
+	return pl->sink_err;
+}
+
+uint64_t pipeline_deadline(const struct pipeline *pl)
+{
+	return grouper_next_deadline(pl->grouper);
+}
+
+bool pipeline_done(const struct pipeline *pl)
+{
+	return pl->done;
+}
+
+void pipeline_add_lost(struct pipeline *pl, uint64_t n)
+{
+	pl->sum.lost += n;
+}
+
+void pipeline_summary(const struct pipeline *pl, struct summary *sum)
+{
+	struct grouper_stats st;
+
+	*sum = pl->sum;
+	grouper_get_stats(pl->grouper, &st);
+	sum->evicted = st.evicted;
+}
+
+int pipeline_finish(struct pipeline *pl, const char *marker_name)
+{
+	struct summary sum;
+
+	if (pl->done)
+		pl->sum.dropped += grouper_discard(pl->grouper);
+	else
+		grouper_flush(pl->grouper);
+	if (pl->done)	/* flush may have reached the count too */
+		pl->sum.dropped += grouper_discard(pl->grouper);
+	pipeline_summary(pl, &sum);
+	sum.marker = marker_name;
+	if (pl->sink->ops->end(pl->sink, &sum) < 0)
+		return -EIO;
+	return pl->sink_err;
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* record.c: names of record fields and the TRACE prefix parser shared by NFLOG and --read */
+#include <errno.h>
+#include <string.h>
+
+#include "iptrace/record.h"
+
+const char *trace_kind_name(enum trace_kind kind)
+{
+	switch (kind) {
+	case TRACE_KIND_RULE:	return "rule";
+	case TRACE_KIND_RETURN:	return "return";
+	case TRACE_KIND_POLICY:	return "policy";
+	}
+	return "?";
+}
+
+const char *trace_backend_name(enum trace_backend backend)
+{
+	return backend == TRACE_BACKEND_NFT ? "nft" : "legacy";
+}
+
+enum trace_hook trace_hook_of(const char *chain)
+{
+	static const char *const names[] = {
+		[HOOK_PREROUTING] = "PREROUTING", [HOOK_INPUT] = "INPUT",
+		[HOOK_FORWARD] = "FORWARD", [HOOK_OUTPUT] = "OUTPUT",
+		[HOOK_POSTROUTING] = "POSTROUTING",
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(chain, names[i]) == 0)
+			return (enum trace_hook)i;
+	return HOOK_NONE;
+}
+
+/* Copy the field up to @sep into @dst (size TRACE_NAME_MAX); returns the end or NULL. */
+static const char *field(const char *p, const char *end, char sep, char *dst)
+{
+	size_t n = 0;
+
+	while (p < end && *p != sep) {
+		if (n + 1 >= TRACE_NAME_MAX || *p == '\0')
+			return NULL;
+		dst[n++] = *p++;
+	}
+	if (p >= end || n == 0)
+		return NULL;
+	dst[n] = '\0';
+	return p + 1;
+}
+
+int trace_prefix_parse(const char *s, size_t len, struct trace_record *rec)
+{
+	static const char tag[] = "TRACE: ";
+	const char *p = s, *end = s + len;
+	char kind[TRACE_NAME_MAX];
+	uint32_t num = 0;
+	int digits = 0;
+
+	if (len < sizeof(tag) - 1 || memcmp(s, tag, sizeof(tag) - 1) != 0)
+		return -ENOMSG;
+	p += sizeof(tag) - 1;
+	p = field(p, end, ':', rec->table);
+	if (p)
+		p = field(p, end, ':', rec->chain);
+	if (p)
+		p = field(p, end, ':', kind);
+	if (!p)
+		return -EINVAL;
+	if (strcmp(kind, "rule") == 0)
+		rec->kind = TRACE_KIND_RULE;
+	else if (strcmp(kind, "return") == 0)
+		rec->kind = TRACE_KIND_RETURN;
+	else if (strcmp(kind, "policy") == 0)
+		rec->kind = TRACE_KIND_POLICY;
+	else
+		return -EINVAL;
+	while (p < end && *p >= '0' && *p <= '9' && digits < 9) {
+		num = num * 10 + (uint32_t)(*p++ - '0');
+		digits++;
+	}
+	if (digits == 0)
+		return -EINVAL;
+	/* The kernel's prefix ends with one space; a NUL may follow in NFULA_PREFIX. */
+	if (p < end && *p == ' ')
+		p++;
+	else if (p < end && *p != '\0')
+		return -EINVAL;
+	rec->rulenum = num;
+	return (int)(p - s);
+}

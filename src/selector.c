@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* selector.c: pure parsers for the selector options and the selection they build */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include "iptrace/pkt.h"
+#include "iptrace/selector.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Parse a decimal number in [lo, hi] that spans exactly [s, end). */
+static int parse_num(const char *s, const char *end, long lo, long hi, long *out)
+{
+	char *e;
+	long v;
+
+	if (s == end || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &e, 10);
+	if (errno || e != end || v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int sel_parse_ports(const char *s, struct port_list *pl, char *err, size_t errlen)
+{
+	const char *p = s;
+	size_t slots = 0;
+
+	for (size_t i = 0; i < pl->n; i++)
+		slots += pl->r[i].lo == pl->r[i].hi ? 1 : 2;
+	if (*s == '\0')
+		return fail(err, errlen, "empty port list");
+	while (*p) {
+		const char *comma = strchr(p, ','), *dash;
+		const char *end = comma ? comma : p + strlen(p);
+		long lo, hi;
+
+		dash = memchr(p, '-', (size_t)(end - p));
+		if (dash) {
+			if (parse_num(p, dash, 1, 65535, &lo) < 0 ||
+			    parse_num(dash + 1, end, 1, 65535, &hi) < 0)
+				return fail(err, errlen, "invalid port range '%.*s' (ports are 1-65535)",
+					    (int)(end - p), p);
+			if (lo > hi)
+				return fail(err, errlen, "reversed port range '%.*s'",
+					    (int)(end - p), p);
+		} else {
+			if (parse_num(p, end, 1, 65535, &lo) < 0)
+				return fail(err, errlen, "invalid port '%.*s' (ports are 1-65535)",
+					    (int)(end - p), p);
+			hi = lo;
+		}
+		slots += lo == hi ? 1 : 2;
+		if (slots > SEL_MAX_PORTS)
+			return fail(err, errlen, "too many ports in '%s' (at most %d, a range counts twice)",
+				    s, SEL_MAX_PORTS);
+		pl->r[pl->n].lo = (uint16_t)lo;
+		pl->r[pl->n].hi = (uint16_t)hi;
+		pl->n++;
+		if (!comma)
+			break;
+		p = comma + 1;
+		if (*p == '\0')
+			return fail(err, errlen, "invalid port list '%s'", s);
+	}
+	return 0;
+}
+
+/* True for text that looks like a numeric address: never hand it to the resolver. */
+static bool numeric_like(const char *s)
+{
+	return strspn(s, "0123456789.") == strlen(s) || strchr(s, ':') != NULL;
+}
+
+static int add_addr(struct addr_list *al, int family, const void *addr, unsigned plen,
+		    char *err, size_t errlen, const char *s)
+{
+	struct addr_prefix *ap;
+	unsigned bytes = family == AF_INET ? 4 : 16;
+
+	if (al->n >= SEL_MAX_ADDRS)
+		return fail(err, errlen, "too many addresses (at most %d per option)", SEL_MAX_ADDRS);
+	ap = &al->a[al->n];
+	memset(ap, 0, sizeof(*ap));
+	ap->family = family;
+	ap->plen = plen;
+	memcpy(&ap->addr, addr, bytes);
+	/* Clear the host bits so the rule and the printed prefix agree. */
+	for (unsigned i = 0; i < bytes; i++) {
+		unsigned keep = plen >= (i + 1) * 8 ? 8 : plen > i * 8 ? plen - i * 8 : 0;
+
+		ap->addr.s6_addr[i] &= (uint8_t)(0xff00 >> keep);
+	}
+	(void)s;
+	al->n++;
+	return 0;
+}
+
+int sel_parse_addr(const char *s, struct addr_list *al, char *err, size_t errlen)
+{
+	char host[256];
+	const char *slash = strchr(s, '/');
+	size_t hl = slash ? (size_t)(slash - s) : strlen(s);
+	uint8_t addr[16];
+	long plen = -1;
+	int family;
+
+	if (hl == 0 || hl >= sizeof(host))
+		return fail(err, errlen, "invalid address '%s'", s);
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (inet_pton(AF_INET, host, addr) == 1)
+		family = AF_INET;
+	else if (inet_pton(AF_INET6, host, addr) == 1)
+		family = AF_INET6;
+	else if (numeric_like(host))
+		return fail(err, errlen, "invalid address '%s'", s);
+	else {
+		/* A host name: resolved once, here, and every address it has is used. */
+		struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res, *ai;
+		int ret;
+
+		if (slash)
+			return fail(err, errlen, "a prefix length needs a numeric address: '%s'", s);
+		ret = getaddrinfo(host, NULL, &hints, &res);
+		if (ret != 0)
+			return fail(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(ret));
+		for (ai = res; ai; ai = ai->ai_next) {
+			const void *a = ai->ai_family == AF_INET ?
+				(const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr :
+				(const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+			bool dup = false;
+
+			if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+				continue;
+			for (size_t i = 0; i < al->n; i++)
+				if (al->a[i].family == ai->ai_family &&
+				    memcmp(&al->a[i].addr, a, ai->ai_family == AF_INET ? 4 : 16) == 0)
+					dup = true;
+			if (!dup && add_addr(al, ai->ai_family, a,
+					     ai->ai_family == AF_INET ? 32 : 128, err, errlen, s) < 0) {
+				freeaddrinfo(res);
+				return -EINVAL;
+			}
+		}
+		freeaddrinfo(res);
+		return 0;
+	}
+	if (slash) {
+		if (parse_num(slash + 1, slash + strlen(slash), 0,
+			      family == AF_INET ? 32 : 128, &plen) < 0)
+			return fail(err, errlen, "invalid prefix length in '%s' (0-%d)", s,
+				    family == AF_INET ? 32 : 128);
+	} else {
+		plen = family == AF_INET ? 32 : 128;
+	}
+	return add_addr(al, family, addr, (unsigned)plen, err, errlen, s);
+}
+
+int sel_parse_proto(const char *s, struct selection *sel, char *err, size_t errlen)
+{
+	static const struct { const char *name; uint8_t num; } names[] = {
+		{ "tcp", IPPROTO_TCP }, { "udp", IPPROTO_UDP }, { "icmp", IPPROTO_ICMP },
+		{ "icmpv6", IPPROTO_ICMPV6 }, { "ipv6-icmp", IPPROTO_ICMPV6 },
+		{ "sctp", IPPROTO_SCTP }, { "udplite", IPPROTO_UDPLITE },
+		{ "dccp", IPPROTO_DCCP }, { "gre", IPPROTO_GRE }, { "esp", IPPROTO_ESP },
+		{ "ah", IPPROTO_AH },
+	};
+	const char *p = s;
+
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		long num = -1;
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == len && strncmp(p, names[i].name, len) == 0)
+				num = names[i].num;
+		if (num < 0 && parse_num(p, p + len, 1, 255, &num) < 0)
+			return fail(err, errlen, "unknown protocol '%.*s'", (int)len, p);
+		if (sel->nprotos >= SEL_MAX_PROTOS)
+			return fail(err, errlen, "too many protocols (at most %d)", SEL_MAX_PROTOS);
+		sel->protos[sel->nprotos++] = (uint8_t)num;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	if (sel->nprotos == 0)
+		return fail(err, errlen, "empty protocol list");
+	return 0;
+}
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+	char *e;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &e, 0);
+	if (errno || *e || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int sel_parse_mark(const char *s, struct selection *sel, char *err, size_t errlen)
+{
+	char buf[64];
+	char *slash;
+
+	if (strlen(s) >= sizeof(buf))
+		return fail(err, errlen, "invalid mark '%s'", s);
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = '\0';
+	sel->mark_mask = UINT32_MAX;
+	if (parse_u32(buf, &sel->mark) < 0 || (slash && parse_u32(slash, &sel->mark_mask) < 0))
+		return fail(err, errlen, "invalid mark '%s' (VALUE[/MASK])", s);
+	sel->has_mark = true;
+	return 0;
+}
+
+int sel_parse_limit(const char *s, uint32_t *per_s, char *err, size_t errlen)
+{
+	const char *slash = strchr(s, '/');
+	long n, mult = 1;
+
+	if (!slash || parse_num(s, slash, 1, 1000000, &n) < 0)
+		return fail(err, errlen, "invalid rate '%s' (N/s, N/min or N/hour)", s);
+	if (strcmp(slash + 1, "s") == 0 || strcmp(slash + 1, "second") == 0)
+		mult = 1;
+	else if (strcmp(slash + 1, "min") == 0 || strcmp(slash + 1, "minute") == 0)
+		mult = 60;
+	else if (strcmp(slash + 1, "hour") == 0 || strcmp(slash + 1, "h") == 0)
+		mult = 3600;
+	else
+		return fail(err, errlen, "invalid rate '%s' (N/s, N/min or N/hour)", s);
+	/* Kept per second; slower rates round up to 1/s. */
+	*per_s = (uint32_t)((n + mult - 1) / mult);
+	return 0;
+}
+
+static unsigned list_families(const struct addr_list *al)
+{
+	unsigned f = 0;
+
+	for (size_t i = 0; i < al->n; i++)
+		f |= al->a[i].family == AF_INET ? SEL_IPV4 : SEL_IPV6;
+	return f;
+}
+
+int selection_finish(struct selection *sel, unsigned want, char *err, size_t errlen)
+{
+	unsigned fam = want ? want : SEL_IPV4 | SEL_IPV6;
+	const struct addr_list *lists[] = { &sel->src, &sel->dst, &sel->host };
+
+	for (size_t i = 0; i < 3; i++) {
+		unsigned lf = list_families(lists[i]);
+
+		if (!lf)
+			continue;
+		if (!(lf & fam))
+			return fail(err, errlen, "%s given with an %s address",
+				    want == SEL_IPV4 ? "-4" : "-6",
+				    want == SEL_IPV4 ? "IPv6" : "IPv4");
+		fam &= lf;
+	}
+	for (size_t i = 0; i < sel->nprotos; i++) {
+		if (sel->protos[i] == IPPROTO_ICMP && !(fam & SEL_IPV4) && sel->nprotos == 1)
+			return fail(err, errlen, "icmp is IPv4 only (use icmpv6)");
+		if (sel->protos[i] == IPPROTO_ICMPV6 && !(fam & SEL_IPV6) && sel->nprotos == 1)
+			return fail(err, errlen, "icmpv6 is IPv6 only (use icmp)");
+	}
+	if (sel->nprotos == 1 && sel->protos[0] == IPPROTO_ICMP)
+		fam &= SEL_IPV4;
+	if (sel->nprotos == 1 && sel->protos[0] == IPPROTO_ICMPV6)
+		fam &= SEL_IPV6;
+	if (selection_uses_ports(sel) && sel->nprotos) {
+		for (size_t i = 0; i < sel->nprotos; i++) {
+			uint8_t p = sel->protos[i];
+
+			if (p != IPPROTO_TCP && p != IPPROTO_UDP && p != IPPROTO_SCTP &&
+			    p != IPPROTO_UDPLITE && p != IPPROTO_DCCP)
+				return fail(err, errlen, "port selectors need tcp, udp, sctp, udplite or dccp, not '%s'",
+					    pkt_proto_name(p) ? pkt_proto_name(p) : "that protocol");
+		}
+	}
+	sel->families = fam;
+	return 0;
+}
+
+bool selection_uses_ports(const struct selection *sel)
+{
+	return sel->ports.n || sel->sports.n || sel->dports.n;
+}
+
+bool selection_empty(const struct selection *sel)
+{
+	return !selection_uses_ports(sel) && !sel->src.n && !sel->dst.n && !sel->host.n &&
+	       !sel->nprotos && !sel->iface[0] && !sel->has_mark;
+}
+
+static size_t put(char *buf, size_t size, size_t off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (off >= size)
+		return off;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + off, size - off, fmt, ap);
+	va_end(ap);
+	return n < 0 ? off : off + (size_t)n;
+}
+
+static size_t put_ports(char *buf, size_t size, size_t off, const char *what,
+			const struct port_list *pl)
+{
+	if (!pl->n)
+		return off;
+	off = put(buf, size, off, "%s%s ", off ? ", " : "", what);
+	for (size_t i = 0; i < pl->n; i++) {
+		if (pl->r[i].lo == pl->r[i].hi)
+			off = put(buf, size, off, "%s%u", i ? "," : "", pl->r[i].lo);
+		else
+			off = put(buf, size, off, "%s%u-%u", i ? "," : "", pl->r[i].lo, pl->r[i].hi);
+	}
+	return off;
+}
+
+static size_t put_addrs(char *buf, size_t size, size_t off, const char *what,
+			const struct addr_list *al)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!al->n)
+		return off;
+	off = put(buf, size, off, "%s%s ", off ? ", " : "", what);
+	for (size_t i = 0; i < al->n; i++) {
+		inet_ntop(al->a[i].family, &al->a[i].addr, a, sizeof(a));
+		off = put(buf, size, off, "%s%s/%u", i ? "," : "", a, al->a[i].plen);
+	}
+	return off;
+}
+
+char *selection_describe(const struct selection *sel, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (sel->nprotos) {
+		off = put(buf, size, off, "proto ");
+		for (size_t i = 0; i < sel->nprotos; i++) {
+			const char *n = pkt_proto_name(sel->protos[i]);
+
+			off = n ? put(buf, size, off, "%s%s", i ? "," : "", n)
+				: put(buf, size, off, "%s%u", i ? "," : "", sel->protos[i]);
+		}
+	}
+	off = put_ports(buf, size, off, "port", &sel->ports);
+	off = put_ports(buf, size, off, "sport", &sel->sports);
+	off = put_ports(buf, size, off, "dport", &sel->dports);
+	off = put_addrs(buf, size, off, "src", &sel->src);
+	off = put_addrs(buf, size, off, "dst", &sel->dst);
+	off = put_addrs(buf, size, off, "host", &sel->host);
+	if (sel->iface[0])
+		off = put(buf, size, off, "%siface %s", off ? ", " : "", sel->iface);
+	if (sel->has_mark)
+		off = put(buf, size, off, "%smark 0x%x/0x%x", off ? ", " : "", sel->mark,
+			  sel->mark_mask);
+	if (sel->limit_per_s)
+		put(buf, size, off, "%slimit %u/s", off ? ", " : "", sel->limit_per_s);
+	return buf;
+}

@@ -1,0 +1,154 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# tests/lib.sh: shared helpers for the integration tests — namespaces, lab, checks.
+# Every test builds its own uniquely named namespaces and removes them in a trap; nothing
+# here touches the host namespace's rules or sysctls.
+
+: "${IPTRACE:=$(dirname "${BASH_SOURCE[0]}")/../src/iptrace}"
+SKIP=77
+
+# skip REASON: exit 77, except under CI=true where a skip is a failure.
+skip() {
+	echo "SKIP: $*" >&2
+	if [ "${CI:-}" = "true" ]; then
+		echo "FAIL: CI must exercise the kernel, but: $*" >&2
+		exit 1
+	fi
+	exit $SKIP
+}
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+pass() {
+	echo "PASS: $*"
+}
+
+need_root() {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+	command -v ip >/dev/null || skip "needs iproute2"
+	ip netns add "ipt-probe-$$" 2>/dev/null || skip "cannot create network namespaces"
+	ip netns del "ipt-probe-$$"
+}
+
+need_cmd() {
+	for c in "$@"; do
+		command -v "$c" >/dev/null || skip "needs $c"
+	done
+}
+
+# ns_prefix: a unique prefix for this test's namespaces.
+NS_PREFIX="ipt-$(basename "$0" .sh | cut -c1-10)-$$"
+LAB_NS=()
+
+lab_cleanup() {
+	local ns
+	for ns in "${LAB_NS[@]}"; do
+		# Kill what still runs inside (a capture, a listener) before deleting.
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	LAB_NS=()
+}
+
+ns_add() {
+	ip netns add "$1" || fail "cannot add namespace $1"
+	LAB_NS+=("$1")
+	ip -n "$1" link set lo up
+	# Router solicitations and MLD on fresh veths move ip6tables counters: no IPv6 here
+	# unless a test asks for it.
+	if [ "${LAB_IPV6:-0}" = 0 ]; then
+		ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+			net.ipv6.conf.default.disable_ipv6=1
+	fi
+}
+
+# lab_up: client C (10.0.1.2) — router R (10.0.1.1 | 10.0.2.1) — server S (10.0.2.7).
+# R DNATs the service address 10.96.0.10:53 to S through kube-proxy-like user chains.
+lab_up() {
+	C="$NS_PREFIX-c"; R="$NS_PREFIX-r"; S="$NS_PREFIX-s"
+	ns_add "$C"; ns_add "$R"; ns_add "$S"
+	ip -n "$C" link add c0 type veth peer name r0 netns "$R"
+	ip -n "$S" link add s0 type veth peer name r1 netns "$R"
+	ip -n "$C" addr add 10.0.1.2/24 dev c0
+	ip -n "$R" addr add 10.0.1.1/24 dev r0
+	ip -n "$R" addr add 10.0.2.1/24 dev r1
+	ip -n "$S" addr add 10.0.2.7/24 dev s0
+	if [ "${LAB_IPV6:-0}" = 1 ]; then
+		ip -n "$C" addr add 2001:db8:1::2/64 dev c0 nodad
+		ip -n "$R" addr add 2001:db8:1::1/64 dev r0 nodad
+		ip -n "$R" addr add 2001:db8:2::1/64 dev r1 nodad
+		ip -n "$S" addr add 2001:db8:2::2/64 dev s0 nodad
+		ip netns exec "$R" sysctl -qw net.ipv6.conf.all.forwarding=1
+	fi
+	for l in "$C c0" "$R r0" "$R r1" "$S s0"; do
+		set -- $l
+		ip -n "$1" link set "$2" up
+	done
+	ip -n "$C" route add default via 10.0.1.1
+	ip -n "$S" route add default via 10.0.2.1
+	if [ "${LAB_IPV6:-0}" = 1 ]; then
+		ip -n "$C" -6 route add default via 2001:db8:1::1
+		ip -n "$S" -6 route add default via 2001:db8:2::1
+	fi
+	ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1
+}
+
+# lab_kube_nat: kube-proxy-like legacy nat chains on R.
+lab_kube_nat() {
+	local ipt="ip netns exec $R iptables-legacy -w"
+	$ipt -t nat -N KUBE-SERVICES
+	$ipt -t nat -N KUBE-SVC-DNS
+	$ipt -t nat -N KUBE-SEP-DNS
+	$ipt -t nat -N KUBE-MARK-MASQ
+	$ipt -t nat -A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000
+	$ipt -t nat -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+	$ipt -t nat -A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m udp --dport 53 -j KUBE-SVC-DNS
+	$ipt -t nat -A KUBE-SVC-DNS -j KUBE-SEP-DNS
+	$ipt -t nat -A KUBE-SEP-DNS -s 10.0.2.7/32 -j KUBE-MARK-MASQ
+	$ipt -t nat -A KUBE-SEP-DNS -p udp -m udp -j DNAT --to-destination 10.0.2.7:53
+	$ipt -t filter -A FORWARD -p udp -m udp --dport 53 -j ACCEPT
+	$ipt -t raw -A PREROUTING -p tcp --dport 9 -j ACCEPT
+	$ipt -t mangle -A POSTROUTING -p udp -j ACCEPT
+}
+
+# snapshot NS: every legacy table with counters, and the logger bindings.
+snapshot() {
+	local ns=$1
+	{
+		for t in $(ip netns exec "$ns" cat /proc/net/ip_tables_names | sort); do
+			echo "## ip $t"
+			ip netns exec "$ns" iptables-legacy-save -c -t "$t" | grep -v '^#'
+		done
+		for t in $(ip netns exec "$ns" cat /proc/net/ip6_tables_names 2>/dev/null | sort); do
+			echo "## ip6 $t"
+			ip netns exec "$ns" ip6tables-legacy-save -c -t "$t" | grep -v '^#'
+		done
+		echo "## nf_log/2 $(ip netns exec "$ns" cat /proc/sys/net/netfilter/nf_log/2)"
+		echo "## nf_log/10 $(ip netns exec "$ns" cat /proc/sys/net/netfilter/nf_log/10)"
+		echo "## nft"
+		ip netns exec "$ns" nft list ruleset 2>/dev/null
+	}
+}
+
+# strip_counters: drop [pkts:bytes] so snapshots around traffic compare.
+strip_counters() {
+	sed -E 's/\[[0-9]+:[0-9]+\]/[-]/g'
+}
+
+# udp_send NS DST PORT [PAYLOAD] [SPORT]: one datagram, from bash's /dev/udp.
+udp_send() {
+	ip netns exec "$1" bash -c "exec 3>/dev/udp/$2/$3; printf '%s' '${4:-hello}' >&3"
+}
+
+# wait_ready FILE: wait until iptrace printed its "tracing" line on stderr.
+wait_ready() {
+	local i
+	for i in $(seq 1 100); do
+		grep -q "tracing" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	cat "$1" >&2
+	fail "iptrace did not become ready"
+}

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <net/if.h>
 #include <sys/socket.h>
 #include <libmnl/libmnl.h>
 
@@ -341,6 +342,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	if (o.mode == MODE_TRACE && o.sel.iface[0]) {
+		/* Checked here, in the traced namespace, before anything is opened. */
+		size_t il = strlen(o.sel.iface);
+
+		if (o.sel.iface[il - 1] != '+' && !if_nametoindex(o.sel.iface)) {
+			msg("unknown interface '%s'", o.sel.iface);
+			return EXIT_USAGE;
+		}
+	}
+
 	/* Signals only set the flag; they are unblocked inside ppoll() alone. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
@@ -386,6 +397,7 @@ int main(int argc, char **argv)
 			.no_group = o.no_group,
 			.verbose = o.verbose,
 			.marker = lv.marker,
+			.live_ifnames = o.mode == MODE_TRACE,
 		};
 		/* --read lines are one tick apart: no window closes before the input ends. */
 		if (o.mode == MODE_READ)

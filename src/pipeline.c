@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* pipeline.c: the path every record takes after decoding, whatever its source */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <libmnl/libmnl.h>
@@ -92,6 +93,24 @@ int pipeline_add(struct pipeline *pl, struct trace_record *rec)
 	return grouper_add(pl->grouper, rec, pl->mono_ns) == -ENOMEM ? -ENOMEM : 0;
 }
 
+static void name_one(struct pipeline *pl, uint32_t index, char *name)
+{
+	if (pl->cfg.live_ifnames)
+		ifcache_name(&pl->ifc, index, name);
+	else if (index)
+		snprintf(name, IF_NAMESIZE, "if%u", index);
+	else
+		name[0] = '\0';
+}
+
+static void name_ifaces(struct pipeline *pl, struct trace_record *rec)
+{
+	name_one(pl, rec->ifindex_in, rec->in);
+	name_one(pl, rec->ifindex_out, rec->out);
+	name_one(pl, rec->ifindex_physin, rec->physin);
+	name_one(pl, rec->ifindex_physout, rec->physout);
+}
+
 int pipeline_nflog_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct pipeline *pl = data;
@@ -113,10 +132,7 @@ int pipeline_nflog_cb(const struct nlmsghdr *nlh, void *data)
 		pl->seq_known = true;
 		pl->next_seq = rec.seq + 1;
 	}
-	ifcache_name(&pl->ifc, rec.ifindex_in, rec.in);
-	ifcache_name(&pl->ifc, rec.ifindex_out, rec.out);
-	ifcache_name(&pl->ifc, rec.ifindex_physin, rec.physin);
-	ifcache_name(&pl->ifc, rec.ifindex_physout, rec.physout);
+	name_ifaces(pl, &rec);
 	return pipeline_add(pl, &rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 

@@ -17,6 +17,11 @@ struct pipeline_cfg {
 	bool			no_group;
 	bool			verbose;	/* keep the marker's own steps */
 	const struct marker	*marker;	/* borrowed, may be NULL */
+	/*
+	 * Name interfaces from this host's ifindexes: true for live capture only. Replayed
+	 * bytes come from another namespace or machine, where index N is not our N: "ifN".
+	 */
+	bool			live_ifnames;
 };
 
 /* Opaque. */

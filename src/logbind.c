@@ -56,7 +56,7 @@ int logbind_write(int pf, const char *name)
 	return ret;
 }
 
-int logbind_switch(struct logbind *lb, int pf)
+int logbind_prepare(struct logbind *lb, int pf)
 {
 	int ret;
 
@@ -65,13 +65,27 @@ int logbind_switch(struct logbind *lb, int pf)
 	ret = logbind_read(pf, lb->saved, sizeof(lb->saved));
 	if (ret < 0)
 		return ret;
-	if (strcmp(lb->saved, "nfnetlink_log") == 0)
-		return 0;
-	ret = logbind_write(pf, "nfnetlink_log");
-	if (ret < 0)
-		return ret;
-	lb->changed = true;
+	lb->changed = strcmp(lb->saved, "nfnetlink_log") != 0;
 	return 0;
+}
+
+int logbind_apply(struct logbind *lb)
+{
+	int ret;
+
+	if (!lb->changed)
+		return 0;
+	ret = logbind_write(lb->pf, "nfnetlink_log");
+	if (ret < 0)
+		lb->changed = false;
+	return ret;
+}
+
+int logbind_switch(struct logbind *lb, int pf)
+{
+	int ret = logbind_prepare(lb, pf);
+
+	return ret < 0 ? ret : logbind_apply(lb);
 }
 
 int logbind_restore(struct logbind *lb)

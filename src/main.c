@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "iptrace/options.h"
 #include "iptrace/pipeline.h"
 #include "iptrace/sink.h"
+#include "iptrace/state.h"
 
 #define EXIT_USAGE 2
 
@@ -153,11 +155,52 @@ static int run_replay(const struct iptrace_opts *o, struct pipeline *pl)
 }
 
 struct live {
+	struct capture_state	st;	/* what we changed, on disk for --cleanup */
+	bool			st_saved;
 	struct nflog_src	*nflog;
-	struct logbind		lb[2];	/* nf_log/2, nf_log/10 */
+	struct logbind		*lb;	/* st.lb: nf_log/2, nf_log/10 */
 	struct marker		*marker;
 	struct nlrec		*rec;
 };
+
+/*
+ * enter_netns - --netns NAME|PATH|PID: an `ip netns` name, a path such as
+ * /proc/PID/ns/net, or a PID. Done before any socket, rule or /proc work.
+ */
+static int enter_netns(const char *spec)
+{
+	char path[300];
+	int fd;
+
+	if (strchr(spec, '/'))
+		snprintf(path, sizeof(path), "%s", spec);
+	else if (strspn(spec, "0123456789") == strlen(spec))
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", spec);
+	else
+		snprintf(path, sizeof(path), "/run/netns/%s", spec);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (setns(fd, CLONE_NEWNET) < 0) {
+		int ret = -errno;
+
+		close(fd);
+		return ret == -EINVAL ? -ENOENT : ret;
+	}
+	close(fd);
+	return 0;
+}
+
+static int save_state(struct live *lv)
+{
+	int ret = state_save(&lv->st);
+
+	if (ret < 0)
+		msg("cannot write the state file in %s: %s", state_dir(), strerror(-ret));
+	else
+		lv->st_saved = true;
+	return ret;
+}
 
 static void explain_owner(void)
 {
@@ -253,7 +296,8 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 }
 
 /* Set-up in order; on failure undo what was done. Returns 0 or an exit code. */
-static int live_setup(const struct iptrace_opts *o, struct live *lv, const char *tag)
+static int live_setup(const struct iptrace_opts *o, struct live *lv, const char *tag,
+		      const char *desc)
 {
 	struct nflog_cfg nc = {
 		.group = 0, .copy_range = 256, .rcvbuf = 16u << 20,
@@ -262,6 +306,17 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 	static const int pfs[2] = { 2, 10 };
 	int ret;
 
+	/* A capture killed here before us left rules and a binding: undo them first. */
+	if (state_cleanup(true, stderr) < 0)
+		msg("warning: cannot read the state of earlier captures in %s", state_dir());
+	ret = state_init(&lv->st, tag);
+	if (ret < 0) {
+		msg("cannot identify the network namespace: %s", strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	lv->lb = lv->st.lb;
+	snprintf(lv->st.marker, sizeof(lv->st.marker), "legacy");
+	snprintf(lv->st.desc, sizeof(lv->st.desc), "%s", desc);
 	lv->nflog = nflog_src_open(&nc);
 	if (!lv->nflog) {
 		if (errno == EPERM)
@@ -273,7 +328,15 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 	for (int f = 0; f < 2; f++) {
 		if (!(o->sel.families & (f ? SEL_IPV6 : SEL_IPV4)))
 			continue;
-		ret = logbind_switch(&lv->lb[f], pfs[f]);
+		ret = logbind_prepare(&lv->lb[f], pfs[f]);
+		if (ret < 0) {
+			msg("cannot read nf_log/%d: %s", pfs[f], strerror(-ret));
+			return EXIT_FAILURE;
+		}
+		/* Intent first: a SIGKILL after the write still finds what to restore. */
+		if (lv->lb[f].changed && save_state(lv) < 0)
+			return EXIT_FAILURE;
+		ret = logbind_apply(&lv->lb[f]);
 		if (ret < 0) {
 			msg("cannot bind nfnetlink_log to nf_log/%d: %s", pfs[f], strerror(-ret));
 			return EXIT_FAILURE;
@@ -284,6 +347,10 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 		msg("cannot create the marker: %s", strerror(errno));
 		return EXIT_FAILURE;
 	}
+	lv->st.legacy[0] = o->sel.families & SEL_IPV4;
+	lv->st.legacy[1] = o->sel.families & SEL_IPV6;
+	if (save_state(lv) < 0)
+		return EXIT_FAILURE;
 	ret = marker_install(lv->marker);
 	if (ret < 0) {
 		msg("cannot install the trace rules: %s", marker_error(lv->marker));
@@ -304,7 +371,7 @@ static int live_teardown(struct live *lv)
 			rc = EXIT_FAILURE;
 		}
 	}
-	for (int f = 1; f >= 0; f--) {
+	for (int f = 1; lv->lb && f >= 0; f--) {
 		ret = logbind_restore(&lv->lb[f]);
 		if (ret < 0) {
 			msg("cannot restore nf_log/%d to '%s': %s", lv->lb[f].pf, lv->lb[f].saved,
@@ -314,6 +381,13 @@ static int live_teardown(struct live *lv)
 	}
 	nflog_src_close(lv->nflog);
 	lv->nflog = NULL;
+	if (lv->st_saved) {
+		if (rc == 0)
+			state_remove(&lv->st);
+		else
+			msg("left %s/%d.state: run 'iptrace --cleanup' to retry", state_dir(),
+			    (int)lv->st.pid);
+	}
 	return rc;
 }
 
@@ -342,6 +416,25 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	if (o.netns) {
+		ret = enter_netns(o.netns);
+		if (ret < 0) {
+			msg("cannot enter network namespace '%s': %s", o.netns,
+			    ret == -ENOENT ? "no such namespace" : strerror(-ret));
+			return ret == -ENOENT ? EXIT_USAGE : EXIT_FAILURE;
+		}
+	}
+	if (o.mode == MODE_CLEANUP) {
+		ret = state_cleanup(o.netns != NULL, stderr);
+		if (ret < 0) {
+			msg("cleanup failed: %s", strerror(-ret));
+			return EXIT_FAILURE;
+		}
+		msg("%d stale capture(s) cleaned up", ret);
+		return 0;
+	}
+	if (o.mode == MODE_LIST)
+		return state_list(stdout) < 0 ? EXIT_FAILURE : 0;
 	if (o.mode == MODE_TRACE && o.sel.iface[0]) {
 		/* Checked here, in the traced namespace, before anything is opened. */
 		size_t il = strlen(o.sel.iface);
@@ -383,11 +476,12 @@ int main(int argc, char **argv)
 				goto out_close;
 			}
 		}
-		rc = live_setup(&o, &lv, tag);
+		selection_describe(&o.sel, desc, sizeof(desc));
+		rc = live_setup(&o, &lv, tag, desc);
 		if (rc)
 			goto out_teardown;
-		msg("tracing %s with the %s marker (rules tagged %s); Ctrl-C to stop",
-		    selection_describe(&o.sel, desc, sizeof(desc)), marker_name(lv.marker), tag);
+		msg("tracing %s with the %s marker (rules tagged %s); Ctrl-C to stop", desc,
+		    marker_name(lv.marker), tag);
 	}
 
 	{

@@ -14,6 +14,7 @@ enum {
 	OPT_PORT = 256, OPT_SPORT, OPT_DPORT, OPT_SRC, OPT_DST, OPT_HOST, OPT_PROTO,
 	OPT_MARK, OPT_LIMIT, OPT_BACKEND, OPT_FORMAT, OPT_COUNT, OPT_DURATION,
 	OPT_WINDOW, OPT_OUTPUT, OPT_READ, OPT_REPLAY, OPT_RECORD, OPT_NO_GROUP, OPT_COLOR,
+	OPT_NETNS, OPT_CLEANUP, OPT_LIST,
 };
 
 struct opt_desc {
@@ -38,6 +39,7 @@ static const struct opt_desc table[] = {
 	{ "limit", required_argument, OPT_LIMIT, "RATE", "mark at most RATE packets (N/s, N/min); none by default" },
 	{ "ipv4", no_argument, '4', NULL, "IPv4 only" },
 	{ "ipv6", no_argument, '6', NULL, "IPv6 only" },
+	{ "netns", required_argument, OPT_NETNS, "NAME|PATH|PID", "trace inside another network namespace" },
 	{ "backend", required_argument, OPT_BACKEND, "auto|legacy|nft", "how packets are marked (default auto)" },
 	{ "format", required_argument, OPT_FORMAT, "text|json|log", "output format (default text)" },
 	{ "count", required_argument, 'c', "N", "stop after N complete packets" },
@@ -49,6 +51,8 @@ static const struct opt_desc table[] = {
 	{ "read", required_argument, OPT_READ, "FILE|-", "read kernel TRACE lines (dmesg, journal, messages)" },
 	{ "replay", required_argument, OPT_REPLAY, "FILE", "replay netlink messages saved by --record" },
 	{ "record", required_argument, OPT_RECORD, "FILE", "also save the raw netlink messages to FILE" },
+	{ "cleanup", no_argument, OPT_CLEANUP, NULL, "undo what killed captures left (rules, logger bindings)" },
+	{ "list", no_argument, OPT_LIST, NULL, "list live and stale captures" },
 	{ "verbose", no_argument, 'v', NULL, "show iptrace's own marking rules too" },
 	{ "help", no_argument, 'h', NULL, "show this help" },
 	{ "version", no_argument, 'V', NULL, "show the version" },
@@ -58,7 +62,8 @@ static const struct opt_desc table[] = {
 const char options_synopsis[] =
 	"iptrace [OPTIONS] SELECTOR...\n"
 	"       iptrace --read FILE|- [--format F]\n"
-	"       iptrace --replay FILE [--format F]";
+	"       iptrace --replay FILE [--format F]\n"
+	"       iptrace --cleanup | --list [--netns NS]";
 
 void options_usage(FILE *f)
 {
@@ -247,6 +252,17 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			break;
 		case 'v':
 			o->verbose = true;
+			break;
+		case OPT_NETNS:
+			if (!*optarg)
+				return fail(err, errlen, "empty network namespace name");
+			o->netns = optarg;
+			break;
+		case OPT_CLEANUP:
+			o->mode = MODE_CLEANUP;
+			break;
+		case OPT_LIST:
+			o->mode = MODE_LIST;
 			break;
 		case 'h':
 			o->mode = MODE_HELP;

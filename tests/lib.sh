@@ -5,6 +5,12 @@
 
 : "${IPTRACE:=$(dirname "${BASH_SOURCE[0]}")/../src/iptrace}"
 SKIP=77
+# Each test keeps its own crash-recovery state: parallel tests never clean each other's.
+if [ -z "${IPTRACE_STATE_DIR:-}" ]; then
+	IPTRACE_STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/iptrace-state.XXXXXX")
+	OWN_STATE_DIR=$IPTRACE_STATE_DIR
+fi
+export IPTRACE_STATE_DIR
 
 # skip REASON: exit 77, except under CI=true where a skip is a failure.
 skip() {
@@ -44,6 +50,7 @@ LAB_NS=()
 
 lab_cleanup() {
 	local ns
+	[ -n "${OWN_STATE_DIR:-}" ] && rm -rf "$OWN_STATE_DIR"
 	for ns in "${LAB_NS[@]}"; do
 		# Kill what still runs inside (a capture, a listener) before deleting.
 		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null

@@ -15,6 +15,17 @@ struct logbind {
 };
 
 /*
+ * logbind_prepare - read nf_log/<pf> into @lb->saved; @lb->changed says whether
+ * logbind_apply() will write (false when nfnetlink_log is bound already). Nothing is
+ * written: callers record the intent (state file) between the two. 0 or negative errno.
+ */
+int logbind_prepare(struct logbind *lb, int pf);
+
+/* logbind_apply - bind nfnetlink_log if logbind_prepare() said so. 0 or negative errno
+ * (@lb->changed is cleared then: nothing to restore). */
+int logbind_apply(struct logbind *lb);
+
+/*
  * logbind_switch - read /proc/sys/net/netfilter/nf_log/<pf> into @lb->saved and bind
  * nfnetlink_log there unless it already is. Returns 0 or a negative errno (nothing
  * changed then).

@@ -12,6 +12,8 @@ enum iptrace_mode {
 	MODE_TRACE,	/* live tracing (default) */
 	MODE_READ,	/* --read FILE|-: kernel TRACE lines */
 	MODE_REPLAY,	/* --replay FILE: recorded netlink messages */
+	MODE_CLEANUP,	/* --cleanup: undo captures whose process died */
+	MODE_LIST,	/* --list: live and stale captures */
 	MODE_HELP,
 	MODE_VERSION,
 };
@@ -34,6 +36,7 @@ struct iptrace_opts {
 	const char		*output;	/* NULL: stdout */
 	const char		*input;		/* --read / --replay file, "-" for stdin */
 	const char		*record;	/* --record FILE */
+	const char		*netns;		/* --netns NAME|PATH|PID */
 	bool			verbose;
 	bool			no_group;
 	int			color;		/* -1 auto, 0 never, 1 always */

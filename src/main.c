@@ -87,8 +87,9 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 	if (strcmp(o->format, "text") != 0)
 		return;
 	pipeline_summary(pl, &s);
-	msg("%llu packets, %llu records, %llu lost%s", (unsigned long long)s.packets,
-	    (unsigned long long)s.records, (unsigned long long)s.lost,
+	msg("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,
+	    s.packets == 1 ? "" : "s", (unsigned long long)s.records, s.records == 1 ? "" : "s",
+	    (unsigned long long)s.lost,
 	    s.dropped ? " (open packets dropped at --count)" : "");
 }
 

@@ -118,7 +118,7 @@ grep -Eq '^packet 1  udp 10\.0\.1\.2:[0-9]+ → 10\.96\.0\.10:53  id [0-9]+  len
 [ "$(grep -c '^  ' "$tmp/out.txt")" = 10 ] || fail "text: expected 10 step lines"
 grep -q 'dst 10.96.0.10:53 → 10.0.2.7:53' "$tmp/out.txt" || fail "text: DNAT not shown"
 grep -q $'\033' "$tmp/out.txt" && fail "text: colour codes in a pipe"
-grep -q '1 packets, 10 records, 0 lost' "$tmp/err" || fail "text summary: $(cat "$tmp/err")"
+grep -q '1 packet, 10 records, 0 lost' "$tmp/err" || fail "text summary: $(cat "$tmp/err")"
 pass "text output"
 
 # Signals end the run the same way: exit 0, summary last, everything restored.

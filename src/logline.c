@@ -154,7 +154,6 @@ static int dump_udp(struct lbuf *m, const struct view *v, uint8_t proto, bool fr
 
 static void dump_icmp4(struct lbuf *m, const struct view *v, size_t iphoff, size_t l4off,
 		       bool fragment, uint32_t mark);
-static void dump_ipv4(struct lbuf *m, const struct view *v, size_t iphoff, uint32_t mark);
 
 static void dump_ipv4(struct lbuf *m, const struct view *v, size_t iphoff, uint32_t mark)
 {

@@ -1,16 +1,1008 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* logline.c: the kernel's syslog TRACE line (being written) */
+/* logline.c: the kernel's syslog TRACE line — parse it (--read) and print it (--format log) */
 #include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <linux/netfilter.h>
+
 #include "iptrace/logline.h"
 
-int logline_parse(const char *line, size_t len, struct trace_record *rec)
+/*
+ * Printing follows net/netfilter/nf_log_syslog.c (nf_log_ip_packet / nf_log_ip6_packet)
+ * with the loginfo ip_tables.c and ip6_tables.c pass for TRACE: logflags
+ * NF_LOG_DEFAULT_MASK = TCPSEQ | TCPOPT | IPOPT | UID, no MACDECODE. Every field ends with a
+ * space, the kernel's own quirks included ("TRUNCATED" and "OPT (TRUNCATED)" without one).
+ */
+
+/* A line can't be longer than the kernel's nf_log buffer (1024 bytes). */
+#define LINE_MAX_LEN	1024
+
+struct lbuf {
+	char	b[LINE_MAX_LEN];
+	size_t	n;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void add(struct lbuf *m, const char *fmt, ...)
 {
-	(void)line; (void)len; (void)rec;
-	return -ENOMSG;
+	va_list ap;
+	int r;
+
+	if (m->n >= sizeof(m->b) - 1)
+		return;
+	va_start(ap, fmt);
+	r = vsnprintf(m->b + m->n, sizeof(m->b) - m->n, fmt, ap);
+	va_end(ap);
+	if (r > 0)
+		m->n += (size_t)r < sizeof(m->b) - m->n ? (size_t)r : sizeof(m->b) - m->n - 1;
+}
+
+/*
+ * The packet as the dumper sees it. @avail bytes are present; @skblen is what the kernel's
+ * skb->len would have been (the IP length), used only in "INCOMPLETE [n bytes]". @lossy marks
+ * a header rebuilt from text fields: what struct pkt_hdr can't hold (the ICMP error's inner
+ * packet) is left out instead of printed as missing.
+ */
+struct view {
+	const uint8_t	*p;
+	size_t		avail;
+	size_t		skblen;
+	bool		lossy;
+};
+
+static const uint8_t *hdr_ptr(const struct view *v, size_t off, size_t len)
+{
+	return off <= v->avail && len <= v->avail - off ? v->p + off : NULL;
+}
+
+static unsigned be16(const uint8_t *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static unsigned rest(const struct view *v, size_t off)
+{
+	return (unsigned)(v->skblen - off);	/* unsigned wrap as the kernel's u32 math */
+}
+
+/* %pI6: eight groups of four hex digits, never compressed. */
+static void add_in6(struct lbuf *m, const uint8_t *a)
+{
+	for (int i = 0; i < 16; i += 2)
+		add(m, i ? ":%02x%02x" : "%02x%02x", a[i], a[i + 1]);
+}
+
+/* nf_log_dump_tcp_header: 1 when the line ends here (no MARK after it). */
+static int dump_tcp(struct lbuf *m, const struct view *v, bool fragment, size_t off)
+{
+	const uint8_t *th, *op;
+	size_t optsize;
+
+	add(m, "PROTO=TCP ");
+	if (fragment)
+		return 0;
+	th = hdr_ptr(v, off, 20);
+	if (!th) {
+		add(m, "INCOMPLETE [%u bytes] ", rest(v, off));
+		return 1;
+	}
+	add(m, "SPT=%u DPT=%u ", be16(th), be16(th + 2));
+	add(m, "SEQ=%u ACK=%u ", be32(th + 4), be32(th + 8));
+	add(m, "WINDOW=%u ", be16(th + 14));
+	/* TCP_RESERVED_BITS is 0x0E000000 since AccECN took the lowest bit for AE. */
+	add(m, "RES=0x%02x ", (unsigned)(th[12] & 0x0e) << 2);
+	if (th[12] & 0x01)
+		add(m, "AE ");
+	if (th[13] & 0x80)
+		add(m, "CWR ");
+	if (th[13] & 0x40)
+		add(m, "ECE ");
+	if (th[13] & 0x20)
+		add(m, "URG ");
+	if (th[13] & 0x10)
+		add(m, "ACK ");
+	if (th[13] & 0x08)
+		add(m, "PSH ");
+	if (th[13] & 0x04)
+		add(m, "RST ");
+	if (th[13] & 0x02)
+		add(m, "SYN ");
+	if (th[13] & 0x01)
+		add(m, "FIN ");
+	add(m, "URGP=%u ", be16(th + 18));
+	if ((size_t)(th[12] >> 4) * 4 > 20) {
+		optsize = (size_t)(th[12] >> 4) * 4 - 20;
+		op = hdr_ptr(v, off + 20, optsize);
+		if (!op) {
+			add(m, "OPT (TRUNCATED)");
+			return 1;
+		}
+		add(m, "OPT (");
+		for (size_t i = 0; i < optsize; i++)
+			add(m, "%02X", op[i]);
+		add(m, ") ");
+	}
+	return 0;
+}
+
+/* nf_log_dump_udp_header */
+static int dump_udp(struct lbuf *m, const struct view *v, uint8_t proto, bool fragment,
+		    size_t off)
+{
+	const uint8_t *uh;
+
+	add(m, proto == IPPROTO_UDP ? "PROTO=UDP " : "PROTO=UDPLITE ");
+	if (fragment)
+		return 0;
+	uh = hdr_ptr(v, off, 8);
+	if (!uh) {
+		add(m, "INCOMPLETE [%u bytes] ", rest(v, off));
+		return 1;
+	}
+	add(m, "SPT=%u DPT=%u LEN=%u ", be16(uh), be16(uh + 2), be16(uh + 4));
+	return 0;
+}
+
+static void dump_icmp4(struct lbuf *m, const struct view *v, size_t iphoff, size_t l4off,
+		       bool fragment, uint32_t mark);
+
+static void dump_ipv4(struct lbuf *m, const struct view *v, size_t iphoff, uint32_t mark)
+{
+	const uint8_t *ih = hdr_ptr(v, iphoff, 20), *op;
+	unsigned frag, ihl;
+	size_t l4off;
+	bool fragment;
+
+	if (!ih) {
+		add(m, "TRUNCATED");
+		return;
+	}
+	add(m, "SRC=%u.%u.%u.%u DST=%u.%u.%u.%u ", ih[12], ih[13], ih[14], ih[15],
+	    ih[16], ih[17], ih[18], ih[19]);
+	add(m, "LEN=%u TOS=0x%02X PREC=0x%02X TTL=%u ID=%u ", be16(ih + 2), ih[1] & 0x1e,
+	    ih[1] & 0xe0, ih[8], be16(ih + 4));
+	frag = be16(ih + 6);
+	if (frag & 0x8000)
+		add(m, "CE ");
+	if (frag & 0x4000)
+		add(m, "DF ");
+	if (frag & 0x2000)
+		add(m, "MF ");
+	if (frag & 0x1fff)
+		add(m, "FRAG:%u ", frag & 0x1fff);
+	fragment = frag & 0x1fff;
+	/* The kernel trusts ihl here, as it was validated on the way in. */
+	ihl = (ih[0] & 0x0f) * 4u;
+	if (ihl > 20) {
+		op = hdr_ptr(v, iphoff + 20, ihl - 20);
+		if (!op) {
+			add(m, "TRUNCATED");
+			return;
+		}
+		add(m, "OPT (");
+		for (unsigned i = 0; i < ihl - 20; i++)
+			add(m, "%02X", op[i]);
+		add(m, ") ");
+	}
+	l4off = iphoff + ihl;
+	switch (ih[9]) {
+	case IPPROTO_TCP:
+		if (dump_tcp(m, v, fragment, l4off))
+			return;
+		break;
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+		if (dump_udp(m, v, ih[9], fragment, l4off))
+			return;
+		break;
+	case IPPROTO_ICMP:
+		dump_icmp4(m, v, iphoff, l4off, fragment, mark);
+		break;
+	case IPPROTO_AH: {
+		const uint8_t *ah;
+
+		if (fragment)
+			break;
+		add(m, "PROTO=AH ");
+		ah = hdr_ptr(v, l4off, 12);
+		if (!ah) {
+			if (!v->lossy)
+				add(m, "INCOMPLETE [%u bytes] ", rest(v, l4off));
+			break;
+		}
+		add(m, "SPI=0x%x ", be32(ah + 4));
+		break;
+	}
+	case IPPROTO_ESP: {
+		const uint8_t *eh;
+
+		add(m, "PROTO=ESP ");
+		if (fragment)
+			break;
+		eh = hdr_ptr(v, l4off, 8);
+		if (!eh) {
+			if (!v->lossy)
+				add(m, "INCOMPLETE [%u bytes] ", rest(v, l4off));
+			break;
+		}
+		add(m, "SPI=0x%x ", be32(eh));
+		break;
+	}
+	default:
+		add(m, "PROTO=%u ", ih[9]);
+	}
+	/* UID=/GID= would come here: records carry no socket owner (see logline.h). */
+	if (!iphoff && mark)
+		add(m, "MARK=0x%x ", mark);
+}
+
+static void dump_icmp4(struct lbuf *m, const struct view *v, size_t iphoff, size_t l4off,
+		       bool fragment, uint32_t mark)
+{
+	/* required_len[] of dump_ipv4_packet, by ICMP type */
+	static const uint8_t required[19] = {
+		[0] = 4, [3] = 28, [4] = 28, [5] = 28, [8] = 4, [11] = 28, [12] = 28,
+		[13] = 20, [14] = 20, [17] = 12, [18] = 12,
+	};
+	const uint8_t *ich;
+	unsigned type;
+
+	add(m, "PROTO=ICMP ");
+	if (fragment)
+		return;
+	ich = hdr_ptr(v, l4off, 8);
+	if (!ich) {
+		add(m, "INCOMPLETE [%u bytes] ", rest(v, l4off));
+		return;
+	}
+	type = ich[0];
+	add(m, "TYPE=%u CODE=%u ", type, ich[1]);
+	if (type < sizeof(required) && required[type] && v->skblen - l4off < required[type]) {
+		add(m, "INCOMPLETE [%u bytes] ", rest(v, l4off));
+		return;
+	}
+	switch (type) {
+	case 0:		/* echo reply */
+	case 8:		/* echo */
+		add(m, "ID=%u SEQ=%u ", be16(ich + 4), be16(ich + 6));
+		break;
+	case 12:	/* parameter problem */
+		add(m, "PARAMETER=%u ", ich[4]);
+		break;
+	case 5:		/* redirect */
+		add(m, "GATEWAY=%u.%u.%u.%u ", ich[4], ich[5], ich[6], ich[7]);
+		/* fallthrough */
+	case 3:		/* destination unreachable */
+	case 4:		/* source quench */
+	case 11:	/* time exceeded */
+		if (!iphoff && !v->lossy) {	/* only one level of recursion */
+			add(m, "[");
+			dump_ipv4(m, v, l4off + 8, mark);
+			add(m, "] ");
+		}
+		if (type == 3 && ich[1] == 4)	/* fragmentation needed */
+			add(m, "MTU=%u ", be16(ich + 6));
+		break;
+	}
+}
+
+static bool ip6_ext_hdr(uint8_t nexthdr)
+{
+	return nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
+	       nexthdr == IPPROTO_FRAGMENT || nexthdr == IPPROTO_ESP || nexthdr == IPPROTO_AH ||
+	       nexthdr == IPPROTO_NONE || nexthdr == IPPROTO_DSTOPTS;
+}
+
+static void dump_ipv6(struct lbuf *m, const struct view *v, size_t ip6hoff, bool recurse,
+		      uint32_t mark)
+{
+	const uint8_t *ih = hdr_ptr(v, ip6hoff, 40), *hp, *ic;
+	size_t ptr, hdrlen = 0;
+	bool fragment = false;
+	uint8_t cur;
+	uint32_t w;
+
+	if (!ih) {
+		add(m, "TRUNCATED");
+		return;
+	}
+	add(m, "SRC=");
+	add_in6(m, ih + 8);
+	add(m, " DST=");
+	add_in6(m, ih + 24);
+	w = be32(ih);
+	add(m, " LEN=%u TC=%u HOPLIMIT=%u FLOWLBL=%u ", be16(ih + 4) + 40u,
+	    (w & 0x0ff00000) >> 20, ih[7], w & 0x000fffff);
+	ptr = ip6hoff + 40;
+	cur = ih[6];
+	while (cur != IPPROTO_NONE && ip6_ext_hdr(cur)) {
+		hp = hdr_ptr(v, ptr, 2);
+		if (!hp) {
+			add(m, "TRUNCATED");
+			return;
+		}
+		add(m, "OPT ( ");
+		switch (cur) {
+		case IPPROTO_FRAGMENT: {
+			const uint8_t *fh;
+
+			add(m, "FRAG:");
+			fh = hdr_ptr(v, ptr, 8);
+			if (!fh) {
+				add(m, "TRUNCATED ");
+				return;
+			}
+			add(m, "%u ", be16(fh + 2) & 0xfff8);
+			if (fh[3] & 0x01)
+				add(m, "INCOMPLETE ");
+			add(m, "ID:%08x ", be32(fh + 4));
+			if (be16(fh + 2) & 0xfff8)
+				fragment = true;
+			hdrlen = 8;
+			break;
+		}
+		case IPPROTO_DSTOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_HOPOPTS:
+			if (fragment) {
+				add(m, ")");
+				return;
+			}
+			hdrlen = ((size_t)hp[1] + 1) * 8;
+			break;
+		case IPPROTO_AH: {
+			const uint8_t *ah;
+
+			add(m, "AH ");
+			if (fragment) {
+				add(m, ")");
+				return;
+			}
+			ah = hdr_ptr(v, ptr, 12);
+			if (!ah) {
+				add(m, "INCOMPLETE [%u bytes] )", rest(v, ptr));
+				return;
+			}
+			add(m, "SPI=0x%x ", be32(ah + 4));
+			hdrlen = ((size_t)hp[1] + 2) * 4;
+			break;
+		}
+		case IPPROTO_ESP: {
+			const uint8_t *eh;
+
+			add(m, "ESP ");
+			if (fragment) {
+				add(m, ")");
+				return;
+			}
+			eh = hdr_ptr(v, ptr, 8);
+			if (!eh) {
+				add(m, "INCOMPLETE [%u bytes] )", rest(v, ptr));
+				return;
+			}
+			add(m, "SPI=0x%x )", be32(eh));
+			return;
+		}
+		default:
+			add(m, "Unknown Ext Hdr %u", cur);
+			return;
+		}
+		add(m, ") ");
+		cur = hp[0];
+		ptr += hdrlen;
+	}
+	switch (cur) {
+	case IPPROTO_TCP:
+		if (dump_tcp(m, v, fragment, ptr))
+			return;
+		break;
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+		if (dump_udp(m, v, cur, fragment, ptr))
+			return;
+		break;
+	case IPPROTO_ICMPV6:
+		add(m, "PROTO=ICMPv6 ");
+		if (fragment)
+			break;
+		ic = hdr_ptr(v, ptr, 8);
+		if (!ic) {
+			add(m, "INCOMPLETE [%u bytes] ", rest(v, ptr));
+			return;
+		}
+		add(m, "TYPE=%u CODE=%u ", ic[0], ic[1]);
+		switch (ic[0]) {
+		case 128:	/* echo request */
+		case 129:	/* echo reply */
+			add(m, "ID=%u SEQ=%u ", be16(ic + 4), be16(ic + 6));
+			break;
+		case 130:	/* multicast listener query, report, done */
+		case 131:
+		case 132:
+			break;
+		case 4:		/* parameter problem */
+			add(m, "POINTER=%08x ", be32(ic + 4));
+			/* fallthrough */
+		case 1:		/* destination unreachable */
+		case 2:		/* packet too big */
+		case 3:		/* time exceeded */
+			if (recurse && !v->lossy) {
+				add(m, "[");
+				dump_ipv6(m, v, ptr + 8, false, mark);
+				add(m, "] ");
+			}
+			if (ic[0] == 2)
+				add(m, "MTU=%u ", be32(ic + 4));
+			break;
+		}
+		break;
+	default:
+		add(m, "PROTO=%u ", cur);
+	}
+	if (recurse && mark)
+		add(m, "MARK=0x%x ", mark);
+}
+
+static void put16(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v & 0xffff);
+}
+
+/*
+ * Rebuild network and transport headers from decoded fields (a record parsed from text),
+ * so one dumper serves both. Returns the bytes written to @b (size >= 80).
+ */
+static size_t rebuild(const struct pkt_hdr *h, uint8_t *b)
+{
+	size_t l3, n;
+	bool l4 = h->has_l4;
+
+	memset(b, 0, 80);
+	if (h->family == AF_INET) {
+		b[0] = 0x45;
+		b[1] = h->tos;
+		put16(b + 2, h->len);
+		put16(b + 4, h->ipid);
+		put16(b + 6, h->frag);
+		b[8] = h->ttl;
+		b[9] = h->proto;
+		memcpy(b + 12, &h->saddr, 4);
+		memcpy(b + 16, &h->daddr, 4);
+		l3 = 20;
+		if (h->frag & 0x1fff)
+			l4 = false;
+	} else if (h->family == AF_INET6) {
+		put32(b, 6u << 28 | (uint32_t)h->tos << 20 | (h->flowlabel & 0xfffff));
+		put16(b + 4, h->len >= 40 ? h->len - 40u : 0);
+		b[6] = h->proto;
+		b[7] = h->ttl;
+		memcpy(b + 8, &h->saddr, 16);
+		memcpy(b + 24, &h->daddr, 16);
+		l3 = 40;
+	} else {
+		return 0;
+	}
+	if (!l4)
+		return l3;
+	n = l3;
+	switch (h->proto) {
+	case IPPROTO_TCP:
+		put16(b + n, h->sport);
+		put16(b + n + 2, h->dport);
+		put32(b + n + 4, h->tcp_seq);
+		put32(b + n + 8, h->tcp_ack);
+		b[n + 12] = (uint8_t)(5 << 4 | (h->tcp_res & 0x0f));
+		b[n + 13] = h->tcp_flags;
+		put16(b + n + 14, h->tcp_window);
+		put16(b + n + 18, h->tcp_urg);
+		return n + 20;
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+		put16(b + n, h->sport);
+		put16(b + n + 2, h->dport);
+		put16(b + n + 4, h->l4len);
+		return n + 8;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		b[n] = h->icmp_type;
+		b[n + 1] = h->icmp_code;
+		put16(b + n + 4, h->icmp_ident);
+		put16(b + n + 6, h->icmp_seqno);
+		return n + 8;
+	}
+	return l3;
 }
 
 int logline_format(FILE *f, const struct trace_record *rec)
 {
-	(void)f; (void)rec;
-	return -EIO;
+	struct lbuf m = { .n = 0 };
+	uint8_t synth[80];
+	struct view v = { 0 };
+	int family;
+
+	add(&m, "TRACE: %s:%s:%s:%lu ", rec->table, rec->chain, trace_kind_name(rec->kind),
+	    rec->backend == TRACE_BACKEND_NFT ? (unsigned long)rec->handle :
+	    (unsigned long)rec->rulenum);
+	add(&m, "IN=%s OUT=%s ", rec->in, rec->out);
+	if (rec->physin[0])
+		add(&m, "PHYSIN=%s ", rec->physin);
+	if (rec->physout[0])
+		add(&m, "PHYSOUT=%s ", rec->physout);
+	if (rec->in[0] || rec->ifindex_in) {
+		add(&m, "MAC=");
+		for (unsigned i = 0; i < rec->hw_len && i < TRACE_HW_MAX; i++)
+			add(&m, i ? ":%02x" : "%02x", rec->hw[i]);
+		add(&m, " ");
+	}
+	if (rec->raw_len) {
+		v.p = rec->raw;
+		v.avail = rec->raw_len;
+		family = (rec->raw[0] >> 4) == 6 ? AF_INET6 : AF_INET;
+		v.skblen = family == AF_INET6 ?
+			(rec->raw_len >= 6 ? be16(rec->raw + 4) + 40u : 0) :
+			(rec->raw_len >= 4 ? be16(rec->raw + 2) : 0);
+		/* GSO packets may carry a zero length field: then the copy is all we know. */
+		if (v.skblen < v.avail)
+			v.skblen = v.avail;
+	} else {
+		v.p = synth;
+		v.avail = rebuild(&rec->pkt, synth);
+		v.skblen = rec->pkt.len > v.avail ? rec->pkt.len : v.avail;
+		v.lossy = true;
+		family = rec->pkt.family;
+	}
+	if (family == AF_INET6)
+		dump_ipv6(&m, &v, 0, true, rec->mark);
+	else
+		dump_ipv4(&m, &v, 0, rec->mark);
+	if (fwrite(m.b, 1, m.n, f) != m.n)
+		return -EIO;
+	return 0;
+}
+
+/* ---- parsing ---- */
+
+static const char *const months[12] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+};
+
+static bool digits(const char *s, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static int num(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v;
+}
+
+/* days_from_civil: days since 1970-01-01 of a proleptic Gregorian date, no libc tz state. */
+static int64_t days_from_civil(int64_t y, unsigned mo, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= mo <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (mo > 2 ? mo - 3 : mo + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static uint64_t to_ns(int64_t y, unsigned mo, unsigned d, int h, int mi, int s)
+{
+	int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+
+	return t > 0 ? (uint64_t)t * 1000000000ull : 0;
+}
+
+/*
+ * The time at the head of the line: "Mon DD HH:MM:SS" (syslog; the year is the current one,
+ * or the last one when that would put the line more than a day in the future) or
+ * RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|+HHMM)" (rsyslog, journalctl -o short-iso).
+ * 0 when neither: dmesg's "[seconds since boot]" has no wall clock to offer.
+ */
+static uint64_t line_time(const char *s, size_t len)
+{
+	if (len >= 15 && s[3] == ' ' && s[6] == ' ' && s[9] == ':' && s[12] == ':' &&
+	    (s[4] == ' ' || digits(s + 4, 1)) && digits(s + 5, 1) && digits(s + 7, 2) &&
+	    digits(s + 10, 2) && digits(s + 13, 2)) {
+		time_t now = time(NULL);
+		struct tm tm;
+		int mo = -1, day = s[4] == ' ' ? num(s + 5, 1) : num(s + 4, 2);
+		uint64_t t, now_ns = (uint64_t)now * 1000000000ull;
+
+		for (int i = 0; i < 12; i++)
+			if (memcmp(s, months[i], 3) == 0)
+				mo = i + 1;
+		if (mo < 0 || !gmtime_r(&now, &tm))
+			return 0;
+		t = to_ns(tm.tm_year + 1900, (unsigned)mo, (unsigned)day, num(s + 7, 2),
+			  num(s + 10, 2), num(s + 13, 2));
+		if (t > now_ns + 86400ull * 1000000000ull)
+			t = to_ns(tm.tm_year + 1899, (unsigned)mo, (unsigned)day, num(s + 7, 2),
+				  num(s + 10, 2), num(s + 13, 2));
+		return t;
+	}
+	if (len >= 20 && digits(s, 4) && s[4] == '-' && digits(s + 5, 2) && s[7] == '-' &&
+	    digits(s + 8, 2) && s[10] == 'T' && digits(s + 11, 2) && s[13] == ':' &&
+	    digits(s + 14, 2) && s[16] == ':' && digits(s + 17, 2)) {
+		size_t i = 19;
+		uint64_t frac = 0, scale = 1000000000ull, t;
+		int64_t off = 0;
+
+		if (i < len && s[i] == '.') {
+			for (i++; i < len && digits(s + i, 1); i++) {
+				if (scale > 1) {
+					scale /= 10;
+					frac += (uint64_t)(s[i] - '0') * scale;
+				}
+			}
+		}
+		if (i + 6 <= len && (s[i] == '+' || s[i] == '-') && digits(s + i + 1, 2) &&
+		    s[i + 3] == ':' && digits(s + i + 4, 2))
+			off = num(s + i + 1, 2) * 3600 + num(s + i + 4, 2) * 60;
+		else if (i + 5 <= len && (s[i] == '+' || s[i] == '-') && digits(s + i + 1, 4))
+			off = num(s + i + 1, 2) * 3600 + num(s + i + 3, 2) * 60;
+		else if (!(i < len && s[i] == 'Z'))
+			return 0;
+		if (i < len && s[i] == '-')
+			off = -off;
+		t = to_ns(num(s, 4), (unsigned)num(s + 5, 2), (unsigned)num(s + 8, 2),
+			  num(s + 11, 2), num(s + 14, 2), num(s + 17, 2));
+		if (!t)
+			return 0;
+		return t - (uint64_t)(off * 1000000000ll) + frac;
+	}
+	return 0;
+}
+
+struct tok {
+	const char	*s;
+	size_t		n;
+};
+
+static bool tok_is(const struct tok *t, const char *word)
+{
+	size_t n = strlen(word);
+
+	return t->n == n && memcmp(t->s, word, n) == 0;
+}
+
+/* "KEY=" at the head of @t: the value goes to @val. */
+static bool tok_key(const struct tok *t, const char *key, struct tok *val)
+{
+	size_t n = strlen(key);
+
+	if (t->n <= n || memcmp(t->s, key, n) != 0 || t->s[n] != '=')
+		return false;
+	val->s = t->s + n + 1;
+	val->n = t->n - n - 1;
+	return true;
+}
+
+/* An unsigned number in @base filling all of @v (hex may carry "0x"). */
+static int tok_num(const struct tok *v, int base, uint64_t max, uint64_t *out)
+{
+	const char *p = v->s, *end = v->s + v->n;
+	uint64_t x = 0;
+
+	if (base == 16 && end - p > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	if (p == end || end - p > 20)
+		return -EINVAL;
+	for (; p < end; p++) {
+		unsigned d;
+
+		if (*p >= '0' && *p <= '9')
+			d = (unsigned)(*p - '0');
+		else if (base == 16 && *p >= 'a' && *p <= 'f')
+			d = (unsigned)(*p - 'a' + 10);
+		else if (base == 16 && *p >= 'A' && *p <= 'F')
+			d = (unsigned)(*p - 'A' + 10);
+		else
+			return -EINVAL;
+		x = x * (unsigned)base + d;
+		if (x > max)
+			return -EINVAL;
+	}
+	*out = x;
+	return 0;
+}
+
+static int tok_name(const struct tok *v, char *dst)
+{
+	if (v->n >= IF_NAMESIZE)
+		return -EINVAL;
+	memcpy(dst, v->s, v->n);
+	dst[v->n] = '\0';
+	return 0;
+}
+
+static int tok_mac(const struct tok *v, struct trace_record *rec)
+{
+	size_t i = 0;
+
+	rec->hw_len = 0;
+	while (i < v->n) {
+		uint64_t b;
+		struct tok byte = { v->s + i, 2 };
+
+		if (i + 2 > v->n || rec->hw_len >= TRACE_HW_MAX || tok_num(&byte, 16, 255, &b) < 0)
+			return -EINVAL;
+		rec->hw[rec->hw_len++] = (uint8_t)b;
+		i += 2;
+		if (i < v->n && v->s[i++] != ':')
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int tok_addr(const struct tok *v, struct pkt_hdr *h, struct in6_addr *dst)
+{
+	char buf[INET6_ADDRSTRLEN];
+	int family = memchr(v->s, ':', v->n) ? AF_INET6 : AF_INET;
+
+	if (v->n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, v->s, v->n);
+	buf[v->n] = '\0';
+	memset(dst, 0, sizeof(*dst));
+	if (inet_pton(family, buf, dst) != 1)
+		return -EINVAL;
+	if (h->family && h->family != family)
+		return -EINVAL;
+	h->family = (uint8_t)family;
+	return 0;
+}
+
+static int proto_of(const struct tok *v, uint8_t *proto)
+{
+	static const struct { const char *name; uint8_t proto; } names[] = {
+		{ "TCP", IPPROTO_TCP }, { "UDP", IPPROTO_UDP }, { "UDPLITE", IPPROTO_UDPLITE },
+		{ "ICMP", IPPROTO_ICMP }, { "ICMPv6", IPPROTO_ICMPV6 }, { "AH", IPPROTO_AH },
+		{ "ESP", IPPROTO_ESP },
+	};
+	uint64_t x;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (tok_is(v, names[i].name)) {
+			*proto = names[i].proto;
+			return 0;
+		}
+	if (tok_num(v, 10, 255, &x) < 0)
+		return -EINVAL;
+	*proto = (uint8_t)x;
+	return 0;
+}
+
+/* Which part of the line the next KEY=value belongs to: LEN, ID and SEQ appear twice. */
+enum part { PART_IP, PART_L4 };
+
+/* One KEY=value or flag word of the network or transport part; unknown words are skipped. */
+static int field(const struct tok *t, enum part part, struct trace_record *rec)
+{
+	struct pkt_hdr *h = &rec->pkt;
+	struct tok v;
+	uint64_t x;
+	static const struct { const char *name; uint8_t bit; } tcpf[] = {
+		{ "CWR", 0x80 }, { "ECE", 0x40 }, { "URG", 0x20 }, { "ACK", 0x10 },
+		{ "PSH", 0x08 }, { "RST", 0x04 }, { "SYN", 0x02 }, { "FIN", 0x01 },
+	};
+
+#define NUM(key, base, max, dst) \
+	if (tok_key(t, key, &v)) { \
+		if (tok_num(&v, base, max, &x) < 0) \
+			return -EINVAL; \
+		dst; \
+		return 0; \
+	}
+
+	if (tok_key(t, "IN", &v))
+		return tok_name(&v, rec->in);
+	if (tok_key(t, "OUT", &v))
+		return tok_name(&v, rec->out);
+	if (tok_key(t, "PHYSIN", &v))
+		return tok_name(&v, rec->physin);
+	if (tok_key(t, "PHYSOUT", &v))
+		return tok_name(&v, rec->physout);
+	if (tok_key(t, "MAC", &v))
+		return tok_mac(&v, rec);
+	if (tok_key(t, "SRC", &v))
+		return tok_addr(&v, h, &h->saddr);
+	if (tok_key(t, "DST", &v))
+		return tok_addr(&v, h, &h->daddr);
+	NUM("MARK", 16, UINT32_MAX, rec->mark = (uint32_t)x)
+	if (tok_key(t, "PROTO", &v))
+		return proto_of(&v, &h->proto);
+	if (part == PART_IP) {
+		NUM("LEN", 10, 65535, h->len = (uint16_t)x)
+		NUM("TOS", 16, 255, h->tos |= (uint8_t)x)
+		NUM("PREC", 16, 255, h->tos |= (uint8_t)x)
+		NUM("TTL", 10, 255, h->ttl = (uint8_t)x)
+		NUM("ID", 10, 65535, h->ipid = (uint16_t)x)
+		NUM("TC", 10, 255, h->tos = (uint8_t)x)
+		NUM("HOPLIMIT", 10, 255, h->ttl = (uint8_t)x)
+		NUM("FLOWLBL", 10, 0xfffff, h->flowlabel = (uint32_t)x)
+		if (tok_is(t, "CE"))
+			h->frag |= 0x8000;
+		else if (tok_is(t, "DF"))
+			h->frag |= 0x4000;
+		else if (tok_is(t, "MF"))
+			h->frag |= 0x2000;
+		else if (t->n > 5 && memcmp(t->s, "FRAG:", 5) == 0) {
+			v.s = t->s + 5;
+			v.n = t->n - 5;
+			if (tok_num(&v, 10, 0xffff, &x) < 0)
+				return -EINVAL;
+			/* IPv4: the 13-bit offset; IPv6 (inside OPT): offset << 3 */
+			h->frag |= (uint16_t)(h->family == AF_INET6 ? x & 0xfff8 : x & 0x1fff);
+		} else if (t->n == 11 && memcmp(t->s, "ID:", 3) == 0) {
+			v.s = t->s + 3;
+			v.n = 8;
+			if (tok_num(&v, 16, UINT32_MAX, &x) < 0)
+				return -EINVAL;
+			h->ipid = (uint16_t)x;	/* as pkt_decode keeps it */
+		}
+		return 0;
+	}
+	switch (h->proto) {
+	case IPPROTO_TCP:
+		NUM("SPT", 10, 65535, (h->sport = (uint16_t)x, h->has_ports = h->has_l4 = true))
+		NUM("DPT", 10, 65535, h->dport = (uint16_t)x)
+		NUM("SEQ", 10, UINT32_MAX, h->tcp_seq = (uint32_t)x)
+		NUM("ACK", 10, UINT32_MAX, h->tcp_ack = (uint32_t)x)
+		NUM("WINDOW", 10, 65535, h->tcp_window = (uint16_t)x)
+		NUM("RES", 16, 255, h->tcp_res |= (uint8_t)((x >> 2) & 0x0e))
+		NUM("URGP", 10, 65535, h->tcp_urg = (uint16_t)x)
+		if (tok_is(t, "AE"))
+			h->tcp_res |= 1;
+		for (size_t i = 0; i < sizeof(tcpf) / sizeof(tcpf[0]); i++)
+			if (tok_is(t, tcpf[i].name))
+				h->tcp_flags |= tcpf[i].bit;
+		break;
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+		NUM("SPT", 10, 65535, (h->sport = (uint16_t)x, h->has_ports = h->has_l4 = true))
+		NUM("DPT", 10, 65535, h->dport = (uint16_t)x)
+		NUM("LEN", 10, 65535, h->l4len = (uint16_t)x)
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		/* Bytes 4-7 of the ICMP header, whatever the type calls them (as pkt_decode). */
+		NUM("TYPE", 10, 255, (h->icmp_type = (uint8_t)x, h->has_l4 = true))
+		NUM("CODE", 10, 255, h->icmp_code = (uint8_t)x)
+		NUM("ID", 10, 65535, h->icmp_ident = (uint16_t)x)
+		NUM("SEQ", 10, 65535, h->icmp_seqno = (uint16_t)x)
+		NUM("PARAMETER", 10, 255, h->icmp_ident = (uint16_t)(x << 8))
+		NUM("POINTER", 16, UINT32_MAX,
+		    (h->icmp_ident = (uint16_t)(x >> 16), h->icmp_seqno = (uint16_t)x))
+		if (tok_key(t, "MTU", &v)) {
+			if (tok_num(&v, 10, UINT32_MAX, &x) < 0)
+				return -EINVAL;
+			if (h->proto == IPPROTO_ICMPV6)
+				h->icmp_ident = (uint16_t)(x >> 16);
+			h->icmp_seqno = (uint16_t)x;
+			return 0;
+		}
+		if (tok_key(t, "GATEWAY", &v)) {
+			struct in6_addr a;
+			struct pkt_hdr tmp = { .family = AF_INET };
+
+			if (tok_addr(&v, &tmp, &a) < 0)
+				return -EINVAL;
+			h->icmp_ident = (uint16_t)(a.s6_addr[0] << 8 | a.s6_addr[1]);
+			h->icmp_seqno = (uint16_t)(a.s6_addr[2] << 8 | a.s6_addr[3]);
+			return 0;
+		}
+		break;
+	}
+#undef NUM
+	return 0;
+}
+
+int logline_parse(const char *line, size_t len, struct trace_record *rec)
+{
+	const char *p, *end = line + len;
+	enum part part = PART_IP;
+	bool seen_in = false, seen_out = false, after_frag = false;
+	int depth = 0, n;
+
+	while (end > line && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	len = (size_t)(end - line);
+	p = memmem(line, len, "TRACE: ", 7);
+	if (!p)
+		return -ENOMSG;
+	memset(rec, 0, sizeof(*rec));
+	rec->backend = TRACE_BACKEND_LEGACY;
+	n = trace_prefix_parse(p, (size_t)(end - p), rec);
+	if (n < 0)
+		return n;
+	rec->hook = (int8_t)trace_hook_of(rec->chain);
+	rec->ts_ns = line_time(line, (size_t)(p - line));
+	p += n;
+
+	while (p < end) {
+		struct tok t = { p, 0 };
+		int ret;
+
+		while (p < end && *p != ' ')
+			p++;
+		t.n = (size_t)(p - t.s);
+		while (p < end && *p == ' ')
+			p++;
+		if (t.n == 0)
+			continue;
+		/*
+		 * Skip bracketed parts: "INCOMPLETE [n bytes]" and the ICMP error's inner
+		 * packet "[SRC=... ]", whose fields must not overwrite the outer ones.
+		 */
+		if (depth || t.s[0] == '[') {
+			if (t.s[0] == '[')
+				depth++;
+			if (t.s[t.n - 1] == ']' && depth)
+				depth--;
+			continue;
+		}
+		if (tok_is(&t, "INCOMPLETE")) {
+			if (part == PART_L4)
+				rec->pkt.has_l4 = rec->pkt.has_ports = false;
+			else if (after_frag)	/* IPv6 "FRAG:n INCOMPLETE": the M flag */
+				rec->pkt.frag |= 1;
+			continue;
+		}
+		after_frag = t.n > 5 && memcmp(t.s, "FRAG:", 5) == 0;
+		/* "OPT (hex)" of IPv4 and TCP; IPv6's "OPT ( FRAG:... )" is read field by field. */
+		if (tok_is(&t, "OPT") && p < end && *p == '(' && p + 1 < end && p[1] != ' ') {
+			while (p < end && *p != ' ')
+				p++;
+			continue;
+		}
+		if (tok_is(&t, "OPT") || tok_is(&t, "(") || tok_is(&t, ")"))
+			continue;
+		if (t.n >= 3 && memcmp(t.s, "IN=", 3) == 0)
+			seen_in = true;
+		if (t.n >= 4 && memcmp(t.s, "OUT=", 4) == 0)
+			seen_out = true;
+		ret = field(&t, part, rec);
+		if (ret < 0)
+			return ret;
+		if (t.n > 6 && memcmp(t.s, "PROTO=", 6) == 0)
+			part = PART_L4;
+	}
+	if (!seen_in || !seen_out)
+		return -EINVAL;
+	if (rec->pkt.family == AF_INET6) {
+		rec->nfproto = NFPROTO_IPV6;
+		if (rec->pkt.frag & 0xfff8)
+			rec->pkt.has_l4 = rec->pkt.has_ports = false;
+	} else if (rec->pkt.family == AF_INET) {
+		rec->nfproto = NFPROTO_IPV4;
+	}
+	return 0;
 }

@@ -466,6 +466,7 @@ int main(int argc, char **argv)
 	sink.ops = sink_lookup(o.format);
 	sink.out = out;
 	sink.opts.color = want_color(&o, out);
+	sink.opts.time_prefix = o.log_time;
 
 	if (o.mode == MODE_TRACE) {
 		snprintf(tag, sizeof(tag), "iptrace:%ld", (long)getpid());

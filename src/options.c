@@ -14,7 +14,7 @@ enum {
 	OPT_PORT = 256, OPT_SPORT, OPT_DPORT, OPT_SRC, OPT_DST, OPT_HOST, OPT_PROTO,
 	OPT_MARK, OPT_LIMIT, OPT_BACKEND, OPT_FORMAT, OPT_COUNT, OPT_DURATION,
 	OPT_WINDOW, OPT_OUTPUT, OPT_READ, OPT_REPLAY, OPT_RECORD, OPT_NO_GROUP, OPT_COLOR,
-	OPT_NETNS, OPT_CLEANUP, OPT_LIST,
+	OPT_NETNS, OPT_CLEANUP, OPT_LIST, OPT_LOG_TIME,
 };
 
 struct opt_desc {
@@ -47,6 +47,7 @@ static const struct opt_desc table[] = {
 	{ "window", required_argument, OPT_WINDOW, "MS", "a packet is complete after MS without records (default 250)" },
 	{ "output", required_argument, 'o', "FILE", "write to FILE instead of standard output" },
 	{ "no-group", no_argument, OPT_NO_GROUP, NULL, "print records as they arrive, not per packet" },
+	{ "log-time", no_argument, OPT_LOG_TIME, NULL, "log format: start lines with a syslog-like UTC time" },
 	{ "color", required_argument, OPT_COLOR, "auto|always|never", "colour in text output (default auto)" },
 	{ "read", required_argument, OPT_READ, "FILE|-", "read kernel TRACE lines (dmesg, journal, messages)" },
 	{ "replay", required_argument, OPT_REPLAY, "FILE", "replay netlink messages saved by --record" },
@@ -229,6 +230,9 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 		case OPT_NO_GROUP:
 			o->no_group = true;
 			break;
+		case OPT_LOG_TIME:
+			o->log_time = true;
+			break;
 		case OPT_COLOR:
 			if (strcmp(optarg, "auto") == 0)
 				o->color = -1;
@@ -289,7 +293,5 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 	if (o->mode == MODE_TRACE &&
 	    selection_finish(&o->sel, o->want_families, err, errlen) < 0)
 		return -EINVAL;
-	if (strcmp(o->format, "log") == 0 && !sink_lookup("log")->packet)
-		return fail(err, errlen, "--format log is not available in this build");
 	return 0;
 }

@@ -13,13 +13,26 @@
  * ts_ns in the current year, UTC). Fills table, chain, kind, rulenum, in/out/physin/physout,
  * mark, MAC bytes (hw), and pkt (addresses, protocol, len, ttl, tos, ipid, frag flags, ports,
  * TCP seq/ack/window/flags, ICMP type/code/id/seq). hook is set for base chains only.
- * Pure. Returns 0, -ENOMSG when the line holds no TRACE record, -EINVAL when malformed.
+ * Times: "Mon DD HH:MM:SS" is taken as UTC in the current year (the previous one if that
+ * would be more than a day ahead); RFC 3339 prefixes (rsyslog, journalctl -o short-iso) keep
+ * their offset; dmesg's "[seconds since boot]" and /dev/kmsg leave ts_ns 0 (no wall clock).
+ * Not kept (struct pkt_hdr has no room): IP and TCP options, IPv6 extension headers other
+ * than the fragment header's offset/M/low 16 ID bits, the ICMP error's inner packet, AH/ESP
+ * SPI, UID/GID. Unknown words are skipped. raw_len stays 0 and payload_hash 0.
+ * Pure (reads the clock only for the syslog year). Returns 0, -ENOMSG when the line holds no
+ * TRACE record, -EINVAL when malformed (no IN=/OUT=, a bad number or address).
  */
 int logline_parse(const char *line, size_t len, struct trace_record *rec);
 
 /*
  * logline_format - write @rec as the kernel's nf_log_syslog line from "TRACE:" on, with the
- * trailing space, no newline, into @f. Returns 0 or -EIO.
+ * trailing space, no newline, into @f: the logflags ip_tables/ip6_tables use for TRACE
+ * (TCP SEQ/ACK, TCP and IP options) and the field order and quirks of nf_log_syslog.c
+ * (kernel 6.18: RES= without the AE bit, "AE " as a flag). Live records are printed from
+ * raw[] (as far as TRACE_RAW_MAX reaches) and hw[]; records parsed from text from their
+ * fields, without what logline_parse() can't keep. Never printed: UID=/GID= (records carry
+ * no socket owner), SIT's TUNNEL=. nft records show their rule handle as the number.
+ * Returns 0 or -EIO.
  */
 int logline_format(FILE *f, const struct trace_record *rec);
 

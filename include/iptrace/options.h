@@ -39,6 +39,7 @@ struct iptrace_opts {
 	const char		*netns;		/* --netns NAME|PATH|PID */
 	bool			verbose;
 	bool			no_group;
+	bool			log_time;	/* --log-time: time prefix on log lines */
 	int			color;		/* -1 auto, 0 never, 1 always */
 };
 

@@ -9,6 +9,7 @@
 #include "iptrace/grouper.h"
 #include "iptrace/ifcache.h"
 #include "iptrace/marker.h"
+#include "iptrace/resolver.h"
 #include "iptrace/sink.h"
 
 struct pipeline_cfg {
@@ -17,6 +18,7 @@ struct pipeline_cfg {
 	bool			no_group;
 	bool			verbose;	/* keep the marker's own steps */
 	const struct marker	*marker;	/* borrowed, may be NULL */
+	struct resolver		*resolver;	/* borrowed, may be NULL: no rule text */
 };
 
 /* Opaque. */

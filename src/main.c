@@ -22,6 +22,7 @@
 #include "iptrace/nlrec.h"
 #include "iptrace/options.h"
 #include "iptrace/pipeline.h"
+#include "iptrace/resolver.h"
 #include "iptrace/sink.h"
 #include "iptrace/state.h"
 
@@ -162,6 +163,7 @@ struct live {
 	struct logbind		*lb;	/* st.lb: nf_log/2, nf_log/10 */
 	struct marker		*marker;
 	struct nlrec		*rec;
+	struct resolver		*resolver;
 };
 
 /*
@@ -482,6 +484,13 @@ int main(int argc, char **argv)
 		rc = live_setup(&o, &lv, tag, desc);
 		if (rc)
 			goto out_teardown;
+		/* After the marker: its own rules are in the tables the resolver first looks at. */
+		lv.resolver = resolver_new(&(struct resolver_cfg){ 0 });
+		if (!lv.resolver) {
+			msg("out of memory");
+			rc = EXIT_FAILURE;
+			goto out_teardown;
+		}
 		msg("tracing %s with the %s marker (rules tagged %s); Ctrl-C to stop", desc,
 		    marker_name(lv.marker), tag);
 	}
@@ -494,6 +503,7 @@ int main(int argc, char **argv)
 			.verbose = o.verbose,
 			.marker = lv.marker,
 			.live_ifnames = o.mode == MODE_TRACE,
+			.resolver = lv.resolver,
 		};
 		/* --read lines are one tick apart: no window closes before the input ends. */
 		if (o.mode == MODE_READ)
@@ -536,6 +546,7 @@ out_teardown:
 		print_text_summary(&o, pl);
 		pipeline_free(pl);
 	}
+	resolver_free(lv.resolver);
 	marker_free(lv.marker);
 	if (lv.rec && nlrec_close(lv.rec) < 0) {
 		msg("cannot write '%s': %s", o.record, strerror(errno));

@@ -29,6 +29,12 @@ static int on_packet(void *ctx, const struct packet *p)
 
 	if (pl->done)
 		return -1;
+	/*
+	 * The resolve stage. The steps are the grouper's own buffer, lent for this call: the
+	 * resolver fills their rule fields in place rather than copying up to max_steps records.
+	 */
+	if (pl->cfg.resolver)
+		resolver_resolve(pl->cfg.resolver, (struct trace_record *)p->steps, p->nsteps);
 	if (pl->sink->ops->packet(pl->sink, p) < 0)
 		pl->sink_err = -EIO;
 	pl->sum.packets++;
@@ -85,7 +91,12 @@ int pipeline_add(struct pipeline *pl, struct trace_record *rec)
 		return 0;
 	if (!rec->ts_ns)
 		rec->ts_ns = pl->wall_ns;
+	rec->recv_ns = pl->mono_ns;
+	if (pl->cfg.resolver)
+		resolver_observe(pl->cfg.resolver, rec);
 	if (pl->cfg.no_group) {
+		if (pl->cfg.resolver)
+			resolver_resolve(pl->cfg.resolver, rec, 1);
 		if (!pl->sink->ops->record || pl->sink->ops->record(pl->sink, rec) < 0)
 			return -EIO;
 		return 0;
@@ -155,13 +166,20 @@ int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, siz
 
 int pipeline_tick(struct pipeline *pl)
 {
+	if (pl->cfg.resolver)
+		resolver_tick(pl->cfg.resolver);
 	grouper_expire(pl->grouper, pl->mono_ns);
 	return pl->sink_err;
 }
 
 uint64_t pipeline_deadline(const struct pipeline *pl)
 {
-	return grouper_next_deadline(pl->grouper);
+	uint64_t d = grouper_next_deadline(pl->grouper);
+
+	/* The resolver's periodic check, so a ruleset change is seen while no records arrive. */
+	if (pl->cfg.resolver && resolver_deadline(pl->cfg.resolver) < d)
+		d = resolver_deadline(pl->cfg.resolver);
+	return d;
 }
 
 bool pipeline_done(const struct pipeline *pl)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sink_json.c: JSON lines — one packet object per line, the summary object last */
 #include <inttypes.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -33,7 +34,80 @@ static void put_addrs(FILE *f, const struct pkt_hdr *h)
 		fprintf(f, ",\"dport\":%u", h->dport);
 }
 
-static void put_step(FILE *f, const struct trace_record *r)
+/* "10.0.0.1:53", "[2001:db8::1]:53", or the address alone when there are no ports. */
+static void put_endpoint(FILE *f, const struct pkt_hdr *h, bool dst)
+{
+	char a[INET6_ADDRSTRLEN], ep[INET6_ADDRSTRLEN + 10];
+
+	sink_fmt_addr(h, dst, a, sizeof(a));
+	if (!h->has_ports)
+		snprintf(ep, sizeof(ep), "%s", a);
+	else
+		snprintf(ep, sizeof(ep), h->family == AF_INET6 ? "[%s]:%u" : "%s:%u", a,
+			 dst ? h->dport : h->sport);
+	sink_json_str(f, ep);
+}
+
+/*
+ * "nat" on a step whose addresses or ports differ from the step before (NAT ran in
+ * between): {"src":[before, after]} and/or {"dst":[before, after]}, each endpoint as
+ * "addr:port" ("[v6]:port", or the address alone without ports). Absent when nothing changed.
+ */
+static void put_nat(FILE *f, const struct pkt_hdr *prev, const struct pkt_hdr *cur)
+{
+	bool s, d;
+
+	if (!prev || prev->family != cur->family || !cur->family)
+		return;
+	s = memcmp(&prev->saddr, &cur->saddr, sizeof(cur->saddr)) || prev->sport != cur->sport;
+	d = memcmp(&prev->daddr, &cur->daddr, sizeof(cur->daddr)) || prev->dport != cur->dport;
+	if (!s && !d)
+		return;
+	fputs(",\"nat\":{", f);
+	if (s) {
+		fputs("\"src\":[", f);
+		put_endpoint(f, prev, false);
+		putc(',', f);
+		put_endpoint(f, cur, false);
+		putc(']', f);
+	}
+	if (d) {
+		fputs(s ? ",\"dst\":[" : "\"dst\":[", f);
+		put_endpoint(f, prev, true);
+		putc(',', f);
+		put_endpoint(f, cur, true);
+		putc(']', f);
+	}
+	putc('}', f);
+}
+
+/*
+ * The resolver's answer: "rule" (string, or null with "rule_reason"), "verdict", and
+ * "continue":true for targets that let the packet go on (MARK, LOG, ...). Absent when no
+ * resolver ran (--read, --replay).
+ */
+static void put_rule(FILE *f, const struct trace_record *r)
+{
+	if (!r->verdict && !r->rule_reason)
+		return;
+	fputs(",\"rule\":", f);
+	if (r->rule)
+		sink_json_str(f, r->rule);
+	else
+		fputs("null", f);
+	if (r->verdict) {
+		fputs(",\"verdict\":", f);
+		sink_json_str(f, r->verdict);
+	}
+	if (r->verdict_continues)
+		fputs(",\"continue\":true", f);
+	if (!r->rule && r->rule_reason) {
+		fputs(",\"rule_reason\":", f);
+		sink_json_str(f, r->rule_reason);
+	}
+}
+
+static void put_step(FILE *f, const struct trace_record *r, const struct trace_record *prev)
 {
 	char ts[40];
 
@@ -46,6 +120,7 @@ static void put_step(FILE *f, const struct trace_record *r)
 		fprintf(f, ",\"rulenum\":%" PRIu32, r->rulenum);
 	else if (r->handle)
 		fprintf(f, ",\"handle\":%" PRIu64, r->handle);
+	put_rule(f, r);
 	fputs(",\"in\":", f);
 	sink_json_str(f, r->in);
 	fputs(",\"out\":", f);
@@ -59,6 +134,7 @@ static void put_step(FILE *f, const struct trace_record *r)
 		sink_json_str(f, r->physout);
 	}
 	put_addrs(f, &r->pkt);
+	put_nat(f, prev ? &prev->pkt : NULL, &r->pkt);
 	if (r->mark)
 		fprintf(f, ",\"mark\":\"0x%" PRIx32 "\"", r->mark);
 	if (r->ts_ns)
@@ -90,7 +166,7 @@ static int json_packet(struct sink *s, const struct packet *p)
 	for (size_t i = 0; i < p->nsteps; i++) {
 		if (i)
 			putc(',', f);
-		put_step(f, &p->steps[i]);
+		put_step(f, &p->steps[i], i ? &p->steps[i - 1] : NULL);
 	}
 	fputs("]}\n", f);
 	/* Per packet, so `| jq` and `tail -f` see each packet as it completes. */
@@ -100,7 +176,7 @@ static int json_packet(struct sink *s, const struct packet *p)
 static int json_record(struct sink *s, const struct trace_record *r)
 {
 	fputs("{\"type\":\"record\",\"step\":", s->out);
-	put_step(s->out, r);
+	put_step(s->out, r, NULL);
 	fputs("}\n", s->out);
 	return 0;
 }

@@ -11,6 +11,9 @@
 #define C_BOLD	"\033[1m"
 #define C_NAT	"\033[1;33m"
 #define C_DIM	"\033[2m"
+#define C_ACCEPT "\033[32m"
+#define C_DROP	"\033[1;31m"
+#define C_JUMP	"\033[36m"
 #define C_OFF	"\033[0m"
 
 static const char *col(const struct sink *s, const char *code)
@@ -48,37 +51,118 @@ static int text_begin(struct sink *s)
 	return 0;
 }
 
-static void put_nat(struct sink *s, const struct pkt_hdr *prev, const struct pkt_hdr *cur)
+/* NAT between two steps, on a line of its own under the verdict column. */
+static void put_nat(struct sink *s, const struct pkt_hdr *prev, const struct pkt_hdr *cur,
+		    int indent)
 {
+	bool sc, dc;
 	char a[64], b[64];
 
 	if (prev->family != cur->family || !cur->family)
 		return;
-	if (memcmp(&prev->saddr, &cur->saddr, sizeof(cur->saddr)) || prev->sport != cur->sport) {
+	sc = memcmp(&prev->saddr, &cur->saddr, sizeof(cur->saddr)) || prev->sport != cur->sport;
+	dc = memcmp(&prev->daddr, &cur->daddr, sizeof(cur->daddr)) || prev->dport != cur->dport;
+	if (!sc && !dc)
+		return;
+	fprintf(s->out, "%*s%s\u21b3", indent, "", col(s, C_NAT));
+	if (sc) {
 		endpoint(prev, false, a, sizeof(a));
 		endpoint(cur, false, b, sizeof(b));
-		fprintf(s->out, "  %ssrc %s \u2192 %s%s", col(s, C_NAT), a, b, col(s, C_OFF));
+		fprintf(s->out, " src %s \u2192 %s", a, b);
 	}
-	if (memcmp(&prev->daddr, &cur->daddr, sizeof(cur->daddr)) || prev->dport != cur->dport) {
+	if (dc) {
 		endpoint(prev, true, a, sizeof(a));
 		endpoint(cur, true, b, sizeof(b));
-		fprintf(s->out, "  %sdst %s \u2192 %s%s", col(s, C_NAT), a, b, col(s, C_OFF));
+		fprintf(s->out, "%s dst %s \u2192 %s", sc ? "," : "", a, b);
 	}
+	fprintf(s->out, "%s\n", col(s, C_OFF));
 }
 
+/* What a verdict looks like at a glance: accepted green, dropped red, NAT yellow. */
+static const char *verdict_color(const struct trace_record *r)
+{
+	static const char *const nat[] = { "DNAT", "SNAT", "MASQUERADE", "REDIRECT", "NETMAP" };
+	const char *v = r->verdict;
+
+	if (!v)
+		return C_DIM;
+	if (strcmp(v, "ACCEPT") == 0)
+		return C_ACCEPT;
+	if (strcmp(v, "DROP") == 0 || strcmp(v, "REJECT") == 0)
+		return C_DROP;
+	for (size_t i = 0; i < sizeof(nat) / sizeof(nat[0]); i++)
+		if (strcmp(v, nat[i]) == 0)
+			return C_NAT;
+	if (strncmp(v, "jump ", 5) == 0 || strncmp(v, "goto ", 5) == 0)
+		return C_JUMP;
+	return "";
+}
+
+static void verdict_str(const struct trace_record *r, char *buf, size_t size)
+{
+	if (!r->verdict)
+		snprintf(buf, size, "%s", r->rule_reason ? "?" : "");
+	else
+		snprintf(buf, size, "%s%s", r->verdict, r->verdict_continues ? " (continue)" : "");
+}
+
+static void where_str(const struct trace_record *r, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (r->in[0])
+		n += (size_t)snprintf(buf + n, size - n, "in %s", r->in);
+	if (r->out[0] && n < size)
+		n += (size_t)snprintf(buf + n, size - n, "%sout %s", n ? " " : "", r->out);
+	if ((r->physin[0] || r->physout[0]) && n < size)
+		n += (size_t)snprintf(buf + n, size - n, "%sphys %s>%s", n ? " " : "", r->physin,
+				      r->physout);
+	if (r->mark && n < size)
+		snprintf(buf + n, size - n, "%smark 0x%" PRIx32, n ? " " : "", r->mark);
+}
+
+static void kind_str(const struct trace_record *r, char *buf, size_t size)
+{
+	if (r->backend == TRACE_BACKEND_NFT && r->handle)
+		snprintf(buf, size, "%s #%" PRIu64, trace_kind_name(r->kind), r->handle);
+	else if (r->backend == TRACE_BACKEND_NFT)
+		snprintf(buf, size, "%s", trace_kind_name(r->kind));
+	else
+		snprintf(buf, size, "%s %" PRIu32, trace_kind_name(r->kind), r->rulenum);
+}
+
+static int width(const char *s, int w)
+{
+	int n = (int)strlen(s);
+
+	return n > w ? n : w;
+}
+
+/*
+ * One line per step, in aligned columns: table, chain, kind and number, verdict, the
+ * interfaces (and mark), then the rule as iptables-save prints it — last, as it is the
+ * widest. NAT shows as its own line between the steps it happened between.
+ */
 static int text_packet(struct sink *s, const struct packet *p)
 {
 	const struct trace_record *first = &p->steps[0];
 	const struct pkt_hdr *h = &first->pkt;
-	char src[64], dst[64], proto[16], ts[40], where[64];
-	int wt = 5, wc = 5, wk = 6;
+	char src[64], dst[64], proto[16], ts[40], where[96], kind[32], verdict[48];
+	int wt = 5, wc = 5, wk = 6, wv = 0, ww = 0;
 	FILE *f = s->out;
 
 	for (size_t i = 0; i < p->nsteps; i++) {
-		int n = (int)strlen(p->steps[i].table), m = (int)strlen(p->steps[i].chain);
+		const struct trace_record *r = &p->steps[i];
 
-		wt = n > wt ? n : wt;
-		wc = m > wc ? m : wc;
+		wt = width(r->table, wt);
+		wc = width(r->chain, wc);
+		kind_str(r, kind, sizeof(kind));
+		wk = width(kind, wk);
+		verdict_str(r, verdict, sizeof(verdict));
+		wv = width(verdict, wv);
+		where_str(r, where, sizeof(where));
+		ww = width(where, ww);
 	}
 	endpoint(h, false, src, sizeof(src));
 	endpoint(h, true, dst, sizeof(dst));
@@ -90,26 +174,23 @@ static int text_packet(struct sink *s, const struct packet *p)
 	fprintf(f, "  len %u  %s\n", h->len, sink_fmt_time(first->ts_ns, ts, sizeof(ts)));
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct trace_record *r = &p->steps[i];
-		char kind[32];
+		int indent = 2 + wt + 1 + wc + 1 + wk + 1;
 
-		if (r->backend == TRACE_BACKEND_NFT && r->handle)
-			snprintf(kind, sizeof(kind), "%s #%" PRIu64, trace_kind_name(r->kind), r->handle);
-		else if (r->backend == TRACE_BACKEND_NFT)
-			snprintf(kind, sizeof(kind), "%s", trace_kind_name(r->kind));
-		else
-			snprintf(kind, sizeof(kind), "%s %" PRIu32, trace_kind_name(r->kind), r->rulenum);
-		where[0] = '\0';
-		if (r->in[0] || r->out[0])
-			snprintf(where, sizeof(where), "%s%s%s%s%s", r->in[0] ? "in " : "", r->in,
-				 r->in[0] && r->out[0] ? " " : "", r->out[0] ? "out " : "", r->out);
-		fprintf(f, "  %-*s %-*s %-*s %-20s", wt, r->table, wc, r->chain, wk + 4, kind, where);
-		if (r->physin[0] || r->physout[0])
-			fprintf(f, " %sphys %s>%s%s", col(s, C_DIM), r->physin, r->physout, col(s, C_OFF));
-		if (r->mark)
-			fprintf(f, " mark 0x%" PRIx32, r->mark);
 		if (i)
-			put_nat(s, &p->steps[i - 1].pkt, &r->pkt);
-		fputc('\n', f);
+			put_nat(s, &p->steps[i - 1].pkt, &r->pkt, indent);
+		kind_str(r, kind, sizeof(kind));
+		verdict_str(r, verdict, sizeof(verdict));
+		where_str(r, where, sizeof(where));
+		fprintf(f, "  %-*s %-*s %-*s ", wt, r->table, wc, r->chain, wk, kind);
+		if (wv)
+			fprintf(f, "%s%-*s%s ", col(s, verdict_color(r)), wv, verdict, col(s, C_OFF));
+		if (r->rule)
+			fprintf(f, "%-*s  %s\n", ww, where, r->rule);
+		else if (r->rule_reason)
+			fprintf(f, "%-*s  %s(%s)%s\n", ww, where, col(s, C_DIM), r->rule_reason,
+				col(s, C_OFF));
+		else
+			fprintf(f, "%s\n", where);
 	}
 	if (p->steps_dropped)
 		fprintf(f, "  (%" PRIu32 " more steps not kept)\n", p->steps_dropped);
@@ -128,6 +209,13 @@ static int text_record(struct sink *s, const struct trace_record *r)
 		trace_kind_name(r->kind), r->rulenum, r->in, r->out, proto, src, dst);
 	if (r->pkt.family == AF_INET)
 		fprintf(s->out, " id %u", r->pkt.ipid);
+	if (r->verdict)
+		fprintf(s->out, "  %s%s%s%s", col(s, verdict_color(r)), r->verdict,
+			r->verdict_continues ? " (continue)" : "", col(s, C_OFF));
+	if (r->rule)
+		fprintf(s->out, "  %s", r->rule);
+	else if (r->rule_reason)
+		fprintf(s->out, "  %s(%s)%s", col(s, C_DIM), r->rule_reason, col(s, C_OFF));
 	fputc('\n', s->out);
 	return 0;
 }

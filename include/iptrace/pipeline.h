@@ -9,6 +9,7 @@
 #include "iptrace/grouper.h"
 #include "iptrace/ifcache.h"
 #include "iptrace/marker.h"
+#include "iptrace/resolver.h"
 #include "iptrace/sink.h"
 
 struct pipeline_cfg {
@@ -22,6 +23,7 @@ struct pipeline_cfg {
 	 * bytes come from another namespace or machine, where index N is not our N: "ifN".
 	 */
 	bool			live_ifnames;
+	struct resolver		*resolver;	/* borrowed, may be NULL: no rule text */
 };
 
 /* Opaque. */

@@ -77,6 +77,21 @@ struct trace_record {
 	uint16_t	raw_len;	/* L3 bytes kept in raw[] */
 	uint8_t		raw[TRACE_RAW_MAX];
 	struct pkt_hdr	pkt;
+	/* Set by the pipeline on receipt: the monotonic time the record was read. */
+	uint64_t	recv_ns;
+	/*
+	 * The resolve stage's answer, filled just before the sinks see the step (pipeline.c);
+	 * all NULL where nothing resolved it (--read, --replay, nft steps). Borrowed from the
+	 * resolver: valid while the sink prints this packet, not after (see resolver.h).
+	 * rule: the rule in iptables-save syntax ("-A C ...", "-P C ACCEPT"), NULL when not
+	 * certain or when there is no rule (a chain's implicit return); verdict: "ACCEPT",
+	 * "DNAT", "jump CHAIN", "goto CHAIN", "return", "MARK", ...; verdict_continues: the
+	 * target does not end the chain (MARK, LOG, ...); rule_reason: why rule is NULL.
+	 */
+	const char	*rule;
+	const char	*verdict;
+	const char	*rule_reason;
+	bool		verdict_continues;
 };
 
 const char *trace_kind_name(enum trace_kind kind);

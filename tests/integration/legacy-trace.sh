@@ -115,8 +115,11 @@ udp_send "$C" 10.96.0.10 53 text-query
 wait "$pid" || fail "text run failed"
 grep -Eq '^packet 1  udp 10\.0\.1\.2:[0-9]+ → 10\.96\.0\.10:53  id [0-9]+  len [0-9]+' "$tmp/out.txt" ||
 	fail "text header: $(cat "$tmp/out.txt")"
-[ "$(grep -c '^  ' "$tmp/out.txt")" = 10 ] || fail "text: expected 10 step lines"
-grep -q 'dst 10.96.0.10:53 → 10.0.2.7:53' "$tmp/out.txt" || fail "text: DNAT not shown"
+[ "$(grep -cE '^  (raw|mangle|nat|filter) ' "$tmp/out.txt")" = 10 ] ||
+	fail "text: expected 10 step lines: $(cat "$tmp/out.txt")"
+# The NAT change is shown right under the step whose rule made it.
+grep -A1 'KUBE-SEP-DNS' "$tmp/out.txt" | grep -q '↳ dst 10.96.0.10:53 → 10.0.2.7:53' ||
+	fail "text: DNAT not shown under its rule"
 grep -q $'\033' "$tmp/out.txt" && fail "text: colour codes in a pipe"
 grep -q '1 packet, 10 records, 0 lost' "$tmp/err" || fail "text summary: $(cat "$tmp/err")"
 pass "text output"

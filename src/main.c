@@ -18,6 +18,7 @@
 #include "iptrace/logbind.h"
 #include "iptrace/logline.h"
 #include "iptrace/marker.h"
+#include "iptrace/natlog.h"
 #include "iptrace/nflog.h"
 #include "iptrace/nlrec.h"
 #include "iptrace/options.h"
@@ -466,6 +467,13 @@ int main(int argc, char **argv)
 	sink.ops = sink_lookup(o.format);
 	sink.out = out;
 	sink.opts.color = want_color(&o, out);
+
+	/* The NAT modes run their own loop; it reads the stop flag through the pointer. */
+	if (o.mode == MODE_NAT_LOG || o.mode == MODE_NAT_TABLE) {
+		rc = o.mode == MODE_NAT_LOG ? natlog_run(&o, out, &stop_signal, &waitmask) :
+					      nattable_run(&o, out);
+		goto out_close;
+	}
 
 	if (o.mode == MODE_TRACE) {
 		snprintf(tag, sizeof(tag), "iptrace:%ld", (long)getpid());

@@ -315,6 +315,7 @@ struct natlog {
 	uint64_t			events, printed, malformed, overruns;
 	bool				done;	/* --count reached or output gone */
 	bool				out_err;
+	bool				started;	/* a summary is due */
 };
 
 /* The mnl callback: the live socket and a recorded file both come through here. */
@@ -423,6 +424,7 @@ static int replay(struct natlog *nl, const char *path, const volatile sig_atomic
 		    errno == EINVAL ? "not a recorded netlink file" : strerror(errno));
 		return EXIT_FAILURE;
 	}
+	nl->started = true;
 	while (!*stop && !nl->done && (ret = nlrec_next(r, &source, &ts, &buf, &len)) > 0) {
 		if (source == NLREC_CONNTRACK)
 			mnl_cb_run(buf, len, 0, 0, on_event, nl);
@@ -494,6 +496,7 @@ static int live(struct natlog *nl, const volatile sig_atomic_t *stop, const sigs
 	/* The events sysctl is 2 on recent kernels: only flows started from now on are seen. */
 	msg("tracing NAT table changes (conntrack events, %s entries; flows that started "
 	    "before now are not shown); Ctrl-C to stop", o->nat_all ? "all" : "NAT");
+	nl->started = true;
 	pfd = (struct pollfd){ .fd = mnl_socket_get_fd(sk), .events = POLLIN };
 	while (!*stop && !nl->done) {
 		uint64_t now = mono_ns();
@@ -537,6 +540,8 @@ int natlog_run(const struct iptrace_opts *o, FILE *out, const volatile sig_atomi
 	int rc;
 
 	rc = o->input ? replay(&nl, o->input, stop) : live(&nl, stop, waitmask);
+	if (!nl.started)
+		return rc;
 	if (nl.json)
 		fprintf(out, "{\"type\":\"summary\",\"events\":%" PRIu64 ",\"printed\":%" PRIu64
 			",\"overruns\":%" PRIu64 ",\"malformed\":%" PRIu64 "}\n", nl.events,

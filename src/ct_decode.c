@@ -198,6 +198,36 @@ int ct_decode(const struct nlmsghdr *nlh, struct ct_entry *e)
 	return 0;
 }
 
+int ct_tuple_from_pkt(const struct pkt_hdr *h, struct ct_tuple *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (h->family != AF_INET && h->family != AF_INET6)
+		return -EINVAL;
+	t->family = h->family;
+	t->proto = h->proto;
+	t->src = h->saddr;
+	t->dst = h->daddr;
+	if (h->has_ports) {
+		t->has_ports = true;
+		t->sport = h->sport;
+		t->dport = h->dport;
+	} else if (h->proto == IPPROTO_ICMP || h->proto == IPPROTO_ICMPV6) {
+		/* Echo request/reply only: errors belong to another flow's entry. */
+		bool echo = h->proto == IPPROTO_ICMP ? h->icmp_type == 8 || h->icmp_type == 0 :
+						       h->icmp_type == 128 || h->icmp_type == 129;
+
+		if (!h->has_l4 || !echo)
+			return -EINVAL;
+		t->has_icmp = true;
+		t->icmp_id = h->icmp_ident;
+		t->icmp_type = h->icmp_type;
+		t->icmp_code = h->icmp_code;
+	} else if (h->proto == IPPROTO_TCP || h->proto == IPPROTO_UDP) {
+		return -EINVAL;	/* ports cut off */
+	}
+	return 0;
+}
+
 static size_t addr_len(const struct ct_tuple *t)
 {
 	return t->family == AF_INET6 ? 16 : 4;

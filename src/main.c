@@ -399,6 +399,7 @@ int main(int argc, char **argv)
 	struct sink sink = { 0 };
 	struct pipeline *pl = NULL;
 	struct live lv = { 0 };
+	struct ct_lookup *ct = NULL;	/* --nat */
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block, waitmask;
 	char err[256], tag[64], desc[256];
@@ -485,6 +486,11 @@ int main(int argc, char **argv)
 				goto out_close;
 			}
 		}
+		if (o.nat && !(ct = ct_lookup_open())) {
+			msg("cannot open a conntrack socket for --nat: %s", strerror(errno));
+			rc = EXIT_FAILURE;
+			goto out_teardown;
+		}
 		selection_describe(&o.sel, desc, sizeof(desc));
 		rc = live_setup(&o, &lv, tag, desc);
 		if (rc)
@@ -501,6 +507,7 @@ int main(int argc, char **argv)
 			.verbose = o.verbose,
 			.marker = lv.marker,
 			.live_ifnames = o.mode == MODE_TRACE,
+			.ct = ct,
 		};
 		/* --read lines are one tick apart: no window closes before the input ends. */
 		if (o.mode == MODE_READ)
@@ -544,6 +551,7 @@ out_teardown:
 		pipeline_free(pl);
 	}
 	marker_free(lv.marker);
+	ct_lookup_close(ct);
 	if (lv.rec && nlrec_close(lv.rec) < 0) {
 		msg("cannot write '%s': %s", o.record, strerror(errno));
 		rc = rc ? rc : EXIT_FAILURE;

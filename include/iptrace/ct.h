@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 #include <linux/netlink.h>
+#include "iptrace/record.h"
 
 /* What an event did to the table. Dump and GET replies decode as CT_OP_UPDATE. */
 enum ct_op {
@@ -47,6 +48,13 @@ struct ct_entry {
  * NLMSG_ERROR, DONE), -EINVAL when it is one but malformed or lacks either tuple.
  */
 int ct_decode(const struct nlmsghdr *nlh, struct ct_entry *e);
+
+/*
+ * ct_tuple_from_pkt - the conntrack tuple a packet with headers @h is keyed by (its
+ * direction's tuple), for a lookup. Returns 0, or -EINVAL when @h can't name one (no
+ * family, truncated transport header, an ICMP message that is not an echo).
+ */
+int ct_tuple_from_pkt(const struct pkt_hdr *h, struct ct_tuple *t);
 
 /* DNAT: the reply comes from elsewhere than the original destination. */
 bool ct_is_dnat(const struct ct_entry *e);

@@ -11,6 +11,8 @@
 #include "iptrace/marker.h"
 #include "iptrace/sink.h"
 
+struct ct_lookup;
+
 struct pipeline_cfg {
 	uint64_t		window_ns;
 	uint64_t		count;		/* 0: unlimited */
@@ -22,6 +24,7 @@ struct pipeline_cfg {
 	 * bytes come from another namespace or machine, where index N is not our N: "ifN".
 	 */
 	bool			live_ifnames;
+	struct ct_lookup	*ct;		/* --nat: borrowed, NULL for none */
 };
 
 /* Opaque. */

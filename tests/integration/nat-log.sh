@@ -18,6 +18,10 @@ while True:
     d, a = u.recvfrom(100); u.sendto(d, a)
 ' &
 disown	# lab_cleanup kills it
+for i in $(seq 1 50); do
+	ip netns exec "$S" ss -Hlun 'sport = :53' | grep -q . && break
+	sleep 0.1
+done
 
 # udp_flow SPORT DST: one answered query from the client's SPORT.
 udp_flow() {
@@ -139,3 +143,27 @@ diff <("$IPTRACE" --nat-table "$TMP/log" 2>/dev/null) <("$IPTRACE" --nat-table="
 "$IPTRACE" --nat-log --iface r0 2>/dev/null; [ $? -eq 2 ] || fail "--nat-log --iface is not a usage error"
 "$IPTRACE" --all --port 53 2>/dev/null; [ $? -eq 2 ] || fail "--all without a NAT mode is not a usage error"
 pass "--nat-table FILE / =FILE, usage errors"
+
+# --nat in trace mode: both packets of a DNATed query carry their conntrack entry.
+ip netns exec "$R" "$IPTRACE" --nat --port 53 --format json -c 2 -d 10 >"$TMP/trace" 2>"$TMP/trace.err" &
+TRACE_PID=$!
+wait_ready "$TMP/trace.err"
+udp_flow 40003 10.96.0.10
+wait $TRACE_PID || fail "trace --nat exited with $?: $(cat "$TMP/trace.err")"
+ctid=$(ip netns exec "$R" conntrack -L -p udp --sport 40003 -o id 2>/dev/null | sed -nE 's/.*id=([0-9]+).*/\1/p')
+[ -n "$ctid" ] || fail "no conntrack entry for the traced flow"
+python3 - "$TMP/trace" "$ctid" <<'PY' || fail "--nat annotation wrong: $(cat "$TMP/trace")"
+import json, sys
+pk = [p for p in map(json.loads, open(sys.argv[1])) if p["type"] == "packet"]
+assert len(pk) == 2, pk
+for p in pk:
+    ct = p["ct"]
+    assert ct["id"] == int(sys.argv[2]), ct
+    assert ct["orig"] == {"proto": "udp", "src": "10.0.1.2", "dst": "10.96.0.10",
+                          "sport": 40003, "dport": 53}, ct
+    assert ct["reply"] == {"proto": "udp", "src": "10.0.2.7", "dst": "10.0.2.1",
+                           "sport": 53, "dport": 40003}, ct
+    assert ct["nat"] == ["snat", "dnat"] and "dst_nat" in ct["status"], ct
+assert pk[0]["dst"] == "10.96.0.10" and pk[1]["src"] == "10.0.2.7", pk
+PY
+pass "--nat attaches the conntrack entry to traced packets"

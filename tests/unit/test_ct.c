@@ -290,6 +290,35 @@ static void not_conntrack_or_malformed(void **state)
 	}
 }
 
+static void tuple_from_packet(void **state)
+{
+	struct pkt_hdr h;
+	struct ct_tuple t;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	assert_int_equal(ct_tuple_from_pkt(&h, &t), -EINVAL);	/* no family */
+	h.family = AF_INET;
+	h.proto = IPPROTO_UDP;
+	memcpy(&h.saddr, (uint32_t[]){ v4("10.0.1.2") }, 4);
+	memcpy(&h.daddr, (uint32_t[]){ v4("10.96.0.10") }, 4);
+	assert_int_equal(ct_tuple_from_pkt(&h, &t), -EINVAL);	/* ports cut off */
+	h.has_l4 = h.has_ports = true;
+	h.sport = 40000;
+	h.dport = 53;
+	assert_int_equal(ct_tuple_from_pkt(&h, &t), 0);
+	assert_true(t.has_ports && t.sport == 40000 && t.dport == 53);
+	assert_true(addr4_is(&t.dst, "10.96.0.10"));
+	h.proto = IPPROTO_ICMP;
+	h.has_ports = false;
+	h.icmp_type = 3;	/* an error: it belongs to another entry */
+	assert_int_equal(ct_tuple_from_pkt(&h, &t), -EINVAL);
+	h.icmp_type = 8;
+	h.icmp_ident = 0x1234;
+	assert_int_equal(ct_tuple_from_pkt(&h, &t), 0);
+	assert_true(t.has_icmp && t.icmp_id == 0x1234 && t.icmp_type == 8);
+}
+
 /* Run the recording through the --nat-log path itself and return what it printed. */
 static char *replay_log(struct iptrace_opts *o)
 {
@@ -379,6 +408,7 @@ int main(void)
 		cmocka_unit_test(tcp_icmp_ipv6),
 		cmocka_unit_test(truncated_messages),
 		cmocka_unit_test(not_conntrack_or_malformed),
+		cmocka_unit_test(tuple_from_packet),
 		cmocka_unit_test(natlog_replay_filters),
 	};
 

@@ -632,6 +632,15 @@ out:
 	return ret;
 }
 
+/* Selectors on a folded row: a row that isn't iptrace's own text can't match one. */
+static bool row_selected(const struct nat_row *row, void *arg)
+{
+	const struct selection *sel = arg;
+	struct ct_entry e;
+
+	return nat_row_orig(row, &e) == 0 && ct_match(sel, &e);
+}
+
 int nattable_run(const struct iptrace_opts *o, FILE *out)
 {
 	struct nattable *t = nattable_new();
@@ -661,6 +670,8 @@ int nattable_run(const struct iptrace_opts *o, FILE *out)
 		if (skipped)
 			msg("%" PRIu64 " lines of '%s' are not NAT log lines: skipped", skipped,
 			    o->input);
+		if (!selection_empty(&o->sel))
+			nattable_filter(t, row_selected, (void *)&o->sel);
 	} else {
 		ret = dump_table(o, t);
 		if (ret < 0) {

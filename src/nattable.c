@@ -3,8 +3,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include "iptrace/nattable.h"
+#include "iptrace/selector.h"
 #include "iptrace/sink.h"
 
 struct slot {
@@ -38,6 +41,76 @@ void nat_row_from_ct(const struct ct_entry *e, struct nat_row *row)
 		strcpy(row->proxy, "*:*");
 	if (e->has_id)
 		snprintf(row->id, sizeof(row->id), "%u", e->id);
+}
+
+/* "10.0.0.1:53", "[2001:db8::1]:53", "10.0.0.1:*" → address, port; 0 or -EINVAL. */
+static int parse_endpoint(const char *s, int *family, struct in6_addr *a, bool *has_port,
+			  uint16_t *port)
+{
+	char buf[NAT_FIELD_MAX];
+	const char *colon = strrchr(s, ':'), *ps;
+	size_t alen;
+	char *end;
+	unsigned long v;
+
+	if (!colon || (size_t)(colon - s) >= sizeof(buf))
+		return -EINVAL;
+	alen = (size_t)(colon - s);
+	ps = colon + 1;
+	if (s[0] == '[') {
+		if (alen < 3 || s[alen - 1] != ']')
+			return -EINVAL;
+		memcpy(buf, s + 1, alen - 2);
+		buf[alen - 2] = '\0';
+		*family = AF_INET6;
+	} else {
+		memcpy(buf, s, alen);
+		buf[alen] = '\0';
+		*family = AF_INET;
+	}
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(*family, buf, a) != 1)
+		return -EINVAL;
+	*has_port = strcmp(ps, "*") != 0;
+	*port = 0;
+	if (*has_port) {
+		if (*ps < '0' || *ps > '9')
+			return -EINVAL;
+		v = strtoul(ps, &end, 10);
+		if (*end || v > 65535)
+			return -EINVAL;
+		*port = (uint16_t)v;
+	}
+	return 0;
+}
+
+int nat_row_orig(const struct nat_row *row, struct ct_entry *e)
+{
+	struct selection sel = { 0 };
+	struct ct_tuple *t = &e->orig;
+	char err[8];
+	int f1, f2;
+	bool p1, p2;
+	uint16_t sp, dp;
+
+	memset(e, 0, sizeof(*e));
+	if (sel_parse_proto(row->proto, &sel, err, sizeof(err)) < 0 || sel.nprotos != 1)
+		return -EINVAL;
+	if (parse_endpoint(row->local, &f1, &t->src, &p1, &sp) < 0 ||
+	    parse_endpoint(row->public_, &f2, &t->dst, &p2, &dp) < 0 || f1 != f2 || p1 != p2)
+		return -EINVAL;
+	t->family = (uint8_t)f1;
+	e->family = t->family;
+	t->proto = sel.protos[0];
+	if (p1 && (t->proto == IPPROTO_ICMP || t->proto == IPPROTO_ICMPV6)) {
+		t->has_icmp = true;
+		t->icmp_id = sp;
+	} else if (p1) {
+		t->has_ports = true;
+		t->sport = sp;
+		t->dport = dp;
+	}
+	return 0;
 }
 
 char *nat_row_format(char op, const struct nat_row *row, char *buf, size_t size)
@@ -241,6 +314,19 @@ int nattable_fold(struct nattable *t, FILE *in, uint64_t *skipped)
 		ret = -EIO;
 	free(line);
 	return ret;
+}
+
+size_t nattable_filter(struct nattable *t, bool (*keep)(const struct nat_row *, void *), void *arg)
+{
+	size_t removed = 0;
+
+	for (size_t i = 0; i < t->nslots; i++) {
+		if (t->slots[i].live && !keep(&t->slots[i].row, arg)) {
+			nattable_del(t, t->slots[i].row.id);
+			removed++;
+		}
+	}
+	return removed;
 }
 
 size_t nattable_count(const struct nattable *t)

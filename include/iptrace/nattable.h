@@ -3,6 +3,7 @@
 #ifndef IPTRACE_NATTABLE_H
 #define IPTRACE_NATTABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,13 @@ struct nat_row {
 
 /* nat_row_from_ct - the row describing @e; the id is CTA_ID in decimal ("" without one). */
 void nat_row_from_ct(const struct ct_entry *e, struct nat_row *row);
+
+/*
+ * nat_row_orig - the original tuple a row describes (protocol, local, public) into @e's
+ * orig (ICMP: the number after the colon is the echo id). Returns 0, or -EINVAL when the
+ * row's fields are not iptrace's own "addr:port" / "[addr]:port" text.
+ */
+int nat_row_orig(const struct nat_row *row, struct ct_entry *e);
 
 /*
  * nat_line_parse - parse one NAT log line "OP proto local public alias proxy (ID)" (ID as
@@ -56,6 +64,12 @@ int nattable_apply(struct nattable *t, char op, const struct nat_row *row);
  * read error, -ENOMEM).
  */
 int nattable_fold(struct nattable *t, FILE *in, uint64_t *skipped);
+
+/*
+ * nattable_filter - keep only the rows @keep returns true for (order kept). Returns the
+ * number of rows removed.
+ */
+size_t nattable_filter(struct nattable *t, bool (*keep)(const struct nat_row *, void *), void *arg);
 
 /* nattable_count - rows now in the table. */
 size_t nattable_count(const struct nattable *t);

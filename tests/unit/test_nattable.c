@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
+#include "iptrace/natlog.h"
 #include "iptrace/nattable.h"
 
 #define FIXTURE FIXTURE_DIR "/natd-alias.log"
@@ -170,6 +172,49 @@ static void many_rows(void **state)
 	nattable_free(t);
 }
 
+static bool keep_selected(const struct nat_row *row, void *arg)
+{
+	struct ct_entry e;
+
+	return nat_row_orig(row, &e) == 0 && ct_match(arg, &e);
+}
+
+/* Selectors on a folded log match the rows' original tuples. */
+static void filter_rows(void **state)
+{
+	struct nattable *t = nattable_new();
+	struct selection sel;
+	struct nat_row r;
+	struct ct_entry e;
+	char err[128];
+	FILE *f = fopen(FIXTURE, "r");
+
+	(void)state;
+	assert_int_equal(nattable_fold(t, f, NULL), 0);
+	fclose(f);
+	memset(&sel, 0, sizeof(sel));
+	assert_int_equal(sel_parse_ports("80", &sel.ports, err, sizeof(err)), 0);
+	assert_int_equal(selection_finish(&sel, 0, err, sizeof(err)), 0);
+	assert_int_equal(nattable_filter(t, keep_selected, &sel), 4);
+	assert_int_equal(nattable_count(t), 1);
+	assert_string_equal(nattable_get(t, 0)->public_, "219.106.255.170:80");
+	nattable_free(t);
+
+	memset(&r, 0, sizeof(r));
+	strcpy(r.proto, "udp");
+	strcpy(r.local, "[2001:db8:1::2]:41307");
+	strcpy(r.public_, "[2001:db8:2::2]:53");
+	assert_int_equal(nat_row_orig(&r, &e), 0);
+	assert_int_equal(e.orig.family, AF_INET6);
+	assert_true(e.orig.has_ports && e.orig.sport == 41307 && e.orig.dport == 53);
+	strcpy(r.public_, "10.0.0.1:53");	/* mixed families */
+	assert_int_equal(nat_row_orig(&r, &e), -EINVAL);
+	strcpy(r.proto, "icmp");
+	strcpy(r.local, "10.0.1.2:4660");
+	assert_int_equal(nat_row_orig(&r, &e), 0);
+	assert_true(e.orig.has_icmp && !e.orig.has_ports && e.orig.icmp_id == 4660);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +222,7 @@ int main(void)
 		cmocka_unit_test(parse_and_format),
 		cmocka_unit_test(replace_remove_reuse),
 		cmocka_unit_test(many_rows),
+		cmocka_unit_test(filter_rows),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -354,7 +354,11 @@ static int on_event(const struct nlmsghdr *nlh, void *data)
 	ret = nl->json ? natlog_print_json(nl->out, op, &e) : natlog_print_text(nl->out, op, &e);
 	/* A line at a time: the log is read with tail -f and folded while it grows. */
 	if (ret < 0 || fflush(nl->out) == EOF) {
-		nl->out_err = nl->done = true;
+		/* A closed pipe (| head) ends the log like a signal; other errors are failures. */
+		nl->out_err = errno != EPIPE;
+		nl->done = true;
+		if (nl->out_err)
+			msg("cannot write the NAT log: %s", strerror(errno));
 		return MNL_CB_STOP;
 	}
 	nl->printed++;
@@ -547,11 +551,10 @@ int natlog_run(const struct iptrace_opts *o, FILE *out, const volatile sig_atomi
 			",\"overruns\":%" PRIu64 ",\"malformed\":%" PRIu64 "}\n", nl.events,
 			nl.printed, nl.overruns, nl.malformed);
 	fflush(out);
-	msg("%" PRIu64 " conntrack events, %" PRIu64 " lines%s%s", nl.events, nl.printed,
-	    nl.overruns ? ", events lost: socket overrun" : "", nl.malformed ? ", some malformed" : "");
-	if (nl.overruns)
-		msg("%" PRIu64 " socket overruns: the log misses events (each overrun loses one "
-		    "or more)", nl.overruns);
+	/* Conntrack events carry no sequence number: the overruns are what can be counted. */
+	msg("%" PRIu64 " conntrack events, %" PRIu64 " lines, %" PRIu64 " socket overruns%s%s",
+	    nl.events, nl.printed, nl.overruns, nl.overruns ? " (events were lost)" : "",
+	    nl.malformed ? ", some messages malformed" : "");
 	free(nl.seen.s);
 	if (nl.out_err && !*stop)
 		rc = rc ? rc : EXIT_FAILURE;

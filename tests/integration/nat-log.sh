@@ -126,6 +126,12 @@ done
 grep -Eq '^- udp 10\.0\.1\.2:40002 ' "$TMP/log" || { cat "$TMP/log"; fail "no - line on timeout"; }
 pass "- line on expiry"
 
+# --duration ends the log by itself.
+start=$(date +%s%N)
+ip netns exec "$R" timeout 10 "$IPTRACE" --nat-log -d 0.5 >/dev/null 2>&1 || fail "--duration run exited with $?"
+[ $(( ($(date +%s%N) - start) / 1000000 )) -lt 5000 ] || fail "--duration 0.5 took too long"
+pass "--duration"
+
 kill -INT $LOG_PID
 wait $LOG_PID || fail "--nat-log exited with $? on SIGINT"
 grep -q "conntrack events" "$TMP/log.err" || fail "no summary line on exit"

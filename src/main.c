@@ -18,6 +18,7 @@
 #include "iptrace/logbind.h"
 #include "iptrace/logline.h"
 #include "iptrace/marker.h"
+#include "iptrace/natlog.h"
 #include "iptrace/nflog.h"
 #include "iptrace/nlrec.h"
 #include "iptrace/options.h"
@@ -400,6 +401,7 @@ int main(int argc, char **argv)
 	struct sink sink = { 0 };
 	struct pipeline *pl = NULL;
 	struct live lv = { 0 };
+	struct ct_lookup *ct = NULL;	/* --nat */
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block, waitmask;
 	char err[256], tag[64], desc[256];
@@ -470,6 +472,13 @@ int main(int argc, char **argv)
 	sink.opts.color = want_color(&o, out);
 	sink.opts.time_prefix = o.log_time;
 
+	/* The NAT modes run their own loop; it reads the stop flag through the pointer. */
+	if (o.mode == MODE_NAT_LOG || o.mode == MODE_NAT_TABLE) {
+		rc = o.mode == MODE_NAT_LOG ? natlog_run(&o, out, &stop_signal, &waitmask) :
+					      nattable_run(&o, out);
+		goto out_close;
+	}
+
 	if (o.mode == MODE_TRACE) {
 		snprintf(tag, sizeof(tag), "iptrace:%ld", (long)getpid());
 		if (o.record) {
@@ -479,6 +488,11 @@ int main(int argc, char **argv)
 				rc = EXIT_FAILURE;
 				goto out_close;
 			}
+		}
+		if (o.nat && !(ct = ct_lookup_open())) {
+			msg("cannot open a conntrack socket for --nat: %s", strerror(errno));
+			rc = EXIT_FAILURE;
+			goto out_teardown;
 		}
 		selection_describe(&o.sel, desc, sizeof(desc));
 		rc = live_setup(&o, &lv, tag, desc);
@@ -504,6 +518,7 @@ int main(int argc, char **argv)
 			.marker = lv.marker,
 			.live_ifnames = o.mode == MODE_TRACE,
 			.resolver = lv.resolver,
+			.ct = ct,
 		};
 		/* --read lines are one tick apart: no window closes before the input ends. */
 		if (o.mode == MODE_READ)
@@ -548,6 +563,7 @@ out_teardown:
 	}
 	resolver_free(lv.resolver);
 	marker_free(lv.marker);
+	ct_lookup_close(ct);
 	if (lv.rec && nlrec_close(lv.rec) < 0) {
 		msg("cannot write '%s': %s", o.record, strerror(errno));
 		rc = rc ? rc : EXIT_FAILURE;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <libmnl/libmnl.h>
 
+#include "iptrace/natlog.h"
 #include "iptrace/nflog.h"
 #include "iptrace/nlrec.h"
 #include "iptrace/pipeline.h"
@@ -26,6 +27,9 @@ struct pipeline {
 static int on_packet(void *ctx, const struct packet *p)
 {
 	struct pipeline *pl = ctx;
+	struct packet q = *p;
+	struct ct_entry ce;
+	struct ct_tuple t;
 
 	if (pl->done)
 		return -1;
@@ -35,7 +39,11 @@ static int on_packet(void *ctx, const struct packet *p)
 	 */
 	if (pl->cfg.resolver)
 		resolver_resolve(pl->cfg.resolver, (struct trace_record *)p->steps, p->nsteps);
-	if (pl->sink->ops->packet(pl->sink, p) < 0)
+	/* --nat: one lookup per packet, by the tuple it was first seen with. */
+	if (pl->cfg.ct && ct_tuple_from_pkt(&p->steps[0].pkt, &t) == 0 &&
+	    ct_lookup_get(pl->cfg.ct, &t, &ce) == 0)
+		q.ct = &ce;
+	if (pl->sink->ops->packet(pl->sink, &q) < 0)
 		pl->sink_err = -EIO;
 	pl->sum.packets++;
 	if (pl->cfg.count && pl->sum.packets >= pl->cfg.count) {

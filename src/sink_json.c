@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "iptrace/natlog.h"
 #include "iptrace/pkt.h"
 #include "iptrace/sink.h"
 
@@ -162,6 +163,10 @@ static int json_packet(struct sink *s, const struct packet *p)
 		fprintf(f, ",\"ipid\":%u", h->ipid);
 	if (p->steps_dropped)
 		fprintf(f, ",\"steps_dropped\":%" PRIu32, p->steps_dropped);
+	if (p->ct) {
+		fputs(",\"ct\":", f);
+		ct_print_json_obj(f, p->ct);
+	}
 	fputs(",\"steps\":[", f);
 	for (size_t i = 0; i < p->nsteps; i++) {
 		if (i)

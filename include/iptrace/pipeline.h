@@ -12,6 +12,8 @@
 #include "iptrace/resolver.h"
 #include "iptrace/sink.h"
 
+struct ct_lookup;
+
 struct pipeline_cfg {
 	uint64_t		window_ns;
 	uint64_t		count;		/* 0: unlimited */
@@ -24,6 +26,7 @@ struct pipeline_cfg {
 	 */
 	bool			live_ifnames;
 	struct resolver		*resolver;	/* borrowed, may be NULL: no rule text */
+	struct ct_lookup	*ct;		/* --nat: borrowed, NULL for none */
 };
 
 /* Opaque. */

@@ -93,6 +93,7 @@ int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	/* raw[] is written only as far as raw_len says: skip clearing it. */
 	memset(rec, 0, offsetof(struct trace_record, raw));
 	memset(&rec->pkt, 0, sizeof(rec->pkt));
+	memset(&rec->table_family, 0, sizeof(*rec) - offsetof(struct trace_record, table_family));
 	rec->backend = TRACE_BACKEND_LEGACY;
 	prefix = mnl_attr_get_str(a.tb[NFULA_PREFIX]);
 	n = trace_prefix_parse(prefix, strnlen(prefix, mnl_attr_get_payload_len(a.tb[NFULA_PREFIX])), rec);

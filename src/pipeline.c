@@ -6,6 +6,7 @@
 #include <libmnl/libmnl.h>
 
 #include "iptrace/nflog.h"
+#include "iptrace/nftrace.h"
 #include "iptrace/nlrec.h"
 #include "iptrace/pipeline.h"
 
@@ -20,6 +21,7 @@ struct pipeline {
 	bool			seq_known;
 	uint32_t		next_seq;
 	int			sink_err;
+	struct nftrace_ctx	*nft;		/* chain map + per-trace-id headers */
 };
 
 static int on_packet(void *ctx, const struct packet *p)
@@ -54,7 +56,10 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
 	pl->sink = sink;
 	gc.ctx = pl;
 	pl->grouper = grouper_new(&gc);
-	if (!pl->grouper) {
+	pl->nft = nftrace_ctx_new();
+	if (!pl->grouper || !pl->nft) {
+		grouper_free(pl->grouper);
+		nftrace_ctx_free(pl->nft);
 		free(pl);
 		return NULL;
 	}
@@ -66,6 +71,7 @@ void pipeline_free(struct pipeline *pl)
 	if (!pl)
 		return;
 	grouper_free(pl->grouper);
+	nftrace_ctx_free(pl->nft);
 	free(pl);
 }
 
@@ -120,6 +126,31 @@ int pipeline_nflog_cb(const struct nlmsghdr *nlh, void *data)
 	return pipeline_add(pl, &rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
+int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct pipeline *pl = data;
+	struct trace_record rec;
+	int ret = nftrace_decode(nlh, &rec);
+
+	if (ret == -ENOMSG) {
+		/* Chain events and the start-up dump: the map that places nft steps. */
+		if (nftrace_ctx_learn(pl->nft, nlh) < 0)
+			pl->sum.malformed++;
+		return MNL_CB_OK;
+	}
+	if (ret < 0) {
+		pl->sum.malformed++;
+		return MNL_CB_OK;
+	}
+	/* Before any filtering: hidden records carry the headers later ones inherit. */
+	nftrace_ctx_fill(pl->nft, &rec);
+	if (nftrace_chain_end(&rec))
+		return MNL_CB_OK;
+	ifcache_name(&pl->ifc, rec.ifindex_in, rec.in);
+	ifcache_name(&pl->ifc, rec.ifindex_out, rec.out);
+	return pipeline_add(pl, &rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
 int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len)
 {
 	int ret;
@@ -128,6 +159,10 @@ int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, siz
 	case NLREC_NFLOG:
 		/* Kernel multicast: no sequence or port id to check. */
 		ret = mnl_cb_run(buf, len, 0, 0, pipeline_nflog_cb, pl);
+		break;
+	case NLREC_NFTRACE:
+		/* Trace multicast, ruleset events and the chain dump's replies. */
+		ret = mnl_cb_run(buf, len, 0, 0, pipeline_nftrace_cb, pl);
 		break;
 	default:
 		return 0;	/* a source this build doesn't decode */

@@ -77,6 +77,21 @@ struct trace_record {
 	uint16_t	raw_len;	/* L3 bytes kept in raw[] */
 	uint8_t		raw[TRACE_RAW_MAX];
 	struct pkt_hdr	pkt;
+	/* nf_tables records (backend NFT); zero for legacy ones. */
+	uint8_t		table_family;	/* NFPROTO_* of the table: inet, ip, ip6, bridge... */
+	bool		has_hdr;	/* headers came with this record (first of a traversal) */
+	bool		has_verdict;
+	int32_t		verdict;	/* NF_ACCEPT, NF_DROP, ... or NFT_JUMP/GOTO/RETURN/CONTINUE */
+	char		verdict_chain[TRACE_NAME_MAX];	/* jump/goto target */
+	bool		has_policy;
+	uint32_t	policy;		/* NF_ACCEPT or NF_DROP */
+	bool		has_ct;
+	uint8_t		ct_dir;		/* IP_CT_DIR_ORIGINAL/REPLY */
+	uint32_t	ct_id;		/* equals conntrack's CTA_ID */
+	uint32_t	ct_state;	/* NF_CT_STATE_* bits */
+	uint32_t	ct_status;	/* IPS_* bits */
+	int32_t		prio;		/* hook priority of the step's base chain (grouper order) */
+	bool		has_prio;
 };
 
 const char *trace_kind_name(enum trace_kind kind);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sink_json.c: JSON lines — one packet object per line, the summary object last */
 #include <inttypes.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "iptrace/nftrace.h"
 #include "iptrace/pkt.h"
 #include "iptrace/sink.h"
 
@@ -46,6 +48,22 @@ static void put_step(FILE *f, const struct trace_record *r)
 		fprintf(f, ",\"rulenum\":%" PRIu32, r->rulenum);
 	else if (r->handle)
 		fprintf(f, ",\"handle\":%" PRIu64, r->handle);
+	if (r->backend == TRACE_BACKEND_NFT) {
+		/* nft steps: the verdict as nft monitor trace names it, and the table's family. */
+		const char *fam = nftrace_family_name(r->table_family);
+
+		char v[16 + TRACE_NAME_MAX];
+
+		if (r->has_verdict || r->has_policy) {
+			snprintf(v, sizeof(v), "%s%s%s", nftrace_verdict_name(r->has_verdict ?
+				 r->verdict : (int32_t)r->policy), r->verdict_chain[0] ? " " : "",
+				 r->verdict_chain);
+			fputs(",\"verdict\":", f);
+			sink_json_str(f, v);
+		}
+		if (fam)
+			fprintf(f, ",\"family\":\"%s\"", fam);
+	}
 	fputs(",\"in\":", f);
 	sink_json_str(f, r->in);
 	fputs(",\"out\":", f);

@@ -196,7 +196,8 @@ static bool weak_key_of(const struct trace_record *r, struct gkey *k)
 	k->type = K_WEAK;
 	/* NAT leaves the IPv6 flow label alone: it stands in for the missing IP ID. */
 	k->payload_hash = short_payload_hash(r) ^ r->pkt.flowlabel;
-	k->hash = mix(k->hash ^ 0x5555, k->payload_hash);
+	k->hash = mix(mix(mix(mix(mix(3, k->family), k->proto), k->ipid), k->len),
+		      mix(k->payload_hash, (uint64_t)k->seq << 32 | k->ack));
 	return true;
 }
 

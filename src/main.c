@@ -312,6 +312,9 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 	for (int f = 0; f < 2 && lv->nflog; f++) {
 		if (!(o->sel.families & (f ? SEL_IPV6 : SEL_IPV4)))
 			continue;
+		/* No legacy table of this family to report a step: leave its logger alone. */
+		if (kind == MARKER_NFT && !legacy_family_in_use(f ? AF_INET6 : AF_INET))
+			continue;
 		ret = logbind_switch(&lv->lb[f], pfs[f]);
 		if (ret < 0) {
 			msg("cannot bind nfnetlink_log to nf_log/%d: %s", pfs[f], strerror(-ret));

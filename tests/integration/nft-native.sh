@@ -69,6 +69,26 @@ jq -e '.steps[0].table | startswith("iptrace_")' <<<"$pkt" >/dev/null ||
 jq -e '.steps[0].verdict == "continue" and .steps[0].family == "inet"' <<<"$pkt" >/dev/null ||
 	fail "the marker step's verdict or family: $pkt"
 
+# NFLOG group 0 owned by another capture: the nft marker warns and goes on with nft
+# records; the libiptc marker can't, and names the owner.
+ip netns exec "$R" "$IPTRACE" --port 53 -d 6 >/dev/null 2>"$OUT/owner" &
+owner=$!
+wait_ready "$OUT/owner"
+ip netns exec "$R" "$IPTRACE" --port 53 --backend nft --format json -d 2 >"$OUT/json" 2>"$OUT/err" &
+pid=$!
+wait_ready "$OUT/err"
+grep -q "warning: NFLOG group 0 is owned by netlink port id [0-9]" "$OUT/err" ||
+	fail "no warning about the owned NFLOG group: $(cat "$OUT/err")"
+udp_send "$C" 10.96.0.10 53 second-capture
+wait "$pid" || fail "the nft capture beside an NFLOG owner exited $?: $(cat "$OUT/err")"
+jq -s -e '[.[] | select(.type=="packet") | .steps[] | select(.chain=="entry")] | length > 0' "$OUT/json" >/dev/null ||
+	fail "the nft capture beside an NFLOG owner saw no nft step: $(cat "$OUT/json")"
+rc=0
+ip netns exec "$R" "$IPTRACE" --port 53 --backend legacy -d 1 >/dev/null 2>"$OUT/err" || rc=$?
+[ "$rc" = 1 ] || fail "legacy marker beside an NFLOG owner: exit $rc, wanted 1"
+grep -q "owned by netlink port id [0-9]" "$OUT/err" || fail "the owner is not named: $(cat "$OUT/err")"
+wait "$owner"
+
 after=$(snapshot "$R" | strip_all)
 [ "$before" = "$after" ] || fail "ruleset changed: $(diff <(echo "$before") <(echo "$after"))"
 pass "nft-written rules traced with handles, verdicts and families"

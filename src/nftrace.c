@@ -346,9 +346,13 @@ static struct chain_ent **chain_find(struct nftrace_ctx *c, uint8_t family, cons
 	char t[TRACE_NAME_MAX], ch[TRACE_NAME_MAX];
 	struct chain_ent **pp;
 
-	/* Hash the cut names: the key records can give. */
-	snprintf(t, sizeof(t), "%s", table);
-	snprintf(ch, sizeof(ch), "%s", chain);
+	/* Hash the cut names: the key records can give. (No snprintf: this is per record.) */
+	size_t tl = strnlen(table, TRACE_NAME_MAX - 1), cl = strnlen(chain, TRACE_NAME_MAX - 1);
+
+	memcpy(t, table, tl);
+	t[tl] = '\0';
+	memcpy(ch, chain, cl);
+	ch[cl] = '\0';
 	pp = &c->buckets[chain_hash(family, t, ch)];
 	for (; *pp; pp = &(*pp)->next)
 		if ((*pp)->family == family && name_eq((*pp)->table, t) &&

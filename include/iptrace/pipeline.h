@@ -52,6 +52,13 @@ int pipeline_add(struct pipeline *pl, struct trace_record *rec);
  */
 int pipeline_nflog_cb(const struct nlmsghdr *nlh, void *data);
 
+/*
+ * pipeline_nftrace_cb - an mnl_cb_t for the nf_tables trace socket: trace records are
+ * decoded, completed from earlier records of their trace id, named and added (the chain-end
+ * "continue" record is dropped); chain messages update the chain map. @data is the pipeline.
+ */
+int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data);
+
 /* pipeline_dispatch - run a buffer of messages from @source through its callback. */
 int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len);
 

@@ -89,9 +89,13 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 {
 	struct summary s;
 
+	pipeline_summary(pl, &s);
+	/* Never silent: messages we could not decode are said, whatever the format. */
+	if (s.malformed)
+		msg("warning: %llu netlink message(s) could not be decoded and were skipped",
+		    (unsigned long long)s.malformed);
 	if (strcmp(o->format, "text") != 0)
 		return;
-	pipeline_summary(pl, &s);
 	msg("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,
 	    s.packets == 1 ? "" : "s", (unsigned long long)s.records, s.records == 1 ? "" : "s",
 	    (unsigned long long)s.lost,

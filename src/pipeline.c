@@ -90,6 +90,12 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
 		return NULL;
 	pl->cfg = *cfg;
 	pl->sink = sink;
+	/*
+	 * Our NFLOG instance is bound fresh and numbers its records from 0: expecting 0 counts
+	 * even records lost before the first one that arrived.
+	 */
+	pl->seq_known = true;
+	pl->next_seq = 0;
 	gc.ctx = pl;
 	pl->grouper = grouper_new(&gc);
 	pl->nft = nftrace_ctx_new();

@@ -13,7 +13,6 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <linux/capability.h>
 #include <libmnl/libmnl.h>
 
@@ -26,6 +25,7 @@
 #include "iptrace/nlrec.h"
 #include "iptrace/options.h"
 #include "iptrace/pipeline.h"
+#include "iptrace/privs.h"
 #include "iptrace/resolver.h"
 #include "iptrace/sink.h"
 #include "iptrace/state.h"
@@ -321,17 +321,6 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 	return 0;
 }
 
-/* have_cap - is @cap in our effective set? (capget: no libcap dependency for one check) */
-static bool have_cap(int cap)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2];
-
-	if (syscall(SYS_capget, &h, d) < 0)
-		return true;	/* can't tell: let the real operation say */
-	return d[cap / 32].effective & (1u << (cap % 32));
-}
-
 /*
  * --backend auto, as CONTRACT.md "Marker choice" says: legacy tables in use (read from /proc,
  * never by opening one) -> the libiptc marker, plus the nft marker when nf_tables base chains
@@ -362,7 +351,7 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 	int ret;
 
 	/* Say it plainly up front, rather than as some socket's EPERM later. */
-	if (!have_cap(CAP_NET_ADMIN)) {
+	if (!privs_have(CAP_NET_ADMIN)) {
 		msg("need root or CAP_NET_ADMIN to trace (try sudo)");
 		return EXIT_FAILURE;
 	}
@@ -600,6 +589,10 @@ int main(int argc, char **argv)
 			rc = EXIT_FAILURE;
 			goto out_teardown;
 		}
+		/* Set-up is done: from here on only teardown's needs remain. */
+		ret = privs_keep_net();
+		if (ret < 0)
+			msg("warning: cannot drop capabilities: %s", strerror(-ret));
 		msg("tracing %s with the %s marker (rules tagged %s); Ctrl-C to stop", desc,
 		    marker_name(lv.marker), tag);
 	}

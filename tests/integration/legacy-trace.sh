@@ -155,6 +155,16 @@ ip netns exec "$R" "$IPTRACE" --port 53 --format json >"$tmp/first.json" 2>"$tmp
 first=$!
 wait_ready "$tmp/first.err"
 owner=$(ip netns exec "$R" awk '$1 == 0 { print $2 }' /proc/net/netfilter/nfnetlink_log)
+# Least privilege: once set up, only CAP_NET_ADMIN and CAP_NET_RAW (teardown's needs) remain,
+# in every set, and nothing inheritable or ambient.
+for set in CapPrm CapEff CapBnd; do
+	[ "$(awk -v s="$set:" '$1 == s { print $2 }' "/proc/$first/status")" = 0000000000003000 ] ||
+		fail "$set after set-up: $(grep "$set" "/proc/$first/status")"
+done
+for set in CapInh CapAmb; do
+	[ "$(awk -v s="$set:" '$1 == s { print $2 }' "/proc/$first/status")" = 0000000000000000 ] ||
+		fail "$set after set-up: $(grep "$set" "/proc/$first/status")"
+done
 ip netns exec "$R" "$IPTRACE" --port 53 --duration 2 >/dev/null 2>"$tmp/second.err"
 rc=$?
 [ "$rc" = 1 ] || fail "second iptrace: exit $rc, want 1"

@@ -100,6 +100,9 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 	    s.packets == 1 ? "" : "s", (unsigned long long)s.records, s.records == 1 ? "" : "s",
 	    (unsigned long long)s.lost,
 	    s.dropped ? " (open packets dropped at --count)" : "");
+	if (s.limited && s.unmarked)
+		msg("--limit left %llu selected packet%s unmarked (not traced)",
+		    (unsigned long long)s.unmarked, s.unmarked == 1 ? "" : "s");
 }
 
 /* --read: kernel TRACE lines through the same grouper and sinks. */

@@ -499,7 +499,8 @@ static int live(struct natlog *nl, const volatile sig_atomic_t *stop, const sigs
 	}
 	/* The events sysctl is 2 on recent kernels: only flows started from now on are seen. */
 	msg("tracing NAT table changes (conntrack events, %s entries; flows that started "
-	    "before now are not shown); Ctrl-C to stop", o->nat_all ? "all" : "NAT");
+	    "before now are not shown; pid %ld); Ctrl-C to stop", o->nat_all ? "all" : "NAT",
+	    (long)getpid());
 	nl->started = true;
 	pfd = (struct pollfd){ .fd = mnl_socket_get_fd(sk), .events = POLLIN };
 	while (!*stop && !nl->done) {

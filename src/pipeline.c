@@ -269,6 +269,11 @@ void pipeline_summary(const struct pipeline *pl, struct summary *sum)
 	*sum = pl->sum;
 	grouper_get_stats(pl->grouper, &st);
 	sum->evicted = st.evicted;
+	/* Read by the marker from its counters as it came out: meaningful after teardown. */
+	if (pl->cfg.marker && pl->cfg.marker->sel->limit_per_s) {
+		sum->limited = true;
+		sum->unmarked = marker_unmarked(pl->cfg.marker);
+	}
 }
 
 int pipeline_finish(struct pipeline *pl, const char *marker_name)

@@ -202,6 +202,8 @@ static int json_end(struct sink *s, const struct summary *sum)
 		sum->packets, sum->records, sum->lost, sum->dropped, sum->evicted);
 	if (sum->marker)
 		fprintf(s->out, ",\"marker\":\"%s\"", sum->marker);
+	if (sum->limited)
+		fprintf(s->out, ",\"unmarked\":%" PRIu64, sum->unmarked);
 	fputs("}\n", s->out);
 	return fflush(s->out) == EOF ? -1 : 0;
 }

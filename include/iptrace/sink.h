@@ -18,6 +18,8 @@ struct summary {
 	uint64_t	skipped;	/* group 0 messages that were not TRACE records */
 	uint64_t	malformed;	/* messages that failed to decode */
 	const char	*marker;	/* "legacy", "nft", or NULL (no marker: --read, --replay) */
+	bool		limited;	/* --limit was given: unmarked is meaningful */
+	uint64_t	unmarked;	/* selected packets --limit left unmarked (kernel counters) */
 };
 
 struct sink_opts {

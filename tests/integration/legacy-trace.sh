@@ -147,7 +147,7 @@ pass "SIGINT/SIGTERM/SIGHUP restore"
 # everything is restored.
 ( ip netns exec "$R" "$IPTRACE" --port 53 --format json 2>"$tmp/pipe.err"; echo "$?" >"$tmp/pipe.rc" ) |
 	head -c 1 >/dev/null &
-wait_ready "$tmp/pipe.err"
+wait_ready "$tmp/pipe.err" -
 for n in 1 2 3; do udp_send "$C" 10.96.0.10 53 "pipe-$n"; sleep 0.4; done
 for i in $(seq 1 50); do [ -s "$tmp/pipe.rc" ] && break; sleep 0.1; done
 [ "$(cat "$tmp/pipe.rc" 2>/dev/null)" = 0 ] || fail "closed stdout: exit '$(cat "$tmp/pipe.rc" 2>/dev/null)' $(cat "$tmp/pipe.err")"

@@ -208,8 +208,7 @@ int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data)
 	nftrace_ctx_fill(pl->nft, &rec);
 	if (nftrace_chain_end(&rec))
 		return MNL_CB_OK;
-	ifcache_name(&pl->ifc, rec.ifindex_in, rec.in);
-	ifcache_name(&pl->ifc, rec.ifindex_out, rec.out);
+	name_ifaces(pl, &rec);
 	return pipeline_add(pl, &rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 

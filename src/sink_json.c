@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "iptrace/ct.h"
 #include "iptrace/natlog.h"
 #include "iptrace/nftrace.h"
 #include "iptrace/pkt.h"
@@ -130,6 +131,13 @@ static void put_step(FILE *f, const struct trace_record *r, const struct trace_r
 
 		if (fam)
 			fprintf(f, ",\"family\":\"%s\"", fam);
+	}
+	if (r->has_ct) {
+		/* The conntrack view the kernel attached (nft records, first of a traversal). */
+		fprintf(f, ",\"ct\":{\"id\":%" PRIu32 ",\"state\":\"%s\",\"dir\":\"%s\",\"status\":",
+			r->ct_id, ct_state_name(r->ct_state), r->ct_dir ? "reply" : "original");
+		ct_put_status_json(f, r->ct_status);
+		putc('}', f);
 	}
 	fputs(",\"in\":", f);
 	sink_json_str(f, r->in);

@@ -20,6 +20,7 @@
 #include "iptrace/marker.h"
 #include "iptrace/nflog.h"
 #include "iptrace/nlrec.h"
+#include "iptrace/notify.h"
 #include "iptrace/options.h"
 #include "iptrace/pipeline.h"
 #include "iptrace/resolver.h"
@@ -36,15 +37,36 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
+/*
+ * vmsg - one diagnostic line on stderr. Under systemd (stderr is the journal stream) it
+ * starts with sd-daemon's "<N>" so the journal files it at its priority: <4> warnings,
+ * <6> information, <3> everything else.
+ */
+static void vmsg(int prio, const char *fmt, va_list ap)
+{
+	if (notify_stderr_is_journal())
+		fprintf(stderr, "<%d>", prio == 3 && strncmp(fmt, "warning:", 8) == 0 ? 4 : prio);
+	fputs("iptrace: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void msg(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("iptrace: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(3, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+static void info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(6, fmt, ap);
+	va_end(ap);
 }
 
 static uint64_t clock_ns(clockid_t id)
@@ -72,6 +94,24 @@ static FILE *open_output(const char *path)
 	return f;
 }
 
+/* --output-time: the --output name through strftime(3), at the start time, in UTC. */
+static int expand_output_time(struct iptrace_opts *o, char *buf, size_t size)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!gmtime_r(&now, &tm))
+		return -EINVAL;
+	/* The user's pattern is the format, by design; strftime has no %n-like writes. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	if (strftime(buf, size, o->output, &tm) == 0)
+		return -EINVAL;
+#pragma GCC diagnostic pop
+	o->output = buf;
+	return 0;
+}
+
 static bool want_color(const struct iptrace_opts *o, FILE *out)
 {
 	const char *term = getenv("TERM");
@@ -88,7 +128,7 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 	if (strcmp(o->format, "text") != 0)
 		return;
 	pipeline_summary(pl, &s);
-	msg("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,
+	info("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,
 	    s.packets == 1 ? "" : "s", (unsigned long long)s.records, s.records == 1 ? "" : "s",
 	    (unsigned long long)s.lost,
 	    s.dropped ? " (open packets dropped at --count)" : "");
@@ -402,7 +442,7 @@ int main(int argc, char **argv)
 	struct live lv = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block, waitmask;
-	char err[256], tag[64], desc[256];
+	char err[256], tag[64], desc[256], outname[4096];
 	FILE *out;
 	int rc = 0, ret;
 
@@ -433,7 +473,7 @@ int main(int argc, char **argv)
 			msg("cleanup failed: %s", strerror(-ret));
 			return EXIT_FAILURE;
 		}
-		msg("%d stale capture(s) cleaned up", ret);
+		info("%d stale capture(s) cleaned up", ret);
 		return 0;
 	}
 	if (o.mode == MODE_LIST)
@@ -460,7 +500,12 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
 
-	out = open_output(o.output);
+	if (o.output_time && expand_output_time(&o, outname, sizeof(outname)) < 0) {
+		msg("cannot expand --output '%s' with the time", o.output);
+		return EXIT_USAGE;
+	}
+	/* The journal sink sends to the journal itself: no file to create. */
+	out = strcmp(o.format, "journal") == 0 ? stdout : open_output(o.output);
 	if (!out) {
 		msg("cannot open '%s': %s", o.output, strerror(errno));
 		return EXIT_FAILURE;
@@ -491,8 +536,12 @@ int main(int argc, char **argv)
 			rc = EXIT_FAILURE;
 			goto out_teardown;
 		}
-		msg("tracing %s with the %s marker (rules tagged %s); Ctrl-C to stop", desc,
-		    marker_name(lv.marker), tag);
+		info("tracing %s with the %s marker (rules tagged %s); Ctrl-C to stop", desc,
+		     marker_name(lv.marker), tag);
+		/* Type=notify: the rules are in and the socket is bound. */
+		ret = notify_send("READY=1\nSTATUS=tracing");
+		if (ret < 0)
+			msg("warning: cannot notify the service manager: %s", strerror(-ret));
 	}
 
 	{

@@ -39,13 +39,17 @@ static void on_signal(int sig)
 
 /*
  * vmsg - one diagnostic line on stderr. Under systemd (stderr is the journal stream) it
- * starts with sd-daemon's "<N>" so the journal files it at its priority: <4> warnings,
- * <6> information, <3> everything else.
+ * starts with sd-daemon's "<N>" so the journal files it at its priority: <4> "warning:",
+ * <5> "note:", <6> information (info()), <3> everything else.
  */
 static void vmsg(int prio, const char *fmt, va_list ap)
 {
+	if (prio == 3 && strncmp(fmt, "warning:", 8) == 0)
+		prio = 4;
+	else if (prio == 3 && strncmp(fmt, "note:", 5) == 0)
+		prio = 5;
 	if (notify_stderr_is_journal())
-		fprintf(stderr, "<%d>", prio == 3 && strncmp(fmt, "warning:", 8) == 0 ? 4 : prio);
+		fprintf(stderr, "<%d>", prio);
 	fputs("iptrace: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);

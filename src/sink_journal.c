@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "iptrace/notify.h"
 #include "iptrace/pkt.h"
 #include "iptrace/sink.h"
 
@@ -339,7 +340,8 @@ static int journal_begin(struct sink *s)
 	if (!path || !*path)
 		path = JOURNAL_SOCKET;
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "iptrace: journal socket path '%s' is too long\n", path);
+		fprintf(stderr, "%siptrace: journal socket path '%s' is too long\n",
+			notify_stderr_is_journal() ? "<3>" : "", path);
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
@@ -350,8 +352,9 @@ static int journal_begin(struct sink *s)
 	if (j->fd < 0 || connect(j->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int ret = -errno;
 
-		fprintf(stderr, "iptrace: cannot connect to the journal at '%s': %s%s\n", path,
-			strerror(-ret), ret == -ENOENT ? " (is systemd-journald running?)" : "");
+		fprintf(stderr, "%siptrace: cannot connect to the journal at '%s': %s%s\n",
+			notify_stderr_is_journal() ? "<3>" : "", path, strerror(-ret),
+			ret == -ENOENT ? " (is systemd-journald running?)" : "");
 		if (j->fd >= 0)
 			close(j->fd);
 		free(j);

@@ -151,7 +151,10 @@ static const char *proto_str(uint8_t proto, char *buf, size_t size)
 	return buf;
 }
 
-/* Datagrams too big for the socket go in a sealed memfd, as sd_journal_sendv() does. */
+/*
+ * Entries too big for a datagram (the socket's send buffer, 208 KiB by default) go in a
+ * sealed memfd, as sd_journal_sendv() does.
+ */
 static int send_memfd(int sock, const char *buf, size_t len)
 {
 	union {
@@ -335,7 +338,6 @@ static int journal_begin(struct sink *s)
 	const char *path = getenv("IPTRACE_JOURNAL_SOCKET");
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct jsink *j;
-	int sndbuf = 8 << 20;
 
 	if (!path || !*path)
 		path = JOURNAL_SOCKET;
@@ -360,8 +362,6 @@ static int journal_begin(struct sink *s)
 		free(j);
 		return ret;
 	}
-	/* Room for a burst of packets: journald reads as fast as it can write. */
-	setsockopt(j->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	s->priv = j;
 	return 0;
 }

@@ -133,9 +133,9 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 		return;
 	pipeline_summary(pl, &s);
 	info("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,
-	    s.packets == 1 ? "" : "s", (unsigned long long)s.records, s.records == 1 ? "" : "s",
-	    (unsigned long long)s.lost,
-	    s.dropped ? " (open packets dropped at --count)" : "");
+	     s.packets == 1 ? "" : "s", (unsigned long long)s.records, s.records == 1 ? "" : "s",
+	     (unsigned long long)s.lost,
+	     s.dropped ? " (open packets dropped at --count)" : "");
 }
 
 /* --read: kernel TRACE lines through the same grouper and sinks. */

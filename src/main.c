@@ -23,6 +23,7 @@
 #include "iptrace/nflog.h"
 #include "iptrace/nftrace.h"
 #include "iptrace/nlrec.h"
+#include "iptrace/notify.h"
 #include "iptrace/options.h"
 #include "iptrace/pipeline.h"
 #include "iptrace/privs.h"
@@ -40,15 +41,40 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
+/*
+ * vmsg - one diagnostic line on stderr. Under systemd (stderr is the journal stream) it
+ * starts with sd-daemon's "<N>" so the journal files it at its priority: <4> "warning:",
+ * <5> "note:", <6> information (info()), <3> everything else.
+ */
+static void vmsg(int prio, const char *fmt, va_list ap)
+{
+	if (prio == 3 && strncmp(fmt, "warning:", 8) == 0)
+		prio = 4;
+	else if (prio == 3 && strncmp(fmt, "note:", 5) == 0)
+		prio = 5;
+	if (notify_stderr_is_journal())
+		fprintf(stderr, "<%d>", prio);
+	fputs("iptrace: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void msg(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("iptrace: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(3, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+static void info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(6, fmt, ap);
+	va_end(ap);
 }
 
 static uint64_t clock_ns(clockid_t id)
@@ -76,6 +102,24 @@ static FILE *open_output(const char *path)
 	return f;
 }
 
+/* --output-time: the --output name through strftime(3), at the start time, in UTC. */
+static int expand_output_time(struct iptrace_opts *o, char *buf, size_t size)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!gmtime_r(&now, &tm))
+		return -EINVAL;
+	/* The user's pattern is the format, by design; strftime has no %n-like writes. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	if (strftime(buf, size, o->output, &tm) == 0)
+		return -EINVAL;
+#pragma GCC diagnostic pop
+	o->output = buf;
+	return 0;
+}
+
 static bool want_color(const struct iptrace_opts *o, FILE *out)
 {
 	const char *term = getenv("TERM");
@@ -96,10 +140,10 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 		    (unsigned long long)s.malformed);
 	if (strcmp(o->format, "text") != 0)
 		return;
-	msg("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,
-	    s.packets == 1 ? "" : "s", (unsigned long long)s.records, s.records == 1 ? "" : "s",
-	    (unsigned long long)s.lost,
-	    s.dropped ? " (open packets dropped at --count)" : "");
+	info("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,
+	     s.packets == 1 ? "" : "s", (unsigned long long)s.records, s.records == 1 ? "" : "s",
+	     (unsigned long long)s.lost,
+	     s.dropped ? " (open packets dropped at --count)" : "");
 	if (s.limited && s.unmarked)
 		msg("--limit left %llu selected packet%s unmarked (not traced)",
 		    (unsigned long long)s.unmarked, s.unmarked == 1 ? "" : "s");
@@ -491,7 +535,7 @@ int main(int argc, char **argv)
 	struct ct_lookup *ct = NULL;	/* --nat */
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block, waitmask;
-	char err[256], tag[64], desc[256];
+	char err[256], tag[64], desc[256], outname[4096];
 	FILE *out;
 	int rc = 0, ret;
 
@@ -522,7 +566,7 @@ int main(int argc, char **argv)
 			msg("cleanup failed: %s", strerror(-ret));
 			return EXIT_FAILURE;
 		}
-		msg("%d stale capture(s) cleaned up", ret);
+		info("%d stale capture(s) cleaned up", ret);
 		return 0;
 	}
 	if (o.mode == MODE_LIST)
@@ -549,7 +593,12 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
 
-	out = open_output(o.output);
+	if (o.output_time && expand_output_time(&o, outname, sizeof(outname)) < 0) {
+		msg("cannot expand --output '%s' with the time", o.output);
+		return EXIT_USAGE;
+	}
+	/* The journal sink sends to the journal itself: no file to create. */
+	out = strcmp(o.format, "journal") == 0 ? stdout : open_output(o.output);
 	if (!out) {
 		msg("cannot open '%s': %s", o.output, strerror(errno));
 		return EXIT_FAILURE;
@@ -596,8 +645,12 @@ int main(int argc, char **argv)
 		ret = privs_keep_net();
 		if (ret < 0)
 			msg("warning: cannot drop capabilities: %s", strerror(-ret));
-		msg("tracing %s with the %s marker (rules tagged %s); Ctrl-C to stop", desc,
-		    marker_name(lv.marker), tag);
+		info("tracing %s with the %s marker (rules tagged %s); Ctrl-C to stop", desc,
+		     marker_name(lv.marker), tag);
+		/* Type=notify: the rules are in and the socket is bound. */
+		ret = notify_send("READY=1\nSTATUS=tracing");
+		if (ret < 0)
+			msg("warning: cannot notify the service manager: %s", strerror(-ret));
 	}
 
 	{

@@ -40,7 +40,7 @@
 #define REASON_NOTABLE		"the table was deleted before iptrace could read it"
 #define REASON_UNREAD		"cannot read the nft ruleset"
 #define REASON_NAME		"the table's name is too long or not listable"
-#define REASON_LOST		"ruleset events were lost: the rule may have changed"
+#define REASON_CHAIN		"the table's rule of this handle is in another chain"
 
 struct ver {
 	struct ver	*older;		/* versions of the same handle, newest first */
@@ -725,8 +725,10 @@ static void commit_end(struct nftrule *nr, uint32_t gen)
 		struct redef r = { 0, t_lo, nr->now, gen };
 		bool redefined = false;
 
-		if (!t)
-			continue;	/* never asked for: nothing read can be wrong */
+		/*
+		 * A table never asked for is remembered once redefined: a step received before
+		 * the commit and resolved after it must not get the text read after it.
+		 */
 		switch (p->type) {
 		case NFT_MSG_NEWRULE:
 			/* Replace: the same handle deleted and added in one commit. */
@@ -742,14 +744,14 @@ static void commit_end(struct nftrule *nr, uint32_t gen)
 			break;
 		case NFT_MSG_NEWCHAIN:
 			/* A known chain handle under another name: a rename. */
-			for (size_t j = 0; j < t->nchains; j++)
+			for (size_t j = 0; t && j < t->nchains; j++)
 				if (t->chains[j].handle == p->handle && strcmp(t->chains[j].name, p->chain))
 					redefined = true;
 			break;
 		default:
 			break;
 		}
-		if (redefined)
+		if (redefined && (t || (t = table_get(nr, p->family, p->table))))
 			redef_table(nr, t, &r);
 	}
 	nr->npend = 0;
@@ -843,7 +845,7 @@ void nftrule_lost(struct nftrule *nr, uint64_t now_ns)
 
 /* ---- resolve ---- */
 
-enum found { FND_OK, FND_UNSETTLED, FND_RANGE, FND_NONE };
+enum found { FND_OK, FND_UNSETTLED, FND_RANGE, FND_CHAIN, FND_NONE };
 
 static enum found lookup(struct nftrule *nr, struct ntable *t, const struct trace_record *r,
 			 const struct ver **out)
@@ -864,7 +866,7 @@ static enum found lookup(struct nftrule *nr, struct ntable *t, const struct trac
 			continue;
 		}
 		if (strcmp(v->chain, r->chain) != 0) {
-			f = FND_RANGE;	/* not the rule the step names: never print it */
+			f = FND_CHAIN;	/* not the rule the step names: never print it */
 			continue;
 		}
 		*out = v;
@@ -946,6 +948,8 @@ void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, ui
 			r->rule_reason = REASON_UNSETTLED;
 		else if (f == FND_RANGE)
 			r->rule_reason = REASON_REPLACED;
+		else if (f == FND_CHAIN)
+			r->rule_reason = REASON_CHAIN;
 		else
 			r->rule_reason = REASON_GONE;
 	}

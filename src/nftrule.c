@@ -180,7 +180,8 @@ int nftrule_parse(const char *text, uint64_t *table_handle,
 		size_t len = (size_t)(end - p), t = tabs(p, len);
 
 		if (!header) {
-			if (len == 0) {
+			/* Blank lines, and nft's "# Warning: table ... managed by iptables-nft". */
+			if (len == 0 || p[0] == '#') {
 				p = nl ? nl + 1 : end;
 				continue;
 			}

@@ -61,7 +61,9 @@ int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_n
 
 /*
  * nftrule_resolve - fill rule (nft syntax, as `nft -a list ruleset` prints the rule, less
- * its "# handle N" comment and the counter values) or rule_reason of the rule steps among
+ * its "# handle N" comment and the counter values — also for tables iptables-nft manages:
+ * one syntax for every nft step, exactly nft's, even where nft 1.0.6 leaves an xtables
+ * match such as -m comment out) or rule_reason of the rule steps among
  * @n records (nft rule steps only; others are left alone). A text is given only when it is
  * certain to be the one the packet met. Reads a table at most once per call; @now_ns is
  * the records' clock now (after every record of the packet was received). The strings

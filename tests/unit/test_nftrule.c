@@ -100,7 +100,8 @@ static void test_parse_saved_table(void **state)
 static void test_parse_continuation_and_errors(void **state)
 {
 	/* A rule over two lines (deeper indent) is joined; no table header is an error. */
-	const char *text = "table ip x { # handle 7\n"
+	const char *text = "# Warning: table ip x is managed by iptables-nft, do not touch!\n"
+			   "table ip x { # handle 7\n"
 			   "\tchain y { # handle 1\n"
 			   "\t\tip saddr { 1.1.1.1,\n"
 			   "\t\t\t     2.2.2.2 } drop # handle 2\n"

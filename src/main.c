@@ -22,6 +22,7 @@
 #include "iptrace/natlog.h"
 #include "iptrace/nflog.h"
 #include "iptrace/nftrace.h"
+#include "iptrace/nftrule.h"
 #include "iptrace/nlrec.h"
 #include "iptrace/notify.h"
 #include "iptrace/options.h"
@@ -220,6 +221,7 @@ struct live {
 	struct marker		*marker;
 	struct nlrec		*rec;
 	struct resolver		*resolver;
+	struct nftrule		*nftrule;	/* nft rule text: with the nftrace socket only */
 };
 
 /*
@@ -287,6 +289,9 @@ static int drain(struct live *lv, struct pipeline *pl, int fd, uint16_t source, 
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
 			if (errno == ENOBUFS) {
+				/* Ruleset events may be among the lost: distrust the rule cache. */
+				if (source == NLREC_NFTRACE && lv->nftrule)
+					nftrule_lost(lv->nftrule, clock_ns(CLOCK_MONOTONIC));
 				/* The exact count comes from the sequence gap. */
 				if (!*warned)
 					msg("warning: the kernel is dropping trace records (socket overrun); "
@@ -641,6 +646,10 @@ int main(int argc, char **argv)
 			rc = EXIT_FAILURE;
 			goto out_teardown;
 		}
+		/* In the traced namespace; its events come on the nftrace socket (pipeline.c). */
+		if (lv.nftrace && !(lv.nftrule = nftrule_new(&(struct nftrule_cfg){ 0 })))
+			msg("warning: cannot read nft rules (%s): nft steps show handles only",
+			    strerror(errno));
 		/* Set-up is done: from here on only teardown's needs remain. */
 		ret = privs_keep_net();
 		if (ret < 0)
@@ -662,6 +671,7 @@ int main(int argc, char **argv)
 			.marker = lv.marker,
 			.live_ifnames = o.mode == MODE_TRACE,
 			.resolver = lv.resolver,
+			.nftrule = lv.nftrule,
 			.ct = ct,
 		};
 		/* --read lines are one tick apart: no window closes before the input ends. */
@@ -711,6 +721,7 @@ out_teardown:
 		pipeline_free(pl);
 	}
 	resolver_free(lv.resolver);
+	nftrule_free(lv.nftrule);
 	marker_free(lv.marker);
 	ct_lookup_close(ct);
 	if (lv.rec && nlrec_close(lv.rec) < 0) {

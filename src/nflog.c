@@ -90,9 +90,12 @@ int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	if (!a.tb[NFULA_PACKET_HDR] || !a.tb[NFULA_PREFIX])
 		return -EINVAL;
 
-	/* raw[] is written only as far as raw_len says: skip clearing it. */
+	/*
+	 * raw[] is written only as far as raw_len says: skip clearing it. Everything after it
+	 * is cleared, the resolver's rule/verdict pointers included, which the sinks read.
+	 */
 	memset(rec, 0, offsetof(struct trace_record, raw));
-	memset(&rec->pkt, 0, sizeof(rec->pkt));
+	memset(&rec->pkt, 0, sizeof(*rec) - offsetof(struct trace_record, pkt));
 	rec->backend = TRACE_BACKEND_LEGACY;
 	prefix = mnl_attr_get_str(a.tb[NFULA_PREFIX]);
 	n = trace_prefix_parse(prefix, strnlen(prefix, mnl_attr_get_payload_len(a.tb[NFULA_PREFIX])), rec);

@@ -238,6 +238,12 @@ static void test_minimal_no_payload(void **state)
 	assert_int_equal(r.pkt.family, 0);	/* no payload: nothing decoded, nothing stale */
 	assert_int_equal(r.raw_len, 0);
 	assert_false(r.has_seq);
+	/* The resolver's fields come after the packet: stale pointers there crash the sinks. */
+	assert_null(r.rule);
+	assert_null(r.verdict);
+	assert_null(r.rule_reason);
+	assert_false(r.verdict_continues);
+	assert_int_equal(r.recv_ns, 0);
 }
 
 static void test_prefix_parser(void **state)

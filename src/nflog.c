@@ -120,9 +120,11 @@ int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 		rec->has_seq = true;
 	}
 	if (a.tb[NFULA_TIMESTAMP]) {
-		const struct nfulnl_msg_packet_timestamp *ts =
-			mnl_attr_get_payload(a.tb[NFULA_TIMESTAMP]);
-		rec->ts_ns = be64toh(ts->sec) * 1000000000ull + be64toh(ts->usec) * 1000ull;
+		/* Copied out: attributes are 4-byte aligned, the struct's be64s want 8. */
+		struct nfulnl_msg_packet_timestamp ts;
+
+		memcpy(&ts, mnl_attr_get_payload(a.tb[NFULA_TIMESTAMP]), sizeof(ts));
+		rec->ts_ns = be64toh(ts.sec) * 1000000000ull + be64toh(ts.usec) * 1000ull;
 	}
 	if (a.tb[NFULA_HWTYPE])
 		rec->hw_type = ntohs(mnl_attr_get_u16(a.tb[NFULA_HWTYPE]));

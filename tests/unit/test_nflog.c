@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test_nflog.c: the NFLOG decoder and pipeline on recorded kernel messages and on bad input */
+#include <endian.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -246,6 +247,30 @@ static void test_minimal_no_payload(void **state)
 	assert_int_equal(r.recv_ns, 0);
 }
 
+/*
+ * Netlink attributes are 4-byte aligned; NFULA_TIMESTAMP's struct holds be64s. Built so
+ * the timestamp lands at 4 mod 8 (the _san build's UBSan catches a direct access).
+ */
+static void test_timestamp_unaligned(void **state)
+{
+	uint64_t buf[64];
+	struct nlmsghdr *nlh = msg_start((char *)buf);
+	struct nfulnl_msg_packet_timestamp ts = {
+		.sec = htobe64(1700000000), .usec = htobe64(123456),
+	};
+	struct trace_record r;
+	struct nlattr *a;
+
+	(void)state;
+	put_hdr(nlh);
+	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: filter:INPUT:rule:12 ");
+	a = mnl_nlmsg_get_payload_tail(nlh);
+	mnl_attr_put(nlh, NFULA_TIMESTAMP, sizeof(ts), &ts);
+	assert_int_equal((uintptr_t)mnl_attr_get_payload(a) % 8, 4);
+	assert_int_equal(nflog_decode(nlh, &r), 0);
+	assert_true(r.ts_ns == 1700000000123456000ull);
+}
+
 static void test_prefix_parser(void **state)
 {
 	struct trace_record r;
@@ -271,6 +296,7 @@ int main(void)
 		cmocka_unit_test(test_missing_attrs),
 		cmocka_unit_test(test_bad_sizes),
 		cmocka_unit_test(test_minimal_no_payload),
+		cmocka_unit_test(test_timestamp_unaligned),
 		cmocka_unit_test(test_prefix_parser),
 	};
 

@@ -271,6 +271,40 @@ static void test_timestamp_unaligned(void **state)
 	assert_true(r.ts_ns == 1700000000123456000ull);
 }
 
+/*
+ * A message claiming 2^31 bytes or more: libmnl's (int) comparison lets it through and
+ * mnl_cb_run() walks out of the buffer (a corrupt --replay file crashed iptrace). The
+ * message before it is still decoded; the broken one counts as malformed.
+ */
+static void test_dispatch_huge_len(void **state)
+{
+	uint64_t buf[64];
+	struct nlmsghdr *nlh = msg_start((char *)buf), *bad;
+	struct sink sink = { .ops = &sink_json_ops, .out = NULL };
+	struct pipeline_cfg pc = { .window_ns = 1000, .no_group = true };
+	struct pipeline *pl;
+	struct summary sum;
+	size_t len;
+
+	(void)state;
+	sink.out = fopen("/dev/null", "w");
+	assert_non_null(sink.out);
+	put_hdr(nlh);
+	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: filter:INPUT:rule:1 ");
+	bad = (struct nlmsghdr *)((char *)buf + MNL_ALIGN(nlh->nlmsg_len));
+	memcpy(bad, nlh, sizeof(*bad));
+	bad->nlmsg_len = 0xfffffff0u;	/* (int) -16: mnl_nlmsg_next() adds 4 GiB */
+	len = MNL_ALIGN(nlh->nlmsg_len) + 64;
+	pl = pipeline_new(&pc, &sink);
+	assert_non_null(pl);
+	assert_int_equal(pipeline_dispatch(pl, NLREC_NFLOG, buf, len), 0);
+	pipeline_summary(pl, &sum);
+	assert_int_equal(sum.records, 1);
+	assert_int_equal(sum.malformed, 1);
+	pipeline_free(pl);
+	fclose(sink.out);
+}
+
 static void test_prefix_parser(void **state)
 {
 	struct trace_record r;
@@ -297,6 +331,7 @@ int main(void)
 		cmocka_unit_test(test_bad_sizes),
 		cmocka_unit_test(test_minimal_no_payload),
 		cmocka_unit_test(test_timestamp_unaligned),
+		cmocka_unit_test(test_dispatch_huge_len),
 		cmocka_unit_test(test_prefix_parser),
 	};
 

@@ -969,10 +969,13 @@ int logline_parse(const char *line, size_t len, struct trace_record *rec)
 				depth--;
 			continue;
 		}
+		/*
+		 * In the transport part it follows only what was there: nothing at all
+		 * ("PROTO=TCP INCOMPLETE"), or ICMP's TYPE and CODE before an error too short
+		 * for its body, which must stay.
+		 */
 		if (tok_is(&t, "INCOMPLETE")) {
-			if (part == PART_L4)
-				rec->pkt.has_l4 = rec->pkt.has_ports = false;
-			else if (after_frag)	/* IPv6 "FRAG:n INCOMPLETE": the M flag */
+			if (part == PART_IP && after_frag)	/* IPv6 "FRAG:n INCOMPLETE": M */
 				rec->pkt.frag |= 1;
 			continue;
 		}

@@ -90,7 +90,10 @@ int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	if (!a.tb[NFULA_PACKET_HDR] || !a.tb[NFULA_PREFIX])
 		return -EINVAL;
 
-	/* raw[] is written only as far as raw_len says: skip clearing it. */
+	/*
+	 * raw[] is written only as far as raw_len says: skip clearing it. Everything after it
+	 * is cleared, the resolver's rule/verdict pointers included, which the sinks read.
+	 */
 	memset(rec, 0, offsetof(struct trace_record, raw));
 	rec->backend = TRACE_BACKEND_LEGACY;
 	prefix = mnl_attr_get_str(a.tb[NFULA_PREFIX]);
@@ -116,9 +119,11 @@ int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 		rec->has_seq = true;
 	}
 	if (a.tb[NFULA_TIMESTAMP]) {
-		const struct nfulnl_msg_packet_timestamp *ts =
-			mnl_attr_get_payload(a.tb[NFULA_TIMESTAMP]);
-		rec->ts_ns = be64toh(ts->sec) * 1000000000ull + be64toh(ts->usec) * 1000ull;
+		/* Copied out: attributes are 4-byte aligned, the struct's be64s want 8. */
+		struct nfulnl_msg_packet_timestamp ts;
+
+		memcpy(&ts, mnl_attr_get_payload(a.tb[NFULA_TIMESTAMP]), sizeof(ts));
+		rec->ts_ns = be64toh(ts.sec) * 1000000000ull + be64toh(ts.usec) * 1000ull;
 	}
 	if (a.tb[NFULA_HWTYPE])
 		rec->hw_type = ntohs(mnl_attr_get_u16(a.tb[NFULA_HWTYPE]));

@@ -29,6 +29,8 @@ static int send_cfg(struct mnl_socket *nl, uint16_t group,
 	uint32_t seq = (uint32_t)rand();
 	int ret;
 
+	/* libmnl 1.0.4 leaves attribute padding as it finds it: don't send stack bytes. */
+	memset(buf, 0, sizeof(buf));
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;

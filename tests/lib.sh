@@ -4,6 +4,14 @@
 # here touches the host namespace's rules or sysctls.
 
 : "${IPTRACE:=$(dirname "${BASH_SOURCE[0]}")/../src/iptrace}"
+# IPTRACE_WRAPPER="valgrind --error-exitcode=99 ...": every "$IPTRACE" runs under that
+# command. IPTRACE becomes tests/wrap-iptrace.sh, which execs the wrapper with the real
+# binary (IPTRACE_REAL), so no test changes and `ip netns exec`/setpriv keep working.
+if [ -n "${IPTRACE_WRAPPER:-}" ] && [ -z "${IPTRACE_REAL:-}" ]; then
+	IPTRACE_REAL=$(cd "$(dirname "$IPTRACE")" && pwd)/$(basename "$IPTRACE")
+	IPTRACE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/wrap-iptrace.sh
+	export IPTRACE IPTRACE_REAL IPTRACE_WRAPPER
+fi
 SKIP=77
 # Each test keeps its own crash-recovery state: parallel tests never clean each other's.
 if [ -z "${IPTRACE_STATE_DIR:-}" ]; then

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test_nflog.c: the NFLOG decoder and pipeline on recorded kernel messages and on bad input */
+#include <endian.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -238,6 +239,70 @@ static void test_minimal_no_payload(void **state)
 	assert_int_equal(r.pkt.family, 0);	/* no payload: nothing decoded, nothing stale */
 	assert_int_equal(r.raw_len, 0);
 	assert_false(r.has_seq);
+	/* The resolver's fields come after the packet: stale pointers there crash the sinks. */
+	assert_null(r.rule);
+	assert_null(r.verdict);
+	assert_null(r.rule_reason);
+	assert_false(r.verdict_continues);
+	assert_int_equal(r.recv_ns, 0);
+}
+
+/*
+ * Netlink attributes are 4-byte aligned; NFULA_TIMESTAMP's struct holds be64s. Built so
+ * the timestamp lands at 4 mod 8 (the _san build's UBSan catches a direct access).
+ */
+static void test_timestamp_unaligned(void **state)
+{
+	uint64_t buf[64];
+	struct nlmsghdr *nlh = msg_start((char *)buf);
+	struct nfulnl_msg_packet_timestamp ts = {
+		.sec = htobe64(1700000000), .usec = htobe64(123456),
+	};
+	struct trace_record r;
+	struct nlattr *a;
+
+	(void)state;
+	put_hdr(nlh);
+	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: filter:INPUT:rule:12 ");
+	a = mnl_nlmsg_get_payload_tail(nlh);
+	mnl_attr_put(nlh, NFULA_TIMESTAMP, sizeof(ts), &ts);
+	assert_int_equal((uintptr_t)mnl_attr_get_payload(a) % 8, 4);
+	assert_int_equal(nflog_decode(nlh, &r), 0);
+	assert_true(r.ts_ns == 1700000000123456000ull);
+}
+
+/*
+ * A message claiming 2^31 bytes or more: libmnl's (int) comparison lets it through and
+ * mnl_cb_run() walks out of the buffer (a corrupt --replay file crashed iptrace). The
+ * message before it is still decoded; the broken one counts as malformed.
+ */
+static void test_dispatch_huge_len(void **state)
+{
+	uint64_t buf[64];
+	struct nlmsghdr *nlh = msg_start((char *)buf), *bad;
+	struct sink sink = { .ops = &sink_json_ops, .out = NULL };
+	struct pipeline_cfg pc = { .window_ns = 1000, .no_group = true };
+	struct pipeline *pl;
+	struct summary sum;
+	size_t len;
+
+	(void)state;
+	sink.out = fopen("/dev/null", "w");
+	assert_non_null(sink.out);
+	put_hdr(nlh);
+	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: filter:INPUT:rule:1 ");
+	bad = (struct nlmsghdr *)((char *)buf + MNL_ALIGN(nlh->nlmsg_len));
+	memcpy(bad, nlh, sizeof(*bad));
+	bad->nlmsg_len = 0xfffffff0u;	/* (int) -16: mnl_nlmsg_next() adds 4 GiB */
+	len = MNL_ALIGN(nlh->nlmsg_len) + 64;
+	pl = pipeline_new(&pc, &sink);
+	assert_non_null(pl);
+	assert_int_equal(pipeline_dispatch(pl, NLREC_NFLOG, buf, len), 0);
+	pipeline_summary(pl, &sum);
+	assert_int_equal(sum.records, 1);
+	assert_int_equal(sum.malformed, 1);
+	pipeline_free(pl);
+	fclose(sink.out);
 }
 
 static void test_prefix_parser(void **state)
@@ -265,6 +330,8 @@ int main(void)
 		cmocka_unit_test(test_missing_attrs),
 		cmocka_unit_test(test_bad_sizes),
 		cmocka_unit_test(test_minimal_no_payload),
+		cmocka_unit_test(test_timestamp_unaligned),
+		cmocka_unit_test(test_dispatch_huge_len),
 		cmocka_unit_test(test_prefix_parser),
 	};
 

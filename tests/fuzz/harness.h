@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* harness.h: what the libFuzzer harnesses share — a sink target and aligned copies */
+#ifndef IPTRACE_FUZZ_HARNESS_H
+#define IPTRACE_FUZZ_HARNESS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/*
+ * The sinks write here: /dev/null, opened once per process (a harness is a process of its
+ * own, so this is the one place a static is fine). Formatting still runs in full; only the
+ * bytes vanish. Aborts when /dev/null can't be opened: a broken harness must not pass.
+ */
+static inline FILE *fuzz_null(void)
+{
+	static FILE *f;
+
+	if (!f) {
+		f = fopen("/dev/null", "we");
+		if (!f)
+			abort();
+	}
+	return f;
+}
+
+/*
+ * fuzz_dup - a heap copy of the input, 8-byte aligned (as a recv() buffer is), of exactly
+ * @size bytes so ASan catches a read one past the end. Caller frees.
+ */
+static inline void *fuzz_dup(const uint8_t *data, size_t size)
+{
+	void *p = malloc(size ? size : 1);
+
+	if (!p)
+		abort();
+	if (size)
+		memcpy(p, data, size);
+	return p;
+}
+
+#endif

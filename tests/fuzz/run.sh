@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# tests/fuzz/run.sh: run every libFuzzer harness from seeds cut out of tests/data
+# In `make check`: a short run (FUZZ_TIME seconds per harness, 12 by default). For hours of
+# fuzzing use scripts/fuzz.sh, which calls this with a longer FUZZ_TIME and a corpus that is
+# kept between runs. Without the harnesses (no clang with libFuzzer) it skips, which under
+# CI=true is a failure.
+# Environment: FUZZ_BIN_DIR (the built harnesses and the seeds tool), TEST_DATA_DIR,
+# FIXTURE_DIR (optional: more kernel lines), FUZZ_TIME, FUZZ_CORPUS_DIR (keep the corpus
+# there; default a temporary one), FUZZ_ARTIFACT_DIR (crash inputs; default
+# $FUZZ_BIN_DIR/artifacts), FUZZ_HARNESSES (default: all), FUZZ_JOBS (harnesses at once).
+set -uo pipefail
+source "$TESTS_LIB"
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+bin=${FUZZ_BIN_DIR:-}
+time_each=${FUZZ_TIME:-12}
+harnesses=${FUZZ_HARNESSES:-"nflog pkt logline"}
+jobs=${FUZZ_JOBS:-1}
+
+[ -n "$bin" ] || skip "FUZZ_BIN_DIR not set (run through make check or scripts/fuzz.sh)"
+for h in $harnesses; do
+	[ -x "$bin/fuzz_$h" ] ||
+		skip "fuzz_$h not built: configure found no clang that links -fsanitize=fuzzer"
+done
+[ -x "$bin/seeds" ] || skip "the seeds tool is not built"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/iptrace-fuzz.XXXXXX")
+cleanup() {
+	rm -rf "$tmp"
+	lab_cleanup
+}
+trap cleanup EXIT
+
+corpus=${FUZZ_CORPUS_DIR:-$tmp/corpus}
+artifacts=${FUZZ_ARTIFACT_DIR:-$bin/artifacts}
+mkdir -p "$tmp/seeds/nflog" "$tmp/seeds/pkt" "$tmp/seeds/logline" "$artifacts" ||
+	fail "cannot create the seed directories"
+
+# Seeds: every recorded recv() buffer, every packet payload, every kernel TRACE line.
+"$bin/seeds" "$tmp/seeds/nflog" "$tmp/seeds/pkt" "$TEST_DATA_DIR"/*.nlrec ||
+	fail "cannot cut seeds from $TEST_DATA_DIR/*.nlrec"
+lines=("$TEST_DATA_DIR"/*.log)
+[ -n "${FIXTURE_DIR:-}" ] && [ -f "$FIXTURE_DIR/kube-dns-trace.messages" ] &&
+	lines+=("$FIXTURE_DIR/kube-dns-trace.messages")
+n=0
+for f in "${lines[@]}"; do
+	[ -f "$f" ] || continue
+	split -l 1 -a 5 -d "$f" "$tmp/seeds/logline/$(basename "$f")-" || fail "cannot split $f"
+	n=$((n + 1))
+done
+[ "$n" -gt 0 ] || fail "no kernel TRACE lines to seed the line parser with"
+echo "seeds: $(ls "$tmp/seeds/nflog" | wc -l) nflog, $(ls "$tmp/seeds/pkt" | wc -l) pkt," \
+	"$(ls "$tmp/seeds/logline" | wc -l) logline"
+
+# run_one NAME: seeds, then committed crash reproducers (tests/fuzz/regress/NAME), then
+# FUZZ_TIME seconds of mutation. A crash, leak, sanitizer report or timeout fails the run.
+run_one() {
+	local h=$1 dirs=()
+	mkdir -p "$corpus/$h" || return 1
+	dirs=("$corpus/$h" "$tmp/seeds/$h")
+	[ -d "$here/regress/$h" ] && dirs+=("$here/regress/$h")
+	"$bin/fuzz_$h" -max_total_time="$time_each" -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix="$artifacts/$h-" "${dirs[@]}" \
+		>"$tmp/$h.log" 2>&1
+}
+
+# report NAME RC: the harness's summary line, or its output when it failed.
+report() {
+	local h=$1 rc=$2 runs cov
+	if [ "$rc" = 0 ]; then
+		runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$tmp/$h.log" |
+			grep -Eo '[0-9]+$')
+		cov=$(grep -Eo 'cov: [0-9]+' "$tmp/$h.log" | tail -1)
+		echo "fuzz_$h: ${runs:-?} inputs in ${time_each}s, $cov, clean"
+		return 0
+	fi
+	echo "FAIL: fuzz_$h found a problem (exit $rc); its output:" >&2
+	tail -60 "$tmp/$h.log" >&2
+	echo "reproduce: $bin/fuzz_$h $artifacts/$h-*" >&2
+	return 1
+}
+
+status=0
+if [ "$jobs" -le 1 ]; then
+	for h in $harnesses; do
+		run_one "$h"
+		report "$h" $? || status=1
+	done
+else	# all at once (scripts/fuzz.sh on a machine with cores to spare)
+	declare -A pids
+	for h in $harnesses; do
+		run_one "$h" &
+		pids[$h]=$!
+	done
+	for h in $harnesses; do
+		wait "${pids[$h]}"
+		report "$h" $? || status=1
+	done
+fi
+exit $status

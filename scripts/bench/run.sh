@@ -189,7 +189,7 @@ run_one() {
 	done
 	if ! tool_ready "$tool" "$dir"; then
 		log "$tool did not start: $(head -c 300 "$dir/err")"
-		kill -INT "$pid" 2>/dev/null; wait "$tpid"
+		kill -TERM "$pid" 2>/dev/null; wait "$tpid"
 		return 1
 	fi
 	local t0=$EPOCHREALTIME
@@ -203,7 +203,9 @@ run_one() {
 		last=$now
 	done
 	local t1=$EPOCHREALTIME
-	kill -INT "$pid" 2>/dev/null
+	# TERM, not INT: a background job of a script starts with SIGINT ignored, and nft
+	# keeps that; every tool here ends cleanly on TERM (iptrace prints its summary).
+	kill -TERM "$pid" 2>/dev/null
 	wait "$tpid"
 	local sent_pps server received lost u s e m
 	sent_pps=$(sed -nE 's/.*: ([0-9]+) packets\/s.*/\1/p' "$dir/gen")

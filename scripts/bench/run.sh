@@ -76,14 +76,14 @@ lab_fresh() {
 		ip netns exec "$R" iptables-legacy -w -t filter -S >/dev/null
 	fi
 	if [ "$1" = nft ] && [ "$2" = 3 ]; then
-		ip netns exec "$R" nft -f - <<-EOF
+		ip netns exec "$R" nft -f - <<-EOF || fail "cannot build the nft lab"
 		table ip bmangle {
-			chain pre { type filter hook prerouting priority -150; policy accept; }
-			chain fwd { type filter hook forward priority -150; policy accept; }
-			chain post { type filter hook postrouting priority -150; policy accept; }
+			chain bpre { type filter hook prerouting priority -150; policy accept; }
+			chain bfwd { type filter hook forward priority -150; policy accept; }
+			chain bpost { type filter hook postrouting priority -150; policy accept; }
 		}
 		table ip bfilter {
-			chain fwd { type filter hook forward priority 0; policy accept; }
+			chain bfwd { type filter hook forward priority 0; policy accept; }
 		}
 		EOF
 	fi
@@ -107,9 +107,9 @@ tool_family() {
 tool_prep() {
 	case $1 in
 	nft-monitor)
-		ip netns exec "$R" nft -f - <<-EOF
+		ip netns exec "$R" nft -f - <<-EOF || fail "cannot add the nftrace rule"
 		table ip btrace {
-			chain pre { type filter hook prerouting priority -300; udp dport $PORT meta nftrace set 1; }
+			chain bpre { type filter hook prerouting priority -300; udp dport $PORT meta nftrace set 1; }
 		}
 		EOF
 		;;

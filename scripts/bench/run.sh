@@ -251,6 +251,8 @@ for tables in $TABLES; do
 done
 
 {
+# A pipeline's subshell: its labs are its own to clean up.
+trap lab_cleanup EXIT
 printf '%-16s %6s %8s %8s %8s %4s %9s %9s %7s %7s %6s %6s %7s\n' tool tables rate sent/s \
 	packets rec/p expected received lost% "lost*" cpu_s cpu% rss_MiB
 for tables in $TABLES; do
@@ -271,6 +273,7 @@ for tables in $TABLES; do
 		done
 	done
 done
+lab_cleanup
 } | tee "$OUT/table.txt"
 echo "lost%: (expected - received) / expected; lost*: what the tool itself reports as lost (NFLOG sequence gaps), - when it can't."
 echo "cpu%: the tool's CPU time over the time from the first packet sent until it went idle."

@@ -308,20 +308,24 @@ const char *ct_status_name(unsigned bit)
 	return bit < sizeof(names) / sizeof(names[0]) ? names[bit] : NULL;
 }
 
-void ct_put_status_json(FILE *f, uint32_t status)
+char *ct_status_json(char *buf, size_t size, uint32_t status)
 {
-	bool first = true;
+	size_t off = 0;
+	int n;
 
-	putc('[', f);
-	for (unsigned b = 0; b < 32; b++) {
-		const char *n = ct_status_name(b);
+	n = snprintf(buf, size, "[");
+	off = n > 0 ? (size_t)n : 0;
+	for (unsigned b = 0; b < 32 && off < size; b++) {
+		const char *name = ct_status_name(b);
 
-		if (!(status & (1u << b)) || !n)
+		if (!(status & (1u << b)) || !name)
 			continue;
-		fprintf(f, "%s\"%s\"", first ? "" : ",", n);
-		first = false;
+		n = snprintf(buf + off, size - off, "%s\"%s\"", off > 1 ? "," : "", name);
+		off += n > 0 ? (size_t)n : 0;
 	}
-	putc(']', f);
+	if (off < size)
+		snprintf(buf + off, size - off, "]");
+	return buf;
 }
 
 const char *ct_state_name(uint32_t state)

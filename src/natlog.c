@@ -132,6 +132,7 @@ static const char *family_name(const struct ct_entry *e)
 
 int natlog_print_json(FILE *out, char op, const struct ct_entry *e)
 {
+	char st[CT_STATUS_JSON_MAX];
 	struct nat_row row;
 	char pbuf[4];
 
@@ -149,7 +150,7 @@ int natlog_print_json(FILE *out, char op, const struct ct_entry *e)
 	else
 		fputs(",\"id\":null", out);
 	fputs(",\"status\":", out);
-	ct_put_status_json(out, e->has_status ? e->status : 0);
+	fputs(ct_status_json(st, sizeof(st), e->has_status ? e->status : 0), out);
 	if (e->has_timeout)
 		fprintf(out, ",\"timeout\":%" PRIu32, e->timeout);
 	else
@@ -175,6 +176,7 @@ static void put_tuple_json(FILE *out, const struct ct_tuple *t)
 
 void ct_print_json_obj(FILE *out, const struct ct_entry *e)
 {
+	char st[CT_STATUS_JSON_MAX];
 	bool s = ct_is_snat(e), d = ct_is_dnat(e);
 
 	fprintf(out, "{\"id\":%" PRIu32 ",\"orig\":", e->id);
@@ -183,7 +185,7 @@ void ct_print_json_obj(FILE *out, const struct ct_entry *e)
 	put_tuple_json(out, &e->reply);
 	fprintf(out, ",\"nat\":[%s%s%s],\"status\":", s ? "\"snat\"" : "", s && d ? "," : "",
 		d ? "\"dnat\"" : "");
-	ct_put_status_json(out, e->has_status ? e->status : 0);
+	fputs(ct_status_json(st, sizeof(st), e->has_status ? e->status : 0), out);
 	putc('}', out);
 }
 

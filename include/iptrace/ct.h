@@ -77,8 +77,12 @@ const char *ct_proto_name(uint8_t proto, char *buf, size_t size);
 /* ct_status_name - lower-case name of IPS_* bit @bit ("assured"), NULL if unnamed. */
 const char *ct_status_name(unsigned bit);
 
-/* ct_put_status_json - @status (IPS_* bits) as a JSON array of names to @f. */
-void ct_put_status_json(FILE *f, uint32_t status);
+/*
+ * ct_status_json - @status (IPS_* bits) as a JSON array of names into @buf; returns @buf.
+ * CT_STATUS_JSON_MAX holds every name.
+ */
+#define CT_STATUS_JSON_MAX 320
+char *ct_status_json(char *buf, size_t size, uint32_t status);
 
 /* ct_state_name - nft's ct state for NF_CT_STATE_* bits: "new", "established", ... */
 const char *ct_state_name(uint32_t state);

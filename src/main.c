@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <libmnl/libmnl.h>
 
+#include "iptrace/demo.h"
 #include "iptrace/logbind.h"
 #include "iptrace/logline.h"
 #include "iptrace/marker.h"
@@ -400,6 +401,7 @@ int main(int argc, char **argv)
 	struct sink sink = { 0 };
 	struct pipeline *pl = NULL;
 	struct live lv = { 0 };
+	struct demo *demo = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block, waitmask;
 	char err[256], tag[64], desc[256];
@@ -470,6 +472,22 @@ int main(int argc, char **argv)
 	sink.opts.color = want_color(&o, out);
 	sink.opts.time_prefix = o.log_time;
 
+	if (o.mode == MODE_DEMO) {
+		/* Build the lab (signals are blocked: one aborts it), then trace in its router. */
+		demo = demo_new(stderr);
+		if (!demo) {
+			rc = errno == EINTR ? 0 : EXIT_FAILURE;
+			goto out_close;
+		}
+		ret = enter_netns(demo_router(demo));
+		if (ret < 0) {
+			msg("cannot enter the demo's router namespace: %s", strerror(-ret));
+			rc = EXIT_FAILURE;
+			goto out_close;
+		}
+		demo_intro(demo, stderr);
+		o.mode = MODE_TRACE;
+	}
 	if (o.mode == MODE_TRACE) {
 		snprintf(tag, sizeof(tag), "iptrace:%ld", (long)getpid());
 		if (o.record) {
@@ -493,6 +511,11 @@ int main(int argc, char **argv)
 		}
 		msg("tracing %s with the %s marker (rules tagged %s); Ctrl-C to stop", desc,
 		    marker_name(lv.marker), tag);
+		if (demo && (ret = demo_start(demo)) < 0) {
+			msg("cannot start the demo's client: %s", strerror(-ret));
+			rc = EXIT_FAILURE;
+			goto out_teardown;
+		}
 	}
 
 	{
@@ -553,6 +576,8 @@ out_teardown:
 		rc = rc ? rc : EXIT_FAILURE;
 	}
 out_close:
+	if (demo_free(demo, stderr) < 0)
+		rc = rc ? rc : EXIT_FAILURE;
 	if (out != stdout)
 		fclose(out);
 	else

@@ -15,6 +15,7 @@ enum {
 	OPT_MARK, OPT_LIMIT, OPT_BACKEND, OPT_FORMAT, OPT_COUNT, OPT_DURATION,
 	OPT_WINDOW, OPT_OUTPUT, OPT_READ, OPT_REPLAY, OPT_RECORD, OPT_NO_GROUP, OPT_COLOR,
 	OPT_NETNS, OPT_CLEANUP, OPT_LIST, OPT_LOG_TIME,
+	OPT_DEMO,
 };
 
 struct opt_desc {
@@ -52,6 +53,7 @@ static const struct opt_desc table[] = {
 	{ "read", required_argument, OPT_READ, "FILE|-", "read kernel TRACE lines (dmesg, journal, messages)" },
 	{ "replay", required_argument, OPT_REPLAY, "FILE", "replay netlink messages saved by --record" },
 	{ "record", required_argument, OPT_RECORD, "FILE", "also save the raw netlink messages to FILE" },
+	{ "demo", no_argument, OPT_DEMO, NULL, "trace a DNS query and its reply in a throw-away namespace lab" },
 	{ "cleanup", no_argument, OPT_CLEANUP, NULL, "undo what killed captures left (rules, logger bindings)" },
 	{ "list", no_argument, OPT_LIST, NULL, "list live and stale captures" },
 	{ "verbose", no_argument, 'v', NULL, "show iptrace's own marking rules too" },
@@ -64,7 +66,8 @@ const char options_synopsis[] =
 	"iptrace [OPTIONS] SELECTOR...\n"
 	"       iptrace --read FILE|- [--format F]\n"
 	"       iptrace --replay FILE [--format F]\n"
-	"       iptrace --cleanup | --list [--netns NS]";
+	"       iptrace --cleanup | --list [--netns NS]\n"
+	"       iptrace --demo [--format F]";
 
 void options_usage(FILE *f)
 {
@@ -268,6 +271,9 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 		case OPT_LIST:
 			o->mode = MODE_LIST;
 			break;
+		case OPT_DEMO:
+			o->mode = MODE_DEMO;
+			break;
 		case 'h':
 			o->mode = MODE_HELP;
 			return 0;
@@ -284,13 +290,25 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 	}
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+	if (o->mode == MODE_DEMO) {
+		/* The lab's DNS exchange, both ways, and an end even if a packet went missing. */
+		if (o->netns)
+			return fail(err, errlen, "--demo builds its own namespaces: no --netns");
+		if (selection_empty(&o->sel) &&
+		    sel_parse_ports("53", &o->sel.ports, err, errlen) < 0)
+			return -EINVAL;
+		if (!o->count)
+			o->count = 2;
+		if (!o->duration)
+			o->duration = 10;
+	}
 	if (o->mode == MODE_TRACE && selection_empty(&o->sel))
 		return fail(err, errlen, "no selector given (e.g. --port 53 or --dest ADDR); see --help");
 	if (o->sel.host.n && (o->sel.src.n || o->sel.dst.n))
 		return fail(err, errlen, "--host can't be combined with --src or --dest");
 	if (o->sel.limit_per_s > 10000 && o->backend == BACKEND_LEGACY)
 		return fail(err, errlen, "--limit above 10000/s is refused by the kernel's limit match");
-	if (o->mode == MODE_TRACE &&
+	if ((o->mode == MODE_TRACE || o->mode == MODE_DEMO) &&
 	    selection_finish(&o->sel, o->want_families, err, errlen) < 0)
 		return -EINVAL;
 	return 0;

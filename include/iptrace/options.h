@@ -14,6 +14,7 @@ enum iptrace_mode {
 	MODE_REPLAY,	/* --replay FILE: recorded netlink messages */
 	MODE_CLEANUP,	/* --cleanup: undo captures whose process died */
 	MODE_LIST,	/* --list: live and stale captures */
+	MODE_DEMO,	/* --demo: build a lab, trace in it (then like MODE_TRACE), remove it */
 	MODE_HELP,
 	MODE_VERSION,
 };

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
 	libmnl-dev libnetfilter-log-dev libnftnl-dev libip4tc-dev libip6tc-dev libxtables-dev
-	libcmocka-dev iptables nftables iproute2 conntrack jq kmod procps"
+	libcmocka-dev iptables nftables iproute2 conntrack jq kmod procps iputils-ping"
 
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo

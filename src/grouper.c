@@ -7,10 +7,22 @@
 #include <netinet/in.h>
 
 #include "iptrace/grouper.h"
+#include "iptrace/pkt.h"
+
+/*
+ * A packet is found by up to GLINKS keys of three kinds:
+ * - K_LEGACY: what NAT leaves alone, with a hash of the whole L4 payload (legacy records);
+ * - K_TRACE: the nft trace id (it changes when the packet loops back);
+ * - K_WEAK: the NAT-proof fields both backends can compute, the L4 payload only as far as
+ *   the nft transport header goes (20 bytes). It joins nft records to legacy ones and the
+ *   two trace ids of a looped-back packet.
+ */
+enum { K_LEGACY = 1, K_WEAK, K_TRACE };
+#define GLINKS 4
 
 struct gkey {
 	uint64_t	hash;
-	uint8_t		backend;
+	uint8_t		type;
 	uint8_t		family, proto;
 	uint16_t	ipid, len;
 	uint32_t	payload_hash;
@@ -18,23 +30,36 @@ struct gkey {
 	uint32_t	trace_id;	/* nft */
 };
 
+struct gpkt;
+
+struct glink {
+	struct gkey	key;
+	struct gpkt	*pkt;		/* NULL: slot unused */
+	struct glink	*hnext;		/* hash chain */
+};
+
 struct gpkt {
-	struct gkey		key;
+	struct glink		links[GLINKS];
 	uint64_t		id;
 	uint64_t		last_ns;
-	int8_t			hook;		/* last known hook, HOOK_NONE at start */
+	int8_t			hook;		/* last hook of a legacy record, HOOK_NONE at start */
 	int8_t			rank;		/* table rank within that hook */
 	bool			looped;		/* went back to PREROUTING once (loopback) */
+	bool			has_legacy, has_nft;
+	uint32_t		nft_id;		/* trace id of the last nft record */
+	uint8_t			seg[2];		/* per backend: 1 after the loopback re-entry */
+	int8_t			last_rank[2];	/* per backend: hook order of the last step */
+	int32_t			last_prio[2];
 	size_t			nsteps, cap;
 	uint32_t		steps_dropped;
 	struct trace_record	*steps;
-	struct gpkt		*hnext;		/* hash chain */
+	uint64_t		*order;		/* per step: (segment, hook order, priority) */
 	struct gpkt		*prev, *next;	/* LRU list (oldest first) or free list */
 };
 
 struct grouper {
 	struct grouper_cfg	cfg;
-	struct gpkt		**buckets;
+	struct glink		**buckets;
 	size_t			nbuckets;	/* power of two */
 	struct gpkt		*lru_head, *lru_tail;
 	struct gpkt		*free_list;
@@ -56,7 +81,7 @@ struct grouper *grouper_new(const struct grouper_cfg *cfg)
 		return NULL;
 	g->cfg = *cfg;
 	g->nbuckets = 64;
-	while (g->nbuckets < cfg->max_open * 2)
+	while (g->nbuckets < cfg->max_open * 4)
 		g->nbuckets <<= 1;
 	g->buckets = calloc(g->nbuckets, sizeof(*g->buckets));
 	if (!g->buckets) {
@@ -72,6 +97,7 @@ static void free_list(struct gpkt *p, bool via_next)
 		struct gpkt *n = via_next ? p->next : p->next;
 
 		free(p->steps);
+		free(p->order);
 		free(p);
 		p = n;
 	}
@@ -93,15 +119,10 @@ static uint64_t mix(uint64_t h, uint64_t v)
 	return h;
 }
 
-static void key_of(const struct trace_record *r, struct gkey *k)
+static void legacy_key_of(const struct trace_record *r, struct gkey *k)
 {
 	memset(k, 0, sizeof(*k));
-	k->backend = (uint8_t)r->backend;
-	if (r->backend == TRACE_BACKEND_NFT) {
-		k->trace_id = r->trace_id;
-		k->hash = mix(1, r->trace_id);
-		return;
-	}
+	k->type = K_LEGACY;
 	k->family = r->pkt.family;
 	k->proto = r->pkt.proto;
 	k->ipid = r->pkt.ipid;
@@ -118,9 +139,71 @@ static void key_of(const struct trace_record *r, struct gkey *k)
 		      mix(k->payload_hash, (uint64_t)k->seq << 32 | k->ack));
 }
 
+static void trace_key_of(const struct trace_record *r, struct gkey *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->type = K_TRACE;
+	k->trace_id = r->trace_id;
+	k->hash = mix(1, r->trace_id);
+}
+
+/*
+ * The L4 bytes after the transport header that both backends see: nft sends at most 20
+ * bytes from the transport header on. Only where NAT can't touch them: UDP payload, ICMP
+ * echo data (ICMP errors quote a header that NAT rewrites).
+ */
+static uint32_t short_payload_hash(const struct trace_record *r)
+{
+	const struct pkt_hdr *h = &r->pkt;
+	size_t l4 = 0, end;
+
+	if (r->raw_len < 1)
+		return 0;
+	if (h->family == AF_INET)
+		l4 = (size_t)(r->raw[0] & 0x0f) * 4;
+	else if (h->family == AF_INET6 && r->raw_len > 6 && r->raw[6] == h->proto)
+		l4 = 40;
+	if (!l4 || l4 >= r->raw_len || (h->frag & 0x1fff))
+		return 0;
+	end = l4 + 20 < r->raw_len ? l4 + 20 : r->raw_len;
+	switch (h->proto) {
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+		l4 += 8;
+		break;
+	case IPPROTO_ICMP:
+		if (h->icmp_type != 0 && h->icmp_type != 8)
+			return 0;
+		l4 += 8;
+		break;
+	case IPPROTO_ICMPV6:
+		if (h->icmp_type != 128 && h->icmp_type != 129)
+			return 0;
+		l4 += 8;
+		break;
+	default:
+		return 0;
+	}
+	return l4 < end ? pkt_hash(PKT_HASH_SEED, r->raw + l4, end - l4) : 0;
+}
+
+/* False when the record carries no decoded header to compute it from. */
+static bool weak_key_of(const struct trace_record *r, struct gkey *k)
+{
+	if (r->pkt.family != AF_INET && r->pkt.family != AF_INET6)
+		return false;
+	legacy_key_of(r, k);
+	k->type = K_WEAK;
+	/* NAT leaves the IPv6 flow label alone: it stands in for the missing IP ID. */
+	k->payload_hash = short_payload_hash(r) ^ r->pkt.flowlabel;
+	k->hash = mix(mix(mix(mix(mix(3, k->family), k->proto), k->ipid), k->len),
+		      mix(k->payload_hash, (uint64_t)k->seq << 32 | k->ack));
+	return true;
+}
+
 static bool key_eq(const struct gkey *a, const struct gkey *b)
 {
-	return a->hash == b->hash && a->backend == b->backend && a->family == b->family &&
+	return a->hash == b->hash && a->type == b->type && a->family == b->family &&
 	       a->proto == b->proto && a->ipid == b->ipid && a->len == b->len &&
 	       a->payload_hash == b->payload_hash && a->seq == b->seq && a->ack == b->ack &&
 	       a->trace_id == b->trace_id;
@@ -194,35 +277,90 @@ static void lru_append(struct grouper *g, struct gpkt *p)
 	g->lru_tail = p;
 }
 
-static void hash_unlink(struct grouper *g, struct gpkt *p)
+static void link_del(struct grouper *g, struct glink *l)
 {
-	struct gpkt **pp = &g->buckets[p->key.hash & (g->nbuckets - 1)];
+	struct glink **pp = &g->buckets[l->key.hash & (g->nbuckets - 1)];
 
-	while (*pp && *pp != p)
+	while (*pp && *pp != l)
 		pp = &(*pp)->hnext;
 	if (*pp)
-		*pp = p->hnext;
-	p->hnext = NULL;
+		*pp = l->hnext;
+	l->hnext = NULL;
+	l->pkt = NULL;
+}
+
+/* Index @p under @k too; a packet with every slot taken stays findable by its other keys. */
+static void link_add(struct grouper *g, struct gpkt *p, const struct gkey *k)
+{
+	struct glink *l = NULL;
+	size_t b = k->hash & (g->nbuckets - 1);
+
+	for (size_t i = 0; i < GLINKS; i++) {
+		if (p->links[i].pkt && key_eq(&p->links[i].key, k))
+			return;
+		if (!p->links[i].pkt && !l)
+			l = &p->links[i];
+	}
+	if (!l)
+		return;
+	l->key = *k;
+	l->pkt = p;
+	l->hnext = g->buckets[b];
+	g->buckets[b] = l;
+}
+
+static bool has_link(const struct gpkt *p, const struct gkey *k)
+{
+	for (size_t i = 0; i < GLINKS; i++)
+		if (p->links[i].pkt && key_eq(&p->links[i].key, k))
+			return true;
+	return false;
 }
 
 /* Take @p out of the open set and put it on the free list (its steps buffer is kept). */
 static void retire(struct grouper *g, struct gpkt *p)
 {
-	hash_unlink(g, p);
+	for (size_t i = 0; i < GLINKS; i++)
+		if (p->links[i].pkt)
+			link_del(g, &p->links[i]);
 	lru_unlink(g, p);
 	p->next = g->free_list;
 	g->free_list = p;
 	g->nopen--;
 }
 
+/*
+ * Legacy and nft records come on two sockets, so their interleaving is lost; each stream
+ * alone is in kernel order. A stable sort on (segment, hook order, priority) merges them
+ * back; within one stream nothing moves.
+ */
+static void sort_steps(struct gpkt *p)
+{
+	for (size_t i = 1; i < p->nsteps; i++) {
+		struct trace_record r = p->steps[i];
+		uint64_t o = p->order[i];
+		size_t j = i;
+
+		for (; j > 0 && p->order[j - 1] > o; j--) {
+			p->steps[j] = p->steps[j - 1];
+			p->order[j] = p->order[j - 1];
+		}
+		p->steps[j] = r;
+		p->order[j] = o;
+	}
+}
+
 static int emit(struct grouper *g, struct gpkt *p)
 {
-	struct packet out = {
+	struct packet out;
+	int ret;
+
+	if (p->has_legacy && p->has_nft)
+		sort_steps(p);
+	out = (struct packet){
 		.id = p->id, .nsteps = p->nsteps, .steps = p->steps,
 		.steps_dropped = p->steps_dropped,
 	};
-	int ret;
-
 	g->st.packets++;
 	g->st.steps_dropped += p->steps_dropped;
 	ret = g->cfg.emit(g->cfg.ctx, &out);
@@ -232,18 +370,17 @@ static int emit(struct grouper *g, struct gpkt *p)
 
 static struct gpkt *find(struct grouper *g, const struct gkey *k)
 {
-	struct gpkt *p = g->buckets[k->hash & (g->nbuckets - 1)];
+	struct glink *l = g->buckets[k->hash & (g->nbuckets - 1)];
 
-	for (; p; p = p->hnext)
-		if (key_eq(&p->key, k))
-			return p;
+	for (; l; l = l->hnext)
+		if (key_eq(&l->key, k))
+			return l->pkt;
 	return NULL;
 }
 
-static struct gpkt *open_packet(struct grouper *g, const struct gkey *k, int *ret)
+static struct gpkt *open_packet(struct grouper *g, int *ret)
 {
 	struct gpkt *p;
-	size_t b;
 
 	*ret = 0;
 	if (g->nopen >= g->cfg.max_open) {
@@ -259,57 +396,175 @@ static struct gpkt *open_packet(struct grouper *g, const struct gkey *k, int *re
 			return NULL;
 		g->nalloc++;
 	}
-	p->key = *k;
+	for (size_t i = 0; i < GLINKS; i++)
+		p->links[i].pkt = NULL;
 	p->id = ++g->next_id;
 	p->nsteps = 0;
 	p->steps_dropped = 0;
 	p->hook = HOOK_NONE;
 	p->rank = -1;
 	p->looped = false;
-	b = k->hash & (g->nbuckets - 1);
-	p->hnext = g->buckets[b];
-	g->buckets[b] = p;
+	p->has_legacy = p->has_nft = false;
+	p->nft_id = 0;
+	memset(p->seg, 0, sizeof(p->seg));
+	memset(p->last_rank, 0, sizeof(p->last_rank));
+	memset(p->last_prio, 0, sizeof(p->last_prio));
 	lru_append(g, p);
 	g->nopen++;
 	return p;
 }
 
-int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_ns)
+static bool expired(const struct grouper *g, const struct gpkt *p, uint64_t now_ns)
 {
-	struct gkey k;
-	struct gpkt *p;
-	int ret = 0, hook = rec->hook, rank;
-	bool loops = false;
+	return now_ns - p->last_ns > g->cfg.window_ns;
+}
 
-	g->st.records++;
-	/* User chains carry no hook in --read input: they inherit the packet's. */
-	if (hook == HOOK_NONE && rec->backend == TRACE_BACKEND_LEGACY)
-		hook = trace_hook_of(rec->chain);
-	rank = hook == HOOK_NONE ? -1 : table_rank(rec->table, hook);
-	key_of(rec, &k);
+/* The legacy tables' priorities, for ordering them among nft chains. */
+static int32_t legacy_prio(const char *table, int hook)
+{
+	if (strcmp(table, "raw") == 0)
+		return -300;
+	if (strcmp(table, "mangle") == 0)
+		return -150;
+	if (strcmp(table, "nat") == 0)
+		return hook == HOOK_PREROUTING || hook == HOOK_OUTPUT ? -100 : 100;
+	if (strcmp(table, "security") == 0)
+		return 50;
+	return 0;
+}
+
+/* Hooks in path order: the entry hooks, then INPUT/FORWARD, then POSTROUTING. */
+static int8_t hook_order(int hook)
+{
+	switch (hook) {
+	case HOOK_PREROUTING:
+	case HOOK_OUTPUT:
+		return 0;
+	case HOOK_INPUT:
+	case HOOK_FORWARD:
+		return 1;
+	case HOOK_POSTROUTING:
+		return 2;
+	}
+	return -1;
+}
+
+/* Find (or open) the packet of a legacy record. */
+static struct gpkt *legacy_packet(struct grouper *g, const struct trace_record *rec,
+				  uint64_t now_ns, int hook, int rank, bool *loops, int *ret)
+{
+	struct gkey k, wk;
+	bool weak = weak_key_of(rec, &wk);
+	struct gpkt *p;
+
+	legacy_key_of(rec, &k);
 	p = find(g, &k);
-	if (p && (now_ns - p->last_ns > g->cfg.window_ns || !follows(p, hook, rank, &loops))) {
-		ret = emit(g, p);
+	if (p && (expired(g, p, now_ns) || !follows(p, hook, rank, loops))) {
+		*ret = emit(g, p);
 		p = NULL;
+	}
+	/* The same packet seen first through nft chains: join it by the NAT-proof fields. */
+	if (!p && weak) {
+		p = find(g, &wk);
+		if (p && (p->has_legacy || expired(g, p, now_ns)))
+			p = NULL;
 	}
 	if (!p) {
 		int r;
 
-		p = open_packet(g, &k, &r);
-		if (r < 0 && ret == 0)
-			ret = r;
+		p = open_packet(g, &r);
+		if (r < 0 && *ret == 0)
+			*ret = r;
 		if (!p)
-			return -ENOMEM;
+			return NULL;
+	}
+	link_add(g, p, &k);
+	if (weak)
+		link_add(g, p, &wk);
+	return p;
+}
+
+/* Find (or open) the packet of an nft record. */
+static struct gpkt *nft_packet(struct grouper *g, const struct trace_record *rec,
+			       uint64_t now_ns, int *ret)
+{
+	struct gkey k, wk;
+	bool weak = weak_key_of(rec, &wk);
+	struct gpkt *p;
+
+	trace_key_of(rec, &k);
+	p = find(g, &k);
+	/* Trace ids are reused quickly: a new traversal with other fields is another packet. */
+	if (p && (expired(g, p, now_ns) || (rec->has_hdr && weak && !has_link(p, &wk)))) {
+		*ret = emit(g, p);
+		p = NULL;
+	}
+	/* Legacy records came first, or the packet looped back under a new id. */
+	if (!p && weak) {
+		p = find(g, &wk);
+		if (p && expired(g, p, now_ns))
+			p = NULL;
+	}
+	if (!p) {
+		int r;
+
+		p = open_packet(g, &r);
+		if (r < 0 && *ret == 0)
+			*ret = r;
+		if (!p)
+			return NULL;
+	}
+	link_add(g, p, &k);
+	if (weak)
+		link_add(g, p, &wk);
+	return p;
+}
+
+int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_ns)
+{
+	struct gpkt *p;
+	int ret = 0, hook = rec->hook, rank, b = rec->backend == TRACE_BACKEND_NFT;
+	int8_t order;
+	int32_t prio;
+	bool loops = false;
+
+	g->st.records++;
+	/* User chains carry no hook in --read input: they inherit the packet's. */
+	if (hook == HOOK_NONE && !b)
+		hook = trace_hook_of(rec->chain);
+	rank = hook == HOOK_NONE ? -1 : table_rank(rec->table, hook);
+	p = b ? nft_packet(g, rec, now_ns, &ret) : legacy_packet(g, rec, now_ns, hook, rank,
+								 &loops, &ret);
+	if (!p)
+		return -ENOMEM;
+	lru_unlink(g, p);
+	lru_append(g, p);
+
+	/* Where the step sits on the packet's path, for merging the two streams. */
+	order = hook_order(hook);
+	prio = rec->has_prio ? rec->prio : !b && hook != HOOK_NONE ?
+		legacy_prio(rec->table, hook) : p->last_prio[b];
+	if (b) {
+		/* A new trace id on a packet already traced: it looped back. */
+		if (p->has_nft && rec->trace_id != p->nft_id && p->seg[b] < 15)
+			p->seg[b]++;
+		p->nft_id = rec->trace_id;
+		p->has_nft = true;
 	} else {
-		lru_unlink(g, p);
-		lru_append(g, p);
+		if (hook != HOOK_NONE) {
+			if (loops)
+				p->looped = true;
+			p->hook = (int8_t)hook;
+			p->rank = (int8_t)rank;
+		}
+		if (loops && p->seg[b] < 15)
+			p->seg[b]++;
+		p->has_legacy = true;
 	}
-	if (hook != HOOK_NONE) {
-		if (loops)
-			p->looped = true;
-		p->hook = (int8_t)hook;
-		p->rank = (int8_t)rank;
-	}
+	if (order < 0)
+		order = p->last_rank[b];
+	p->last_rank[b] = order;
+	p->last_prio[b] = prio;
 	p->last_ns = now_ns;
 	if (p->nsteps >= g->cfg.max_steps) {
 		p->steps_dropped++;
@@ -318,6 +573,7 @@ int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_
 	if (p->nsteps == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 16;
 		struct trace_record *s;
+		uint64_t *o;
 
 		if (cap > g->cfg.max_steps)
 			cap = g->cfg.max_steps;
@@ -325,8 +581,14 @@ int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_
 		if (!s)
 			return -ENOMEM;
 		p->steps = s;
+		o = realloc(p->order, cap * sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		p->order = o;
 		p->cap = cap;
 	}
+	p->order[p->nsteps] = (uint64_t)p->seg[b] << 36 | (uint64_t)order << 32 |
+			      ((uint32_t)prio ^ 0x80000000u);
 	p->steps[p->nsteps++] = *rec;
 	return ret;
 }

@@ -13,13 +13,17 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <libmnl/libmnl.h>
 
 #include "iptrace/demo.h"
 #include "iptrace/logbind.h"
 #include "iptrace/logline.h"
 #include "iptrace/marker.h"
+#include "iptrace/natlog.h"
 #include "iptrace/nflog.h"
+#include "iptrace/nftrace.h"
 #include "iptrace/nlrec.h"
 #include "iptrace/options.h"
 #include "iptrace/pipeline.h"
@@ -86,9 +90,13 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 {
 	struct summary s;
 
+	pipeline_summary(pl, &s);
+	/* Never silent: messages we could not decode are said, whatever the format. */
+	if (s.malformed)
+		msg("warning: %llu netlink message(s) could not be decoded and were skipped",
+		    (unsigned long long)s.malformed);
 	if (strcmp(o->format, "text") != 0)
 		return;
-	pipeline_summary(pl, &s);
 	msg("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,
 	    s.packets == 1 ? "" : "s", (unsigned long long)s.records, s.records == 1 ? "" : "s",
 	    (unsigned long long)s.lost,
@@ -160,7 +168,8 @@ static int run_replay(const struct iptrace_opts *o, struct pipeline *pl)
 struct live {
 	struct capture_state	st;	/* what we changed, on disk for --cleanup */
 	bool			st_saved;
-	struct nflog_src	*nflog;
+	struct nflog_src	*nflog;		/* NULL: group 0 owned by another (nft marker) */
+	struct nftrace_src	*nftrace;	/* NULL with the legacy marker alone */
 	struct logbind		*lb;	/* st.lb: nf_log/2, nf_log/10 */
 	struct marker		*marker;
 	struct nlrec		*rec;
@@ -217,11 +226,10 @@ static void explain_owner(void)
 		msg("cannot bind NFLOG group 0: permission denied (need root or CAP_NET_ADMIN)");
 }
 
-/* Read everything queued on the socket without waiting. Returns -errno on hard errors. */
-static int drain(struct live *lv, struct pipeline *pl, bool *warned)
+/* Read everything queued on @fd (a @source socket) without waiting. -errno on hard errors. */
+static int drain(struct live *lv, struct pipeline *pl, int fd, uint16_t source, bool *warned)
 {
 	static uint32_t buf[(1 << 17) / 4];	/* 128 KiB: a full batch of records */
-	int fd = nflog_src_fd(lv->nflog);
 
 	for (int i = 0; i < 64; i++) {
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -244,9 +252,9 @@ static int drain(struct live *lv, struct pipeline *pl, bool *warned)
 		}
 		mono = clock_ns(CLOCK_MONOTONIC);
 		if (lv->rec)
-			nlrec_write(lv->rec, NLREC_NFLOG, mono, buf, (size_t)n);
+			nlrec_write(lv->rec, source, mono, buf, (size_t)n);
 		pipeline_set_clock(pl, mono, clock_ns(CLOCK_REALTIME));
-		if (pipeline_dispatch(pl, NLREC_NFLOG, buf, (size_t)n) < 0)
+		if (pipeline_dispatch(pl, source, buf, (size_t)n) < 0)
 			return -EPIPE;
 	}
 	return 0;
@@ -258,7 +266,18 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 	uint64_t end = o->duration > 0 ?
 		clock_ns(CLOCK_MONOTONIC) + (uint64_t)(o->duration * 1e9) : UINT64_MAX;
 	bool warned = false;
-	struct pollfd pfd = { .fd = nflog_src_fd(lv->nflog), .events = POLLIN };
+	struct pollfd pfd[2];
+	uint16_t srcs[2];
+	nfds_t npfd = 0;
+
+	if (lv->nflog) {
+		pfd[npfd] = (struct pollfd){ .fd = nflog_src_fd(lv->nflog), .events = POLLIN };
+		srcs[npfd++] = NLREC_NFLOG;
+	}
+	if (lv->nftrace) {
+		pfd[npfd] = (struct pollfd){ .fd = nftrace_src_fd(lv->nftrace), .events = POLLIN };
+		srcs[npfd++] = NLREC_NFTRACE;
+	}
 
 	while (!stop_signal && !pipeline_done(pl)) {
 		uint64_t now = clock_ns(CLOCK_MONOTONIC), until = pipeline_deadline(pl);
@@ -276,17 +295,21 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 			ts.tv_nsec = (long)(d % 1000000000ull);
 			tsp = &ts;
 		}
-		ret = ppoll(&pfd, 1, tsp, waitmask);
+		ret = ppoll(pfd, npfd, tsp, waitmask);
 		if (ret < 0 && errno != EINTR) {
 			msg("poll: %s", strerror(errno));
 			return EXIT_FAILURE;
 		}
-		if (ret > 0) {
-			ret = drain(lv, pl, &warned);
-			if (ret == -EPIPE)
-				break;	/* output closed: end like a signal */
-			if (ret < 0) {
-				msg("receiving trace records: %s", strerror(-ret));
+		for (nfds_t i = 0; ret > 0 && i < npfd; i++) {
+			int r;
+
+			if (!pfd[i].revents)
+				continue;
+			r = drain(lv, pl, pfd[i].fd, srcs[i], &warned);
+			if (r == -EPIPE)
+				return 0;	/* output closed: end like a signal */
+			if (r < 0) {
+				msg("receiving trace records: %s", strerror(-r));
 				return EXIT_FAILURE;
 			}
 		}
@@ -294,9 +317,36 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 		pipeline_tick(pl);
 	}
 	/* Records already queued belong to the capture: take them before teardown. */
-	if (!pipeline_done(pl))
-		drain(lv, pl, &warned);
+	for (nfds_t i = 0; i < npfd && !pipeline_done(pl); i++)
+		drain(lv, pl, pfd[i].fd, srcs[i], &warned);
 	return 0;
+}
+
+/* have_cap - is @cap in our effective set? (capget: no libcap dependency for one check) */
+static bool have_cap(int cap)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return true;	/* can't tell: let the real operation say */
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+/*
+ * --backend auto, as CONTRACT.md "Marker choice" says: legacy tables in use (read from /proc,
+ * never by opening one) -> the libiptc marker, plus the nft marker when nf_tables base chains
+ * exist too (nft chains report only while some nftrace rule exists); neither -> nft.
+ */
+static enum marker_kind choose_marker(const struct iptrace_opts *o)
+{
+	if (o->backend == BACKEND_LEGACY)
+		return MARKER_LEGACY;
+	if (o->backend == BACKEND_NFT)
+		return MARKER_NFT;
+	if (!legacy_family_in_use(AF_INET) && !legacy_family_in_use(AF_INET6))
+		return MARKER_NFT;
+	return nft_has_base_chains() > 0 ? MARKER_LEGACY_NFT : MARKER_LEGACY;
 }
 
 /* Set-up in order; on failure undo what was done. Returns 0 or an exit code. */
@@ -308,8 +358,15 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 		.qthresh = 0, .flush_cs = 0, .nlbufsiz = 0,
 	};
 	static const int pfs[2] = { 2, 10 };
+	enum marker_kind kind = choose_marker(o);
+	uint32_t port;
 	int ret;
 
+	/* Say it plainly up front, rather than as some socket's EPERM later. */
+	if (!have_cap(CAP_NET_ADMIN)) {
+		msg("need root or CAP_NET_ADMIN to trace (try sudo)");
+		return EXIT_FAILURE;
+	}
 	/* A capture killed here before us left rules and a binding: undo them first. */
 	if (state_cleanup(true, stderr) < 0)
 		msg("warning: cannot read the state of earlier captures in %s", state_dir());
@@ -319,18 +376,28 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 		return EXIT_FAILURE;
 	}
 	lv->lb = lv->st.lb;
-	snprintf(lv->st.marker, sizeof(lv->st.marker), "legacy");
 	snprintf(lv->st.desc, sizeof(lv->st.desc), "%s", desc);
 	lv->nflog = nflog_src_open(&nc);
 	if (!lv->nflog) {
-		if (errno == EPERM)
-			explain_owner();
-		else
-			msg("cannot open an nfnetlink_log socket: %s", strerror(errno));
-		return EXIT_FAILURE;
+		int e = errno;
+
+		/* The nft marker's records don't need group 0: only legacy steps are lost. */
+		if (e == EPERM && kind == MARKER_NFT && nflog_group_owner(0, &port) == 0) {
+			msg("warning: NFLOG group 0 is owned by netlink port id %u: legacy-table "
+			    "steps can't be shown, only nf_tables ones", port);
+		} else {
+			if (e == EPERM)
+				explain_owner();
+			else
+				msg("cannot open an nfnetlink_log socket: %s", strerror(e));
+			return EXIT_FAILURE;
+		}
 	}
-	for (int f = 0; f < 2; f++) {
+	for (int f = 0; f < 2 && lv->nflog; f++) {
 		if (!(o->sel.families & (f ? SEL_IPV6 : SEL_IPV4)))
+			continue;
+		/* No legacy table of this family to report a step: leave its logger alone. */
+		if (kind == MARKER_NFT && !legacy_family_in_use(f ? AF_INET6 : AF_INET))
 			continue;
 		ret = logbind_prepare(&lv->lb[f], pfs[f]);
 		if (ret < 0) {
@@ -346,13 +413,23 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 			return EXIT_FAILURE;
 		}
 	}
-	lv->marker = marker_new(MARKER_LEGACY, &o->sel, tag);
+	if (kind != MARKER_LEGACY) {
+		/* Subscribed before the marker exists: no record of the capture is missed. */
+		lv->nftrace = nftrace_src_open(16u << 20);
+		if (!lv->nftrace) {
+			msg("cannot open an nf_tables trace socket: %s", strerror(errno));
+			return EXIT_FAILURE;
+		}
+	}
+	lv->marker = marker_new(kind, &o->sel, tag);
 	if (!lv->marker) {
 		msg("cannot create the marker: %s", strerror(errno));
 		return EXIT_FAILURE;
 	}
-	lv->st.legacy[0] = o->sel.families & SEL_IPV4;
-	lv->st.legacy[1] = o->sel.families & SEL_IPV6;
+	/* The nft marker's table dies with its socket: only legacy rules need the state file. */
+	snprintf(lv->st.marker, sizeof(lv->st.marker), "%s", marker_name(lv->marker));
+	lv->st.legacy[0] = kind != MARKER_NFT && (o->sel.families & SEL_IPV4);
+	lv->st.legacy[1] = kind != MARKER_NFT && (o->sel.families & SEL_IPV6);
 	if (save_state(lv) < 0)
 		return EXIT_FAILURE;
 	ret = marker_install(lv->marker);
@@ -375,6 +452,8 @@ static int live_teardown(struct live *lv)
 			rc = EXIT_FAILURE;
 		}
 	}
+	nftrace_src_close(lv->nftrace);
+	lv->nftrace = NULL;
 	for (int f = 1; lv->lb && f >= 0; f--) {
 		ret = logbind_restore(&lv->lb[f]);
 		if (ret < 0) {
@@ -395,12 +474,30 @@ static int live_teardown(struct live *lv)
 	return rc;
 }
 
+struct feed {
+	struct live	*lv;
+	struct pipeline	*pl;
+};
+
+/* The chain dump taken at start: through the pipeline (and into --record) like any buffer. */
+static int feed_dump(void *ctx, const void *buf, size_t len)
+{
+	struct feed *f = ctx;
+	uint64_t mono = clock_ns(CLOCK_MONOTONIC);
+
+	if (f->lv->rec)
+		nlrec_write(f->lv->rec, NLREC_NFTRACE, mono, buf, len);
+	pipeline_set_clock(f->pl, mono, clock_ns(CLOCK_REALTIME));
+	return pipeline_dispatch(f->pl, NLREC_NFTRACE, buf, len);
+}
+
 int main(int argc, char **argv)
 {
 	struct iptrace_opts o;
 	struct sink sink = { 0 };
 	struct pipeline *pl = NULL;
 	struct live lv = { 0 };
+	struct ct_lookup *ct = NULL;	/* --nat */
 	struct demo *demo = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block, waitmask;
@@ -472,6 +569,13 @@ int main(int argc, char **argv)
 	sink.opts.color = want_color(&o, out);
 	sink.opts.time_prefix = o.log_time;
 
+	/* The NAT modes run their own loop; it reads the stop flag through the pointer. */
+	if (o.mode == MODE_NAT_LOG || o.mode == MODE_NAT_TABLE) {
+		rc = o.mode == MODE_NAT_LOG ? natlog_run(&o, out, &stop_signal, &waitmask) :
+					      nattable_run(&o, out);
+		goto out_close;
+	}
+
 	if (o.mode == MODE_DEMO) {
 		/* Build the lab (signals are blocked: one aborts it), then trace in its router. */
 		demo = demo_new(stderr);
@@ -497,6 +601,11 @@ int main(int argc, char **argv)
 				rc = EXIT_FAILURE;
 				goto out_close;
 			}
+		}
+		if (o.nat && !(ct = ct_lookup_open())) {
+			msg("cannot open a conntrack socket for --nat: %s", strerror(errno));
+			rc = EXIT_FAILURE;
+			goto out_teardown;
 		}
 		selection_describe(&o.sel, desc, sizeof(desc));
 		rc = live_setup(&o, &lv, tag, desc);
@@ -527,6 +636,7 @@ int main(int argc, char **argv)
 			.marker = lv.marker,
 			.live_ifnames = o.mode == MODE_TRACE,
 			.resolver = lv.resolver,
+			.ct = ct,
 		};
 		/* --read lines are one tick apart: no window closes before the input ends. */
 		if (o.mode == MODE_READ)
@@ -537,6 +647,11 @@ int main(int argc, char **argv)
 		msg("out of memory");
 		rc = EXIT_FAILURE;
 		goto out_teardown;
+	}
+	if (lv.nftrace) {
+		struct feed fd = { &lv, pl };
+
+		nftrace_src_take_dump(lv.nftrace, feed_dump, &fd);
 	}
 	if (sink.ops->begin(&sink) < 0) {
 		rc = EXIT_FAILURE;
@@ -564,13 +679,14 @@ out_teardown:
 	}
 	if (pl) {
 		/* The summary comes last, after teardown, whatever ended the run. */
-		if (pipeline_finish(pl, lv.marker ? "legacy" : NULL) < 0 && !stop_signal)
+		if (pipeline_finish(pl, lv.marker ? marker_name(lv.marker) : NULL) < 0 && !stop_signal)
 			rc = rc ? rc : EXIT_FAILURE;
 		print_text_summary(&o, pl);
 		pipeline_free(pl);
 	}
 	resolver_free(lv.resolver);
 	marker_free(lv.marker);
+	ct_lookup_close(ct);
 	if (lv.rec && nlrec_close(lv.rec) < 0) {
 		msg("cannot write '%s': %s", o.record, strerror(errno));
 		rc = rc ? rc : EXIT_FAILURE;

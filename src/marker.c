@@ -7,6 +7,75 @@
 
 #include "iptrace/marker.h"
 
+/*
+ * legacy+nft: the libiptc marker for the legacy tables, and the nft marker because the
+ * kernel emits nft trace records only while some `meta nftrace set` rule exists.
+ */
+struct pair {
+	struct marker	*m[2];
+};
+
+static int pair_install(struct marker *m)
+{
+	struct pair *p = m->priv;
+	int ret;
+
+	for (int i = 0; i < 2; i++) {
+		ret = marker_install(p->m[i]);
+		if (ret < 0) {
+			snprintf(m->err, sizeof(m->err), "%s", marker_error(p->m[i]));
+			for (int j = i - 1; j >= 0; j--)
+				marker_remove(p->m[j]);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int pair_remove(struct marker *m)
+{
+	struct pair *p = m->priv;
+	int ret = 0;
+
+	/* Reverse order of install; a failure of one doesn't keep the other in place. */
+	for (int i = 1; i >= 0; i--) {
+		int r = marker_remove(p->m[i]);
+
+		if (r < 0 && ret == 0) {
+			ret = r;
+			snprintf(m->err, sizeof(m->err), "%s", marker_error(p->m[i]));
+		}
+	}
+	return ret;
+}
+
+static bool pair_owns(const struct marker *m, const struct trace_record *rec)
+{
+	const struct pair *p = m->priv;
+
+	return marker_owns(p->m[0], rec) || marker_owns(p->m[1], rec);
+}
+
+static void pair_release(struct marker *m)
+{
+	struct pair *p = m->priv;
+
+	if (!p)
+		return;
+	marker_free(p->m[0]);
+	marker_free(p->m[1]);
+	free(p);
+	m->priv = NULL;
+}
+
+static const struct marker_ops marker_pair_ops = {
+	.name = "legacy+nft",
+	.install = pair_install,
+	.remove = pair_remove,
+	.owns = pair_owns,
+	.release = pair_release,
+};
+
 struct marker *marker_new(enum marker_kind kind, const struct selection *sel, const char *tag)
 {
 	struct marker *m;
@@ -15,6 +84,12 @@ struct marker *marker_new(enum marker_kind kind, const struct selection *sel, co
 	switch (kind) {
 	case MARKER_LEGACY:
 		ops = &marker_legacy_ops;
+		break;
+	case MARKER_NFT:
+		ops = &marker_nft_ops;
+		break;
+	case MARKER_LEGACY_NFT:
+		ops = &marker_pair_ops;
 		break;
 	default:
 		errno = ENOTSUP;
@@ -26,6 +101,20 @@ struct marker *marker_new(enum marker_kind kind, const struct selection *sel, co
 	m->ops = ops;
 	m->sel = sel;
 	snprintf(m->tag, sizeof(m->tag), "%s", tag);
+	if (kind == MARKER_LEGACY_NFT) {
+		struct pair *p = calloc(1, sizeof(*p));
+
+		if (p) {
+			p->m[0] = marker_new(MARKER_LEGACY, sel, tag);
+			p->m[1] = marker_new(MARKER_NFT, sel, tag);
+		}
+		m->priv = p;
+		if (!p || !p->m[0] || !p->m[1]) {
+			marker_free(m);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
 	return m;
 }
 

@@ -92,7 +92,6 @@ int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 
 	/* raw[] is written only as far as raw_len says: skip clearing it. */
 	memset(rec, 0, offsetof(struct trace_record, raw));
-	memset(&rec->pkt, 0, sizeof(rec->pkt));
 	rec->backend = TRACE_BACKEND_LEGACY;
 	prefix = mnl_attr_get_str(a.tb[NFULA_PREFIX]);
 	n = trace_prefix_parse(prefix, strnlen(prefix, mnl_attr_get_payload_len(a.tb[NFULA_PREFIX])), rec);

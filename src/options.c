@@ -15,6 +15,7 @@ enum {
 	OPT_MARK, OPT_LIMIT, OPT_BACKEND, OPT_FORMAT, OPT_COUNT, OPT_DURATION,
 	OPT_WINDOW, OPT_OUTPUT, OPT_READ, OPT_REPLAY, OPT_RECORD, OPT_NO_GROUP, OPT_COLOR,
 	OPT_NETNS, OPT_CLEANUP, OPT_LIST, OPT_LOG_TIME,
+	OPT_NAT_LOG, OPT_NAT_TABLE, OPT_ALL, OPT_NAT,
 	OPT_DEMO,
 };
 
@@ -57,6 +58,10 @@ static const struct opt_desc table[] = {
 	{ "cleanup", no_argument, OPT_CLEANUP, NULL, "undo what killed captures left (rules, logger bindings)" },
 	{ "list", no_argument, OPT_LIST, NULL, "list live and stale captures" },
 	{ "verbose", no_argument, 'v', NULL, "show iptrace's own marking rules too" },
+	{ "nat", no_argument, OPT_NAT, NULL, "show each packet's conntrack entry (orig/reply, SNAT/DNAT)" },
+	{ "nat-log", no_argument, OPT_NAT_LOG, NULL, "log NAT table changes as they happen (+ - = lines)" },
+	{ "nat-table", optional_argument, OPT_NAT_TABLE, "[FILE]", "print the NAT table now, or the one FILE (a NAT log) ends with" },
+	{ "all", no_argument, OPT_ALL, NULL, "--nat-log/--nat-table: every conntrack entry, not only NAT" },
 	{ "help", no_argument, 'h', NULL, "show this help" },
 	{ "version", no_argument, 'V', NULL, "show the version" },
 };
@@ -67,6 +72,8 @@ const char options_synopsis[] =
 	"       iptrace --read FILE|- [--format F]\n"
 	"       iptrace --replay FILE [--format F]\n"
 	"       iptrace --cleanup | --list [--netns NS]\n"
+	"       iptrace --nat-log [--all] [SELECTOR...]\n"
+	"       iptrace --nat-table [FILE] [--all] [SELECTOR...]\n"
 	"       iptrace --demo [--format F]";
 
 void options_usage(FILE *f)
@@ -132,6 +139,30 @@ static int parse_seconds(const char *s, double *out)
 	return 0;
 }
 
+/* The NAT modes: --nat-log (with --replay: a recorded conntrack file), --nat-table. */
+static int nat_options(struct iptrace_opts *o, bool nat_log, char *err, size_t errlen)
+{
+	bool nat_mode;
+
+	if (nat_log) {
+		if (o->mode != MODE_TRACE && o->mode != MODE_REPLAY)
+			return fail(err, errlen, "--nat-log can't be combined with --read or --nat-table");
+		o->mode = MODE_NAT_LOG;
+	}
+	nat_mode = o->mode == MODE_NAT_LOG || o->mode == MODE_NAT_TABLE;
+	if (o->nat_all && !nat_mode)
+		return fail(err, errlen, "--all goes with --nat-log or --nat-table");
+	if (o->nat && o->mode != MODE_TRACE && o->mode != MODE_DEMO)
+		return fail(err, errlen, "--nat goes with live tracing only");
+	if (!nat_mode)
+		return 0;
+	if (o->sel.iface[0] || o->sel.has_mark || o->sel.limit_per_s)
+		return fail(err, errlen, "--iface, --mark and --limit don't apply to conntrack entries");
+	if (strcmp(o->format, "log") == 0)
+		return fail(err, errlen, "the NAT modes print text or json, not log");
+	return selection_finish(&o->sel, o->want_families, err, errlen);
+}
+
 int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size_t errlen)
 {
 	struct option lopts[NOPTS + 1];
@@ -139,6 +170,7 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 	size_t n = 0;
 	uint64_t num;
 	int c, ret;
+	bool nat_log = false;
 
 	memset(o, 0, sizeof(*o));
 	o->format = "text";
@@ -274,6 +306,22 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 		case OPT_DEMO:
 			o->mode = MODE_DEMO;
 			break;
+		case OPT_NAT:
+			o->nat = true;
+			break;
+		case OPT_ALL:
+			o->nat_all = true;
+			break;
+		case OPT_NAT_LOG:
+			nat_log = true;
+			break;
+		case OPT_NAT_TABLE:
+			/* getopt takes an optional argument only after '=': take the next word too. */
+			if (!optarg && optind < argc && (argv[optind][0] != '-' || !argv[optind][1]))
+				optarg = argv[optind++];
+			o->mode = MODE_NAT_TABLE;
+			o->input = optarg;
+			break;
 		case 'h':
 			o->mode = MODE_HELP;
 			return 0;
@@ -302,6 +350,9 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 		if (!o->duration)
 			o->duration = 10;
 	}
+	ret = nat_options(o, nat_log, err, errlen);
+	if (ret < 0)
+		return ret;
 	if (o->mode == MODE_TRACE && selection_empty(&o->sel))
 		return fail(err, errlen, "no selector given (e.g. --port 53 or --dest ADDR); see --help");
 	if (o->sel.host.n && (o->sel.src.n || o->sel.dst.n))

@@ -6,11 +6,16 @@
 #include <string.h>
 #include <libmnl/libmnl.h>
 
+#include "iptrace/natlog.h"
 #include "iptrace/nflog.h"
+#include "iptrace/nftrace.h"
 #include "iptrace/nlrec.h"
 #include "iptrace/pipeline.h"
 
+#define PIPELINE_MAX_STEPS 256
+
 struct pipeline {
+	char			nft_verdict[PIPELINE_MAX_STEPS][16 + TRACE_NAME_MAX];
 	struct pipeline_cfg	cfg;
 	struct sink		*sink;
 	struct grouper		*grouper;
@@ -21,11 +26,32 @@ struct pipeline {
 	bool			seq_known;
 	uint32_t		next_seq;
 	int			sink_err;
+	struct nftrace_ctx	*nft;		/* chain map + per-trace-id headers */
 };
+
+/*
+ * nft records carry their verdict: name it here, in the resolve stage, so every sink prints
+ * one "verdict" whatever the backend. The strings live in the pipeline until the next packet.
+ */
+static void name_nft_verdicts(struct pipeline *pl, struct trace_record *steps, size_t n)
+{
+	for (size_t i = 0; i < n && i < PIPELINE_MAX_STEPS; i++) {
+		struct trace_record *r = &steps[i];
+
+		if (r->backend != TRACE_BACKEND_NFT || r->verdict)
+			continue;
+		r->verdict = nftrace_step_verdict(r, pl->nft_verdict[i], sizeof(pl->nft_verdict[i]));
+		if (!r->rule)
+			r->rule_reason = "nft rule text is not resolved: see the handle in `nft -a list ruleset`";
+	}
+}
 
 static int on_packet(void *ctx, const struct packet *p)
 {
 	struct pipeline *pl = ctx;
+	struct packet q = *p;
+	struct ct_entry ce;
+	struct ct_tuple t;
 
 	if (pl->done)
 		return -1;
@@ -35,7 +61,12 @@ static int on_packet(void *ctx, const struct packet *p)
 	 */
 	if (pl->cfg.resolver)
 		resolver_resolve(pl->cfg.resolver, (struct trace_record *)p->steps, p->nsteps);
-	if (pl->sink->ops->packet(pl->sink, p) < 0)
+	name_nft_verdicts(pl, (struct trace_record *)p->steps, p->nsteps);
+	/* --nat: one lookup per packet, by the tuple it was first seen with. */
+	if (pl->cfg.ct && ct_tuple_from_pkt(&p->steps[0].pkt, &t) == 0 &&
+	    ct_lookup_get(pl->cfg.ct, &t, &ce) == 0)
+		q.ct = &ce;
+	if (pl->sink->ops->packet(pl->sink, &q) < 0)
 		pl->sink_err = -EIO;
 	pl->sum.packets++;
 	if (pl->cfg.count && pl->sum.packets >= pl->cfg.count) {
@@ -50,7 +81,7 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
 	struct grouper_cfg gc = {
 		.window_ns = cfg->window_ns,
 		.max_open = 4096,
-		.max_steps = 256,
+		.max_steps = PIPELINE_MAX_STEPS,
 		.emit = on_packet,
 	};
 	struct pipeline *pl = calloc(1, sizeof(*pl));
@@ -59,9 +90,18 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
 		return NULL;
 	pl->cfg = *cfg;
 	pl->sink = sink;
+	/*
+	 * Our NFLOG instance is bound fresh and numbers its records from 0: expecting 0 counts
+	 * even records lost before the first one that arrived.
+	 */
+	pl->seq_known = true;
+	pl->next_seq = 0;
 	gc.ctx = pl;
 	pl->grouper = grouper_new(&gc);
-	if (!pl->grouper) {
+	pl->nft = nftrace_ctx_new();
+	if (!pl->grouper || !pl->nft) {
+		grouper_free(pl->grouper);
+		nftrace_ctx_free(pl->nft);
 		free(pl);
 		return NULL;
 	}
@@ -73,6 +113,7 @@ void pipeline_free(struct pipeline *pl)
 	if (!pl)
 		return;
 	grouper_free(pl->grouper);
+	nftrace_ctx_free(pl->nft);
 	free(pl);
 }
 
@@ -147,6 +188,31 @@ int pipeline_nflog_cb(const struct nlmsghdr *nlh, void *data)
 	return pipeline_add(pl, &rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
+int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct pipeline *pl = data;
+	struct trace_record rec;
+	int ret = nftrace_decode(nlh, &rec);
+
+	if (ret == -ENOMSG) {
+		/* Chain events and the start-up dump: the map that places nft steps. */
+		if (nftrace_ctx_learn(pl->nft, nlh) < 0)
+			pl->sum.malformed++;
+		return MNL_CB_OK;
+	}
+	if (ret < 0) {
+		pl->sum.malformed++;
+		return MNL_CB_OK;
+	}
+	/* Before any filtering: hidden records carry the headers later ones inherit. */
+	nftrace_ctx_fill(pl->nft, &rec);
+	if (nftrace_chain_end(&rec))
+		return MNL_CB_OK;
+	ifcache_name(&pl->ifc, rec.ifindex_in, rec.in);
+	ifcache_name(&pl->ifc, rec.ifindex_out, rec.out);
+	return pipeline_add(pl, &rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
 int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len)
 {
 	int ret;
@@ -155,6 +221,10 @@ int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, siz
 	case NLREC_NFLOG:
 		/* Kernel multicast: no sequence or port id to check. */
 		ret = mnl_cb_run(buf, len, 0, 0, pipeline_nflog_cb, pl);
+		break;
+	case NLREC_NFTRACE:
+		/* Trace multicast, ruleset events and the chain dump's replies. */
+		ret = mnl_cb_run(buf, len, 0, 0, pipeline_nftrace_cb, pl);
 		break;
 	default:
 		return 0;	/* a source this build doesn't decode */

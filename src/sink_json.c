@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sink_json.c: JSON lines — one packet object per line, the summary object last */
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "iptrace/natlog.h"
+#include "iptrace/nftrace.h"
 #include "iptrace/pkt.h"
 #include "iptrace/sink.h"
 
@@ -121,6 +124,13 @@ static void put_step(FILE *f, const struct trace_record *r, const struct trace_r
 	else if (r->handle)
 		fprintf(f, ",\"handle\":%" PRIu64, r->handle);
 	put_rule(f, r);
+	if (r->backend == TRACE_BACKEND_NFT) {
+		/* nft steps also name the family of their table. */
+		const char *fam = nftrace_family_name(r->table_family);
+
+		if (fam)
+			fprintf(f, ",\"family\":\"%s\"", fam);
+	}
 	fputs(",\"in\":", f);
 	sink_json_str(f, r->in);
 	fputs(",\"out\":", f);
@@ -162,6 +172,10 @@ static int json_packet(struct sink *s, const struct packet *p)
 		fprintf(f, ",\"ipid\":%u", h->ipid);
 	if (p->steps_dropped)
 		fprintf(f, ",\"steps_dropped\":%" PRIu32, p->steps_dropped);
+	if (p->ct) {
+		fputs(",\"ct\":", f);
+		ct_print_json_obj(f, p->ct);
+	}
 	fputs(",\"steps\":[", f);
 	for (size_t i = 0; i < p->nsteps; i++) {
 		if (i)

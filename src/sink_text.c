@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "iptrace/pkt.h"
+#include "iptrace/natlog.h"
 #include "iptrace/sink.h"
 
 #define C_BOLD	"\033[1m"
@@ -172,6 +173,10 @@ static int text_packet(struct sink *s, const struct packet *p)
 	if (h->family == AF_INET)
 		fprintf(f, "  id %u", h->ipid);
 	fprintf(f, "  len %u  %s\n", h->len, sink_fmt_time(first->ts_ns, ts, sizeof(ts)));
+	if (p->ct) {
+		fputs("  ", f);
+		ct_print_text_line(f, p->ct);
+	}
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct trace_record *r = &p->steps[i];
 		int indent = 2 + wt + 1 + wc + 1 + wk + 1;

@@ -8,11 +8,14 @@
 #include "iptrace/record.h"
 
 /* A complete packet: its steps in arrival order. Borrowed for the emit callback only. */
+struct ct_entry;
+
 struct packet {
 	uint64_t			id;		/* 1-based, in order of first record */
 	size_t				nsteps;
 	const struct trace_record	*steps;
 	uint32_t			steps_dropped;	/* past max_steps */
+	const struct ct_entry		*ct;		/* --nat: its conntrack entry, or NULL */
 };
 
 struct grouper_cfg {

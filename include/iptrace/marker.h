@@ -11,6 +11,7 @@
 enum marker_kind {
 	MARKER_LEGACY,	/* TRACE rules in the raw table through libiptc */
 	MARKER_NFT,	/* an owned inet table with meta nftrace set 1 */
+	MARKER_LEGACY_NFT, /* both: legacy tables in use and nf_tables base chains too */
 };
 
 /* Opaque. */
@@ -38,7 +39,7 @@ int marker_remove(struct marker *m);
 /* marker_owns - true when @rec is a step through one of this marker's own rules. */
 bool marker_owns(const struct marker *m, const struct trace_record *rec);
 
-/* marker_name - "legacy" or "nft". */
+/* marker_name - "legacy", "nft" or "legacy+nft". */
 const char *marker_name(const struct marker *m);
 
 /* marker_error - a one-line description of the last failure ("" if none). */
@@ -65,6 +66,7 @@ struct marker {
 };
 
 extern const struct marker_ops marker_legacy_ops;
+extern const struct marker_ops marker_nft_ops;
 
 /*
  * legacy_remove_tagged - remove every rule whose comment is @tag from the raw table of

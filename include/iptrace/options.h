@@ -14,6 +14,8 @@ enum iptrace_mode {
 	MODE_REPLAY,	/* --replay FILE: recorded netlink messages */
 	MODE_CLEANUP,	/* --cleanup: undo captures whose process died */
 	MODE_LIST,	/* --list: live and stale captures */
+	MODE_NAT_LOG,	/* --nat-log: conntrack events as a NAT log (input: a --record file) */
+	MODE_NAT_TABLE,	/* --nat-table [FILE]: the NAT table now, or folded from a NAT log */
 	MODE_DEMO,	/* --demo: build a lab, trace in it (then like MODE_TRACE), remove it */
 	MODE_HELP,
 	MODE_VERSION,
@@ -42,6 +44,8 @@ struct iptrace_opts {
 	bool			no_group;
 	bool			log_time;	/* --log-time: time prefix on log lines */
 	int			color;		/* -1 auto, 0 never, 1 always */
+	bool			nat_all;	/* --all: every conntrack entry, not only NAT */
+	bool			nat;		/* --nat: attach the conntrack entry to packets */
 };
 
 /*

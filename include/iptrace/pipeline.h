@@ -12,6 +12,8 @@
 #include "iptrace/resolver.h"
 #include "iptrace/sink.h"
 
+struct ct_lookup;
+
 struct pipeline_cfg {
 	uint64_t		window_ns;
 	uint64_t		count;		/* 0: unlimited */
@@ -24,6 +26,7 @@ struct pipeline_cfg {
 	 */
 	bool			live_ifnames;
 	struct resolver		*resolver;	/* borrowed, may be NULL: no rule text */
+	struct ct_lookup	*ct;		/* --nat: borrowed, NULL for none */
 };
 
 /* Opaque. */
@@ -48,6 +51,13 @@ int pipeline_add(struct pipeline *pl, struct trace_record *rec);
  * feed messages through it.
  */
 int pipeline_nflog_cb(const struct nlmsghdr *nlh, void *data);
+
+/*
+ * pipeline_nftrace_cb - an mnl_cb_t for the nf_tables trace socket: trace records are
+ * decoded, completed from earlier records of their trace id, named and added (the chain-end
+ * "continue" record is dropped); chain messages update the chain map. @data is the pipeline.
+ */
+int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data);
 
 /* pipeline_dispatch - run a buffer of messages from @source through its callback. */
 int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len);

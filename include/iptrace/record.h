@@ -74,8 +74,6 @@ struct trace_record {
 	uint16_t	hw_len;		/* MAC header bytes (log format's MAC=) */
 	uint8_t		hw[TRACE_HW_MAX];
 	uint16_t	hw_type;	/* ARPHRD_* of the input device, 0 if unknown */
-	uint16_t	raw_len;	/* L3 bytes kept in raw[] */
-	uint8_t		raw[TRACE_RAW_MAX];
 	struct pkt_hdr	pkt;
 	/* Set by the pipeline on receipt: the monotonic time the record was read. */
 	uint64_t	recv_ns;
@@ -92,6 +90,28 @@ struct trace_record {
 	const char	*verdict;
 	const char	*rule_reason;
 	bool		verdict_continues;
+	/* nf_tables records (backend NFT); zero for legacy ones. */
+	uint8_t		table_family;	/* NFPROTO_* of the table: inet, ip, ip6, bridge... */
+	bool		has_hdr;	/* headers came with this record (first of a traversal) */
+	bool		has_verdict;
+	int32_t		verdict_code;	/* NF_ACCEPT, NF_DROP, ... or NFT_JUMP/GOTO/RETURN/CONTINUE */
+	char		verdict_chain[TRACE_NAME_MAX];	/* jump/goto target */
+	bool		has_policy;
+	uint32_t	policy;		/* NF_ACCEPT or NF_DROP */
+	bool		has_ct;
+	uint8_t		ct_dir;		/* IP_CT_DIR_ORIGINAL/REPLY */
+	uint32_t	ct_id;		/* equals conntrack's CTA_ID */
+	uint32_t	ct_state;	/* NF_CT_STATE_* bits */
+	uint32_t	ct_status;	/* IPS_* bits */
+	int32_t		prio;		/* hook priority of the step's base chain (grouper order) */
+	bool		has_prio;
+	/*
+	 * Last on purpose: decoders clear everything before raw[] with one memset
+	 * (offsetof(struct trace_record, raw)) and write raw[] only as far as raw_len says.
+	 * Add new fields above this line.
+	 */
+	uint16_t	raw_len;	/* L3 bytes kept in raw[] */
+	uint8_t		raw[TRACE_RAW_MAX];
 };
 
 const char *trace_kind_name(enum trace_kind kind);

@@ -1,0 +1,807 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* natlog.c: conntrack events as a NAT log, a table dump as the NAT table, lookups for --nat */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+
+#include "iptrace/natlog.h"
+#include "iptrace/nattable.h"
+#include "iptrace/nlrec.h"
+#include "iptrace/sink.h"
+
+#define EVENTS_SYSCTL "/proc/sys/net/netfilter/nf_conntrack_events"
+
+static void msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("iptrace: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- selection on the original tuple ---- */
+
+static bool prefix_match(const struct addr_prefix *p, int family, const struct in6_addr *a)
+{
+	unsigned full = p->plen / 8, rest = p->plen % 8;
+
+	if (p->family != family)
+		return false;
+	if (memcmp(&p->addr, a, full) != 0)
+		return false;
+	if (rest) {
+		uint8_t m = (uint8_t)(0xff << (8 - rest));
+
+		return (p->addr.s6_addr[full] & m) == (a->s6_addr[full] & m);
+	}
+	return true;
+}
+
+static bool addr_in(const struct addr_list *l, int family, const struct in6_addr *a)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (prefix_match(&l->a[i], family, a))
+			return true;
+	return false;
+}
+
+static bool port_in(const struct port_list *l, uint16_t p)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (p >= l->r[i].lo && p <= l->r[i].hi)
+			return true;
+	return false;
+}
+
+bool ct_match(const struct selection *sel, const struct ct_entry *e)
+{
+	const struct ct_tuple *t = &e->orig;
+	unsigned fam = t->family == AF_INET6 ? SEL_IPV6 : SEL_IPV4;
+	bool ok;
+
+	if (sel->families && !(sel->families & fam))
+		return false;
+	if (sel->nprotos) {
+		ok = false;
+		for (size_t i = 0; i < sel->nprotos; i++)
+			ok |= sel->protos[i] == t->proto;
+		if (!ok)
+			return false;
+	}
+	if (selection_uses_ports(sel)) {
+		/* As in trace mode: a bare --port means TCP and UDP. */
+		if (!t->has_ports)
+			return false;
+		if (!sel->nprotos && t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP)
+			return false;
+		if (sel->ports.n && !port_in(&sel->ports, t->sport) && !port_in(&sel->ports, t->dport))
+			return false;
+		if (sel->sports.n && !port_in(&sel->sports, t->sport))
+			return false;
+		if (sel->dports.n && !port_in(&sel->dports, t->dport))
+			return false;
+	}
+	if (sel->src.n && !addr_in(&sel->src, t->family, &t->src))
+		return false;
+	if (sel->dst.n && !addr_in(&sel->dst, t->family, &t->dst))
+		return false;
+	if (sel->host.n && !addr_in(&sel->host, t->family, &t->src) &&
+	    !addr_in(&sel->host, t->family, &t->dst))
+		return false;
+	return true;
+}
+
+/* ---- formatting ---- */
+
+int natlog_print_text(FILE *out, char op, const struct ct_entry *e)
+{
+	struct nat_row row;
+	char line[512];
+
+	nat_row_from_ct(e, &row);
+	fprintf(out, "%s\n", nat_row_format(op, &row, line, sizeof(line)));
+	return ferror(out) ? -EIO : 0;
+}
+
+static void put_status(FILE *out, uint32_t status)
+{
+	bool first = true;
+
+	putc('[', out);
+	for (unsigned b = 0; b < 32; b++) {
+		const char *n = ct_status_name(b);
+
+		if (!(status & (1u << b)) || !n)
+			continue;
+		fprintf(out, "%s\"%s\"", first ? "" : ",", n);
+		first = false;
+	}
+	putc(']', out);
+}
+
+static const char *family_name(const struct ct_entry *e)
+{
+	return e->orig.family == AF_INET6 ? "ipv6" : "ipv4";
+}
+
+int natlog_print_json(FILE *out, char op, const struct ct_entry *e)
+{
+	struct nat_row row;
+	char pbuf[4];
+
+	nat_row_from_ct(e, &row);
+	fprintf(out, "{\"type\":\"nat\",\"op\":\"%c\",\"family\":\"%s\",\"proto\":\"%s\","
+		"\"local\":\"%s\",\"public\":\"%s\",\"alias\":\"%s\",\"proxy\":", op,
+		family_name(e), ct_proto_name(e->orig.proto, pbuf, sizeof(pbuf)), row.local,
+		row.public_, row.alias);
+	if (strcmp(row.proxy, "*:*") == 0)
+		fputs("null", out);
+	else
+		fprintf(out, "\"%s\"", row.proxy);
+	if (e->has_id)
+		fprintf(out, ",\"id\":%" PRIu32, e->id);
+	else
+		fputs(",\"id\":null", out);
+	fputs(",\"status\":", out);
+	put_status(out, e->has_status ? e->status : 0);
+	if (e->has_timeout)
+		fprintf(out, ",\"timeout\":%" PRIu32, e->timeout);
+	else
+		fputs(",\"timeout\":null", out);
+	fputs("}\n", out);
+	return ferror(out) ? -EIO : 0;
+}
+
+static void put_tuple_json(FILE *out, const struct ct_tuple *t)
+{
+	char a[INET6_ADDRSTRLEN], pbuf[4];
+
+	fprintf(out, "{\"proto\":\"%s\",\"src\":\"%s\"",
+		ct_proto_name(t->proto, pbuf, sizeof(pbuf)), ct_fmt_addr(t, false, a, sizeof(a)));
+	fprintf(out, ",\"dst\":\"%s\"", ct_fmt_addr(t, true, a, sizeof(a)));
+	if (t->has_ports)
+		fprintf(out, ",\"sport\":%u,\"dport\":%u", t->sport, t->dport);
+	if (t->has_icmp)
+		fprintf(out, ",\"icmp_id\":%u,\"icmp_type\":%u,\"icmp_code\":%u", t->icmp_id,
+			t->icmp_type, t->icmp_code);
+	putc('}', out);
+}
+
+void ct_print_json_obj(FILE *out, const struct ct_entry *e)
+{
+	bool s = ct_is_snat(e), d = ct_is_dnat(e);
+
+	fprintf(out, "{\"id\":%" PRIu32 ",\"orig\":", e->id);
+	put_tuple_json(out, &e->orig);
+	fputs(",\"reply\":", out);
+	put_tuple_json(out, &e->reply);
+	fprintf(out, ",\"nat\":[%s%s%s],\"status\":", s ? "\"snat\"" : "", s && d ? "," : "",
+		d ? "\"dnat\"" : "");
+	put_status(out, e->has_status ? e->status : 0);
+	putc('}', out);
+}
+
+void ct_print_text_line(FILE *out, const struct ct_entry *e)
+{
+	char a[64], b[64], c[64], d[64], pbuf[4];
+	bool s = ct_is_snat(e), dn = ct_is_dnat(e);
+
+	fprintf(out, "ct id %" PRIu32 " %s %s > %s, reply %s > %s%s%s%s\n", e->id,
+		ct_proto_name(e->orig.proto, pbuf, sizeof(pbuf)),
+		ct_fmt_endpoint(&e->orig, false, a, sizeof(a)),
+		ct_fmt_endpoint(&e->orig, true, b, sizeof(b)),
+		ct_fmt_endpoint(&e->reply, false, c, sizeof(c)),
+		ct_fmt_endpoint(&e->reply, true, d, sizeof(d)),
+		s || dn ? "," : ", no nat", s ? " snat" : "", dn ? " dnat" : "");
+}
+
+/* ---- the live log ---- */
+
+/*
+ * Status last printed per conntrack id, so an update that changes nothing the log shows
+ * (a TCP state step) prints no '=' line. Open addressing; a tombstone keeps probe chains.
+ */
+struct seen_slot {
+	uint32_t	id, status;
+	uint8_t		state;	/* 0 empty, 1 used, 2 deleted */
+};
+
+struct seen {
+	struct seen_slot	*s;
+	size_t			cap, used, tombs;	/* cap: a power of two */
+};
+
+static struct seen_slot *seen_find(struct seen *m, uint32_t id, bool insert)
+{
+	struct seen_slot *tomb = NULL;
+
+	if (!m->cap)
+		return NULL;
+	for (size_t i = (id * 2654435761u) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		struct seen_slot *s = &m->s[i];
+
+		if (s->state == 0)
+			return insert ? (tomb ? tomb : s) : NULL;
+		if (s->state == 2 && !tomb)
+			tomb = s;
+		if (s->state == 1 && s->id == id)
+			return s;
+	}
+}
+
+static int seen_grow(struct seen *m)
+{
+	struct seen old = *m;
+	size_t cap = m->cap ? (m->used * 4 > m->cap ? m->cap * 2 : m->cap) : 256;
+
+	m->s = calloc(cap, sizeof(*m->s));
+	if (!m->s) {
+		*m = old;
+		return -ENOMEM;
+	}
+	m->cap = cap;
+	m->used = m->tombs = 0;
+	for (size_t i = 0; i < old.cap; i++) {
+		if (old.s[i].state == 1) {
+			struct seen_slot *s = seen_find(m, old.s[i].id, true);
+
+			*s = old.s[i];
+			m->used++;
+		}
+	}
+	free(old.s);
+	return 0;
+}
+
+/* seen_update - remember @status for @id; true when it differs from what was known. */
+static bool seen_update(struct seen *m, uint32_t id, uint32_t status)
+{
+	struct seen_slot *s;
+
+	if ((m->used + m->tombs + 1) * 2 > m->cap && seen_grow(m) < 0)
+		return true;	/* no memory to remember: print rather than hide */
+	s = seen_find(m, id, true);
+	if (s->state == 1) {
+		if (s->status == status)
+			return false;
+		s->status = status;
+		return true;
+	}
+	if (s->state == 2)
+		m->tombs--;
+	*s = (struct seen_slot){ id, status, 1 };
+	m->used++;
+	return true;
+}
+
+static void seen_forget(struct seen *m, uint32_t id)
+{
+	struct seen_slot *s = seen_find(m, id, false);
+
+	if (s) {
+		s->state = 2;
+		m->used--;
+		m->tombs++;
+	}
+}
+
+struct natlog {
+	const struct iptrace_opts	*o;
+	FILE				*out;
+	bool				json;
+	struct seen			seen;
+	uint64_t			events, printed, malformed, overruns;
+	bool				done;	/* --count reached or output gone */
+	bool				out_err;
+	bool				started;	/* a summary is due */
+};
+
+/* The mnl callback: the live socket and a recorded file both come through here. */
+static int on_event(const struct nlmsghdr *nlh, void *data)
+{
+	struct natlog *nl = data;
+	struct ct_entry e;
+	char op;
+	int ret;
+
+	ret = ct_decode(nlh, &e);
+	if (ret == -ENOMSG)
+		return MNL_CB_OK;
+	if (ret < 0) {
+		nl->malformed++;
+		return MNL_CB_OK;
+	}
+	nl->events++;
+	if ((!nl->o->nat_all && !ct_is_nat(&e)) || !ct_match(&nl->o->sel, &e))
+		return MNL_CB_OK;
+	switch (e.op) {
+	case CT_OP_NEW:
+		op = '+';
+		seen_update(&nl->seen, e.id, e.status);
+		break;
+	case CT_OP_DESTROY:
+		op = '-';
+		seen_forget(&nl->seen, e.id);
+		break;
+	default:
+		op = '=';
+		if (!seen_update(&nl->seen, e.id, e.status))
+			return MNL_CB_OK;
+		break;
+	}
+	ret = nl->json ? natlog_print_json(nl->out, op, &e) : natlog_print_text(nl->out, op, &e);
+	/* A line at a time: the log is read with tail -f and folded while it grows. */
+	if (ret < 0 || fflush(nl->out) == EOF) {
+		/* A closed pipe (| head) ends the log like a signal; other errors are failures. */
+		nl->out_err = errno != EPIPE;
+		nl->done = true;
+		if (nl->out_err)
+			msg("cannot write the NAT log: %s", strerror(errno));
+		return MNL_CB_STOP;
+	}
+	nl->printed++;
+	if (nl->o->count && nl->printed >= nl->o->count) {
+		nl->done = true;
+		return MNL_CB_STOP;
+	}
+	return MNL_CB_OK;
+}
+
+/* The sysctl's value, or -1 when it can't be read. */
+static int events_sysctl(void)
+{
+	FILE *f = fopen(EVENTS_SYSCTL, "re");
+	int v = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+static struct mnl_socket *open_events(int *err)
+{
+	static const int groups[] = {
+		NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE, NFNLGRP_CONNTRACK_DESTROY,
+	};
+	int rcvbuf = 16 << 20;
+	struct mnl_socket *sk = mnl_socket_open(NETLINK_NETFILTER);
+
+	if (!sk)
+		goto err;
+	if (mnl_socket_bind(sk, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto err_close;
+	/* A burst of new flows overruns the default buffer; ENOBUFS is counted, not fatal. */
+	if (setsockopt(mnl_socket_get_fd(sk), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
+		       sizeof(rcvbuf)) < 0)
+		setsockopt(mnl_socket_get_fd(sk), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (mnl_socket_setsockopt(sk, NETLINK_ADD_MEMBERSHIP, (void *)&groups[i],
+					  sizeof(groups[i])) < 0)
+			goto err_close;
+	return sk;
+
+err_close:
+	*err = errno;
+	mnl_socket_close(sk);
+	errno = *err;
+err:
+	*err = errno;
+	return NULL;
+}
+
+static int replay(struct natlog *nl, const char *path, const volatile sig_atomic_t *stop)
+{
+	struct nlrec *r = nlrec_open(path);
+	const void *buf;
+	uint16_t source;
+	uint64_t ts;
+	size_t len;
+	int ret = 0;
+
+	if (!r) {
+		msg("cannot open '%s': %s", path,
+		    errno == EINVAL ? "not a recorded netlink file" : strerror(errno));
+		return EXIT_FAILURE;
+	}
+	nl->started = true;
+	while (!*stop && !nl->done && (ret = nlrec_next(r, &source, &ts, &buf, &len)) > 0) {
+		if (source == NLREC_CONNTRACK)
+			mnl_cb_run(buf, len, 0, 0, on_event, nl);
+	}
+	nlrec_close(r);
+	if (ret < 0) {
+		msg("'%s' is truncated or corrupt", path);
+		return EXIT_FAILURE;
+	}
+	return 0;
+}
+
+/* Read what is queued without waiting. 0, or -errno on a hard error. */
+static int drain(struct natlog *nl, struct mnl_socket *sk, struct nlrec *rec)
+{
+	static uint32_t buf[(1 << 17) / 4];
+
+	for (int i = 0; i < 64 && !nl->done; i++) {
+		ssize_t n = recv(mnl_socket_get_fd(sk), buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			if (errno == ENOBUFS) {
+				if (!nl->overruns)
+					msg("warning: the kernel is dropping conntrack events (socket "
+					    "overrun): some NAT log lines are missing");
+				nl->overruns++;
+				continue;
+			}
+			return -errno;
+		}
+		if (rec)
+			nlrec_write(rec, NLREC_CONNTRACK, mono_ns(), buf, (size_t)n);
+		mnl_cb_run(buf, (size_t)n, 0, 0, on_event, nl);
+	}
+	return 0;
+}
+
+static int live(struct natlog *nl, const volatile sig_atomic_t *stop, const sigset_t *waitmask)
+{
+	const struct iptrace_opts *o = nl->o;
+	uint64_t end = o->duration > 0 ? mono_ns() + (uint64_t)(o->duration * 1e9) : UINT64_MAX;
+	struct nlrec *rec = NULL;
+	struct mnl_socket *sk;
+	struct pollfd pfd;
+	int err, rc = 0, ret;
+
+	if (events_sysctl() == 0) {
+		msg("conntrack events are off in this namespace (net.netfilter.nf_conntrack_events"
+		    "=0): no NAT log can be made; set it to 1 or 2 first");
+		return EXIT_FAILURE;
+	}
+	sk = open_events(&err);
+	if (!sk) {
+		msg("cannot subscribe to conntrack events: %s", strerror(err));
+		return EXIT_FAILURE;
+	}
+	if (o->record) {
+		rec = nlrec_create(o->record);
+		if (!rec) {
+			msg("cannot create '%s': %s", o->record, strerror(errno));
+			rc = EXIT_FAILURE;
+			goto out_close;
+		}
+	}
+	/* The events sysctl is 2 on recent kernels: only flows started from now on are seen. */
+	msg("tracing NAT table changes (conntrack events, %s entries; flows that started "
+	    "before now are not shown); Ctrl-C to stop", o->nat_all ? "all" : "NAT");
+	nl->started = true;
+	pfd = (struct pollfd){ .fd = mnl_socket_get_fd(sk), .events = POLLIN };
+	while (!*stop && !nl->done) {
+		uint64_t now = mono_ns();
+		struct timespec ts, *tsp = NULL;
+
+		if (now >= end)
+			break;
+		if (end != UINT64_MAX) {
+			ts.tv_sec = (time_t)((end - now) / 1000000000ull);
+			ts.tv_nsec = (long)((end - now) % 1000000000ull);
+			tsp = &ts;
+		}
+		ret = ppoll(&pfd, 1, tsp, waitmask);
+		if (ret < 0 && errno != EINTR) {
+			msg("poll: %s", strerror(errno));
+			rc = EXIT_FAILURE;
+			break;
+		}
+		if (ret > 0) {
+			ret = drain(nl, sk, rec);
+			if (ret < 0) {
+				msg("receiving conntrack events: %s", strerror(-ret));
+				rc = EXIT_FAILURE;
+				break;
+			}
+		}
+	}
+	if (rec && nlrec_close(rec) < 0) {
+		msg("cannot write '%s': %s", o->record, strerror(errno));
+		rc = rc ? rc : EXIT_FAILURE;
+	}
+out_close:
+	mnl_socket_close(sk);
+	return rc;
+}
+
+int natlog_run(const struct iptrace_opts *o, FILE *out, const volatile sig_atomic_t *stop,
+	       const sigset_t *waitmask)
+{
+	struct natlog nl = { .o = o, .out = out, .json = strcmp(o->format, "json") == 0 };
+	int rc;
+
+	rc = o->input ? replay(&nl, o->input, stop) : live(&nl, stop, waitmask);
+	if (!nl.started)
+		return rc;
+	if (nl.json)
+		fprintf(out, "{\"type\":\"summary\",\"events\":%" PRIu64 ",\"printed\":%" PRIu64
+			",\"overruns\":%" PRIu64 ",\"malformed\":%" PRIu64 "}\n", nl.events,
+			nl.printed, nl.overruns, nl.malformed);
+	fflush(out);
+	/* Conntrack events carry no sequence number: the overruns are what can be counted. */
+	msg("%" PRIu64 " conntrack events, %" PRIu64 " lines, %" PRIu64 " socket overruns%s%s",
+	    nl.events, nl.printed, nl.overruns, nl.overruns ? " (events were lost)" : "",
+	    nl.malformed ? ", some messages malformed" : "");
+	free(nl.seen.s);
+	if (nl.out_err && !*stop)
+		rc = rc ? rc : EXIT_FAILURE;
+	return rc;
+}
+
+/* ---- the table ---- */
+
+struct dump_ctx {
+	const struct iptrace_opts	*o;
+	struct nattable			*t;
+	int				err;
+};
+
+static int on_dump(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *d = data;
+	struct ct_entry e;
+	struct nat_row row;
+
+	if (ct_decode(nlh, &e) < 0)
+		return MNL_CB_OK;
+	if ((!d->o->nat_all && !ct_is_nat(&e)) || !ct_match(&d->o->sel, &e))
+		return MNL_CB_OK;
+	nat_row_from_ct(&e, &row);
+	if (nattable_put(d->t, &row) < 0) {
+		d->err = -ENOMEM;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_OK;
+}
+
+/* Ask for the whole table and put every matching entry into @t. 0 or -errno. */
+static int dump_table(const struct iptrace_opts *o, struct nattable *t)
+{
+	static uint32_t buf[32768 / 4];	/* the kernel fills dump batches up to 32 KiB */
+	struct dump_ctx d = { o, t, 0 };
+	struct mnl_socket *sk = mnl_socket_open(NETLINK_NETFILTER);
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+	uint32_t seq = (uint32_t)time(NULL), portid;
+	int ret = 0;
+
+	if (!sk)
+		return -errno;
+	if (mnl_socket_bind(sk, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(sk);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = AF_UNSPEC;	/* every family */
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	if (mnl_socket_sendto(sk, nlh, nlh->nlmsg_len) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(sk, buf, sizeof(buf));
+
+		if (n < 0) {
+			ret = -errno;
+			break;
+		}
+		ret = mnl_cb_run(buf, (size_t)n, seq, portid, on_dump, &d);
+		if (ret <= MNL_CB_STOP) {
+			ret = ret < 0 ? (d.err ? d.err : -errno) : 0;
+			break;
+		}
+	}
+out:
+	mnl_socket_close(sk);
+	return ret;
+}
+
+/* Selectors on a folded row: a row that isn't iptrace's own text can't match one. */
+static bool row_selected(const struct nat_row *row, void *arg)
+{
+	const struct selection *sel = arg;
+	struct ct_entry e;
+
+	return nat_row_orig(row, &e) == 0 && ct_match(sel, &e);
+}
+
+int nattable_run(const struct iptrace_opts *o, FILE *out)
+{
+	struct nattable *t = nattable_new();
+	uint64_t skipped = 0;
+	int ret, rc = 0;
+
+	if (!t) {
+		msg("out of memory");
+		return EXIT_FAILURE;
+	}
+	if (o->input) {
+		FILE *in = strcmp(o->input, "-") == 0 ? stdin : fopen(o->input, "re");
+
+		if (!in) {
+			msg("cannot open '%s': %s", o->input, strerror(errno));
+			rc = EXIT_FAILURE;
+			goto out;
+		}
+		ret = nattable_fold(t, in, &skipped);
+		if (in != stdin)
+			fclose(in);
+		if (ret < 0) {
+			msg("cannot read '%s': %s", o->input, strerror(-ret));
+			rc = EXIT_FAILURE;
+			goto out;
+		}
+		if (skipped)
+			msg("%" PRIu64 " lines of '%s' are not NAT log lines: skipped", skipped,
+			    o->input);
+		if (!selection_empty(&o->sel))
+			nattable_filter(t, row_selected, (void *)&o->sel);
+	} else {
+		ret = dump_table(o, t);
+		if (ret < 0) {
+			msg("cannot dump the conntrack table: %s", strerror(-ret));
+			rc = EXIT_FAILURE;
+			goto out;
+		}
+	}
+	ret = strcmp(o->format, "json") == 0 ? nattable_print_json(t, out) : nattable_print(t, out);
+	if (ret < 0)
+		rc = EXIT_FAILURE;
+out:
+	nattable_free(t);
+	return rc;
+}
+
+/* ---- lookups for --nat ---- */
+
+struct ct_lookup {
+	struct mnl_socket	*sk;
+	uint32_t		seq;
+};
+
+struct ct_lookup *ct_lookup_open(void)
+{
+	struct ct_lookup *cl = calloc(1, sizeof(*cl));
+	int err;
+
+	if (!cl)
+		return NULL;
+	cl->sk = mnl_socket_open(NETLINK_NETFILTER);
+	if (!cl->sk)
+		goto err_free;
+	if (mnl_socket_bind(cl->sk, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto err_close;
+	cl->seq = (uint32_t)time(NULL);
+	return cl;
+
+err_close:
+	err = errno;
+	mnl_socket_close(cl->sk);
+	errno = err;
+err_free:
+	err = errno;
+	free(cl);
+	errno = err;
+	return NULL;
+}
+
+void ct_lookup_close(struct ct_lookup *cl)
+{
+	if (!cl)
+		return;
+	mnl_socket_close(cl->sk);
+	free(cl);
+}
+
+static void put_tuple(struct nlmsghdr *nlh, uint16_t type, const struct ct_tuple *t)
+{
+	struct nlattr *tup = mnl_attr_nest_start(nlh, type), *n;
+
+	n = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+	if (t->family == AF_INET6) {
+		mnl_attr_put(nlh, CTA_IP_V6_SRC, 16, &t->src);
+		mnl_attr_put(nlh, CTA_IP_V6_DST, 16, &t->dst);
+	} else {
+		mnl_attr_put(nlh, CTA_IP_V4_SRC, 4, &t->src);
+		mnl_attr_put(nlh, CTA_IP_V4_DST, 4, &t->dst);
+	}
+	mnl_attr_nest_end(nlh, n);
+	n = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, t->proto);
+	if (t->has_ports) {
+		mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(t->sport));
+		mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(t->dport));
+	} else if (t->has_icmp) {
+		bool v6 = t->family == AF_INET6;
+
+		mnl_attr_put_u16(nlh, v6 ? CTA_PROTO_ICMPV6_ID : CTA_PROTO_ICMP_ID, htons(t->icmp_id));
+		mnl_attr_put_u8(nlh, v6 ? CTA_PROTO_ICMPV6_TYPE : CTA_PROTO_ICMP_TYPE, t->icmp_type);
+		mnl_attr_put_u8(nlh, v6 ? CTA_PROTO_ICMPV6_CODE : CTA_PROTO_ICMP_CODE, t->icmp_code);
+	}
+	mnl_attr_nest_end(nlh, n);
+	mnl_attr_nest_end(nlh, tup);
+}
+
+struct get_ctx {
+	struct ct_entry	*e;
+	bool		found;
+};
+
+static int on_get(const struct nlmsghdr *nlh, void *data)
+{
+	struct get_ctx *g = data;
+
+	if (ct_decode(nlh, g->e) == 0)
+		g->found = true;
+	return MNL_CB_OK;
+}
+
+int ct_lookup_get(struct ct_lookup *cl, const struct ct_tuple *t, struct ct_entry *e)
+{
+	uint32_t buf[MNL_SOCKET_BUFFER_SIZE / 4];
+	struct get_ctx g = { e, false };
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+	uint32_t seq = ++cl->seq;
+	int ret;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = t->family;
+	nfg->version = NFNETLINK_V0;
+	/* The kernel finds the entry by either direction's tuple under this attribute. */
+	put_tuple(nlh, CTA_TUPLE_ORIG, t);
+	if (mnl_socket_sendto(cl->sk, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	do {
+		ssize_t n = mnl_socket_recvfrom(cl->sk, buf, sizeof(buf));
+
+		if (n < 0)
+			return -errno;
+		ret = mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(cl->sk), on_get, &g);
+	} while (ret > MNL_CB_STOP);
+	if (ret < 0)
+		return -errno;
+	return g.found ? 0 : -ENOENT;
+}

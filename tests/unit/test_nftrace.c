@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* test_nftrace.c: the nf_tables trace decoder on recorded kernel bytes and crafted messages */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include "iptrace/nftrace.h"
+#include "iptrace/nlrec.h"
+
+#define MAX_RECS 64
+
+struct collected {
+	size_t			n, chains, other;
+	struct trace_record	rec[MAX_RECS];
+};
+
+static int collect_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct collected *c = data;
+	struct trace_record r;
+	int ret = nftrace_decode(nlh, &r);
+
+	if (ret == -ENOMSG) {
+		if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWCHAIN)
+			c->chains++;
+		else
+			c->other++;
+		return MNL_CB_OK;
+	}
+	assert_int_equal(ret, 0);
+	if (c->n < MAX_RECS)
+		c->rec[c->n++] = r;
+	return MNL_CB_OK;
+}
+
+static void load(const char *name, struct collected *c)
+{
+	char path[512];
+	struct nlrec *f;
+	const void *buf;
+	uint16_t src;
+	uint64_t ts;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
+	f = nlrec_open(path);
+	assert_non_null(f);
+	memset(c, 0, sizeof(*c));
+	while (nlrec_next(f, &src, &ts, &buf, &len) > 0)
+		if (src == NLREC_NFTRACE)
+			mnl_cb_run(buf, len, 0, 0, collect_cb, c);
+	nlrec_close(f);
+}
+
+static const struct trace_record *find(const struct collected *c, const char *table,
+				       const char *chain, enum trace_kind kind)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->rec[i].table, table) == 0 && strcmp(c->rec[i].chain, chain) == 0 &&
+		    c->rec[i].kind == kind)
+			return &c->rec[i];
+	return NULL;
+}
+
+/*
+ * nftrace-dnat.nlrec: `iptrace --port 53 --record` on a router whose iptables-nft nat
+ * table DNATs udp 10.96.0.10:53 to 10.0.2.7 through KUBE-SERVICES -> KUBE-SEP-DNS.
+ */
+static void test_recorded_dnat(void **state)
+{
+	struct collected c;
+	const struct trace_record *r, *own;
+	struct in_addr vip, backend;
+
+	(void)state;
+	load("nftrace-dnat.nlrec", &c);
+	assert_true(c.n >= 6);
+	assert_true(c.chains >= 2);	/* the start-up dump went into the file too */
+	inet_pton(AF_INET, "10.96.0.10", &vip);
+	inet_pton(AF_INET, "10.0.2.7", &backend);
+
+	/* Our own marker chain: first record of the traversal, headers included. */
+	own = &c.rec[0];
+	assert_int_equal(own->backend, TRACE_BACKEND_NFT);
+	assert_memory_equal(own->table, "iptrace_", 8);
+	assert_int_equal(own->table_family, NFPROTO_INET);
+	assert_int_equal(own->nfproto, NFPROTO_IPV4);
+	assert_true(own->has_hdr);
+	assert_int_equal(own->pkt.family, AF_INET);
+	assert_int_equal(own->pkt.proto, IPPROTO_UDP);
+	assert_int_equal(own->pkt.dport, 53);
+	assert_memory_equal(&own->pkt.daddr, &vip, 4);
+	assert_true(own->ifindex_in != 0);
+	assert_true(own->handle != 0);
+	assert_true(own->has_verdict);
+	assert_int_equal(own->verdict_code, NFT_CONTINUE);	/* meta nftrace set 1 goes on */
+
+	r = find(&c, "nat", "PREROUTING", TRACE_KIND_RULE);
+	assert_non_null(r);
+	assert_int_equal(r->table_family, NFPROTO_IPV4);
+	assert_int_equal(r->trace_id, own->trace_id);
+	assert_true(r->has_verdict);
+	assert_int_equal(r->verdict_code, NFT_JUMP);
+	assert_string_equal(r->verdict_chain, "KUBE-SERVICES");
+	assert_string_equal(nftrace_verdict_name(r->verdict_code), "jump");
+	/* A new base chain: headers again, and the conntrack attributes (18-21). */
+	assert_true(r->has_hdr);
+	assert_true(r->has_ct);
+	assert_int_not_equal(r->ct_id, 0);
+
+	r = find(&c, "nat", "KUBE-SEP-DNS", TRACE_KIND_RULE);
+	assert_non_null(r);
+	assert_false(r->has_hdr);	/* same traversal: later records carry none */
+	assert_int_equal(r->verdict_code, NF_ACCEPT);
+
+	/* After DNAT, the forward chain's headers show the new destination. */
+	r = find(&c, "filter", "FORWARD", TRACE_KIND_RULE);
+	assert_non_null(r);
+	assert_true(r->has_hdr);
+	assert_memory_equal(&r->pkt.daddr, &backend, 4);
+	assert_int_equal(r->pkt.ipid, own->pkt.ipid);
+
+	/* Each chain that ran out of rules ends with the handle-less continue record. */
+	r = find(&c, "iptrace_", "prerouting", TRACE_KIND_POLICY);
+	assert_null(r);
+	for (size_t i = 0; i < c.n; i++) {
+		if (c.rec[i].handle == 0 && c.rec[i].kind == TRACE_KIND_RULE)
+			assert_true(nftrace_chain_end(&c.rec[i]));
+		if (c.rec[i].handle != 0)
+			assert_false(nftrace_chain_end(&c.rec[i]));
+	}
+}
+
+/* A crafted trace message; @extra adds attributes after the required ones. */
+static struct nlmsghdr *craft(char *buf, bool with_id, void (*extra)(struct nlmsghdr *))
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_TRACE;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = NFPROTO_INET;
+	mnl_attr_put_strz(nlh, NFTA_TRACE_TABLE, "t");
+	mnl_attr_put_strz(nlh, NFTA_TRACE_CHAIN, "c");
+	mnl_attr_put_u32(nlh, NFTA_TRACE_TYPE, htonl(NFT_TRACETYPE_POLICY));
+	if (with_id)
+		mnl_attr_put_u32(nlh, NFTA_TRACE_ID, htonl(0xabcdef01));
+	if (extra)
+		extra(nlh);
+	return nlh;
+}
+
+static void add_unknown(struct nlmsghdr *nlh)
+{
+	mnl_attr_put_u32(nlh, 40, 7);	/* from a future kernel */
+	mnl_attr_put_u32(nlh, NFTA_TRACE_POLICY, htonl(NF_DROP));
+}
+
+static void add_short_mark(struct nlmsghdr *nlh)
+{
+	mnl_attr_put_u16(nlh, NFTA_TRACE_MARK, 1);	/* u32 expected */
+}
+
+static void add_short_ct(struct nlmsghdr *nlh)
+{
+	mnl_attr_put_u16(nlh, 18, 1);	/* NFTA_TRACE_CT_ID is a be32 */
+}
+
+static void test_crafted(void **state)
+{
+	char buf[1024];
+	struct trace_record r;
+	struct nlmsghdr *nlh;
+
+	(void)state;
+	nlh = craft(buf, true, add_unknown);
+	assert_int_equal(nftrace_decode(nlh, &r), 0);
+	assert_int_equal(r.kind, TRACE_KIND_POLICY);
+	assert_int_equal(r.trace_id, 0xabcdef01);
+	assert_true(r.has_policy);
+	assert_string_equal(nftrace_verdict_name((int32_t)r.policy), "drop");
+	assert_false(r.has_hdr);
+	assert_string_equal(nftrace_family_name(r.table_family), "inet");
+
+	nlh = craft(buf, false, NULL);
+	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);	/* no ID */
+	nlh = craft(buf, true, add_short_mark);
+	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);
+	nlh = craft(buf, true, add_short_ct);
+	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);
+
+	/* Truncated: the length says less than the family header. */
+	nlh = craft(buf, true, NULL);
+	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + 2;
+	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);
+
+	/* Other nf_tables messages are not trace records. */
+	nlh = craft(buf, true, NULL);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN;
+	assert_int_equal(nftrace_decode(nlh, &r), -ENOMSG);
+}
+
+/* The chain map places base chains; regular chains and header-less records inherit. */
+static void test_ctx_fill(void **state)
+{
+	struct nftrace_ctx *ctx = nftrace_ctx_new();
+	struct collected c;
+	char path[512];
+	struct nlrec *f;
+	const void *buf;
+	uint16_t src;
+	uint64_t ts;
+	size_t len;
+
+	(void)state;
+	assert_non_null(ctx);
+	load("nftrace-dnat.nlrec", &c);
+	/* Learn the dump (the first NFTRACE chunks), then fill every record in order. */
+	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, "nftrace-dnat.nlrec");
+	f = nlrec_open(path);
+	assert_non_null(f);
+	while (nlrec_next(f, &src, &ts, &buf, &len) > 0) {
+		const struct nlmsghdr *nlh = buf;
+		int n = (int)len;
+
+		if (src != NLREC_NFTRACE)
+			continue;
+		for (; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n))
+			assert_int_equal(nftrace_ctx_learn(ctx, nlh), 0);
+	}
+	nlrec_close(f);
+	for (size_t i = 0; i < c.n; i++) {
+		struct trace_record *r = &c.rec[i];
+
+		nftrace_ctx_fill(ctx, r);
+		assert_int_equal(r->pkt.family, AF_INET);	/* inherited where absent */
+		assert_true(r->has_prio);
+		if (strcmp(r->chain, "KUBE-SEP-DNS") == 0 || strcmp(r->chain, "PREROUTING") == 0) {
+			assert_int_equal(r->hook, HOOK_PREROUTING);
+			assert_int_equal(r->prio, -100);	/* iptables-nft's nat */
+			assert_int_not_equal(r->ifindex_in, 0);
+		}
+		if (strcmp(r->chain, "FORWARD") == 0)
+			assert_int_equal(r->hook, HOOK_FORWARD);
+		if (strncmp(r->table, "iptrace_", 8) == 0)
+			assert_int_equal(r->prio, -350);
+	}
+	nftrace_ctx_free(ctx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_recorded_dnat),
+		cmocka_unit_test(test_crafted),
+		cmocka_unit_test(test_ctx_fill),
+	};
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

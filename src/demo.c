@@ -590,7 +590,7 @@ void demo_intro(const struct demo *d, FILE *f)
 {
 	fprintf(f, "iptrace: demo: client " CLIENT_ADDR " asks the service " SERVICE_ADDR ":53, "
 		"router %s DNATs it to the server " SERVER_ADDR ":53 "
-		"(KUBE-SERVICES → KUBE-SVC-DNS → KUBE-SEP-DNS); tracing there, query and reply\n",
+		"(KUBE-SERVICES → KUBE-SVC-DNS → KUBE-SEP-DNS); below, the router's view\n",
 		d->ns[NS_ROUTER]);
 }
 

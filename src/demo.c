@@ -588,10 +588,9 @@ const char *demo_router(const struct demo *d)
 
 void demo_intro(const struct demo *d, FILE *f)
 {
-	fprintf(f, "iptrace: demo: client " CLIENT_ADDR " asks the service " SERVICE_ADDR ":53, "
-		"router %s DNATs it to the server " SERVER_ADDR ":53 "
-		"(KUBE-SERVICES → KUBE-SVC-DNS → KUBE-SEP-DNS); below, the router's view\n",
-		d->ns[NS_ROUTER]);
+	fprintf(f, "iptrace: demo: client " CLIENT_ADDR " → service " SERVICE_ADDR ":53, DNATed "
+		"(KUBE-SERVICES → KUBE-SVC-DNS → KUBE-SEP-DNS) by router %s to server "
+		SERVER_ADDR ":53\n", d->ns[NS_ROUTER]);
 }
 
 int demo_start(struct demo *d)

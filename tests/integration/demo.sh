@@ -48,7 +48,7 @@ host_state >"$tmp/host.before"
 "$IPTRACE" --demo --format json --duration 19.1 >"$tmp/out.json" 2>"$tmp/err" &
 pid=$!; pids+=("$pid")
 wait "$pid" || fail "--demo: exit $? ($(cat "$tmp/err"))"
-grep -q "^iptrace: demo: client 10.0.1.2 asks the service 10.96.0.10:53, router iptrace-demo-$pid-router" \
+grep -q "^iptrace: demo: client 10.0.1.2 → service 10.96.0.10:53, DNATed .* by router iptrace-demo-$pid-router to server 10.0.2.7:53" \
 	"$tmp/err" || fail "no intro line: $(cat "$tmp/err")"
 grep -q "tracing port 53 with the legacy marker" "$tmp/err" || fail "not a --port 53 capture: $(cat "$tmp/err")"
 grep -q "^iptrace: demo: the client got an answer; lab removed$" "$tmp/err" ||

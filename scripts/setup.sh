@@ -6,8 +6,9 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential autoconf automake libtool pkg-config
-	libmnl-dev libnetfilter-log-dev libnftnl-dev libip4tc-dev libip6tc-dev libxtables-dev
-	libcmocka-dev iptables nftables iproute2 conntrack jq kmod procps iputils-ping"
+	libmnl-dev libnetfilter-log-dev libnftnl-dev libnftables-dev libip4tc-dev libip6tc-dev
+	libxtables-dev libcmocka-dev iptables nftables iproute2 conntrack jq kmod procps
+	iputils-ping python3 systemd util-linux"
 
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo

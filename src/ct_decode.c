@@ -307,3 +307,35 @@ const char *ct_status_name(unsigned bit)
 
 	return bit < sizeof(names) / sizeof(names[0]) ? names[bit] : NULL;
 }
+
+void ct_put_status_json(FILE *f, uint32_t status)
+{
+	bool first = true;
+
+	putc('[', f);
+	for (unsigned b = 0; b < 32; b++) {
+		const char *n = ct_status_name(b);
+
+		if (!(status & (1u << b)) || !n)
+			continue;
+		fprintf(f, "%s\"%s\"", first ? "" : ",", n);
+		first = false;
+	}
+	putc(']', f);
+}
+
+const char *ct_state_name(uint32_t state)
+{
+	/* NF_CT_STATE_BIT(ctinfo) = 1 << (ctinfo % IP_CT_IS_REPLY + 1), as nft's ct state. */
+	if (state & NF_CT_STATE_INVALID_BIT)
+		return "invalid";
+	if (state & NF_CT_STATE_UNTRACKED_BIT)
+		return "untracked";
+	if (state & NF_CT_STATE_BIT(IP_CT_NEW))
+		return "new";
+	if (state & NF_CT_STATE_BIT(IP_CT_RELATED))
+		return "related";
+	if (state & NF_CT_STATE_BIT(IP_CT_ESTABLISHED))
+		return "established";
+	return "unknown";
+}

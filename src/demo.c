@@ -17,9 +17,12 @@
  * - Sysctls (forwarding on, IPv6 off) and the two endpoints: forked children that setns()
  *   into their namespace first, so /proc/sys/net and the sockets are the lab's.
  *
- * Names are iptrace-demo-PID-{client,router,server}; demo_free() removes them on every path
- * main() takes (signals end the capture loop like --count does). After a SIGKILL, the next
- * demo removes the labs of dead pids; the children die with us (PR_SET_PDEATHSIG).
+ * Names are iptrace-demo-PID-{client,router,server}. Deleting them needs CAP_SYS_ADMIN,
+ * which main() gives up once the capture is set up (privs.c); so a janitor forked while we
+ * still have it waits for our end of a pipe to close — demo_free(), or any death, SIGKILL
+ * included — and deletes the namespaces. The server and the client die with us
+ * (PR_SET_PDEATHSIG). Should the janitor be killed too, the next demo removes the labs of
+ * dead pids.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -62,6 +65,8 @@ struct demo {
 	int	home_fd;		/* the namespace demo_new() was called in */
 	pid_t	server, client;
 	int	go_fd;			/* write end: one byte lets the client send */
+	pid_t	janitor;		/* deletes the namespaces when we are gone */
+	int	janitor_fd;		/* write end: closing it (or dying) starts the janitor */
 	char	ip[64];			/* absolute path of ip(8) */
 };
 
@@ -526,16 +531,22 @@ static int destroy(struct demo *d, FILE *log)
 		kill(d->server, SIGKILL);
 		waitpid(d->server, NULL, 0);
 	}
-	/* Leave the router first: a namespace we stand in would outlive its deletion. */
+	/*
+	 * Leave the router, so that it goes with its name, not at our exit. Without
+	 * CAP_SYS_ADMIN (dropped after set-up) this fails: then it goes at our exit.
+	 */
 	if (d->home_fd >= 0) {
-		if (setns(d->home_fd, CLONE_NEWNET) < 0)
-			logf_(log, "cannot return to the original network namespace: %s",
-			      strerror(errno));
+		(void)setns(d->home_fd, CLONE_NEWNET);
 		close(d->home_fd);
 	}
-	for (int i = NS_N - 1; i >= 0; i--) {
-		if (d->created[i] && ip(d, log, "netns", "del", d->ns[i], NULL) < 0)
+	if (d->janitor > 0) {
+		close(d->janitor_fd);
+		if (wait_child(d->janitor) != 0)
 			ret = -EIO;
+	} else {
+		for (int i = NS_N - 1; i >= 0; i--)
+			if (d->created[i] && ip(d, log, "netns", "del", d->ns[i], NULL) < 0)
+				ret = -EIO;
 	}
 	if (ret < 0)
 		logf_(log, "could not remove every namespace of the lab: see 'ip netns list'");
@@ -548,6 +559,44 @@ static int destroy(struct demo *d, FILE *log)
 	return ret;
 }
 
+/* The janitor: wait until the demo ends, however it ends, then delete the lab. */
+static void janitor(const struct demo *d, int fd, FILE *log)
+{
+	char c;
+	int bad = 0;
+
+	while (read(fd, &c, 1) < 0 && errno == EINTR)
+		;
+	for (int i = NS_N - 1; i >= 0; i--)
+		if (ip(d, log, "netns", "del", d->ns[i], NULL) < 0)
+			bad = 1;
+	fflush(log);
+	_exit(bad);
+}
+
+static int start_janitor(struct demo *d, FILE *log)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	d->janitor = fork();
+	if (d->janitor == 0) {
+		/* Not ours to hold: the client must see EOF when the demo closes it. */
+		close(d->go_fd);
+		close(p[1]);
+		janitor(d, p[0], log);
+	}
+	close(p[0]);
+	if (d->janitor < 0) {
+		close(p[1]);
+		return -errno;
+	}
+	d->janitor_fd = p[1];
+	return 0;
+}
+
 struct demo *demo_new(FILE *log)
 {
 	struct demo *d = calloc(1, sizeof(*d));
@@ -556,6 +605,7 @@ struct demo *demo_new(FILE *log)
 	if (!d)
 		return NULL;
 	d->go_fd = -1;
+	d->janitor_fd = -1;
 	d->home_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	for (int i = 0; i < NS_N; i++)
 		snprintf(d->ns[i], sizeof(d->ns[i]), DEMO_PREFIX "%d-%s", (int)getpid(), ns_role[i]);
@@ -570,6 +620,8 @@ struct demo *demo_new(FILE *log)
 		goto err;
 	}
 	ret = build(d, log);
+	if (ret == 0)
+		ret = start_janitor(d, log);
 	if (ret < 0)
 		goto err;
 	return d;

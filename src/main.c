@@ -13,7 +13,6 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <linux/capability.h>
 #include <libmnl/libmnl.h>
 
@@ -24,9 +23,12 @@
 #include "iptrace/natlog.h"
 #include "iptrace/nflog.h"
 #include "iptrace/nftrace.h"
+#include "iptrace/nftrule.h"
 #include "iptrace/nlrec.h"
+#include "iptrace/notify.h"
 #include "iptrace/options.h"
 #include "iptrace/pipeline.h"
+#include "iptrace/privs.h"
 #include "iptrace/resolver.h"
 #include "iptrace/sink.h"
 #include "iptrace/state.h"
@@ -41,15 +43,40 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
+/*
+ * vmsg - one diagnostic line on stderr. Under systemd (stderr is the journal stream) it
+ * starts with sd-daemon's "<N>" so the journal files it at its priority: <4> "warning:",
+ * <5> "note:", <6> information (info()), <3> everything else.
+ */
+static void vmsg(int prio, const char *fmt, va_list ap)
+{
+	if (prio == 3 && strncmp(fmt, "warning:", 8) == 0)
+		prio = 4;
+	else if (prio == 3 && strncmp(fmt, "note:", 5) == 0)
+		prio = 5;
+	if (notify_stderr_is_journal())
+		fprintf(stderr, "<%d>", prio);
+	fputs("iptrace: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void msg(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("iptrace: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmsg(3, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+static void info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(6, fmt, ap);
+	va_end(ap);
 }
 
 static uint64_t clock_ns(clockid_t id)
@@ -77,6 +104,24 @@ static FILE *open_output(const char *path)
 	return f;
 }
 
+/* --output-time: the --output name through strftime(3), at the start time, in UTC. */
+static int expand_output_time(struct iptrace_opts *o, char *buf, size_t size)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!gmtime_r(&now, &tm))
+		return -EINVAL;
+	/* The user's pattern is the format, by design; strftime has no %n-like writes. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	if (strftime(buf, size, o->output, &tm) == 0)
+		return -EINVAL;
+#pragma GCC diagnostic pop
+	o->output = buf;
+	return 0;
+}
+
 static bool want_color(const struct iptrace_opts *o, FILE *out)
 {
 	const char *term = getenv("TERM");
@@ -97,10 +142,13 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 		    (unsigned long long)s.malformed);
 	if (strcmp(o->format, "text") != 0)
 		return;
-	msg("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,
-	    s.packets == 1 ? "" : "s", (unsigned long long)s.records, s.records == 1 ? "" : "s",
-	    (unsigned long long)s.lost,
-	    s.dropped ? " (open packets dropped at --count)" : "");
+	info("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,
+	     s.packets == 1 ? "" : "s", (unsigned long long)s.records, s.records == 1 ? "" : "s",
+	     (unsigned long long)s.lost,
+	     s.dropped ? " (open packets dropped at --count)" : "");
+	if (s.limited && s.unmarked)
+		msg("--limit left %llu selected packet%s unmarked (not traced)",
+		    (unsigned long long)s.unmarked, s.unmarked == 1 ? "" : "s");
 }
 
 /* --read: kernel TRACE lines through the same grouper and sinks. */
@@ -174,6 +222,7 @@ struct live {
 	struct marker		*marker;
 	struct nlrec		*rec;
 	struct resolver		*resolver;
+	struct nftrule		*nftrule;	/* nft rule text: with the nftrace socket only */
 };
 
 /*
@@ -241,6 +290,9 @@ static int drain(struct live *lv, struct pipeline *pl, int fd, uint16_t source, 
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
 			if (errno == ENOBUFS) {
+				/* Ruleset events may be among the lost: distrust the rule cache. */
+				if (source == NLREC_NFTRACE && lv->nftrule)
+					nftrule_lost(lv->nftrule, clock_ns(CLOCK_MONOTONIC));
 				/* The exact count comes from the sequence gap. */
 				if (!*warned)
 					msg("warning: the kernel is dropping trace records (socket overrun); "
@@ -322,17 +374,6 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 	return 0;
 }
 
-/* have_cap - is @cap in our effective set? (capget: no libcap dependency for one check) */
-static bool have_cap(int cap)
-{
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct d[2];
-
-	if (syscall(SYS_capget, &h, d) < 0)
-		return true;	/* can't tell: let the real operation say */
-	return d[cap / 32].effective & (1u << (cap % 32));
-}
-
 /*
  * --backend auto, as CONTRACT.md "Marker choice" says: legacy tables in use (read from /proc,
  * never by opening one) -> the libiptc marker, plus the nft marker when nf_tables base chains
@@ -363,7 +404,7 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 	int ret;
 
 	/* Say it plainly up front, rather than as some socket's EPERM later. */
-	if (!have_cap(CAP_NET_ADMIN)) {
+	if (!privs_have(CAP_NET_ADMIN)) {
 		msg("need root or CAP_NET_ADMIN to trace (try sudo)");
 		return EXIT_FAILURE;
 	}
@@ -501,7 +542,7 @@ int main(int argc, char **argv)
 	struct demo *demo = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block, waitmask;
-	char err[256], tag[64], desc[256];
+	char err[256], tag[64], desc[256], outname[4096];
 	FILE *out;
 	int rc = 0, ret;
 
@@ -532,7 +573,7 @@ int main(int argc, char **argv)
 			msg("cleanup failed: %s", strerror(-ret));
 			return EXIT_FAILURE;
 		}
-		msg("%d stale capture(s) cleaned up", ret);
+		info("%d stale capture(s) cleaned up", ret);
 		return 0;
 	}
 	if (o.mode == MODE_LIST)
@@ -559,7 +600,12 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
 
-	out = open_output(o.output);
+	if (o.output_time && expand_output_time(&o, outname, sizeof(outname)) < 0) {
+		msg("cannot expand --output '%s' with the time", o.output);
+		return EXIT_USAGE;
+	}
+	/* The journal sink sends to the journal itself: no file to create. */
+	out = strcmp(o.format, "journal") == 0 ? stdout : open_output(o.output);
 	if (!out) {
 		msg("cannot open '%s': %s", o.output, strerror(errno));
 		return EXIT_FAILURE;
@@ -618,8 +664,20 @@ int main(int argc, char **argv)
 			rc = EXIT_FAILURE;
 			goto out_teardown;
 		}
-		msg("tracing %s with the %s marker (rules tagged %s); Ctrl-C to stop", desc,
-		    marker_name(lv.marker), tag);
+		/* In the traced namespace; its events come on the nftrace socket (pipeline.c). */
+		if (lv.nftrace && !(lv.nftrule = nftrule_new(&(struct nftrule_cfg){ 0 })))
+			msg("warning: cannot read nft rules (%s): nft steps show handles only",
+			    strerror(errno));
+		/* Set-up is done: from here on only teardown's needs remain. */
+		ret = privs_keep_net();
+		if (ret < 0)
+			msg("warning: cannot drop capabilities: %s", strerror(-ret));
+		info("tracing %s with the %s marker (rules tagged %s); Ctrl-C to stop", desc,
+		     marker_name(lv.marker), tag);
+		/* Type=notify: the rules are in and the socket is bound. */
+		ret = notify_send("READY=1\nSTATUS=tracing");
+		if (ret < 0)
+			msg("warning: cannot notify the service manager: %s", strerror(-ret));
 		if (demo && (ret = demo_start(demo)) < 0) {
 			msg("cannot start the demo's client: %s", strerror(-ret));
 			rc = EXIT_FAILURE;
@@ -636,6 +694,7 @@ int main(int argc, char **argv)
 			.marker = lv.marker,
 			.live_ifnames = o.mode == MODE_TRACE,
 			.resolver = lv.resolver,
+			.nftrule = lv.nftrule,
 			.ct = ct,
 		};
 		/* --read lines are one tick apart: no window closes before the input ends. */
@@ -685,6 +744,7 @@ out_teardown:
 		pipeline_free(pl);
 	}
 	resolver_free(lv.resolver);
+	nftrule_free(lv.nftrule);
 	marker_free(lv.marker);
 	ct_lookup_close(ct);
 	if (lv.rec && nlrec_close(lv.rec) < 0) {

@@ -56,6 +56,18 @@ static bool pair_owns(const struct marker *m, const struct trace_record *rec)
 	return marker_owns(p->m[0], rec) || marker_owns(p->m[1], rec);
 }
 
+/*
+ * Counted where the packet is first seen: the nft marker's chains run at -350, before the
+ * raw table. (The legacy rules may still mark some of those: a lower bound on what was
+ * traced, not exact, for this pair.)
+ */
+static uint64_t pair_unmarked(const struct marker *m)
+{
+	const struct pair *p = m->priv;
+
+	return marker_unmarked(p->m[1]);
+}
+
 static void pair_release(struct marker *m)
 {
 	struct pair *p = m->priv;
@@ -73,6 +85,7 @@ static const struct marker_ops marker_pair_ops = {
 	.install = pair_install,
 	.remove = pair_remove,
 	.owns = pair_owns,
+	.unmarked = pair_unmarked,
 	.release = pair_release,
 };
 
@@ -138,6 +151,11 @@ bool marker_owns(const struct marker *m, const struct trace_record *rec)
 const char *marker_name(const struct marker *m)
 {
 	return m->ops->name;
+}
+
+uint64_t marker_unmarked(const struct marker *m)
+{
+	return m->ops->unmarked ? m->ops->unmarked(m) : 0;
 }
 
 const char *marker_error(const struct marker *m)

@@ -84,6 +84,7 @@ static const char *const mark_chains[] = { "PREROUTING", "OUTPUT" };
 #define NCHAINS 2
 
 struct legacy_priv {
+	uint64_t	unmarked;		/* selected packets --limit left unmarked */
 	unsigned	installed[2][NCHAINS];	/* [v4/v6][chain] rules we inserted */
 	bool		any;
 };
@@ -164,9 +165,16 @@ static void set_iface(char *name, unsigned char *mask, const char *iface)
 		memset(mask, 0xff, len + 1 > IFNAMSIZ ? IFNAMSIZ : len + 1);
 }
 
+/*
+ * build_entry - the TRACE rule for @rs, or with @counting its counting twin: the same
+ * matches without the limit and without a target (a fall-through rule that only counts).
+ * Put right before a limited TRACE rule, the twin counts every selected packet, and is not
+ * itself reported (the packet is not marked yet): its counter minus the TRACE rule's is
+ * what the limit left unmarked.
+ */
 static int build_entry(const struct tc_ops *tc, const struct selection *sel,
 		       const struct rule_spec *rs, bool output, const char *tag,
-		       struct entry_buf *b)
+		       bool counting, struct entry_buf *b)
 {
 	struct xt_entry_target *t;
 	struct xt_comment_info *ci;
@@ -222,7 +230,7 @@ static int build_entry(const struct tc_ops *tc, const struct selection *sel,
 		mk->mark = sel->mark;
 		mk->mask = sel->mark_mask;
 	}
-	if (sel->limit_per_s) {
+	if (sel->limit_per_s && !counting) {
 		struct xt_rateinfo *ri = add_ext(b, "limit", 0, sizeof(*ri));
 
 		if (!ri)
@@ -235,13 +243,16 @@ static int build_entry(const struct tc_ops *tc, const struct selection *sel,
 		return -E2BIG;
 	snprintf(ci->comment, sizeof(ci->comment), "%s", tag);
 
-	tsize = XT_ALIGN(sizeof(struct xt_entry_target));
+	/* No target name: libiptc makes it a fall-through, like iptables without -j. */
+	tsize = counting ? XT_ALIGN(sizeof(struct xt_standard_target)) :
+			   XT_ALIGN(sizeof(struct xt_entry_target));
 	if (b->len + tsize > ENTRY_MAX)
 		return -E2BIG;
 	t = (struct xt_entry_target *)(b->u.bytes + b->len);
 	memset(t, 0, tsize);
 	t->u.user.target_size = (uint16_t)tsize;
-	snprintf(t->u.user.name, sizeof(t->u.user.name), "TRACE");
+	if (!counting)
+		snprintf(t->u.user.name, sizeof(t->u.user.name), "TRACE");
 	if (tc->family == AF_INET) {
 		b->u.v4.target_offset = (uint16_t)b->len;
 		b->u.v4.next_offset = (uint16_t)(b->len + tsize);
@@ -310,19 +321,41 @@ static bool entry_has_tag(const struct tc_ops *tc, const void *e, const char *ta
 	return false;
 }
 
-/* Delete every rule tagged @tag from @chain in @h; returns how many or -errno. */
+struct remove_arg {
+	const char	*tag;
+	uint64_t	traced, counted;	/* packets: TRACE rules, counting twins */
+};
+
+/* Delete every rule tagged @ra->tag from @chain in @h, adding up their packet counters
+ * first (the handle holds them as of init); returns how many or -errno. */
 static int delete_tagged(const struct tc_ops *tc, struct xtc_handle *h, const char *chain,
-			 const char *tag)
+			 struct remove_arg *ra)
 {
 	unsigned idx[256], n = 0, i = 0;
 	const void *e;
 
 	for (e = tc->first(chain, h); e; e = tc->next(e, h), i++) {
-		if (entry_has_tag(tc, e, tag)) {
-			if (n == sizeof(idx) / sizeof(idx[0]))
-				return -E2BIG;
-			idx[n++] = i;
+		const struct xt_counters *cnt;
+		const struct xt_entry_target *t;
+		uint16_t toff;
+
+		if (!entry_has_tag(tc, e, ra->tag))
+			continue;
+		if (n == sizeof(idx) / sizeof(idx[0]))
+			return -E2BIG;
+		idx[n++] = i;
+		if (tc->family == AF_INET) {
+			cnt = &((const struct ipt_entry *)e)->counters;
+			toff = ((const struct ipt_entry *)e)->target_offset;
+		} else {
+			cnt = &((const struct ip6t_entry *)e)->counters;
+			toff = ((const struct ip6t_entry *)e)->target_offset;
 		}
+		t = (const void *)((const uint8_t *)e + toff);
+		if (strcmp(t->u.user.name, "TRACE") == 0)
+			ra->traced += cnt->pcnt;
+		else
+			ra->counted += cnt->pcnt;
 	}
 	/* From the last so earlier indices stay valid (delete_num is 0-based). */
 	for (unsigned k = n; k-- > 0;)
@@ -439,13 +472,16 @@ static int apply_install(const struct tc_ops *tc, struct xtc_handle *h, void *ar
 				    (rs.dst && rs.dst->family != tc->family) ||
 				    !proto_in_family(rs.proto, tc->family))
 					continue;
-				ret = build_entry(tc, sel, &rs, output, arg->tag, &b);
-				if (ret < 0)
-					return ret;
-				/* At the head, in selection order: 0-based, whatever the header says. */
-				if (!tc->insert(mark_chains[c], &b.u, pos, h))
-					return -errno;
-				pos++;
+				/* With --limit, the counting twin goes first (see build_entry). */
+				for (int twin = sel->limit_per_s ? 1 : 0; twin >= 0; twin--) {
+					ret = build_entry(tc, sel, &rs, output, arg->tag, twin, &b);
+					if (ret < 0)
+						return ret;
+					/* At the head, in order: 0-based, whatever the header says. */
+					if (!tc->insert(mark_chains[c], &b.u, pos, h))
+						return -errno;
+					pos++;
+				}
 			}
 		}
 		arg->installed[c] = pos;
@@ -455,10 +491,12 @@ static int apply_install(const struct tc_ops *tc, struct xtc_handle *h, void *ar
 
 static int apply_remove(const struct tc_ops *tc, struct xtc_handle *h, void *arg)
 {
+	struct remove_arg *ra = arg;
 	int total = 0;
 
+	ra->traced = ra->counted = 0;	/* a retried transaction counts afresh */
 	for (size_t c = 0; c < NCHAINS; c++) {
-		int n = delete_tagged(tc, h, mark_chains[c], arg);
+		int n = delete_tagged(tc, h, mark_chains[c], ra);
 
 		if (n < 0)
 			return n;
@@ -472,9 +510,16 @@ static const struct tc_ops *tc_for(int family)
 	return family == AF_INET ? &tc_v4 : &tc_v6;
 }
 
+static int remove_counted(int family, struct remove_arg *ra, char *err, size_t errlen)
+{
+	return raw_transaction(tc_for(family), err, errlen, apply_remove, ra);
+}
+
 int legacy_remove_tagged(int family, const char *tag, char *err, size_t errlen)
 {
-	return raw_transaction(tc_for(family), err, errlen, apply_remove, (void *)tag);
+	struct remove_arg ra = { .tag = tag };
+
+	return remove_counted(family, &ra, err, errlen);
 }
 
 static int legacy_remove(struct marker *m)
@@ -489,11 +534,15 @@ static int legacy_remove(struct marker *m)
 
 		if (!lp->installed[f][0] && !lp->installed[f][1])
 			continue;
-		r = legacy_remove_tagged(f ? AF_INET6 : AF_INET, m->tag, m->err, sizeof(m->err));
+		struct remove_arg ra = { .tag = m->tag };
+
+		r = remove_counted(f ? AF_INET6 : AF_INET, &ra, m->err, sizeof(m->err));
 		if (r < 0) {
 			ret = r;
 			continue;
 		}
+		if (ra.counted > ra.traced)
+			lp->unmarked += ra.counted - ra.traced;
 		lp->installed[f][0] = lp->installed[f][1] = 0;
 	}
 	if (ret == 0)
@@ -595,6 +644,13 @@ static bool legacy_owns(const struct marker *m, const struct trace_record *rec)
 	return false;
 }
 
+static uint64_t legacy_unmarked(const struct marker *m)
+{
+	const struct legacy_priv *lp = m->priv;
+
+	return lp ? lp->unmarked : 0;
+}
+
 static void legacy_release(struct marker *m)
 {
 	free(m->priv);
@@ -606,5 +662,6 @@ const struct marker_ops marker_legacy_ops = {
 	.install = legacy_install,
 	.remove = legacy_remove,
 	.owns = legacy_owns,
+	.unmarked = legacy_unmarked,
 	.release = legacy_release,
 };

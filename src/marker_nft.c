@@ -49,6 +49,7 @@ struct nft_priv {
 	char			table[TRACE_NAME_MAX];
 	bool			installed;
 	uint32_t		seq;
+	uint64_t		unmarked;	/* selected packets --limit left unmarked */
 };
 
 static int fail(struct marker *m, int err, const char *fmt, ...)
@@ -228,6 +229,12 @@ static struct nftnl_rule *build_rule(const struct nft_priv *np, size_t c,
 		if (ret == 0)
 			ret = put_cmp(r, &val, 4);
 	}
+	/*
+	 * With --limit: a counter before the limit counts every selected packet, one after it
+	 * the marked ones; nft_remove() reads both, the difference is what the limit left.
+	 */
+	if (ret == 0 && sel->limit_per_s)
+		ret = add_expr(r, nftnl_expr_alloc("counter"));
 	if (ret == 0 && sel->limit_per_s) {
 		e = nftnl_expr_alloc("limit");
 		if (e) {
@@ -239,6 +246,8 @@ static struct nftnl_rule *build_rule(const struct nft_priv *np, size_t c,
 		}
 		ret = add_expr(r, e);
 	}
+	if (ret == 0 && sel->limit_per_s)
+		ret = add_expr(r, nftnl_expr_alloc("counter"));
 	/* meta nftrace set 1 */
 	if (ret == 0) {
 		e = nftnl_expr_alloc("immediate");
@@ -584,6 +593,77 @@ static int nft_install(struct marker *m)
 	return 0;
 }
 
+struct ctr_sum {
+	uint64_t	counted, traced;
+	unsigned	n;	/* counters seen in the current rule */
+};
+
+static int sum_counter(struct nftnl_expr *e, void *data)
+{
+	struct ctr_sum *cs = data;
+
+	if (strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter") != 0)
+		return 0;
+	if (cs->n++ == 0)
+		cs->counted += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+	else
+		cs->traced += nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+	return 0;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct ctr_sum *cs = data;
+
+	if (!r)
+		return MNL_CB_ERROR;
+	if (nftnl_rule_nlmsg_parse(nlh, r) == 0) {
+		cs->n = 0;
+		nftnl_expr_foreach(r, sum_counter, cs);
+	}
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+/* Add up the limit's counters of our rules (see build_rule) into np->unmarked. */
+static int read_counters(struct nft_priv *np)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct ctr_sum cs = { 0 };
+	struct nlmsghdr *nlh;
+	uint32_t seq = ++np->seq;
+	ssize_t n;
+	int ret = 0;
+
+	if (!r)
+		return -ENOMEM;
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, seq);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, np->table);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	if (mnl_socket_sendto(np->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	while ((n = mnl_socket_recvfrom(np->nl, buf, sizeof(buf))) > 0) {
+		ret = mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(np->nl), rule_cb, &cs);
+		if (ret <= MNL_CB_STOP)
+			break;
+	}
+	if (n < 0 || ret < 0)
+		return -errno;
+	if (cs.counted > cs.traced)
+		np->unmarked += cs.counted - cs.traced;
+	return 0;
+}
+
+static uint64_t nft_unmarked(const struct marker *m)
+{
+	const struct nft_priv *np = m->priv;
+
+	return np ? np->unmarked : 0;
+}
+
 static int nft_remove(struct marker *m)
 {
 	struct nft_priv *np = m->priv;
@@ -592,6 +672,9 @@ static int nft_remove(struct marker *m)
 
 	if (!np || !np->installed)
 		return 0;
+	if (m->sel->limit_per_s && read_counters(np) < 0)
+		fprintf(stderr, "iptrace: warning: cannot read the --limit counters of inet %s\n",
+			np->table);
 	ret = batch_start(&bt, &np->seq);
 	if (ret == 0)
 		ret = put_table(&bt, np, NFT_MSG_DELTABLE);
@@ -634,5 +717,6 @@ const struct marker_ops marker_nft_ops = {
 	.install = nft_install,
 	.remove = nft_remove,
 	.owns = nft_owns,
+	.unmarked = nft_unmarked,
 	.release = nft_release,
 };

@@ -125,22 +125,6 @@ int natlog_print_text(FILE *out, char op, const struct ct_entry *e)
 	return ferror(out) ? -EIO : 0;
 }
 
-static void put_status(FILE *out, uint32_t status)
-{
-	bool first = true;
-
-	putc('[', out);
-	for (unsigned b = 0; b < 32; b++) {
-		const char *n = ct_status_name(b);
-
-		if (!(status & (1u << b)) || !n)
-			continue;
-		fprintf(out, "%s\"%s\"", first ? "" : ",", n);
-		first = false;
-	}
-	putc(']', out);
-}
-
 static const char *family_name(const struct ct_entry *e)
 {
 	return e->orig.family == AF_INET6 ? "ipv6" : "ipv4";
@@ -165,7 +149,7 @@ int natlog_print_json(FILE *out, char op, const struct ct_entry *e)
 	else
 		fputs(",\"id\":null", out);
 	fputs(",\"status\":", out);
-	put_status(out, e->has_status ? e->status : 0);
+	ct_put_status_json(out, e->has_status ? e->status : 0);
 	if (e->has_timeout)
 		fprintf(out, ",\"timeout\":%" PRIu32, e->timeout);
 	else
@@ -199,7 +183,7 @@ void ct_print_json_obj(FILE *out, const struct ct_entry *e)
 	put_tuple_json(out, &e->reply);
 	fprintf(out, ",\"nat\":[%s%s%s],\"status\":", s ? "\"snat\"" : "", s && d ? "," : "",
 		d ? "\"dnat\"" : "");
-	put_status(out, e->has_status ? e->status : 0);
+	ct_put_status_json(out, e->has_status ? e->status : 0);
 	putc('}', out);
 }
 
@@ -499,7 +483,8 @@ static int live(struct natlog *nl, const volatile sig_atomic_t *stop, const sigs
 	}
 	/* The events sysctl is 2 on recent kernels: only flows started from now on are seen. */
 	msg("tracing NAT table changes (conntrack events, %s entries; flows that started "
-	    "before now are not shown); Ctrl-C to stop", o->nat_all ? "all" : "NAT");
+	    "before now are not shown; pid %ld); Ctrl-C to stop", o->nat_all ? "all" : "NAT",
+	    (long)getpid());
 	nl->started = true;
 	pfd = (struct pollfd){ .fd = mnl_socket_get_fd(sk), .events = POLLIN };
 	while (!*stop && !nl->done) {

@@ -14,7 +14,7 @@ enum {
 	OPT_PORT = 256, OPT_SPORT, OPT_DPORT, OPT_SRC, OPT_DST, OPT_HOST, OPT_PROTO,
 	OPT_MARK, OPT_LIMIT, OPT_BACKEND, OPT_FORMAT, OPT_COUNT, OPT_DURATION,
 	OPT_WINDOW, OPT_OUTPUT, OPT_READ, OPT_REPLAY, OPT_RECORD, OPT_NO_GROUP, OPT_COLOR,
-	OPT_NETNS, OPT_CLEANUP, OPT_LIST, OPT_LOG_TIME,
+	OPT_NETNS, OPT_CLEANUP, OPT_LIST, OPT_LOG_TIME, OPT_OUTPUT_TIME,
 	OPT_NAT_LOG, OPT_NAT_TABLE, OPT_ALL, OPT_NAT,
 	OPT_DEMO,
 };
@@ -43,11 +43,12 @@ static const struct opt_desc table[] = {
 	{ "ipv6", no_argument, '6', NULL, "IPv6 only" },
 	{ "netns", required_argument, OPT_NETNS, "NAME|PATH|PID", "trace inside another network namespace" },
 	{ "backend", required_argument, OPT_BACKEND, "auto|legacy|nft", "how packets are marked (default auto)" },
-	{ "format", required_argument, OPT_FORMAT, "text|json|log", "output format (default text)" },
+	{ "format", required_argument, OPT_FORMAT, "text|json|log|journal", "output format (default text); journal: one entry per packet" },
 	{ "count", required_argument, 'c', "N", "stop after N complete packets" },
 	{ "duration", required_argument, 'd', "SECONDS", "stop after SECONDS" },
 	{ "window", required_argument, OPT_WINDOW, "MS", "a packet is complete after MS without records (default 250)" },
 	{ "output", required_argument, 'o', "FILE", "write to FILE instead of standard output" },
+	{ "output-time", no_argument, OPT_OUTPUT_TIME, NULL, "expand strftime(3) %-conversions in --output with the start time (UTC)" },
 	{ "no-group", no_argument, OPT_NO_GROUP, NULL, "print records as they arrive, not per packet" },
 	{ "log-time", no_argument, OPT_LOG_TIME, NULL, "log format: start lines with a syslog-like UTC time" },
 	{ "color", required_argument, OPT_COLOR, "auto|always|never", "colour in text output (default auto)" },
@@ -243,7 +244,7 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			break;
 		case OPT_FORMAT:
 			if (!sink_lookup(optarg))
-				return fail(err, errlen, "unknown format '%s' (text, json or log)", optarg);
+				return fail(err, errlen, "unknown format '%s' (text, json, log or journal)", optarg);
 			o->format = optarg;
 			break;
 		case 'c':
@@ -261,6 +262,9 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			break;
 		case 'o':
 			o->output = optarg;
+			break;
+		case OPT_OUTPUT_TIME:
+			o->output_time = true;
 			break;
 		case OPT_NO_GROUP:
 			o->no_group = true;
@@ -336,6 +340,8 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 		if (ret < 0)
 			return ret;
 	}
+	if (o->output_time && !o->output)
+		return fail(err, errlen, "--output-time needs --output");
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
 	if (o->mode == MODE_DEMO) {

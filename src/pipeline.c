@@ -9,6 +9,7 @@
 #include "iptrace/natlog.h"
 #include "iptrace/nflog.h"
 #include "iptrace/nftrace.h"
+#include "iptrace/nftrule.h"
 #include "iptrace/nlrec.h"
 #include "iptrace/pipeline.h"
 
@@ -41,8 +42,8 @@ static void name_nft_verdicts(struct pipeline *pl, struct trace_record *steps, s
 		if (r->backend != TRACE_BACKEND_NFT || r->verdict)
 			continue;
 		r->verdict = nftrace_step_verdict(r, pl->nft_verdict[i], sizeof(pl->nft_verdict[i]));
-		if (!r->rule)
-			r->rule_reason = "nft rule text is not resolved: see the handle in `nft -a list ruleset`";
+		if (!r->rule && !r->rule_reason && !nftrule_fill_fixed(r))
+			r->rule_reason = "no live nft ruleset to read the rule from";
 	}
 }
 
@@ -61,6 +62,9 @@ static int on_packet(void *ctx, const struct packet *p)
 	 */
 	if (pl->cfg.resolver)
 		resolver_resolve(pl->cfg.resolver, (struct trace_record *)p->steps, p->nsteps);
+	if (pl->cfg.nftrule)
+		nftrule_resolve(pl->cfg.nftrule, (struct trace_record *)p->steps, p->nsteps,
+				pl->mono_ns);
 	name_nft_verdicts(pl, (struct trace_record *)p->steps, p->nsteps);
 	/* --nat: one lookup per packet, by the tuple it was first seen with. */
 	if (pl->cfg.ct && ct_tuple_from_pkt(&p->steps[0].pkt, &t) == 0 &&
@@ -138,6 +142,8 @@ int pipeline_add(struct pipeline *pl, struct trace_record *rec)
 	if (pl->cfg.no_group) {
 		if (pl->cfg.resolver)
 			resolver_resolve(pl->cfg.resolver, rec, 1);
+		if (pl->cfg.nftrule)
+			nftrule_resolve(pl->cfg.nftrule, rec, 1, pl->mono_ns);
 		if (!pl->sink->ops->record || pl->sink->ops->record(pl->sink, rec) < 0)
 			return -EIO;
 		return 0;
@@ -195,8 +201,14 @@ int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data)
 	int ret = nftrace_decode(nlh, &rec);
 
 	if (ret == -ENOMSG) {
-		/* Chain events and the start-up dump: the map that places nft steps. */
-		if (nftrace_ctx_learn(pl->nft, nlh) < 0)
+		/*
+		 * Chain events and the start-up dump: the map that places nft steps. Ruleset
+		 * events reach the rule cache here, in order with the records around them.
+		 */
+		ret = nftrace_ctx_learn(pl->nft, nlh);
+		if (pl->cfg.nftrule && nftrule_event(pl->cfg.nftrule, nlh, pl->mono_ns) < 0)
+			ret = -EINVAL;
+		if (ret < 0)
 			pl->sum.malformed++;
 		return MNL_CB_OK;
 	}
@@ -208,8 +220,7 @@ int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data)
 	nftrace_ctx_fill(pl->nft, &rec);
 	if (nftrace_chain_end(&rec))
 		return MNL_CB_OK;
-	ifcache_name(&pl->ifc, rec.ifindex_in, rec.in);
-	ifcache_name(&pl->ifc, rec.ifindex_out, rec.out);
+	name_ifaces(pl, &rec);
 	return pipeline_add(pl, &rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
@@ -269,6 +280,11 @@ void pipeline_summary(const struct pipeline *pl, struct summary *sum)
 	*sum = pl->sum;
 	grouper_get_stats(pl->grouper, &st);
 	sum->evicted = st.evicted;
+	/* Read by the marker from its counters as it came out: meaningful after teardown. */
+	if (pl->cfg.marker && pl->cfg.marker->sel->limit_per_s) {
+		sum->limited = true;
+		sum->unmarked = marker_unmarked(pl->cfg.marker);
+	}
 }
 
 int pipeline_finish(struct pipeline *pl, const char *marker_name)

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "iptrace/ct.h"
 #include "iptrace/natlog.h"
 #include "iptrace/nftrace.h"
 #include "iptrace/pkt.h"
@@ -131,6 +132,13 @@ static void put_step(FILE *f, const struct trace_record *r, const struct trace_r
 		if (fam)
 			fprintf(f, ",\"family\":\"%s\"", fam);
 	}
+	if (r->has_ct) {
+		/* The conntrack view the kernel attached (nft records, first of a traversal). */
+		fprintf(f, ",\"ct\":{\"id\":%" PRIu32 ",\"state\":\"%s\",\"dir\":\"%s\",\"status\":",
+			r->ct_id, ct_state_name(r->ct_state), r->ct_dir ? "reply" : "original");
+		ct_put_status_json(f, r->ct_status);
+		putc('}', f);
+	}
 	fputs(",\"in\":", f);
 	sink_json_str(f, r->in);
 	fputs(",\"out\":", f);
@@ -202,6 +210,8 @@ static int json_end(struct sink *s, const struct summary *sum)
 		sum->packets, sum->records, sum->lost, sum->dropped, sum->evicted);
 	if (sum->marker)
 		fprintf(s->out, ",\"marker\":\"%s\"", sum->marker);
+	if (sum->limited)
+		fprintf(s->out, ",\"unmarked\":%" PRIu64, sum->unmarked);
 	fputs("}\n", s->out);
 	return fflush(s->out) == EOF ? -1 : 0;
 }

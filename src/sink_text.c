@@ -177,6 +177,10 @@ static int text_packet(struct sink *s, const struct packet *p)
 		fputs("  ", f);
 		ct_print_text_line(f, p->ct);
 	}
+	bool ct_seen = false;
+	uint32_t ct_state = 0;
+	uint8_t ct_dir = 0;
+
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct trace_record *r = &p->steps[i];
 		int indent = 2 + wt + 1 + wc + 1 + wk + 1;
@@ -196,6 +200,15 @@ static int text_packet(struct sink *s, const struct packet *p)
 				col(s, C_OFF));
 		else
 			fprintf(f, "%s\n", where);
+		/* Conntrack as the kernel saw it (nft records): said when it first shows or changes. */
+		if (r->has_ct && (!ct_seen || r->ct_state != ct_state || r->ct_dir != ct_dir)) {
+			fprintf(f, "%*s%s\u21b3 ct %s %s, id %" PRIu32 "%s\n", indent, "", col(s, C_DIM),
+				ct_state_name(r->ct_state), r->ct_dir ? "reply" : "original", r->ct_id,
+				col(s, C_OFF));
+			ct_seen = true;
+			ct_state = r->ct_state;
+			ct_dir = r->ct_dir;
+		}
 	}
 	if (p->steps_dropped)
 		fprintf(f, "  (%" PRIu32 " more steps not kept)\n", p->steps_dropped);

@@ -95,11 +95,30 @@ lab_up() {
 	done
 	ip -n "$C" route add default via 10.0.1.1
 	ip -n "$S" route add default via 10.0.2.1
+	# Permanent neighbours: no ARP or neighbour discovery delays a test's packets (under load
+	# a resolution can outlast a short capture) or adds packets of its own.
+	lab_neigh "$C" c0 10.0.1.1 "$R" r0
+	lab_neigh "$R" r0 10.0.1.2 "$C" c0
+	lab_neigh "$R" r1 10.0.2.7 "$S" s0
+	lab_neigh "$S" s0 10.0.2.1 "$R" r1
+	if [ "${LAB_IPV6:-0}" = 1 ]; then
+		lab_neigh "$C" c0 2001:db8:1::1 "$R" r0
+		lab_neigh "$R" r0 2001:db8:1::2 "$C" c0
+		lab_neigh "$R" r1 2001:db8:2::2 "$S" s0
+		lab_neigh "$S" s0 2001:db8:2::1 "$R" r1
+	fi
 	if [ "${LAB_IPV6:-0}" = 1 ]; then
 		ip -n "$C" -6 route add default via 2001:db8:1::1
 		ip -n "$S" -6 route add default via 2001:db8:2::1
 	fi
 	ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1
+}
+
+# lab_neigh NS DEV ADDR PEER_NS PEER_DEV: a permanent neighbour entry for ADDR on DEV.
+lab_neigh() {
+	local mac
+	mac=$(ip -n "$4" -br link show dev "$5" | awk '{ print $3 }')
+	ip -n "$1" neigh replace "$3" lladdr "$mac" dev "$2" nud permanent
 }
 
 # lab_kube_nat: kube-proxy-like legacy nat chains on R.
@@ -149,11 +168,19 @@ udp_send() {
 	ip netns exec "$1" bash -c "exec 3>/dev/udp/$2/$3; printf '%s' '${4:-hello}' >&3"
 }
 
-# wait_ready FILE: wait until iptrace printed its "tracing" line on stderr.
+# wait_ready FILE [PID|-]: wait until iptrace PID (default: $!, the job just started) printed
+# its ready line ("tracing ..." naming its pid) on stderr. Matching the pid matters: the
+# shell truncates FILE in the child, so FILE may still hold an earlier run's ready line.
+# "-" accepts any ready line (a FILE no earlier run wrote).
 wait_ready() {
-	local i
+	local i pid=${2:-$!} pat
+	if [ "$pid" = - ]; then
+		pat='tracing'
+	else
+		pat="tracing.*(iptrace:|pid )$pid([^0-9]|\$)"
+	fi
 	for i in $(seq 1 100); do
-		grep -q "tracing" "$1" 2>/dev/null && return 0
+		grep -Eq "$pat" "$1" 2>/dev/null && return 0
 		sleep 0.05
 	done
 	cat "$1" >&2

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <linux/netlink.h>
 #include "iptrace/record.h"
@@ -75,5 +76,11 @@ char *ct_fmt_addr(const struct ct_tuple *t, bool dst, char *buf, size_t size);
 const char *ct_proto_name(uint8_t proto, char *buf, size_t size);
 /* ct_status_name - lower-case name of IPS_* bit @bit ("assured"), NULL if unnamed. */
 const char *ct_status_name(unsigned bit);
+
+/* ct_put_status_json - @status (IPS_* bits) as a JSON array of names to @f. */
+void ct_put_status_json(FILE *f, uint32_t status);
+
+/* ct_state_name - nft's ct state for NF_CT_STATE_* bits: "new", "established", ... */
+const char *ct_state_name(uint32_t state);
 
 #endif

@@ -33,9 +33,10 @@ void demo_intro(const struct demo *d, FILE *f);
 int demo_start(struct demo *d);
 
 /*
- * demo_free - stop the lab's processes, go back to the network namespace demo_new() was
- * called in, delete the lab's namespaces and report on @log whether the client got its
- * answer. Returns 0, or -EIO when a namespace could not be deleted. NULL is a no-op.
+ * demo_free - stop the lab's processes, have the lab's namespaces deleted (by a helper
+ * process forked in demo_new(), which keeps the capabilities the capture gives up, and
+ * which also does it if we die) and report on @log whether the client got its answer.
+ * Returns 0, or -EIO when a namespace could not be deleted. NULL is a no-op.
  */
 int demo_free(struct demo *d, FILE *log);
 

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "iptrace/record.h"
 #include "iptrace/selector.h"
 
@@ -39,6 +40,12 @@ int marker_remove(struct marker *m);
 /* marker_owns - true when @rec is a step through one of this marker's own rules. */
 bool marker_owns(const struct marker *m, const struct trace_record *rec);
 
+/*
+ * marker_unmarked - how many selected packets --limit left unmarked, as the kernel's
+ * counters said when marker_remove() took the marks out (0 without --limit).
+ */
+uint64_t marker_unmarked(const struct marker *m);
+
 /* marker_name - "legacy", "nft" or "legacy+nft". */
 const char *marker_name(const struct marker *m);
 
@@ -54,6 +61,7 @@ struct marker_ops {
 	int		(*install)(struct marker *m);
 	int		(*remove)(struct marker *m);
 	bool		(*owns)(const struct marker *m, const struct trace_record *rec);
+	uint64_t	(*unmarked)(const struct marker *m);	/* optional */
 	void		(*release)(struct marker *m);	/* free priv */
 };
 

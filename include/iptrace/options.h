@@ -32,11 +32,12 @@ struct iptrace_opts {
 	struct selection	sel;
 	unsigned		want_families;	/* -4/-6: SEL_IPV4/SEL_IPV6, 0 for both */
 	enum backend_choice	backend;
-	const char		*format;	/* "text", "json", "log" */
+	const char		*format;	/* "text", "json", "log", "journal" */
 	uint64_t		count;		/* 0: unlimited */
 	double			duration;	/* seconds, 0: unlimited */
 	unsigned		window_ms;	/* grouping window */
 	const char		*output;	/* NULL: stdout */
+	bool			output_time;	/* --output-time: strftime(@output) at start */
 	const char		*input;		/* --read / --replay file, "-" for stdin */
 	const char		*record;	/* --record FILE */
 	const char		*netns;		/* --netns NAME|PATH|PID */

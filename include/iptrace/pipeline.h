@@ -13,6 +13,7 @@
 #include "iptrace/sink.h"
 
 struct ct_lookup;
+struct nftrule;
 
 struct pipeline_cfg {
 	uint64_t		window_ns;
@@ -26,6 +27,7 @@ struct pipeline_cfg {
 	 */
 	bool			live_ifnames;
 	struct resolver		*resolver;	/* borrowed, may be NULL: no rule text */
+	struct nftrule		*nftrule;	/* borrowed, may be NULL: no nft rule text */
 	struct ct_lookup	*ct;		/* --nat: borrowed, NULL for none */
 };
 

@@ -18,6 +18,8 @@ struct summary {
 	uint64_t	skipped;	/* group 0 messages that were not TRACE records */
 	uint64_t	malformed;	/* messages that failed to decode */
 	const char	*marker;	/* "legacy", "nft", or NULL (no marker: --read, --replay) */
+	bool		limited;	/* --limit was given: unmarked is meaningful */
+	uint64_t	unmarked;	/* selected packets --limit left unmarked (kernel counters) */
 };
 
 struct sink_opts {
@@ -41,9 +43,10 @@ struct sink {
 	const struct sink_ops	*ops;
 	FILE			*out;	/* borrowed; the sink never closes it */
 	struct sink_opts	opts;
+	void			*priv;	/* a sink's own state, from begin() to end() */
 };
 
-/* sink_lookup - the ops for a format name ("text", "json", "log"), NULL if unknown. */
+/* sink_lookup - the ops for a format name ("text", "json", "log", "journal"), NULL if unknown. */
 const struct sink_ops *sink_lookup(const char *name);
 
 /* Helpers shared by the formatters. */
@@ -57,5 +60,11 @@ void sink_json_str(FILE *f, const char *s);
 extern const struct sink_ops sink_text_ops;
 extern const struct sink_ops sink_json_ops;
 extern const struct sink_ops sink_log_ops;
+/*
+ * The journal sink ignores @out: it sends each packet as an entry over the journal's native
+ * protocol to $IPTRACE_JOURNAL_SOCKET or /run/systemd/journal/socket. begin() fails (with a
+ * message on stderr) when that socket isn't there; end() closes it, also after a failure.
+ */
+extern const struct sink_ops sink_journal_ops;
 
 #endif

@@ -3,7 +3,7 @@
 # demo.sh: `iptrace --demo` traces the query through the kube-proxy-like DNAT and the reply,
 # prints them like a live capture, and leaves nothing: no namespace, no process, no host
 # link, rule or sysctl changed — on a normal end, on SIGINT/SIGTERM at any moment of the
-# build, and (by the next demo) after SIGKILL.
+# build, after SIGKILL (its janitor), and after SIGKILL of them all (the next demo).
 set -u
 . "$TESTS_LIB"
 need_root
@@ -114,23 +114,37 @@ for delay in 0 0.005 0.01 0.02 0.04 0.07 0.1 0.15; do
 done
 pass "SIGTERM during the build"
 
-# SIGKILL: the children die with it, the next demo removes the namespaces, --cleanup the state.
+# SIGKILL of iptrace: the lab's children die with it, its janitor deletes the namespaces,
+# --cleanup removes the state file.
 "$IPTRACE" --demo --port 9 --duration 19.5 >/dev/null 2>"$tmp/err.kill" &
 killed=$!; pids+=("$killed")
 wait_ready "$tmp/err.kill"
 kill -KILL "$killed"; wait "$killed" 2>/dev/null
+for i in $(seq 1 40); do
+	ip netns list | grep -q "^iptrace-demo-$killed-" || break
+	sleep 0.05
+done
+gone "$killed" "SIGKILL" 19.5
+"$IPTRACE" --cleanup >"$tmp/cl" 2>&1 || fail "--cleanup: exit $?"
+grep -q "iptrace:$killed: its network namespace is gone" "$tmp/cl" || fail "--cleanup: $(cat "$tmp/cl")"
+pass "SIGKILL: lab removed by the janitor, state by --cleanup"
+
+# SIGKILL of the whole process group, janitor included: the next demo removes the lab.
+need_cmd setsid
+setsid "$IPTRACE" --demo --port 9 --duration 19.7 >/dev/null 2>"$tmp/err.killall" &
+killed=$!; pids+=("$killed")
+wait_ready "$tmp/err.killall"
+kill -KILL -- "-$killed"; wait "$killed" 2>/dev/null
 sleep 0.2
-[ "$(ip netns list | grep -c "^iptrace-demo-$killed-")" = 3 ] || fail "SIGKILL: expected its lab left"
-pgrep -f -- "--duration 19.5" >/dev/null && fail "SIGKILL: the lab's processes outlived it"
+[ "$(ip netns list | grep -c "^iptrace-demo-$killed-")" = 3 ] ||
+	fail "group SIGKILL: expected its lab left: $(ip netns list)"
 "$IPTRACE" --demo --duration 19.6 >/dev/null 2>"$tmp/err" || fail "demo after SIGKILL: exit $?"
 for ns in router client server; do
 	grep -q "removed namespace iptrace-demo-$killed-$ns left by a killed demo" "$tmp/err" ||
 		fail "stale $ns not reported: $(cat "$tmp/err")"
 done
-gone "$killed" "after SIGKILL + next demo" 19.5
-"$IPTRACE" --cleanup >"$tmp/cl" 2>&1 || fail "--cleanup: exit $?"
-grep -q "iptrace:$killed: its network namespace is gone" "$tmp/cl" || fail "--cleanup: $(cat "$tmp/cl")"
-pass "SIGKILL: stale lab removed by the next demo, its state by --cleanup"
+gone "$killed" "group SIGKILL + next demo" 19.7
+pass "SIGKILL of the whole group: the next demo removes the lab"
 
 "$IPTRACE" --demo --netns foo >/dev/null 2>"$tmp/err"
 [ $? = 2 ] && grep -q -- "--demo builds its own namespaces" "$tmp/err" || fail "--demo --netns: $(cat "$tmp/err")"

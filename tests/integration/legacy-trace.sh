@@ -143,6 +143,19 @@ for sig in INT TERM HUP; do
 done
 pass "SIGINT/SIGTERM/SIGHUP restore"
 
+# The reader goes away (stdout closed): the next write ends the run like a signal, and
+# everything is restored.
+( ip netns exec "$R" "$IPTRACE" --port 53 --format json 2>"$tmp/pipe.err"; echo "$?" >"$tmp/pipe.rc" ) |
+	head -c 1 >/dev/null &
+wait_ready "$tmp/pipe.err" -
+for n in 1 2 3; do udp_send "$C" 10.96.0.10 53 "pipe-$n"; sleep 0.4; done
+for i in $(seq 1 50); do [ -s "$tmp/pipe.rc" ] && break; sleep 0.1; done
+[ "$(cat "$tmp/pipe.rc" 2>/dev/null)" = 0 ] || fail "closed stdout: exit '$(cat "$tmp/pipe.rc" 2>/dev/null)' $(cat "$tmp/pipe.err")"
+snapshot "$R" >"$tmp/snap.after"
+diff <(strip_counters <"$tmp/snap.before") <(strip_counters <"$tmp/snap.after") ||
+	fail "closed stdout: state changed"
+pass "closed stdout (SIGPIPE) restores"
+
 # --duration with no traffic: exit 0, empty summary.
 ip netns exec "$R" "$IPTRACE" --port 5555 --format json --duration 0.5 >"$tmp/d.json" 2>/dev/null ||
 	fail "--duration: non-zero exit"
@@ -155,6 +168,16 @@ ip netns exec "$R" "$IPTRACE" --port 53 --format json >"$tmp/first.json" 2>"$tmp
 first=$!
 wait_ready "$tmp/first.err"
 owner=$(ip netns exec "$R" awk '$1 == 0 { print $2 }' /proc/net/netfilter/nfnetlink_log)
+# Least privilege: once set up, only CAP_NET_ADMIN and CAP_NET_RAW (teardown's needs) remain,
+# in every set, and nothing inheritable or ambient.
+for set in CapPrm CapEff CapBnd; do
+	[ "$(awk -v s="$set:" '$1 == s { print $2 }' "/proc/$first/status")" = 0000000000003000 ] ||
+		fail "$set after set-up: $(grep "$set" "/proc/$first/status")"
+done
+for set in CapInh CapAmb; do
+	[ "$(awk -v s="$set:" '$1 == s { print $2 }' "/proc/$first/status")" = 0000000000000000 ] ||
+		fail "$set after set-up: $(grep "$set" "/proc/$first/status")"
+done
 ip netns exec "$R" "$IPTRACE" --port 53 --duration 2 >/dev/null 2>"$tmp/second.err"
 rc=$?
 [ "$rc" = 1 ] || fail "second iptrace: exit $rc, want 1"

@@ -37,8 +37,8 @@ LOG_PID=$!
 ip netns exec "$R" "$IPTRACE" --nat-log --port 53 --format json --count 4 \
 	>"$TMP/json" 2>"$TMP/json.err" &
 JSON_PID=$!
-wait_ready "$TMP/log.err"
-wait_ready "$TMP/json.err"
+wait_ready "$TMP/log.err" "$LOG_PID"
+wait_ready "$TMP/json.err" "$JSON_PID"
 
 udp_flow 40000 10.0.2.7
 udp_flow 40001 10.96.0.10

@@ -82,6 +82,23 @@ for m in legacy nft; do
 		sh -c "ip netns exec $R ping -q -c1 -W1 -m 16 10.0.2.7 >/dev/null; ip netns exec $R ping -q -c1 -W1 10.0.2.7 >/dev/null"
 done
 
+# --limit: what the limit left unmarked is counted by the kernel and said in the summary.
+# 20 datagrams, all selected: every one is either traced or counted as unmarked.
+for m in legacy nft; do
+	ip netns exec "$R" "$IPTRACE" --backend $m --dport 53 -4 --limit 1/s --format json \
+		--window 100 >"$tmp/lim" 2>"$tmp/lim.err" &
+	pid=$!
+	wait_ready "$tmp/lim.err"
+	for n in $(seq 1 20); do udp4 53; done
+	sleep 0.4
+	kill -INT "$pid"
+	wait "$pid" || fail "$m --limit: exit $?"
+	jq -e -s '(map(select(.type == "packet")) | length) as $p | .[-1] |
+		.type == "summary" and .unmarked > 0 and $p > 0 and $p + .unmarked == 20' \
+		"$tmp/lim" >/dev/null || fail "$m --limit: $(tail -n 1 "$tmp/lim")"
+	pass "$m --limit 1/s: $(jq -r 'select(.type == "summary") | "\(.packets) traced, \(.unmarked) unmarked"' "$tmp/lim")"
+done
+
 # --netns from outside: the same capture, entered by name and by path.
 iptrace_outside() {
 	"$IPTRACE" --netns "$1" --host 10.0.1.2 --proto icmp --format json --count 1 --duration 10 \

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* nftrule.h: nft trace steps → the rule's text by handle, following ruleset events */
+#ifndef IPTRACE_NFTRULE_H
+#define IPTRACE_NFTRULE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/netlink.h>
+#include "iptrace/record.h"
+
+/*
+ * Where tables are read from. The live source (cfg.source NULL) asks libnftables for
+ * "list table FAMILY NAME" with handles and without counter values (NFT_CTX_OUTPUT_HANDLE |
+ * NFT_CTX_OUTPUT_STATELESS) in the current network namespace, between two NFT_MSG_GETGEN
+ * requests that must agree; tests replace it with saved text.
+ */
+struct nftrule_source {
+	/*
+	 * list - @table of @family (NFPROTO_*) as `nft -a -s list table` prints it, malloc'd
+	 * and NUL-terminated into *@text, and the ruleset generation it shows into *@gen.
+	 * 0, -ENOENT when the table does not exist, or another negative errno.
+	 */
+	int	(*list)(void *ctx, uint8_t family, const char *table, char **text, uint32_t *gen);
+	/* gen - the current ruleset generation (NFTA_GEN_ID). 0 or a negative errno. */
+	int	(*gen)(void *ctx, uint32_t *gen);
+	void	*ctx;
+};
+
+struct nftrule_cfg {
+	/*
+	 * How long around a commit that redefined a handle (replace rule, table deleted and
+	 * made again, chain renamed, or events lost) a step is left unresolved: the kernel
+	 * switches rules on before it sends the commit's events, and packets already inside a
+	 * chain finish with the old rules. 0: 20 ms.
+	 */
+	uint64_t			grace_ns;
+	const struct nftrule_source	*source;	/* borrowed; NULL: the live kernel */
+};
+
+/* Opaque. */
+struct nftrule;
+
+/*
+ * nftrule_new - a resolver for nft steps. Nothing is read yet: a table is listed when a
+ * step first needs it, and again after a commit when a handle is missing. With the live
+ * source, create it in the traced namespace. NULL with errno. Free with nftrule_free().
+ */
+struct nftrule *nftrule_new(const struct nftrule_cfg *cfg);
+void nftrule_free(struct nftrule *nr);
+
+/*
+ * nftrule_event - one message from the nf_tables socket that also carries the trace
+ * records (NFNLGRP_NFTABLES: NEWRULE, DELRULE, NEWCHAIN, DELTABLE, NEWGEN...), in the order
+ * received, interleaved with the records as they came; @now_ns is the clock the records'
+ * recv_ns is read from. That one socket orders each record against the commits around it,
+ * which is what tells which version of a replaced rule a step saw. Dump replies and other
+ * messages are ignored. Returns 0, or -EINVAL for a malformed ruleset event.
+ */
+int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_ns);
+
+/*
+ * nftrule_resolve - fill rule (nft syntax, as `nft -a list ruleset` prints the rule, less
+ * its "# handle N" comment and the counter values — also for tables iptables-nft manages:
+ * one syntax for every nft step, exactly nft's, even where nft 1.0.6 leaves an xtables
+ * match such as -m comment out) or rule_reason of the rule steps among
+ * @n records (nft rule steps only; others are left alone). A text is given only when it is
+ * certain to be the one the packet met. Reads a table at most once per call; @now_ns is
+ * the records' clock now (after every record of the packet was received). The strings
+ * are borrowed from @nr until the next nftrule_event() or nftrule_resolve() call.
+ */
+void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, uint64_t now_ns);
+
+/*
+ * nftrule_fill_fixed - what a step says without any ruleset (pure): a policy step's rule
+ * is "policy accept" or "policy drop" (from the record), a chain end's reason is the
+ * implicit return. Returns true when @r was such a step (nothing else to look up).
+ */
+bool nftrule_fill_fixed(struct trace_record *r);
+
+struct nftrule_stats {
+	uint64_t	loads;		/* tables listed */
+	uint64_t	commits;	/* NEWGEN events */
+	uint64_t	redefined;	/* handles or tables whose text changed under them */
+	uint64_t	resolved;	/* steps given a text */
+	uint64_t	unresolved;	/* steps left with a reason */
+};
+void nftrule_get_stats(const struct nftrule *nr, struct nftrule_stats *st);
+
+/*
+ * nftrule_lost - ruleset events may have been lost (ENOBUFS on the socket) at @now_ns:
+ * steps received since the last message taken are left unresolved rather than trusted.
+ */
+void nftrule_lost(struct nftrule *nr, uint64_t now_ns);
+
+/*
+ * nftrule_parse - the parser behind the cache (pure): call @fn for each chain and each
+ * rule of the `nft -a list table` text @text (one table). For a chain header: @chain, its
+ * handle, @rule NULL. For a rule: @chain, the rule's handle and its text (trimmed, the
+ * handle comment cut off, continuation lines joined by one space; not NUL-terminated:
+ * @len bytes). *@table_handle gets the table's own handle (0 if absent). Returns 0, the
+ * first negative value @fn returned, or -EINVAL when no table header opens the text.
+ */
+int nftrule_parse(const char *text, uint64_t *table_handle,
+		  int (*fn)(void *ctx, const char *chain, uint64_t handle, const char *rule,
+			    size_t len),
+		  void *ctx);
+
+#endif

@@ -1,0 +1,1005 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* nftrule.c: nft trace steps → the rule's text by handle, following ruleset events */
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <endian.h>
+#include <sys/socket.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+#include <nftables/libnftables.h>
+
+#include "iptrace/nftrace.h"
+#include "iptrace/nftrule.h"
+
+/*
+ * The model. A rule's handle is unique in its table and never reused while the table
+ * lives, so handle → text holds for the table's life, with three exceptions that
+ * "redefine" a handle: `replace rule` (DELRULE and NEWRULE of one handle in one commit),
+ * the table deleted and made again (handles restart), a chain renamed (jumps print the new
+ * name). Each text read is a version with the ruleset generation it was read at and the
+ * span of receive times [from, until) of the steps it answers for; a redefinition seen in
+ * a commit ends the versions read before that commit (until = the commit's first event -
+ * grace) and starts the ones read after it (from = its NEWGEN + grace). Events come on the
+ * trace records' own socket, so receive order is kernel order, up to the commit race the
+ * grace covers. A version read at a generation whose events are not yet taken in may
+ * reflect redefinitions we don't know of: it answers nothing until they are (unsettled).
+ */
+
+#define DEFAULT_GRACE_NS	20000000ull		/* 20 ms */
+#define KEEP_NS			60000000000ull		/* forget 60 s old history */
+#define REASON_RETURN		"implicit return at the end of the chain"
+#define REASON_REPLACED		"the rule was replaced during the capture"
+#define REASON_UNSETTLED	"the ruleset changed while iptrace read it"
+#define REASON_GONE		"the rule was deleted before iptrace could read it"
+#define REASON_NOTABLE		"the table was deleted before iptrace could read it"
+#define REASON_UNREAD		"cannot read the nft ruleset"
+#define REASON_NAME		"the table's name is too long or not listable"
+#define REASON_CHAIN		"the table's rule of this handle is in another chain"
+
+struct ver {
+	struct ver	*older;		/* versions of the same handle, newest first */
+	uint64_t	from, until;	/* receive times answered for: [from, until) */
+	uint64_t	last_seen;	/* when a listing last showed it */
+	uint32_t	gen;		/* generation read at */
+	char		*chain;		/* points into text's allocation */
+	char		text[];		/* "rule\0chain\0" */
+};
+
+struct slot {
+	uint64_t	handle;		/* 0: empty */
+	struct ver	*v;
+};
+
+struct redef {
+	uint64_t	handle;		/* 0: the whole table (or all tables) */
+	uint64_t	t_lo, t_hi;	/* first event of the commit, its NEWGEN (or loss) */
+	uint32_t	gen;
+};
+
+struct redefs {
+	struct redef	*a;
+	size_t		n, cap;
+};
+
+struct chn {
+	uint64_t	handle;
+	char		name[NFT_NAME_MAXLEN];
+};
+
+struct ntable {
+	struct ntable	*next;
+	uint8_t		family;
+	char		name[TRACE_NAME_MAX];
+	bool		loaded;
+	int		err;		/* last listing's error, 0 if it worked */
+	uint32_t	gen;		/* generation of the last listing */
+	uint64_t	loaded_at;
+	uint64_t	thandle;	/* the table's handle: a new one is a new table */
+	struct slot	*slots;
+	size_t		nslots, nused;
+	struct chn	*chains;	/* of the last listing: renames are told by handle */
+	size_t		nchains;
+	struct redefs	rd;
+};
+
+/* One ruleset event of a commit still open (its NEWGEN not yet seen). */
+struct pend {
+	uint16_t	type;
+	uint8_t		family;
+	uint64_t	handle;
+	uint64_t	t;
+	char		table[NFT_NAME_MAXLEN];
+	char		chain[NFT_NAME_MAXLEN];
+};
+
+struct live_src {
+	struct nft_ctx		*nft;
+	struct mnl_socket	*nl;
+	uint32_t		seq;
+};
+
+struct nftrule {
+	struct nftrule_cfg	cfg;
+	struct nftrule_source	live;	/* used when cfg.source is NULL */
+	struct live_src		ls;
+	struct ntable		*tables;
+	struct redefs		global;	/* losses: redefine every table */
+	struct pend		*pend;
+	size_t			npend, pcap;
+	bool			have_gen;
+	uint32_t		last_gen;	/* newest NEWGEN taken in */
+	uint64_t		last_gen_t;
+	uint64_t		last_msg_t;	/* any message taken in */
+	uint64_t		now;
+	struct nftrule_stats	st;
+};
+
+/* Serial-number order: generations are u32 counters that wrap. */
+static bool gen_le(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) <= 0;
+}
+
+/* ---- the parser ---- */
+
+static size_t tabs(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && s[i] == '\t')
+		i++;
+	return i;
+}
+
+/* " # handle N" at the end of @s[0..*len): N, and *len cut before it; 0 if none. */
+static uint64_t cut_handle(const char *s, size_t *len)
+{
+	static const char tag[] = " # handle ";
+	size_t n = *len, d = n;
+	uint64_t h = 0;
+
+	while (d > 0 && isdigit((unsigned char)s[d - 1]))
+		d--;
+	if (d == n || d < sizeof(tag) - 1 || memcmp(s + d - (sizeof(tag) - 1), tag, sizeof(tag) - 1))
+		return 0;
+	for (size_t i = d; i < n; i++)
+		h = h * 10 + (uint64_t)(s[i] - '0');
+	*len = d - (sizeof(tag) - 1);
+	while (*len > 0 && (s[*len - 1] == ' ' || s[*len - 1] == '\t'))
+		(*len)--;
+	return h;
+}
+
+static const char *skip_ws(const char *s, const char *end)
+{
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	return s;
+}
+
+int nftrule_parse(const char *text, uint64_t *table_handle,
+		  int (*fn)(void *ctx, const char *chain, uint64_t handle, const char *rule,
+			    size_t len),
+		  void *ctx)
+{
+	const char *p = text, *stmt = NULL;
+	char chain[NFT_NAME_MAXLEN] = "";
+	bool header = false, in_chain = false;
+	char *join = NULL;
+	int ret = 0;
+
+	*table_handle = 0;
+	while (*p && ret >= 0) {
+		const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p);
+		size_t len = (size_t)(end - p), t = tabs(p, len);
+
+		if (!header) {
+			/* Blank lines, and nft's "# Warning: table ... managed by iptables-nft". */
+			if (len == 0 || p[0] == '#') {
+				p = nl ? nl + 1 : end;
+				continue;
+			}
+			if (len < 6 || memcmp(p, "table ", 6) != 0)
+				return -EINVAL;
+			header = true;
+			*table_handle = cut_handle(p, &len);
+		} else if (t == 1) {
+			/* A table-level object: a chain opens, anything else (sets, maps) skips. */
+			in_chain = false;
+			stmt = NULL;
+			if (len > 7 && memcmp(p + 1, "chain ", 6) == 0) {
+				uint64_t ch = cut_handle(p, &len);
+				size_t nlen;
+
+				if (len >= 2 && memcmp(p + len - 2, " {", 2) == 0) {
+					nlen = len - 2 - 7;
+					if (nlen > 0 && nlen < sizeof(chain)) {
+						memcpy(chain, p + 7, nlen);
+						chain[nlen] = '\0';
+						in_chain = true;
+						ret = fn(ctx, chain, ch, NULL, 0);
+					}
+				}
+			}
+		} else if (in_chain && t >= 2) {
+			size_t l = len;
+			uint64_t h;
+
+			if (t == 2)
+				stmt = p;
+			h = cut_handle(p, &l);
+			if (h && stmt == p) {
+				const char *s = skip_ws(p, p + l);
+
+				ret = fn(ctx, chain, h, s, (size_t)(p + l - s));
+			} else if (h && stmt) {
+				/* A rule printed over several lines: join them with one space. */
+				size_t cap = (size_t)(p + l - stmt) + 1, o = 0;
+				const char *q = stmt;
+
+				free(join);
+				join = malloc(cap);
+				if (!join) {
+					ret = -ENOMEM;
+					break;
+				}
+				while (q < p + l) {
+					const char *e = memchr(q, '\n', (size_t)(p + l - q));
+					const char *s = skip_ws(q, e ? e : p + l), *f = e ? e : p + l;
+
+					while (f > s && f[-1] == ' ')
+						f--;
+					if (o && f > s)
+						join[o++] = ' ';
+					memcpy(join + o, s, (size_t)(f - s));
+					o += (size_t)(f - s);
+					q = e ? e + 1 : p + l;
+				}
+				ret = fn(ctx, chain, h, join, o);
+			}
+			if (h)
+				stmt = NULL;
+		} else if (t == 0 && len) {
+			in_chain = false;	/* the table's closing brace */
+		}
+		p = nl ? nl + 1 : end;
+	}
+	free(join);
+	if (!header)
+		return -EINVAL;
+	return ret < 0 ? ret : 0;
+}
+
+/* ---- the live source: libnftables and NFT_MSG_GETGEN ---- */
+
+static int gen_attr_cb(const struct nlattr *attr, void *data)
+{
+	if (mnl_attr_get_type(attr) == NFTA_GEN_ID && mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+		*(const struct nlattr **)data = attr;
+	return MNL_CB_OK;
+}
+
+static int gen_reply_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a = NULL;
+
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWGEN ||
+	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), gen_attr_cb, &a) < 0 || !a)
+		return MNL_CB_ERROR;
+	*(uint32_t *)data = be32toh(mnl_attr_get_u32(a));
+	return MNL_CB_OK;
+}
+
+static int live_gen(void *ctx, uint32_t *gen)
+{
+	struct live_src *ls = ctx;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+	uint32_t portid = mnl_socket_get_portid(ls->nl);
+	ssize_t n;
+	int ret;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = ++ls->seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = AF_UNSPEC;
+	nfg->version = NFNETLINK_V0;
+	if (mnl_socket_sendto(ls->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	n = mnl_socket_recvfrom(ls->nl, buf, sizeof(buf));
+	if (n < 0)
+		return -errno;
+	errno = 0;
+	ret = mnl_cb_run(buf, (size_t)n, ls->seq, portid, gen_reply_cb, gen);
+	return ret < 0 ? (errno ? -errno : -EINVAL) : 0;
+}
+
+/* nft's scanner takes these names unquoted; others can't be asked for by name. */
+static bool listable(const char *name)
+{
+	if (!isalpha((unsigned char)name[0]) && name[0] != '_')
+		return false;
+	for (const char *c = name; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("_.-/", *c))
+			return false;
+	return true;
+}
+
+static int live_list(void *ctx, uint8_t family, const char *table, char **text, uint32_t *gen)
+{
+	struct live_src *ls = ctx;
+	const char *fam = nftrace_family_name(family);
+	char cmd[128];
+	int ret;
+
+	if (!fam || !listable(table))
+		return -EINVAL;
+	snprintf(cmd, sizeof(cmd), "list table %s %s", fam, table);
+	/* The text is of one generation only if the generation is the same on both sides. */
+	for (int tries = 0; tries < 3; tries++) {
+		uint32_t g1, g2;
+		const char *out;
+
+		ret = live_gen(ls, &g1);
+		if (ret < 0)
+			return ret;
+		if (nft_run_cmd_from_buffer(ls->nft, cmd) != 0) {
+			const char *err = nft_ctx_get_error_buffer(ls->nft);
+
+			nft_ctx_get_output_buffer(ls->nft);
+			return err && strstr(err, "No such file or directory") ? -ENOENT : -EIO;
+		}
+		out = nft_ctx_get_output_buffer(ls->nft);
+		nft_ctx_get_error_buffer(ls->nft);
+		ret = live_gen(ls, &g2);
+		if (ret < 0)
+			return ret;
+		if (g1 != g2)
+			continue;
+		*text = strdup(out ? out : "");
+		if (!*text)
+			return -ENOMEM;
+		*gen = g1;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
+static int live_open(struct nftrule *nr)
+{
+	struct live_src *ls = &nr->ls;
+
+	ls->nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!ls->nft)
+		return -ENOMEM;
+	/* Counter values would be a stale snapshot: print rules as written. */
+	nft_ctx_output_set_flags(ls->nft, NFT_CTX_OUTPUT_HANDLE | NFT_CTX_OUTPUT_STATELESS);
+	if (nft_ctx_buffer_output(ls->nft) || nft_ctx_buffer_error(ls->nft))
+		return -ENOMEM;
+	ls->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!ls->nl)
+		return -errno;
+	if (mnl_socket_bind(ls->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		return -errno;
+	ls->seq = (uint32_t)time(NULL);
+	nr->live = (struct nftrule_source){ .list = live_list, .gen = live_gen, .ctx = ls };
+	return 0;
+}
+
+/* ---- versions, tables ---- */
+
+static void free_vers(struct ver *v)
+{
+	while (v) {
+		struct ver *o = v->older;
+
+		free(v);
+		v = o;
+	}
+}
+
+static struct slot *slot_of(struct ntable *t, uint64_t handle)
+{
+	size_t mask, i;
+
+	if (!t->nslots)
+		return NULL;
+	mask = t->nslots - 1;
+	for (i = (size_t)(handle * 0x9e3779b97f4a7c15ull) & mask; t->slots[i].handle; i = (i + 1) & mask)
+		if (t->slots[i].handle == handle)
+			return &t->slots[i];
+	return &t->slots[i];
+}
+
+static int slots_grow(struct ntable *t)
+{
+	struct slot *old = t->slots;
+	size_t n = t->nslots;
+
+	if ((t->nused + 1) * 2 <= t->nslots)
+		return 0;
+	t->nslots = n ? n * 2 : 64;
+	t->slots = calloc(t->nslots, sizeof(*t->slots));
+	if (!t->slots) {
+		t->slots = old;
+		t->nslots = n;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (old[i].handle)
+			*slot_of(t, old[i].handle) = old[i];
+	free(old);
+	return 0;
+}
+
+static void table_free(struct ntable *t)
+{
+	for (size_t i = 0; i < t->nslots; i++)
+		free_vers(t->slots[i].v);
+	free(t->slots);
+	free(t->chains);
+	free(t->rd.a);
+	free(t);
+}
+
+static struct ntable *table_find(struct nftrule *nr, uint8_t family, const char *name)
+{
+	for (struct ntable *t = nr->tables; t; t = t->next)
+		if (t->family == family && strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+static struct ntable *table_get(struct nftrule *nr, uint8_t family, const char *name)
+{
+	struct ntable *t = table_find(nr, family, name);
+
+	if (t)
+		return t;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->family = family;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->next = nr->tables;
+	nr->tables = t;
+	return t;
+}
+
+static int redefs_add(struct redefs *rd, const struct redef *r, uint64_t now)
+{
+	size_t k = 0;
+
+	/* History older than any step still waiting is no longer needed. */
+	for (size_t i = 0; i < rd->n; i++)
+		if (rd->a[i].t_hi + KEEP_NS > now)
+			rd->a[k++] = rd->a[i];
+	rd->n = k;
+	if (rd->n == rd->cap) {
+		size_t cap = rd->cap ? rd->cap * 2 : 8;
+		struct redef *a = realloc(rd->a, cap * sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		rd->a = a;
+		rd->cap = cap;
+	}
+	rd->a[rd->n++] = *r;
+	return 0;
+}
+
+/* What a redefinition does to one version: end it, or start it after the commit. */
+static void redef_apply(const struct nftrule *nr, const struct redef *r, struct ver *v)
+{
+	uint64_t g = nr->cfg.grace_ns;
+
+	if (gen_le(r->gen, v->gen)) {
+		if (v->from < r->t_hi + g)
+			v->from = r->t_hi + g;
+	} else {
+		uint64_t u = r->t_lo > g ? r->t_lo - g : 0;
+
+		if (v->until > u)
+			v->until = u;
+	}
+}
+
+static void redef_table(struct nftrule *nr, struct ntable *t, const struct redef *r)
+{
+	if (redefs_add(&t->rd, r, nr->now) < 0) {
+		/* Can't remember it for later listings: forget the table's texts instead. */
+		t->loaded = false;
+	}
+	nr->st.redefined++;
+	for (size_t i = 0; i < t->nslots; i++) {
+		if (!t->slots[i].handle || (r->handle && t->slots[i].handle != r->handle))
+			continue;
+		for (struct ver *v = t->slots[i].v; v; v = v->older)
+			redef_apply(nr, r, v);
+	}
+}
+
+struct load_ctx {
+	struct nftrule	*nr;
+	struct ntable	*t;
+	uint32_t	gen;
+	struct chn	*chains;
+	size_t		nchains, ccap;
+};
+
+static int load_one(void *data, const char *chain, uint64_t handle, const char *rule, size_t len)
+{
+	struct load_ctx *lc = data;
+	struct ntable *t = lc->t;
+	struct nftrule *nr = lc->nr;
+	size_t cl = strlen(chain);
+	struct slot *s;
+	struct ver *v, *cur;
+
+	if (!rule) {
+		if (lc->nchains == lc->ccap) {
+			size_t cap = lc->ccap ? lc->ccap * 2 : 16;
+			struct chn *c = realloc(lc->chains, cap * sizeof(*c));
+
+			if (!c)
+				return -ENOMEM;
+			lc->chains = c;
+			lc->ccap = cap;
+		}
+		lc->chains[lc->nchains].handle = handle;
+		snprintf(lc->chains[lc->nchains++].name, sizeof(lc->chains[0].name), "%s", chain);
+		return 0;
+	}
+	if (slots_grow(t) < 0)
+		return -ENOMEM;
+	s = slot_of(t, handle);
+	cur = s->handle ? s->v : NULL;
+	if (cur && cur->until == UINT64_MAX && strlen(cur->text) == len &&
+	    memcmp(cur->text, rule, len) == 0 && strcmp(cur->chain, chain) == 0) {
+		cur->last_seen = nr->now;	/* the same text: the version goes on */
+		return 0;
+	}
+	v = malloc(sizeof(*v) + len + 1 + cl + 1);
+	if (!v)
+		return -ENOMEM;
+	memcpy(v->text, rule, len);
+	v->text[len] = '\0';
+	v->chain = v->text + len + 1;
+	memcpy(v->chain, chain, cl + 1);
+	v->from = 0;
+	v->until = UINT64_MAX;
+	v->gen = lc->gen;
+	v->last_seen = nr->now;
+	if (cur && cur->until == UINT64_MAX && gen_le(lc->gen, nr->last_gen) && nr->have_gen) {
+		/*
+		 * A different text under a live handle with every event up to this listing taken
+		 * in, yet no redefinition seen: trust neither beyond what is certain.
+		 */
+		cur->until = cur->last_seen;
+		v->from = nr->now;
+	}
+	for (size_t i = 0; i < nr->global.n; i++)
+		redef_apply(nr, &nr->global.a[i], v);
+	for (size_t i = 0; i < t->rd.n; i++)
+		if (!t->rd.a[i].handle || t->rd.a[i].handle == handle)
+			redef_apply(nr, &t->rd.a[i], v);
+	v->older = cur;
+	if (!s->handle) {
+		s->handle = handle;
+		t->nused++;
+	}
+	s->v = v;
+	return 0;
+}
+
+/* Drop versions no step can still need: ended, or gone from listings, KEEP_NS ago. */
+static void table_gc(struct nftrule *nr, struct ntable *t)
+{
+	for (size_t i = 0; i < t->nslots; i++) {
+		struct ver **pv = &t->slots[i].v;
+
+		while (*pv) {
+			struct ver *v = *pv;
+			bool old = (v->until != UINT64_MAX && v->until + KEEP_NS < nr->now) ||
+				   v->last_seen + KEEP_NS < nr->now;
+
+			if (old) {
+				*pv = v->older;
+				free(v);
+			} else {
+				pv = &v->older;
+			}
+		}
+	}
+}
+
+static void table_load(struct nftrule *nr, struct ntable *t)
+{
+	const struct nftrule_source *src = nr->cfg.source;
+	struct load_ctx lc = { .nr = nr, .t = t };
+	uint64_t th = 0, prev_at = t->loaded_at;
+	char *text = NULL;
+	int ret;
+
+	nr->st.loads++;
+	ret = src->list(src->ctx, t->family, t->name, &text, &lc.gen);
+	t->loaded_at = nr->now;
+	if (ret < 0) {
+		t->err = ret;
+		t->loaded = ret == -ENOENT;	/* "no such table" is an answer too */
+		if (ret == -ENOENT && src->gen(src->ctx, &lc.gen) == 0)
+			t->gen = lc.gen;
+		else
+			t->loaded = false;
+		return;
+	}
+	/* Parse the table's handle first: a new table under an old name redefines all. */
+	ret = nftrule_parse(text, &th, load_one, &lc);
+	if (ret == 0 && t->loaded && t->thandle && th != t->thandle) {
+		bool seen = false;
+
+		for (size_t i = 0; i < t->rd.n; i++)
+			if (!t->rd.a[i].handle && !gen_le(t->rd.a[i].gen, t->gen))
+				seen = true;
+		if (!seen) {
+			struct redef r = { 0, prev_at, nr->now, lc.gen };
+
+			redef_table(nr, t, &r);
+		}
+	}
+	free(text);
+	if (ret < 0) {
+		t->err = ret;
+		t->loaded = false;
+		free(lc.chains);
+		return;
+	}
+	free(t->chains);
+	t->chains = lc.chains;
+	t->nchains = lc.nchains;
+	t->thandle = th;
+	t->gen = lc.gen;
+	t->err = 0;
+	t->loaded = true;
+	table_gc(nr, t);
+}
+
+/* ---- events ---- */
+
+struct ev_attrs {
+	uint16_t		kind;	/* NFT_MSG_* being parsed */
+	const struct nlattr	*table, *chain, *name, *handle, *gen;
+};
+
+static int ev_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct ev_attrs *ea = data;
+	uint16_t kind = ea->kind;
+	uint16_t type = mnl_attr_get_type(attr);
+	const struct nlattr **slot = NULL;
+	enum mnl_attr_data_type dt = MNL_TYPE_NUL_STRING;
+
+	switch (kind) {
+	case NFT_MSG_NEWRULE:
+	case NFT_MSG_DELRULE:
+		if (type == NFTA_RULE_TABLE)
+			slot = &ea->table;
+		else if (type == NFTA_RULE_CHAIN)
+			slot = &ea->chain;
+		else if (type == NFTA_RULE_HANDLE)
+			slot = &ea->handle, dt = MNL_TYPE_U64;
+		break;
+	case NFT_MSG_NEWCHAIN:
+	case NFT_MSG_DELCHAIN:
+		if (type == NFTA_CHAIN_TABLE)
+			slot = &ea->table;
+		else if (type == NFTA_CHAIN_NAME)
+			slot = &ea->name;
+		else if (type == NFTA_CHAIN_HANDLE)
+			slot = &ea->handle, dt = MNL_TYPE_U64;
+		break;
+	case NFT_MSG_NEWTABLE:
+	case NFT_MSG_DELTABLE:
+		if (type == NFTA_TABLE_NAME)
+			slot = &ea->table;
+		break;
+	case NFT_MSG_NEWGEN:
+		if (type == NFTA_GEN_ID)
+			slot = &ea->gen, dt = MNL_TYPE_U32;
+		break;
+	}
+	if (slot && mnl_attr_validate(attr, dt) == 0)
+		*slot = attr;
+	return MNL_CB_OK;
+}
+
+static void copy_name(char *dst, const struct nlattr *a)
+{
+	snprintf(dst, NFT_NAME_MAXLEN, "%s", a ? mnl_attr_get_str(a) : "");
+}
+
+/* A commit ends: turn its events into redefinitions of the tables they touch. */
+static void commit_end(struct nftrule *nr, uint32_t gen)
+{
+	uint64_t t_lo = nr->npend ? nr->pend[0].t : nr->now;
+
+	nr->st.commits++;
+	if (nr->have_gen && !gen_le(gen, nr->last_gen) && gen != nr->last_gen + 1) {
+		/* A gap in the generations: a commit's events were lost. */
+		struct redef r = { 0, nr->last_gen_t, nr->now, gen };
+
+		redefs_add(&nr->global, &r, nr->now);
+		for (struct ntable *t = nr->tables; t; t = t->next)
+			redef_table(nr, t, &r);
+	}
+	for (size_t i = 0; i < nr->npend; i++) {
+		const struct pend *p = &nr->pend[i];
+		struct ntable *t = table_find(nr, p->family, p->table);
+		struct redef r = { 0, t_lo, nr->now, gen };
+		bool redefined = false;
+
+		/*
+		 * A table never asked for is remembered once redefined: a step received before
+		 * the commit and resolved after it must not get the text read after it.
+		 */
+		switch (p->type) {
+		case NFT_MSG_NEWRULE:
+			/* Replace: the same handle deleted and added in one commit. */
+			for (size_t j = 0; j < nr->npend; j++)
+				if (nr->pend[j].type == NFT_MSG_DELRULE &&
+				    nr->pend[j].handle == p->handle && nr->pend[j].family == p->family &&
+				    strcmp(nr->pend[j].table, p->table) == 0)
+					redefined = true;
+			r.handle = p->handle;
+			break;
+		case NFT_MSG_DELTABLE:
+			redefined = true;
+			break;
+		case NFT_MSG_NEWCHAIN:
+			/* A known chain handle under another name: a rename. */
+			for (size_t j = 0; t && j < t->nchains; j++)
+				if (t->chains[j].handle == p->handle && strcmp(t->chains[j].name, p->chain))
+					redefined = true;
+			break;
+		default:
+			break;
+		}
+		if (redefined && (t || (t = table_get(nr, p->family, p->table))))
+			redef_table(nr, t, &r);
+	}
+	nr->npend = 0;
+	if (!nr->have_gen || !gen_le(gen, nr->last_gen)) {
+		nr->last_gen = gen;
+		nr->last_gen_t = nr->now;
+		nr->have_gen = true;
+	}
+}
+
+int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_ns)
+{
+	struct ev_attrs ea = { 0 };
+	const struct nfgenmsg *nfg;
+	uint16_t type;
+	struct pend *p;
+
+	nr->now = now_ns;
+	nr->last_msg_t = now_ns;
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
+	    (nlh->nlmsg_flags & NLM_F_MULTI))
+		return 0;	/* not an event: a dump's reply, or another subsystem */
+	type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+	switch (type) {
+	case NFT_MSG_NEWRULE:
+	case NFT_MSG_DELRULE:
+	case NFT_MSG_NEWCHAIN:
+	case NFT_MSG_DELCHAIN:
+	case NFT_MSG_NEWTABLE:
+	case NFT_MSG_DELTABLE:
+	case NFT_MSG_NEWGEN:
+		break;
+	default:
+		return 0;
+	}
+	ea.kind = type;
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nfg)) ||
+	    mnl_attr_parse(nlh, sizeof(*nfg), ev_attr_cb, &ea) < 0)
+		return -EINVAL;
+	nfg = mnl_nlmsg_get_payload(nlh);
+	if (type == NFT_MSG_NEWGEN) {
+		if (!ea.gen)
+			return -EINVAL;
+		commit_end(nr, be32toh(mnl_attr_get_u32(ea.gen)));
+		return 0;
+	}
+	if (!ea.table)
+		return -EINVAL;
+	if (nr->npend == nr->pcap) {
+		size_t cap = nr->pcap ? nr->pcap * 2 : 16;
+		struct pend *a = realloc(nr->pend, cap * sizeof(*a));
+
+		if (!a) {
+			nftrule_lost(nr, now_ns);	/* can't keep it: as if lost */
+			return 0;
+		}
+		nr->pend = a;
+		nr->pcap = cap;
+	}
+	p = &nr->pend[nr->npend++];
+	p->type = type;
+	p->family = nfg->nfgen_family;
+	p->handle = ea.handle ? be64toh(mnl_attr_get_u64(ea.handle)) : 0;
+	p->t = now_ns;
+	copy_name(p->table, ea.table);
+	copy_name(p->chain, ea.name);
+	return 0;
+}
+
+void nftrule_lost(struct nftrule *nr, uint64_t now_ns)
+{
+	struct redef r = { 0, nr->last_msg_t, now_ns, 0 };
+	const struct nftrule_source *src = nr->cfg.source;
+
+	nr->now = now_ns;
+	/*
+	 * Whatever the lost commits were, they are no newer than the generation now: texts
+	 * read before it end at the last message taken, texts read at or after it start now.
+	 */
+	if (src->gen(src->ctx, &r.gen) < 0)
+		r.gen = nr->have_gen ? nr->last_gen + 1 : 0;
+	redefs_add(&nr->global, &r, now_ns);
+	for (struct ntable *t = nr->tables; t; t = t->next)
+		redef_table(nr, t, &r);
+	if (!nr->have_gen || !gen_le(r.gen, nr->last_gen)) {
+		nr->last_gen = r.gen;
+		nr->last_gen_t = now_ns;
+		nr->have_gen = true;
+	}
+}
+
+/* ---- resolve ---- */
+
+enum found { FND_OK, FND_UNSETTLED, FND_RANGE, FND_CHAIN, FND_NONE };
+
+static enum found lookup(struct nftrule *nr, struct ntable *t, const struct trace_record *r,
+			 const struct ver **out)
+{
+	struct slot *s = slot_of(t, r->handle);
+	enum found f = FND_NONE;
+
+	if (!s || !s->handle)
+		return FND_NONE;
+	for (const struct ver *v = s->v; v; v = v->older) {
+		if (r->recv_ns < v->from || r->recv_ns >= v->until) {
+			if (f == FND_NONE)
+				f = FND_RANGE;
+			continue;
+		}
+		if (!nr->have_gen || !gen_le(v->gen, nr->last_gen)) {
+			f = FND_UNSETTLED;
+			continue;
+		}
+		if (strcmp(v->chain, r->chain) != 0) {
+			f = FND_CHAIN;	/* not the rule the step names: never print it */
+			continue;
+		}
+		*out = v;
+		return FND_OK;
+	}
+	return f;
+}
+
+bool nftrule_fill_fixed(struct trace_record *r)
+{
+	if (r->kind == TRACE_KIND_POLICY) {
+		r->rule = r->has_policy && r->policy == 0 ? "policy drop" :
+			  r->has_policy && r->policy == 1 ? "policy accept" : NULL;
+		return true;
+	}
+	if (r->kind == TRACE_KIND_RETURN) {
+		r->rule_reason = REASON_RETURN;
+		return true;
+	}
+	if (!r->handle) {
+		r->rule_reason = "the record names no rule";
+		return true;
+	}
+	return false;
+}
+
+void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, uint64_t now_ns)
+{
+	struct ntable *loaded[8];
+	size_t nloaded = 0;
+
+	if (now_ns > nr->now)
+		nr->now = now_ns;
+
+	for (size_t i = 0; i < n; i++) {
+		struct trace_record *r = &recs[i];
+		const struct ver *v = NULL;
+		struct ntable *t;
+		enum found f;
+
+		if (r->backend != TRACE_BACKEND_NFT || r->rule)
+			continue;
+		r->rule_reason = NULL;
+		if (nftrule_fill_fixed(r))
+			continue;
+		if (strlen(r->table) >= TRACE_NAME_MAX - 1 ||
+		    !(t = table_get(nr, r->table_family, r->table))) {
+			r->rule_reason = REASON_NAME;
+			nr->st.unresolved++;
+			continue;
+		}
+		f = t->loaded ? lookup(nr, t, r, &v) : FND_NONE;
+		if ((f == FND_NONE || f == FND_RANGE) &&
+		    (!t->loaded || !nr->have_gen || !gen_le(nr->last_gen, t->gen))) {
+			bool done = false;
+
+			/* At most one listing of a table per packet. */
+			for (size_t k = 0; k < nloaded; k++)
+				done |= loaded[k] == t;
+			if (!done) {
+				table_load(nr, t);
+				if (nloaded < sizeof(loaded) / sizeof(loaded[0]))
+					loaded[nloaded++] = t;
+				if (t->loaded)
+					f = lookup(nr, t, r, &v);
+			}
+		}
+		if (f == FND_OK) {
+			r->rule = v->text;
+			nr->st.resolved++;
+			continue;
+		}
+		nr->st.unresolved++;
+		if (t->err == -ENOENT)
+			r->rule_reason = REASON_NOTABLE;
+		else if (!t->loaded)
+			r->rule_reason = t->err == -EINVAL ? REASON_NAME : REASON_UNREAD;
+		else if (f == FND_UNSETTLED)
+			r->rule_reason = REASON_UNSETTLED;
+		else if (f == FND_RANGE)
+			r->rule_reason = REASON_REPLACED;
+		else if (f == FND_CHAIN)
+			r->rule_reason = REASON_CHAIN;
+		else
+			r->rule_reason = REASON_GONE;
+	}
+}
+
+/* ---- life ---- */
+
+struct nftrule *nftrule_new(const struct nftrule_cfg *cfg)
+{
+	struct nftrule *nr = calloc(1, sizeof(*nr));
+	int ret;
+
+	if (!nr)
+		return NULL;
+	nr->cfg = *cfg;
+	if (!nr->cfg.grace_ns)
+		nr->cfg.grace_ns = DEFAULT_GRACE_NS;
+	if (!nr->cfg.source) {
+		ret = live_open(nr);
+		if (ret < 0) {
+			nftrule_free(nr);
+			errno = -ret;
+			return NULL;
+		}
+		nr->cfg.source = &nr->live;
+	}
+	return nr;
+}
+
+void nftrule_free(struct nftrule *nr)
+{
+	if (!nr)
+		return;
+	while (nr->tables) {
+		struct ntable *t = nr->tables;
+
+		nr->tables = t->next;
+		table_free(t);
+	}
+	free(nr->global.a);
+	free(nr->pend);
+	if (nr->ls.nft)
+		nft_ctx_free(nr->ls.nft);
+	if (nr->ls.nl)
+		mnl_socket_close(nr->ls.nl);
+	free(nr);
+}
+
+void nftrule_get_stats(const struct nftrule *nr, struct nftrule_stats *st)
+{
+	*st = nr->st;
+}

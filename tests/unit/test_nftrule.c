@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* test_nftrule.c: nft rule text by handle from saved `nft -a -s list table`, and rule changes */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <endian.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+#include <libmnl/libmnl.h>
+#include <cmocka.h>
+
+#include "iptrace/nftrule.h"
+
+#define MS 1000000ull
+
+static char *slurp(const char *name)
+{
+	char path[512];
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* ---- the parser ---- */
+
+struct got {
+	char	chain[16][32];
+	uint64_t handle[16];
+	char	rule[16][256];	/* "" for a chain header */
+	int	n;
+};
+
+static int collect(void *ctx, const char *chain, uint64_t handle, const char *rule, size_t len)
+{
+	struct got *g = ctx;
+
+	assert_true(g->n < 16);
+	snprintf(g->chain[g->n], sizeof(g->chain[0]), "%s", chain);
+	g->handle[g->n] = handle;
+	snprintf(g->rule[g->n], sizeof(g->rule[0]), "%.*s", rule ? (int)len : 0, rule ? rule : "");
+	g->n++;
+	return 0;
+}
+
+static void test_parse_saved_table(void **state)
+{
+	char *text = slurp("nft-list-table.txt");
+	struct got g = { 0 };
+	uint64_t th;
+	static const struct { const char *chain; uint64_t h; const char *rule; } want[] = {
+		{ "d", 1, "" },
+		{ "d", 8, "iifname \"ab\" return" },
+		{ "c", 2, "" },
+		{ "c", 10, "ip saddr { 1.1.1.1, 2.2.2.2, 3.3.3.3, 4.4.4.4, 5.5.5.5, 6.6.6.6, "
+			   "7.7.7.7, 8.8.8.8, 9.9.9.9, 10.10.10.10, 11.11.11.11, 12.12.12.12, "
+			   "13.13.13.13 } counter accept comment \"a rule # handle 99\"" },
+		{ "c", 12, "tcp dport vmap { 22 : accept, 23 : drop, 24 : jump d }" },
+		{ "c", 13, "meta mark 0x00000004 counter name \"x\"" },
+		{ "c", 14, "ip saddr @s log prefix \"x y { }\" drop" },
+		{ "c", 15, "ip daddr vmap @m" },
+		{ "empty", 3, "" },
+		{ "nat-pre", 4, "" },
+		{ "nat-pre", 16, "ip daddr 10.96.0.10 udp dport 53 dnat ip to 10.0.2.7:53" },
+	};
+
+	(void)state;
+	assert_int_equal(nftrule_parse(text, &th, collect, &g), 0);
+	assert_int_equal(th, 1);
+	/* Sets' and maps' element lines, chain declarations and comments are no rules. */
+	assert_int_equal(g.n, (int)(sizeof(want) / sizeof(want[0])));
+	for (int i = 0; i < g.n; i++) {
+		assert_string_equal(g.chain[i], want[i].chain);
+		assert_int_equal(g.handle[i], want[i].h);
+		assert_string_equal(g.rule[i], want[i].rule);
+	}
+	free(text);
+}
+
+static void test_parse_continuation_and_errors(void **state)
+{
+	/* A rule over two lines (deeper indent) is joined; no table header is an error. */
+	const char *text = "# Warning: table ip x is managed by iptables-nft, do not touch!\n"
+			   "table ip x { # handle 7\n"
+			   "\tchain y { # handle 1\n"
+			   "\t\tip saddr { 1.1.1.1,\n"
+			   "\t\t\t     2.2.2.2 } drop # handle 2\n"
+			   "\t\taccept # handle 3\n"
+			   "\t}\n"
+			   "}\n";
+	struct got g = { 0 };
+	uint64_t th;
+
+	(void)state;
+	assert_int_equal(nftrule_parse(text, &th, collect, &g), 0);
+	assert_int_equal(th, 7);
+	assert_int_equal(g.n, 3);
+	assert_string_equal(g.rule[1], "ip saddr { 1.1.1.1, 2.2.2.2 } drop");
+	assert_int_equal(g.handle[1], 2);
+	assert_string_equal(g.rule[2], "accept");
+	assert_int_equal(nftrule_parse("Error: No such file or directory\n", &th, collect, &g),
+			 -EINVAL);
+}
+
+/* ---- the cache, with a table the test controls ---- */
+
+struct fake {
+	const char	*text;		/* the table now; NULL: no such table */
+	uint32_t	gen;		/* the ruleset's generation now */
+	unsigned	lists;
+};
+
+static int fake_list(void *ctx, uint8_t family, const char *table, char **text, uint32_t *gen)
+{
+	struct fake *fk = ctx;
+
+	fk->lists++;
+	if (!fk->text || strcmp(table, "t") != 0)
+		return -ENOENT;
+	*text = strdup(fk->text);
+	*gen = fk->gen;
+	return *text ? 0 : -ENOMEM;
+}
+
+static int fake_gen(void *ctx, uint32_t *gen)
+{
+	*gen = ((struct fake *)ctx)->gen;
+	return 0;
+}
+
+static const char T1[] = "table inet t { # handle 1\n\tchain c { # handle 1\n"
+			 "\t\ttype filter hook forward priority filter; policy drop;\n"
+			 "\t\tudp dport 53 counter accept # handle 2\n"
+			 "\t\ttcp dport 22 drop # handle 3\n\t}\n}\n";
+/* handle 2 replaced, handle 4 added at the head */
+static const char T2[] = "table inet t { # handle 1\n\tchain c { # handle 1\n"
+			 "\t\tudp dport 5353 accept # handle 4\n"
+			 "\t\tudp dport 53 log accept # handle 2\n"
+			 "\t\ttcp dport 22 drop # handle 3\n\t}\n}\n";
+
+/* One ruleset event, as the kernel multicasts it. */
+static void event(struct nftrule *nr, uint16_t type, uint64_t handle, uint32_t gen, uint64_t now)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
+	nlh->nlmsg_flags = 0;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = type == NFT_MSG_NEWGEN ? AF_UNSPEC : NFPROTO_INET;
+	nfg->version = NFNETLINK_V0;
+	switch (type) {
+	case NFT_MSG_NEWGEN:
+		mnl_attr_put_u32(nlh, NFTA_GEN_ID, htobe32(gen));
+		break;
+	case NFT_MSG_NEWTABLE:
+	case NFT_MSG_DELTABLE:
+		mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, "t");
+		break;
+	default:
+		mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "t");
+		mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, "c");
+		mnl_attr_put_u64(nlh, NFTA_RULE_HANDLE, htobe64(handle));
+		break;
+	}
+	assert_int_equal(nftrule_event(nr, nlh, now), 0);
+}
+
+static struct trace_record step(uint64_t handle, uint64_t recv_ns)
+{
+	struct trace_record r = { 0 };
+
+	r.backend = TRACE_BACKEND_NFT;
+	r.kind = TRACE_KIND_RULE;
+	r.table_family = NFPROTO_INET;
+	snprintf(r.table, sizeof(r.table), "t");
+	snprintf(r.chain, sizeof(r.chain), "c");
+	r.handle = handle;
+	r.recv_ns = recv_ns;
+	return r;
+}
+
+/* resolve one step at @now: its text, or NULL (with a reason). */
+static const char *text_at(struct nftrule *nr, uint64_t handle, uint64_t recv, uint64_t now,
+			   const char **reason)
+{
+	static struct trace_record r;
+
+	r = step(handle, recv);
+	nftrule_resolve(nr, &r, 1, now);
+	if (reason)
+		*reason = r.rule_reason;
+	if (!r.rule)
+		assert_non_null(r.rule_reason);
+	return r.rule;
+}
+
+static struct nftrule *new_nr(struct fake *fk, struct nftrule_source *src)
+{
+	struct nftrule_cfg cfg = { .grace_ns = 20 * MS, .source = src };
+	struct nftrule *nr;
+
+	*src = (struct nftrule_source){ .list = fake_list, .gen = fake_gen, .ctx = fk };
+	nr = nftrule_new(&cfg);
+	assert_non_null(nr);
+	/* The marker's own commit: the first generation taken in. */
+	event(nr, NFT_MSG_NEWGEN, 0, fk->gen, 1 * MS);
+	return nr;
+}
+
+static void test_lookup_policy_and_return(void **state)
+{
+	struct fake fk = { .text = T1, .gen = 10 };
+	struct nftrule_source src;
+	struct nftrule *nr = new_nr(&fk, &src);
+	struct trace_record r[4] = { step(2, 5 * MS), step(3, 6 * MS), step(0, 7 * MS), step(0, 8 * MS) };
+
+	(void)state;
+	r[2].kind = TRACE_KIND_POLICY;
+	r[2].has_policy = true;
+	r[2].policy = NF_DROP;
+	r[3].kind = TRACE_KIND_RETURN;
+	nftrule_resolve(nr, r, 4, 10 * MS);
+	assert_string_equal(r[0].rule, "udp dport 53 counter accept");
+	assert_string_equal(r[1].rule, "tcp dport 22 drop");
+	assert_string_equal(r[2].rule, "policy drop");
+	assert_null(r[3].rule);
+	assert_non_null(r[3].rule_reason);
+	assert_int_equal(fk.lists, 1);	/* one listing for the whole packet */
+	/* A step naming another chain than the listing's is never given that text. */
+	r[0] = step(2, 11 * MS);
+	snprintf(r[0].chain, sizeof(r[0].chain), "other");
+	nftrule_resolve(nr, r, 1, 12 * MS);
+	assert_null(r[0].rule);
+	nftrule_free(nr);
+}
+
+static void test_added_and_replaced_mid_capture(void **state)
+{
+	struct fake fk = { .text = T1, .gen = 10 };
+	struct nftrule_source src;
+	struct nftrule *nr = new_nr(&fk, &src);
+	const char *why;
+
+	(void)state;
+	/* Packet 1 at 5 ms, resolved at once: the old texts. */
+	assert_string_equal(text_at(nr, 2, 5 * MS, 6 * MS, NULL), "udp dport 53 counter accept");
+	/* A packet received before the commit but resolved after it (window still open). */
+	/* Commit 11 at 100 ms: insert handle 4, replace handle 2 (DELRULE + NEWRULE). */
+	fk.text = T2;
+	fk.gen = 11;
+	event(nr, NFT_MSG_NEWRULE, 4, 0, 100 * MS);
+	event(nr, NFT_MSG_DELRULE, 2, 0, 100 * MS);
+	event(nr, NFT_MSG_NEWRULE, 2, 0, 100 * MS);
+	event(nr, NFT_MSG_NEWGEN, 0, 11, 101 * MS);
+	assert_string_equal(text_at(nr, 2, 50 * MS, 150 * MS, NULL), "udp dport 53 counter accept");
+	/* Packet 2 at 200 ms: the new rule (one reload) and the replacing text. */
+	assert_string_equal(text_at(nr, 4, 200 * MS, 210 * MS, NULL), "udp dport 5353 accept");
+	assert_string_equal(text_at(nr, 2, 200 * MS, 210 * MS, NULL), "udp dport 53 log accept");
+	assert_int_equal(fk.lists, 2);
+	/* Inside the commit's grace: neither text is certain. */
+	assert_null(text_at(nr, 2, 110 * MS, 210 * MS, &why));
+	assert_string_equal(why, "the rule was replaced during the capture");
+	/* Handle 3 never changed: any time. */
+	assert_string_equal(text_at(nr, 3, 110 * MS, 210 * MS, NULL), "tcp dport 22 drop");
+	nftrule_free(nr);
+}
+
+static void test_replaced_before_first_read(void **state)
+{
+	struct fake fk = { .text = T1, .gen = 10 };
+	struct nftrule_source src;
+	struct nftrule *nr = new_nr(&fk, &src);
+	const char *why;
+
+	(void)state;
+	/* The table was never read when handle 2 was replaced: a step before it gets nothing. */
+	fk.text = T2;
+	fk.gen = 11;
+	event(nr, NFT_MSG_DELRULE, 2, 0, 100 * MS);
+	event(nr, NFT_MSG_NEWRULE, 2, 0, 100 * MS);
+	event(nr, NFT_MSG_NEWGEN, 0, 11, 100 * MS);
+	assert_null(text_at(nr, 2, 50 * MS, 150 * MS, &why));
+	assert_string_equal(why, "the rule was replaced during the capture");
+	assert_string_equal(text_at(nr, 2, 300 * MS, 310 * MS, NULL), "udp dport 53 log accept");
+	nftrule_free(nr);
+}
+
+static void test_unsettled_deleted_and_table_gone(void **state)
+{
+	struct fake fk = { .text = T1, .gen = 10 };
+	struct nftrule_source src;
+	struct nftrule *nr = new_nr(&fk, &src);
+	const char *why;
+
+	(void)state;
+	/* A commit not yet taken in from the socket: what was read may already reflect it. */
+	fk.text = T2;
+	fk.gen = 11;
+	assert_null(text_at(nr, 3, 50 * MS, 60 * MS, &why));
+	assert_string_equal(why, "the ruleset changed while iptrace read it");
+	event(nr, NFT_MSG_NEWRULE, 4, 0, 70 * MS);
+	event(nr, NFT_MSG_NEWGEN, 0, 11, 70 * MS);
+	assert_string_equal(text_at(nr, 3, 80 * MS, 90 * MS, NULL), "tcp dport 22 drop");
+	/* A handle the table no longer has, never read: deleted before iptrace could read it. */
+	assert_null(text_at(nr, 9, 80 * MS, 90 * MS, &why));
+	assert_string_equal(why, "the rule was deleted before iptrace could read it");
+	/* A rule read before it was deleted keeps its text: handles are never reused. */
+	fk.text = "table inet t { # handle 1\n\tchain c { # handle 1\n\t}\n}\n";
+	fk.gen = 12;
+	event(nr, NFT_MSG_DELRULE, 3, 0, 100 * MS);
+	event(nr, NFT_MSG_NEWGEN, 0, 12, 100 * MS);
+	assert_string_equal(text_at(nr, 3, 95 * MS, 120 * MS, NULL), "tcp dport 22 drop");
+	/* The table deleted and made again: handles restart, old texts end with it. */
+	fk.text = "table inet t { # handle 2\n\tchain c { # handle 1\n"
+		  "\t\ticmp type echo-request drop # handle 3\n\t}\n}\n";
+	fk.gen = 13;
+	event(nr, NFT_MSG_DELTABLE, 0, 0, 200 * MS);
+	event(nr, NFT_MSG_NEWTABLE, 0, 0, 200 * MS);
+	event(nr, NFT_MSG_NEWRULE, 3, 0, 200 * MS);
+	event(nr, NFT_MSG_NEWGEN, 0, 13, 201 * MS);
+	assert_string_equal(text_at(nr, 3, 150 * MS, 300 * MS, NULL), "tcp dport 22 drop");
+	assert_string_equal(text_at(nr, 3, 300 * MS, 310 * MS, NULL), "icmp type echo-request drop");
+	assert_null(text_at(nr, 3, 205 * MS, 310 * MS, NULL));
+	/* No such table. */
+	fk.text = NULL;
+	fk.gen = 14;
+	event(nr, NFT_MSG_DELTABLE, 0, 0, 400 * MS);
+	event(nr, NFT_MSG_NEWGEN, 0, 14, 400 * MS);
+	assert_null(text_at(nr, 5, 500 * MS, 510 * MS, &why));
+	assert_string_equal(why, "the table was deleted before iptrace could read it");
+	nftrule_free(nr);
+}
+
+static void test_lost_events(void **state)
+{
+	struct fake fk = { .text = T1, .gen = 10 };
+	struct nftrule_source src;
+	struct nftrule *nr = new_nr(&fk, &src);
+
+	(void)state;
+	assert_string_equal(text_at(nr, 2, 5 * MS, 6 * MS, NULL), "udp dport 53 counter accept");
+	/* Generation 11 (the replace) was lost: 12 arrives with a gap. */
+	fk.text = T2;
+	fk.gen = 12;
+	event(nr, NFT_MSG_NEWGEN, 0, 12, 100 * MS);
+	/* Before the last message taken (1 ms) the old text stands; after, only re-read text. */
+	assert_null(text_at(nr, 2, 50 * MS, 150 * MS, NULL));
+	assert_string_equal(text_at(nr, 2, 200 * MS, 210 * MS, NULL), "udp dport 53 log accept");
+	/* ENOBUFS: the same without a generation to tell. */
+	nftrule_lost(nr, 300 * MS);
+	assert_null(text_at(nr, 2, 290 * MS, 310 * MS, NULL));
+	assert_string_equal(text_at(nr, 2, 400 * MS, 410 * MS, NULL), "udp dport 53 log accept");
+	nftrule_free(nr);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_saved_table),
+		cmocka_unit_test(test_parse_continuation_and_errors),
+		cmocka_unit_test(test_lookup_policy_and_return),
+		cmocka_unit_test(test_added_and_replaced_mid_capture),
+		cmocka_unit_test(test_replaced_before_first_read),
+		cmocka_unit_test(test_unsettled_deleted_and_table_gone),
+		cmocka_unit_test(test_lost_events),
+	};
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# install.sh: `make install DESTDIR=...` puts the program, iptrace(8) and the bash completion
-# where configure said, each identical to the built one and working; `make uninstall` takes
-# every file away again. Run from the build tree (also inside make distcheck).
+# install.sh: `make install DESTDIR=...` puts the program, iptrace(8), the bash completion,
+# the example conf and the systemd units where configure said, each identical to the built
+# one and pointing at the others; `make uninstall` takes every file away again. Run from the build tree (also inside make distcheck).
 set -u
 . "$TESTS_LIB"
 need_cmd make
@@ -44,6 +44,23 @@ compl=$(one '*completion*/iptrace')
 cmp -s "$compl" "$srcdir/completion/iptrace" || fail "installed completion differs from the source"
 bash -c ". '$compl' && complete -p iptrace" >/dev/null || fail "installed completion does not load"
 pass "completion: ${compl#"$dest"}"
+
+if [ -f "$srcdir/systemd/iptrace@.service.in" ]; then
+	conf=$(one '*/iptrace/dns.conf.example')
+	cmp -s "$conf" "$srcdir/systemd/dns.conf.example" || fail "installed example conf differs"
+	pass "example conf: ${conf#"$dest"}"
+	# The units are installed unless configure was told --with-systemdsystemunitdir=no.
+	if grep -q '^nodist_systemdsystemunit_DATA = ' "$builddir/Makefile"; then
+		unit=$(one '*/iptrace@.service')
+		one '*/iptrace@.timer' >/dev/null
+		grep -q "^ExecStart=${bin#"$dest"} " "$unit" ||
+			fail "the unit does not start the installed program: $(grep ExecStart "$unit")"
+		confdir=${conf#"$dest"}
+		grep -q "^EnvironmentFile=${confdir%/dns.conf.example}/%i.conf" "$unit" ||
+			fail "the unit does not read the installed conf directory"
+		pass "units: ${unit#"$dest"} (+ timer), ExecStart and EnvironmentFile match"
+	fi
+fi
 
 mk uninstall
 left=$(cd "$dest" && find . -type f)

@@ -16,6 +16,7 @@
 #include <linux/capability.h>
 #include <libmnl/libmnl.h>
 
+#include "iptrace/demo.h"
 #include "iptrace/logbind.h"
 #include "iptrace/logline.h"
 #include "iptrace/marker.h"
@@ -538,6 +539,7 @@ int main(int argc, char **argv)
 	struct pipeline *pl = NULL;
 	struct live lv = { 0 };
 	struct ct_lookup *ct = NULL;	/* --nat */
+	struct demo *demo = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block, waitmask;
 	char err[256], tag[64], desc[256], outname[4096];
@@ -620,6 +622,22 @@ int main(int argc, char **argv)
 		goto out_close;
 	}
 
+	if (o.mode == MODE_DEMO) {
+		/* Build the lab (signals are blocked: one aborts it), then trace in its router. */
+		demo = demo_new(stderr);
+		if (!demo) {
+			rc = errno == EINTR ? 0 : EXIT_FAILURE;
+			goto out_close;
+		}
+		ret = enter_netns(demo_router(demo));
+		if (ret < 0) {
+			msg("cannot enter the demo's router namespace: %s", strerror(-ret));
+			rc = EXIT_FAILURE;
+			goto out_close;
+		}
+		demo_intro(demo, stderr);
+		o.mode = MODE_TRACE;
+	}
 	if (o.mode == MODE_TRACE) {
 		snprintf(tag, sizeof(tag), "iptrace:%ld", (long)getpid());
 		if (o.record) {
@@ -660,6 +678,11 @@ int main(int argc, char **argv)
 		ret = notify_send("READY=1\nSTATUS=tracing");
 		if (ret < 0)
 			msg("warning: cannot notify the service manager: %s", strerror(-ret));
+		if (demo && (ret = demo_start(demo)) < 0) {
+			msg("cannot start the demo's client: %s", strerror(-ret));
+			rc = EXIT_FAILURE;
+			goto out_teardown;
+		}
 	}
 
 	{
@@ -729,6 +752,8 @@ out_teardown:
 		rc = rc ? rc : EXIT_FAILURE;
 	}
 out_close:
+	if (demo_free(demo, stderr) < 0)
+		rc = rc ? rc : EXIT_FAILURE;
 	if (out != stdout)
 		fclose(out);
 	else

@@ -16,6 +16,7 @@ enum {
 	OPT_WINDOW, OPT_OUTPUT, OPT_READ, OPT_REPLAY, OPT_RECORD, OPT_NO_GROUP, OPT_COLOR,
 	OPT_NETNS, OPT_CLEANUP, OPT_LIST, OPT_LOG_TIME, OPT_OUTPUT_TIME,
 	OPT_NAT_LOG, OPT_NAT_TABLE, OPT_ALL, OPT_NAT,
+	OPT_DEMO,
 };
 
 struct opt_desc {
@@ -54,6 +55,7 @@ static const struct opt_desc table[] = {
 	{ "read", required_argument, OPT_READ, "FILE|-", "read kernel TRACE lines (dmesg, journal, messages)" },
 	{ "replay", required_argument, OPT_REPLAY, "FILE", "replay netlink messages saved by --record" },
 	{ "record", required_argument, OPT_RECORD, "FILE", "also save the raw netlink messages to FILE" },
+	{ "demo", no_argument, OPT_DEMO, NULL, "trace a DNS query and its reply in a throw-away namespace lab" },
 	{ "cleanup", no_argument, OPT_CLEANUP, NULL, "undo what killed captures left (rules, logger bindings)" },
 	{ "list", no_argument, OPT_LIST, NULL, "list live and stale captures" },
 	{ "verbose", no_argument, 'v', NULL, "show iptrace's own marking rules too" },
@@ -72,7 +74,8 @@ const char options_synopsis[] =
 	"       iptrace --replay FILE [--format F]\n"
 	"       iptrace --cleanup | --list [--netns NS]\n"
 	"       iptrace --nat-log [--all] [SELECTOR...]\n"
-	"       iptrace --nat-table [FILE] [--all] [SELECTOR...]";
+	"       iptrace --nat-table [FILE] [--all] [SELECTOR...]\n"
+	"       iptrace --demo [--format F]";
 
 void options_usage(FILE *f)
 {
@@ -150,7 +153,7 @@ static int nat_options(struct iptrace_opts *o, bool nat_log, char *err, size_t e
 	nat_mode = o->mode == MODE_NAT_LOG || o->mode == MODE_NAT_TABLE;
 	if (o->nat_all && !nat_mode)
 		return fail(err, errlen, "--all goes with --nat-log or --nat-table");
-	if (o->nat && o->mode != MODE_TRACE)
+	if (o->nat && o->mode != MODE_TRACE && o->mode != MODE_DEMO)
 		return fail(err, errlen, "--nat goes with live tracing only");
 	if (!nat_mode)
 		return 0;
@@ -304,6 +307,9 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 		case OPT_LIST:
 			o->mode = MODE_LIST;
 			break;
+		case OPT_DEMO:
+			o->mode = MODE_DEMO;
+			break;
 		case OPT_NAT:
 			o->nat = true;
 			break;
@@ -338,6 +344,18 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 		return fail(err, errlen, "--output-time needs --output");
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+	if (o->mode == MODE_DEMO) {
+		/* The lab's DNS exchange, both ways, and an end even if a packet went missing. */
+		if (o->netns)
+			return fail(err, errlen, "--demo builds its own namespaces: no --netns");
+		if (selection_empty(&o->sel) &&
+		    sel_parse_ports("53", &o->sel.ports, err, errlen) < 0)
+			return -EINVAL;
+		if (!o->count)
+			o->count = 2;
+		if (!o->duration)
+			o->duration = 10;
+	}
 	ret = nat_options(o, nat_log, err, errlen);
 	if (ret < 0)
 		return ret;
@@ -347,7 +365,7 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 		return fail(err, errlen, "--host can't be combined with --src or --dest");
 	if (o->sel.limit_per_s > 10000 && o->backend == BACKEND_LEGACY)
 		return fail(err, errlen, "--limit above 10000/s is refused by the kernel's limit match");
-	if (o->mode == MODE_TRACE &&
+	if ((o->mode == MODE_TRACE || o->mode == MODE_DEMO) &&
 	    selection_finish(&o->sel, o->want_families, err, errlen) < 0)
 		return -EINVAL;
 	return 0;

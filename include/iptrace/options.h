@@ -16,6 +16,7 @@ enum iptrace_mode {
 	MODE_LIST,	/* --list: live and stale captures */
 	MODE_NAT_LOG,	/* --nat-log: conntrack events as a NAT log (input: a --record file) */
 	MODE_NAT_TABLE,	/* --nat-table [FILE]: the NAT table now, or folded from a NAT log */
+	MODE_DEMO,	/* --demo: build a lab, trace in it (then like MODE_TRACE), remove it */
 	MODE_HELP,
 	MODE_VERSION,
 };

@@ -36,8 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * the offset before printing it), and logline_format follows: that line can't bring
 	 * the protocol back, so the second print may differ there.
 	 */
-	if (!memmem(out1, n1, " PROTO=", 7))
-		goto out;
+	if (rec.pkt.family == AF_INET && rec.pkt.proto == IPPROTO_AH && (rec.pkt.frag & 0x1fff))
+		goto out;	/* decided from the record: a table name may hold " PROTO=" */
 	f = open_memstream(&out2, &n2);
 	if (!f || logline_format(f, &again) < 0 || fclose(f) != 0)
 		abort();

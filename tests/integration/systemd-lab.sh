@@ -115,9 +115,11 @@ in_lab systemctl is-active -q iptrace-lab.target ||
 # "make install", as the unit names the paths.
 bin=$(sed -n 's|^ExecStopPost=\([^ ]*\) .*|\1|p' "$unit")
 conf_dir=$(dirname "$(sed -n 's|^EnvironmentFile=||p' "$unit")")
-in_lab install -D -m 755 "$IPTRACE" "$bin" || fail "cannot install $bin in the lab"
-in_lab install -d "$conf_dir"
-in_lab cp "$unit" "$srcdir/systemd/iptrace@.timer" /run/lab-units/
+# Through stdin, not by path: the lab has a /tmp of its own, and the tree may live under /tmp.
+in_lab install -d "$(dirname "$bin")" "$conf_dir" /run/lab-units
+in_lab sh -c "cat >'$bin' && chmod 755 '$bin'" <"$IPTRACE" || fail "cannot install $bin in the lab"
+in_lab sh -c "cat >/run/lab-units/iptrace@.service" <"$unit"
+in_lab sh -c "cat >/run/lab-units/iptrace@.timer" <"$srcdir/systemd/iptrace@.timer"
 in_lab systemctl daemon-reload
 
 # Legacy tables and a rule of the lab's own, so that "as before" means something.

@@ -49,45 +49,57 @@ static const enum mnl_attr_data_type trace_types[TRACE_ATTR_MAX + 1] = {
 	[TRACE_CT_STATE]		= MNL_TYPE_U32,
 };
 
-struct tb {
-	const struct nlattr *a[TRACE_ATTR_MAX + 1];
+/*
+ * One validating callback for every attribute table this file reads: a parse names its
+ * policy (each known type's libmnl data type; types past max are newer than this build and
+ * skipped, types the table leaves at 0 get no size check and are not used).
+ */
+struct policy {
+	const enum mnl_attr_data_type	*types;
+	unsigned			max;
 };
 
-static int trace_attr_cb(const struct nlattr *attr, void *data)
+struct tb {
+	const struct policy	*pol;
+	const struct nlattr	*a[TRACE_ATTR_MAX + 1];
+};
+
+static int attr_cb(const struct nlattr *attr, void *data)
 {
 	struct tb *tb = data;
 	int type = mnl_attr_get_type(attr);
 
-	if (mnl_attr_type_valid(attr, TRACE_ATTR_MAX) < 0)
+	if (mnl_attr_type_valid(attr, (uint16_t)tb->pol->max) < 0)
 		return MNL_CB_OK;	/* newer than this build: skip */
-	if (mnl_attr_validate(attr, trace_types[type]) < 0)
+	if (mnl_attr_validate(attr, tb->pol->types[type]) < 0)
 		return MNL_CB_ERROR;
 	tb->a[type] = attr;
 	return MNL_CB_OK;
 }
 
-static int verdict_attr_cb(const struct nlattr *attr, void *data)
-{
-	struct tb *tb = data;
-	int type = mnl_attr_get_type(attr);
+static const struct policy trace_policy = { trace_types, TRACE_ATTR_MAX };
 
-	if (mnl_attr_type_valid(attr, NFTA_VERDICT_MAX) < 0)
-		return MNL_CB_OK;
-	switch (type) {
-	case NFTA_VERDICT_CODE:
-		if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
-			return MNL_CB_ERROR;
-		break;
-	case NFTA_VERDICT_CHAIN:
-		if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
-			return MNL_CB_ERROR;
-		break;
-	default:
-		return MNL_CB_OK;
-	}
-	tb->a[type] = attr;
-	return MNL_CB_OK;
-}
+static const enum mnl_attr_data_type verdict_types[NFTA_VERDICT_MAX + 1] = {
+	[NFTA_VERDICT_CODE]	= MNL_TYPE_U32,
+	[NFTA_VERDICT_CHAIN]	= MNL_TYPE_NUL_STRING,
+};
+static const struct policy verdict_policy = { verdict_types, NFTA_VERDICT_MAX };
+
+static const enum mnl_attr_data_type chain_types[NFTA_CHAIN_MAX + 1] = {
+	[NFTA_CHAIN_TABLE]	= MNL_TYPE_NUL_STRING,
+	[NFTA_CHAIN_NAME]	= MNL_TYPE_NUL_STRING,
+	[NFTA_CHAIN_HOOK]	= MNL_TYPE_NESTED,
+};
+static const struct policy chain_policy = { chain_types, NFTA_CHAIN_MAX };
+
+static const enum mnl_attr_data_type hook_types[NFTA_HOOK_MAX + 1] = {
+	[NFTA_HOOK_HOOKNUM]	= MNL_TYPE_U32,
+	[NFTA_HOOK_PRIORITY]	= MNL_TYPE_U32,
+};
+static const struct policy hook_policy = { hook_types, NFTA_HOOK_MAX };
+
+_Static_assert(NFTA_VERDICT_MAX <= TRACE_ATTR_MAX && NFTA_CHAIN_MAX <= TRACE_ATTR_MAX &&
+	       NFTA_HOOK_MAX <= TRACE_ATTR_MAX, "struct tb holds every table this file reads");
 
 static uint32_t be32_attr(const struct nlattr *a)
 {
@@ -107,9 +119,9 @@ static void name_attr(const struct nlattr *a, char *dst)
 
 static int decode_verdict(const struct nlattr *nest, struct trace_record *rec)
 {
-	struct tb v = { 0 };
+	struct tb v = { .pol = &verdict_policy };
 
-	if (mnl_attr_parse_nested(nest, verdict_attr_cb, &v) < 0)
+	if (mnl_attr_parse_nested(nest, attr_cb, &v) < 0)
 		return -EINVAL;
 	if (!v.a[NFTA_VERDICT_CODE])
 		return -EINVAL;
@@ -145,7 +157,7 @@ static void decode_headers(const struct tb *tb, struct trace_record *rec)
 int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 {
 	const struct nfgenmsg *nfg;
-	struct tb tb = { 0 };
+	struct tb tb = { .pol = &trace_policy };
 	uint32_t type;
 
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
@@ -154,7 +166,7 @@ int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nfg)))
 		return -EINVAL;
 	nfg = mnl_nlmsg_get_payload(nlh);
-	if (mnl_attr_parse(nlh, sizeof(*nfg), trace_attr_cb, &tb) < 0)
+	if (mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, &tb) < 0)
 		return -EINVAL;
 	if (!tb.a[NFTA_TRACE_TABLE] || !tb.a[NFTA_TRACE_CHAIN] || !tb.a[NFTA_TRACE_TYPE] ||
 	    !tb.a[NFTA_TRACE_ID])
@@ -382,45 +394,6 @@ static void chain_del(struct nftrace_ctx *c, uint8_t family, const char *table,
 	}
 }
 
-static int chain_attr_cb(const struct nlattr *attr, void *data)
-{
-	struct tb *tb = data;
-	int type = mnl_attr_get_type(attr);
-
-	if (mnl_attr_type_valid(attr, NFTA_CHAIN_MAX) < 0)
-		return MNL_CB_OK;
-	switch (type) {
-	case NFTA_CHAIN_TABLE:
-	case NFTA_CHAIN_NAME:
-		if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
-			return MNL_CB_ERROR;
-		break;
-	case NFTA_CHAIN_HOOK:
-		if (mnl_attr_validate(attr, MNL_TYPE_NESTED) < 0)
-			return MNL_CB_ERROR;
-		break;
-	default:
-		return MNL_CB_OK;
-	}
-	tb->a[type] = attr;
-	return MNL_CB_OK;
-}
-
-static int hook_attr_cb(const struct nlattr *attr, void *data)
-{
-	struct tb *tb = data;
-	int type = mnl_attr_get_type(attr);
-
-	if (mnl_attr_type_valid(attr, NFTA_HOOK_MAX) < 0)
-		return MNL_CB_OK;
-	if (type != NFTA_HOOK_HOOKNUM && type != NFTA_HOOK_PRIORITY)
-		return MNL_CB_OK;
-	if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
-		return MNL_CB_ERROR;
-	tb->a[type] = attr;
-	return MNL_CB_OK;
-}
-
 /* The hooks ip, ip6, inet and bridge share; netdev's ingress/egress stay HOOK_NONE. */
 static int8_t hook_of(uint8_t family, uint32_t hooknum)
 {
@@ -432,7 +405,7 @@ static int8_t hook_of(uint8_t family, uint32_t hooknum)
 int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 {
 	const struct nfgenmsg *nfg;
-	struct tb tb = { 0 }, hk = { 0 };
+	struct tb tb = { .pol = &chain_policy }, hk = { .pol = &hook_policy };
 	int type = NFNL_MSG_TYPE(nlh->nlmsg_type);
 	const char *table, *chain;
 	struct chain_ent **pp, *e;
@@ -445,13 +418,13 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 	nfg = mnl_nlmsg_get_payload(nlh);
 	if (type == NFT_MSG_DELTABLE) {
 		/* NFTA_TABLE_NAME is attribute 1, like NFTA_CHAIN_TABLE. */
-		if (mnl_attr_parse(nlh, sizeof(*nfg), chain_attr_cb, &tb) < 0)
+		if (mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, &tb) < 0)
 			return -EINVAL;
 		if (tb.a[NFTA_CHAIN_TABLE])
 			chain_del(c, nfg->nfgen_family, mnl_attr_get_str(tb.a[NFTA_CHAIN_TABLE]), NULL);
 		return 0;
 	}
-	if (mnl_attr_parse(nlh, sizeof(*nfg), chain_attr_cb, &tb) < 0)
+	if (mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, &tb) < 0)
 		return -EINVAL;
 	if (!tb.a[NFTA_CHAIN_TABLE] || !tb.a[NFTA_CHAIN_NAME])
 		return -EINVAL;
@@ -464,7 +437,7 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 	/* Regular chains take their place from the base chain that reached them. */
 	if (!tb.a[NFTA_CHAIN_HOOK])
 		return 0;
-	if (mnl_attr_parse_nested(tb.a[NFTA_CHAIN_HOOK], hook_attr_cb, &hk) < 0 ||
+	if (mnl_attr_parse_nested(tb.a[NFTA_CHAIN_HOOK], attr_cb, &hk) < 0 ||
 	    !hk.a[NFTA_HOOK_HOOKNUM] || !hk.a[NFTA_HOOK_PRIORITY])
 		return -EINVAL;
 	pp = chain_find(c, nfg->nfgen_family, table, chain);

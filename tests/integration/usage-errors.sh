@@ -54,6 +54,8 @@ cases=$(cat <<'EOC'
 |no selector
 --count 1|no selector
 --host 10.0.0.1 --dest 10.0.0.2|--host
+--netns no-such-netns-$$ --port 53|no such namespace
+--dest no-such-host.invalid|cannot resolve
 EOC
 )
 n=0

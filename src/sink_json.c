@@ -491,6 +491,9 @@ static int json_end(struct sink *s, const struct summary *sum)
 	fprintf(s->out, "{\"type\":\"summary\",\"packets\":%" PRIu64 ",\"records\":%" PRIu64
 		",\"lost\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"evicted\":%" PRIu64,
 		sum->packets, sum->records, sum->lost, sum->dropped, sum->evicted);
+	/* Only when non-zero: the summary of a run without loss keeps its shape. */
+	if (sum->overruns)
+		fprintf(s->out, ",\"overruns\":%" PRIu64, sum->overruns);
 	if (sum->marker)
 		fprintf(s->out, ",\"marker\":\"%s\"", sum->marker);
 	if (sum->limited)

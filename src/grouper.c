@@ -494,8 +494,13 @@ static struct gpkt *nft_packet(struct grouper *g, const struct trace_record *rec
 
 	trace_key_of(rec, &k);
 	p = find(g, &k);
-	/* Trace ids are reused quickly: a new traversal with other fields is another packet. */
-	if (p && (expired(g, p, now_ns) || (rec->has_hdr && weak && !has_link(p, &wk)))) {
+	/*
+	 * Trace ids are reused quickly (a recycled skb of the same flow gets the same id): other
+	 * fields are another packet. Not only on a record that carried the headers: the live
+	 * pipeline hides the marker's records, which are the ones that carry them, and the
+	 * records after inherit them (nftrace_ctx_fill), so their fields are as good.
+	 */
+	if (p && (expired(g, p, now_ns) || (weak && !has_link(p, &wk)))) {
 		*ret = emit(g, p);
 		p = NULL;
 	}

@@ -3,8 +3,9 @@
 # overload.sh: loss under overload is counted, never silent. Legacy marker with a 4 KiB
 # receive buffer, stopped (SIGSTOP) during a flood: received + lost == the records the kernel
 # made (server counter × records per packet), exactly. The grouping bound: more packets open
-# at once than 4096 → "evicted" says how many, every packet still printed. The nft marker,
-# stopped during a flood: "overruns" > 0. Peak RSS (VmHWM) stays under 32 MiB throughout.
+# at once than 4096 → "evicted" says how many, every packet still printed. The nft marker:
+# one packet printed per packet of a flow; stopped during a flood: "overruns" > 0. Peak RSS
+# (VmHWM) stays under 32 MiB throughout.
 set -u
 . "$TESTS_LIB"
 need_root
@@ -69,10 +70,25 @@ field() {
 	echo "$sum" | jq -r ".$1 // 0"
 }
 
-# 0. The nft marker first, while R has no legacy table (so no NFLOG records either; and no
-#    packet is printed: its only steps are the marker's own, hidden without -v), stopped
-#    during a flood: its socket overruns, and the summary says so apart from "lost".
-if ip netns exec "$R" nft list tables >/dev/null 2>&1; then
+# 0. The nft marker first, while R has no legacy table (so no NFLOG records either), with an
+#    nf_tables forward chain of R's own to report a visible step per packet.
+#    a. Gently, 200 packets of one flow: one printed packet each. (The kernel's trace id is a
+#       hash of the skb's address and flow: a recycled skb gives the next packet of the flow
+#       the same id, and the marker's hidden records are the ones that carry the headers.)
+#    b. Stopped during a flood: the socket overruns, and the summary says so apart from "lost".
+if ip netns exec "$R" nft add table ip olab 2>/dev/null; then
+	ip netns exec "$R" nft 'add chain ip olab pass { type filter hook forward priority 0; }' ||
+		fail "cannot add an nft chain on R"
+	start nftcalib --backend nft
+	base=$(server_count)
+	flood 200 2000
+	stop nftcalib
+	n=$(($(server_count) - base))
+	[ "$(field packets)" = "$n" ] || fail "nft: $(field packets) packets printed, $n crossed"
+	rec=$(field records)
+	[ "$n" -gt 0 ] && [ $((rec % n)) = 0 ] || fail "nft: $rec records for $n packets"
+	pass "nft: $n packets printed for $n crossing ($((rec / n)) records each)"
+
 	start nft --backend nft --rcvbuf 4096
 	kill -STOP "$pid"
 	flood 3000
@@ -85,8 +101,9 @@ if ip netns exec "$R" nft list tables >/dev/null 2>&1; then
 	[ "$(field lost)" = 0 ] || fail "nft: an overrun went into the exact lost count: $sum"
 	grep -q "overran" "$tmp/nft.err" || fail "nft: no overrun warning at the end"
 	pass "nft: $(field overruns) overrun(s) reported"
+	ip netns exec "$R" nft delete table ip olab
 else
-	echo "note: nft not usable in the namespace: overruns not checked"
+	echo "note: nft not usable in the namespace: the nft marker not checked"
 fi
 
 # 1. Calibration: records per packet on this router, at a gentle rate, nothing lost.

@@ -140,6 +140,10 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 	if (s.malformed)
 		msg("warning: %llu netlink message(s) could not be decoded and were skipped",
 		    (unsigned long long)s.malformed);
+	if (s.overruns)
+		msg("warning: the nf_tables trace socket overran %llu time%s: an unknown number of "
+		    "nft records were lost, not in the lost count", (unsigned long long)s.overruns,
+		    s.overruns == 1 ? "" : "s");
 	if (strcmp(o->format, "text") != 0)
 		return;
 	info("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,
@@ -290,12 +294,18 @@ static int drain(struct live *lv, struct pipeline *pl, int fd, uint16_t source, 
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
 			if (errno == ENOBUFS) {
-				/* Ruleset events may be among the lost: distrust the rule cache. */
-				if (source == NLREC_NFTRACE && lv->nftrule)
-					nftrule_lost(lv->nftrule, clock_ns(CLOCK_MONOTONIC));
-				/* The exact count comes from the sequence gap. */
+				if (source == NLREC_NFTRACE) {
+					/* Ruleset events may be among the lost: distrust the rule cache. */
+					if (lv->nftrule)
+						nftrule_lost(lv->nftrule, clock_ns(CLOCK_MONOTONIC));
+					/* No sequence number to count the records by: count the overrun. */
+					pipeline_add_overrun(pl);
+				}
+				/* NFLOG: the exact count comes from the sequence gap. */
 				if (!*warned)
 					msg("warning: the kernel is dropping trace records (socket overrun); "
+					    "%s", source == NLREC_NFTRACE ?
+					    "nft records have no sequence number: counted as overruns" :
 					    "they are counted as lost");
 				*warned = true;
 				continue;
@@ -395,7 +405,7 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 		      const char *desc)
 {
 	struct nflog_cfg nc = {
-		.group = 0, .copy_range = 256, .rcvbuf = 16u << 20,
+		.group = 0, .copy_range = 256, .rcvbuf = o->rcvbuf ? o->rcvbuf : 16u << 20,
 		.qthresh = 0, .flush_cs = 0, .nlbufsiz = 0,
 	};
 	static const int pfs[2] = { 2, 10 };
@@ -456,7 +466,7 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 	}
 	if (kind != MARKER_LEGACY) {
 		/* Subscribed before the marker exists: no record of the capture is missed. */
-		lv->nftrace = nftrace_src_open(16u << 20);
+		lv->nftrace = nftrace_src_open(nc.rcvbuf);	/* as large as NFLOG's */
 		if (!lv->nftrace) {
 			msg("cannot open an nf_tables trace socket: %s", strerror(errno));
 			return EXIT_FAILURE;

@@ -16,7 +16,7 @@ enum {
 	OPT_WINDOW, OPT_OUTPUT, OPT_READ, OPT_REPLAY, OPT_RECORD, OPT_NO_GROUP, OPT_COLOR,
 	OPT_NETNS, OPT_CLEANUP, OPT_LIST, OPT_LOG_TIME, OPT_OUTPUT_TIME,
 	OPT_NAT_LOG, OPT_NAT_TABLE, OPT_ALL, OPT_NAT,
-	OPT_DEMO,
+	OPT_DEMO, OPT_RCVBUF,
 };
 
 struct opt_desc {
@@ -55,6 +55,7 @@ static const struct opt_desc table[] = {
 	{ "read", required_argument, OPT_READ, "FILE|-", "read kernel TRACE lines (dmesg, journal, messages)" },
 	{ "replay", required_argument, OPT_REPLAY, "FILE", "replay netlink messages saved by --record" },
 	{ "record", required_argument, OPT_RECORD, "FILE", "also save the raw netlink messages to FILE" },
+	{ "rcvbuf", required_argument, OPT_RCVBUF, "BYTES", "trace sockets' receive buffer (default 16777216; tuning, tests)" },
 	{ "demo", no_argument, OPT_DEMO, NULL, "trace a DNS query and its reply in a throw-away namespace lab" },
 	{ "cleanup", no_argument, OPT_CLEANUP, NULL, "undo what killed captures left (rules, logger bindings)" },
 	{ "list", no_argument, OPT_LIST, NULL, "list live and stale captures" },
@@ -292,6 +293,12 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			break;
 		case OPT_RECORD:
 			o->record = optarg;
+			break;
+		case OPT_RCVBUF:
+			/* The kernel doubles it and has its own floor; above 1 GiB is a typo. */
+			if (parse_positive(optarg, &num) < 0 || num < 1024 || num > (1u << 30))
+				return fail(err, errlen, "invalid receive buffer '%s' (bytes, 1024-1073741824)", optarg);
+			o->rcvbuf = (uint32_t)num;
 			break;
 		case 'v':
 			o->verbose = true;

@@ -306,6 +306,11 @@ void pipeline_add_lost(struct pipeline *pl, uint64_t n)
 	pl->sum.lost += n;
 }
 
+void pipeline_add_overrun(struct pipeline *pl)
+{
+	pl->sum.overruns++;
+}
+
 void pipeline_summary(const struct pipeline *pl, struct summary *sum)
 {
 	struct grouper_stats st;

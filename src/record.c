@@ -33,27 +33,47 @@ enum trace_hook trace_hook_of(const char *chain)
 	return HOOK_NONE;
 }
 
-/* Copy the field up to @sep into @dst (size TRACE_NAME_MAX); returns the end or NULL. */
+/*
+ * Copy the field up to @sep into @dst (size TRACE_NAME_MAX); returns the end or NULL: no
+ * @sep before @end, an empty field, one of TRACE_NAME_MAX bytes or more, or a NUL inside.
+ */
 static const char *field(const char *p, const char *end, char sep, char *dst)
 {
-	size_t n = 0;
+	size_t room = (size_t)(end - p);
+	const char *q = memchr(p, sep, room < TRACE_NAME_MAX ? room : TRACE_NAME_MAX);
+	size_t n;
 
-	while (p < end && *p != sep) {
-		if (n + 1 >= TRACE_NAME_MAX || *p == '\0')
-			return NULL;
-		dst[n++] = *p++;
-	}
-	if (p >= end || n == 0)
+	if (!q || q == p || memchr(p, '\0', (size_t)(q - p)))
 		return NULL;
+	n = (size_t)(q - p);
+	memcpy(dst, p, n);
 	dst[n] = '\0';
-	return p + 1;
+	return q + 1;
+}
+
+/* The kind field, compared in place: "rule", "return" or "policy". */
+static const char *kind_field(const char *p, const char *end, enum trace_kind *kind)
+{
+	size_t room = (size_t)(end - p);
+	const char *q = memchr(p, ':', room < TRACE_NAME_MAX ? room : TRACE_NAME_MAX);
+
+	if (!q)
+		return NULL;
+	if (q - p == 4 && memcmp(p, "rule", 4) == 0)
+		*kind = TRACE_KIND_RULE;
+	else if (q - p == 6 && memcmp(p, "return", 6) == 0)
+		*kind = TRACE_KIND_RETURN;
+	else if (q - p == 6 && memcmp(p, "policy", 6) == 0)
+		*kind = TRACE_KIND_POLICY;
+	else
+		return NULL;
+	return q + 1;
 }
 
 int trace_prefix_parse(const char *s, size_t len, struct trace_record *rec)
 {
 	static const char tag[] = "TRACE: ";
 	const char *p = s, *end = s + len;
-	char kind[TRACE_NAME_MAX];
 	uint32_t num = 0;
 	int digits = 0;
 
@@ -64,16 +84,8 @@ int trace_prefix_parse(const char *s, size_t len, struct trace_record *rec)
 	if (p)
 		p = field(p, end, ':', rec->chain);
 	if (p)
-		p = field(p, end, ':', kind);
+		p = kind_field(p, end, &rec->kind);
 	if (!p)
-		return -EINVAL;
-	if (strcmp(kind, "rule") == 0)
-		rec->kind = TRACE_KIND_RULE;
-	else if (strcmp(kind, "return") == 0)
-		rec->kind = TRACE_KIND_RETURN;
-	else if (strcmp(kind, "policy") == 0)
-		rec->kind = TRACE_KIND_POLICY;
-	else
 		return -EINVAL;
 	while (p < end && *p >= '0' && *p <= '9' && digits < 9) {
 		num = num * 10 + (uint32_t)(*p++ - '0');

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sink_json.c: JSON lines — one packet object per line, the summary object last */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -26,6 +27,7 @@
 struct jb {
 	FILE		*f;
 	size_t		len;
+	unsigned	flushes;	/* jb_flush() calls: a block formatted in place moved */
 	int		err;
 	/* caches, valid for one packet */
 	uint64_t	ts_sec;		/* UINT64_MAX: none */
@@ -37,6 +39,11 @@ struct jb {
 		char		txt[INET6_ADDRSTRLEN];
 		size_t		len;
 	} addr[2];			/* last source, last destination */
+	struct {
+		struct pkt_hdr	h;	/* family, addresses, ports of the text; family 0: none */
+		char		txt[160];
+		size_t		len;
+	} ep;				/* the last ,"src":...,"dport":N block */
 	char		buf[JB_SIZE];
 };
 
@@ -44,9 +51,11 @@ static void jb_init(struct jb *b, FILE *f)
 {
 	b->f = f;
 	b->len = 0;
+	b->flushes = 0;
 	b->err = 0;
 	b->ts_sec = UINT64_MAX;
 	b->addr[0].family = b->addr[1].family = 0;
+	b->ep.h.family = 0;
 }
 
 static void jb_flush(struct jb *b)
@@ -54,17 +63,28 @@ static void jb_flush(struct jb *b)
 	if (b->len && fwrite(b->buf, 1, b->len, b->f) != b->len)
 		b->err = -1;
 	b->len = 0;
+	b->flushes++;
 }
 
-static void jb_put(struct jb *b, const char *s, size_t n)
+/* The rare path: the buffer is full (or @n is larger than it). */
+static __attribute__((noinline)) void jb_put_slow(struct jb *b, const char *s, size_t n)
 {
-	if (n > JB_SIZE - b->len) {
-		jb_flush(b);
-		if (n > JB_SIZE) {
-			if (fwrite(s, 1, n, b->f) != n)
-				b->err = -1;
-			return;
-		}
+	jb_flush(b);
+	if (n > JB_SIZE) {
+		if (fwrite(s, 1, n, b->f) != n)
+			b->err = -1;
+		return;
+	}
+	memcpy(b->buf, s, n);
+	b->len = n;
+}
+
+/* Inline: with a constant @n (jb_lit) the copy is a few moves. */
+static inline void jb_put(struct jb *b, const char *s, size_t n)
+{
+	if (__builtin_expect(n > JB_SIZE - b->len, 0)) {
+		jb_put_slow(b, s, n);
+		return;
 	}
 	memcpy(b->buf + b->len, s, n);
 	b->len += n;
@@ -78,9 +98,9 @@ static void jb_puts(struct jb *b, const char *s)
 	jb_put(b, s, strlen(s));
 }
 
-static void jb_c(struct jb *b, char c)
+static inline void jb_c(struct jb *b, char c)
 {
-	if (b->len == JB_SIZE)
+	if (__builtin_expect(b->len == JB_SIZE, 0))
 		jb_flush(b);
 	b->buf[b->len++] = c;
 }
@@ -96,29 +116,40 @@ static void jb_u64(struct jb *b, uint64_t v)
 	jb_put(b, p, (size_t)(e - p));
 }
 
-/* As sink_json_str: quoted, '"' and '\\' escaped, control characters as \u00XX. */
+/*
+ * As sink_json_str: quoted, '"' and '\\' escaped, control characters as \u00XX. Plain
+ * bytes go straight into the buffer, with no length computed first.
+ */
 static void jb_str(struct jb *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
+	/* What stops a plain run: NUL (the end), control characters, '"' and '\\'. */
+	static const bool special[256] = {
+		[0 ... 0x1f] = true, ['"'] = true, ['\\'] = true,
+	};
 
 	jb_c(b, '"');
 	for (;;) {
-		const char *run = s;
+		char *d = b->buf + b->len, *e = b->buf + JB_SIZE;
 
-		while ((unsigned char)*s >= 0x20 && *s != '"' && *s != '\\')
-			s++;
-		jb_put(b, run, (size_t)(s - run));
+		while (d < e && !special[(unsigned char)*s])
+			*d++ = *s++;
+		b->len = (size_t)(d - b->buf);
 		if (!*s)
 			break;
+		if (d == e) {
+			jb_flush(b);
+			continue;
+		}
 		if (*s == '"' || *s == '\\') {
-			char e[2] = { '\\', *s };
+			char esc[2] = { '\\', *s };
 
-			jb_put(b, e, 2);
+			jb_put(b, esc, 2);
 		} else {
-			char e[6] = { '\\', 'u', '0', '0', hex[(unsigned char)*s >> 4],
-				      hex[*s & 0xf] };
+			char esc[6] = { '\\', 'u', '0', '0', hex[(unsigned char)*s >> 4],
+					hex[*s & 0xf] };
 
-			jb_put(b, e, 6);
+			jb_put(b, esc, 6);
 		}
 		s++;
 	}
@@ -242,13 +273,11 @@ static void put_proto(struct jb *b, uint8_t proto)
 	}
 }
 
-static void put_addrs(struct jb *b, const struct pkt_hdr *h)
+static void put_addrs_slow(struct jb *b, const struct pkt_hdr *h)
 {
 	const char *a;
 	size_t n;
 
-	if (h->family != AF_INET && h->family != AF_INET6)
-		return;
 	/* Addresses need no escaping: quoted as they are. */
 	jb_lit(b, ",\"src\":\"");
 	a = jb_addr(b, h, false, &n);
@@ -265,6 +294,47 @@ static void put_addrs(struct jb *b, const struct pkt_hdr *h)
 	if (h->has_ports) {
 		jb_lit(b, ",\"dport\":");
 		jb_u64(b, h->dport);
+	}
+}
+
+static bool same_endpoints(const struct pkt_hdr *a, const struct pkt_hdr *b)
+{
+	return a->family == b->family && a->has_ports == b->has_ports &&
+	       a->sport == b->sport && a->dport == b->dport &&
+	       memcmp(&a->saddr, &b->saddr, sizeof(a->saddr)) == 0 &&
+	       memcmp(&a->daddr, &b->daddr, sizeof(a->daddr)) == 0;
+}
+
+/*
+ * The addresses and ports: the whole block is kept as text and written again as it is while
+ * they don't change (every step of a packet outside NAT), formatted only when they do.
+ */
+static void put_addrs(struct jb *b, const struct pkt_hdr *h)
+{
+	size_t start;
+	unsigned flushes;
+
+	if (h->family != AF_INET && h->family != AF_INET6)
+		return;
+	if (b->ep.h.family && same_endpoints(&b->ep.h, h)) {
+		jb_put(b, b->ep.txt, b->ep.len);
+		return;
+	}
+	/* Formatted into the line buffer, then copied to the cache if it did not flush. */
+	start = b->len;
+	flushes = b->flushes;
+	put_addrs_slow(b, h);
+	if (b->flushes == flushes && b->len - start <= sizeof(b->ep.txt)) {
+		b->ep.h.family = h->family;
+		b->ep.h.has_ports = h->has_ports;
+		b->ep.h.sport = h->sport;
+		b->ep.h.dport = h->dport;
+		b->ep.h.saddr = h->saddr;
+		b->ep.h.daddr = h->daddr;
+		b->ep.len = b->len - start;
+		memcpy(b->ep.txt, b->buf + start, b->ep.len);
+	} else {
+		b->ep.h.family = 0;
 	}
 }
 
@@ -354,15 +424,30 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 {
 	static const char hex[] = "0123456789abcdef";
 
-	jb_lit(b, "{\"backend\":\"");
-	jb_puts(b, trace_backend_name(r->backend));
-	jb_lit(b, "\",\"table\":");
+	/* Literals, not trace_backend_name()/trace_kind_name() and strlen: the same text. */
+	if (r->backend == TRACE_BACKEND_NFT)
+		jb_lit(b, "{\"backend\":\"nft\",\"table\":");
+	else
+		jb_lit(b, "{\"backend\":\"legacy\",\"table\":");
 	jb_str(b, r->table);
 	jb_lit(b, ",\"chain\":");
 	jb_str(b, r->chain);
-	jb_lit(b, ",\"kind\":\"");
-	jb_puts(b, trace_kind_name(r->kind));
-	jb_c(b, '"');
+	switch (r->kind) {
+	case TRACE_KIND_RULE:
+		jb_lit(b, ",\"kind\":\"rule\"");
+		break;
+	case TRACE_KIND_RETURN:
+		jb_lit(b, ",\"kind\":\"return\"");
+		break;
+	case TRACE_KIND_POLICY:
+		jb_lit(b, ",\"kind\":\"policy\"");
+		break;
+	default:
+		jb_lit(b, ",\"kind\":\"");
+		jb_puts(b, trace_kind_name(r->kind));
+		jb_c(b, '"');
+		break;
+	}
 	if (r->backend == TRACE_BACKEND_LEGACY) {
 		jb_lit(b, ",\"rulenum\":");
 		jb_u64(b, r->rulenum);
@@ -491,6 +576,9 @@ static int json_end(struct sink *s, const struct summary *sum)
 	fprintf(s->out, "{\"type\":\"summary\",\"packets\":%" PRIu64 ",\"records\":%" PRIu64
 		",\"lost\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"evicted\":%" PRIu64,
 		sum->packets, sum->records, sum->lost, sum->dropped, sum->evicted);
+	/* Only when non-zero: the summary of a run without loss keeps its shape. */
+	if (sum->overruns)
+		fprintf(s->out, ",\"overruns\":%" PRIu64, sum->overruns);
 	if (sum->marker)
 		fprintf(s->out, ",\"marker\":\"%s\"", sum->marker);
 	if (sum->limited)

@@ -74,6 +74,12 @@ bool pipeline_done(const struct pipeline *pl);
 void pipeline_add_lost(struct pipeline *pl, uint64_t n);
 
 /*
+ * pipeline_add_overrun - the nft trace socket overran (ENOBUFS): an unknown number of
+ * records was lost, so it is counted apart from the exact "lost".
+ */
+void pipeline_add_overrun(struct pipeline *pl);
+
+/*
  * pipeline_finish - end of capture: flush open packets (or drop them when the count was
  * reached), then the sink's end with the summary. Returns 0 or negative errno.
  */

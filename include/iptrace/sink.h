@@ -15,6 +15,8 @@ struct summary {
 	uint64_t	lost;		/* records the kernel could not deliver (seq gaps, ENOBUFS) */
 	uint64_t	dropped;	/* packets still open when --count was reached */
 	uint64_t	evicted;	/* packets closed early by the grouping bound */
+	uint64_t	overruns;	/* nft trace socket overruns (ENOBUFS): records lost, number
+					 * unknown (nft trace messages carry no sequence number) */
 	uint64_t	skipped;	/* group 0 messages that were not TRACE records */
 	uint64_t	malformed;	/* messages that failed to decode */
 	const char	*marker;	/* "legacy", "nft", or NULL (no marker: --read, --replay) */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # scripts/bench/run.sh: iptrace against `nft monitor trace` and `tcpdump -i nflog:0`, side by
-# side on the same namespace lab, at fixed packet rates; then iptrace's replay cost in
-# instructions per record (callgrind). Not part of `make check` (see BENCHMARKS.md).
+# side on the same namespace lab, at fixed packet rates; then iptrace's ready time per marker
+# (scripts/bench/ready.sh) and its replay cost in instructions per record (callgrind). Not part
+# of `make check` (see BENCHMARKS.md).
 #
 # Usage: scripts/bench/run.sh [-n PACKETS] [-r "RATES"] [-t "TABLES"] [-T "TOOLS"] [-q]
 #   -n PACKETS   datagrams per run (default 20000)
@@ -137,7 +138,9 @@ tool_cmd() {
 tool_received() {
 	case $1 in
 	iptrace-json|iptrace-nft-json)
-		tail -n 1 "$2/out.json" | jq -r 'select(.type == "summary") | "\(.records) \(.lost)"' ;;
+		# lost, plus "+Novr" when the nft trace socket overran N times (loss of unknown size).
+		tail -n 1 "$2/out.json" | jq -r 'select(.type == "summary") |
+			"\(.records) \(.lost)\(if .overruns then "+\(.overruns)ovr" else "" end)"' ;;
 	iptrace-text)
 		sed -nE 's/^iptrace: ([0-9]+) packets?, ([0-9]+) records?, ([0-9]+) lost.*/\2 \3/p' "$2/err" ;;
 	nft-monitor)
@@ -275,8 +278,12 @@ for tables in $TABLES; do
 done
 lab_cleanup
 } | tee "$OUT/table.txt"
-echo "lost%: (expected - received) / expected; lost*: what the tool itself reports as lost (NFLOG sequence gaps), - when it can't."
+echo "lost%: (expected - received) / expected; lost*: what the tool itself reports as lost (NFLOG sequence gaps), - when it can't;"
+echo "  +Novr: iptrace's nf_tables trace socket overran N times (records lost, their number unknown)."
 echo "cpu%: the tool's CPU time over the time from the first packet sent until it went idle."
+
+# ---------------------------------------------------------------- ready time
+"$TOP/scripts/bench/ready.sh" -n "$((QUICK ? 3 : 11))"
 
 # ---------------------------------------------------------------- replay cost
 [ "$QUICK" = 1 ] && { log "quick run: no callgrind"; exit 0; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # scripts/fuzz.sh: the long fuzzing run — every harness for SECONDS, corpus kept between runs
-# Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]   (default 3600 s; harnesses nflog pkt logline)
+# Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]   (default 3600 s; every harness)
 # Run from a configured tree (./configure found clang with libFuzzer). The corpus grows in
 # tests/fuzz/corpus/NAME (ignored by git); crash inputs land in tests/fuzz/artifacts/. Copy a
 # crash input into tests/fuzz/regress/NAME with its fix, so `make check` replays it for good.
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-3600}
 shift || true
-harnesses=${*:-nflog pkt logline}
+harnesses=${*:-nflog pkt logline nftrace ct natlog}
 case $seconds in
 	''|*[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS] [HARNESS...]" >&2; exit 2;;
 esac

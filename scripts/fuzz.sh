@@ -17,7 +17,7 @@ case $seconds in
 esac
 [ -f Makefile ] || { echo "fuzz: configure the tree first (./configure)" >&2; exit 1; }
 
-targets="tests/fuzz/seeds"
+targets="tests/fuzz/seeds src/iptrace"	# iptrace: its own --nat-log text seeds fuzz_natlog
 for h in $harnesses; do
 	targets="$targets tests/fuzz/fuzz_$h"
 done
@@ -26,6 +26,7 @@ make -j"$(nproc)" $targets
 export FUZZ_BIN_DIR="$PWD/tests/fuzz"
 export TESTS_LIB="$PWD/tests/lib.sh"
 export TEST_DATA_DIR="$PWD/tests/data"
+export IPTRACE="$PWD/src/iptrace"
 export FIXTURE_DIR="${FIXTURE_DIR:-$PWD/../shared/fixtures}"
 export FUZZ_TIME="$seconds"
 export FUZZ_HARNESSES="$harnesses"

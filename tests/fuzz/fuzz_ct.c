@@ -28,7 +28,7 @@ static void decode_each(const void *buf, size_t size)
 	while ((nlh = fuzz_next_msg(buf, size, &off))) {
 		struct nat_row row, back;
 		struct ct_entry e, orig;
-		char line[512], op;
+		char line[512], st[CT_STATUS_JSON_MAX], op;
 		int ret = ct_decode(nlh, &e);
 
 		if (ret != 0) {
@@ -42,6 +42,10 @@ static void decode_each(const void *buf, size_t size)
 			abort();
 		if (natlog_print_text(fuzz_null(), '+', &e) < 0 ||
 		    natlog_print_json(fuzz_null(), '=', &e) < 0)
+			abort();
+		/* The status names all fit CT_STATUS_JSON_MAX: the array is always closed. */
+		ct_status_json(st, sizeof(st), e.status);
+		if (st[strlen(st) - 1] != ']')
 			abort();
 		ct_print_json_obj(fuzz_null(), &e);
 		ct_print_text_line(fuzz_null(), &e);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # scripts/fuzz.sh: the long fuzzing run — every harness for SECONDS, corpus kept between runs
-# Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]   (default 3600 s; harnesses nflog pkt logline)
+# Usage: scripts/fuzz.sh [SECONDS] [HARNESS...]   (default 3600 s; every harness)
 # Run from a configured tree (./configure found clang with libFuzzer). The corpus grows in
 # tests/fuzz/corpus/NAME (ignored by git); crash inputs land in tests/fuzz/artifacts/. Copy a
 # crash input into tests/fuzz/regress/NAME with its fix, so `make check` replays it for good.
@@ -11,13 +11,13 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-3600}
 shift || true
-harnesses=${*:-nflog pkt logline}
+harnesses=${*:-nflog pkt logline nftrace ct natlog}
 case $seconds in
 	''|*[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS] [HARNESS...]" >&2; exit 2;;
 esac
 [ -f Makefile ] || { echo "fuzz: configure the tree first (./configure)" >&2; exit 1; }
 
-targets="tests/fuzz/seeds"
+targets="tests/fuzz/seeds src/iptrace"	# iptrace: its own --nat-log text seeds fuzz_natlog
 for h in $harnesses; do
 	targets="$targets tests/fuzz/fuzz_$h"
 done
@@ -26,6 +26,7 @@ make -j"$(nproc)" $targets
 export FUZZ_BIN_DIR="$PWD/tests/fuzz"
 export TESTS_LIB="$PWD/tests/lib.sh"
 export TEST_DATA_DIR="$PWD/tests/data"
+export IPTRACE="$PWD/src/iptrace"
 export FIXTURE_DIR="${FIXTURE_DIR:-$PWD/../shared/fixtures}"
 export FUZZ_TIME="$seconds"
 export FUZZ_HARNESSES="$harnesses"

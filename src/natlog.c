@@ -416,8 +416,15 @@ static int replay(struct natlog *nl, const char *path, const volatile sig_atomic
 	}
 	nl->started = true;
 	while (!*stop && !nl->done && (ret = nlrec_next(r, &source, &ts, &buf, &len)) > 0) {
-		if (source == NLREC_CONNTRACK)
-			mnl_cb_run(buf, len, 0, 0, on_event, nl);
+		size_t whole;
+
+		if (source != NLREC_CONNTRACK)
+			continue;
+		/* File bytes: a message claiming more than the chunk holds ends the walk. */
+		whole = nlrec_whole_msgs(buf, len);
+		if (whole < len)
+			nl->malformed++;
+		mnl_cb_run(buf, whole, 0, 0, on_event, nl);
 	}
 	nlrec_close(r);
 	if (ret < 0) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/netlink.h>
 
 #include "iptrace/nlrec.h"
 
@@ -124,4 +125,19 @@ int nlrec_close(struct nlrec *r)
 	free(r->buf);
 	free(r);
 	return ret;
+}
+
+size_t nlrec_whole_msgs(const void *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (len - off >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *nlh = (const void *)((const char *)buf + off);
+		size_t step = NLMSG_ALIGN((size_t)nlh->nlmsg_len);
+
+		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len - off)
+			break;
+		off += step < len - off ? step : len - off;
+	}
+	return off;
 }

@@ -32,6 +32,14 @@ int nlrec_write(struct nlrec *r, uint16_t source, uint64_t ts_ns, const void *bu
  * Returns 1, 0 at the end, -EINVAL for a truncated or corrupt file, other -errno.
  */
 int nlrec_next(struct nlrec *r, uint16_t *source, uint64_t *ts_ns, const void **buf, size_t *len);
+/*
+ * nlrec_whole_msgs - how many bytes at the head of a chunk are whole netlink messages (pure).
+ * A replayed chunk is file data, not the kernel's: libmnl's mnl_nlmsg_ok() compares
+ * (int)nlmsg_len, so a length of 2^31 or more passes as negative and mnl_cb_run() walks out
+ * of the buffer. Run mnl_cb_run() over this many bytes only; fewer than the chunk's length
+ * means a malformed message ended it.
+ */
+size_t nlrec_whole_msgs(const void *buf, size_t len);
 /* nlrec_close - flush and close; returns 0 or -errno from the final flush. */
 int nlrec_close(struct nlrec *r);
 

@@ -15,21 +15,6 @@
  * messages back to back (tests/fuzz/seeds.c cuts the recorded files into such buffers).
  */
 
-/*
- * mnl_nlmsg_ok() compares (int)nlmsg_len: a length of 2^31 or more passes as negative and
- * mnl_nlmsg_next() then jumps out of the buffer. Walk with unsigned sizes instead.
- */
-static const struct nlmsghdr *next_msg(const void *buf, size_t size, size_t *off)
-{
-	const struct nlmsghdr *nlh = (const void *)((const char *)buf + *off);
-
-	if (size - *off < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) ||
-	    nlh->nlmsg_len > size - *off)
-		return NULL;
-	*off += MNL_ALIGN(nlh->nlmsg_len) < size - *off ? MNL_ALIGN(nlh->nlmsg_len) : size - *off;
-	return nlh;
-}
-
 /* What a decoded record must look like whatever the bytes were. */
 static void check_record(const struct trace_record *r)
 {
@@ -44,7 +29,7 @@ static void decode_each(const void *buf, size_t size)
 	const struct nlmsghdr *nlh;
 	size_t off = 0;
 
-	while ((nlh = next_msg(buf, size, &off))) {
+	while ((nlh = fuzz_next_msg(buf, size, &off))) {
 		struct trace_record rec;
 		int ret = nflog_decode(nlh, &rec);
 
@@ -87,7 +72,7 @@ static void run_pipeline(const void *buf, size_t size, const struct sink_ops *op
 		const struct nlmsghdr *nlh;
 		size_t off = 0;
 
-		while ((nlh = next_msg(buf, size, &off))) {
+		while ((nlh = fuzz_next_msg(buf, size, &off))) {
 			now += window * 6 / 10;
 			pipeline_set_clock(pl, now, now);
 			pipeline_tick(pl);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* harness.h: what the libFuzzer harnesses share — a sink target and aligned copies */
+/* harness.h: what the libFuzzer harnesses share — a sink target, aligned copies, a message walk */
 #ifndef IPTRACE_FUZZ_HARNESS_H
 #define IPTRACE_FUZZ_HARNESS_H
 
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libmnl/libmnl.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -40,6 +41,22 @@ static inline void *fuzz_dup(const uint8_t *data, size_t size)
 	if (size)
 		memcpy(p, data, size);
 	return p;
+}
+
+/*
+ * fuzz_next_msg - the next whole netlink message of @buf at *@off, or NULL at the end.
+ * mnl_nlmsg_ok() compares (int)nlmsg_len: a length of 2^31 or more passes as negative and
+ * mnl_nlmsg_next() then jumps out of the buffer. Walk with unsigned sizes instead.
+ */
+static inline const struct nlmsghdr *fuzz_next_msg(const void *buf, size_t size, size_t *off)
+{
+	const struct nlmsghdr *nlh = (const void *)((const char *)buf + *off);
+
+	if (size - *off < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) ||
+	    nlh->nlmsg_len > size - *off)
+		return NULL;
+	*off += MNL_ALIGN(nlh->nlmsg_len) < size - *off ? MNL_ALIGN(nlh->nlmsg_len) : size - *off;
+	return nlh;
 }
 
 #endif

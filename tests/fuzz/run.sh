@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # tests/fuzz/run.sh: run every libFuzzer harness from seeds cut out of tests/data
-# In `make check`: a short deterministic run (FUZZ_RUNS inputs per harness, seed FUZZ_SEED). For hours of
+# In `make check`: a short deterministic run (a fixed number of inputs per harness, seed FUZZ_SEED). For hours of
 # fuzzing use scripts/fuzz.sh, which calls this with a longer FUZZ_TIME and a corpus that is
 # kept between runs. Without the harnesses (no clang with libFuzzer) it skips, which under
 # CI=true is a failure.
 # Environment: FUZZ_BIN_DIR (the built harnesses and the seeds tool), TEST_DATA_DIR,
-# FIXTURE_DIR (optional: more kernel lines), FUZZ_TIME, FUZZ_CORPUS_DIR (keep the corpus
+# FIXTURE_DIR (optional: more kernel lines, libalias's NAT log), IPTRACE (optional: its own
+# --nat-log text as seeds), FUZZ_RUNS (inputs per harness), FUZZ_TIME, FUZZ_CORPUS_DIR (keep the corpus
 # there; default a temporary one), FUZZ_ARTIFACT_DIR (crash inputs; default
 # $FUZZ_BIN_DIR/artifacts), FUZZ_HARNESSES (default: all), FUZZ_JOBS (harnesses at once).
 set -uo pipefail
@@ -16,14 +17,27 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bin=${FUZZ_BIN_DIR:-}
 # In `make check` the run is deterministic: a fixed seed and a fixed number of inputs, so a
 # commit passes or fails the same way every time. FUZZ_TIME (scripts/fuzz.sh) explores instead.
+# budget NAME: libFuzzer's limit for harness NAME. Without FUZZ_RUNS, 100000 inputs each,
+# but a quarter of that for nftrace (four pipelines per input) and ct (a file replayed per
+# input): each harness stays under ~20 s on a 2-core machine, all six under a minute.
+budget() {
+	local runs
+	if [ -n "${FUZZ_TIME:-}" ]; then
+		echo "-max_total_time=$FUZZ_TIME"
+		return
+	fi
+	case $1 in
+		nftrace|ct) runs=25000;;
+		*) runs=100000;;
+	esac
+	echo "-runs=${FUZZ_RUNS:-$runs} -seed=${FUZZ_SEED:-1}"
+}
 if [ -n "${FUZZ_TIME:-}" ]; then
-	budget=(-max_total_time="$FUZZ_TIME")
 	label="${FUZZ_TIME}s"
 else
-	budget=(-runs="${FUZZ_RUNS:-100000}" -seed="${FUZZ_SEED:-1}")
 	label="seed ${FUZZ_SEED:-1}"
 fi
-harnesses=${FUZZ_HARNESSES:-"nflog pkt logline"}
+harnesses=${FUZZ_HARNESSES:-"nflog pkt logline nftrace ct natlog"}
 jobs=${FUZZ_JOBS:-1}
 
 [ -n "$bin" ] || skip "FUZZ_BIN_DIR not set (run through make check or scripts/fuzz.sh)"
@@ -42,12 +56,16 @@ trap cleanup EXIT
 
 corpus=${FUZZ_CORPUS_DIR:-$tmp/corpus}
 artifacts=${FUZZ_ARTIFACT_DIR:-$bin/artifacts}
-mkdir -p "$tmp/seeds/nflog" "$tmp/seeds/pkt" "$tmp/seeds/logline" "$artifacts" ||
-	fail "cannot create the seed directories"
+all="nflog pkt logline nftrace ct natlog"
+for h in $all; do
+	mkdir -p "$tmp/seeds/$h" || fail "cannot create the seed directories"
+done
+mkdir -p "$artifacts" || fail "cannot create $artifacts"
 
-# Seeds: every recorded recv() buffer, every packet payload, every kernel TRACE line.
-"$bin/seeds" "$tmp/seeds/nflog" "$tmp/seeds/pkt" "$TEST_DATA_DIR"/*.nlrec ||
-	fail "cannot cut seeds from $TEST_DATA_DIR/*.nlrec"
+# Seeds: every recorded recv() buffer (NFLOG, nf_tables trace, conntrack), every packet
+# payload, every kernel TRACE line, every NAT log line.
+"$bin/seeds" -t "$tmp/seeds/nftrace" -c "$tmp/seeds/ct" "$tmp/seeds/nflog" "$tmp/seeds/pkt" \
+	"$TEST_DATA_DIR"/*.nlrec || fail "cannot cut seeds from $TEST_DATA_DIR/*.nlrec"
 lines=("$TEST_DATA_DIR"/*.log)
 [ -n "${FIXTURE_DIR:-}" ] && [ -f "$FIXTURE_DIR/kube-dns-trace.messages" ] &&
 	lines+=("$FIXTURE_DIR/kube-dns-trace.messages")
@@ -58,17 +76,39 @@ for f in "${lines[@]}"; do
 	n=$((n + 1))
 done
 [ "$n" -gt 0 ] || fail "no kernel TRACE lines to seed the line parser with"
-echo "seeds: $(ls "$tmp/seeds/nflog" | wc -l) nflog, $(ls "$tmp/seeds/pkt" | wc -l) pkt," \
-	"$(ls "$tmp/seeds/logline" | wc -l) logline"
+# NAT logs: libalias's alias.log and iptrace's own --nat-log text of the recorded conntrack
+# events (when the program is at hand), each whole (something to fold) and each line alone.
+nat=()
+[ -n "${FIXTURE_DIR:-}" ] && [ -f "$FIXTURE_DIR/natd-alias.log" ] &&
+	nat+=("$FIXTURE_DIR/natd-alias.log")
+if [ -n "${IPTRACE:-}" ] && [ -x "$IPTRACE" ] && [ -f "$TEST_DATA_DIR/ct-events.nlrec" ] &&
+	"$IPTRACE" --nat-log --all --replay "$TEST_DATA_DIR/ct-events.nlrec" \
+		>"$tmp/ct-events.natlog" 2>/dev/null; then
+	nat+=("$tmp/ct-events.natlog")
+fi
+for f in "${nat[@]}"; do
+	[ -s "$f" ] || continue
+	cp "$f" "$tmp/seeds/natlog/$(basename "$f")" &&
+		split -l 1 -a 5 -d "$f" "$tmp/seeds/natlog/$(basename "$f")-" ||
+		fail "cannot split $f"
+done
+[ -n "$(ls "$tmp/seeds/natlog")" ] || fail "no NAT log lines to seed the fold with"
+counts=
+for h in $all; do
+	counts="$counts${counts:+, }$(ls "$tmp/seeds/$h" | wc -l) $h"
+done
+echo "seeds: $counts"
 
 # run_one NAME: seeds, then committed crash reproducers (tests/fuzz/regress/NAME), then
-# FUZZ_TIME seconds of mutation. A crash, leak, sanitizer report or timeout fails the run.
+# FUZZ_TIME seconds of mutation (or its share of inputs). Temporary files a harness makes
+# (fuzz_ct's replay file) go under $tmp, removed at the end even after a crash. A crash, leak, sanitizer report or timeout fails the run.
 run_one() {
 	local h=$1 dirs=()
 	mkdir -p "$corpus/$h" || return 1
 	dirs=("$corpus/$h" "$tmp/seeds/$h")
 	[ -d "$here/regress/$h" ] && dirs+=("$here/regress/$h")
-	"$bin/fuzz_$h" "${budget[@]}" -timeout=10 -rss_limit_mb=2048 \
+	# shellcheck disable=SC2046 # the budget is two words or one, none with spaces
+	TMPDIR="$tmp" "$bin/fuzz_$h" $(budget "$h") -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$artifacts/$h-" "${dirs[@]}" \
 		>"$tmp/$h.log" 2>&1
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -11,10 +12,12 @@
 #include "iptrace/nlrec.h"
 
 /*
- * Usage: seeds NFLOG_DIR PKT_DIR FILE.nlrec...
+ * Usage: seeds [-t NFTRACE_DIR] [-c CT_DIR] NFLOG_DIR PKT_DIR FILE.nlrec...
  * NFLOG_DIR gets each recorded NFLOG chunk as a file (the fuzz_nflog input); PKT_DIR gets
- * each message's NFULA_PAYLOAD behind one byte naming its family (the fuzz_pkt input).
- * Prints how many of each it wrote; exits 1 on any error, so an empty corpus can't pass.
+ * each message's NFULA_PAYLOAD behind one byte naming its family (the fuzz_pkt input);
+ * NFTRACE_DIR each NLREC_NFTRACE chunk (fuzz_nftrace), CT_DIR each NLREC_CONNTRACK chunk
+ * (fuzz_ct). Prints how many of each it wrote; exits 1 on any error or when a directory
+ * it was given got nothing, so an empty corpus can't pass.
  */
 
 static int write_file(const char *dir, const char *name, unsigned n, const void *a,
@@ -49,10 +52,28 @@ static int payload_cb(const struct nlattr *attr, void *data)
 
 int main(int argc, char **argv)
 {
-	unsigned nchunks = 0, npayloads = 0;
+	unsigned nchunks = 0, npayloads = 0, ntrace = 0, nct = 0;
+	const char *trace_dir = NULL, *ct_dir = NULL;
+	int opt;
 
+	while ((opt = getopt(argc, argv, "t:c:")) != -1) {
+		switch (opt) {
+		case 't':
+			trace_dir = optarg;
+			break;
+		case 'c':
+			ct_dir = optarg;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	argv += optind - 1;
+	argc -= optind - 1;
 	if (argc < 4) {
-		fprintf(stderr, "usage: seeds NFLOG_DIR PKT_DIR FILE.nlrec...\n");
+usage:
+		fprintf(stderr, "usage: seeds [-t NFTRACE_DIR] [-c CT_DIR] NFLOG_DIR PKT_DIR "
+			"FILE.nlrec...\n");
 		return 2;
 	}
 	for (int i = 3; i < argc; i++) {
@@ -72,6 +93,16 @@ int main(int argc, char **argv)
 			const struct nlmsghdr *nlh = buf;
 			int left = (int)len;
 
+			if (source == NLREC_NFTRACE && trace_dir) {
+				if (write_file(trace_dir, base, ntrace++, buf, len, "", 0) < 0)
+					return 1;
+				continue;
+			}
+			if (source == NLREC_CONNTRACK && ct_dir) {
+				if (write_file(ct_dir, base, nct++, buf, len, "", 0) < 0)
+					return 1;
+				continue;
+			}
 			if (source != NLREC_NFLOG)
 				continue;
 			if (write_file(argv[1], base, nchunks++, buf, len, "", 0) < 0)
@@ -99,6 +130,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	printf("seeds: %u netlink buffers, %u payloads\n", nchunks, npayloads);
-	return nchunks && npayloads ? 0 : 1;
+	printf("seeds: %u netlink buffers, %u payloads, %u nftrace buffers, %u conntrack buffers\n",
+	       nchunks, npayloads, ntrace, nct);
+	return nchunks && npayloads && (ntrace || !trace_dir) && (nct || !ct_dir) ? 0 : 1;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <cmocka.h>
@@ -347,6 +348,59 @@ static size_t count_lines(const char *s, char op)
 	return n;
 }
 
+/*
+ * A corrupt recording (found by tests/fuzz/fuzz_ct): a message whose nlmsg_len is 2^31 or
+ * more reads as negative to libmnl's mnl_nlmsg_ok(), which then walked out of the chunk.
+ * The messages before it are printed; it counts as malformed.
+ */
+static void natlog_replay_huge_len(void **state)
+{
+	static const volatile sig_atomic_t stop;
+	char dir[] = "/tmp/test_ct.XXXXXX", path[64], *out = NULL;
+	struct nlrec *r = nlrec_open(EVENTS);
+	struct iptrace_opts o = { .format = "json", .nat_all = true };
+	const struct nlmsghdr *first;
+	uint32_t buf[256];
+	struct nlmsghdr *bad;
+	const void *chunk;
+	uint16_t src;
+	uint64_t ts;
+	size_t len, mlen, olen;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(nlrec_next(r, &src, &ts, &chunk, &len), 1);
+	first = chunk;
+	mlen = NLMSG_ALIGN(first->nlmsg_len);
+	assert_true(2 * mlen <= sizeof(buf) && mlen <= len);
+	memcpy(buf, first, mlen);
+	bad = (struct nlmsghdr *)((char *)buf + mlen);
+	memcpy(bad, first, mlen);
+	bad->nlmsg_len = 0xddffffff;
+	nlrec_close(r);
+	assert_int_equal(nlrec_whole_msgs(buf, 2 * mlen), mlen);
+	assert_int_equal(nlrec_whole_msgs(buf, mlen), mlen);
+	assert_int_equal(nlrec_whole_msgs(buf, mlen - 1), 0);
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/bad.nlrec", dir);
+	r = nlrec_create(path);
+	assert_non_null(r);
+	assert_int_equal(nlrec_write(r, NLREC_CONNTRACK, 1, buf, 2 * mlen), 0);
+	assert_int_equal(nlrec_close(r), 0);
+	o.input = path;
+	f = open_memstream(&out, &olen);
+	assert_int_equal(natlog_run(&o, f, &stop, NULL), 0);
+	fclose(f);
+	unlink(path);
+	rmdir(dir);
+	assert_int_equal(count_lines(out, '{'), 2);	/* the good event and the summary */
+	assert_non_null(strstr(out, "\"events\":1,"));
+	assert_non_null(strstr(out, "\"malformed\":1}"));
+	free(out);
+}
+
 static void natlog_replay_filters(void **state)
 {
 	struct iptrace_opts o;
@@ -410,6 +464,7 @@ int main(void)
 		cmocka_unit_test(not_conntrack_or_malformed),
 		cmocka_unit_test(tuple_from_packet),
 		cmocka_unit_test(natlog_replay_filters),
+		cmocka_unit_test(natlog_replay_huge_len),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

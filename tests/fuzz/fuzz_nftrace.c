@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* fuzz_nftrace.c: libFuzzer harness — nf_tables trace socket bytes through the decoder and the live path */
+#include <errno.h>
+
+#include "iptrace/nftrace.h"
+#include "iptrace/nftrule.h"
+#include "iptrace/nlrec.h"
+#include "iptrace/pipeline.h"
+#include "iptrace/sink.h"
+#include "harness.h"
+
+/*
+ * The input is what one recv() on the trace socket could return: trace records, ruleset
+ * events and chain-dump replies back to back (tests/fuzz/seeds.c cuts the NLREC_NFTRACE
+ * chunks of the recorded files into such buffers).
+ */
+
+/* What a decoded (and completed) record must look like whatever the bytes were. */
+static void check_record(const struct trace_record *r)
+{
+	if (r->raw_len > TRACE_RAW_MAX || r->hw_len > TRACE_HW_MAX ||
+	    !memchr(r->table, '\0', sizeof(r->table)) || !memchr(r->chain, '\0', sizeof(r->chain)) ||
+	    !memchr(r->verdict_chain, '\0', sizeof(r->verdict_chain)))
+		abort();
+}
+
+/*
+ * The decoder alone, message by message, with the chain map pipeline_nftrace_cb keeps:
+ * what is not a trace record teaches the map, what is gets completed from it.
+ */
+static void decode_each(const void *buf, size_t size)
+{
+	struct nftrace_ctx *c = nftrace_ctx_new();
+	const struct nlmsghdr *nlh;
+	size_t off = 0;
+	char v[16 + TRACE_NAME_MAX];
+
+	if (!c)
+		abort();
+	while ((nlh = fuzz_next_msg(buf, size, &off))) {
+		struct trace_record rec;
+		int ret = nftrace_decode(nlh, &rec);
+
+		if (ret == -ENOMSG) {
+			ret = nftrace_ctx_learn(c, nlh);
+			if (ret != 0 && ret != -EINVAL)
+				abort();	/* -ENOMEM can't happen at these sizes */
+			continue;
+		}
+		if (ret != 0) {
+			if (ret != -EINVAL)
+				abort();	/* the header promises only these */
+			continue;
+		}
+		check_record(&rec);
+		nftrace_ctx_fill(c, &rec);
+		check_record(&rec);
+		nftrace_chain_end(&rec);
+		nftrace_family_name(rec.table_family);
+		nftrace_verdict_name(rec.verdict_code);
+		if (nftrace_step_verdict(&rec, v, sizeof(v)) && !memchr(v, '\0', sizeof(v)))
+			abort();
+		nftrule_fill_fixed(&rec);
+	}
+	nftrace_ctx_free(c);
+}
+
+/*
+ * The rule cache's table source: no libnftables, no kernel (as tests/unit/test_nftrule.c).
+ * Every table asked for exists with the chains the recordings trace through, in one of two
+ * versions; the harness moves the generation while messages arrive, so the cache sees its
+ * tables redefined under it as it does around a live commit.
+ */
+struct fake {
+	uint32_t	gen;
+};
+
+static int fake_list(void *ctx, uint8_t family, const char *table, char **text, uint32_t *gen)
+{
+	static const char *const chains[] = {
+		"prerouting", "output", "forward", "input", "postrouting", "PREROUTING",
+		"FORWARD", "KUBE-SERVICES", "KUBE-SEP-DNS", "mypre", "mysub", "myfwd",
+	};
+	const struct fake *fk = ctx;
+	const char *fam = nftrace_family_name(family);
+	char *t = NULL;
+	size_t n = 0;
+	FILE *f;
+
+	if (!fam || (fk->gen % 5) == 4)
+		return -ENOENT;		/* now and then the table is gone */
+	f = open_memstream(&t, &n);
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "table %s %s { # handle %u\n", fam, table, 1 + fk->gen % 3);
+	for (unsigned i = 0; i < sizeof(chains) / sizeof(chains[0]); i++) {
+		unsigned h = 2 + i * 4;
+
+		fprintf(f, "\tchain %s { # handle %u\n", chains[i], h);
+		if (i < 5)
+			fprintf(f, "\t\ttype filter hook %s priority filter; policy accept;\n",
+				chains[i]);
+		fprintf(f, "\t\tudp dport %u counter accept # handle %u\n", 53 + fk->gen % 2, h + 1);
+		if (fk->gen % 2)
+			fprintf(f, "\t\tip saddr { 1.1.1.1,\n\t\t\t     2.2.2.2 } drop # handle %u\n",
+				h + 2);
+		fprintf(f, "\t\tjump %s # handle %u\n\t}\n", chains[(i + 1) % 12], h + 3);
+	}
+	fputs("}\n", f);
+	if (fclose(f) != 0) {
+		free(t);
+		return -EIO;
+	}
+	*text = t;
+	*gen = fk->gen;
+	return 0;
+}
+
+static int fake_gen(void *ctx, uint32_t *gen)
+{
+	*gen = ((const struct fake *)ctx)->gen;
+	return 0;
+}
+
+/*
+ * The live path: pipeline_dispatch → mnl_cb_run → pipeline_nftrace_cb → chain map, rule
+ * cache → grouper → sink. @per_msg dispatches message by message with the clock moving 0.6
+ * windows each time, so groups close mid-stream as they do live; otherwise the whole
+ * buffer at once, as one recv() is. @rules: with the nft rule cache on a fake ruleset.
+ */
+static void run_pipeline(const void *buf, size_t size, const struct sink_ops *ops,
+			 bool no_group, uint64_t count, bool per_msg, bool rules)
+{
+	const uint64_t window = 1000000;
+	struct fake fk = { .gen = 1 };
+	const struct nftrule_source src = { .list = fake_list, .gen = fake_gen, .ctx = &fk };
+	struct nftrule *nr = NULL;
+	struct sink sink = { .ops = ops, .out = fuzz_null(), .opts = { .color = true } };
+	struct pipeline_cfg cfg = {
+		.window_ns = window,
+		.count = count,
+		.no_group = no_group,
+	};
+	struct pipeline *pl;
+	uint64_t now = 1;
+
+	if (rules) {
+		nr = nftrule_new(&(struct nftrule_cfg){ .grace_ns = window / 2, .source = &src });
+		if (!nr)
+			abort();
+		cfg.nftrule = nr;
+	}
+	pl = pipeline_new(&cfg, &sink);
+	if (!pl)
+		abort();
+	ops->begin(&sink);
+	if (!per_msg) {
+		pipeline_set_clock(pl, now, 0);
+		pipeline_dispatch(pl, NLREC_NFTRACE, buf, size);
+	} else {
+		const struct nlmsghdr *nlh;
+		size_t off = 0;
+		unsigned i = 0;
+
+		while ((nlh = fuzz_next_msg(buf, size, &off))) {
+			now += window * 6 / 10;
+			pipeline_set_clock(pl, now, now);
+			pipeline_tick(pl);
+			/* The ruleset moves on every few messages; now and then events are lost. */
+			if (++i % 3 == 0)
+				fk.gen++;
+			if (nr && (nlh->nlmsg_seq & 0xff) == 0x55)
+				nftrule_lost(nr, now);
+			pipeline_dispatch(pl, NLREC_NFTRACE, nlh, nlh->nlmsg_len);
+		}
+	}
+	pipeline_finish(pl, NULL);
+	pipeline_free(pl);
+	nftrule_free(nr);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	void *buf;
+
+	if (size > NLREC_MAX_CHUNK)
+		return -1;	/* more than one recv() can return: not a valid input */
+	buf = fuzz_dup(data, size);
+	decode_each(buf, size);
+	run_pipeline(buf, size, &sink_json_ops, false, 0, false, false);
+	run_pipeline(buf, size, &sink_text_ops, false, 2, true, true);
+	run_pipeline(buf, size, &sink_json_ops, false, 0, true, true);
+	run_pipeline(buf, size, &sink_log_ops, true, 0, false, true);
+	free(buf);
+	return 0;
+}

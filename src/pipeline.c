@@ -234,28 +234,9 @@ int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data)
 	return pipeline_add(pl, &rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-/*
- * The bytes of whole messages at the head of @buf. libmnl's mnl_nlmsg_ok() compares
- * (int)nlmsg_len, so a length of 2^31 or more passes as negative and mnl_cb_run() walks
- * out of the buffer: a corrupt --replay file must never get that far.
- */
-static size_t whole_msgs_len(const void *buf, size_t len)
-{
-	size_t off = 0;
-
-	while (len - off >= sizeof(struct nlmsghdr)) {
-		const struct nlmsghdr *nlh = (const void *)((const char *)buf + off);
-
-		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len - off)
-			break;
-		off += MNL_ALIGN(nlh->nlmsg_len) < len - off ? MNL_ALIGN(nlh->nlmsg_len) : len - off;
-	}
-	return off;
-}
-
 int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len)
 {
-	size_t whole = whole_msgs_len(buf, len);
+	size_t whole = nlrec_whole_msgs(buf, len);	/* see nlrec.h: never trust a length */
 	int ret;
 
 	if (whole < len)

@@ -24,7 +24,8 @@
 static int parse_attrs(const struct nlmsghdr *nlh, const struct nlattr **tb)
 {
 	const char *p = (const char *)nlh + MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
-	const char *end = (const char *)nlh + MNL_ALIGN(nlh->nlmsg_len);
+	/* nlmsg_len, not its aligned size: the buffer may end right there (a last message). */
+	const char *end = (const char *)nlh + nlh->nlmsg_len;
 
 	while (end - p >= (ptrdiff_t)sizeof(struct nlattr)) {
 		const struct nlattr *attr = (const void *)p;

@@ -133,11 +133,17 @@ size_t nlrec_whole_msgs(const void *buf, size_t len)
 
 	while (len - off >= sizeof(struct nlmsghdr)) {
 		const struct nlmsghdr *nlh = (const void *)((const char *)buf + off);
-		size_t step = NLMSG_ALIGN((size_t)nlh->nlmsg_len);
+		/* Not NLMSG_ALIGN(): its 32-bit mask wraps a length near 2^32 to 0. */
+		size_t step = ((size_t)nlh->nlmsg_len + 3) & ~(size_t)3;
 
-		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len - off)
+		/*
+		 * The aligned size must fit too: libmnl walks a message's attributes up to
+		 * NLMSG_ALIGN(nlmsg_len), so a last message of unaligned length would be read
+		 * past the buffer. The kernel's messages are always aligned.
+		 */
+		if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len - off || step > len - off)
 			break;
-		off += step < len - off ? step : len - off;
+		off += step;
 	}
 	return off;
 }

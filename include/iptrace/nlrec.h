@@ -36,8 +36,9 @@ int nlrec_next(struct nlrec *r, uint16_t *source, uint64_t *ts_ns, const void **
  * nlrec_whole_msgs - how many bytes at the head of a chunk are whole netlink messages (pure).
  * A replayed chunk is file data, not the kernel's: libmnl's mnl_nlmsg_ok() compares
  * (int)nlmsg_len, so a length of 2^31 or more passes as negative and mnl_cb_run() walks out
- * of the buffer. Run mnl_cb_run() over this many bytes only; fewer than the chunk's length
- * means a malformed message ended it.
+ * of the buffer; and it walks attributes up to the aligned length, so a last message of
+ * unaligned length must stop the walk too. Run mnl_cb_run() over this many bytes only; fewer
+ * than the chunk's length means a malformed message ended it.
  */
 size_t nlrec_whole_msgs(const void *buf, size_t len);
 /* nlrec_close - flush and close; returns 0 or -errno from the final flush. */

@@ -220,6 +220,55 @@ static void test_bad_sizes(void **state)
 	assert_int_equal(nflog_decode(nlh, &r), -EINVAL);
 }
 
+/*
+ * A message whose length is not a multiple of 4, last in an exactly sized buffer: the
+ * attribute walk must end at nlmsg_len, not at its aligned size (3 bytes past the buffer;
+ * the sanitizer twin of this test catches the overread).
+ */
+static void test_unaligned_last_message(void **state)
+{
+	char buf[512];
+	struct nlmsghdr *nlh = msg_start(buf);
+	struct trace_record r;
+	char *exact;
+
+	(void)state;
+	put_hdr(nlh);
+	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: raw:OUTPUT:rule:3 ");
+	/*
+	 * One stray byte after the last attribute: rounded up, the message would leave room
+	 * for a 4-byte attribute header that the buffer does not have.
+	 */
+	buf[nlh->nlmsg_len] = 0;
+	nlh->nlmsg_len += 1;
+	exact = malloc(nlh->nlmsg_len);
+	assert_non_null(exact);
+	memcpy(exact, nlh, nlh->nlmsg_len);
+	assert_int_equal(nflog_decode((struct nlmsghdr *)exact, &r), 0);
+	assert_string_equal(r.chain, "OUTPUT");
+	assert_int_equal(r.rulenum, 3);
+	free(exact);
+}
+
+/* The replay guard: whole, aligned messages only, and no length can stall or wrap it. */
+static void test_whole_msgs(void **state)
+{
+	uint32_t buf[16] = { 0 };
+	struct nlmsghdr *a = (struct nlmsghdr *)buf, *b = (struct nlmsghdr *)(buf + 4);
+
+	(void)state;
+	a->nlmsg_len = 16;
+	b->nlmsg_len = 21;	/* unaligned, last: its aligned 24 bytes are not all there */
+	assert_int_equal(nlrec_whole_msgs(buf, 16 + 21), 16);
+	assert_int_equal(nlrec_whole_msgs(buf, 16 + 24), 16 + 24);
+	b->nlmsg_len = 0xffffffffu;	/* NLMSG_ALIGN() would wrap this to 0 and loop */
+	assert_int_equal(nlrec_whole_msgs(buf, sizeof(buf)), 16);
+	b->nlmsg_len = 0x80000000u;	/* negative for libmnl's (int) compare */
+	assert_int_equal(nlrec_whole_msgs(buf, sizeof(buf)), 16);
+	a->nlmsg_len = 8;		/* shorter than a header */
+	assert_int_equal(nlrec_whole_msgs(buf, sizeof(buf)), 0);
+}
+
 static void test_minimal_no_payload(void **state)
 {
 	char buf[512];
@@ -330,6 +379,8 @@ int main(void)
 		cmocka_unit_test(test_missing_attrs),
 		cmocka_unit_test(test_bad_sizes),
 		cmocka_unit_test(test_minimal_no_payload),
+		cmocka_unit_test(test_unaligned_last_message),
+		cmocka_unit_test(test_whole_msgs),
 		cmocka_unit_test(test_timestamp_unaligned),
 		cmocka_unit_test(test_dispatch_huge_len),
 		cmocka_unit_test(test_prefix_parser),

@@ -15,8 +15,10 @@ source "$TESTS_LIB"
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 bin=${FUZZ_BIN_DIR:-}
-# In `make check` the run is deterministic: a fixed seed and a fixed number of inputs, so a
-# commit passes or fails the same way every time. FUZZ_TIME (scripts/fuzz.sh) explores instead.
+# In `make check` the run is bounded and reproducible: a fixed seed and a fixed number of
+# inputs, so one build replays the same inputs every time (a build elsewhere — another
+# checkout path — may explore others: what it finds goes into regress/ with its fix).
+# FUZZ_TIME (scripts/fuzz.sh) explores for as long as it is given.
 # budget NAME: libFuzzer's limit for harness NAME. Without FUZZ_RUNS, 100000 inputs each,
 # but a quarter of that for nftrace (four pipelines per input) and ct (a file replayed per
 # input): each harness stays under ~20 s on a 2-core machine, all six under a minute.

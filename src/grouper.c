@@ -449,6 +449,28 @@ static int8_t hook_order(int hook)
 	return -1;
 }
 
+
+/*
+ * The end of both finders: @p, or a new packet when none was found, indexed under its
+ * key @k and, when there is one, the NAT-proof key @wk that joins the other backend.
+ */
+static struct gpkt *attach(struct grouper *g, struct gpkt *p, const struct gkey *k,
+			   const struct gkey *wk, int *ret)
+{
+	if (!p) {
+		int r;
+
+		p = open_packet(g, &r);
+		if (r < 0 && *ret == 0)
+			*ret = r;
+		if (!p)
+			return NULL;
+	}
+	link_add(g, p, k);
+	if (wk)
+		link_add(g, p, wk);
+	return p;
+}
 /* Find (or open) the packet of a legacy record. */
 static struct gpkt *legacy_packet(struct grouper *g, const struct trace_record *rec,
 				  uint64_t now_ns, int hook, int rank, bool *loops, int *ret)
@@ -469,19 +491,7 @@ static struct gpkt *legacy_packet(struct grouper *g, const struct trace_record *
 		if (p && (p->has_legacy || expired(g, p, now_ns)))
 			p = NULL;
 	}
-	if (!p) {
-		int r;
-
-		p = open_packet(g, &r);
-		if (r < 0 && *ret == 0)
-			*ret = r;
-		if (!p)
-			return NULL;
-	}
-	link_add(g, p, &k);
-	if (weak)
-		link_add(g, p, &wk);
-	return p;
+	return attach(g, p, &k, weak ? &wk : NULL, ret);
 }
 
 /* Find (or open) the packet of an nft record. */
@@ -510,19 +520,7 @@ static struct gpkt *nft_packet(struct grouper *g, const struct trace_record *rec
 		if (p && expired(g, p, now_ns))
 			p = NULL;
 	}
-	if (!p) {
-		int r;
-
-		p = open_packet(g, &r);
-		if (r < 0 && *ret == 0)
-			*ret = r;
-		if (!p)
-			return NULL;
-	}
-	link_add(g, p, &k);
-	if (weak)
-		link_add(g, p, &wk);
-	return p;
+	return attach(g, p, &k, weak ? &wk : NULL, ret);
 }
 
 int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_ns)

@@ -446,42 +446,25 @@ static int apply_install(const struct tc_ops *tc, struct xtc_handle *h, void *ar
 	for (size_t c = 0; c < NCHAINS; c++) {
 		bool output = c == 1;
 		unsigned pos = 0;
-		const struct addr_list *sl = sel->host.n ? &sel->host : &sel->src;
-		/* --host A: one rule with src A, one with dst A. */
-		for (int pass = 0; pass < (sel->host.n ? 2 : 1); pass++) {
-			size_t ns = sel->host.n ? (pass == 0 ? sl->n : 1) : (sl->n ? sl->n : 1);
-			size_t nd = sel->host.n ? (pass == 1 ? sl->n : 1) : (sel->dst.n ? sel->dst.n : 1);
+		/* One rule per address pair (selector.h) and protocol. */
+		for (size_t ai = 0; ai < selection_addr_pairs(sel); ai++)
+		for (size_t pi = 0; pi < (nprotos ? nprotos : 1); pi++) {
+			struct rule_spec rs = { .proto = nprotos ? protos[pi] : 0 };
 
-			for (size_t si = 0; si < ns; si++)
-			for (size_t di = 0; di < nd; di++)
-			for (size_t pi = 0; pi < (nprotos ? nprotos : 1); pi++) {
-				struct rule_spec rs = { .proto = nprotos ? protos[pi] : 0 };
-
-				if (sel->host.n) {
-					const struct addr_prefix *a = &sl->a[pass == 0 ? si : di];
-
-					if (pass == 0)
-						rs.src = a;
-					else
-						rs.dst = a;
-				} else {
-					rs.src = sel->src.n ? &sel->src.a[si] : NULL;
-					rs.dst = sel->dst.n ? &sel->dst.a[di] : NULL;
-				}
-				if ((rs.src && rs.src->family != tc->family) ||
-				    (rs.dst && rs.dst->family != tc->family) ||
-				    !proto_in_family(rs.proto, tc->family))
-					continue;
-				/* With --limit, the counting twin goes first (see build_entry). */
-				for (int twin = sel->limit_per_s ? 1 : 0; twin >= 0; twin--) {
-					ret = build_entry(tc, sel, &rs, output, arg->tag, twin, &b);
-					if (ret < 0)
-						return ret;
-					/* At the head, in order: 0-based, whatever the header says. */
-					if (!tc->insert(mark_chains[c], &b.u, pos, h))
-						return -errno;
-					pos++;
-				}
+			selection_addr_pair(sel, ai, &rs.src, &rs.dst);
+			if ((rs.src && rs.src->family != tc->family) ||
+			    (rs.dst && rs.dst->family != tc->family) ||
+			    !proto_in_family(rs.proto, tc->family))
+				continue;
+			/* With --limit, the counting twin goes first (see build_entry). */
+			for (int twin = sel->limit_per_s ? 1 : 0; twin >= 0; twin--) {
+				ret = build_entry(tc, sel, &rs, output, arg->tag, twin, &b);
+				if (ret < 0)
+					return ret;
+				/* At the head, in order: 0-based, whatever the header says. */
+				if (!tc->insert(mark_chains[c], &b.u, pos, h))
+					return -errno;
+				pos++;
 			}
 		}
 		arg->installed[c] = pos;

@@ -468,66 +468,47 @@ static int put_rules(struct batch *bt, const struct nft_priv *np, size_t c,
 			fams[nfams++] = NFPROTO_IPV6;
 	}
 	for (size_t fi = 0; fi < nfams; fi++) {
-		const struct addr_list *sl = sel->host.n ? &sel->host : &sel->src;
+		/* One rule per address pair (selector.h), protocol and port choice. */
+		for (size_t ai = 0; ai < selection_addr_pairs(sel); ai++)
+		for (size_t pi = 0; pi < (nprotos ? nprotos : 1); pi++)
+		/* --port P: either side, so one rule per side. */
+		for (size_t ei = 0; ei < (sel->ports.n ? sel->ports.n * 2 : 1); ei++)
+		for (size_t spi = 0; spi < (sel->sports.n ? sel->sports.n : 1); spi++)
+		for (size_t dpi = 0; dpi < (sel->dports.n ? sel->dports.n : 1); dpi++) {
+			struct rule_spec rs = {
+				.nfproto = fams[fi],
+				.proto = nprotos ? protos[pi] : 0,
+				.sport = sel->sports.n ? &sel->sports.r[spi] : NULL,
+				.dport = sel->dports.n ? &sel->dports.r[dpi] : NULL,
+			};
+			int ret;
 
-		/* --host A: one rule with src A, one with dst A. */
-		for (int pass = 0; pass < (sel->host.n ? 2 : 1); pass++) {
-			size_t ns = sel->host.n ? (pass == 0 ? sl->n : 1) : (sl->n ? sl->n : 1);
-			size_t nd = sel->host.n ? (pass == 1 ? sl->n : 1) :
-					(sel->dst.n ? sel->dst.n : 1);
+			selection_addr_pair(sel, ai, &rs.src, &rs.dst);
+			if (sel->ports.n) {
+				const struct port_range *pr = &sel->ports.r[ei / 2];
 
-			for (size_t si = 0; si < ns; si++)
-			for (size_t di = 0; di < nd; di++)
-			for (size_t pi = 0; pi < (nprotos ? nprotos : 1); pi++)
-			/* --port P: either side, so one rule per side. */
-			for (size_t ei = 0; ei < (sel->ports.n ? sel->ports.n * 2 : 1); ei++)
-			for (size_t spi = 0; spi < (sel->sports.n ? sel->sports.n : 1); spi++)
-			for (size_t dpi = 0; dpi < (sel->dports.n ? sel->dports.n : 1); dpi++) {
-				struct rule_spec rs = {
-					.nfproto = fams[fi],
-					.proto = nprotos ? protos[pi] : 0,
-					.sport = sel->sports.n ? &sel->sports.r[spi] : NULL,
-					.dport = sel->dports.n ? &sel->dports.r[dpi] : NULL,
-				};
-				int ret;
-
-				if (sel->host.n) {
-					const struct addr_prefix *a = &sl->a[pass == 0 ? si : di];
-
-					if (pass == 0)
-						rs.src = a;
-					else
-						rs.dst = a;
+				/* both sides given already: this side is the only choice */
+				if (ei % 2 == 0) {
+					if (rs.sport)
+						continue;
+					rs.sport = pr;
 				} else {
-					rs.src = sel->src.n ? &sel->src.a[si] : NULL;
-					rs.dst = sel->dst.n ? &sel->dst.a[di] : NULL;
+					if (rs.dport)
+						continue;
+					rs.dport = pr;
 				}
-				if (sel->ports.n) {
-					const struct port_range *pr = &sel->ports.r[ei / 2];
-
-					/* both sides given already: this side is the only choice */
-					if (ei % 2 == 0) {
-						if (rs.sport)
-							continue;
-						rs.sport = pr;
-					} else {
-						if (rs.dport)
-							continue;
-						rs.dport = pr;
-					}
-				}
-				if (!addr_fits(rs.src, rs.nfproto) && rs.nfproto)
-					continue;
-				if (!addr_fits(rs.dst, rs.nfproto) && rs.nfproto)
-					continue;
-				if (!proto_fits(rs.proto, rs.nfproto))
-					continue;
-				if (++count > MAX_RULES)
-					return -E2BIG;
-				ret = put_rule(bt, np, c, sel, &rs);
-				if (ret < 0)
-					return ret;
 			}
+			if (!addr_fits(rs.src, rs.nfproto) && rs.nfproto)
+				continue;
+			if (!addr_fits(rs.dst, rs.nfproto) && rs.nfproto)
+				continue;
+			if (!proto_fits(rs.proto, rs.nfproto))
+				continue;
+			if (++count > MAX_RULES)
+				return -E2BIG;
+			ret = put_rule(bt, np, c, sel, &rs);
+			if (ret < 0)
+				return ret;
 		}
 	}
 	return count;

@@ -311,6 +311,32 @@ int selection_finish(struct selection *sel, unsigned want, char *err, size_t err
 	return 0;
 }
 
+size_t selection_addr_pairs(const struct selection *sel)
+{
+	if (sel->host.n)
+		return 2 * sel->host.n;
+	return (sel->src.n ? sel->src.n : 1) * (sel->dst.n ? sel->dst.n : 1);
+}
+
+void selection_addr_pair(const struct selection *sel, size_t i, const struct addr_prefix **src,
+			 const struct addr_prefix **dst)
+{
+	size_t nd = sel->dst.n ? sel->dst.n : 1;
+
+	*src = *dst = NULL;
+	if (sel->host.n) {
+		if (i < sel->host.n)
+			*src = &sel->host.a[i];
+		else
+			*dst = &sel->host.a[i - sel->host.n];
+		return;
+	}
+	if (sel->src.n)
+		*src = &sel->src.a[i / nd];
+	if (sel->dst.n)
+		*dst = &sel->dst.a[i % nd];
+}
+
 bool selection_uses_ports(const struct selection *sel)
 {
 	return sel->ports.n || sel->sports.n || sel->dports.n;

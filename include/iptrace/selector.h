@@ -70,6 +70,16 @@ int selection_finish(struct selection *sel, unsigned want_families, char *err, s
 /* selection_empty - true when no selector at all was given. */
 bool selection_empty(const struct selection *sel);
 
+/*
+ * The address pairs a marker writes one rule each for, in order: with --host A (either
+ * side), a rule with src A then one with dst A per address; otherwise every src × dst (an
+ * empty list is one "any", NULL). selection_addr_pairs() counts them (at least 1);
+ * selection_addr_pair() gives pair @i's source and destination prefixes (NULL: any).
+ */
+size_t selection_addr_pairs(const struct selection *sel);
+void selection_addr_pair(const struct selection *sel, size_t i, const struct addr_prefix **src,
+			 const struct addr_prefix **dst);
+
 /* selection_uses_ports - true when a port selector is set (rules then need tcp/udp). */
 bool selection_uses_ports(const struct selection *sel);
 

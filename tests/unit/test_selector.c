@@ -95,6 +95,39 @@ static void test_proto_mark_limit(void **state)
 	assert_int_equal(sel_parse_limit("0/s", &rate, err, sizeof(err)), -EINVAL);
 }
 
+/* The pairs both markers write a rule for: src × dst in order; --host as src then dst. */
+static void test_addr_pairs(void **state)
+{
+	struct selection sel = { 0 };
+	const struct addr_prefix *src, *dst;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(selection_addr_pairs(&sel), 1);
+	selection_addr_pair(&sel, 0, &src, &dst);
+	assert_null(src);
+	assert_null(dst);
+	assert_int_equal(sel_parse_addr("10.0.0.1", &sel.src, err, sizeof(err)), 0);
+	assert_int_equal(sel_parse_addr("10.0.0.2", &sel.src, err, sizeof(err)), 0);
+	assert_int_equal(sel_parse_addr("10.1.0.1", &sel.dst, err, sizeof(err)), 0);
+	assert_int_equal(sel_parse_addr("10.1.0.2", &sel.dst, err, sizeof(err)), 0);
+	assert_int_equal(sel_parse_addr("10.1.0.3", &sel.dst, err, sizeof(err)), 0);
+	assert_int_equal(selection_addr_pairs(&sel), 6);
+	selection_addr_pair(&sel, 4, &src, &dst);	/* si 1, di 1 */
+	assert_ptr_equal(src, &sel.src.a[1]);
+	assert_ptr_equal(dst, &sel.dst.a[1]);
+	memset(&sel, 0, sizeof(sel));
+	assert_int_equal(sel_parse_addr("10.0.0.1", &sel.host, err, sizeof(err)), 0);
+	assert_int_equal(sel_parse_addr("10.0.0.2", &sel.host, err, sizeof(err)), 0);
+	assert_int_equal(selection_addr_pairs(&sel), 4);
+	selection_addr_pair(&sel, 1, &src, &dst);
+	assert_ptr_equal(src, &sel.host.a[1]);
+	assert_null(dst);
+	selection_addr_pair(&sel, 2, &src, &dst);
+	assert_null(src);
+	assert_ptr_equal(dst, &sel.host.a[0]);
+}
+
 static int parse(const char *args, struct iptrace_opts *o, char *err, size_t errlen)
 {
 	char buf[256], *argv[32];
@@ -145,6 +178,7 @@ int main(void)
 		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_addrs),
 		cmocka_unit_test(test_proto_mark_limit),
+		cmocka_unit_test(test_addr_pairs),
 		cmocka_unit_test(test_options),
 	};
 

@@ -184,7 +184,7 @@ static uint32_t short_payload_hash(const struct trace_record *r)
 	default:
 		return 0;
 	}
-	return l4 < end ? pkt_hash(PKT_HASH_SEED, r->raw + l4, end - l4) : 0;
+	return l4 < end ? pkt_payload_hash(r->raw + l4, end - l4) : 0;
 }
 
 /* False when the record carries no decoded header to compute it from. */

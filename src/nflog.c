@@ -14,12 +14,34 @@
 #include "iptrace/pkt.h"
 
 /*
+ * The payload size each attribute must have, as mnl_attr_validate() would check it with
+ * the type nfnetlink_log's policy gives it, plus one; 0 (not listed): any size.
+ */
+#define SZ(t) (sizeof(t) + 1)
+static const uint8_t attr_size[NFULA_MAX + 1] = {
+	[NFULA_MARK] = SZ(uint32_t),
+	[NFULA_IFINDEX_INDEV] = SZ(uint32_t),
+	[NFULA_IFINDEX_OUTDEV] = SZ(uint32_t),
+	[NFULA_IFINDEX_PHYSINDEV] = SZ(uint32_t),
+	[NFULA_IFINDEX_PHYSOUTDEV] = SZ(uint32_t),
+	[NFULA_UID] = SZ(uint32_t),
+	[NFULA_GID] = SZ(uint32_t),
+	[NFULA_SEQ] = SZ(uint32_t),
+	[NFULA_SEQ_GLOBAL] = SZ(uint32_t),
+	[NFULA_HWTYPE] = SZ(uint16_t),
+	[NFULA_HWLEN] = SZ(uint16_t),
+	[NFULA_PACKET_HDR] = SZ(struct nfulnl_msg_packet_hdr),
+	[NFULA_TIMESTAMP] = SZ(struct nfulnl_msg_packet_timestamp),
+	[NFULA_HWADDR] = SZ(struct nfulnl_msg_packet_hw),
+};
+
+/*
  * One pass over the attributes, as mnl_attr_parse() walks them (a truncated attribute ends
- * the walk), but without a callback and a validate call per attribute: that walk was half of
- * the decode cost (BENCHMARKS.md). Every attribute read is still checked as
- * mnl_attr_validate() would (the exact size of fixed-size ones, a NUL-terminated non-empty
- * prefix); types beyond NFULA_MAX are skipped; a bad size rejects the message. The last of
- * a repeated attribute wins. Returns 0 or -EINVAL.
+ * the walk), but without a callback and a validate call per attribute, the sizes from a
+ * table: that walk was half of the decode cost (BENCHMARKS.md). Every attribute read is
+ * still checked as mnl_attr_validate() would (the exact size of fixed-size ones, a
+ * NUL-terminated non-empty prefix); types beyond NFULA_MAX are skipped; a bad size rejects
+ * the message. The last of a repeated attribute wins. Returns 0 or -EINVAL.
  */
 static int parse_attrs(const struct nlmsghdr *nlh, const struct nlattr **tb)
 {
@@ -30,7 +52,6 @@ static int parse_attrs(const struct nlmsghdr *nlh, const struct nlattr **tb)
 	while (end - p >= (ptrdiff_t)sizeof(struct nlattr)) {
 		const struct nlattr *attr = (const void *)p;
 		uint16_t type = attr->nla_type & NLA_TYPE_MASK, len = attr->nla_len, plen;
-		size_t want;
 
 		if (len < sizeof(struct nlattr) || len > end - p)
 			break;
@@ -38,52 +59,49 @@ static int parse_attrs(const struct nlmsghdr *nlh, const struct nlattr **tb)
 		if (type > NFULA_MAX)
 			continue;
 		plen = (uint16_t)(len - MNL_ATTR_HDRLEN);
-		switch (type) {
-		case NFULA_MARK:
-		case NFULA_IFINDEX_INDEV:
-		case NFULA_IFINDEX_OUTDEV:
-		case NFULA_IFINDEX_PHYSINDEV:
-		case NFULA_IFINDEX_PHYSOUTDEV:
-		case NFULA_UID:
-		case NFULA_GID:
-		case NFULA_SEQ:
-		case NFULA_SEQ_GLOBAL:
-			want = sizeof(uint32_t);
-			break;
-		case NFULA_HWTYPE:
-		case NFULA_HWLEN:
-			want = sizeof(uint16_t);
-			break;
-		case NFULA_PACKET_HDR:
-			want = sizeof(struct nfulnl_msg_packet_hdr);
-			break;
-		case NFULA_TIMESTAMP:
-			want = sizeof(struct nfulnl_msg_packet_timestamp);
-			break;
-		case NFULA_HWADDR:
-			want = sizeof(struct nfulnl_msg_packet_hw);
-			break;
-		case NFULA_PREFIX:
-			if (plen == 0 || ((const char *)attr)[len - 1] != '\0')
-				return -EINVAL;
-			/* fall through */
-		default:
-			want = plen;	/* any size */
-			break;
-		}
-		if (plen != want)
+		if (attr_size[type] && plen + 1 != attr_size[type])
+			return -EINVAL;
+		if (type == NFULA_PREFIX && (plen == 0 || ((const char *)attr)[len - 1] != '\0'))
 			return -EINVAL;
 		tb[type] = attr;
 	}
 	return 0;
 }
 
-static uint32_t be32_attr(const struct nlattr *a)
+/* libmnl's getters, inline: they are a call each otherwise. */
+static inline const void *payload(const struct nlattr *a)
 {
-	return ntohl(mnl_attr_get_u32(a));
+	return (const char *)a + MNL_ATTR_HDRLEN;
+}
+
+static inline uint16_t payload_len(const struct nlattr *a)
+{
+	return (uint16_t)(a->nla_len - MNL_ATTR_HDRLEN);
+}
+
+static inline uint32_t be32_attr(const struct nlattr *a)
+{
+	uint32_t v;
+
+	memcpy(&v, payload(a), sizeof(v));
+	return ntohl(v);
+}
+
+static inline uint16_t be16_attr(const struct nlattr *a)
+{
+	uint16_t v;
+
+	memcpy(&v, payload(a), sizeof(v));
+	return ntohs(v);
 }
 
 int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
+{
+	return nflog_decode_memo(nlh, rec, NULL);
+}
+
+int nflog_decode_memo(const struct nlmsghdr *nlh, struct trace_record *rec,
+		      struct trace_prefix_memo *memo)
 {
 	const struct nfgenmsg *nfg;
 	const struct nfulnl_msg_packet_hdr *ph;
@@ -95,7 +113,7 @@ int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 		return -ENOMSG;
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nfg)))
 		return -EINVAL;
-	nfg = mnl_nlmsg_get_payload(nlh);
+	nfg = (const void *)((const char *)nlh + MNL_NLMSG_HDRLEN);
 	if (parse_attrs(nlh, tb) < 0)
 		return -EINVAL;
 	if (!tb[NFULA_PACKET_HDR] || !tb[NFULA_PREFIX])
@@ -108,12 +126,12 @@ int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	memset(rec, 0, offsetof(struct trace_record, raw));
 	rec->backend = TRACE_BACKEND_LEGACY;
 	/* NUL-terminated (checked): the parser stops at the NUL as at the end. */
-	n = trace_prefix_parse(mnl_attr_get_str(tb[NFULA_PREFIX]),
-			       mnl_attr_get_payload_len(tb[NFULA_PREFIX]), rec);
+	n = trace_prefix_parse_memo(memo, payload(tb[NFULA_PREFIX]),
+				    payload_len(tb[NFULA_PREFIX]), rec);
 	if (n < 0)
 		return n;
 
-	ph = mnl_attr_get_payload(tb[NFULA_PACKET_HDR]);
+	ph = payload(tb[NFULA_PACKET_HDR]);
 	rec->hook = ph->hook <= HOOK_POSTROUTING ? (int8_t)ph->hook : HOOK_NONE;
 	rec->nfproto = nfg->nfgen_family;
 	if (tb[NFULA_MARK])
@@ -134,24 +152,24 @@ int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 		/* Copied out: attributes are 4-byte aligned, the struct's be64s want 8. */
 		struct nfulnl_msg_packet_timestamp ts;
 
-		memcpy(&ts, mnl_attr_get_payload(tb[NFULA_TIMESTAMP]), sizeof(ts));
+		memcpy(&ts, payload(tb[NFULA_TIMESTAMP]), sizeof(ts));
 		rec->ts_ns = be64toh(ts.sec) * 1000000000ull + be64toh(ts.usec) * 1000ull;
 	}
 	if (tb[NFULA_HWTYPE])
-		rec->hw_type = ntohs(mnl_attr_get_u16(tb[NFULA_HWTYPE]));
+		rec->hw_type = be16_attr(tb[NFULA_HWTYPE]);
 	if (tb[NFULA_HWHEADER]) {
-		uint16_t len = mnl_attr_get_payload_len(tb[NFULA_HWHEADER]);
+		uint16_t len = payload_len(tb[NFULA_HWHEADER]);
 
-		if (tb[NFULA_HWLEN] && ntohs(mnl_attr_get_u16(tb[NFULA_HWLEN])) < len)
-			len = ntohs(mnl_attr_get_u16(tb[NFULA_HWLEN]));
+		if (tb[NFULA_HWLEN] && be16_attr(tb[NFULA_HWLEN]) < len)
+			len = be16_attr(tb[NFULA_HWLEN]);
 		if (len > TRACE_HW_MAX)
 			len = TRACE_HW_MAX;
-		memcpy(rec->hw, mnl_attr_get_payload(tb[NFULA_HWHEADER]), len);
+		memcpy(rec->hw, payload(tb[NFULA_HWHEADER]), len);
 		rec->hw_len = len;
 	}
 	if (tb[NFULA_PAYLOAD]) {
-		const uint8_t *p = mnl_attr_get_payload(tb[NFULA_PAYLOAD]);
-		size_t len = mnl_attr_get_payload_len(tb[NFULA_PAYLOAD]);
+		const uint8_t *p = payload(tb[NFULA_PAYLOAD]);
+		size_t len = payload_len(tb[NFULA_PAYLOAD]);
 
 		rec->raw_len = (uint16_t)(len < TRACE_RAW_MAX ? len : TRACE_RAW_MAX);
 		memcpy(rec->raw, p, rec->raw_len);

@@ -28,6 +28,7 @@ struct pipeline {
 	uint32_t		next_seq;
 	int			sink_err;
 	struct nftrace_ctx	*nft;		/* chain map + per-trace-id headers */
+	struct trace_prefix_memo *memo;		/* NFLOG prefixes seen */
 };
 
 /*
@@ -103,10 +104,9 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
 	gc.ctx = pl;
 	pl->grouper = grouper_new(&gc);
 	pl->nft = nftrace_ctx_new();
-	if (!pl->grouper || !pl->nft) {
-		grouper_free(pl->grouper);
-		nftrace_ctx_free(pl->nft);
-		free(pl);
+	pl->memo = trace_prefix_memo_new();
+	if (!pl->grouper || !pl->nft || !pl->memo) {
+		pipeline_free(pl);
 		return NULL;
 	}
 	return pl;
@@ -118,6 +118,7 @@ void pipeline_free(struct pipeline *pl)
 		return;
 	grouper_free(pl->grouper);
 	nftrace_ctx_free(pl->nft);
+	trace_prefix_memo_free(pl->memo);
 	free(pl);
 }
 
@@ -183,7 +184,7 @@ int pipeline_nflog_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct pipeline *pl = data;
 	struct trace_record rec;
-	int ret = nflog_decode(nlh, &rec);
+	int ret = nflog_decode_memo(nlh, &rec, pl->memo);
 
 	if (ret == -ENOMSG) {
 		pl->sum.skipped++;
@@ -234,27 +235,72 @@ int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data)
 	return pipeline_add(pl, &rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
+/*
+ * The message walk of mnl_cb_run() for kernel multicast (no sequence or port id to check),
+ * with nlrec_whole_msgs()'s length checks folded in: one pass, no call per message to check
+ * it (BENCHMARKS.md). A replayed chunk is file data: a length below a header, beyond the
+ * buffer, or whose aligned size leaves the buffer, ends the walk and counts as malformed,
+ * as do bytes left over that can't hold a header. Control messages as libmnl's defaults
+ * take them: NLMSG_DONE and an NLMSG_ERROR ack stop, an error report is an error.
+ * Returns MNL_CB_OK/MNL_CB_STOP, or MNL_CB_ERROR with errno set.
+ */
+static int walk_msgs(struct pipeline *pl, const void *buf, size_t len, mnl_cb_t cb)
+{
+	const char *p = buf;
+	int ret = MNL_CB_OK;
+
+	while (len >= sizeof(struct nlmsghdr)) {
+		const struct nlmsghdr *nlh = (const void *)p;
+		/* Not NLMSG_ALIGN(): its 32-bit mask wraps a length near 2^32 to 0. */
+		size_t step = ((size_t)nlh->nlmsg_len + 3) & ~(size_t)3;
+
+		if (nlh->nlmsg_len < sizeof(*nlh) || step > len)
+			break;
+		if (ret == MNL_CB_OK) {
+			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) {
+				errno = EINTR;
+				ret = MNL_CB_ERROR;
+			} else if (nlh->nlmsg_type >= NLMSG_MIN_TYPE) {
+				ret = cb(nlh, pl);
+			} else if (nlh->nlmsg_type == NLMSG_DONE) {
+				ret = MNL_CB_STOP;
+			} else if (nlh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+				if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
+					errno = EBADMSG;
+					ret = MNL_CB_ERROR;
+				} else {
+					errno = e->error < 0 ? -e->error : e->error;
+					ret = e->error == 0 ? MNL_CB_STOP : MNL_CB_ERROR;
+				}
+			}
+			/* Once stopped, the rest is only checked, as nlrec_whole_msgs() did. */
+		}
+		p += step;
+		len -= step;
+	}
+	if (len)
+		pl->sum.malformed++;	/* a broken message ends the buffer's walk */
+	return ret;
+}
+
 int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len)
 {
-	size_t whole = nlrec_whole_msgs(buf, len);	/* see nlrec.h: never trust a length */
 	int ret;
 
-	if (whole < len)
-		pl->sum.malformed++;	/* a broken message ends the buffer's walk */
-	len = whole;
 	switch (source) {
 	case NLREC_NFLOG:
-		/* Kernel multicast: no sequence or port id to check. */
-		ret = mnl_cb_run(buf, len, 0, 0, pipeline_nflog_cb, pl);
+		ret = walk_msgs(pl, buf, len, pipeline_nflog_cb);
 		break;
 	case NLREC_NFTRACE:
 		/* Trace multicast, ruleset events and the chain dump's replies. */
-		ret = mnl_cb_run(buf, len, 0, 0, pipeline_nftrace_cb, pl);
+		ret = walk_msgs(pl, buf, len, pipeline_nftrace_cb);
 		break;
 	default:
 		return 0;	/* a source this build doesn't decode */
 	}
-	if (ret < 0 && errno != ESRCH)
+	if (ret < 0)
 		pl->sum.malformed++;
 	return pl->sink_err;
 }

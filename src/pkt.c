@@ -29,6 +29,25 @@ uint32_t pkt_hash(uint32_t h, const void *buf, size_t len)
 	return h;
 }
 
+uint32_t pkt_payload_hash(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
+
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, sizeof(w));
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	if (len) {
+		w = 0;
+		memcpy(&w, p, len);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+	}
+	h ^= h >> 29;
+	return (uint32_t)h;
+}
+
 const char *pkt_proto_name(uint8_t proto)
 {
 	switch (proto) {
@@ -70,7 +89,7 @@ static void decode_l4(const uint8_t *p, size_t len, struct pkt_hdr *h)
 		h->tcp_urg = get16(p + 18);
 		h->has_l4 = true;
 		if (hl >= 20 && hl < len)
-			h->payload_hash = pkt_hash(PKT_HASH_SEED, p + hl, len - hl);
+			h->payload_hash = pkt_payload_hash(p + hl, len - hl);
 		break;
 	case IPPROTO_UDP:
 	case IPPROTO_UDPLITE:
@@ -82,7 +101,7 @@ static void decode_l4(const uint8_t *p, size_t len, struct pkt_hdr *h)
 		h->has_ports = true;
 		h->has_l4 = true;
 		if (len > 8)
-			h->payload_hash = pkt_hash(PKT_HASH_SEED, p + 8, len - 8);
+			h->payload_hash = pkt_payload_hash(p + 8, len - 8);
 		break;
 	case IPPROTO_SCTP:
 	case IPPROTO_DCCP:
@@ -103,7 +122,7 @@ static void decode_l4(const uint8_t *p, size_t len, struct pkt_hdr *h)
 		h->icmp_seqno = get16(p + 6);
 		h->has_l4 = true;
 		if (len > 8)
-			h->payload_hash = pkt_hash(PKT_HASH_SEED, p + 8, len - 8);
+			h->payload_hash = pkt_payload_hash(p + 8, len - 8);
 		break;
 	}
 }

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* record.c: names of record fields and the TRACE prefix parser shared by NFLOG and --read */
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "iptrace/record.h"
@@ -100,4 +103,76 @@ int trace_prefix_parse(const char *s, size_t len, struct trace_record *rec)
 		return -EINVAL;
 	rec->rulenum = num;
 	return (int)(p - s);
+}
+
+/*
+ * Direct-mapped: a packet path meets a handful of prefixes, so 64 slots rarely collide.
+ * Prefixes under 16 bytes (not the kernel's) or over MEMO_TEXT are parsed every time.
+ */
+#define MEMO_SLOTS	64
+#define MEMO_TEXT	64
+
+struct memo_slot {
+	uint16_t	len;		/* 0: empty */
+	uint16_t	consumed;	/* trace_prefix_parse()'s return */
+	enum trace_kind	kind;
+	uint32_t	rulenum;
+	char		names[2 * TRACE_NAME_MAX];	/* table, chain as the record lays them */
+	char		text[MEMO_TEXT];
+};
+
+struct trace_prefix_memo {
+	struct memo_slot	slot[MEMO_SLOTS];
+};
+
+_Static_assert(offsetof(struct trace_record, chain) ==
+	       offsetof(struct trace_record, table) + TRACE_NAME_MAX, "table, chain adjacent");
+
+struct trace_prefix_memo *trace_prefix_memo_new(void)
+{
+	return calloc(1, sizeof(struct trace_prefix_memo));
+}
+
+void trace_prefix_memo_free(struct trace_prefix_memo *m)
+{
+	free(m);
+}
+
+/* Where "TRACE: table:chain:kind:num " differs: the start of the table and the end. */
+static size_t memo_index(const char *s, size_t len)
+{
+	uint64_t a, b;
+
+	memcpy(&a, s + 7, sizeof(a));
+	memcpy(&b, s + len - 8, sizeof(b));
+	return (size_t)(((a * 0x9e3779b97f4a7c15ull) ^ b ^ len) * 0xff51afd7ed558ccdull >> 58);
+}
+
+int trace_prefix_parse_memo(struct trace_prefix_memo *m, const char *s, size_t len,
+			    struct trace_record *rec)
+{
+	struct memo_slot *e;
+	int n;
+
+	if (!m || len < 16 || len > MEMO_TEXT)
+		return trace_prefix_parse(s, len, rec);
+	e = &m->slot[memo_index(s, len)];
+	if (e->len == len && memcmp(e->text, s, len) == 0) {
+		memcpy(rec->table, e->names, sizeof(e->names));
+		rec->kind = e->kind;
+		rec->rulenum = e->rulenum;
+		return e->consumed;
+	}
+	/* Parsed into a cleared record so the names are kept with their zero padding. */
+	memset(rec->table, 0, sizeof(e->names));
+	n = trace_prefix_parse(s, len, rec);
+	if (n < 0)
+		return n;
+	e->len = (uint16_t)len;
+	e->consumed = (uint16_t)n;
+	e->kind = rec->kind;
+	e->rulenum = rec->rulenum;
+	memcpy(e->names, rec->table, sizeof(e->names));
+	memcpy(e->text, s, len);
+	return n;
 }

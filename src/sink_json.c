@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sink_json.c: JSON lines — one packet object per line, the summary object last */
 #include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,16 +25,24 @@
  * 1,000. The text is byte for byte what sink_json_str/sink_fmt_addr/sink_fmt_time give.
  */
 #define JB_SIZE 4096
+#define JSON_STEPS_CACHED 16	/* steps of a packet whose text is kept for the next packet */
+#define FRAG_MAX 160
 
-struct jb {
-	FILE		*f;
-	size_t		len;
-	unsigned	flushes;	/* jb_flush() calls: a block formatted in place moved */
-	int		err;
-	/* caches, valid for one packet */
+/* A piece of a line kept as text; len 0: none. */
+struct frag {
+	uint16_t	len;
+	char		txt[FRAG_MAX];
+};
+
+/*
+ * What is kept from line to line. The steps of one flow's packets repeat (same tables,
+ * chains, rules and interfaces, in the same order), so the head of step i and its interface
+ * block are kept per step index and written again as they are when step i of the next
+ * packet has the same fields: compared as bytes, so a hit can't print a wrong name.
+ */
+struct json_cache {
 	uint64_t	ts_sec;		/* UINT64_MAX: none */
 	char		ts[32];		/* "YYYY-MM-DDTHH:MM:SS" of ts_sec */
-	size_t		ts_len;
 	struct {
 		uint8_t		family;	/* 0: empty */
 		struct in6_addr	a;
@@ -44,18 +54,55 @@ struct jb {
 		char		txt[160];
 		size_t		len;
 	} ep;				/* the last ,"src":...,"dport":N block */
+	struct {
+		/* {"backend":..,"table":..,"chain":..,"kind":..,"rulenum"|"handle":N */
+		enum trace_backend	backend;
+		enum trace_kind		kind;
+		uint32_t		rulenum;
+		uint64_t		handle;
+		char			names[2 * TRACE_NAME_MAX];	/* table, chain */
+		struct frag		f;
+	} head[JSON_STEPS_CACHED];
+	struct {
+		char			names[4 * IF_NAMESIZE];	/* in, out, physin, physout */
+		struct frag		f;
+	} ifs[JSON_STEPS_CACHED];
+};
+
+/* The byte runs the step caches compare, as they lie in the record. */
+_Static_assert(offsetof(struct trace_record, chain) ==
+	       offsetof(struct trace_record, table) + TRACE_NAME_MAX, "table, chain adjacent");
+_Static_assert(offsetof(struct trace_record, out) == offsetof(struct trace_record, in) +
+	       IF_NAMESIZE && offsetof(struct trace_record, physin) ==
+	       offsetof(struct trace_record, in) + 2 * IF_NAMESIZE &&
+	       offsetof(struct trace_record, physout) ==
+	       offsetof(struct trace_record, in) + 3 * IF_NAMESIZE, "interface names adjacent");
+
+struct jb {
+	FILE		*f;
+	size_t		len;
+	unsigned	flushes;	/* jb_flush() calls: a block formatted in place moved */
+	int		err;
+	struct json_cache *c;		/* the sink's, or one for this line only */
 	char		buf[JB_SIZE];
 };
 
-static void jb_init(struct jb *b, FILE *f)
+static void json_cache_init(struct json_cache *c)
+{
+	c->ts_sec = UINT64_MAX;
+	c->addr[0].family = c->addr[1].family = 0;
+	c->ep.h.family = 0;
+	for (size_t i = 0; i < JSON_STEPS_CACHED; i++)
+		c->head[i].f.len = c->ifs[i].f.len = 0;
+}
+
+static void jb_init(struct jb *b, FILE *f, struct json_cache *c)
 {
 	b->f = f;
 	b->len = 0;
 	b->flushes = 0;
 	b->err = 0;
-	b->ts_sec = UINT64_MAX;
-	b->addr[0].family = b->addr[1].family = 0;
-	b->ep.h.family = 0;
+	b->c = c;
 }
 
 static void jb_flush(struct jb *b)
@@ -179,7 +226,7 @@ static size_t fmt_v4(const uint8_t *a, char *out)
 static const char *jb_addr(struct jb *b, const struct pkt_hdr *h, bool dst, size_t *len)
 {
 	const struct in6_addr *a = dst ? &h->daddr : &h->saddr;
-	typeof(b->addr[0]) *c = &b->addr[dst];
+	typeof(b->c->addr[0]) *c = &b->c->addr[dst];
 
 	if (c->family != h->family || memcmp(&c->a, a, sizeof(*a)) != 0) {
 		c->family = h->family;
@@ -224,7 +271,7 @@ static void jb_time(struct jb *b, uint64_t ts_ns)
 	unsigned us = (unsigned)(ts_ns % 1000000000ull / 1000);
 	char t[32] = "\"0000-00-00T00:00:00.000000Z\"";
 
-	if (sec != b->ts_sec) {
+	if (sec != b->c->ts_sec) {
 		unsigned m, d, s = (unsigned)(sec % 86400);
 		int y;
 
@@ -238,22 +285,23 @@ static void jb_time(struct jb *b, uint64_t ts_ns)
 			jb_c(b, '"');
 			return;
 		}
-		b->ts_sec = sec;
-		put2(b->ts, (unsigned)y / 100);
-		put2(b->ts + 2, (unsigned)y % 100);
-		b->ts[4] = '-';
-		put2(b->ts + 5, m);
-		b->ts[7] = '-';
-		put2(b->ts + 8, d);
-		b->ts[10] = 'T';
-		put2(b->ts + 11, s / 3600);
-		b->ts[13] = ':';
-		put2(b->ts + 14, s / 60 % 60);
-		b->ts[16] = ':';
-		put2(b->ts + 17, s % 60);
-		b->ts_len = 19;
+		char *ts = b->c->ts;
+
+		b->c->ts_sec = sec;
+		put2(ts, (unsigned)y / 100);
+		put2(ts + 2, (unsigned)y % 100);
+		ts[4] = '-';
+		put2(ts + 5, m);
+		ts[7] = '-';
+		put2(ts + 8, d);
+		ts[10] = 'T';
+		put2(ts + 11, s / 3600);
+		ts[13] = ':';
+		put2(ts + 14, s / 60 % 60);
+		ts[16] = ':';
+		put2(ts + 17, s % 60);
 	}
-	memcpy(t + 1, b->ts, 19);
+	memcpy(t + 1, b->c->ts, 19);
 	for (int i = 26; i >= 21; i--, us /= 10)
 		t[i] = (char)('0' + us % 10);
 	jb_put(b, t, 29);
@@ -316,25 +364,27 @@ static void put_addrs(struct jb *b, const struct pkt_hdr *h)
 
 	if (h->family != AF_INET && h->family != AF_INET6)
 		return;
-	if (b->ep.h.family && same_endpoints(&b->ep.h, h)) {
-		jb_put(b, b->ep.txt, b->ep.len);
+	if (b->c->ep.h.family && same_endpoints(&b->c->ep.h, h)) {
+		jb_put(b, b->c->ep.txt, b->c->ep.len);
 		return;
 	}
 	/* Formatted into the line buffer, then copied to the cache if it did not flush. */
 	start = b->len;
 	flushes = b->flushes;
 	put_addrs_slow(b, h);
-	if (b->flushes == flushes && b->len - start <= sizeof(b->ep.txt)) {
-		b->ep.h.family = h->family;
-		b->ep.h.has_ports = h->has_ports;
-		b->ep.h.sport = h->sport;
-		b->ep.h.dport = h->dport;
-		b->ep.h.saddr = h->saddr;
-		b->ep.h.daddr = h->daddr;
-		b->ep.len = b->len - start;
-		memcpy(b->ep.txt, b->buf + start, b->ep.len);
+	if (b->flushes == flushes && b->len - start <= sizeof(b->c->ep.txt)) {
+		typeof(b->c->ep) *ep = &b->c->ep;
+
+		ep->h.family = h->family;
+		ep->h.has_ports = h->has_ports;
+		ep->h.sport = h->sport;
+		ep->h.dport = h->dport;
+		ep->h.saddr = h->saddr;
+		ep->h.daddr = h->daddr;
+		ep->len = b->len - start;
+		memcpy(ep->txt, b->buf + start, ep->len);
 	} else {
-		b->ep.h.family = 0;
+		b->c->ep.h.family = 0;
 	}
 }
 
@@ -420,10 +470,22 @@ static void put_rule(struct jb *b, const struct trace_record *r)
 	}
 }
 
-static void put_step(struct jb *b, const struct trace_record *r, const struct trace_record *prev)
+/* Keep what was written since (@start, @flushes) as @f, unless the buffer moved or it is long. */
+static void frag_keep(const struct jb *b, size_t start, unsigned flushes, struct frag *f)
 {
-	static const char hex[] = "0123456789abcdef";
+	size_t n = b->len - start;
 
+	if (b->flushes != flushes || n > FRAG_MAX) {
+		f->len = 0;
+		return;
+	}
+	memcpy(f->txt, b->buf + start, n);
+	f->len = (uint16_t)n;
+}
+
+/* {"backend":..,"table":..,"chain":..,"kind":..,"rulenum":N (legacy) or "handle":N (nft) */
+static void put_head(struct jb *b, const struct trace_record *r)
+{
 	/* Literals, not trace_backend_name()/trace_kind_name() and strlen: the same text. */
 	if (r->backend == TRACE_BACKEND_NFT)
 		jb_lit(b, "{\"backend\":\"nft\",\"table\":");
@@ -455,6 +517,71 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 		jb_lit(b, ",\"handle\":");
 		jb_u64(b, r->handle);
 	}
+}
+
+static void put_head_cached(struct jb *b, const struct trace_record *r, size_t i)
+{
+	typeof(b->c->head[0]) *h = &b->c->head[i];
+	size_t start = b->len;
+	unsigned flushes = b->flushes;
+
+	if (h->f.len && h->backend == r->backend && h->kind == r->kind &&
+	    h->rulenum == r->rulenum && h->handle == r->handle &&
+	    memcmp(h->names, r->table, sizeof(h->names)) == 0) {
+		jb_put(b, h->f.txt, h->f.len);
+		return;
+	}
+	put_head(b, r);
+	frag_keep(b, start, flushes, &h->f);
+	h->backend = r->backend;
+	h->kind = r->kind;
+	h->rulenum = r->rulenum;
+	h->handle = r->handle;
+	memcpy(h->names, r->table, sizeof(h->names));
+}
+
+/* ,"in":..,"out":.. and ,"physin"/"physout" when there are. */
+static void put_ifs(struct jb *b, const struct trace_record *r)
+{
+	jb_lit(b, ",\"in\":");
+	jb_str(b, r->in);
+	jb_lit(b, ",\"out\":");
+	jb_str(b, r->out);
+	if (r->physin[0]) {
+		jb_lit(b, ",\"physin\":");
+		jb_str(b, r->physin);
+	}
+	if (r->physout[0]) {
+		jb_lit(b, ",\"physout\":");
+		jb_str(b, r->physout);
+	}
+}
+
+static void put_ifs_cached(struct jb *b, const struct trace_record *r, size_t i)
+{
+	typeof(b->c->ifs[0]) *c = &b->c->ifs[i];
+	size_t start = b->len;
+	unsigned flushes = b->flushes;
+
+	if (c->f.len && memcmp(c->names, r->in, sizeof(c->names)) == 0) {
+		jb_put(b, c->f.txt, c->f.len);
+		return;
+	}
+	put_ifs(b, r);
+	frag_keep(b, start, flushes, &c->f);
+	memcpy(c->names, r->in, sizeof(c->names));
+}
+
+/* Step @i of its packet (its text cached under that index), after @prev (NULL: first). */
+static void put_step(struct jb *b, const struct trace_record *r, const struct trace_record *prev,
+		     size_t i)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (i < JSON_STEPS_CACHED)
+		put_head_cached(b, r, i);
+	else
+		put_head(b, r);
 	put_rule(b, r);
 	if (r->backend == TRACE_BACKEND_NFT) {
 		/* nft steps also name the family of their table. */
@@ -479,18 +606,10 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 		jb_puts(b, ct_status_json(st, sizeof(st), r->ct_status));
 		jb_c(b, '}');
 	}
-	jb_lit(b, ",\"in\":");
-	jb_str(b, r->in);
-	jb_lit(b, ",\"out\":");
-	jb_str(b, r->out);
-	if (r->physin[0]) {
-		jb_lit(b, ",\"physin\":");
-		jb_str(b, r->physin);
-	}
-	if (r->physout[0]) {
-		jb_lit(b, ",\"physout\":");
-		jb_str(b, r->physout);
-	}
+	if (i < JSON_STEPS_CACHED)
+		put_ifs_cached(b, r, i);
+	else
+		put_ifs(b, r);
 	put_addrs(b, &r->pkt);
 	put_nat(b, prev ? &prev->pkt : NULL, &r->pkt);
 	if (r->mark) {
@@ -512,9 +631,17 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 	jb_c(b, '}');
 }
 
+/* The caches live from begin() to end(); a sink used without begin() keeps them per line. */
 static int json_begin(struct sink *s)
 {
-	(void)s;
+	struct json_cache *c = malloc(sizeof(*c));
+
+	if (!c) {
+		fprintf(stderr, "iptrace: out of memory\n");
+		return -1;
+	}
+	json_cache_init(c);
+	s->priv = c;
 	return 0;
 }
 
@@ -522,9 +649,12 @@ static int json_packet(struct sink *s, const struct packet *p)
 {
 	const struct pkt_hdr *h = &p->steps[0].pkt;
 	FILE *f = s->out;
+	struct json_cache line_cache;
 	struct jb b;
 
-	jb_init(&b, f);
+	if (!s->priv)
+		json_cache_init(&line_cache);
+	jb_init(&b, f, s->priv ? s->priv : &line_cache);
 	jb_lit(&b, "{\"type\":\"packet\",\"id\":\"");
 	jb_u64(&b, p->id);
 	jb_lit(&b, "\",\"family\":\"");
@@ -551,7 +681,7 @@ static int json_packet(struct sink *s, const struct packet *p)
 	for (size_t i = 0; i < p->nsteps; i++) {
 		if (i)
 			jb_c(&b, ',');
-		put_step(&b, &p->steps[i], i ? &p->steps[i - 1] : NULL);
+		put_step(&b, &p->steps[i], i ? &p->steps[i - 1] : NULL, i);
 	}
 	jb_lit(&b, "]}\n");
 	jb_flush(&b);
@@ -561,11 +691,14 @@ static int json_packet(struct sink *s, const struct packet *p)
 
 static int json_record(struct sink *s, const struct trace_record *r)
 {
+	struct json_cache line_cache;
 	struct jb b;
 
-	jb_init(&b, s->out);
+	if (!s->priv)
+		json_cache_init(&line_cache);
+	jb_init(&b, s->out, s->priv ? s->priv : &line_cache);
 	jb_lit(&b, "{\"type\":\"record\",\"step\":");
-	put_step(&b, r, NULL);
+	put_step(&b, r, NULL, 0);
 	jb_lit(&b, "}\n");
 	jb_flush(&b);
 	return 0;	/* as before: --no-group output errors show at the end */
@@ -584,6 +717,8 @@ static int json_end(struct sink *s, const struct summary *sum)
 	if (sum->limited)
 		fprintf(s->out, ",\"unmarked\":%" PRIu64, sum->unmarked);
 	fputs("}\n", s->out);
+	free(s->priv);
+	s->priv = NULL;
 	return fflush(s->out) == EOF ? -1 : 0;
 }
 

@@ -17,6 +17,9 @@
  * required attribute (PACKET_HDR, PREFIX) is missing.
  */
 int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec);
+/* nflog_decode_memo - nflog_decode() with the prefix parsed through @memo (see record.h). */
+int nflog_decode_memo(const struct nlmsghdr *nlh, struct trace_record *rec,
+		      struct trace_prefix_memo *memo);
 
 /* Opaque: an nfnetlink_log socket bound to one group. */
 struct nflog_src;

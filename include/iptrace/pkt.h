@@ -20,6 +20,13 @@ int pkt_decode(const uint8_t *buf, size_t len, int family, struct pkt_hdr *hdr);
 uint32_t pkt_hash(uint32_t h, const void *buf, size_t len);
 
 /* pkt_proto_name - "tcp", "udp", "icmp", "icmpv6", "sctp", ... or NULL when unnamed. */
+/*
+ * pkt_payload_hash - a hash of @len bytes, 8 at a time: what tells packets apart by their
+ * payload (pkt_hdr.payload_hash, the grouper's keys). Not FNV: a byte at a time was a
+ * tenth of the replay cost (BENCHMARKS.md).
+ */
+uint32_t pkt_payload_hash(const void *buf, size_t len);
+
 const char *pkt_proto_name(uint8_t proto);
 
 #endif

@@ -48,11 +48,11 @@ static void test_udp(void **state)
 	assert_int_equal(h.sport, 43834);
 	assert_int_equal(h.dport, 53);
 	assert_int_equal(h.l4len, 13);
-	assert_int_equal(h.payload_hash, pkt_hash(PKT_HASH_SEED, "hello", 5));
+	assert_int_equal(h.payload_hash, pkt_payload_hash("hello", 5));
 	/* Link-layer padding past the total length is not payload. */
 	memset(p + off + 13, 0, 10);
 	assert_int_equal(pkt_decode(p, off + 23, 0, &h), 0);
-	assert_int_equal(h.payload_hash, pkt_hash(PKT_HASH_SEED, "hello", 5));
+	assert_int_equal(h.payload_hash, pkt_payload_hash("hello", 5));
 }
 
 static void test_tcp_and_truncation(void **state)

@@ -65,6 +65,12 @@ struct grouper {
 	struct gpkt		*free_list;
 	size_t			nopen, nalloc;
 	uint64_t		next_id;
+	/*
+	 * No nft record yet: legacy packets are not indexed by the weak key, which only ever
+	 * joins an nft record (a quarter of the grouping cost). The first nft record indexes
+	 * the open ones (index_weak_keys()), so a join finds what it would have found.
+	 */
+	bool			seen_nft;
 	struct grouper_stats	st;
 };
 
@@ -119,24 +125,35 @@ static uint64_t mix(uint64_t h, uint64_t v)
 	return h;
 }
 
+/* One multiply per word of the key's fields, the type included (a key of each kind). */
+static uint64_t key_hash(const struct gkey *k)
+{
+	uint64_t a = (uint64_t)k->type << 56 | (uint64_t)k->family << 48 |
+		     (uint64_t)k->proto << 40 | (uint64_t)k->ipid << 16 | k->len;
+	uint64_t b = (uint64_t)k->seq << 32 | k->ack;
+	uint64_t h = (a ^ (uint64_t)k->payload_hash << 20) * 0x9e3779b97f4a7c15ull;
+
+	h = (h ^ (h >> 29) ^ b) * 0xff51afd7ed558ccdull;
+	return h ^ (h >> 32);
+}
+
 static void legacy_key_of(const struct trace_record *r, struct gkey *k)
 {
-	memset(k, 0, sizeof(*k));
-	k->type = K_LEGACY;
-	k->family = r->pkt.family;
-	k->proto = r->pkt.proto;
-	k->ipid = r->pkt.ipid;
-	k->len = r->pkt.len;
-	k->payload_hash = r->pkt.payload_hash;
+	uint32_t seq = 0, ack = 0;
+
 	if (r->pkt.proto == IPPROTO_TCP) {
-		k->seq = r->pkt.tcp_seq;
-		k->ack = r->pkt.tcp_ack;
+		seq = r->pkt.tcp_seq;
+		ack = r->pkt.tcp_ack;
 	} else if (r->pkt.proto == IPPROTO_ICMP || r->pkt.proto == IPPROTO_ICMPV6) {
-		k->seq = (uint32_t)r->pkt.icmp_type << 24 | (uint32_t)r->pkt.icmp_code << 16 |
-			 r->pkt.icmp_seqno;
+		seq = (uint32_t)r->pkt.icmp_type << 24 | (uint32_t)r->pkt.icmp_code << 16 |
+		      r->pkt.icmp_seqno;
 	}
-	k->hash = mix(mix(mix(mix(mix(2, k->family), k->proto), k->ipid), k->len),
-		      mix(k->payload_hash, (uint64_t)k->seq << 32 | k->ack));
+	*k = (struct gkey){
+		.type = K_LEGACY, .family = r->pkt.family, .proto = r->pkt.proto,
+		.ipid = r->pkt.ipid, .len = r->pkt.len, .payload_hash = r->pkt.payload_hash,
+		.seq = seq, .ack = ack,
+	};
+	k->hash = key_hash(k);
 }
 
 static void trace_key_of(const struct trace_record *r, struct gkey *k)
@@ -196,8 +213,7 @@ static bool weak_key_of(const struct trace_record *r, struct gkey *k)
 	k->type = K_WEAK;
 	/* NAT leaves the IPv6 flow label alone: it stands in for the missing IP ID. */
 	k->payload_hash = short_payload_hash(r) ^ r->pkt.flowlabel;
-	k->hash = mix(mix(mix(mix(mix(3, k->family), k->proto), k->ipid), k->len),
-		      mix(k->payload_hash, (uint64_t)k->seq << 32 | k->ack));
+	k->hash = key_hash(k);
 	return true;
 }
 
@@ -209,19 +225,44 @@ static bool key_eq(const struct gkey *a, const struct gkey *b)
 	       a->trace_id == b->trace_id;
 }
 
-/* Table order within a hook, by the tables' hook priorities. -1: unknown, don't judge. */
-static int table_rank(const char *table, int hook)
+/* The legacy tables, known by name: their order at a hook and their priorities. */
+enum ltable { LT_OTHER, LT_RAW, LT_MANGLE, LT_NAT, LT_FILTER, LT_SECURITY };
+
+/* By the first letter, then the whole name: no strcmp() chain per record. */
+static enum ltable ltable_of(const char *t)
 {
-	if (strcmp(table, "raw") == 0)
+	switch (t[0]) {
+	case 'r':
+		return memcmp(t, "raw", 4) == 0 ? LT_RAW : LT_OTHER;
+	case 'm':
+		return memcmp(t, "mangle", 7) == 0 ? LT_MANGLE : LT_OTHER;
+	case 'n':
+		return memcmp(t, "nat", 4) == 0 ? LT_NAT : LT_OTHER;
+	case 'f':
+		return memcmp(t, "filter", 7) == 0 ? LT_FILTER : LT_OTHER;
+	case 's':
+		return memcmp(t, "security", 9) == 0 ? LT_SECURITY : LT_OTHER;
+	}
+	return LT_OTHER;
+}
+
+/* Table order within a hook, by the tables' hook priorities. -1: unknown, don't judge. */
+static int table_rank(enum ltable t, int hook)
+{
+	switch (t) {
+	case LT_RAW:
 		return 0;
-	if (strcmp(table, "mangle") == 0)
+	case LT_MANGLE:
 		return 1;
-	if (strcmp(table, "nat") == 0)	/* DNAT at -100, SNAT at +100 */
+	case LT_NAT:	/* DNAT at -100, SNAT at +100 */
 		return hook == HOOK_PREROUTING || hook == HOOK_OUTPUT ? 2 : 5;
-	if (strcmp(table, "filter") == 0)
+	case LT_FILTER:
 		return 3;
-	if (strcmp(table, "security") == 0)
+	case LT_SECURITY:
 		return 4;
+	case LT_OTHER:
+		break;
+	}
 	return -1;
 }
 
@@ -420,16 +461,21 @@ static bool expired(const struct grouper *g, const struct gpkt *p, uint64_t now_
 }
 
 /* The legacy tables' priorities, for ordering them among nft chains. */
-static int32_t legacy_prio(const char *table, int hook)
+static int32_t legacy_prio(enum ltable t, int hook)
 {
-	if (strcmp(table, "raw") == 0)
+	switch (t) {
+	case LT_RAW:
 		return -300;
-	if (strcmp(table, "mangle") == 0)
+	case LT_MANGLE:
 		return -150;
-	if (strcmp(table, "nat") == 0)
+	case LT_NAT:
 		return hook == HOOK_PREROUTING || hook == HOOK_OUTPUT ? -100 : 100;
-	if (strcmp(table, "security") == 0)
+	case LT_SECURITY:
 		return 50;
+	case LT_FILTER:
+	case LT_OTHER:
+		break;
+	}
 	return 0;
 }
 
@@ -476,7 +522,7 @@ static struct gpkt *legacy_packet(struct grouper *g, const struct trace_record *
 				  uint64_t now_ns, int hook, int rank, bool *loops, int *ret)
 {
 	struct gkey k, wk;
-	bool weak = weak_key_of(rec, &wk);
+	bool weak = g->seen_nft && weak_key_of(rec, &wk);
 	struct gpkt *p;
 
 	legacy_key_of(rec, &k);
@@ -494,14 +540,31 @@ static struct gpkt *legacy_packet(struct grouper *g, const struct trace_record *
 	return attach(g, p, &k, weak ? &wk : NULL, ret);
 }
 
+/* The first nft record: index the open (legacy) packets by the weak keys of their steps. */
+static void index_weak_keys(struct grouper *g)
+{
+	g->seen_nft = true;
+	for (struct gpkt *p = g->lru_head; p; p = p->next)
+		for (size_t i = 0; i < p->nsteps; i++) {
+			struct gkey wk;
+
+			if (p->steps[i].backend == TRACE_BACKEND_LEGACY &&
+			    weak_key_of(&p->steps[i], &wk))
+				link_add(g, p, &wk);
+		}
+}
+
 /* Find (or open) the packet of an nft record. */
 static struct gpkt *nft_packet(struct grouper *g, const struct trace_record *rec,
 			       uint64_t now_ns, int *ret)
 {
 	struct gkey k, wk;
-	bool weak = weak_key_of(rec, &wk);
+	bool weak;
 	struct gpkt *p;
 
+	if (!g->seen_nft)
+		index_weak_keys(g);
+	weak = weak_key_of(rec, &wk);
 	trace_key_of(rec, &k);
 	p = find(g, &k);
 	/*
@@ -529,13 +592,15 @@ int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_
 	int ret = 0, hook = rec->hook, rank, b = rec->backend == TRACE_BACKEND_NFT;
 	int8_t order;
 	int32_t prio;
+	enum ltable lt;
 	bool loops = false;
 
 	g->st.records++;
 	/* User chains carry no hook in --read input: they inherit the packet's. */
 	if (hook == HOOK_NONE && !b)
 		hook = trace_hook_of(rec->chain);
-	rank = hook == HOOK_NONE ? -1 : table_rank(rec->table, hook);
+	lt = b ? LT_OTHER : ltable_of(rec->table);
+	rank = hook == HOOK_NONE ? -1 : table_rank(lt, hook);
 	p = b ? nft_packet(g, rec, now_ns, &ret) : legacy_packet(g, rec, now_ns, hook, rank,
 								 &loops, &ret);
 	if (!p)
@@ -546,7 +611,7 @@ int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_
 	/* Where the step sits on the packet's path, for merging the two streams. */
 	order = hook_order(hook);
 	prio = rec->has_prio ? rec->prio : !b && hook != HOOK_NONE ?
-		legacy_prio(rec->table, hook) : p->last_prio[b];
+		legacy_prio(lt, hook) : p->last_prio[b];
 	if (b) {
 		/* A new trace id on a packet already traced: it looped back. */
 		if (p->has_nft && rec->trace_id != p->nft_id && p->seg[b] < 15)

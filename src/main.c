@@ -357,6 +357,9 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 			ts.tv_nsec = (long)(d % 1000000000ull);
 			tsp = &ts;
 		}
+		/* About to wait: what was printed goes out now (sink_opts.deferred_flush). */
+		if (pipeline_flush(pl) < 0)
+			return 0;	/* output closed: end like a signal */
 		ret = ppoll(pfd, npfd, tsp, waitmask);
 		if (ret < 0 && errno != EINTR) {
 			msg("poll: %s", strerror(errno));
@@ -624,6 +627,8 @@ int main(int argc, char **argv)
 	sink.out = out;
 	sink.opts.color = want_color(&o, out);
 	sink.opts.time_prefix = o.log_time;
+	/* Live: flushed when the sockets run dry; --replay: at the end. --read keeps per packet. */
+	sink.opts.deferred_flush = o.mode == MODE_TRACE || o.mode == MODE_REPLAY;
 
 	/* The NAT modes run their own loop; it reads the stop flag through the pointer. */
 	if (o.mode == MODE_NAT_LOG || o.mode == MODE_NAT_TABLE) {

@@ -29,6 +29,11 @@ struct pipeline {
 	int			sink_err;
 	struct nftrace_ctx	*nft;		/* chain map + per-trace-id headers */
 	struct trace_prefix_memo *memo;		/* NFLOG prefixes seen */
+	/* Replay: the last "ifN" written per field (in, out, physin, physout). */
+	struct {
+		uint32_t	index;
+		char		name[IF_NAMESIZE];
+	} ifn[4];
 };
 
 /*
@@ -152,32 +157,50 @@ int pipeline_add(struct pipeline *pl, struct trace_record *rec)
 	return grouper_add(pl->grouper, rec, pl->mono_ns) == -ENOMEM ? -ENOMEM : 0;
 }
 
-static void name_one(struct pipeline *pl, uint32_t index, char *name)
+/* "ifN" without snprintf: out of line, as it runs only when an index changes. */
+static __attribute__((noinline)) void fmt_ifn(uint32_t index, char *name)
 {
-	if (pl->cfg.live_ifnames)
-		ifcache_name(&pl->ifc, index, name);
-	else if (index) {
-		/* "if%u" without snprintf: this runs for every replayed record (BENCHMARKS.md). */
-		char t[10], *e = t + sizeof(t), *q = e;
+	char t[10], *e = t + sizeof(t), *q = e;
 
-		do {
-			*--q = (char)('0' + index % 10);
-			index /= 10;
-		} while (index);
-		name[0] = 'i';
-		name[1] = 'f';
-		memcpy(name + 2, q, (size_t)(e - q));
-		name[2 + (e - q)] = '\0';
-	} else
+	do {
+		*--q = (char)('0' + index % 10);
+		index /= 10;
+	} while (index);
+	name[0] = 'i';
+	name[1] = 'f';
+	memcpy(name + 2, q, (size_t)(e - q));
+	name[2 + (e - q)] = '\0';
+}
+
+/*
+ * Field @k of the record (0 in, 1 out, 2 physin, 3 physout): ifindex @index into @name.
+ * Replayed names are written whole, padding included, as the record was cleared: the same
+ * bytes whether they come from the last one or are formatted again.
+ */
+static inline void name_one(struct pipeline *pl, int k, uint32_t index, char *name)
+{
+	if (!index) {
 		name[0] = '\0';
+		return;
+	}
+	if (pl->cfg.live_ifnames) {
+		ifcache_name(&pl->ifc, index, name);
+		return;
+	}
+	if (index != pl->ifn[k].index) {
+		memset(pl->ifn[k].name, 0, IF_NAMESIZE);
+		fmt_ifn(index, pl->ifn[k].name);
+		pl->ifn[k].index = index;
+	}
+	memcpy(name, pl->ifn[k].name, IF_NAMESIZE);
 }
 
 static void name_ifaces(struct pipeline *pl, struct trace_record *rec)
 {
-	name_one(pl, rec->ifindex_in, rec->in);
-	name_one(pl, rec->ifindex_out, rec->out);
-	name_one(pl, rec->ifindex_physin, rec->physin);
-	name_one(pl, rec->ifindex_physout, rec->physout);
+	name_one(pl, 0, rec->ifindex_in, rec->in);
+	name_one(pl, 1, rec->ifindex_out, rec->out);
+	name_one(pl, 2, rec->ifindex_physin, rec->physin);
+	name_one(pl, 3, rec->ifindex_physout, rec->physout);
 }
 
 int pipeline_nflog_cb(const struct nlmsghdr *nlh, void *data)
@@ -305,6 +328,15 @@ int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, siz
 	return pl->sink_err;
 }
 
+int pipeline_flush(struct pipeline *pl)
+{
+	if (pl->sink->ops->flush && pl->sink->ops->flush(pl->sink) < 0)
+		pl->sink_err = -EIO;
+	if (pl->sink->out && fflush(pl->sink->out) == EOF)
+		pl->sink_err = -EIO;
+	return pl->sink_err;
+}
+
 int pipeline_tick(struct pipeline *pl)
 {
 	if (pl->cfg.resolver)
@@ -366,5 +398,5 @@ int pipeline_finish(struct pipeline *pl, const char *marker_name)
 	sum.marker = marker_name;
 	if (pl->sink->ops->end(pl->sink, &sum) < 0)
 		return -EIO;
-	return pl->sink_err;
+	return pipeline_flush(pl);	/* what a deferring sink wrote, before any summary */
 }

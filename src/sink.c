@@ -18,6 +18,13 @@ const struct sink_ops *sink_lookup(const char *name)
 	return NULL;
 }
 
+int sink_flush(const struct sink *s)
+{
+	if (s->opts.deferred_flush)
+		return ferror(s->out) ? -1 : 0;
+	return fflush(s->out) == EOF ? -1 : 0;
+}
+
 char *sink_fmt_time(uint64_t ts_ns, char *buf, size_t size)
 {
 	time_t sec = (time_t)(ts_ns / 1000000000ull);

@@ -80,11 +80,23 @@ _Static_assert(offsetof(struct trace_record, out) == offsetof(struct trace_recor
 
 struct jb {
 	FILE		*f;
-	size_t		len;
+	size_t		len, size;
 	unsigned	flushes;	/* jb_flush() calls: a block formatted in place moved */
 	int		err;
 	struct json_cache *c;		/* the sink's, or one for this line only */
-	char		buf[JB_SIZE];
+	char		*buf;
+};
+
+/*
+ * From begin() to end(): the caches, and a line buffer that, with deferred_flush, collects
+ * many packets and goes to the FILE in one fwrite() when full or when the caller flushes
+ * (sink_ops.flush): one fwrite() per packet was a tenth of the JSON cost.
+ */
+#define JSON_STATE_BUF (64u << 10)
+struct json_state {
+	struct json_cache	c;
+	struct jb		b;
+	char			buf[JSON_STATE_BUF];
 };
 
 static void json_cache_init(struct json_cache *c)
@@ -96,9 +108,11 @@ static void json_cache_init(struct json_cache *c)
 		c->head[i].f.len = c->ifs[i].f.len = 0;
 }
 
-static void jb_init(struct jb *b, FILE *f, struct json_cache *c)
+static void jb_init(struct jb *b, FILE *f, struct json_cache *c, char *buf, size_t size)
 {
 	b->f = f;
+	b->buf = buf;
+	b->size = size;
 	b->len = 0;
 	b->flushes = 0;
 	b->err = 0;
@@ -117,7 +131,7 @@ static void jb_flush(struct jb *b)
 static __attribute__((noinline)) void jb_put_slow(struct jb *b, const char *s, size_t n)
 {
 	jb_flush(b);
-	if (n > JB_SIZE) {
+	if (n > b->size) {
 		if (fwrite(s, 1, n, b->f) != n)
 			b->err = -1;
 		return;
@@ -129,7 +143,7 @@ static __attribute__((noinline)) void jb_put_slow(struct jb *b, const char *s, s
 /* Inline: with a constant @n (jb_lit) the copy is a few moves. */
 static inline void jb_put(struct jb *b, const char *s, size_t n)
 {
-	if (__builtin_expect(n > JB_SIZE - b->len, 0)) {
+	if (__builtin_expect(n > b->size - b->len, 0)) {
 		jb_put_slow(b, s, n);
 		return;
 	}
@@ -147,19 +161,32 @@ static void jb_puts(struct jb *b, const char *s)
 
 static inline void jb_c(struct jb *b, char c)
 {
-	if (__builtin_expect(b->len == JB_SIZE, 0))
+	if (__builtin_expect(b->len == b->size, 0))
 		jb_flush(b);
 	b->buf[b->len++] = c;
 }
+
+/* "00" to "99": numbers are written two digits at a time. */
+static const char digits2[200] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
 
 static void jb_u64(struct jb *b, uint64_t v)
 {
 	char t[20], *e = t + sizeof(t), *p = e;
 
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
+	while (v >= 100) {
+		p -= 2;
+		memcpy(p, digits2 + v % 100 * 2, 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		p -= 2;
+		memcpy(p, digits2 + v * 2, 2);
+	} else {
+		*--p = (char)('0' + v);
+	}
 	jb_put(b, p, (size_t)(e - p));
 }
 
@@ -177,7 +204,7 @@ static void jb_str(struct jb *b, const char *s)
 
 	jb_c(b, '"');
 	for (;;) {
-		char *d = b->buf + b->len, *e = b->buf + JB_SIZE;
+		char *d = b->buf + b->len, *e = b->buf + b->size;
 
 		while (d < e && !special[(unsigned char)*s])
 			*d++ = *s++;
@@ -302,8 +329,9 @@ static void jb_time(struct jb *b, uint64_t ts_ns)
 		put2(ts + 17, s % 60);
 	}
 	memcpy(t + 1, b->c->ts, 19);
-	for (int i = 26; i >= 21; i--, us /= 10)
-		t[i] = (char)('0' + us % 10);
+	memcpy(t + 21, digits2 + us / 10000 * 2, 2);
+	memcpy(t + 23, digits2 + us / 100 % 100 * 2, 2);
+	memcpy(t + 25, digits2 + us % 100 * 2, 2);
 	jb_put(b, t, 29);
 }
 
@@ -631,81 +659,112 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 	jb_c(b, '}');
 }
 
-/* The caches live from begin() to end(); a sink used without begin() keeps them per line. */
+/* The state lives from begin() to end(); a sink used without begin() keeps it per line. */
 static int json_begin(struct sink *s)
 {
-	struct json_cache *c = malloc(sizeof(*c));
+	struct json_state *st = malloc(sizeof(*st));
 
-	if (!c) {
+	if (!st) {
 		fprintf(stderr, "iptrace: out of memory\n");
 		return -1;
 	}
-	json_cache_init(c);
-	s->priv = c;
+	json_cache_init(&st->c);
+	jb_init(&st->b, s->out, &st->c, st->buf, sizeof(st->buf));
+	s->priv = st;
 	return 0;
+}
+
+/* Without begin(): a cache and a buffer for this line, on the stack. */
+struct json_line {
+	struct json_cache	c;
+	char			buf[JB_SIZE];
+};
+
+static struct jb *json_jb(struct sink *s, struct json_line *l, struct jb *lb)
+{
+	struct json_state *st = s->priv;
+
+	if (st)
+		return &st->b;
+	json_cache_init(&l->c);
+	jb_init(lb, s->out, &l->c, l->buf, sizeof(l->buf));
+	return lb;
+}
+
+/* The end of a packet or record: to the FILE now, unless the caller flushes later. */
+static int json_done(struct sink *s, struct jb *b)
+{
+	if (!s->opts.deferred_flush || !s->priv)
+		jb_flush(b);
+	return b->err ? -1 : 0;
+}
+
+static int json_flush(struct sink *s)
+{
+	struct json_state *st = s->priv;
+
+	if (!st)
+		return 0;
+	jb_flush(&st->b);
+	return st->b.err ? -1 : 0;
 }
 
 static int json_packet(struct sink *s, const struct packet *p)
 {
 	const struct pkt_hdr *h = &p->steps[0].pkt;
-	FILE *f = s->out;
-	struct json_cache line_cache;
-	struct jb b;
+	struct json_line line;
+	struct jb lb, *b = json_jb(s, &line, &lb);
 
-	if (!s->priv)
-		json_cache_init(&line_cache);
-	jb_init(&b, f, s->priv ? s->priv : &line_cache);
-	jb_lit(&b, "{\"type\":\"packet\",\"id\":\"");
-	jb_u64(&b, p->id);
-	jb_lit(&b, "\",\"family\":\"");
-	jb_puts(&b, h->family == AF_INET6 ? "ipv6" : h->family == AF_INET ? "ipv4" : "unknown");
-	jb_lit(&b, "\",");
-	put_proto(&b, h->proto);
-	put_addrs(&b, h);
-	jb_lit(&b, ",\"len\":");
-	jb_u64(&b, h->len);
+	jb_lit(b, "{\"type\":\"packet\",\"id\":\"");
+	jb_u64(b, p->id);
+	jb_lit(b, "\",\"family\":\"");
+	jb_puts(b, h->family == AF_INET6 ? "ipv6" : h->family == AF_INET ? "ipv4" : "unknown");
+	jb_lit(b, "\",");
+	put_proto(b, h->proto);
+	put_addrs(b, h);
+	jb_lit(b, ",\"len\":");
+	jb_u64(b, h->len);
 	if (h->family == AF_INET) {
-		jb_lit(&b, ",\"ipid\":");
-		jb_u64(&b, h->ipid);
+		jb_lit(b, ",\"ipid\":");
+		jb_u64(b, h->ipid);
 	}
 	if (p->steps_dropped) {
-		jb_lit(&b, ",\"steps_dropped\":");
-		jb_u64(&b, p->steps_dropped);
+		jb_lit(b, ",\"steps_dropped\":");
+		jb_u64(b, p->steps_dropped);
 	}
 	if (p->ct) {
-		jb_lit(&b, ",\"ct\":");
-		jb_flush(&b);	/* the ct printer writes to the FILE itself */
-		ct_print_json_obj(f, p->ct);
+		jb_lit(b, ",\"ct\":");
+		jb_flush(b);	/* the ct printer writes to the FILE itself */
+		ct_print_json_obj(s->out, p->ct);
 	}
-	jb_lit(&b, ",\"steps\":[");
+	jb_lit(b, ",\"steps\":[");
 	for (size_t i = 0; i < p->nsteps; i++) {
 		if (i)
-			jb_c(&b, ',');
-		put_step(&b, &p->steps[i], i ? &p->steps[i - 1] : NULL, i);
+			jb_c(b, ',');
+		put_step(b, &p->steps[i], i ? &p->steps[i - 1] : NULL, i);
 	}
-	jb_lit(&b, "]}\n");
-	jb_flush(&b);
-	/* Per packet, so `| jq` and `tail -f` see each packet as it completes. */
-	return fflush(f) == EOF || b.err ? -1 : 0;
+	jb_lit(b, "]}\n");
+	/* Per packet (or when the capture goes idle), so `| jq` and `tail -f` see each packet. */
+	if (json_done(s, b) < 0)
+		return -1;
+	return sink_flush(s);
 }
 
 static int json_record(struct sink *s, const struct trace_record *r)
 {
-	struct json_cache line_cache;
-	struct jb b;
+	struct json_line line;
+	struct jb lb, *b = json_jb(s, &line, &lb);
 
-	if (!s->priv)
-		json_cache_init(&line_cache);
-	jb_init(&b, s->out, s->priv ? s->priv : &line_cache);
-	jb_lit(&b, "{\"type\":\"record\",\"step\":");
-	put_step(&b, r, NULL, 0);
-	jb_lit(&b, "}\n");
-	jb_flush(&b);
+	jb_lit(b, "{\"type\":\"record\",\"step\":");
+	put_step(b, r, NULL, 0);
+	jb_lit(b, "}\n");
+	json_done(s, b);
 	return 0;	/* as before: --no-group output errors show at the end */
 }
 
 static int json_end(struct sink *s, const struct summary *sum)
 {
+	json_flush(s);	/* the packets before the summary */
 	fprintf(s->out, "{\"type\":\"summary\",\"packets\":%" PRIu64 ",\"records\":%" PRIu64
 		",\"lost\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"evicted\":%" PRIu64,
 		sum->packets, sum->records, sum->lost, sum->dropped, sum->evicted);
@@ -728,4 +787,5 @@ const struct sink_ops sink_json_ops = {
 	.packet = json_packet,
 	.record = json_record,
 	.end = json_end,
+	.flush = json_flush,
 };

@@ -37,7 +37,7 @@ static int log_packet(struct sink *s, const struct packet *p)
 		if (put_line(s, &p->steps[i]) < 0)
 			return -1;
 	/* Per packet, like the other formats, so `tail -f` and pipes see whole packets. */
-	return fflush(s->out) == EOF ? -1 : 0;
+	return sink_flush(s);
 }
 
 static int log_record(struct sink *s, const struct trace_record *r)

@@ -213,7 +213,7 @@ static int text_packet(struct sink *s, const struct packet *p)
 	if (p->steps_dropped)
 		fprintf(f, "  (%" PRIu32 " more steps not kept)\n", p->steps_dropped);
 	fputc('\n', f);
-	return fflush(f) == EOF ? -1 : 0;
+	return sink_flush(s);
 }
 
 static int text_record(struct sink *s, const struct trace_record *r)

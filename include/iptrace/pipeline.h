@@ -64,6 +64,12 @@ int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data);
 /* pipeline_dispatch - run a buffer of messages from @source through its callback. */
 int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len);
 
+/*
+ * pipeline_flush - flush the sink's output (the sink defers it: sink_opts.deferred_flush).
+ * Returns 0, or -EIO once the output failed.
+ */
+int pipeline_flush(struct pipeline *pl);
+
 /* pipeline_tick - complete packets idle past the window at the current clock. */
 int pipeline_tick(struct pipeline *pl);
 /* pipeline_deadline - monotonic ns of the next window end, UINT64_MAX if none. */

@@ -27,7 +27,14 @@ struct summary {
 struct sink_opts {
 	bool	color;		/* ANSI colour (text) */
 	bool	time_prefix;	/* log format: a syslog-like time prefix */
+	/*
+	 * The caller flushes @out when it goes idle (pipeline_flush()): packets are not flushed
+	 * one by one. Under a flood that is one write() per batch of records, not per packet;
+	 * a reader of a pipe still sees each packet as soon as the records stop coming.
+	 */
+	bool	deferred_flush;
 };
+
 
 struct sink;
 
@@ -39,6 +46,8 @@ struct sink_ops {
 	/* One record as it arrives (ungrouped output); NULL if the format needs packets. */
 	int		(*record)(struct sink *s, const struct trace_record *r);
 	int		(*end)(struct sink *s, const struct summary *sum);
+	/* Optional: hand what the sink buffers itself to @out (deferred_flush). 0 or -1. */
+	int		(*flush)(struct sink *s);
 };
 
 struct sink {
@@ -47,6 +56,12 @@ struct sink {
 	struct sink_opts	opts;
 	void			*priv;	/* a sink's own state, from begin() to end() */
 };
+
+/*
+ * sink_flush - for a sink's packet(): flush @out, unless deferred_flush (then only report
+ * an earlier write error). 0 or -1.
+ */
+int sink_flush(const struct sink *s);
 
 /* sink_lookup - the ops for a format name ("text", "json", "log", "journal"), NULL if unknown. */
 const struct sink_ops *sink_lookup(const char *name);

@@ -344,6 +344,7 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 	while (!stop_signal && !pipeline_done(pl)) {
 		uint64_t now = clock_ns(CLOCK_MONOTONIC), until = pipeline_deadline(pl);
 		struct timespec ts, *tsp = NULL;
+		bool out_failed;
 		int ret;
 
 		if (now >= end)
@@ -357,10 +358,19 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 			ts.tv_nsec = (long)(d % 1000000000ull);
 			tsp = &ts;
 		}
-		/* About to wait: what was printed goes out now (sink_opts.deferred_flush). */
-		if (pipeline_flush(pl) < 0)
-			return 0;	/* output closed: end like a signal */
+		/*
+		 * About to wait: what was printed goes out now (sink_opts.deferred_flush). When
+		 * that fails on a closed pipe, SIGPIPE is pending: a ppoll() that doesn't wait
+		 * delivers it, and the run ends like a signal; other write errors end it here.
+		 */
+		out_failed = pipeline_flush(pl) < 0;
+		if (out_failed) {
+			ts = (struct timespec){ 0 };
+			tsp = &ts;
+		}
 		ret = ppoll(pfd, npfd, tsp, waitmask);
+		if (out_failed && !stop_signal)
+			return 0;	/* pipeline_finish() reports the output error */
 		if (ret < 0 && errno != EINTR) {
 			msg("poll: %s", strerror(errno));
 			return EXIT_FAILURE;

@@ -143,6 +143,26 @@ for sig in INT TERM HUP; do
 done
 pass "SIGINT/SIGTERM/SIGHUP restore"
 
+# Output is flushed when the records stop (not per packet, not only at exit): a reader of a
+# pipe sees the packet while iptrace still runs.
+fifo=$tmp/live.fifo
+mkfifo "$fifo"
+ip netns exec "$R" "$IPTRACE" --port 53 --format json >"$fifo" 2>"$tmp/live.err" &
+pid=$!
+exec 3<"$fifo"
+wait_ready "$tmp/live.err"
+udp_send "$C" 10.96.0.10 53 "live-1"
+line=
+read -r -t 5 line <&3 || true
+kill -0 "$pid" 2>/dev/null || fail "live output: iptrace ended early"
+echo "$line" | jq -e '.type == "packet" and .dport == 53' >/dev/null ||
+	fail "live output: no packet in the pipe while running (got '$line')"
+kill -INT "$pid"
+cat <&3 >/dev/null
+exec 3<&-
+wait "$pid" || fail "live output: exit $?"
+pass "a pipe sees each packet while the capture runs"
+
 # The reader goes away (stdout closed): the next write ends the run like a signal, and
 # everything is restored.
 ( ip netns exec "$R" "$IPTRACE" --port 53 --format json 2>"$tmp/pipe.err"; echo "$?" >"$tmp/pipe.rc" ) |

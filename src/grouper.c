@@ -499,10 +499,13 @@ static int8_t hook_order(int hook)
 /*
  * The end of both finders: @p, or a new packet when none was found, indexed under its
  * key @k and, when there is one, the NAT-proof key @wk that joins the other backend.
+ * @linked: @p was found by @k, and holds @wk too when there is one: nothing to index.
  */
 static struct gpkt *attach(struct grouper *g, struct gpkt *p, const struct gkey *k,
-			   const struct gkey *wk, int *ret)
+			   const struct gkey *wk, bool linked, int *ret)
 {
+	if (p && linked)
+		return p;
 	if (!p) {
 		int r;
 
@@ -531,13 +534,19 @@ static struct gpkt *legacy_packet(struct grouper *g, const struct trace_record *
 		*ret = emit(g, p);
 		p = NULL;
 	}
+	/*
+	 * Found by its key: indexed by the weak one too, which the same NAT-proof fields give
+	 * (since the first nft record, or when a slot was free).
+	 */
+	if (p)
+		return attach(g, p, &k, NULL, true, ret);
 	/* The same packet seen first through nft chains: join it by the NAT-proof fields. */
-	if (!p && weak) {
+	if (weak) {
 		p = find(g, &wk);
 		if (p && (p->has_legacy || expired(g, p, now_ns)))
 			p = NULL;
 	}
-	return attach(g, p, &k, weak ? &wk : NULL, ret);
+	return attach(g, p, &k, weak ? &wk : NULL, false, ret);
 }
 
 /* The first nft record: index the open (legacy) packets by the weak keys of their steps. */
@@ -577,13 +586,15 @@ static struct gpkt *nft_packet(struct grouper *g, const struct trace_record *rec
 		*ret = emit(g, p);
 		p = NULL;
 	}
+	if (p)	/* by its trace id, and by the weak key when there is one (checked above) */
+		return attach(g, p, &k, NULL, true, ret);
 	/* Legacy records came first, or the packet looped back under a new id. */
-	if (!p && weak) {
+	if (weak) {
 		p = find(g, &wk);
 		if (p && expired(g, p, now_ns))
 			p = NULL;
 	}
-	return attach(g, p, &k, weak ? &wk : NULL, ret);
+	return attach(g, p, &k, weak ? &wk : NULL, false, ret);
 }
 
 int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_ns)

@@ -49,19 +49,21 @@ static int parse_attrs(const struct nlmsghdr *nlh, const struct nlattr **tb)
 	/* nlmsg_len, not its aligned size: the buffer may end right there (a last message). */
 	const char *end = (const char *)nlh + nlh->nlmsg_len;
 
-	while (end - p >= (ptrdiff_t)sizeof(struct nlattr)) {
+	while ((size_t)(end - p) >= sizeof(struct nlattr)) {
 		const struct nlattr *attr = (const void *)p;
-		uint16_t type = attr->nla_type & NLA_TYPE_MASK, len = attr->nla_len, plen;
+		size_t len = attr->nla_len;
+		unsigned type = attr->nla_type & NLA_TYPE_MASK;
 
-		if (len < sizeof(struct nlattr) || len > end - p)
+		if (len < sizeof(struct nlattr) || len > (size_t)(end - p))
 			break;
-		p += MNL_ALIGN(len);
+		p += (len + NLA_ALIGNTO - 1) & ~(size_t)(NLA_ALIGNTO - 1);
 		if (type > NFULA_MAX)
 			continue;
-		plen = (uint16_t)(len - MNL_ATTR_HDRLEN);
-		if (attr_size[type] && plen + 1 != attr_size[type])
+		/* attr_size is the payload size + 1: len - MNL_ATTR_HDRLEN + 1. */
+		if (attr_size[type] && attr_size[type] != len - MNL_ATTR_HDRLEN + 1)
 			return -EINVAL;
-		if (type == NFULA_PREFIX && (plen == 0 || ((const char *)attr)[len - 1] != '\0'))
+		if (type == NFULA_PREFIX &&
+		    (len == MNL_ATTR_HDRLEN || ((const char *)attr)[len - 1] != '\0'))
 			return -EINVAL;
 		tb[type] = attr;
 	}

@@ -69,10 +69,8 @@ err:
  * tail moves to the front of the buffer (which keeps chunks 4-byte aligned as long as
  * their lengths are); the buffer grows for a chunk larger than a block. 0 or -errno.
  */
-static int fill(struct nlrec *r, size_t want)
+static __attribute__((noinline)) int fill_slow(struct nlrec *r, size_t want)
 {
-	if (r->end - r->start >= want || r->eof)
-		return 0;
 	if (r->start) {
 		memmove(r->buf, r->buf + r->start, r->end - r->start);
 		r->end -= r->start;
@@ -100,6 +98,14 @@ static int fill(struct nlrec *r, size_t want)
 		r->end += (size_t)n;
 	}
 	return 0;
+}
+
+/* The common case inline: the bytes are already there. */
+static inline int fill(struct nlrec *r, size_t want)
+{
+	if (r->end - r->start >= want || r->eof)
+		return 0;
+	return fill_slow(r, want);
 }
 
 struct nlrec *nlrec_open(const char *path)

@@ -27,6 +27,7 @@
 #define JB_SIZE 4096
 #define JSON_STEPS_CACHED 16	/* steps of a packet whose text is kept for the next packet */
 #define FRAG_MAX 160
+#define TAIL_MAX 320
 
 /* A piece of a line kept as text; len 0: none. */
 struct frag {
@@ -64,9 +65,13 @@ struct json_cache {
 		struct frag		f;
 	} head[JSON_STEPS_CACHED];
 	struct {
+		/* ,"in":..,"out":..[,"physin":..][,"physout":..],"src":..,"dport":N[,"nat":{..}] */
 		char			names[4 * IF_NAMESIZE];	/* in, out, physin, physout */
-		struct frag		f;
-	} ifs[JSON_STEPS_CACHED];
+		struct pkt_hdr		cur, prev;	/* the endpoints (same_endpoints()) */
+		bool			has_prev;
+		uint16_t		len;		/* 0: none */
+		char			txt[TAIL_MAX];
+	} tail[JSON_STEPS_CACHED];
 };
 
 /* The byte runs the step caches compare, as they lie in the record. */
@@ -105,7 +110,7 @@ static void json_cache_init(struct json_cache *c)
 	c->addr[0].family = c->addr[1].family = 0;
 	c->ep.h.family = 0;
 	for (size_t i = 0; i < JSON_STEPS_CACHED; i++)
-		c->head[i].f.len = c->ifs[i].f.len = 0;
+		c->head[i].f.len = c->tail[i].len = 0;
 }
 
 static void jb_init(struct jb *b, FILE *f, struct json_cache *c, char *buf, size_t size)
@@ -585,19 +590,36 @@ static void put_ifs(struct jb *b, const struct trace_record *r)
 	}
 }
 
-static void put_ifs_cached(struct jb *b, const struct trace_record *r, size_t i)
+/*
+ * The interfaces, the endpoints and the NAT against the step before: what a step of a flow's
+ * next packet repeats (BENCHMARKS.md), kept as one text per step index.
+ */
+static void put_tail_cached(struct jb *b, const struct trace_record *r,
+			    const struct trace_record *prev, size_t i)
 {
-	typeof(b->c->ifs[0]) *c = &b->c->ifs[i];
+	typeof(b->c->tail[0]) *c = &b->c->tail[i];
 	size_t start = b->len;
 	unsigned flushes = b->flushes;
 
-	if (c->f.len && memcmp(c->names, r->in, sizeof(c->names)) == 0) {
-		jb_put(b, c->f.txt, c->f.len);
+	if (c->len && c->has_prev == (prev != NULL) && same_endpoints(&c->cur, &r->pkt) &&
+	    (!prev || same_endpoints(&c->prev, &prev->pkt)) &&
+	    memcmp(c->names, r->in, sizeof(c->names)) == 0) {
+		jb_put(b, c->txt, c->len);
 		return;
 	}
 	put_ifs(b, r);
-	frag_keep(b, start, flushes, &c->f);
+	put_addrs(b, &r->pkt);
+	put_nat(b, prev ? &prev->pkt : NULL, &r->pkt);
+	c->len = 0;
+	if (b->flushes != flushes || b->len - start > sizeof(c->txt))
+		return;
+	c->len = (uint16_t)(b->len - start);
+	memcpy(c->txt, b->buf + start, c->len);
 	memcpy(c->names, r->in, sizeof(c->names));
+	c->cur = r->pkt;
+	c->has_prev = prev != NULL;
+	if (prev)
+		c->prev = prev->pkt;
 }
 
 /* Step @i of its packet (its text cached under that index), after @prev (NULL: first). */
@@ -634,12 +656,13 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 		jb_puts(b, ct_status_json(st, sizeof(st), r->ct_status));
 		jb_c(b, '}');
 	}
-	if (i < JSON_STEPS_CACHED)
-		put_ifs_cached(b, r, i);
-	else
+	if (i < JSON_STEPS_CACHED) {
+		put_tail_cached(b, r, prev, i);
+	} else {
 		put_ifs(b, r);
-	put_addrs(b, &r->pkt);
-	put_nat(b, prev ? &prev->pkt : NULL, &r->pkt);
+		put_addrs(b, &r->pkt);
+		put_nat(b, prev ? &prev->pkt : NULL, &r->pkt);
+	}
 	if (r->mark) {
 		char m[8], *p = m + sizeof(m);
 		uint32_t v = r->mark;

@@ -81,7 +81,8 @@ int nflog_decode_memo(const struct nlmsghdr *nlh, struct trace_record *rec,
 	p = (const char *)nfg + MNL_ALIGN(sizeof(*nfg));
 	/* nlmsg_len, not its aligned size: the buffer may end right there (a last message). */
 	end = (const char *)nlh + nlh->nlmsg_len;
-	while ((size_t)(end - p) >= sizeof(struct nlattr)) {
+	/* Signed: the aligned step past an unaligned last attribute may go beyond the end. */
+	while (end - p >= (ptrdiff_t)sizeof(struct nlattr)) {
 		const struct nlattr *a = (const void *)p;
 		size_t len = a->nla_len, plen = len - MNL_ATTR_HDRLEN;
 

@@ -342,7 +342,9 @@ struct chain_ent {
 	uint8_t			family;
 	int8_t			hook;
 	int32_t			prio;
-	char			*table, *chain;
+	char			*table, *chain;	/* full names, as ruleset events give them */
+	/* The key: the names cut to TRACE_NAME_MAX-1, as records carry them. */
+	char			ktable[TRACE_NAME_MAX], kchain[TRACE_NAME_MAX];
 };
 
 struct trace_slot {
@@ -386,42 +388,40 @@ void nftrace_ctx_free(struct nftrace_ctx *c)
 	free(c);
 }
 
+/* Copy @name cut to TRACE_NAME_MAX-1 bytes, as the decoder cuts records' names. */
+static void cut_name(char *dst, const char *name)
+{
+	size_t n = strnlen(name, TRACE_NAME_MAX - 1);
+
+	memcpy(dst, name, n);
+	dst[n] = '\0';
+}
+
+/* FNV-1a over the cut names, inline: this runs for every trace message. */
 static size_t chain_hash(uint8_t family, const char *table, const char *chain)
 {
-	uint32_t h = pkt_hash(PKT_HASH_SEED, &family, 1);
+	uint32_t h = 2166136261u ^ family;
 
-	h = pkt_hash(h, table, strlen(table) + 1);
-	h = pkt_hash(h, chain, strlen(chain));
-	return h & (CHAIN_BUCKETS - 1);
+	for (const unsigned char *p = (const void *)table; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	h = (h ^ '/') * 16777619u;
+	for (const unsigned char *p = (const void *)chain; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return (h ^ (h >> 16)) & (CHAIN_BUCKETS - 1);
 }
 
 /*
- * Records carry names cut to TRACE_NAME_MAX-1; compare the map's full names the same way so
- * a long name still finds its chain.
+ * The chain named by cut names (at most TRACE_NAME_MAX-1 bytes, as records carry them): a
+ * long name still finds its chain. Returns the link that points to it, or to NULL.
  */
-static bool name_eq(const char *full, const char *cut)
-{
-	return strncmp(full, cut, TRACE_NAME_MAX - 1) == 0 &&
-	       (strlen(full) < TRACE_NAME_MAX - 1 || strlen(cut) == TRACE_NAME_MAX - 1);
-}
-
 static struct chain_ent **chain_find(struct nftrace_ctx *c, uint8_t family, const char *table,
 				     const char *chain)
 {
-	char t[TRACE_NAME_MAX], ch[TRACE_NAME_MAX];
-	struct chain_ent **pp;
+	struct chain_ent **pp = &c->buckets[chain_hash(family, table, chain)];
 
-	/* Hash the cut names: the key records can give. (No snprintf: this is per record.) */
-	size_t tl = strnlen(table, TRACE_NAME_MAX - 1), cl = strnlen(chain, TRACE_NAME_MAX - 1);
-
-	memcpy(t, table, tl);
-	t[tl] = '\0';
-	memcpy(ch, chain, cl);
-	ch[cl] = '\0';
-	pp = &c->buckets[chain_hash(family, t, ch)];
 	for (; *pp; pp = &(*pp)->next)
-		if ((*pp)->family == family && name_eq((*pp)->table, t) &&
-		    name_eq((*pp)->chain, ch))
+		if ((*pp)->family == family && strcmp((*pp)->ktable, table) == 0 &&
+		    strcmp((*pp)->kchain, chain) == 0)
 			return pp;
 	return pp;
 }
@@ -462,6 +462,7 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 	struct tb tb = { { 0 } }, hk = { { 0 } };
 	int type = NFNL_MSG_TYPE(nlh->nlmsg_type);
 	const char *table, *chain;
+	char ktable[TRACE_NAME_MAX], kchain[TRACE_NAME_MAX];
 	struct chain_ent **pp, *e;
 
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
@@ -494,7 +495,9 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 	if (parse_nested(tb.a[NFTA_CHAIN_HOOK], &hook_policy, &hk) < 0 ||
 	    !hk.a[NFTA_HOOK_HOOKNUM] || !hk.a[NFTA_HOOK_PRIORITY])
 		return -EINVAL;
-	pp = chain_find(c, nfg->nfgen_family, table, chain);
+	cut_name(ktable, table);
+	cut_name(kchain, chain);
+	pp = chain_find(c, nfg->nfgen_family, ktable, kchain);
 	e = *pp;
 	if (!e) {
 		e = calloc(1, sizeof(*e));
@@ -508,6 +511,8 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 			free(e);
 			return -ENOMEM;
 		}
+		memcpy(e->ktable, ktable, sizeof(ktable));
+		memcpy(e->kchain, kchain, sizeof(kchain));
 		e->family = nfg->nfgen_family;
 		*pp = e;
 	}

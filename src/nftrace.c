@@ -608,9 +608,27 @@ void nftrace_ctx_fill(struct nftrace_ctx *c, struct trace_record *rec)
 
 char *nftrace_step_verdict(const struct trace_record *r, char *buf, size_t size)
 {
+	const char *name;
+	size_t n, c;
+
 	if (!r->has_verdict && !r->has_policy)
 		return NULL;
-	snprintf(buf, size, "%s%s%s", nftrace_verdict_name(r->has_verdict ? r->verdict_code :
-		 (int32_t)r->policy), r->verdict_chain[0] ? " " : "", r->verdict_chain);
+	if (!size)
+		return buf;
+	/* By hand, not snprintf: the pipeline names every nft step's verdict. */
+	name = nftrace_verdict_name(r->has_verdict ? r->verdict_code : (int32_t)r->policy);
+	n = strlen(name);
+	if (n > size - 1)
+		n = size - 1;
+	memcpy(buf, name, n);
+	c = strnlen(r->verdict_chain, sizeof(r->verdict_chain));
+	if (c && n < size - 1) {
+		buf[n++] = ' ';
+		if (c > size - 1 - n)
+			c = size - 1 - n;
+		memcpy(buf + n, r->verdict_chain, c);
+		n += c;
+	}
+	buf[n] = '\0';
 	return buf;
 }

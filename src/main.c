@@ -30,6 +30,7 @@
 #include "iptrace/pipeline.h"
 #include "iptrace/privs.h"
 #include "iptrace/resolver.h"
+#include "iptrace/rxbatch.h"
 #include "iptrace/sink.h"
 #include "iptrace/state.h"
 
@@ -279,45 +280,61 @@ static void explain_owner(void)
 		msg("cannot bind NFLOG group 0: permission denied (need root or CAP_NET_ADMIN)");
 }
 
-/* Read everything queued on @fd (a @source socket) without waiting. -errno on hard errors. */
-static int drain(struct live *lv, struct pipeline *pl, int fd, uint16_t source, bool *warned)
-{
-	static uint32_t buf[(1 << 17) / 4];	/* 128 KiB: a full batch of records */
+/*
+ * The trace sockets are read RX_BATCH datagrams per recvmmsg(), up to RX_ROUNDS calls per
+ * wake-up before the other socket and the group timer get their turn. A slot holds the
+ * largest datagram these sockets get: ruleset events of NLMSG_GOODSIZE (at most 8 KiB);
+ * trace records are under 1 KiB. A longer one would be cut, and its cut message counted
+ * as malformed by the pipeline, as a too small recv() buffer did before.
+ */
+#define RX_BATCH	64
+#define RX_SLOT		(16u << 10)
+#define RX_ROUNDS	4
 
-	for (int i = 0; i < 64; i++) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+/* Read what is queued on @fd (a @source socket) without waiting. -errno on hard errors. */
+static int drain(struct live *lv, struct pipeline *pl, struct rxbatch *rx, int fd,
+		 uint16_t source, bool *warned)
+{
+	for (int round = 0; round < RX_ROUNDS; round++) {
+		int n = rxbatch_recv(rx, fd);
 		uint64_t mono;
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			if (errno == ENOBUFS) {
-				if (source == NLREC_NFTRACE) {
-					/* Ruleset events may be among the lost: distrust the rule cache. */
-					if (lv->nftrule)
-						nftrule_lost(lv->nftrule, clock_ns(CLOCK_MONOTONIC));
-					/* No sequence number to count the records by: count the overrun. */
-					pipeline_add_overrun(pl);
-				}
-				/* NFLOG: the exact count comes from the sequence gap. */
-				if (!*warned)
-					msg("warning: the kernel is dropping trace records (socket overrun); "
-					    "%s", source == NLREC_NFTRACE ?
-					    "nft records have no sequence number: counted as overruns" :
-					    "they are counted as lost");
-				*warned = true;
-				continue;
+		if (n == -EINTR)
+			continue;
+		if (n == -ENOBUFS) {
+			if (source == NLREC_NFTRACE) {
+				/* Ruleset events may be among the lost: distrust the rule cache. */
+				if (lv->nftrule)
+					nftrule_lost(lv->nftrule, clock_ns(CLOCK_MONOTONIC));
+				/* No sequence number to count the records by: count the overrun. */
+				pipeline_add_overrun(pl);
 			}
-			return -errno;
+			/* NFLOG: the exact count comes from the sequence gap. */
+			if (!*warned)
+				msg("warning: the kernel is dropping trace records (socket overrun); "
+				    "%s", source == NLREC_NFTRACE ?
+				    "nft records have no sequence number: counted as overruns" :
+				    "they are counted as lost");
+			*warned = true;
+			continue;
 		}
+		if (n <= 0)
+			return n;
+		/* One clock reading per batch: all of its records were queued by now. */
 		mono = clock_ns(CLOCK_MONOTONIC);
-		if (lv->rec)
-			nlrec_write(lv->rec, source, mono, buf, (size_t)n);
 		pipeline_set_clock(pl, mono, clock_ns(CLOCK_REALTIME));
-		if (pipeline_dispatch(pl, source, buf, (size_t)n) < 0)
-			return -EPIPE;
+		for (int i = 0; i < n; i++) {
+			size_t len;
+			const void *buf = rxbatch_get(rx, (unsigned)i, &len, NULL);
+
+			if (lv->rec)
+				nlrec_write(lv->rec, source, mono, buf, len);
+			if (pipeline_dispatch(pl, source, buf, len) < 0)
+				return -EPIPE;
+		}
+		/* A short batch: the queue was empty, no need to ask again. */
+		if ((unsigned)n < rxbatch_max(rx))
+			return 0;
 	}
 	return 0;
 }
@@ -331,6 +348,13 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 	struct pollfd pfd[2];
 	uint16_t srcs[2];
 	nfds_t npfd = 0;
+	struct rxbatch *rx = rxbatch_new(RX_BATCH, RX_SLOT);
+	int rc = 0;
+
+	if (!rx) {
+		msg("out of memory");
+		return EXIT_FAILURE;
+	}
 
 	if (lv->nflog) {
 		pfd[npfd] = (struct pollfd){ .fd = nflog_src_fd(lv->nflog), .events = POLLIN };
@@ -360,19 +384,21 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 		ret = ppoll(pfd, npfd, tsp, waitmask);
 		if (ret < 0 && errno != EINTR) {
 			msg("poll: %s", strerror(errno));
-			return EXIT_FAILURE;
+			rc = EXIT_FAILURE;
+			goto out;
 		}
 		for (nfds_t i = 0; ret > 0 && i < npfd; i++) {
 			int r;
 
 			if (!pfd[i].revents)
 				continue;
-			r = drain(lv, pl, pfd[i].fd, srcs[i], &warned);
+			r = drain(lv, pl, rx, pfd[i].fd, srcs[i], &warned);
 			if (r == -EPIPE)
-				return 0;	/* output closed: end like a signal */
+				goto out;	/* output closed: end like a signal */
 			if (r < 0) {
 				msg("receiving trace records: %s", strerror(-r));
-				return EXIT_FAILURE;
+				rc = EXIT_FAILURE;
+				goto out;
 			}
 		}
 		pipeline_set_clock(pl, clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_REALTIME));
@@ -380,8 +406,10 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 	}
 	/* Records already queued belong to the capture: take them before teardown. */
 	for (nfds_t i = 0; i < npfd && !pipeline_done(pl); i++)
-		drain(lv, pl, pfd[i].fd, srcs[i], &warned);
-	return 0;
+		drain(lv, pl, rx, pfd[i].fd, srcs[i], &warned);
+out:
+	rxbatch_free(rx);
+	return rc;
 }
 
 /*

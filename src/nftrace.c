@@ -51,6 +51,20 @@ static const enum mnl_attr_data_type trace_types[TRACE_ATTR_MAX + 1] = {
 };
 
 /*
+ * libmnl's accessors are calls into the shared library, ten or so per message: these read
+ * the same bytes in place. Sizes were checked by parse_attrs().
+ */
+static inline const void *attr_data(const struct nlattr *a)
+{
+	return (const char *)a + MNL_ATTR_HDRLEN;
+}
+
+static inline uint16_t attr_len(const struct nlattr *a)
+{
+	return (uint16_t)(a->nla_len - MNL_ATTR_HDRLEN);
+}
+
+/*
  * An attribute table this file reads: each known type's libmnl data type; types past max
  * are newer than this build and skipped, types the table leaves at 0 get no size check and
  * are not used.
@@ -126,7 +140,7 @@ static int parse_msg(const struct nlmsghdr *nlh, const struct policy *pol, struc
 
 static int parse_nested(const struct nlattr *nest, const struct policy *pol, struct tb *tb)
 {
-	const char *p = mnl_attr_get_payload(nest);
+	const char *p = attr_data(nest);
 
 	return parse_attrs(p, (const char *)nest + nest->nla_len, pol, tb);
 }
@@ -157,17 +171,36 @@ _Static_assert(NFTA_VERDICT_MAX <= TRACE_ATTR_MAX && NFTA_CHAIN_MAX <= TRACE_ATT
 
 static uint32_t be32_attr(const struct nlattr *a)
 {
-	return ntohl(mnl_attr_get_u32(a));
+	uint32_t v;
+
+	memcpy(&v, attr_data(a), sizeof(v));
+	return ntohl(v);
+}
+
+static uint16_t be16_attr(const struct nlattr *a)
+{
+	uint16_t v;
+
+	memcpy(&v, attr_data(a), sizeof(v));
+	return ntohs(v);
+}
+
+static uint64_t be64_attr(const struct nlattr *a)
+{
+	uint64_t v;
+
+	memcpy(&v, attr_data(a), sizeof(v));
+	return be64toh(v);
 }
 
 /* Copy a string attribute, cut to TRACE_NAME_MAX-1 (nft names may be longer). */
 static void name_attr(const struct nlattr *a, char *dst)
 {
-	size_t n = strnlen(mnl_attr_get_str(a), mnl_attr_get_payload_len(a));
+	size_t n = strnlen(attr_data(a), attr_len(a));
 
 	if (n > TRACE_NAME_MAX - 1)
 		n = TRACE_NAME_MAX - 1;
-	memcpy(dst, mnl_attr_get_str(a), n);
+	memcpy(dst, attr_data(a), n);
 	dst[n] = '\0';
 }
 
@@ -191,7 +224,7 @@ static void decode_headers(const struct tb *tb, struct trace_record *rec)
 {
 	const struct nlattr *nh = tb->a[NFTA_TRACE_NETWORK_HEADER];
 	const struct nlattr *th = tb->a[NFTA_TRACE_TRANSPORT_HEADER];
-	size_t nlen = mnl_attr_get_payload_len(nh), tlen = th ? mnl_attr_get_payload_len(th) : 0;
+	size_t nlen = attr_len(nh), tlen = th ? attr_len(th) : 0;
 	int family = rec->nfproto == NFPROTO_IPV6 ? AF_INET6 :
 		     rec->nfproto == NFPROTO_IPV4 ? AF_INET : 0;
 
@@ -199,9 +232,9 @@ static void decode_headers(const struct tb *tb, struct trace_record *rec)
 		nlen = TRACE_RAW_MAX;
 	if (tlen > TRACE_RAW_MAX - nlen)
 		tlen = TRACE_RAW_MAX - nlen;
-	memcpy(rec->raw, mnl_attr_get_payload(nh), nlen);
+	memcpy(rec->raw, attr_data(nh), nlen);
 	if (tlen)
-		memcpy(rec->raw + nlen, mnl_attr_get_payload(th), tlen);
+		memcpy(rec->raw + nlen, attr_data(th), tlen);
 	rec->raw_len = (uint16_t)(nlen + tlen);
 	rec->has_hdr = true;
 	if (pkt_decode(rec->raw, rec->raw_len, family, &rec->pkt) < 0)
@@ -249,7 +282,7 @@ int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	name_attr(tb.a[NFTA_TRACE_CHAIN], rec->chain);
 	rec->trace_id = be32_attr(tb.a[NFTA_TRACE_ID]);
 	if (tb.a[NFTA_TRACE_RULE_HANDLE])
-		rec->handle = be64toh(mnl_attr_get_u64(tb.a[NFTA_TRACE_RULE_HANDLE]));
+		rec->handle = be64_attr(tb.a[NFTA_TRACE_RULE_HANDLE]);
 	if (tb.a[NFTA_TRACE_VERDICT] && decode_verdict(tb.a[NFTA_TRACE_VERDICT], rec) < 0)
 		return -EINVAL;
 	if (tb.a[NFTA_TRACE_POLICY]) {
@@ -267,14 +300,14 @@ int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	if (tb.a[NFTA_TRACE_OIF])
 		rec->ifindex_out = be32_attr(tb.a[NFTA_TRACE_OIF]);
 	if (tb.a[NFTA_TRACE_IIFTYPE])
-		rec->hw_type = ntohs(mnl_attr_get_u16(tb.a[NFTA_TRACE_IIFTYPE]));
+		rec->hw_type = be16_attr(tb.a[NFTA_TRACE_IIFTYPE]);
 	if (tb.a[NFTA_TRACE_LL_HEADER]) {
 		/* An Ethernet header as the log format's MAC= shows it: dst, src, type. */
-		uint16_t len = mnl_attr_get_payload_len(tb.a[NFTA_TRACE_LL_HEADER]);
+		uint16_t len = attr_len(tb.a[NFTA_TRACE_LL_HEADER]);
 
 		if (len > 14)
 			len = 14;
-		memcpy(rec->hw, mnl_attr_get_payload(tb.a[NFTA_TRACE_LL_HEADER]), len);
+		memcpy(rec->hw, attr_data(tb.a[NFTA_TRACE_LL_HEADER]), len);
 		rec->hw_len = len;
 	}
 	if (tb.a[NFTA_TRACE_NETWORK_HEADER])
@@ -283,7 +316,7 @@ int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 		rec->has_ct = true;
 		rec->ct_id = be32_attr(tb.a[TRACE_CT_ID]);
 		if (tb.a[TRACE_CT_DIRECTION])
-			rec->ct_dir = mnl_attr_get_u8(tb.a[TRACE_CT_DIRECTION]);
+			rec->ct_dir = *(const uint8_t *)attr_data(tb.a[TRACE_CT_DIRECTION]);
 		if (tb.a[TRACE_CT_STATUS])
 			rec->ct_status = be32_attr(tb.a[TRACE_CT_STATUS]);
 		if (tb.a[TRACE_CT_STATE])

@@ -166,6 +166,12 @@ static const enum mnl_attr_data_type hook_types[NFTA_HOOK_MAX + 1] = {
 };
 static const struct policy hook_policy = { hook_types, NFTA_HOOK_MAX };
 
+/* Only the name is read; the rest (flags, use, handle...) must not be checked as a chain's. */
+static const enum mnl_attr_data_type table_types[NFTA_TABLE_NAME + 1] = {
+	[NFTA_TABLE_NAME]	= MNL_TYPE_NUL_STRING,
+};
+static const struct policy table_policy = { table_types, NFTA_TABLE_NAME };
+
 _Static_assert(NFTA_VERDICT_MAX <= TRACE_ATTR_MAX && NFTA_CHAIN_MAX <= TRACE_ATTR_MAX &&
 	       NFTA_HOOK_MAX <= TRACE_ATTR_MAX, "struct tb holds every table this file reads");
 
@@ -505,11 +511,15 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 		return -EINVAL;
 	nfg = mnl_nlmsg_get_payload(nlh);
 	if (type == NFT_MSG_DELTABLE) {
-		/* NFTA_TABLE_NAME is attribute 1, like NFTA_CHAIN_TABLE. */
-		if (parse_msg(nlh, &chain_policy, &tb) < 0)
+		/*
+		 * The table's own policy: read as a chain message, its NFTA_TABLE_USE (3, a
+		 * be32) would have to pass as NFTA_CHAIN_NAME's string, which it does only
+		 * while the use count's low byte is 0.
+		 */
+		if (parse_msg(nlh, &table_policy, &tb) < 0)
 			return -EINVAL;
-		if (tb.a[NFTA_CHAIN_TABLE])
-			chain_del(c, nfg->nfgen_family, mnl_attr_get_str(tb.a[NFTA_CHAIN_TABLE]), NULL);
+		if (tb.a[NFTA_TABLE_NAME])
+			chain_del(c, nfg->nfgen_family, attr_data(tb.a[NFTA_TABLE_NAME]), NULL);
 		return 0;
 	}
 	if (parse_msg(nlh, &chain_policy, &tb) < 0)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test_nftrace.c: the nf_tables trace decoder on recorded kernel bytes and crafted messages */
+#include <endian.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -335,6 +336,56 @@ static void test_ctx_long_names(void **state)
 	nftrace_ctx_free(ctx);
 }
 
+/* DELTABLE forgets the table's chains, whatever its other attributes (use count included). */
+static void test_ctx_deltable(void **state)
+{
+	struct nftrace_ctx *ctx = nftrace_ctx_new();
+	char buf[1024];
+	struct nlmsghdr *nlh;
+	struct nlattr *hook;
+	struct trace_record r = { 0 };
+
+	(void)state;
+	assert_non_null(ctx);
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN;
+	((struct nfgenmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)))->nfgen_family =
+		NFPROTO_IPV4;
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, "x");
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, "a");
+	hook = mnl_attr_nest_start(nlh, NFTA_CHAIN_HOOK);
+	mnl_attr_put_u32(nlh, NFTA_HOOK_HOOKNUM, htonl(NF_INET_FORWARD));
+	mnl_attr_put_u32(nlh, NFTA_HOOK_PRIORITY, htonl(10));
+	mnl_attr_nest_end(nlh, hook);
+	assert_int_equal(nftrace_ctx_learn(ctx, nlh), 0);
+
+	r.backend = TRACE_BACKEND_NFT;
+	r.table_family = NFPROTO_IPV4;
+	r.hook = HOOK_NONE;
+	strcpy(r.table, "x");
+	strcpy(r.chain, "a");
+	nftrace_ctx_fill(ctx, &r);
+	assert_true(r.has_prio);
+	assert_int_equal(r.prio, 10);
+
+	/* As the kernel sends it: name, flags, use, handle. */
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELTABLE;
+	((struct nfgenmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)))->nfgen_family =
+		NFPROTO_IPV4;
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, "x");
+	mnl_attr_put_u32(nlh, NFTA_TABLE_FLAGS, 0);
+	mnl_attr_put_u32(nlh, NFTA_TABLE_USE, htonl(3));
+	mnl_attr_put_u64(nlh, NFTA_TABLE_HANDLE, htobe64(7));
+	assert_int_equal(nftrace_ctx_learn(ctx, nlh), 0);
+	r.has_prio = false;
+	nftrace_ctx_fill(ctx, &r);
+	assert_false(r.has_prio);
+	nftrace_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -343,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_ctx_fill),
 		cmocka_unit_test(test_step_verdict),
 		cmocka_unit_test(test_ctx_long_names),
+		cmocka_unit_test(test_ctx_deltable),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -340,7 +340,7 @@ static void batch_free(struct batch *bt)
  */
 static int batch_send(struct batch *bt, struct mnl_socket *nl)
 {
-	static uint32_t rbuf[8192 / 4];
+	uint32_t rbuf[8192 / 4];
 	size_t len;
 	unsigned acks = 0;
 	int err = 0, sndbuf;

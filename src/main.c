@@ -228,6 +228,7 @@ struct live {
 	struct nlrec		*rec;
 	struct resolver		*resolver;
 	struct nftrule		*nftrule;	/* nft rule text: with the nftrace socket only */
+	struct rxbatch		*rx;		/* the receive loop's buffers, for either socket */
 };
 
 /*
@@ -292,9 +293,10 @@ static void explain_owner(void)
 #define RX_ROUNDS	4
 
 /* Read what is queued on @fd (a @source socket) without waiting. -errno on hard errors. */
-static int drain(struct live *lv, struct pipeline *pl, struct rxbatch *rx, int fd,
-		 uint16_t source, bool *warned)
+static int drain(struct live *lv, struct pipeline *pl, int fd, uint16_t source, bool *warned)
 {
+	struct rxbatch *rx = lv->rx;
+
 	for (int round = 0; round < RX_ROUNDS; round++) {
 		int n = rxbatch_recv(rx, fd);
 		uint64_t mono;
@@ -348,13 +350,6 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 	struct pollfd pfd[2];
 	uint16_t srcs[2];
 	nfds_t npfd = 0;
-	struct rxbatch *rx = rxbatch_new(RX_BATCH, RX_SLOT);
-	int rc = 0;
-
-	if (!rx) {
-		msg("out of memory");
-		return EXIT_FAILURE;
-	}
 
 	if (lv->nflog) {
 		pfd[npfd] = (struct pollfd){ .fd = nflog_src_fd(lv->nflog), .events = POLLIN };
@@ -384,21 +379,19 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 		ret = ppoll(pfd, npfd, tsp, waitmask);
 		if (ret < 0 && errno != EINTR) {
 			msg("poll: %s", strerror(errno));
-			rc = EXIT_FAILURE;
-			goto out;
+			return EXIT_FAILURE;
 		}
 		for (nfds_t i = 0; ret > 0 && i < npfd; i++) {
 			int r;
 
 			if (!pfd[i].revents)
 				continue;
-			r = drain(lv, pl, rx, pfd[i].fd, srcs[i], &warned);
+			r = drain(lv, pl, pfd[i].fd, srcs[i], &warned);
 			if (r == -EPIPE)
-				goto out;	/* output closed: end like a signal */
+				return 0;	/* output closed: end like a signal */
 			if (r < 0) {
 				msg("receiving trace records: %s", strerror(-r));
-				rc = EXIT_FAILURE;
-				goto out;
+				return EXIT_FAILURE;
 			}
 		}
 		pipeline_set_clock(pl, clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_REALTIME));
@@ -406,10 +399,8 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 	}
 	/* Records already queued belong to the capture: take them before teardown. */
 	for (nfds_t i = 0; i < npfd && !pipeline_done(pl); i++)
-		drain(lv, pl, rx, pfd[i].fd, srcs[i], &warned);
-out:
-	rxbatch_free(rx);
-	return rc;
+		drain(lv, pl, pfd[i].fd, srcs[i], &warned);
+	return 0;
 }
 
 /*
@@ -505,6 +496,11 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 			return EXIT_FAILURE;
 		}
 	}
+	lv->rx = rxbatch_new(RX_BATCH, RX_SLOT);
+	if (!lv->rx) {
+		msg("out of memory");
+		return EXIT_FAILURE;
+	}
 	if (kind != MARKER_LEGACY) {
 		/* Subscribed before the marker exists: no record of the capture is missed. */
 		lv->nftrace = nftrace_src_open(o->rcvbuf ? o->rcvbuf : NFTRACE_RCVBUF);
@@ -546,6 +542,8 @@ static int live_teardown(struct live *lv)
 	}
 	nftrace_src_close(lv->nftrace);
 	lv->nftrace = NULL;
+	rxbatch_free(lv->rx);
+	lv->rx = NULL;
 	for (int f = 1; lv->lb && f >= 0; f--) {
 		ret = logbind_restore(&lv->lb[f]);
 		if (ret < 0) {

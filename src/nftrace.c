@@ -2,6 +2,7 @@
 /* nftrace.c: pure decoder of NFT_MSG_TRACE messages, and the chain map records lack */
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -50,9 +51,23 @@ static const enum mnl_attr_data_type trace_types[TRACE_ATTR_MAX + 1] = {
 };
 
 /*
- * One validating callback for every attribute table this file reads: a parse names its
- * policy (each known type's libmnl data type; types past max are newer than this build and
- * skipped, types the table leaves at 0 get no size check and are not used).
+ * libmnl's accessors are calls into the shared library, ten or so per message: these read
+ * the same bytes in place. Sizes were checked by parse_attrs().
+ */
+static inline const void *attr_data(const struct nlattr *a)
+{
+	return (const char *)a + MNL_ATTR_HDRLEN;
+}
+
+static inline uint16_t attr_len(const struct nlattr *a)
+{
+	return (uint16_t)(a->nla_len - MNL_ATTR_HDRLEN);
+}
+
+/*
+ * An attribute table this file reads: each known type's libmnl data type; types past max
+ * are newer than this build and skipped, types the table leaves at 0 get no size check and
+ * are not used.
  */
 struct policy {
 	const enum mnl_attr_data_type	*types;
@@ -60,21 +75,74 @@ struct policy {
 };
 
 struct tb {
-	const struct policy	*pol;
 	const struct nlattr	*a[TRACE_ATTR_MAX + 1];
 };
 
-static int attr_cb(const struct nlattr *attr, void *data)
+/*
+ * One pass over the attributes in [@p, @end), as mnl_attr_parse() walks them (a truncated
+ * attribute ends the walk), checking each known one as mnl_attr_validate() would (the exact
+ * size of fixed-size types, a NUL-terminated string, an empty or well-sized nest), but
+ * without a callback and two library calls per attribute: that walk was 40 % of the cost
+ * of a trace message (9 to 11 of them per forwarded packet). The last of a repeated
+ * attribute wins. Returns 0, or -EINVAL when a known attribute has the wrong size.
+ */
+static int parse_attrs(const char *p, const char *end, const struct policy *pol,
+		       struct tb *tb)
 {
-	struct tb *tb = data;
-	int type = mnl_attr_get_type(attr);
+	while (end - p >= (ptrdiff_t)sizeof(struct nlattr)) {
+		const struct nlattr *attr = (const void *)p;
+		uint16_t type = attr->nla_type & NLA_TYPE_MASK, len = attr->nla_len, plen;
+		bool ok;
 
-	if (mnl_attr_type_valid(attr, (uint16_t)tb->pol->max) < 0)
-		return MNL_CB_OK;	/* newer than this build: skip */
-	if (mnl_attr_validate(attr, tb->pol->types[type]) < 0)
-		return MNL_CB_ERROR;
-	tb->a[type] = attr;
-	return MNL_CB_OK;
+		if (len < sizeof(struct nlattr) || len > end - p)
+			break;
+		p += MNL_ALIGN(len);
+		if (type > pol->max)
+			continue;
+		plen = (uint16_t)(len - MNL_ATTR_HDRLEN);
+		switch (pol->types[type]) {
+		case MNL_TYPE_U8:
+			ok = plen == sizeof(uint8_t);
+			break;
+		case MNL_TYPE_U16:
+			ok = plen == sizeof(uint16_t);
+			break;
+		case MNL_TYPE_U32:
+			ok = plen == sizeof(uint32_t);
+			break;
+		case MNL_TYPE_U64:
+			ok = plen == sizeof(uint64_t);
+			break;
+		case MNL_TYPE_NUL_STRING:
+			ok = plen > 0 && ((const char *)attr)[len - 1] == '\0';
+			break;
+		case MNL_TYPE_NESTED:
+			ok = plen == 0 || plen >= MNL_ATTR_HDRLEN;
+			break;
+		default:
+			ok = true;	/* binary: any size */
+			break;
+		}
+		if (!ok)
+			return -EINVAL;
+		tb->a[type] = attr;
+	}
+	return 0;
+}
+
+/* The attributes of a message after its nfgenmsg (nlmsg_len: the buffer may end there). */
+static int parse_msg(const struct nlmsghdr *nlh, const struct policy *pol, struct tb *tb)
+{
+	const char *p = (const char *)nlh + MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
+
+	return parse_attrs(p, (const char *)nlh + nlh->nlmsg_len, pol, tb);
+}
+
+static int parse_nested(const struct nlattr *nest, const struct policy *pol, struct tb *tb)
+{
+	const char *p = attr_data(nest);
+
+	return parse_attrs(p, (const char *)nest + nest->nla_len, pol, tb);
 }
 
 static const struct policy trace_policy = { trace_types, TRACE_ATTR_MAX };
@@ -98,30 +166,55 @@ static const enum mnl_attr_data_type hook_types[NFTA_HOOK_MAX + 1] = {
 };
 static const struct policy hook_policy = { hook_types, NFTA_HOOK_MAX };
 
+/* Only the name is read; the rest (flags, use, handle...) must not be checked as a chain's. */
+static const enum mnl_attr_data_type table_types[NFTA_TABLE_NAME + 1] = {
+	[NFTA_TABLE_NAME]	= MNL_TYPE_NUL_STRING,
+};
+static const struct policy table_policy = { table_types, NFTA_TABLE_NAME };
+
 _Static_assert(NFTA_VERDICT_MAX <= TRACE_ATTR_MAX && NFTA_CHAIN_MAX <= TRACE_ATTR_MAX &&
 	       NFTA_HOOK_MAX <= TRACE_ATTR_MAX, "struct tb holds every table this file reads");
 
 static uint32_t be32_attr(const struct nlattr *a)
 {
-	return ntohl(mnl_attr_get_u32(a));
+	uint32_t v;
+
+	memcpy(&v, attr_data(a), sizeof(v));
+	return ntohl(v);
+}
+
+static uint16_t be16_attr(const struct nlattr *a)
+{
+	uint16_t v;
+
+	memcpy(&v, attr_data(a), sizeof(v));
+	return ntohs(v);
+}
+
+static uint64_t be64_attr(const struct nlattr *a)
+{
+	uint64_t v;
+
+	memcpy(&v, attr_data(a), sizeof(v));
+	return be64toh(v);
 }
 
 /* Copy a string attribute, cut to TRACE_NAME_MAX-1 (nft names may be longer). */
 static void name_attr(const struct nlattr *a, char *dst)
 {
-	size_t n = strnlen(mnl_attr_get_str(a), mnl_attr_get_payload_len(a));
+	size_t n = strnlen(attr_data(a), attr_len(a));
 
 	if (n > TRACE_NAME_MAX - 1)
 		n = TRACE_NAME_MAX - 1;
-	memcpy(dst, mnl_attr_get_str(a), n);
+	memcpy(dst, attr_data(a), n);
 	dst[n] = '\0';
 }
 
 static int decode_verdict(const struct nlattr *nest, struct trace_record *rec)
 {
-	struct tb v = { .pol = &verdict_policy };
+	struct tb v = { { 0 } };
 
-	if (mnl_attr_parse_nested(nest, attr_cb, &v) < 0)
+	if (parse_nested(nest, &verdict_policy, &v) < 0)
 		return -EINVAL;
 	if (!v.a[NFTA_VERDICT_CODE])
 		return -EINVAL;
@@ -137,7 +230,7 @@ static void decode_headers(const struct tb *tb, struct trace_record *rec)
 {
 	const struct nlattr *nh = tb->a[NFTA_TRACE_NETWORK_HEADER];
 	const struct nlattr *th = tb->a[NFTA_TRACE_TRANSPORT_HEADER];
-	size_t nlen = mnl_attr_get_payload_len(nh), tlen = th ? mnl_attr_get_payload_len(th) : 0;
+	size_t nlen = attr_len(nh), tlen = th ? attr_len(th) : 0;
 	int family = rec->nfproto == NFPROTO_IPV6 ? AF_INET6 :
 		     rec->nfproto == NFPROTO_IPV4 ? AF_INET : 0;
 
@@ -145,9 +238,9 @@ static void decode_headers(const struct tb *tb, struct trace_record *rec)
 		nlen = TRACE_RAW_MAX;
 	if (tlen > TRACE_RAW_MAX - nlen)
 		tlen = TRACE_RAW_MAX - nlen;
-	memcpy(rec->raw, mnl_attr_get_payload(nh), nlen);
+	memcpy(rec->raw, attr_data(nh), nlen);
 	if (tlen)
-		memcpy(rec->raw + nlen, mnl_attr_get_payload(th), tlen);
+		memcpy(rec->raw + nlen, attr_data(th), tlen);
 	rec->raw_len = (uint16_t)(nlen + tlen);
 	rec->has_hdr = true;
 	if (pkt_decode(rec->raw, rec->raw_len, family, &rec->pkt) < 0)
@@ -157,7 +250,7 @@ static void decode_headers(const struct tb *tb, struct trace_record *rec)
 int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 {
 	const struct nfgenmsg *nfg;
-	struct tb tb = { .pol = &trace_policy };
+	struct tb tb = { { 0 } };
 	uint32_t type;
 
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
@@ -166,7 +259,7 @@ int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nfg)))
 		return -EINVAL;
 	nfg = mnl_nlmsg_get_payload(nlh);
-	if (mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, &tb) < 0)
+	if (parse_msg(nlh, &trace_policy, &tb) < 0)
 		return -EINVAL;
 	if (!tb.a[NFTA_TRACE_TABLE] || !tb.a[NFTA_TRACE_CHAIN] || !tb.a[NFTA_TRACE_TYPE] ||
 	    !tb.a[NFTA_TRACE_ID])
@@ -195,7 +288,7 @@ int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	name_attr(tb.a[NFTA_TRACE_CHAIN], rec->chain);
 	rec->trace_id = be32_attr(tb.a[NFTA_TRACE_ID]);
 	if (tb.a[NFTA_TRACE_RULE_HANDLE])
-		rec->handle = be64toh(mnl_attr_get_u64(tb.a[NFTA_TRACE_RULE_HANDLE]));
+		rec->handle = be64_attr(tb.a[NFTA_TRACE_RULE_HANDLE]);
 	if (tb.a[NFTA_TRACE_VERDICT] && decode_verdict(tb.a[NFTA_TRACE_VERDICT], rec) < 0)
 		return -EINVAL;
 	if (tb.a[NFTA_TRACE_POLICY]) {
@@ -213,14 +306,14 @@ int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	if (tb.a[NFTA_TRACE_OIF])
 		rec->ifindex_out = be32_attr(tb.a[NFTA_TRACE_OIF]);
 	if (tb.a[NFTA_TRACE_IIFTYPE])
-		rec->hw_type = ntohs(mnl_attr_get_u16(tb.a[NFTA_TRACE_IIFTYPE]));
+		rec->hw_type = be16_attr(tb.a[NFTA_TRACE_IIFTYPE]);
 	if (tb.a[NFTA_TRACE_LL_HEADER]) {
 		/* An Ethernet header as the log format's MAC= shows it: dst, src, type. */
-		uint16_t len = mnl_attr_get_payload_len(tb.a[NFTA_TRACE_LL_HEADER]);
+		uint16_t len = attr_len(tb.a[NFTA_TRACE_LL_HEADER]);
 
 		if (len > 14)
 			len = 14;
-		memcpy(rec->hw, mnl_attr_get_payload(tb.a[NFTA_TRACE_LL_HEADER]), len);
+		memcpy(rec->hw, attr_data(tb.a[NFTA_TRACE_LL_HEADER]), len);
 		rec->hw_len = len;
 	}
 	if (tb.a[NFTA_TRACE_NETWORK_HEADER])
@@ -229,7 +322,7 @@ int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 		rec->has_ct = true;
 		rec->ct_id = be32_attr(tb.a[TRACE_CT_ID]);
 		if (tb.a[TRACE_CT_DIRECTION])
-			rec->ct_dir = mnl_attr_get_u8(tb.a[TRACE_CT_DIRECTION]);
+			rec->ct_dir = *(const uint8_t *)attr_data(tb.a[TRACE_CT_DIRECTION]);
 		if (tb.a[TRACE_CT_STATUS])
 			rec->ct_status = be32_attr(tb.a[TRACE_CT_STATUS]);
 		if (tb.a[TRACE_CT_STATE])
@@ -288,7 +381,9 @@ struct chain_ent {
 	uint8_t			family;
 	int8_t			hook;
 	int32_t			prio;
-	char			*table, *chain;
+	char			*table, *chain;	/* full names, as ruleset events give them */
+	/* The key: the names cut to TRACE_NAME_MAX-1, as records carry them. */
+	char			ktable[TRACE_NAME_MAX], kchain[TRACE_NAME_MAX];
 };
 
 struct trace_slot {
@@ -332,42 +427,40 @@ void nftrace_ctx_free(struct nftrace_ctx *c)
 	free(c);
 }
 
+/* Copy @name cut to TRACE_NAME_MAX-1 bytes, as the decoder cuts records' names. */
+static void cut_name(char *dst, const char *name)
+{
+	size_t n = strnlen(name, TRACE_NAME_MAX - 1);
+
+	memcpy(dst, name, n);
+	dst[n] = '\0';
+}
+
+/* FNV-1a over the cut names, inline: this runs for every trace message. */
 static size_t chain_hash(uint8_t family, const char *table, const char *chain)
 {
-	uint32_t h = pkt_hash(PKT_HASH_SEED, &family, 1);
+	uint32_t h = 2166136261u ^ family;
 
-	h = pkt_hash(h, table, strlen(table) + 1);
-	h = pkt_hash(h, chain, strlen(chain));
-	return h & (CHAIN_BUCKETS - 1);
+	for (const unsigned char *p = (const void *)table; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	h = (h ^ '/') * 16777619u;
+	for (const unsigned char *p = (const void *)chain; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return (h ^ (h >> 16)) & (CHAIN_BUCKETS - 1);
 }
 
 /*
- * Records carry names cut to TRACE_NAME_MAX-1; compare the map's full names the same way so
- * a long name still finds its chain.
+ * The chain named by cut names (at most TRACE_NAME_MAX-1 bytes, as records carry them): a
+ * long name still finds its chain. Returns the link that points to it, or to NULL.
  */
-static bool name_eq(const char *full, const char *cut)
-{
-	return strncmp(full, cut, TRACE_NAME_MAX - 1) == 0 &&
-	       (strlen(full) < TRACE_NAME_MAX - 1 || strlen(cut) == TRACE_NAME_MAX - 1);
-}
-
 static struct chain_ent **chain_find(struct nftrace_ctx *c, uint8_t family, const char *table,
 				     const char *chain)
 {
-	char t[TRACE_NAME_MAX], ch[TRACE_NAME_MAX];
-	struct chain_ent **pp;
+	struct chain_ent **pp = &c->buckets[chain_hash(family, table, chain)];
 
-	/* Hash the cut names: the key records can give. (No snprintf: this is per record.) */
-	size_t tl = strnlen(table, TRACE_NAME_MAX - 1), cl = strnlen(chain, TRACE_NAME_MAX - 1);
-
-	memcpy(t, table, tl);
-	t[tl] = '\0';
-	memcpy(ch, chain, cl);
-	ch[cl] = '\0';
-	pp = &c->buckets[chain_hash(family, t, ch)];
 	for (; *pp; pp = &(*pp)->next)
-		if ((*pp)->family == family && name_eq((*pp)->table, t) &&
-		    name_eq((*pp)->chain, ch))
+		if ((*pp)->family == family && strcmp((*pp)->ktable, table) == 0 &&
+		    strcmp((*pp)->kchain, chain) == 0)
 			return pp;
 	return pp;
 }
@@ -405,9 +498,10 @@ static int8_t hook_of(uint8_t family, uint32_t hooknum)
 int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 {
 	const struct nfgenmsg *nfg;
-	struct tb tb = { .pol = &chain_policy }, hk = { .pol = &hook_policy };
+	struct tb tb = { { 0 } }, hk = { { 0 } };
 	int type = NFNL_MSG_TYPE(nlh->nlmsg_type);
 	const char *table, *chain;
+	char ktable[TRACE_NAME_MAX], kchain[TRACE_NAME_MAX];
 	struct chain_ent **pp, *e;
 
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
@@ -417,14 +511,18 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 		return -EINVAL;
 	nfg = mnl_nlmsg_get_payload(nlh);
 	if (type == NFT_MSG_DELTABLE) {
-		/* NFTA_TABLE_NAME is attribute 1, like NFTA_CHAIN_TABLE. */
-		if (mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, &tb) < 0)
+		/*
+		 * The table's own policy: read as a chain message, its NFTA_TABLE_USE (3, a
+		 * be32) would have to pass as NFTA_CHAIN_NAME's string, which it does only
+		 * while the use count's low byte is 0.
+		 */
+		if (parse_msg(nlh, &table_policy, &tb) < 0)
 			return -EINVAL;
-		if (tb.a[NFTA_CHAIN_TABLE])
-			chain_del(c, nfg->nfgen_family, mnl_attr_get_str(tb.a[NFTA_CHAIN_TABLE]), NULL);
+		if (tb.a[NFTA_TABLE_NAME])
+			chain_del(c, nfg->nfgen_family, attr_data(tb.a[NFTA_TABLE_NAME]), NULL);
 		return 0;
 	}
-	if (mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, &tb) < 0)
+	if (parse_msg(nlh, &chain_policy, &tb) < 0)
 		return -EINVAL;
 	if (!tb.a[NFTA_CHAIN_TABLE] || !tb.a[NFTA_CHAIN_NAME])
 		return -EINVAL;
@@ -437,10 +535,12 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 	/* Regular chains take their place from the base chain that reached them. */
 	if (!tb.a[NFTA_CHAIN_HOOK])
 		return 0;
-	if (mnl_attr_parse_nested(tb.a[NFTA_CHAIN_HOOK], attr_cb, &hk) < 0 ||
+	if (parse_nested(tb.a[NFTA_CHAIN_HOOK], &hook_policy, &hk) < 0 ||
 	    !hk.a[NFTA_HOOK_HOOKNUM] || !hk.a[NFTA_HOOK_PRIORITY])
 		return -EINVAL;
-	pp = chain_find(c, nfg->nfgen_family, table, chain);
+	cut_name(ktable, table);
+	cut_name(kchain, chain);
+	pp = chain_find(c, nfg->nfgen_family, ktable, kchain);
 	e = *pp;
 	if (!e) {
 		e = calloc(1, sizeof(*e));
@@ -454,6 +554,8 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 			free(e);
 			return -ENOMEM;
 		}
+		memcpy(e->ktable, ktable, sizeof(ktable));
+		memcpy(e->kchain, kchain, sizeof(kchain));
 		e->family = nfg->nfgen_family;
 		*pp = e;
 	}
@@ -549,9 +651,27 @@ void nftrace_ctx_fill(struct nftrace_ctx *c, struct trace_record *rec)
 
 char *nftrace_step_verdict(const struct trace_record *r, char *buf, size_t size)
 {
+	const char *name;
+	size_t n, c;
+
 	if (!r->has_verdict && !r->has_policy)
 		return NULL;
-	snprintf(buf, size, "%s%s%s", nftrace_verdict_name(r->has_verdict ? r->verdict_code :
-		 (int32_t)r->policy), r->verdict_chain[0] ? " " : "", r->verdict_chain);
+	if (!size)
+		return buf;
+	/* By hand, not snprintf: the pipeline names every nft step's verdict. */
+	name = nftrace_verdict_name(r->has_verdict ? r->verdict_code : (int32_t)r->policy);
+	n = strlen(name);
+	if (n > size - 1)
+		n = size - 1;
+	memcpy(buf, name, n);
+	c = strnlen(r->verdict_chain, sizeof(r->verdict_chain));
+	if (c && n < size - 1) {
+		buf[n++] = ' ';
+		if (c > size - 1 - n)
+			c = size - 1 - n;
+		memcpy(buf + n, r->verdict_chain, c);
+		n += c;
+	}
+	buf[n] = '\0';
 	return buf;
 }

@@ -31,7 +31,7 @@ static int dump_chains(struct mnl_socket *nl, int (*fn)(void *ctx, const void *b
 		       void *ctx)
 {
 	char req[256];
-	static uint32_t buf[32768 / 4];	/* MNL_SOCKET_DUMP_SIZE of newer libmnl */
+	uint32_t buf[32768 / 4];	/* MNL_SOCKET_DUMP_SIZE of newer libmnl */
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
 	struct nfgenmsg *nfg;
 	uint32_t seq = (uint32_t)time(NULL), portid = mnl_socket_get_portid(nl);

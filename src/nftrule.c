@@ -42,6 +42,14 @@
 #define REASON_NAME		"the table's name is too long or not listable"
 #define REASON_CHAIN		"the table's rule of this handle is in another chain"
 
+/*
+ * A listing that failed (other than "no such table") is tried again after this long or
+ * after a commit, not for every packet: it runs synchronously in the receive loop (a
+ * libnftables listing and two GETGEN round trips), and a per-packet retry of a table that
+ * can't be read (generation racing, nft unable to print it) would stall the capture.
+ */
+#define RELOAD_BACKOFF_NS	1000000000ull
+
 struct ver {
 	struct ver	*older;		/* versions of the same handle, newest first */
 	uint64_t	from, until;	/* receive times answered for: [from, until) */
@@ -78,6 +86,7 @@ struct ntable {
 	char		name[TRACE_NAME_MAX];
 	bool		loaded;
 	int		err;		/* last listing's error, 0 if it worked */
+	uint32_t	err_gen;	/* the newest generation taken in when it failed */
 	uint32_t	gen;		/* generation of the last listing */
 	uint64_t	loaded_at;
 	uint64_t	thandle;	/* the table's handle: a new one is a new table */
@@ -614,6 +623,7 @@ static void table_load(struct nftrule *nr, struct ntable *t)
 	t->loaded_at = nr->now;
 	if (ret < 0) {
 		t->err = ret;
+		t->err_gen = nr->last_gen;
 		t->loaded = ret == -ENOENT;	/* "no such table" is an answer too */
 		if (ret == -ENOENT && src->gen(src->ctx, &lc.gen) == 0)
 			t->gen = lc.gen;
@@ -894,6 +904,13 @@ bool nftrule_fill_fixed(struct trace_record *r)
 	return false;
 }
 
+/* A table whose last listing failed, with nothing new since to make another worth it. */
+static bool load_failed_lately(const struct nftrule *nr, const struct ntable *t)
+{
+	return !t->loaded && t->err && nr->now - t->loaded_at < RELOAD_BACKOFF_NS &&
+	       (!nr->have_gen || gen_le(nr->last_gen, t->err_gen));
+}
+
 void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, uint64_t now_ns)
 {
 	struct ntable *loaded[8];
@@ -927,6 +944,7 @@ void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, ui
 			/* At most one listing of a table per packet. */
 			for (size_t k = 0; k < nloaded; k++)
 				done |= loaded[k] == t;
+			done |= load_failed_lately(nr, t);
 			if (!done) {
 				table_load(nr, t);
 				if (nloaded < sizeof(loaded) / sizeof(loaded[0]))

@@ -66,8 +66,11 @@ order=$(jq -r '[.steps[] | .chain] | join(" ")' <<<"$pkt")
 run_capture --verbose
 jq -e '.steps[0].table | startswith("iptrace_")' <<<"$pkt" >/dev/null ||
 	fail "--verbose does not show the marker's own step first: $pkt"
-jq -e '.steps[0].verdict == "continue" and .steps[0].family == "inet"' <<<"$pkt" >/dev/null ||
+# The marker's rule accepts (ending only its own chain): no chain end or policy step of its own.
+jq -e '.steps[0].verdict == "accept" and .steps[0].family == "inet"' <<<"$pkt" >/dev/null ||
 	fail "the marker step's verdict or family: $pkt"
+jq -e '[.steps[] | select(.table | startswith("iptrace_"))] | length == 1' <<<"$pkt" >/dev/null ||
+	fail "more than the marker's rule step from its table: $pkt"
 
 # NFLOG group 0 owned by another capture: the nft marker warns and goes on with nft
 # records; the libiptc marker can't, and names the owner.

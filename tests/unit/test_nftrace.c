@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test_nftrace.c: the nf_tables trace decoder on recorded kernel bytes and crafted messages */
+#include <endian.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -258,12 +259,142 @@ static void test_ctx_fill(void **state)
 	nftrace_ctx_free(ctx);
 }
 
+/* A step's verdict as nft names it, cut to the buffer like snprintf would. */
+static void test_step_verdict(void **state)
+{
+	struct trace_record r = { 0 };
+	char buf[16 + TRACE_NAME_MAX];
+
+	(void)state;
+	assert_null(nftrace_step_verdict(&r, buf, sizeof(buf)));
+	r.has_policy = true;
+	r.policy = NF_DROP;
+	assert_string_equal(nftrace_step_verdict(&r, buf, sizeof(buf)), "drop");
+	r.has_verdict = true;
+	r.verdict_code = NFT_JUMP;
+	strcpy(r.verdict_chain, "KUBE-SERVICES");
+	assert_string_equal(nftrace_step_verdict(&r, buf, sizeof(buf)), "jump KUBE-SERVICES");
+	assert_string_equal(nftrace_step_verdict(&r, buf, 8), "jump KU");
+	assert_string_equal(nftrace_step_verdict(&r, buf, 5), "jump");
+	assert_string_equal(nftrace_step_verdict(&r, buf, 6), "jump ");
+	assert_string_equal(nftrace_step_verdict(&r, buf, 3), "ju");
+	assert_string_equal(nftrace_step_verdict(&r, buf, 1), "");
+	memset(r.verdict_chain, 'c', sizeof(r.verdict_chain) - 1);
+	assert_int_equal(strlen(nftrace_step_verdict(&r, buf, sizeof(buf))),
+			 5 + TRACE_NAME_MAX - 1);
+	r.verdict_code = NF_ACCEPT;
+	r.verdict_chain[0] = '\0';
+	assert_string_equal(nftrace_step_verdict(&r, buf, sizeof(buf)), "accept");
+}
+
+/* A chain whose name is longer than records keep is still found by its cut name. */
+static void test_ctx_long_names(void **state)
+{
+	static const char table[] = "a-table-name-longer-than-thirty-one-bytes";
+	static const char chain[] = "a-chain-name-longer-than-thirty-one-bytes";
+	struct nftrace_ctx *ctx = nftrace_ctx_new();
+	char buf[1024];
+	struct nlmsghdr *nlh;
+	struct nlattr *hook;
+	struct trace_record r = { 0 };
+
+	(void)state;
+	assert_non_null(ctx);
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN;
+	((struct nfgenmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)))->nfgen_family =
+		NFPROTO_IPV4;
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, chain);
+	hook = mnl_attr_nest_start(nlh, NFTA_CHAIN_HOOK);
+	mnl_attr_put_u32(nlh, NFTA_HOOK_HOOKNUM, htonl(NF_INET_FORWARD));
+	mnl_attr_put_u32(nlh, NFTA_HOOK_PRIORITY, htonl(-150));
+	mnl_attr_nest_end(nlh, hook);
+	assert_int_equal(nftrace_ctx_learn(ctx, nlh), 0);
+
+	r.backend = TRACE_BACKEND_NFT;
+	r.table_family = NFPROTO_IPV4;
+	r.hook = HOOK_NONE;
+	memcpy(r.table, table, TRACE_NAME_MAX - 1);
+	memcpy(r.chain, chain, TRACE_NAME_MAX - 1);
+	nftrace_ctx_fill(ctx, &r);
+	assert_true(r.has_prio);
+	assert_int_equal(r.hook, HOOK_FORWARD);
+	assert_int_equal(r.prio, -150);
+
+	/* Another family, or a name that differs within the kept bytes: not that chain. */
+	r.has_prio = false;
+	r.hook = HOOK_NONE;
+	r.table_family = NFPROTO_IPV6;
+	nftrace_ctx_fill(ctx, &r);
+	assert_false(r.has_prio);
+	r.table_family = NFPROTO_IPV4;
+	r.chain[3] = 'X';
+	nftrace_ctx_fill(ctx, &r);
+	assert_false(r.has_prio);
+	nftrace_ctx_free(ctx);
+}
+
+/* DELTABLE forgets the table's chains, whatever its other attributes (use count included). */
+static void test_ctx_deltable(void **state)
+{
+	struct nftrace_ctx *ctx = nftrace_ctx_new();
+	char buf[1024];
+	struct nlmsghdr *nlh;
+	struct nlattr *hook;
+	struct trace_record r = { 0 };
+
+	(void)state;
+	assert_non_null(ctx);
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN;
+	((struct nfgenmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)))->nfgen_family =
+		NFPROTO_IPV4;
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, "x");
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, "a");
+	hook = mnl_attr_nest_start(nlh, NFTA_CHAIN_HOOK);
+	mnl_attr_put_u32(nlh, NFTA_HOOK_HOOKNUM, htonl(NF_INET_FORWARD));
+	mnl_attr_put_u32(nlh, NFTA_HOOK_PRIORITY, htonl(10));
+	mnl_attr_nest_end(nlh, hook);
+	assert_int_equal(nftrace_ctx_learn(ctx, nlh), 0);
+
+	r.backend = TRACE_BACKEND_NFT;
+	r.table_family = NFPROTO_IPV4;
+	r.hook = HOOK_NONE;
+	strcpy(r.table, "x");
+	strcpy(r.chain, "a");
+	nftrace_ctx_fill(ctx, &r);
+	assert_true(r.has_prio);
+	assert_int_equal(r.prio, 10);
+
+	/* As the kernel sends it: name, flags, use, handle. */
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELTABLE;
+	((struct nfgenmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)))->nfgen_family =
+		NFPROTO_IPV4;
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, "x");
+	mnl_attr_put_u32(nlh, NFTA_TABLE_FLAGS, 0);
+	mnl_attr_put_u32(nlh, NFTA_TABLE_USE, htonl(3));
+	mnl_attr_put_u64(nlh, NFTA_TABLE_HANDLE, htobe64(7));
+	assert_int_equal(nftrace_ctx_learn(ctx, nlh), 0);
+	r.has_prio = false;
+	nftrace_ctx_fill(ctx, &r);
+	assert_false(r.has_prio);
+	nftrace_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_recorded_dnat),
 		cmocka_unit_test(test_crafted),
 		cmocka_unit_test(test_ctx_fill),
+		cmocka_unit_test(test_step_verdict),
+		cmocka_unit_test(test_ctx_long_names),
+		cmocka_unit_test(test_ctx_deltable),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -108,6 +108,7 @@ struct fake {
 	const char	*text;		/* the table now; NULL: no such table */
 	uint32_t	gen;		/* the ruleset's generation now */
 	unsigned	lists;
+	int		fail;		/* a listing error to return, 0: none */
 };
 
 static int fake_list(void *ctx, uint8_t family, const char *table, char **text, uint32_t *gen)
@@ -115,6 +116,8 @@ static int fake_list(void *ctx, uint8_t family, const char *table, char **text, 
 	struct fake *fk = ctx;
 
 	fk->lists++;
+	if (fk->fail)
+		return fk->fail;
 	if (!fk->text || strcmp(table, "t") != 0)
 		return -ENOENT;
 	*text = strdup(fk->text);
@@ -355,6 +358,41 @@ static void test_lost_events(void **state)
 	nftrule_free(nr);
 }
 
+/*
+ * A table that can't be read is not listed again for every packet (each listing runs in the
+ * receive loop): again after a commit, or a second later.
+ */
+static void test_failed_listing_backoff(void **state)
+{
+	struct fake fk = { .text = T1, .gen = 10, .fail = -EIO };
+	struct nftrule_source src;
+	struct nftrule *nr = new_nr(&fk, &src);
+	const char *why;
+
+	(void)state;
+	assert_null(text_at(nr, 2, 5 * MS, 6 * MS, &why));
+	assert_string_equal(why, "cannot read the nft ruleset");
+	assert_int_equal(fk.lists, 1);
+	for (uint64_t t = 10; t < 900; t += 10)
+		assert_null(text_at(nr, 2, t * MS, (t + 1) * MS, NULL));
+	assert_int_equal(fk.lists, 1);
+	/* A commit: worth another try (it fails again). */
+	fk.gen = 11;
+	event(nr, NFT_MSG_NEWGEN, 0, 11, 900 * MS);
+	assert_null(text_at(nr, 2, 910 * MS, 911 * MS, NULL));
+	assert_int_equal(fk.lists, 2);
+	assert_null(text_at(nr, 2, 920 * MS, 921 * MS, NULL));
+	assert_int_equal(fk.lists, 2);
+	/* A second after the last try, with the table readable again: the text. */
+	fk.fail = 0;
+	assert_null(text_at(nr, 2, 1500 * MS, 1501 * MS, NULL));
+	assert_int_equal(fk.lists, 2);
+	assert_string_equal(text_at(nr, 2, 1920 * MS, 1921 * MS, NULL),
+			    "udp dport 53 counter accept");
+	assert_int_equal(fk.lists, 3);
+	nftrule_free(nr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_replaced_before_first_read),
 		cmocka_unit_test(test_unsettled_deleted_and_table_gone),
 		cmocka_unit_test(test_lost_events),
+		cmocka_unit_test(test_failed_listing_backoff),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

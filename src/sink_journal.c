@@ -30,7 +30,7 @@
  *   record  MESSAGE_ID=2811253756d941ffad83b44702ae59fe (--no-group): MESSAGE, and the
  *           step's fields without the STEP_N_ prefix.
  *   summary MESSAGE_ID=3d54f8593de041958ecc77f60ab35d89: MESSAGE, PACKETS, RECORDS, LOST,
- *           DROPPED, EVICTED, MARKER.
+ *           DROPPED, EVICTED, OVERRUNS (when non-zero), MARKER, UNMARKED (with --limit).
  * All carry SYSLOG_IDENTIFIER=iptrace and PRIORITY=6.
  */
 #define MSGID_PACKET	"1226dd637928408c9022206e28a530ee"
@@ -421,11 +421,19 @@ static int journal_end(struct sink *s, const struct summary *sum)
 	fieldf(j, "LOST", "%" PRIu64, sum->lost);
 	fieldf(j, "DROPPED", "%" PRIu64, sum->dropped);
 	fieldf(j, "EVICTED", "%" PRIu64, sum->evicted);
+	/* As in the JSON summary: only when there were, only with --limit. */
+	if (sum->overruns)
+		fieldf(j, "OVERRUNS", "%" PRIu64, sum->overruns);
 	if (sum->marker)
 		field(j, "MARKER", sum->marker);
+	if (sum->limited)
+		fieldf(j, "UNMARKED", "%" PRIu64, sum->unmarked);
 	msgf(j, "capture ended: %" PRIu64 " packet%s, %" PRIu64 " record%s, %" PRIu64 " lost",
 	     sum->packets, sum->packets == 1 ? "" : "s", sum->records,
 	     sum->records == 1 ? "" : "s", sum->lost);
+	if (sum->overruns)
+		msgf(j, ", %" PRIu64 " nft socket overrun%s (records lost, number unknown)",
+		     sum->overruns, sum->overruns == 1 ? "" : "s");
 	ret = flush_entry(j);
 	close(j->fd);
 	free(j->buf);

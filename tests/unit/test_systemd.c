@@ -358,6 +358,49 @@ static void test_journal_record(void **state)
 	close(lfd);
 }
 
+/* The summary entry carries the JSON summary's counters, overruns and unmarked included. */
+static void test_journal_summary_counters(void **state)
+{
+	static struct entry e;
+	struct summary sum = {
+		.packets = 5, .records = 25, .lost = 2, .dropped = 1, .evicted = 3, .overruns = 4,
+		.marker = "nft", .limited = true, .unmarked = 15,
+	};
+	const char *msg;
+	int lfd;
+	struct sink s = open_sink(&lfd);
+
+	(void)state;
+	assert_int_equal(s.ops->end(&s, &sum), 0);
+	recv_entry(lfd, &e);
+	assert_string_equal(get(&e, "MESSAGE_ID"), "3d54f8593de041958ecc77f60ab35d89");
+	assert_string_equal(get(&e, "PACKETS"), "5");
+	assert_string_equal(get(&e, "RECORDS"), "25");
+	assert_string_equal(get(&e, "LOST"), "2");
+	assert_string_equal(get(&e, "DROPPED"), "1");
+	assert_string_equal(get(&e, "EVICTED"), "3");
+	assert_string_equal(get(&e, "OVERRUNS"), "4");
+	assert_string_equal(get(&e, "MARKER"), "nft");
+	assert_string_equal(get(&e, "UNMARKED"), "15");
+	msg = get(&e, "MESSAGE");
+	assert_non_null(msg);
+	assert_string_equal(msg, "capture ended: 5 packets, 25 records, 2 lost, 4 nft socket "
+			    "overruns (records lost, number unknown)");
+	free_entry(&e);
+	close(lfd);
+
+	/* Without overruns or --limit, the fields are absent, as in JSON. */
+	s = open_sink(&lfd);
+	sum = (struct summary){ .packets = 1, .records = 1 };
+	assert_int_equal(s.ops->end(&s, &sum), 0);
+	recv_entry(lfd, &e);
+	assert_null(get(&e, "OVERRUNS"));
+	assert_null(get(&e, "UNMARKED"));
+	assert_null(get(&e, "MARKER"));
+	free_entry(&e);
+	close(lfd);
+}
+
 /* An entry bigger than a datagram may be goes through a sealed memfd. */
 static void test_journal_big_entry(void **state)
 {
@@ -410,6 +453,7 @@ int main(void)
 		cmocka_unit_test(test_journal_stream),
 		cmocka_unit_test(test_journal_packet_fields),
 		cmocka_unit_test(test_journal_record),
+		cmocka_unit_test(test_journal_summary_counters),
 		cmocka_unit_test(test_journal_big_entry),
 		cmocka_unit_test(test_journal_missing_socket),
 	};

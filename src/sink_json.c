@@ -26,8 +26,9 @@
  */
 #define JB_SIZE 4096
 #define JSON_STEPS_CACHED 16	/* steps of a packet whose text is kept for the next packet */
-#define FRAG_MAX 160
+#define FRAG_MAX 512
 #define TAIL_MAX 320
+#define RULE_TEXT_MAX 256	/* longer rule texts are written out every time */
 
 /* A piece of a line kept as text; len 0: none. */
 struct frag {
@@ -56,12 +57,21 @@ struct json_cache {
 		size_t		len;
 	} ep;				/* the last ,"src":...,"dport":N block */
 	struct {
-		/* {"backend":..,"table":..,"chain":..,"kind":..,"rulenum"|"handle":N */
+		/*
+		 * {"backend":..,"table":..,"chain":..,"kind":..,"rulenum"|"handle":N, then the
+		 * rule, verdict and nft family. The resolvers' strings are compared by content:
+		 * their pointers are only valid for one packet (resolver.h).
+		 */
 		enum trace_backend	backend;
 		enum trace_kind		kind;
 		uint32_t		rulenum;
 		uint64_t		handle;
 		char			names[2 * TRACE_NAME_MAX];	/* table, chain */
+		uint8_t			table_family;
+		bool			verdict_continues;
+		bool			has[3];			/* rule, verdict, reason */
+		bool			any;			/* one of them */
+		char			text[3][RULE_TEXT_MAX];
 		struct frag		f;
 	} head[JSON_STEPS_CACHED];
 	struct {
@@ -552,24 +562,73 @@ static void put_head(struct jb *b, const struct trace_record *r)
 	}
 }
 
+/* The nft family of the table, on nft steps. */
+static void put_family(struct jb *b, const struct trace_record *r)
+{
+	const char *fam;
+
+	if (r->backend != TRACE_BACKEND_NFT)
+		return;
+	fam = nftrace_family_name(r->table_family);
+	if (fam) {
+		jb_lit(b, ",\"family\":\"");
+		jb_puts(b, fam);
+		jb_c(b, '"');
+	}
+}
+
+/* Is @s (NULL: none) what the cache holds? */
+static bool same_text(bool has, const char *cached, const char *s)
+{
+	return s ? has && strcmp(cached, s) == 0 : !has;
+}
+
+/* Keep @s (NULL: none); false when it is too long to keep. */
+static bool keep_text(bool *has, char *cached, const char *s)
+{
+	size_t n;
+
+	*has = s != NULL;
+	if (!s)
+		return true;
+	n = strlen(s);
+	if (n >= RULE_TEXT_MAX)
+		return false;
+	memcpy(cached, s, n + 1);
+	return true;
+}
+
 static void put_head_cached(struct jb *b, const struct trace_record *r, size_t i)
 {
 	typeof(b->c->head[0]) *h = &b->c->head[i];
+	const char *txt[3] = { r->rule, r->verdict, r->rule_reason };
 	size_t start = b->len;
 	unsigned flushes = b->flushes;
 
 	if (h->f.len && h->backend == r->backend && h->kind == r->kind &&
 	    h->rulenum == r->rulenum && h->handle == r->handle &&
-	    memcmp(h->names, r->table, sizeof(h->names)) == 0) {
+	    h->table_family == r->table_family && h->verdict_continues == r->verdict_continues &&
+	    memcmp(h->names, r->table, sizeof(h->names)) == 0 &&
+	    (!txt[0] && !txt[1] && !txt[2] ? !h->any :
+	     same_text(h->has[0], h->text[0], txt[0]) && same_text(h->has[1], h->text[1], txt[1]) &&
+	     same_text(h->has[2], h->text[2], txt[2]))) {
 		jb_put(b, h->f.txt, h->f.len);
 		return;
 	}
 	put_head(b, r);
+	put_rule(b, r);
+	put_family(b, r);
 	frag_keep(b, start, flushes, &h->f);
+	for (int k = 0; k < 3; k++)
+		if (!keep_text(&h->has[k], h->text[k], txt[k]))
+			h->f.len = 0;
+	h->any = txt[0] || txt[1] || txt[2];
 	h->backend = r->backend;
 	h->kind = r->kind;
 	h->rulenum = r->rulenum;
 	h->handle = r->handle;
+	h->table_family = r->table_family;
+	h->verdict_continues = r->verdict_continues;
 	memcpy(h->names, r->table, sizeof(h->names));
 }
 
@@ -628,20 +687,12 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 {
 	static const char hex[] = "0123456789abcdef";
 
-	if (i < JSON_STEPS_CACHED)
+	if (i < JSON_STEPS_CACHED) {
 		put_head_cached(b, r, i);
-	else
+	} else {
 		put_head(b, r);
-	put_rule(b, r);
-	if (r->backend == TRACE_BACKEND_NFT) {
-		/* nft steps also name the family of their table. */
-		const char *fam = nftrace_family_name(r->table_family);
-
-		if (fam) {
-			jb_lit(b, ",\"family\":\"");
-			jb_puts(b, fam);
-			jb_c(b, '"');
-		}
+		put_rule(b, r);
+		put_family(b, r);
 	}
 	if (r->has_ct) {
 		/* The conntrack view the kernel attached (nft records, first of a traversal). */

@@ -19,6 +19,7 @@
 #include "iptrace/demo.h"
 #include "iptrace/logbind.h"
 #include "iptrace/logline.h"
+#include "iptrace/loop.h"
 #include "iptrace/marker.h"
 #include "iptrace/natlog.h"
 #include "iptrace/nflog.h"
@@ -282,137 +283,102 @@ static void explain_owner(void)
 }
 
 /*
- * The trace sockets are read RX_BATCH datagrams per recvmmsg(), up to RX_ROUNDS calls per
- * wake-up before the other socket and the group timer get their turn. A slot holds the
+ * The trace sockets are read RX_BATCH datagrams per recvmmsg() (loop.c). A slot holds the
  * largest datagram these sockets get: ruleset events of NLMSG_GOODSIZE (at most 8 KiB);
  * trace records are under 1 KiB. A longer one would be cut, and its cut message counted
  * as malformed by the pipeline, as a too small recv() buffer did before.
  */
 #define RX_BATCH	64
 #define RX_SLOT		(16u << 10)
-#define RX_ROUNDS	4
 
-/* Read what is queued on @fd (a @source socket) without waiting. -errno on hard errors. */
-static int drain(struct live *lv, struct pipeline *pl, int fd, uint16_t source, bool *warned)
+/* What the loop feeds while tracing: the pipeline, the recording, the rule cache. */
+struct live_feed {
+	struct live	*lv;
+	struct pipeline	*pl;
+	bool		warned;		/* the overrun warning was given */
+};
+
+static int live_datagram(void *ctx, uint16_t source, uint64_t mono, uint64_t wall,
+			 const void *buf, size_t len)
 {
-	struct rxbatch *rx = lv->rx;
+	struct live_feed *f = ctx;
 
-	for (int round = 0; round < RX_ROUNDS; round++) {
-		int n = rxbatch_recv(rx, fd);
-		uint64_t mono;
+	if (f->lv->rec)
+		nlrec_write(f->lv->rec, source, mono, buf, len);
+	pipeline_set_clock(f->pl, mono, wall);
+	return pipeline_dispatch(f->pl, source, buf, len);
+}
 
-		if (n == -EINTR)
-			continue;
-		if (n == -ENOBUFS) {
-			if (source == NLREC_NFTRACE) {
-				/* Ruleset events may be among the lost: distrust the rule cache. */
-				if (lv->nftrule)
-					nftrule_lost(lv->nftrule, clock_ns(CLOCK_MONOTONIC));
-				/* No sequence number to count the records by: count the overrun. */
-				pipeline_add_overrun(pl);
-			}
-			/* NFLOG: the exact count comes from the sequence gap. */
-			if (!*warned)
-				msg("warning: the kernel is dropping trace records (socket overrun); "
-				    "%s", source == NLREC_NFTRACE ?
-				    "nft records have no sequence number: counted as overruns" :
-				    "they are counted as lost");
-			*warned = true;
-			continue;
-		}
-		if (n <= 0)
-			return n;
-		/* One clock reading per batch: all of its records were queued by now. */
-		mono = clock_ns(CLOCK_MONOTONIC);
-		pipeline_set_clock(pl, mono, clock_ns(CLOCK_REALTIME));
-		for (int i = 0; i < n; i++) {
-			size_t len;
-			const void *buf = rxbatch_get(rx, (unsigned)i, &len, NULL);
+static void live_overrun(void *ctx, uint16_t source)
+{
+	struct live_feed *f = ctx;
 
-			if (lv->rec)
-				nlrec_write(lv->rec, source, mono, buf, len);
-			if (pipeline_dispatch(pl, source, buf, len) < 0)
-				return -EPIPE;
-		}
-		/* A short batch: the queue was empty, no need to ask again. */
-		if ((unsigned)n < rxbatch_max(rx))
-			return 0;
+	if (source == NLREC_NFTRACE) {
+		/* Ruleset events may be among the lost: distrust the rule cache. */
+		if (f->lv->nftrule)
+			nftrule_lost(f->lv->nftrule, clock_ns(CLOCK_MONOTONIC));
+		/* No sequence number to count the records by: count the overrun. */
+		pipeline_add_overrun(f->pl);
 	}
-	return 0;
+	/* NFLOG: the exact count comes from the sequence gap. */
+	if (!f->warned)
+		msg("warning: the kernel is dropping trace records (socket overrun); %s",
+		    source == NLREC_NFTRACE ?
+		    "nft records have no sequence number: counted as overruns" :
+		    "they are counted as lost");
+	f->warned = true;
+}
+
+static uint64_t live_deadline(void *ctx)
+{
+	return pipeline_deadline(((struct live_feed *)ctx)->pl);
+}
+
+static void live_tick(void *ctx, uint64_t mono, uint64_t wall)
+{
+	struct live_feed *f = ctx;
+
+	pipeline_set_clock(f->pl, mono, wall);
+	pipeline_tick(f->pl);
+}
+
+static bool live_done(void *ctx)
+{
+	return pipeline_done(((struct live_feed *)ctx)->pl);
+}
+
+static int live_flush(void *ctx)
+{
+	return pipeline_flush(((struct live_feed *)ctx)->pl);
 }
 
 static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct live *lv,
 		    const sigset_t *waitmask)
 {
-	uint64_t end = o->duration > 0 ?
-		clock_ns(CLOCK_MONOTONIC) + (uint64_t)(o->duration * 1e9) : UINT64_MAX;
-	bool warned = false;
-	struct pollfd pfd[2];
-	uint16_t srcs[2];
-	nfds_t npfd = 0;
+	static const struct loop_ops ops = {
+		.datagram = live_datagram, .overrun = live_overrun, .deadline = live_deadline,
+		.tick = live_tick, .done = live_done, .flush = live_flush,
+	};
+	struct live_feed feed = { .lv = lv, .pl = pl };
+	struct loop_source src[2];
+	struct loop_cfg cfg = {
+		.src = src, .end_ns = o->duration > 0 ?
+			clock_ns(CLOCK_MONOTONIC) + (uint64_t)(o->duration * 1e9) : UINT64_MAX,
+		.stop = &stop_signal, .waitmask = waitmask, .rx = lv->rx, .ops = &ops,
+		.ctx = &feed,
+	};
+	enum loop_stage stage;
+	int ret;
 
-	if (lv->nflog) {
-		pfd[npfd] = (struct pollfd){ .fd = nflog_src_fd(lv->nflog), .events = POLLIN };
-		srcs[npfd++] = NLREC_NFLOG;
+	if (lv->nflog)
+		src[cfg.nsrc++] = (struct loop_source){ nflog_src_fd(lv->nflog), NLREC_NFLOG };
+	if (lv->nftrace)
+		src[cfg.nsrc++] = (struct loop_source){ nftrace_src_fd(lv->nftrace), NLREC_NFTRACE };
+	ret = loop_run(&cfg, &stage);
+	if (ret < 0) {
+		msg("%s: %s", stage == LOOP_POLL ? "poll" : "receiving trace records", strerror(-ret));
+		return EXIT_FAILURE;
 	}
-	if (lv->nftrace) {
-		pfd[npfd] = (struct pollfd){ .fd = nftrace_src_fd(lv->nftrace), .events = POLLIN };
-		srcs[npfd++] = NLREC_NFTRACE;
-	}
-
-	while (!stop_signal && !pipeline_done(pl)) {
-		uint64_t now = clock_ns(CLOCK_MONOTONIC), until = pipeline_deadline(pl);
-		struct timespec ts, *tsp = NULL;
-		bool out_failed;
-		int ret;
-
-		if (now >= end)
-			break;
-		if (end < until)
-			until = end;
-		if (until != UINT64_MAX) {
-			uint64_t d = until > now ? until - now : 0;
-
-			ts.tv_sec = (time_t)(d / 1000000000ull);
-			ts.tv_nsec = (long)(d % 1000000000ull);
-			tsp = &ts;
-		}
-		/*
-		 * About to wait: what was printed goes out now (sink_opts.deferred_flush). When
-		 * that fails on a closed pipe, SIGPIPE is pending: a ppoll() that doesn't wait
-		 * delivers it, and the run ends like a signal; other write errors end it here.
-		 */
-		out_failed = pipeline_flush(pl) < 0;
-		if (out_failed) {
-			ts = (struct timespec){ 0 };
-			tsp = &ts;
-		}
-		ret = ppoll(pfd, npfd, tsp, waitmask);
-		if (out_failed && !stop_signal)
-			return 0;	/* pipeline_finish() reports the output error */
-		if (ret < 0 && errno != EINTR) {
-			msg("poll: %s", strerror(errno));
-			return EXIT_FAILURE;
-		}
-		for (nfds_t i = 0; ret > 0 && i < npfd; i++) {
-			int r;
-
-			if (!pfd[i].revents)
-				continue;
-			r = drain(lv, pl, pfd[i].fd, srcs[i], &warned);
-			if (r == -EPIPE)
-				return 0;	/* output closed: end like a signal */
-			if (r < 0) {
-				msg("receiving trace records: %s", strerror(-r));
-				return EXIT_FAILURE;
-			}
-		}
-		pipeline_set_clock(pl, clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_REALTIME));
-		pipeline_tick(pl);
-	}
-	/* Records already queued belong to the capture: take them before teardown. */
-	for (nfds_t i = 0; i < npfd && !pipeline_done(pl); i++)
-		drain(lv, pl, pfd[i].fd, srcs[i], &warned);
 	return 0;
 }
 

@@ -2,7 +2,6 @@
 /* natlog.c: conntrack events as a NAT log, a table dump as the NAT table, lookups for --nat */
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 
+#include "iptrace/loop.h"
 #include "iptrace/natlog.h"
 #include "iptrace/nattable.h"
 #include "iptrace/nlrec.h"
@@ -434,42 +434,60 @@ static int replay(struct natlog *nl, const char *path, const volatile sig_atomic
 	return 0;
 }
 
-/* Read what is queued without waiting. 0, or -errno on a hard error. */
-static int drain(struct natlog *nl, struct mnl_socket *sk, struct nlrec *rec)
+/* What the loop (loop.c) feeds while logging live. */
+struct natlog_feed {
+	struct natlog	*nl;
+	struct nlrec	*rec;	/* --record, or NULL */
+};
+
+static int feed_datagram(void *ctx, uint16_t source, uint64_t mono, uint64_t wall,
+			 const void *buf, size_t len)
 {
-	static uint32_t buf[(1 << 17) / 4];
+	struct natlog_feed *f = ctx;
 
-	for (int i = 0; i < 64 && !nl->done; i++) {
-		ssize_t n = recv(mnl_socket_get_fd(sk), buf, sizeof(buf), MSG_DONTWAIT);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			if (errno == ENOBUFS) {
-				if (!nl->overruns)
-					msg("warning: the kernel is dropping conntrack events (socket "
-					    "overrun): some NAT log lines are missing");
-				nl->overruns++;
-				continue;
-			}
-			return -errno;
-		}
-		if (rec)
-			nlrec_write(rec, NLREC_CONNTRACK, mono_ns(), buf, (size_t)n);
-		mnl_cb_run(buf, (size_t)n, 0, 0, on_event, nl);
-	}
-	return 0;
+	(void)wall;
+	if (f->rec)
+		nlrec_write(f->rec, source, mono, buf, len);
+	mnl_cb_run(buf, len, 0, 0, on_event, f->nl);
+	return 0;	/* a closed output sets done: the loop ends like on --count */
 }
+
+static void feed_overrun(void *ctx, uint16_t source)
+{
+	struct natlog *nl = ((struct natlog_feed *)ctx)->nl;
+
+	(void)source;
+	if (!nl->overruns)
+		msg("warning: the kernel is dropping conntrack events (socket overrun): some NAT "
+		    "log lines are missing");
+	nl->overruns++;
+}
+
+static bool feed_done(void *ctx)
+{
+	return ((struct natlog_feed *)ctx)->nl->done;
+}
+
+/* Conntrack events are small: a 64-slot batch of 8 KiB slots holds any. */
+#define EVENT_BATCH	64
+#define EVENT_SLOT	(8u << 10)
 
 static int live(struct natlog *nl, const volatile sig_atomic_t *stop, const sigset_t *waitmask)
 {
+	static const struct loop_ops ops = {
+		.datagram = feed_datagram, .overrun = feed_overrun, .done = feed_done,
+	};
 	const struct iptrace_opts *o = nl->o;
-	uint64_t end = o->duration > 0 ? mono_ns() + (uint64_t)(o->duration * 1e9) : UINT64_MAX;
-	struct nlrec *rec = NULL;
+	struct natlog_feed feed = { .nl = nl };
+	struct loop_source src;
+	struct loop_cfg cfg = {
+		.src = &src, .nsrc = 1,
+		.end_ns = o->duration > 0 ? mono_ns() + (uint64_t)(o->duration * 1e9) : UINT64_MAX,
+		.stop = stop, .waitmask = waitmask, .ops = &ops, .ctx = &feed,
+	};
+	struct rxbatch *rx = NULL;
 	struct mnl_socket *sk;
-	struct pollfd pfd;
+	enum loop_stage stage;
 	int err, rc = 0, ret;
 
 	if (events_sysctl() == 0) {
@@ -482,9 +500,15 @@ static int live(struct natlog *nl, const volatile sig_atomic_t *stop, const sigs
 		msg("cannot subscribe to conntrack events: %s", strerror(err));
 		return EXIT_FAILURE;
 	}
+	rx = rxbatch_new(EVENT_BATCH, EVENT_SLOT);
+	if (!rx) {
+		msg("out of memory");
+		rc = EXIT_FAILURE;
+		goto out_close;
+	}
 	if (o->record) {
-		rec = nlrec_create(o->record);
-		if (!rec) {
+		feed.rec = nlrec_create(o->record);
+		if (!feed.rec) {
 			msg("cannot create '%s': %s", o->record, strerror(errno));
 			rc = EXIT_FAILURE;
 			goto out_close;
@@ -495,38 +519,20 @@ static int live(struct natlog *nl, const volatile sig_atomic_t *stop, const sigs
 	    "before now are not shown; pid %ld); Ctrl-C to stop", o->nat_all ? "all" : "NAT",
 	    (long)getpid());
 	nl->started = true;
-	pfd = (struct pollfd){ .fd = mnl_socket_get_fd(sk), .events = POLLIN };
-	while (!*stop && !nl->done) {
-		uint64_t now = mono_ns();
-		struct timespec ts, *tsp = NULL;
-
-		if (now >= end)
-			break;
-		if (end != UINT64_MAX) {
-			ts.tv_sec = (time_t)((end - now) / 1000000000ull);
-			ts.tv_nsec = (long)((end - now) % 1000000000ull);
-			tsp = &ts;
-		}
-		ret = ppoll(&pfd, 1, tsp, waitmask);
-		if (ret < 0 && errno != EINTR) {
-			msg("poll: %s", strerror(errno));
-			rc = EXIT_FAILURE;
-			break;
-		}
-		if (ret > 0) {
-			ret = drain(nl, sk, rec);
-			if (ret < 0) {
-				msg("receiving conntrack events: %s", strerror(-ret));
-				rc = EXIT_FAILURE;
-				break;
-			}
-		}
+	src = (struct loop_source){ mnl_socket_get_fd(sk), NLREC_CONNTRACK };
+	cfg.rx = rx;
+	ret = loop_run(&cfg, &stage);
+	if (ret < 0) {
+		msg("%s: %s", stage == LOOP_POLL ? "poll" : "receiving conntrack events",
+		    strerror(-ret));
+		rc = EXIT_FAILURE;
 	}
-	if (rec && nlrec_close(rec) < 0) {
+	if (feed.rec && nlrec_close(feed.rec) < 0) {
 		msg("cannot write '%s': %s", o->record, strerror(errno));
 		rc = rc ? rc : EXIT_FAILURE;
 	}
 out_close:
+	rxbatch_free(rx);
 	mnl_socket_close(sk);
 	return rc;
 }

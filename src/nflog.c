@@ -32,6 +32,15 @@ static inline uint32_t be32_attr(const struct nlattr *a)
 	return ntohl(v);
 }
 
+/* A u32 attribute into @dst: -EINVAL unless its payload (@plen bytes) is exactly that. */
+static inline int u32_attr(const struct nlattr *a, size_t plen, uint32_t *dst)
+{
+	if (plen != sizeof(*dst))
+		return -EINVAL;
+	*dst = be32_attr(a);
+	return 0;
+}
+
 static inline uint16_t be16_attr(const struct nlattr *a)
 {
 	uint16_t v;
@@ -96,9 +105,8 @@ int nflog_decode_memo(const struct nlmsghdr *nlh, struct trace_record *rec,
 			pkthdr = a;
 			break;
 		case NFULA_MARK:
-			if (plen != sizeof(uint32_t))
+			if (u32_attr(a, plen, &rec->mark) < 0)
 				return -EINVAL;
-			rec->mark = be32_attr(a);
 			break;
 		case NFULA_TIMESTAMP: {
 			/* Copied out: attributes are 4-byte aligned, the struct's be64s want 8. */
@@ -111,29 +119,24 @@ int nflog_decode_memo(const struct nlmsghdr *nlh, struct trace_record *rec,
 			break;
 		}
 		case NFULA_IFINDEX_INDEV:
-			if (plen != sizeof(uint32_t))
+			if (u32_attr(a, plen, &rec->ifindex_in) < 0)
 				return -EINVAL;
-			rec->ifindex_in = be32_attr(a);
 			break;
 		case NFULA_IFINDEX_OUTDEV:
-			if (plen != sizeof(uint32_t))
+			if (u32_attr(a, plen, &rec->ifindex_out) < 0)
 				return -EINVAL;
-			rec->ifindex_out = be32_attr(a);
 			break;
 		case NFULA_IFINDEX_PHYSINDEV:
-			if (plen != sizeof(uint32_t))
+			if (u32_attr(a, plen, &rec->ifindex_physin) < 0)
 				return -EINVAL;
-			rec->ifindex_physin = be32_attr(a);
 			break;
 		case NFULA_IFINDEX_PHYSOUTDEV:
-			if (plen != sizeof(uint32_t))
+			if (u32_attr(a, plen, &rec->ifindex_physout) < 0)
 				return -EINVAL;
-			rec->ifindex_physout = be32_attr(a);
 			break;
 		case NFULA_SEQ:
-			if (plen != sizeof(uint32_t))
+			if (u32_attr(a, plen, &rec->seq) < 0)
 				return -EINVAL;
-			rec->seq = be32_attr(a);
 			rec->has_seq = true;
 			break;
 		case NFULA_UID:

@@ -287,6 +287,27 @@ static void test_step_verdict(void **state)
 	assert_string_equal(nftrace_step_verdict(&r, buf, sizeof(buf)), "accept");
 }
 
+/* An NFT_MSG_NEWCHAIN for an IPv4 base chain, as the kernel announces one, built in @buf. */
+static struct nlmsghdr *put_newchain(char *buf, size_t size, const char *table, const char *chain,
+				     uint32_t hooknum, int32_t prio)
+{
+	struct nlmsghdr *nlh;
+	struct nlattr *hook;
+
+	memset(buf, 0, size);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN;
+	((struct nfgenmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)))->nfgen_family =
+		NFPROTO_IPV4;
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, chain);
+	hook = mnl_attr_nest_start(nlh, NFTA_CHAIN_HOOK);
+	mnl_attr_put_u32(nlh, NFTA_HOOK_HOOKNUM, htonl(hooknum));
+	mnl_attr_put_u32(nlh, NFTA_HOOK_PRIORITY, htonl((uint32_t)prio));
+	mnl_attr_nest_end(nlh, hook);
+	return nlh;
+}
+
 /* A chain whose name is longer than records keep is still found by its cut name. */
 static void test_ctx_long_names(void **state)
 {
@@ -295,22 +316,11 @@ static void test_ctx_long_names(void **state)
 	struct nftrace_ctx *ctx = nftrace_ctx_new();
 	char buf[1024];
 	struct nlmsghdr *nlh;
-	struct nlattr *hook;
 	struct trace_record r = { 0 };
 
 	(void)state;
 	assert_non_null(ctx);
-	memset(buf, 0, sizeof(buf));
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN;
-	((struct nfgenmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)))->nfgen_family =
-		NFPROTO_IPV4;
-	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, table);
-	mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, chain);
-	hook = mnl_attr_nest_start(nlh, NFTA_CHAIN_HOOK);
-	mnl_attr_put_u32(nlh, NFTA_HOOK_HOOKNUM, htonl(NF_INET_FORWARD));
-	mnl_attr_put_u32(nlh, NFTA_HOOK_PRIORITY, htonl(-150));
-	mnl_attr_nest_end(nlh, hook);
+	nlh = put_newchain(buf, sizeof(buf), table, chain, NF_INET_FORWARD, -150);
 	assert_int_equal(nftrace_ctx_learn(ctx, nlh), 0);
 
 	r.backend = TRACE_BACKEND_NFT;
@@ -342,22 +352,11 @@ static void test_ctx_deltable(void **state)
 	struct nftrace_ctx *ctx = nftrace_ctx_new();
 	char buf[1024];
 	struct nlmsghdr *nlh;
-	struct nlattr *hook;
 	struct trace_record r = { 0 };
 
 	(void)state;
 	assert_non_null(ctx);
-	memset(buf, 0, sizeof(buf));
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN;
-	((struct nfgenmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)))->nfgen_family =
-		NFPROTO_IPV4;
-	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, "x");
-	mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, "a");
-	hook = mnl_attr_nest_start(nlh, NFTA_CHAIN_HOOK);
-	mnl_attr_put_u32(nlh, NFTA_HOOK_HOOKNUM, htonl(NF_INET_FORWARD));
-	mnl_attr_put_u32(nlh, NFTA_HOOK_PRIORITY, htonl(10));
-	mnl_attr_nest_end(nlh, hook);
+	nlh = put_newchain(buf, sizeof(buf), "x", "a", NF_INET_FORWARD, 10);
 	assert_int_equal(nftrace_ctx_learn(ctx, nlh), 0);
 
 	r.backend = TRACE_BACKEND_NFT;

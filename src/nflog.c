@@ -3,6 +3,8 @@
 #include <endian.h>
 #include <stddef.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -32,15 +34,6 @@ static inline uint32_t be32_attr(const struct nlattr *a)
 	return ntohl(v);
 }
 
-/* A u32 attribute into @dst: -EINVAL unless its payload (@plen bytes) is exactly that. */
-static inline int u32_attr(const struct nlattr *a, size_t plen, uint32_t *dst)
-{
-	if (plen != sizeof(*dst))
-		return -EINVAL;
-	*dst = be32_attr(a);
-	return 0;
-}
-
 static inline uint16_t be16_attr(const struct nlattr *a)
 {
 	uint16_t v;
@@ -49,36 +42,182 @@ static inline uint16_t be16_attr(const struct nlattr *a)
 	return ntohs(v);
 }
 
-int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
+/* Where each attribute the decoder reads is: its offset in the message, 0 when absent. */
+struct layout {
+	uint32_t	at[NFULA_MAX + 1];
+};
+
+/*
+ * The shape of a message: its length and every attribute header the walk read, at its
+ * offset, and the layout the walk found. The kernel builds every message of one rule and
+ * hook alike (the same attributes, of the same lengths, in the same places): a message of
+ * the same length whose headers are all the same would make the walk take every step it
+ * took then, pass every check it passed (all of them are on the headers but the prefix's
+ * NUL, which is checked again) and find the same layout. So it is not walked.
+ */
+#define SHAPE_SLOTS	64	/* direct-mapped: (h * golden ratio) >> 58 */
+#define SHAPE_ATTRS	24
+
+struct shape {
+	uint32_t	msg_len;		/* 0: empty */
+	uint32_t	nattr;
+	uint32_t	off[SHAPE_ATTRS];
+	uint32_t	hdr[SHAPE_ATTRS];	/* the header's 4 bytes as they are in memory */
+	struct layout	l;
+};
+
+struct nflog_memo {
+	struct trace_prefix_memo	*prefix;
+	struct shape			shape[SHAPE_SLOTS];
+};
+
+struct nflog_memo *nflog_memo_new(void)
 {
-	return nflog_decode_memo(nlh, rec, NULL);
+	struct nflog_memo *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->prefix = trace_prefix_memo_new();
+	if (!m->prefix) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void nflog_memo_free(struct nflog_memo *m)
+{
+	if (!m)
+		return;
+	trace_prefix_memo_free(m->prefix);
+	free(m);
+}
+
+static uint32_t load32(const char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* Messages of one shape have one length and, after PACKET_HDR, one prefix header. */
+static struct shape *shape_slot(struct nflog_memo *m, const struct nlmsghdr *nlh)
+{
+	uint64_t h = nlh->nlmsg_len;
+
+	if (nlh->nlmsg_len >= 32)
+		h |= (uint64_t)load32((const char *)nlh + 28) << 32;
+	return &m->shape[(h * 0x9e3779b97f4a7c15ull) >> 58];
+}
+
+/* Is @nlh of shape @s? Only its headers are compared: see struct shape. */
+static bool same_shape(const struct shape *s, const struct nlmsghdr *nlh)
+{
+	const char *m = (const char *)nlh;
+
+	if (s->msg_len != nlh->nlmsg_len)
+		return false;
+	for (uint32_t i = 0; i < s->nattr; i++)
+		if (load32(m + s->off[i]) != s->hdr[i])
+			return false;
+	return true;
 }
 
 /*
  * One pass over the attributes, as mnl_attr_parse() walks them (a truncated attribute ends
- * the walk), each written straight into the record: no table of attributes to clear and
- * read again, no callback and validate call per attribute (that walk was most of the decode
- * cost, BENCHMARKS.md). Every attribute is still checked as mnl_attr_validate() would with
+ * the walk), without a callback and validate call per attribute (that walk was most of the
+ * decode cost, BENCHMARKS.md). Every attribute is checked as mnl_attr_validate() would with
  * nfnetlink_log's policy: the exact size of fixed-size ones, a NUL-terminated non-empty
- * prefix; a bad one rejects the message. Types beyond NFULA_MAX are skipped. The last of a
- * repeated attribute wins. The prefix, the MAC header and the packet are read after the
- * walk (the MAC header's length depends on NFULA_HWLEN, wherever it comes).
+ * prefix; a bad one rejects the message (-EINVAL). Types beyond NFULA_MAX are skipped; the
+ * last of a repeated attribute wins. @s (may be NULL) gets the message's shape, nattr 0
+ * when it has more headers than a shape keeps.
  */
-int nflog_decode_memo(const struct nlmsghdr *nlh, struct trace_record *rec,
-		      struct trace_prefix_memo *memo)
+static int walk(const struct nlmsghdr *nlh, struct layout *l, struct shape *s)
 {
-	const struct nlattr *prefix = NULL, *pkthdr = NULL, *hwheader = NULL, *packet = NULL;
-	const struct nfgenmsg *nfg;
-	const char *p, *end;
-	int hwlen = -1, n;
+	const char *m = (const char *)nlh;
+	const char *p = m + MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
+	/* nlmsg_len, not its aligned size: the buffer may end right there (a last message). */
+	const char *end = m + nlh->nlmsg_len;
+	uint32_t n = 0;
 
-	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_ULOG ||
-	    NFNL_MSG_TYPE(nlh->nlmsg_type) != NFULNL_MSG_PACKET)
-		return -ENOMSG;
-	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nfg)))
+	memset(l, 0, sizeof(*l));
+	/* Signed: the aligned step past an unaligned last attribute may go beyond the end. */
+	while (end - p >= (ptrdiff_t)sizeof(struct nlattr)) {
+		const struct nlattr *a = (const void *)p;
+		size_t len = a->nla_len, plen = len - MNL_ATTR_HDRLEN, want;
+		unsigned type = a->nla_type & NLA_TYPE_MASK;
+
+		if (s && n < SHAPE_ATTRS) {
+			s->off[n] = (uint32_t)(p - m);
+			s->hdr[n] = load32(p);
+		}
+		n++;
+		if (len < sizeof(struct nlattr) || len > (size_t)(end - p))
+			break;
+		p += (len + NLA_ALIGNTO - 1) & ~(size_t)(NLA_ALIGNTO - 1);
+		if (type > NFULA_MAX)
+			continue;
+		switch (type) {
+		case NFULA_PACKET_HDR:
+			want = sizeof(struct nfulnl_msg_packet_hdr);
+			break;
+		case NFULA_TIMESTAMP:
+			want = sizeof(struct nfulnl_msg_packet_timestamp);
+			break;
+		case NFULA_HWADDR:
+			want = sizeof(struct nfulnl_msg_packet_hw);
+			break;
+		case NFULA_MARK:
+		case NFULA_IFINDEX_INDEV:
+		case NFULA_IFINDEX_OUTDEV:
+		case NFULA_IFINDEX_PHYSINDEV:
+		case NFULA_IFINDEX_PHYSOUTDEV:
+		case NFULA_SEQ:
+		case NFULA_UID:
+		case NFULA_GID:
+		case NFULA_SEQ_GLOBAL:
+			want = sizeof(uint32_t);
+			break;
+		case NFULA_HWTYPE:
+		case NFULA_HWLEN:
+			want = sizeof(uint16_t);
+			break;
+		case NFULA_PREFIX:
+			if (plen == 0 || ((const char *)a)[len - 1] != '\0')
+				return -EINVAL;
+			/* fall through */
+		default:
+			want = plen;	/* any size */
+			break;
+		}
+		if (plen != want)
+			return -EINVAL;
+		l->at[type] = (uint32_t)((const char *)a - m);
+	}
+	if (s) {
+		s->msg_len = n <= SHAPE_ATTRS ? nlh->nlmsg_len : 0;
+		s->nattr = n;
+	}
+	return 0;
+}
+
+static inline const struct nlattr *attr_at(const struct nlmsghdr *nlh, const struct layout *l,
+					    unsigned type)
+{
+	return (const void *)((const char *)nlh + l->at[type]);
+}
+
+/* The record from the attributes where @l says they are (checked by the walk). */
+static int extract(const struct nlmsghdr *nlh, const struct layout *l, struct trace_record *rec,
+		   struct trace_prefix_memo *pm)
+{
+	const struct nfgenmsg *nfg = (const void *)((const char *)nlh + MNL_NLMSG_HDRLEN);
+	const struct nlattr *a;
+	int n;
+
+	if (!l->at[NFULA_PACKET_HDR] || !l->at[NFULA_PREFIX])
 		return -EINVAL;
-	nfg = (const void *)((const char *)nlh + MNL_NLMSG_HDRLEN);
-
 	/*
 	 * raw[] is written only as far as raw_len says: skip clearing it. Everything after it
 	 * is cleared, the resolver's rule/verdict pointers included, which the sinks read.
@@ -86,117 +225,59 @@ int nflog_decode_memo(const struct nlmsghdr *nlh, struct trace_record *rec,
 	memset(rec, 0, offsetof(struct trace_record, raw));
 	rec->backend = TRACE_BACKEND_LEGACY;
 	rec->nfproto = nfg->nfgen_family;
-
-	p = (const char *)nfg + MNL_ALIGN(sizeof(*nfg));
-	/* nlmsg_len, not its aligned size: the buffer may end right there (a last message). */
-	end = (const char *)nlh + nlh->nlmsg_len;
-	/* Signed: the aligned step past an unaligned last attribute may go beyond the end. */
-	while (end - p >= (ptrdiff_t)sizeof(struct nlattr)) {
-		const struct nlattr *a = (const void *)p;
-		size_t len = a->nla_len, plen = len - MNL_ATTR_HDRLEN;
-
-		if (len < sizeof(struct nlattr) || len > (size_t)(end - p))
-			break;
-		p += (len + NLA_ALIGNTO - 1) & ~(size_t)(NLA_ALIGNTO - 1);
-		switch (a->nla_type & NLA_TYPE_MASK) {
-		case NFULA_PACKET_HDR:
-			if (plen != sizeof(struct nfulnl_msg_packet_hdr))
-				return -EINVAL;
-			pkthdr = a;
-			break;
-		case NFULA_MARK:
-			if (u32_attr(a, plen, &rec->mark) < 0)
-				return -EINVAL;
-			break;
-		case NFULA_TIMESTAMP: {
-			/* Copied out: attributes are 4-byte aligned, the struct's be64s want 8. */
-			struct nfulnl_msg_packet_timestamp ts;
-
-			if (plen != sizeof(ts))
-				return -EINVAL;
-			memcpy(&ts, payload(a), sizeof(ts));
-			rec->ts_ns = be64toh(ts.sec) * 1000000000ull + be64toh(ts.usec) * 1000ull;
-			break;
-		}
-		case NFULA_IFINDEX_INDEV:
-			if (u32_attr(a, plen, &rec->ifindex_in) < 0)
-				return -EINVAL;
-			break;
-		case NFULA_IFINDEX_OUTDEV:
-			if (u32_attr(a, plen, &rec->ifindex_out) < 0)
-				return -EINVAL;
-			break;
-		case NFULA_IFINDEX_PHYSINDEV:
-			if (u32_attr(a, plen, &rec->ifindex_physin) < 0)
-				return -EINVAL;
-			break;
-		case NFULA_IFINDEX_PHYSOUTDEV:
-			if (u32_attr(a, plen, &rec->ifindex_physout) < 0)
-				return -EINVAL;
-			break;
-		case NFULA_SEQ:
-			if (u32_attr(a, plen, &rec->seq) < 0)
-				return -EINVAL;
-			rec->has_seq = true;
-			break;
-		case NFULA_UID:
-		case NFULA_GID:
-		case NFULA_SEQ_GLOBAL:
-			if (plen != sizeof(uint32_t))
-				return -EINVAL;
-			break;
-		case NFULA_HWTYPE:
-			if (plen != sizeof(uint16_t))
-				return -EINVAL;
-			rec->hw_type = be16_attr(a);
-			break;
-		case NFULA_HWLEN:
-			if (plen != sizeof(uint16_t))
-				return -EINVAL;
-			hwlen = be16_attr(a);
-			break;
-		case NFULA_HWADDR:
-			if (plen != sizeof(struct nfulnl_msg_packet_hw))
-				return -EINVAL;
-			break;
-		case NFULA_PREFIX:
-			if (plen == 0 || ((const char *)a)[len - 1] != '\0')
-				return -EINVAL;
-			prefix = a;
-			break;
-		case NFULA_HWHEADER:
-			hwheader = a;
-			break;
-		case NFULA_PAYLOAD:
-			packet = a;
-			break;
-		}
-	}
-	if (!pkthdr || !prefix)
-		return -EINVAL;
 	/* NUL-terminated (checked): the parser stops at the NUL as at the end. */
-	n = trace_prefix_parse_memo(memo, payload(prefix), payload_len(prefix), rec);
+	a = attr_at(nlh, l, NFULA_PREFIX);
+	n = trace_prefix_parse_memo(pm, payload(a), payload_len(a), rec);
 	if (n < 0)
 		return n;
+	a = attr_at(nlh, l, NFULA_PACKET_HDR);
 	{
-		const struct nfulnl_msg_packet_hdr *ph = payload(pkthdr);
+		const struct nfulnl_msg_packet_hdr *ph = payload(a);
 
 		rec->hook = ph->hook <= HOOK_POSTROUTING ? (int8_t)ph->hook : HOOK_NONE;
 	}
-	if (hwheader) {
-		uint16_t len = payload_len(hwheader);
+	if (l->at[NFULA_MARK])
+		rec->mark = be32_attr(attr_at(nlh, l, NFULA_MARK));
+	if (l->at[NFULA_IFINDEX_INDEV])
+		rec->ifindex_in = be32_attr(attr_at(nlh, l, NFULA_IFINDEX_INDEV));
+	if (l->at[NFULA_IFINDEX_OUTDEV])
+		rec->ifindex_out = be32_attr(attr_at(nlh, l, NFULA_IFINDEX_OUTDEV));
+	if (l->at[NFULA_IFINDEX_PHYSINDEV])
+		rec->ifindex_physin = be32_attr(attr_at(nlh, l, NFULA_IFINDEX_PHYSINDEV));
+	if (l->at[NFULA_IFINDEX_PHYSOUTDEV])
+		rec->ifindex_physout = be32_attr(attr_at(nlh, l, NFULA_IFINDEX_PHYSOUTDEV));
+	if (l->at[NFULA_SEQ]) {
+		rec->seq = be32_attr(attr_at(nlh, l, NFULA_SEQ));
+		rec->has_seq = true;
+	}
+	if (l->at[NFULA_TIMESTAMP]) {
+		/* Copied out: attributes are 4-byte aligned, the struct's be64s want 8. */
+		struct nfulnl_msg_packet_timestamp ts;
 
-		if (hwlen >= 0 && hwlen < len)
-			len = (uint16_t)hwlen;
+		memcpy(&ts, payload(attr_at(nlh, l, NFULA_TIMESTAMP)), sizeof(ts));
+		rec->ts_ns = be64toh(ts.sec) * 1000000000ull + be64toh(ts.usec) * 1000ull;
+	}
+	if (l->at[NFULA_HWTYPE])
+		rec->hw_type = be16_attr(attr_at(nlh, l, NFULA_HWTYPE));
+	if (l->at[NFULA_HWHEADER]) {
+		uint16_t len;
+
+		a = attr_at(nlh, l, NFULA_HWHEADER);
+		len = payload_len(a);
+		if (l->at[NFULA_HWLEN] && be16_attr(attr_at(nlh, l, NFULA_HWLEN)) < len)
+			len = be16_attr(attr_at(nlh, l, NFULA_HWLEN));
 		if (len > TRACE_HW_MAX)
 			len = TRACE_HW_MAX;
-		memcpy(rec->hw, payload(hwheader), len);
+		memcpy(rec->hw, payload(a), len);
 		rec->hw_len = len;
 	}
-	if (packet) {
-		const uint8_t *pk = payload(packet);
-		size_t len = payload_len(packet);
+	if (l->at[NFULA_PAYLOAD]) {
+		const uint8_t *pk;
+		size_t len;
 
+		a = attr_at(nlh, l, NFULA_PAYLOAD);
+		pk = payload(a);
+		len = payload_len(a);
 		rec->raw_len = (uint16_t)(len < TRACE_RAW_MAX ? len : TRACE_RAW_MAX);
 		memcpy(rec->raw, pk, rec->raw_len);
 		if (pkt_decode(pk, len, nfg->nfgen_family == AF_INET6 ? AF_INET6 :
@@ -204,4 +285,45 @@ int nflog_decode_memo(const struct nlmsghdr *nlh, struct trace_record *rec,
 			memset(&rec->pkt, 0, sizeof(rec->pkt));
 	}
 	return 0;
+}
+
+int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
+{
+	return nflog_decode_memo(nlh, rec, NULL);
+}
+
+int nflog_decode_memo(const struct nlmsghdr *nlh, struct trace_record *rec,
+		      struct nflog_memo *memo)
+{
+	struct layout walked;
+	struct shape *s;
+	int ret;
+
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_ULOG ||
+	    NFNL_MSG_TYPE(nlh->nlmsg_type) != NFULNL_MSG_PACKET)
+		return -ENOMSG;
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg)))
+		return -EINVAL;
+	if (!memo) {
+		ret = walk(nlh, &walked, NULL);
+		return ret < 0 ? ret : extract(nlh, &walked, rec, NULL);
+	}
+	s = shape_slot(memo, nlh);
+	if (s->msg_len && same_shape(s, nlh)) {
+		/* The one check on contents the walk makes. */
+		if (s->l.at[NFULA_PREFIX]) {
+			const struct nlattr *a = attr_at(nlh, &s->l, NFULA_PREFIX);
+
+			if (((const char *)a)[a->nla_len - 1] != '\0')
+				return -EINVAL;
+		}
+		return extract(nlh, &s->l, rec, memo->prefix);
+	}
+	ret = walk(nlh, &walked, s);
+	if (ret < 0) {
+		s->msg_len = 0;	/* half recorded */
+		return ret;
+	}
+	s->l = walked;
+	return extract(nlh, &walked, rec, memo->prefix);
 }

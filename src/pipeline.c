@@ -28,7 +28,7 @@ struct pipeline {
 	uint32_t		next_seq;
 	int			sink_err;
 	struct nftrace_ctx	*nft;		/* chain map + per-trace-id headers */
-	struct trace_prefix_memo *memo;		/* NFLOG prefixes seen */
+	struct nflog_memo	*memo;		/* NFLOG prefixes and message shapes seen */
 	/* Replay: the last "ifN" written per field (in, out, physin, physout). */
 	struct {
 		uint32_t	index;
@@ -109,7 +109,7 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
 	gc.ctx = pl;
 	pl->grouper = grouper_new(&gc);
 	pl->nft = nftrace_ctx_new();
-	pl->memo = trace_prefix_memo_new();
+	pl->memo = nflog_memo_new();
 	if (!pl->grouper || !pl->nft || !pl->memo) {
 		pipeline_free(pl);
 		return NULL;
@@ -123,7 +123,7 @@ void pipeline_free(struct pipeline *pl)
 		return;
 	grouper_free(pl->grouper);
 	nftrace_ctx_free(pl->nft);
-	trace_prefix_memo_free(pl->memo);
+	nflog_memo_free(pl->memo);
 	free(pl);
 }
 

@@ -17,9 +17,18 @@
  * required attribute (PACKET_HDR, PREFIX) is missing.
  */
 int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec);
-/* nflog_decode_memo - nflog_decode() with the prefix parsed through @memo (see record.h). */
+/*
+ * What nflog_decode_memo() keeps from message to message: the prefixes it parsed (record.h)
+ * and the shapes of the messages it walked (nflog.c). A hit gives what decoding afresh
+ * gives. Opaque. nflog_memo_new() returns NULL with errno; free with nflog_memo_free().
+ */
+struct nflog_memo;
+struct nflog_memo *nflog_memo_new(void);
+void nflog_memo_free(struct nflog_memo *m);
+
+/* nflog_decode_memo - nflog_decode() through @memo (NULL: none). */
 int nflog_decode_memo(const struct nlmsghdr *nlh, struct trace_record *rec,
-		      struct trace_prefix_memo *memo);
+		      struct nflog_memo *memo);
 
 /* Opaque: an nfnetlink_log socket bound to one group. */
 struct nflog_src;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* fuzz_nflog.c: libFuzzer harness — NFLOG netlink bytes through the decoder and the live path */
 #include <errno.h>
+#include <stddef.h>
+#include <string.h>
 #include <libmnl/libmnl.h>
 
 #include "iptrace/logline.h"
@@ -23,14 +25,32 @@ static void check_record(const struct trace_record *r)
 		abort();
 }
 
-/* The decoder alone, message by message, and the log formatter on what it decoded. */
+/* Two decodings of one message agree: the same answer, the same record. */
+static void same_decoding(int ra, const struct trace_record *a, int rb,
+			  const struct trace_record *b)
+{
+	if (ra != rb)
+		abort();
+	if (ra == 0 && (memcmp(a, b, offsetof(struct trace_record, raw)) != 0 ||
+			a->raw_len != b->raw_len || memcmp(a->raw, b->raw, a->raw_len) != 0))
+		abort();
+}
+
+/*
+ * The decoder alone, message by message, and the log formatter on what it decoded. Every
+ * message also goes through one memo (prefixes and message shapes, as the live path keeps
+ * them), twice: what the memo gives must be what decoding afresh gives.
+ */
 static void decode_each(const void *buf, size_t size)
 {
+	struct nflog_memo *memo = nflog_memo_new();
 	const struct nlmsghdr *nlh;
 	size_t off = 0;
 
+	if (!memo)
+		abort();
 	while ((nlh = fuzz_next_msg(buf, size, &off))) {
-		struct trace_record rec;
+		struct trace_record rec, mrec;
 		int ret = nflog_decode(nlh, &rec);
 
 		if (ret == 0) {
@@ -40,7 +60,10 @@ static void decode_each(const void *buf, size_t size)
 		} else if (ret != -ENOMSG && ret != -EINVAL) {
 			abort();	/* the header promises only these */
 		}
+		for (int pass = 0; pass < 2; pass++)
+			same_decoding(ret, &rec, nflog_decode_memo(nlh, &mrec, memo), &mrec);
 	}
+	nflog_memo_free(memo);
 }
 
 /*

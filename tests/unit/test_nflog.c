@@ -451,6 +451,86 @@ static void test_nlrec_chunks(void **state)
 	free(data);
 }
 
+/* The memo (prefixes and message shapes) gives what decoding afresh gives. */
+static void same_as_fresh(struct nflog_memo *m, const struct nlmsghdr *nlh)
+{
+	struct trace_record a, b;
+	int ra = nflog_decode(nlh, &a), rb = nflog_decode_memo(nlh, &b, m);
+
+	assert_int_equal(ra, rb);
+	if (ra == 0) {
+		assert_memory_equal(&a, &b, offsetof(struct trace_record, raw));
+		assert_int_equal(a.raw_len, b.raw_len);
+		assert_memory_equal(a.raw, b.raw, a.raw_len);
+	}
+}
+
+static void test_decode_memo(void **state)
+{
+	struct nflog_memo *m = nflog_memo_new();
+	struct nlrec *r = nlrec_open(REC_FILE);
+	const void *chunk;
+	uint16_t src;
+	uint64_t ts;
+	size_t len;
+	char buf[512];
+	struct nlmsghdr *nlh;
+	struct trace_record rec;
+	uint32_t mark = htonl(7);
+
+	(void)state;
+	assert_non_null(m);
+	assert_non_null(r);
+	/* The recording, twice: the second pass finds every shape and prefix in the memo. */
+	for (int pass = 0; pass < 2; pass++) {
+		while (nlrec_next(r, &src, &ts, &chunk, &len) > 0) {
+			size_t off = 0;
+
+			while (off + sizeof(struct nlmsghdr) <= len) {
+				const struct nlmsghdr *h = (const void *)((const char *)chunk + off);
+
+				same_as_fresh(m, h);
+				off += NLMSG_ALIGN(h->nlmsg_len);
+			}
+		}
+		nlrec_close(r);
+		r = nlrec_open(REC_FILE);
+		assert_non_null(r);
+	}
+	nlrec_close(r);
+
+	/* One shape, other contents: the record follows the contents. */
+	nlh = msg_start(buf);
+	put_hdr(nlh);
+	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: raw:PREROUTING:policy:1 ");
+	mnl_attr_put(nlh, NFULA_MARK, sizeof(mark), &mark);
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+	assert_int_equal(rec.mark, 7);
+	mark = htonl(9);
+	memcpy(mnl_attr_get_payload((struct nlattr *)((char *)nlh + nlh->nlmsg_len - 8)), &mark,
+	       sizeof(mark));
+	((char *)memmem(nlh, nlh->nlmsg_len, "raw:", 4))[0] = 'w';	/* "waw": same length */
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+	assert_int_equal(rec.mark, 9);
+	assert_string_equal(rec.table, "waw");
+	/* Same shape, but the prefix lost its NUL: rejected, as the walk rejects it. */
+	((char *)memmem(nlh, nlh->nlmsg_len, "policy:1 ", 9))[9] = 'x';
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &rec, m), -EINVAL);
+	/* Same length, one header different (a u16 where a u32 belongs): walked, rejected. */
+	len = nlh->nlmsg_len;
+	nlh = msg_start(buf);
+	put_hdr(nlh);
+	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: raw:PREROUTING:policy:1 ");
+	mnl_attr_put_u16(nlh, NFULA_MARK, 1);	/* padded to the same 8 bytes */
+	assert_int_equal(nlh->nlmsg_len, len);
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &rec, m), -EINVAL);
+	nflog_memo_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -466,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_dispatch_huge_len),
 		cmocka_unit_test(test_prefix_parser),
 		cmocka_unit_test(test_prefix_memo),
+		cmocka_unit_test(test_decode_memo),
 		cmocka_unit_test(test_nlrec_chunks),
 	};
 

@@ -616,8 +616,10 @@ int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_
 								 &loops, &ret);
 	if (!p)
 		return -ENOMEM;
-	lru_unlink(g, p);
-	lru_append(g, p);
+	if (p != g->lru_tail) {	/* the packet of the record before, as a rule */
+		lru_unlink(g, p);
+		lru_append(g, p);
+	}
 
 	/* Where the step sits on the packet's path, for merging the two streams. */
 	order = hook_order(hook);

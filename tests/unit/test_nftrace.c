@@ -308,26 +308,37 @@ static struct nlmsghdr *put_newchain(char *buf, size_t size, const char *table, 
 	return nlh;
 }
 
+/*
+ * A chain map that knows one IPv4 forward chain @table/@chain at @prio, and in @r a record
+ * of that chain (its names cut as records keep them), not placed yet.
+ */
+static struct nftrace_ctx *ctx_with_chain(const char *table, const char *chain, int32_t prio,
+					  struct trace_record *r)
+{
+	struct nftrace_ctx *ctx = nftrace_ctx_new();
+	char buf[1024];
+
+	assert_non_null(ctx);
+	assert_int_equal(nftrace_ctx_learn(ctx, put_newchain(buf, sizeof(buf), table, chain,
+							     NF_INET_FORWARD, prio)), 0);
+	memset(r, 0, sizeof(*r));
+	r->backend = TRACE_BACKEND_NFT;
+	r->table_family = NFPROTO_IPV4;
+	r->hook = HOOK_NONE;
+	memcpy(r->table, table, strnlen(table, TRACE_NAME_MAX - 1));
+	memcpy(r->chain, chain, strnlen(chain, TRACE_NAME_MAX - 1));
+	return ctx;
+}
+
 /* A chain whose name is longer than records keep is still found by its cut name. */
 static void test_ctx_long_names(void **state)
 {
 	static const char table[] = "a-table-name-longer-than-thirty-one-bytes";
 	static const char chain[] = "a-chain-name-longer-than-thirty-one-bytes";
-	struct nftrace_ctx *ctx = nftrace_ctx_new();
-	char buf[1024];
-	struct nlmsghdr *nlh;
-	struct trace_record r = { 0 };
+	struct trace_record r;
+	struct nftrace_ctx *ctx = ctx_with_chain(table, chain, -150, &r);
 
 	(void)state;
-	assert_non_null(ctx);
-	nlh = put_newchain(buf, sizeof(buf), table, chain, NF_INET_FORWARD, -150);
-	assert_int_equal(nftrace_ctx_learn(ctx, nlh), 0);
-
-	r.backend = TRACE_BACKEND_NFT;
-	r.table_family = NFPROTO_IPV4;
-	r.hook = HOOK_NONE;
-	memcpy(r.table, table, TRACE_NAME_MAX - 1);
-	memcpy(r.chain, chain, TRACE_NAME_MAX - 1);
 	nftrace_ctx_fill(ctx, &r);
 	assert_true(r.has_prio);
 	assert_int_equal(r.hook, HOOK_FORWARD);
@@ -349,21 +360,12 @@ static void test_ctx_long_names(void **state)
 /* DELTABLE forgets the table's chains, whatever its other attributes (use count included). */
 static void test_ctx_deltable(void **state)
 {
-	struct nftrace_ctx *ctx = nftrace_ctx_new();
+	struct trace_record r;
+	struct nftrace_ctx *ctx = ctx_with_chain("x", "a", 10, &r);
 	char buf[1024];
 	struct nlmsghdr *nlh;
-	struct trace_record r = { 0 };
 
 	(void)state;
-	assert_non_null(ctx);
-	nlh = put_newchain(buf, sizeof(buf), "x", "a", NF_INET_FORWARD, 10);
-	assert_int_equal(nftrace_ctx_learn(ctx, nlh), 0);
-
-	r.backend = TRACE_BACKEND_NFT;
-	r.table_family = NFPROTO_IPV4;
-	r.hook = HOOK_NONE;
-	strcpy(r.table, "x");
-	strcpy(r.chain, "a");
 	nftrace_ctx_fill(ctx, &r);
 	assert_true(r.has_prio);
 	assert_int_equal(r.prio, 10);

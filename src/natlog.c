@@ -400,6 +400,16 @@ err:
 	return NULL;
 }
 
+/* The events of one buffer, live or replayed: a message claiming more than it holds ends it. */
+static void walk_events(struct natlog *nl, const void *buf, size_t len)
+{
+	bool broken;
+
+	nlrec_walk(buf, len, on_event, nl, &broken);
+	if (broken)
+		nl->malformed++;
+}
+
 static int replay(struct natlog *nl, const char *path, const volatile sig_atomic_t *stop)
 {
 	struct nlrec *r = nlrec_open(path);
@@ -416,15 +426,8 @@ static int replay(struct natlog *nl, const char *path, const volatile sig_atomic
 	}
 	nl->started = true;
 	while (!*stop && !nl->done && (ret = nlrec_next(r, &source, &ts, &buf, &len)) > 0) {
-		size_t whole;
-
-		if (source != NLREC_CONNTRACK)
-			continue;
-		/* File bytes: a message claiming more than the chunk holds ends the walk. */
-		whole = nlrec_whole_msgs(buf, len);
-		if (whole < len)
-			nl->malformed++;
-		mnl_cb_run(buf, whole, 0, 0, on_event, nl);
+		if (source == NLREC_CONNTRACK)
+			walk_events(nl, buf, len);
 	}
 	nlrec_close(r);
 	if (ret < 0) {
@@ -448,7 +451,7 @@ static int feed_datagram(void *ctx, uint16_t source, uint64_t mono, uint64_t wal
 	(void)wall;
 	if (f->rec)
 		nlrec_write(f->rec, source, mono, buf, len);
-	mnl_cb_run(buf, len, 0, 0, on_event, f->nl);
+	walk_events(f->nl, buf, len);
 	return 0;	/* a closed output sets done: the loop ends like on --count */
 }
 

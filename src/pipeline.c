@@ -258,71 +258,25 @@ int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data)
 	return pipeline_add(pl, &rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-/*
- * The message walk of mnl_cb_run() for kernel multicast (no sequence or port id to check),
- * with nlrec_whole_msgs()'s length checks folded in: one pass, no call per message to check
- * it (BENCHMARKS.md). A replayed chunk is file data: a length below a header, beyond the
- * buffer, or whose aligned size leaves the buffer, ends the walk and counts as malformed,
- * as do bytes left over that can't hold a header. Control messages as libmnl's defaults
- * take them: NLMSG_DONE and an NLMSG_ERROR ack stop, an error report is an error.
- * Returns MNL_CB_OK/MNL_CB_STOP, or MNL_CB_ERROR with errno set.
- */
-static int walk_msgs(struct pipeline *pl, const void *buf, size_t len, mnl_cb_t cb)
-{
-	const char *p = buf;
-	int ret = MNL_CB_OK;
-
-	while (len >= sizeof(struct nlmsghdr)) {
-		const struct nlmsghdr *nlh = (const void *)p;
-		/* Not NLMSG_ALIGN(): its 32-bit mask wraps a length near 2^32 to 0. */
-		size_t step = ((size_t)nlh->nlmsg_len + 3) & ~(size_t)3;
-
-		if (nlh->nlmsg_len < sizeof(*nlh) || step > len)
-			break;
-		if (ret == MNL_CB_OK) {
-			if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) {
-				errno = EINTR;
-				ret = MNL_CB_ERROR;
-			} else if (nlh->nlmsg_type >= NLMSG_MIN_TYPE) {
-				ret = cb(nlh, pl);
-			} else if (nlh->nlmsg_type == NLMSG_DONE) {
-				ret = MNL_CB_STOP;
-			} else if (nlh->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-
-				if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
-					errno = EBADMSG;
-					ret = MNL_CB_ERROR;
-				} else {
-					errno = e->error < 0 ? -e->error : e->error;
-					ret = e->error == 0 ? MNL_CB_STOP : MNL_CB_ERROR;
-				}
-			}
-			/* Once stopped, the rest is only checked, as nlrec_whole_msgs() did. */
-		}
-		p += step;
-		len -= step;
-	}
-	if (len)
-		pl->sum.malformed++;	/* a broken message ends the buffer's walk */
-	return ret;
-}
-
 int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len)
 {
+	bool broken;
 	int ret;
 
+	/* One pass, no call per message to check it (BENCHMARKS.md); never trust a length. */
 	switch (source) {
 	case NLREC_NFLOG:
-		ret = walk_msgs(pl, buf, len, pipeline_nflog_cb);
+		ret = nlrec_walk(buf, len, pipeline_nflog_cb, pl, &broken);
 		break;
 	case NLREC_NFTRACE:
 		/* Trace multicast, ruleset events and the chain dump's replies. */
-		ret = walk_msgs(pl, buf, len, pipeline_nftrace_cb);
+		ret = nlrec_walk(buf, len, pipeline_nftrace_cb, pl, &broken);
 		break;
 	default:
 		return 0;	/* a source this build doesn't decode */
 	}
+	if (broken)
+		pl->sum.malformed++;	/* a broken message ends the buffer's walk */
 	if (ret < 0)
 		pl->sum.malformed++;
 	return pl->sink_err;

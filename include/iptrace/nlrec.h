@@ -3,8 +3,10 @@
 #ifndef IPTRACE_NLREC_H
 #define IPTRACE_NLREC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <libmnl/libmnl.h>
 
 /*
  * Layout (host byte order; the files in tests/data come from x86_64, little-endian):
@@ -41,6 +43,16 @@ int nlrec_next(struct nlrec *r, uint16_t *source, uint64_t *ts_ns, const void **
  * than the chunk's length means a malformed message ended it.
  */
 size_t nlrec_whole_msgs(const void *buf, size_t len);
+
+/*
+ * nlrec_walk - mnl_cb_run() for messages without a sequence or port id to check (kernel
+ * multicast, replayed chunks), with nlrec_whole_msgs()'s checks in the same pass: @cb for
+ * each data message while it returns MNL_CB_OK; NLMSG_DONE and an NLMSG_ERROR ack stop, an
+ * error report is an error (as libmnl's default callbacks). *@broken: the walk ended on
+ * bytes that are not a whole message. Returns MNL_CB_OK/MNL_CB_STOP, or MNL_CB_ERROR with
+ * errno set.
+ */
+int nlrec_walk(const void *buf, size_t len, mnl_cb_t cb, void *data, bool *broken);
 /* nlrec_close - flush and close; returns 0 or -errno from the final flush. */
 int nlrec_close(struct nlrec *r);
 

@@ -374,7 +374,6 @@ static struct mnl_socket *open_events(int *err)
 	static const int groups[] = {
 		NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_UPDATE, NFNLGRP_CONNTRACK_DESTROY,
 	};
-	int rcvbuf = 16 << 20;
 	struct mnl_socket *sk = mnl_socket_open(NETLINK_NETFILTER);
 
 	if (!sk)
@@ -382,9 +381,7 @@ static struct mnl_socket *open_events(int *err)
 	if (mnl_socket_bind(sk, 0, MNL_SOCKET_AUTOPID) < 0)
 		goto err_close;
 	/* A burst of new flows overruns the default buffer; ENOBUFS is counted, not fatal. */
-	if (setsockopt(mnl_socket_get_fd(sk), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
-		       sizeof(rcvbuf)) < 0)
-		setsockopt(mnl_socket_get_fd(sk), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	rxbatch_rcvbuf(mnl_socket_get_fd(sk), 16u << 20);
 	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
 		if (mnl_socket_setsockopt(sk, NETLINK_ADD_MEMBERSHIP, (void *)&groups[i],
 					  sizeof(groups[i])) < 0)

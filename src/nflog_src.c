@@ -12,6 +12,7 @@
 #include <linux/netfilter/nfnetlink_log.h>
 
 #include "iptrace/nflog.h"
+#include "iptrace/rxbatch.h"
 
 struct nflog_src {
 	struct mnl_socket	*nl;
@@ -104,11 +105,7 @@ struct nflog_src *nflog_src_open(const struct nflog_cfg *cfg)
 	if (mnl_socket_bind(src->nl, 0, MNL_SOCKET_AUTOPID) < 0)
 		goto err_close;
 	/* Under a flood the socket overruns; ENOBUFS is counted, not fatal. */
-	if (cfg->rcvbuf &&
-	    setsockopt(mnl_socket_get_fd(src->nl), SOL_SOCKET, SO_RCVBUFFORCE,
-		       &cfg->rcvbuf, sizeof(cfg->rcvbuf)) < 0)
-		setsockopt(mnl_socket_get_fd(src->nl), SOL_SOCKET, SO_RCVBUF,
-			   &cfg->rcvbuf, sizeof(cfg->rcvbuf));
+	rxbatch_rcvbuf(mnl_socket_get_fd(src->nl), cfg->rcvbuf);
 	ret = send_cfg(src->nl, cfg->group, fill_cmd, &cmd);
 	if (ret < 0) {
 		errno = -ret;

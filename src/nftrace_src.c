@@ -11,6 +11,7 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include "iptrace/nftrace.h"
+#include "iptrace/rxbatch.h"
 
 struct dump_buf {
 	struct dump_buf	*next;
@@ -101,11 +102,7 @@ struct nftrace_src *nftrace_src_open(uint32_t rcvbuf)
 		goto err_free;
 	if (mnl_socket_bind(src->nl, 0, MNL_SOCKET_AUTOPID) < 0)
 		goto err_close;
-	if (rcvbuf &&
-	    setsockopt(mnl_socket_get_fd(src->nl), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf,
-		       sizeof(rcvbuf)) < 0)
-		setsockopt(mnl_socket_get_fd(src->nl), SOL_SOCKET, SO_RCVBUF, &rcvbuf,
-			   sizeof(rcvbuf));
+	rxbatch_rcvbuf(mnl_socket_get_fd(src->nl), rcvbuf);
 	/* The dump first, alone on the socket: then no event can interleave with it. */
 	ret = dump_chains(src->nl, keep_buf, src);
 	if (ret < 0) {

@@ -62,6 +62,16 @@ void rxbatch_free(struct rxbatch *b)
 	free(b);
 }
 
+void rxbatch_rcvbuf(int fd, uint32_t bytes)
+{
+	int v = bytes > INT32_MAX ? INT32_MAX : (int)bytes;
+
+	if (!bytes)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+}
+
 unsigned rxbatch_max(const struct rxbatch *b)
 {
 	return b->max;

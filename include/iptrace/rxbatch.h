@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * The trace sockets get one datagram per trace record (nfnetlink_log's TRACE threshold is
@@ -36,5 +37,12 @@ int rxbatch_recv(struct rxbatch *b, int fd);
  * NULL) is set when the datagram was longer than a slot and was cut (MSG_TRUNC).
  */
 const void *rxbatch_get(const struct rxbatch *b, unsigned i, size_t *len, bool *truncated);
+
+/*
+ * rxbatch_rcvbuf - give @fd a receive buffer of @bytes (0: leave it): SO_RCVBUFFORCE, which
+ * passes the rmem_max cap with CAP_NET_ADMIN, else SO_RCVBUF, capped. What absorbs a burst
+ * while the reader is busy; an overrun shows as ENOBUFS, counted by the callers.
+ */
+void rxbatch_rcvbuf(int fd, uint32_t bytes);
 
 #endif

@@ -81,23 +81,30 @@ ns_add() {
 
 # lab_up: client C (10.0.1.2) — router R (10.0.1.1 | 10.0.2.1) — server S (10.0.2.7).
 # R DNATs the service address 10.96.0.10:53 to S through kube-proxy-like user chains.
+# LAB_IFS="C R-to-C R-to-S S" names the interfaces (default "c0 r0 r1 s0"); LAB_MACS gives
+# them fixed MAC addresses in the same order; LAB_IPV6=1 adds 2001:db8:1::/64 and :2::/64.
 lab_up() {
+	local ic ia ib is mc ma mb ms
+	read -r ic ia ib is <<<"${LAB_IFS:-c0 r0 r1 s0}"
+	read -r mc ma mb ms <<<"${LAB_MACS:-}"
 	C="$NS_PREFIX-c"; R="$NS_PREFIX-r"; S="$NS_PREFIX-s"
 	ns_add "$C"; ns_add "$R"; ns_add "$S"
-	ip -n "$C" link add c0 type veth peer name r0 netns "$R"
-	ip -n "$S" link add s0 type veth peer name r1 netns "$R"
-	ip -n "$C" addr add 10.0.1.2/24 dev c0
-	ip -n "$R" addr add 10.0.1.1/24 dev r0
-	ip -n "$R" addr add 10.0.2.1/24 dev r1
-	ip -n "$S" addr add 10.0.2.7/24 dev s0
+	ip -n "$C" link add "$ic" ${mc:+address "$mc"} type veth \
+		peer name "$ia" ${ma:+address "$ma"} netns "$R"
+	ip -n "$S" link add "$is" ${ms:+address "$ms"} type veth \
+		peer name "$ib" ${mb:+address "$mb"} netns "$R"
+	ip -n "$C" addr add 10.0.1.2/24 dev "$ic"
+	ip -n "$R" addr add 10.0.1.1/24 dev "$ia"
+	ip -n "$R" addr add 10.0.2.1/24 dev "$ib"
+	ip -n "$S" addr add 10.0.2.7/24 dev "$is"
 	if [ "${LAB_IPV6:-0}" = 1 ]; then
-		ip -n "$C" addr add 2001:db8:1::2/64 dev c0 nodad
-		ip -n "$R" addr add 2001:db8:1::1/64 dev r0 nodad
-		ip -n "$R" addr add 2001:db8:2::1/64 dev r1 nodad
-		ip -n "$S" addr add 2001:db8:2::2/64 dev s0 nodad
+		ip -n "$C" addr add 2001:db8:1::2/64 dev "$ic" nodad
+		ip -n "$R" addr add 2001:db8:1::1/64 dev "$ia" nodad
+		ip -n "$R" addr add 2001:db8:2::1/64 dev "$ib" nodad
+		ip -n "$S" addr add 2001:db8:2::2/64 dev "$is" nodad
 		ip netns exec "$R" sysctl -qw net.ipv6.conf.all.forwarding=1
 	fi
-	for l in "$C c0" "$R r0" "$R r1" "$S s0"; do
+	for l in "$C $ic" "$R $ia" "$R $ib" "$S $is"; do
 		set -- $l
 		ip -n "$1" link set "$2" up
 	done
@@ -105,17 +112,15 @@ lab_up() {
 	ip -n "$S" route add default via 10.0.2.1
 	# Permanent neighbours: no ARP or neighbour discovery delays a test's packets (under load
 	# a resolution can outlast a short capture) or adds packets of its own.
-	lab_neigh "$C" c0 10.0.1.1 "$R" r0
-	lab_neigh "$R" r0 10.0.1.2 "$C" c0
-	lab_neigh "$R" r1 10.0.2.7 "$S" s0
-	lab_neigh "$S" s0 10.0.2.1 "$R" r1
+	lab_neigh "$C" "$ic" 10.0.1.1 "$R" "$ia"
+	lab_neigh "$R" "$ia" 10.0.1.2 "$C" "$ic"
+	lab_neigh "$R" "$ib" 10.0.2.7 "$S" "$is"
+	lab_neigh "$S" "$is" 10.0.2.1 "$R" "$ib"
 	if [ "${LAB_IPV6:-0}" = 1 ]; then
-		lab_neigh "$C" c0 2001:db8:1::1 "$R" r0
-		lab_neigh "$R" r0 2001:db8:1::2 "$C" c0
-		lab_neigh "$R" r1 2001:db8:2::2 "$S" s0
-		lab_neigh "$S" s0 2001:db8:2::1 "$R" r1
-	fi
-	if [ "${LAB_IPV6:-0}" = 1 ]; then
+		lab_neigh "$C" "$ic" 2001:db8:1::1 "$R" "$ia"
+		lab_neigh "$R" "$ia" 2001:db8:1::2 "$C" "$ic"
+		lab_neigh "$R" "$ib" 2001:db8:2::2 "$S" "$is"
+		lab_neigh "$S" "$is" 2001:db8:2::1 "$R" "$ib"
 		ip -n "$C" -6 route add default via 2001:db8:1::1
 		ip -n "$S" -6 route add default via 2001:db8:2::1
 	fi

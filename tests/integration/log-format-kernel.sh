@@ -40,38 +40,8 @@ IC="lc$TAG"; IA="la$TAG"; IB="lb$TAG"; IS="ls$TAG"
 LAB_IPV6=1
 
 lab_build() {
-	C="$NS_PREFIX-c"; R="$NS_PREFIX-r"; S="$NS_PREFIX-s"
-	ns_add "$C"; ns_add "$R"; ns_add "$S"
-	ip -n "$C" link add "$IC" address 02:00:00:00:01:02 type veth \
-		peer name "$IA" address 02:00:00:00:01:01 netns "$R"
-	ip -n "$S" link add "$IS" address 02:00:00:00:02:07 type veth \
-		peer name "$IB" address 02:00:00:00:02:01 netns "$R"
-	ip -n "$C" addr add 10.0.1.2/24 dev "$IC"
-	ip -n "$R" addr add 10.0.1.1/24 dev "$IA"
-	ip -n "$R" addr add 10.0.2.1/24 dev "$IB"
-	ip -n "$S" addr add 10.0.2.7/24 dev "$IS"
-	ip -n "$C" addr add 2001:db8:1::2/64 dev "$IC" nodad
-	ip -n "$R" addr add 2001:db8:1::1/64 dev "$IA" nodad
-	ip -n "$R" addr add 2001:db8:2::1/64 dev "$IB" nodad
-	ip -n "$S" addr add 2001:db8:2::2/64 dev "$IS" nodad
-	for l in "$C $IC" "$R $IA" "$R $IB" "$S $IS"; do
-		set -- $l
-		ip -n "$1" link set "$2" up
-	done
-	ip -n "$C" route add default via 10.0.1.1
-	ip -n "$S" route add default via 10.0.2.1
-	ip -n "$C" -6 route add default via 2001:db8:1::1
-	ip -n "$S" -6 route add default via 2001:db8:2::1
-	ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-	# Permanent neighbours: no ARP or neighbour discovery racing the traced packets.
-	ip -n "$C" neigh replace 10.0.1.1 lladdr 02:00:00:00:01:01 dev "$IC" nud permanent
-	ip -n "$C" neigh replace 2001:db8:1::1 lladdr 02:00:00:00:01:01 dev "$IC" nud permanent
-	ip -n "$R" neigh replace 10.0.1.2 lladdr 02:00:00:00:01:02 dev "$IA" nud permanent
-	ip -n "$R" neigh replace 2001:db8:1::2 lladdr 02:00:00:00:01:02 dev "$IA" nud permanent
-	ip -n "$R" neigh replace 10.0.2.7 lladdr 02:00:00:00:02:07 dev "$IB" nud permanent
-	ip -n "$R" neigh replace 2001:db8:2::2 lladdr 02:00:00:00:02:07 dev "$IB" nud permanent
-	ip -n "$S" neigh replace 10.0.2.1 lladdr 02:00:00:00:02:01 dev "$IS" nud permanent
-	ip -n "$S" neigh replace 2001:db8:2::1 lladdr 02:00:00:00:02:01 dev "$IS" nud permanent
+	LAB_IFS="$IC $IA $IB $IS" \
+	LAB_MACS="02:00:00:00:01:02 02:00:00:00:01:01 02:00:00:00:02:01 02:00:00:00:02:07" lab_up
 	lab_kube_nat
 	# A mark, so lines carry MARK=0x...
 	ip netns exec "$R" iptables-legacy -w -t mangle -A PREROUTING -p udp --dport 53 \

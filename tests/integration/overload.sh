@@ -70,6 +70,25 @@ field() {
 	echo "$sum" | jq -r ".$1 // 0"
 }
 
+# calibrate NAME ARGS...: 200 packets of one flow at a gentle rate, nothing lost; one printed
+# packet per packet that crossed, a whole number of records each: that number in $k.
+calibrate() {
+	local name=$1 base n rec
+	shift
+	start "$name" "$@"
+	base=$(server_count)
+	flood 200 2000
+	stop "$name"
+	n=$(($(server_count) - base))
+	[ "$(field lost)" = 0 ] || fail "$name: lost records: $sum"
+	[ "$(field packets)" = "$n" ] || fail "$name: $(field packets) packets printed, $n crossed"
+	rec=$(field records)
+	[ "$n" -gt 0 ] && [ $((rec % n)) = 0 ] || fail "$name: $rec records for $n packets"
+	k=$((rec / n))
+	[ "$k" -ge 1 ] || fail "$name: no records"
+	pass "$name: $n packets printed for $n crossing ($k record(s) each)"
+}
+
 # 0. The nft marker first, while R has no legacy table (so no NFLOG records either), with an
 #    nf_tables forward chain of R's own to report a visible step per packet.
 #    a. Gently, 200 packets of one flow: one printed packet each. (The kernel's trace id is a
@@ -79,15 +98,7 @@ field() {
 if ip netns exec "$R" nft add table ip olab 2>/dev/null; then
 	ip netns exec "$R" nft 'add chain ip olab pass { type filter hook forward priority 0; }' ||
 		fail "cannot add an nft chain on R"
-	start nftcalib --backend nft
-	base=$(server_count)
-	flood 200 2000
-	stop nftcalib
-	n=$(($(server_count) - base))
-	[ "$(field packets)" = "$n" ] || fail "nft: $(field packets) packets printed, $n crossed"
-	rec=$(field records)
-	[ "$n" -gt 0 ] && [ $((rec % n)) = 0 ] || fail "nft: $rec records for $n packets"
-	pass "nft: $n packets printed for $n crossing ($((rec / n)) records each)"
+	calibrate nftcalib --backend nft
 
 	start nft --backend nft --rcvbuf 4096
 	kill -STOP "$pid"
@@ -103,22 +114,13 @@ if ip netns exec "$R" nft add table ip olab 2>/dev/null; then
 	pass "nft: $(field overruns) overrun(s) reported"
 	ip netns exec "$R" nft delete table ip olab
 else
+	# A part of the test not run is not a pass under CI, where the kernel must be exercised.
+	[ "${CI:-}" = true ] && fail "nft not usable in the namespace: the nft marker not checked"
 	echo "note: nft not usable in the namespace: the nft marker not checked"
 fi
 
 # 1. Calibration: records per packet on this router, at a gentle rate, nothing lost.
-start calib --backend legacy
-base=$(server_count)
-flood 200 2000
-stop calib
-n=$(($(server_count) - base))
-[ "$(field lost)" = 0 ] || fail "calibration lost records: $sum"
-[ "$(field packets)" = "$n" ] || fail "calibration: $(field packets) packets printed, $n crossed"
-rec=$(field records)
-[ "$n" -gt 0 ] && [ $((rec % n)) = 0 ] || fail "calibration: $rec records for $n packets"
-k=$((rec / n))
-[ "$k" -ge 1 ] || fail "calibration: no records"
-pass "calibration: $k record(s) per packet"
+calibrate calib --backend legacy
 
 # 2. Overload: a 4 KiB buffer, iptrace stopped while 3000 packets cross, then a slow tail
 #    whose records reveal the gap (a loss is seen when a later record arrives).

@@ -39,8 +39,8 @@ int nlrec_next(struct nlrec *r, uint16_t *source, uint64_t *ts_ns, const void **
  * A replayed chunk is file data, not the kernel's: libmnl's mnl_nlmsg_ok() compares
  * (int)nlmsg_len, so a length of 2^31 or more passes as negative and mnl_cb_run() walks out
  * of the buffer; and it walks attributes up to the aligned length, so a last message of
- * unaligned length must stop the walk too. Run mnl_cb_run() over this many bytes only; fewer
- * than the chunk's length means a malformed message ended it.
+ * unaligned length must stop the walk too. nlrec_walk() makes the same check as it goes;
+ * fewer than the chunk's length means a malformed message ended it.
  */
 size_t nlrec_whole_msgs(const void *buf, size_t len);
 

@@ -67,7 +67,7 @@ static void decode_each(const void *buf, size_t size)
 }
 
 /*
- * The live path: pipeline_dispatch → mnl_cb_run → pipeline_nflog_cb → grouper → sink.
+ * The live path: pipeline_dispatch → nlrec_walk → pipeline_nflog_cb → grouper → sink.
  * @per_msg dispatches message by message with the clock moving 0.6 windows each time,
  * so groups close mid-stream as they do live; otherwise the whole buffer at once, as one
  * recv() is.
@@ -83,25 +83,11 @@ static void run_pipeline(const void *buf, size_t size, const struct sink_ops *op
 		.no_group = no_group,
 	};
 	struct pipeline *pl = pipeline_new(&cfg, &sink);
-	uint64_t now = 1;
 
 	if (!pl)
 		abort();
 	ops->begin(&sink);
-	if (!per_msg) {
-		pipeline_set_clock(pl, now, 0);
-		pipeline_dispatch(pl, NLREC_NFLOG, buf, size);
-	} else {
-		const struct nlmsghdr *nlh;
-		size_t off = 0;
-
-		while ((nlh = fuzz_next_msg(buf, size, &off))) {
-			now += window * 6 / 10;
-			pipeline_set_clock(pl, now, now);
-			pipeline_tick(pl);
-			pipeline_dispatch(pl, NLREC_NFLOG, nlh, nlh->nlmsg_len);
-		}
-	}
+	fuzz_feed(pl, NLREC_NFLOG, buf, size, per_msg, window, NULL, NULL);
 	pipeline_finish(pl, NULL);
 	pipeline_free(pl);
 }

@@ -122,8 +122,25 @@ static int fake_gen(void *ctx, uint32_t *gen)
 	return 0;
 }
 
+/* Between messages: the ruleset moves on every few, and now and then events are lost. */
+struct ruleset {
+	struct fake	*fk;
+	struct nftrule	*nr;
+	unsigned	i;
+};
+
+static void ruleset_moves(void *ctx, const struct nlmsghdr *nlh, uint64_t now)
+{
+	struct ruleset *rs = ctx;
+
+	if (++rs->i % 3 == 0)
+		rs->fk->gen++;
+	if (rs->nr && (nlh->nlmsg_seq & 0xff) == 0x55)
+		nftrule_lost(rs->nr, now);
+}
+
 /*
- * The live path: pipeline_dispatch → mnl_cb_run → pipeline_nftrace_cb → chain map, rule
+ * The live path: pipeline_dispatch → nlrec_walk → pipeline_nftrace_cb → chain map, rule
  * cache → grouper → sink. @per_msg dispatches message by message with the clock moving 0.6
  * windows each time, so groups close mid-stream as they do live; otherwise the whole
  * buffer at once, as one recv() is. @rules: with the nft rule cache on a fake ruleset.
@@ -142,7 +159,7 @@ static void run_pipeline(const void *buf, size_t size, const struct sink_ops *op
 		.no_group = no_group,
 	};
 	struct pipeline *pl;
-	uint64_t now = 1;
+	struct ruleset ruleset = { 0 };
 
 	if (rules) {
 		nr = nftrule_new(&(struct nftrule_cfg){ .grace_ns = window / 2, .source = &src });
@@ -154,26 +171,9 @@ static void run_pipeline(const void *buf, size_t size, const struct sink_ops *op
 	if (!pl)
 		abort();
 	ops->begin(&sink);
-	if (!per_msg) {
-		pipeline_set_clock(pl, now, 0);
-		pipeline_dispatch(pl, NLREC_NFTRACE, buf, size);
-	} else {
-		const struct nlmsghdr *nlh;
-		size_t off = 0;
-		unsigned i = 0;
-
-		while ((nlh = fuzz_next_msg(buf, size, &off))) {
-			now += window * 6 / 10;
-			pipeline_set_clock(pl, now, now);
-			pipeline_tick(pl);
-			/* The ruleset moves on every few messages; now and then events are lost. */
-			if (++i % 3 == 0)
-				fk.gen++;
-			if (nr && (nlh->nlmsg_seq & 0xff) == 0x55)
-				nftrule_lost(nr, now);
-			pipeline_dispatch(pl, NLREC_NFTRACE, nlh, nlh->nlmsg_len);
-		}
-	}
+	ruleset.fk = &fk;
+	ruleset.nr = nr;
+	fuzz_feed(pl, NLREC_NFTRACE, buf, size, per_msg, window, ruleset_moves, &ruleset);
 	pipeline_finish(pl, NULL);
 	pipeline_free(pl);
 	nftrule_free(nr);

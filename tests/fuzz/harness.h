@@ -9,6 +9,8 @@
 #include <string.h>
 #include <libmnl/libmnl.h>
 
+#include "iptrace/pipeline.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
@@ -57,6 +59,35 @@ static inline const struct nlmsghdr *fuzz_next_msg(const void *buf, size_t size,
 		return NULL;
 	*off += MNL_ALIGN(nlh->nlmsg_len) < size - *off ? MNL_ALIGN(nlh->nlmsg_len) : size - *off;
 	return nlh;
+}
+
+/*
+ * fuzz_feed - @buf from @source through @pl: whole, as one recv() is (@per_msg false), or
+ * message by message with the clock moving 0.6 @window each time, so groups close
+ * mid-stream as they do live; @each (may be NULL) runs before each message, at its time.
+ */
+static inline void fuzz_feed(struct pipeline *pl, uint16_t source, const void *buf,
+			     size_t size, bool per_msg, uint64_t window,
+			     void (*each)(void *ctx, const struct nlmsghdr *nlh, uint64_t now),
+			     void *ctx)
+{
+	const struct nlmsghdr *nlh;
+	uint64_t now = 1;
+	size_t off = 0;
+
+	if (!per_msg) {
+		pipeline_set_clock(pl, now, 0);
+		pipeline_dispatch(pl, source, buf, size);
+		return;
+	}
+	while ((nlh = fuzz_next_msg(buf, size, &off))) {
+		now += window * 6 / 10;
+		pipeline_set_clock(pl, now, now);
+		pipeline_tick(pl);
+		if (each)
+			each(ctx, nlh, now);
+		pipeline_dispatch(pl, source, nlh, nlh->nlmsg_len);
+	}
 }
 
 #endif

@@ -12,12 +12,18 @@
  */
 #define LOOP_ROUNDS 4
 
-static uint64_t clock_ns(clockid_t id)
+uint64_t loop_clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
 	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t loop_end_ns(double duration)
+{
+	return duration > 0 ? loop_clock_ns(CLOCK_MONOTONIC) + (uint64_t)(duration * 1e9) :
+			      UINT64_MAX;
 }
 
 /*
@@ -40,8 +46,8 @@ static int drain(const struct loop_cfg *c, const struct loop_source *s)
 		if (n <= 0)
 			return n;
 		/* One clock reading per batch: all of its datagrams were queued by now. */
-		mono = clock_ns(CLOCK_MONOTONIC);
-		wall = clock_ns(CLOCK_REALTIME);
+		mono = loop_clock_ns(CLOCK_MONOTONIC);
+		wall = loop_clock_ns(CLOCK_REALTIME);
 		for (int i = 0; i < n; i++) {
 			size_t len;
 			const void *buf = rxbatch_get(c->rx, (unsigned)i, &len, NULL);
@@ -71,7 +77,7 @@ int loop_run(const struct loop_cfg *c, enum loop_stage *stage)
 	for (size_t i = 0; i < n; i++)
 		pfd[i] = (struct pollfd){ .fd = c->src[i].fd, .events = POLLIN };
 	while (!done(c)) {
-		uint64_t now = clock_ns(CLOCK_MONOTONIC);
+		uint64_t now = loop_clock_ns(CLOCK_MONOTONIC);
 		uint64_t until = c->ops->deadline ? c->ops->deadline(c->ctx) : UINT64_MAX;
 		struct timespec ts, *tsp = NULL;
 		bool out_failed;
@@ -119,7 +125,7 @@ int loop_run(const struct loop_cfg *c, enum loop_stage *stage)
 			}
 		}
 		if (c->ops->tick)
-			c->ops->tick(c->ctx, clock_ns(CLOCK_MONOTONIC), clock_ns(CLOCK_REALTIME));
+			c->ops->tick(c->ctx, loop_clock_ns(CLOCK_MONOTONIC), loop_clock_ns(CLOCK_REALTIME));
 	}
 	/* Datagrams already queued belong to the run: take them before teardown. */
 	for (size_t i = 0; i < n && !(c->ops->done && c->ops->done(c->ctx)); i++)

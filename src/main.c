@@ -81,14 +81,6 @@ static void info(const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Output files: 0640, never through a symlink. */
 static FILE *open_output(const char *path)
 {
@@ -316,7 +308,7 @@ static void live_overrun(void *ctx, uint16_t source)
 	if (source == NLREC_NFTRACE) {
 		/* Ruleset events may be among the lost: distrust the rule cache. */
 		if (f->lv->nftrule)
-			nftrule_lost(f->lv->nftrule, clock_ns(CLOCK_MONOTONIC));
+			nftrule_lost(f->lv->nftrule, loop_clock_ns(CLOCK_MONOTONIC));
 		/* No sequence number to count the records by: count the overrun. */
 		pipeline_add_overrun(f->pl);
 	}
@@ -362,8 +354,7 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 	struct live_feed feed = { .lv = lv, .pl = pl };
 	struct loop_source src[2];
 	struct loop_cfg cfg = {
-		.src = src, .end_ns = o->duration > 0 ?
-			clock_ns(CLOCK_MONOTONIC) + (uint64_t)(o->duration * 1e9) : UINT64_MAX,
+		.src = src, .end_ns = loop_end_ns(o->duration),
 		.stop = &stop_signal, .waitmask = waitmask, .rx = lv->rx, .ops = &ops,
 		.ctx = &feed,
 	};
@@ -552,11 +543,11 @@ struct feed {
 static int feed_dump(void *ctx, const void *buf, size_t len)
 {
 	struct feed *f = ctx;
-	uint64_t mono = clock_ns(CLOCK_MONOTONIC);
+	uint64_t mono = loop_clock_ns(CLOCK_MONOTONIC);
 
 	if (f->lv->rec)
 		nlrec_write(f->lv->rec, NLREC_NFTRACE, mono, buf, len);
-	pipeline_set_clock(f->pl, mono, clock_ns(CLOCK_REALTIME));
+	pipeline_set_clock(f->pl, mono, loop_clock_ns(CLOCK_REALTIME));
 	return pipeline_dispatch(f->pl, NLREC_NFTRACE, buf, len);
 }
 

@@ -33,14 +33,6 @@ static void msg(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- selection on the original tuple ---- */
 
 static bool prefix_match(const struct addr_prefix *p, int family, const struct in6_addr *a)
@@ -482,7 +474,7 @@ static int live(struct natlog *nl, const volatile sig_atomic_t *stop, const sigs
 	struct loop_source src;
 	struct loop_cfg cfg = {
 		.src = &src, .nsrc = 1,
-		.end_ns = o->duration > 0 ? mono_ns() + (uint64_t)(o->duration * 1e9) : UINT64_MAX,
+		.end_ns = loop_end_ns(o->duration),
 		.stop = stop, .waitmask = waitmask, .ops = &ops, .ctx = &feed,
 	};
 	struct rxbatch *rx = NULL;

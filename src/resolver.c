@@ -17,6 +17,7 @@
  * cannot exist are ruled out; if the rest disagree on the rule, there is no answer.
  */
 /* net/if.h (through record.h) before the uapi headers, which then skip their copy of it. */
+#include "iptrace/loop.h"
 #include "iptrace/resolver.h"
 
 #include <errno.h>
@@ -444,11 +445,8 @@ static bool answer_same(const struct answer *a, const struct answer *b)
 
 static uint64_t live_now(void *ctx)
 {
-	struct timespec ts;
-
 	(void)ctx;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return loop_clock_ns(CLOCK_MONOTONIC);	/* the clock records are stamped with */
 }
 
 static uint64_t mix(uint64_t h, uint64_t v)

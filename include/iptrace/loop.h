@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include "iptrace/rxbatch.h"
 
 /* A socket the loop reads; @source (NLREC_*) is handed back to the callbacks. */
@@ -47,6 +48,12 @@ struct loop_cfg {
 };
 
 #define LOOP_MAX_SOURCES 4
+
+/* loop_clock_ns - @id (CLOCK_MONOTONIC, CLOCK_REALTIME) in ns: the clocks the loop uses. */
+uint64_t loop_clock_ns(clockid_t id);
+
+/* loop_end_ns - the monotonic end of a run of @duration s (--duration); UINT64_MAX for 0. */
+uint64_t loop_end_ns(double duration);
 
 /* Where loop_run() failed. */
 enum loop_stage { LOOP_POLL, LOOP_RECEIVE };

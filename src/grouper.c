@@ -71,6 +71,8 @@ struct grouper {
 	 * the open ones (index_weak_keys()), so a join finds what it would have found.
 	 */
 	bool			seen_nft;
+	/* grouper_slot() when the packet of the last record has no free step: the fallback. */
+	struct trace_record	spare;
 	struct grouper_stats	st;
 };
 
@@ -119,6 +121,21 @@ void grouper_free(struct grouper *g)
 	free(g);
 }
 
+/*
+ * The next free step of the packet the last record joined: a packet's records come in a
+ * run (the kernel reports its steps one after the other), so the record decoded there is
+ * most often added to that very packet and stays where it is, not copied (a step is ~550
+ * bytes; the copy was a tenth of the replay cost, BENCHMARKS.md).
+ */
+struct trace_record *grouper_slot(struct grouper *g)
+{
+	struct gpkt *p = g->lru_tail;
+
+	if (p && p->nsteps < p->cap)
+		return &p->steps[p->nsteps];
+	return &g->spare;
+}
+
 static uint64_t mix(uint64_t h, uint64_t v)
 {
 	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
@@ -137,6 +154,7 @@ static uint64_t key_hash(const struct gkey *k)
 	return h ^ (h >> 32);
 }
 
+/* The legacy key's fields; its hash is left to the caller (find_tail() may not need it). */
 static void legacy_key_of(const struct trace_record *r, struct gkey *k)
 {
 	uint32_t seq = 0, ack = 0;
@@ -153,7 +171,6 @@ static void legacy_key_of(const struct trace_record *r, struct gkey *k)
 		.ipid = r->pkt.ipid, .len = r->pkt.len, .payload_hash = r->pkt.payload_hash,
 		.seq = seq, .ack = ack,
 	};
-	k->hash = key_hash(k);
 }
 
 static void trace_key_of(const struct trace_record *r, struct gkey *k)
@@ -217,12 +234,17 @@ static bool weak_key_of(const struct trace_record *r, struct gkey *k)
 	return true;
 }
 
-static bool key_eq(const struct gkey *a, const struct gkey *b)
+static bool same_fields(const struct gkey *a, const struct gkey *b)
 {
-	return a->hash == b->hash && a->type == b->type && a->family == b->family &&
+	return a->type == b->type && a->family == b->family &&
 	       a->proto == b->proto && a->ipid == b->ipid && a->len == b->len &&
 	       a->payload_hash == b->payload_hash && a->seq == b->seq && a->ack == b->ack &&
 	       a->trace_id == b->trace_id;
+}
+
+static bool key_eq(const struct gkey *a, const struct gkey *b)
+{
+	return a->hash == b->hash && same_fields(a, b);
 }
 
 /* The legacy tables, known by name: their order at a hook and their priorities. */
@@ -419,6 +441,27 @@ static struct gpkt *find(struct grouper *g, const struct gkey *k)
 	return NULL;
 }
 
+/*
+ * find() for a legacy key @k whose hash is not computed yet, tried on the packet of the
+ * record before first: a packet's records come in a run. An open packet is the only one
+ * holding its legacy key (legacy_packet() links one only where find() found no holder, or
+ * after retiring the one it found), so a hit is what find() would return. On a hit @k
+ * gets its hash from the link; on a miss it is hashed and looked up.
+ */
+static struct gpkt *find_legacy(struct grouper *g, struct gkey *k)
+{
+	struct gpkt *p = g->lru_tail;
+
+	if (p)
+		for (size_t i = 0; i < GLINKS; i++)
+			if (p->links[i].pkt && same_fields(&p->links[i].key, k)) {
+				k->hash = p->links[i].key.hash;
+				return p;
+			}
+	k->hash = key_hash(k);
+	return find(g, k);
+}
+
 static struct gpkt *open_packet(struct grouper *g, int *ret)
 {
 	struct gpkt *p;
@@ -529,7 +572,7 @@ static struct gpkt *legacy_packet(struct grouper *g, const struct trace_record *
 	struct gpkt *p;
 
 	legacy_key_of(rec, &k);
-	p = find(g, &k);
+	p = find_legacy(g, &k);
 	if (p && (expired(g, p, now_ns) || !follows(p, hook, rank, loops))) {
 		*ret = emit(g, p);
 		p = NULL;
@@ -671,7 +714,14 @@ int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_
 	}
 	p->order[p->nsteps] = (uint64_t)p->seg[b] << 36 | (uint64_t)order << 32 |
 			      ((uint32_t)prio ^ 0x80000000u);
-	p->steps[p->nsteps++] = *rec;
+	/*
+	 * Decoded into this very step (grouper_slot()): nothing to copy. Otherwise @rec is
+	 * the caller's, the spare, or a free step of another packet: past its steps (nothing
+	 * emitted or retired writes there), so apart from this one.
+	 */
+	if (rec != &p->steps[p->nsteps])
+		p->steps[p->nsteps] = *rec;
+	p->nsteps++;
 	return ret;
 }
 

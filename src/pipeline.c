@@ -206,8 +206,9 @@ static void name_ifaces(struct pipeline *pl, struct trace_record *rec)
 int pipeline_nflog_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct pipeline *pl = data;
-	struct trace_record rec;
-	int ret = nflog_decode_memo(nlh, &rec, pl->memo);
+	/* Decoded where the grouper will keep it, most of the time (grouper_slot()). */
+	struct trace_record *rec = grouper_slot(pl->grouper);
+	int ret = nflog_decode_memo(nlh, rec, pl->memo);
 
 	if (ret == -ENOMSG) {
 		pl->sum.skipped++;
@@ -218,21 +219,21 @@ int pipeline_nflog_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	}
 	/* The instance numbers every record it sends: a gap is records the kernel dropped. */
-	if (rec.has_seq) {
-		if (pl->seq_known && rec.seq != pl->next_seq)
-			pl->sum.lost += (uint32_t)(rec.seq - pl->next_seq);
+	if (rec->has_seq) {
+		if (pl->seq_known && rec->seq != pl->next_seq)
+			pl->sum.lost += (uint32_t)(rec->seq - pl->next_seq);
 		pl->seq_known = true;
-		pl->next_seq = rec.seq + 1;
+		pl->next_seq = rec->seq + 1;
 	}
-	name_ifaces(pl, &rec);
-	return pipeline_add(pl, &rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+	name_ifaces(pl, rec);
+	return pipeline_add(pl, rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
 int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct pipeline *pl = data;
-	struct trace_record rec;
-	int ret = nftrace_decode(nlh, &rec);
+	struct trace_record *rec = grouper_slot(pl->grouper);
+	int ret = nftrace_decode(nlh, rec);
 
 	if (ret == -ENOMSG) {
 		/*
@@ -251,11 +252,11 @@ int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	}
 	/* Before any filtering: hidden records carry the headers later ones inherit. */
-	nftrace_ctx_fill(pl->nft, &rec);
-	if (nftrace_chain_end(&rec))
+	nftrace_ctx_fill(pl->nft, rec);
+	if (nftrace_chain_end(rec))
 		return MNL_CB_OK;
-	name_ifaces(pl, &rec);
-	return pipeline_add(pl, &rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+	name_ifaces(pl, rec);
+	return pipeline_add(pl, rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
 int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len)

@@ -44,7 +44,8 @@ void grouper_free(struct grouper *g);
 
 /*
  * grouper_add - add one record seen at @now_ns (a monotonic clock, or the record time in
- * replay). The record is copied. May emit packets (a key collision closes the older one).
+ * replay). The record is copied, unless it is in the grouper_slot() that becomes its step.
+ * May emit packets (a key collision closes the older one).
  * Returns 0, or the emit callback's negative value.
  *
  * Packet identity (legacy records carry no packet id): records belong to one packet when
@@ -57,6 +58,13 @@ void grouper_free(struct grouper *g);
  * valid order are merged; nft records are grouped by their trace id instead.
  */
 int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_ns);
+
+/*
+ * grouper_slot - room for the next record, owned by the grouper: decode a record there and
+ * pass it to grouper_add(), which then mostly need not copy it. Valid until the next call
+ * into the grouper (any of them); its old contents are garbage.
+ */
+struct trace_record *grouper_slot(struct grouper *g);
 
 /* grouper_expire - emit packets idle for window_ns at @now_ns. Returns 0 or emit's value. */
 int grouper_expire(struct grouper *g, uint64_t now_ns);

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
@@ -228,6 +229,90 @@ static void test_payload_in_key(void **state)
 	grouper_free(g);
 }
 
+/* Every emitted packet, whole: its id, steps dropped and each step's bytes. */
+struct full {
+	size_t			n, nrec;
+	uint64_t		ids[64];
+	size_t			nsteps[64];
+	uint32_t		dropped[64];
+	struct trace_record	steps[256];
+};
+
+static int on_emit_full(void *ctx, const struct packet *p)
+{
+	struct full *f = ctx;
+
+	assert_true(f->n < 64 && f->nrec + p->nsteps <= 256);
+	f->ids[f->n] = p->id;
+	f->nsteps[f->n] = p->nsteps;
+	f->dropped[f->n] = p->steps_dropped;
+	memcpy(&f->steps[f->nrec], p->steps, p->nsteps * sizeof(*p->steps));
+	f->nrec += p->nsteps;
+	f->n++;
+	return 0;
+}
+
+/*
+ * The same records, added from the caller's memory and decoded into grouper_slot(): the
+ * same packets, step for step. The sequence makes the slot's packet take the record (a
+ * run), lose it to another packet (interleaving), be emitted and reused for a new packet
+ * (a backwards step; eviction at max_open 2) and be full (max_steps 3, steps dropped).
+ */
+static void test_slot_same_as_copy(void **state)
+{
+	struct full *f[2] = { calloc(1, sizeof(struct full)), calloc(1, sizeof(struct full)) };
+	static const struct { const char *t, *c; int hook; uint16_t ipid; } seq[] = {
+		{ "raw", "PREROUTING", HOOK_PREROUTING, 1 },
+		{ "mangle", "PREROUTING", HOOK_PREROUTING, 1 },
+		{ "raw", "PREROUTING", HOOK_PREROUTING, 2 },
+		{ "filter", "FORWARD", HOOK_FORWARD, 1 },
+		{ "mangle", "POSTROUTING", HOOK_POSTROUTING, 1 },
+		{ "nat", "POSTROUTING", HOOK_POSTROUTING, 1 },	/* past max_steps */
+		{ "raw", "PREROUTING", HOOK_PREROUTING, 1 },	/* backwards: a new packet */
+		{ "raw", "PREROUTING", HOOK_PREROUTING, 3 },	/* evicts at max_open 2 */
+		{ "filter", "INPUT", HOOK_INPUT, 3 },
+		{ "raw", "PREROUTING", HOOK_PREROUTING, 4 },
+		{ "filter", "INPUT", HOOK_INPUT, 1 },
+		{ "filter", "INPUT", HOOK_INPUT, 4 },
+	};
+
+	(void)state;
+	assert_non_null(f[0]);
+	assert_non_null(f[1]);
+	for (int k = 0; k < 2; k++) {
+		struct grouper_cfg cfg = {
+			.window_ns = 100 * MS, .max_open = 2, .max_steps = 3,
+			.emit = on_emit_full, .ctx = f[k],
+		};
+		struct grouper *g = grouper_new(&cfg);
+
+		assert_non_null(g);
+		for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+			struct trace_record r = rec(seq[i].t, seq[i].c, seq[i].hook, seq[i].ipid,
+						    "10.0.0.1");
+			struct trace_record *to = k ? grouper_slot(g) : &r;
+
+			r.rulenum = (uint32_t)i;	/* which record each step is */
+			if (k) {
+				memset(to, 0xa5, sizeof(*to));	/* the slot's old contents */
+				*to = r;
+			}
+			assert_int_equal(grouper_add(g, to, i), 0);
+		}
+		grouper_flush(g);
+		grouper_free(g);
+	}
+	assert_int_equal(f[0]->n, f[1]->n);
+	assert_true(f[0]->n >= 5);
+	assert_int_equal(f[0]->nrec, f[1]->nrec);
+	assert_memory_equal(f[0]->ids, f[1]->ids, sizeof(f[0]->ids));
+	assert_memory_equal(f[0]->nsteps, f[1]->nsteps, sizeof(f[0]->nsteps));
+	assert_memory_equal(f[0]->dropped, f[1]->dropped, sizeof(f[0]->dropped));
+	assert_memory_equal(f[0]->steps, f[1]->steps, f[0]->nrec * sizeof(f[0]->steps[0]));
+	free(f[0]);
+	free(f[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +322,7 @@ int main(void)
 		cmocka_unit_test(test_user_chain_inherits),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_payload_in_key),
+		cmocka_unit_test(test_slot_same_as_copy),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -185,10 +185,6 @@ static int run_read(const struct iptrace_opts *o, struct pipeline *pl)
 static int run_replay(const struct iptrace_opts *o, struct pipeline *pl)
 {
 	struct nlrec *r = nlrec_open(o->input);
-	const void *buf;
-	uint16_t source;
-	uint64_t ts;
-	size_t len;
 	int ret;
 
 	if (!r) {
@@ -196,13 +192,7 @@ static int run_replay(const struct iptrace_opts *o, struct pipeline *pl)
 		    errno == EINVAL ? "not a recorded netlink file" : strerror(errno));
 		return EXIT_FAILURE;
 	}
-	while (!stop_signal && !pipeline_done(pl) &&
-	       (ret = nlrec_next(r, &source, &ts, &buf, &len)) > 0) {
-		pipeline_set_clock(pl, ts, 0);
-		pipeline_tick(pl);
-		if (pipeline_dispatch(pl, source, buf, len) < 0)
-			break;
-	}
+	ret = pipeline_replay(pl, r, &stop_signal);
 	nlrec_close(r);
 	if (ret < 0) {
 		msg("'%s' is truncated or corrupt", o->input);

@@ -71,7 +71,8 @@ static int on_packet(void *ctx, const struct packet *p)
 	if (pl->cfg.nftrule)
 		nftrule_resolve(pl->cfg.nftrule, (struct trace_record *)p->steps, p->nsteps,
 				pl->mono_ns);
-	name_nft_verdicts(pl, (struct trace_record *)p->steps, p->nsteps);
+	if (p->has_nft)
+		name_nft_verdicts(pl, (struct trace_record *)p->steps, p->nsteps);
 	/* --nat: one lookup per packet, by the tuple it was first seen with. */
 	if (pl->cfg.ct && ct_tuple_from_pkt(&p->steps[0].pkt, &t) == 0 &&
 	    ct_lookup_get(pl->cfg.ct, &t, &ce) == 0)
@@ -133,7 +134,8 @@ void pipeline_set_clock(struct pipeline *pl, uint64_t mono_ns, uint64_t wall_ns)
 	pl->wall_ns = wall_ns;
 }
 
-int pipeline_add(struct pipeline *pl, struct trace_record *rec)
+/* pipeline_add(), inline in the decoders' callbacks: they run once per record. */
+static inline int add(struct pipeline *pl, struct trace_record *rec)
 {
 	if (pl->done)
 		return 0;
@@ -155,6 +157,11 @@ int pipeline_add(struct pipeline *pl, struct trace_record *rec)
 		return 0;
 	}
 	return grouper_add(pl->grouper, rec, pl->mono_ns) == -ENOMEM ? -ENOMEM : 0;
+}
+
+int pipeline_add(struct pipeline *pl, struct trace_record *rec)
+{
+	return add(pl, rec);
 }
 
 /* "ifN" without snprintf: out of line, as it runs only when an index changes. */
@@ -226,7 +233,7 @@ int pipeline_nflog_cb(const struct nlmsghdr *nlh, void *data)
 		pl->next_seq = rec->seq + 1;
 	}
 	name_ifaces(pl, rec);
-	return pipeline_add(pl, rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+	return add(pl, rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
 int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data)
@@ -256,7 +263,7 @@ int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data)
 	if (nftrace_chain_end(rec))
 		return MNL_CB_OK;
 	name_ifaces(pl, rec);
-	return pipeline_add(pl, rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+	return add(pl, rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
 int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len)
@@ -281,6 +288,24 @@ int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, siz
 	if (ret < 0)
 		pl->sum.malformed++;
 	return pl->sink_err;
+}
+
+int pipeline_replay(struct pipeline *pl, struct nlrec *r, const volatile sig_atomic_t *stop)
+{
+	const void *buf;
+	uint16_t source;
+	size_t len;
+	int ret = 0;
+
+	/* Here rather than in main: a call per chunk fewer for each of clock, tick and done. */
+	while (!*stop && !pl->done &&
+	       (ret = nlrec_next(r, &source, &pl->mono_ns, &buf, &len)) > 0) {
+		pl->wall_ns = 0;
+		pipeline_tick(pl);
+		if (pipeline_dispatch(pl, source, buf, len) < 0)
+			return 0;	/* the output failed: pipeline_finish() reports it */
+	}
+	return ret < 0 ? ret : 0;
 }
 
 int pipeline_flush(struct pipeline *pl)

@@ -3,6 +3,7 @@
 #ifndef IPTRACE_GROUPER_H
 #define IPTRACE_GROUPER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "iptrace/record.h"
@@ -15,6 +16,7 @@ struct packet {
 	size_t				nsteps;
 	const struct trace_record	*steps;
 	uint32_t			steps_dropped;	/* past max_steps */
+	bool				has_nft;	/* one of the steps is an nft record */
 	const struct ct_entry		*ct;		/* --nat: its conntrack entry, or NULL */
 };
 

@@ -3,6 +3,7 @@
 #ifndef IPTRACE_PIPELINE_H
 #define IPTRACE_PIPELINE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/netlink.h>
@@ -14,6 +15,7 @@
 
 struct ct_lookup;
 struct nftrule;
+struct nlrec;
 
 struct pipeline_cfg {
 	uint64_t		window_ns;
@@ -63,6 +65,13 @@ int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data);
 
 /* pipeline_dispatch - run a buffer of messages from @source through its callback. */
 int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len);
+
+/*
+ * pipeline_replay - --replay: every chunk of @r through pipeline_dispatch() at its recorded
+ * time (the grouping clock), until the end, *@stop, --count or a failed output. Returns 0,
+ * or nlrec_next()'s negative errno when the file is truncated or corrupt.
+ */
+int pipeline_replay(struct pipeline *pl, struct nlrec *r, const volatile sig_atomic_t *stop);
 
 /*
  * pipeline_flush - flush the sink's output (the sink defers it: sink_opts.deferred_flush).

@@ -229,65 +229,11 @@ int nlrec_close(struct nlrec *r)
 	return ret;
 }
 
-/*
- * The aligned size of the message at @p with @left bytes from it on, or 0 when it is not a
- * whole one: a length below a header, beyond the buffer, or whose aligned size leaves the
- * buffer (libmnl walks a message's attributes up to NLMSG_ALIGN(nlmsg_len), so a last
- * message of unaligned length would be read past the buffer; the kernel's are aligned).
- */
-static size_t msg_step(const char *p, size_t left)
-{
-	const struct nlmsghdr *nlh = (const void *)p;
-	size_t step;
-
-	if (left < sizeof(*nlh))
-		return 0;
-	/* Not NLMSG_ALIGN(): its 32-bit mask wraps a length near 2^32 to 0. */
-	step = ((size_t)nlh->nlmsg_len + 3) & ~(size_t)3;
-	if (nlh->nlmsg_len < sizeof(*nlh) || step > left)
-		return 0;
-	return step;
-}
-
 size_t nlrec_whole_msgs(const void *buf, size_t len)
 {
 	size_t off = 0, step;
 
-	while ((step = msg_step((const char *)buf + off, len - off)))
+	while ((step = nlrec_msg_step((const char *)buf + off, len - off)))
 		off += step;
 	return off;
-}
-
-int nlrec_walk(const void *buf, size_t len, mnl_cb_t cb, void *data, bool *broken)
-{
-	const char *p = buf;
-	size_t step;
-	int ret = MNL_CB_OK;
-
-	for (; (step = msg_step(p, len)); p += step, len -= step) {
-		const struct nlmsghdr *nlh = (const void *)p;
-
-		if (ret != MNL_CB_OK)
-			continue;	/* once stopped, the rest is only checked */
-		if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) {
-			errno = EINTR;
-			ret = MNL_CB_ERROR;
-		} else if (nlh->nlmsg_type >= NLMSG_MIN_TYPE) {
-			ret = cb(nlh, data);
-		} else if (nlh->nlmsg_type == NLMSG_DONE) {
-			ret = MNL_CB_STOP;
-		} else if (nlh->nlmsg_type == NLMSG_ERROR) {
-			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-
-			if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
-				errno = EBADMSG;
-				ret = MNL_CB_ERROR;
-			} else {
-				errno = e->error < 0 ? -e->error : e->error;
-				ret = e->error == 0 ? MNL_CB_STOP : MNL_CB_ERROR;
-			}
-		}
-	}
-	*broken = len != 0;
-	return ret;
 }

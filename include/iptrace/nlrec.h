@@ -3,10 +3,12 @@
 #ifndef IPTRACE_NLREC_H
 #define IPTRACE_NLREC_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <libmnl/libmnl.h>
+#include <linux/netlink.h>
 
 /*
  * Layout (host byte order; the files in tests/data come from x86_64, little-endian):
@@ -34,6 +36,27 @@ int nlrec_write(struct nlrec *r, uint16_t source, uint64_t ts_ns, const void *bu
  * Returns 1, 0 at the end, -EINVAL for a truncated or corrupt file, other -errno.
  */
 int nlrec_next(struct nlrec *r, uint16_t *source, uint64_t *ts_ns, const void **buf, size_t *len);
+
+/*
+ * nlrec_msg_step - the aligned size of the message at @p with @left bytes from it on, or 0 when it is not a
+ * whole one: a length below a header, beyond the buffer, or whose aligned size leaves the
+ * buffer (libmnl walks a message's attributes up to NLMSG_ALIGN(nlmsg_len), so a last
+ * message of unaligned length would be read past the buffer; the kernel's are aligned).
+ */
+static inline size_t nlrec_msg_step(const char *p, size_t left)
+{
+	const struct nlmsghdr *nlh = (const void *)p;
+	size_t step;
+
+	if (left < sizeof(*nlh))
+		return 0;
+	/* Not NLMSG_ALIGN(): its 32-bit mask wraps a length near 2^32 to 0. */
+	step = ((size_t)nlh->nlmsg_len + 3) & ~(size_t)3;
+	if (nlh->nlmsg_len < sizeof(*nlh) || step > left)
+		return 0;
+	return step;
+}
+
 /*
  * nlrec_whole_msgs - how many bytes at the head of a chunk are whole netlink messages (pure).
  * A replayed chunk is file data, not the kernel's: libmnl's mnl_nlmsg_ok() compares
@@ -50,9 +73,43 @@ size_t nlrec_whole_msgs(const void *buf, size_t len);
  * each data message while it returns MNL_CB_OK; NLMSG_DONE and an NLMSG_ERROR ack stop, an
  * error report is an error (as libmnl's default callbacks). *@broken: the walk ended on
  * bytes that are not a whole message. Returns MNL_CB_OK/MNL_CB_STOP, or MNL_CB_ERROR with
- * errno set.
+ * errno set. Inline, as it runs once per received buffer: the compiler makes each caller's @cb a direct
+ * call (BENCHMARKS.md).
  */
-int nlrec_walk(const void *buf, size_t len, mnl_cb_t cb, void *data, bool *broken);
+static inline int nlrec_walk(const void *buf, size_t len, mnl_cb_t cb, void *data, bool *broken)
+{
+	const char *p = buf;
+	size_t step;
+	int ret = MNL_CB_OK;
+
+	for (; (step = nlrec_msg_step(p, len)); p += step, len -= step) {
+		const struct nlmsghdr *nlh = (const void *)p;
+
+		if (ret != MNL_CB_OK)
+			continue;	/* once stopped, the rest is only checked */
+		if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) {
+			errno = EINTR;
+			ret = MNL_CB_ERROR;
+		} else if (nlh->nlmsg_type >= NLMSG_MIN_TYPE) {
+			ret = cb(nlh, data);
+		} else if (nlh->nlmsg_type == NLMSG_DONE) {
+			ret = MNL_CB_STOP;
+		} else if (nlh->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+			if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
+				errno = EBADMSG;
+				ret = MNL_CB_ERROR;
+			} else {
+				errno = e->error < 0 ? -e->error : e->error;
+				ret = e->error == 0 ? MNL_CB_STOP : MNL_CB_ERROR;
+			}
+		}
+	}
+	*broken = len != 0;
+	return ret;
+}
+
 /* nlrec_close - flush and close; returns 0 or -errno from the final flush. */
 int nlrec_close(struct nlrec *r);
 

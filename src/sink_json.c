@@ -51,6 +51,7 @@ struct step_cache {
 	uint32_t		ct_id, ct_state, ct_status;
 	struct pkt_hdr		cur, prev;	/* the endpoints (ep_diff()) */
 	bool			has_prev;
+	uint64_t		ep_ver;		/* or: the packet's, without NAT (pkt.ver) */
 	bool			has[3];			/* rule, verdict, reason */
 	bool			any;			/* one of them */
 	char			text[3][RULE_TEXT_MAX];
@@ -78,6 +79,12 @@ struct json_cache {
 		char		txt[160];
 		size_t		len;
 	} ep;				/* the last ,"src":...,"dport":N block */
+	struct {
+		struct pkt_hdr	h;	/* family, proto, endpoints of the text */
+		uint64_t	ver;	/* changes with h: names h for the step cache (ep_ver) */
+		uint16_t	len;	/* 0: none */
+		char		txt[224];
+	} pkt;				/* a packet's ","family":.. to ,"len": */
 	struct step_cache	step[JSON_STEPS_CACHED];
 };
 
@@ -178,22 +185,65 @@ static const char digits2[200] =
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
-static void jb_u64(struct jb *b, uint64_t v)
+/* The number of decimal digits of @v. */
+static unsigned ndigits(uint64_t v)
 {
-	char t[20], *e = t + sizeof(t), *p = e;
+	static const uint64_t pow10[20] = {
+		1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+		100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
+		10000000000000ull, 100000000000000ull, 1000000000000000ull,
+		10000000000000000ull, 100000000000000000ull, 1000000000000000000ull,
+		10000000000000000000ull,
+	};
+	/* log10(2) ~ 1233/4096: from the bit length, the count or one less (Hacker's Delight). */
+	unsigned n = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
 
-	while (v >= 100) {
+	return n + ((v | 1) >= pow10[n]);	/* 0 has one digit */
+}
+
+/* @v in decimal, written from the end of @p back; @p + ndigits(v) is the end. */
+static inline void put_digits(char *p, uint64_t v)
+{
+	uint32_t w;
+
+	while (v > UINT32_MAX) {
 		p -= 2;
 		memcpy(p, digits2 + v % 100 * 2, 2);
 		v /= 100;
 	}
-	if (v >= 10) {
+	/* The rest (all of most numbers) in 32 bits: a division by 100 costs half as much. */
+	w = (uint32_t)v;
+	while (w >= 100) {
 		p -= 2;
-		memcpy(p, digits2 + v * 2, 2);
-	} else {
-		*--p = (char)('0' + v);
+		memcpy(p, digits2 + w % 100 * 2, 2);
+		w /= 100;
 	}
-	jb_put(b, p, (size_t)(e - p));
+	if (w >= 10)
+		memcpy(p - 2, digits2 + w * 2, 2);
+	else
+		p[-1] = (char)('0' + w);
+}
+
+/* The rare path: the buffer has no room for the @n digits of @v. */
+static __attribute__((noinline)) void jb_u64_slow(struct jb *b, uint64_t v, unsigned n)
+{
+	char t[20];
+
+	put_digits(t + n, v);
+	jb_put(b, t, n);
+}
+
+/* Written in place: no copy of a variable length (a libc call). */
+static void jb_u64(struct jb *b, uint64_t v)
+{
+	unsigned n = ndigits(v);
+
+	if (__builtin_expect(n > b->size - b->len, 0)) {
+		jb_u64_slow(b, v, n);
+		return;
+	}
+	put_digits(b->buf + b->len + n, v);
+	b->len += n;
 }
 
 /*
@@ -371,6 +421,8 @@ static void json_cache_init(struct json_cache *c)
 	c->ts_base = 0;
 	c->addr[0].family = c->addr[1].family = 0;
 	c->ep.h.family = 0;
+	c->pkt.len = 0;
+	c->pkt.ver = 0;
 	for (size_t i = 0; i < JSON_STEPS_CACHED; i++)
 		c->step[i].len = 0;
 }
@@ -686,24 +738,30 @@ static void put_step_text(struct jb *b, const struct trace_record *r,
 
 /*
  * Whether @c's text is that of step @r after @prev: the same fields, the same endpoints
- * (and, after a step, the same endpoints before: the NAT block), the same resolver strings.
- * One OR of differences with one branch at the end, but for the conntrack view (nft only)
- * and the resolver's strings.
+ * and, after a step, the same endpoints before (the NAT block); @ep_ver, when not 0, says
+ * that @r has the endpoints the packet cache holds under that version, and so has each
+ * step before it (no NAT block): then one number compares them. One OR of differences
+ * with one branch at the end, but for the conntrack view (nft only) and the resolver's
+ * strings.
  */
 static bool step_key_same(const struct step_cache *c, const struct trace_record *r,
-			  const struct trace_record *prev)
+			  const struct trace_record *prev, uint64_t ep_ver)
 {
 	diff_t d;
 
 	d = diff_bytes(c->names, r->table, sizeof(c->names)) |
-	    diff_bytes(c->ifs, r->in, sizeof(c->ifs)) | ep_diff(&c->cur, &r->pkt);
+	    diff_bytes(c->ifs, r->in, sizeof(c->ifs));
 	d[1] |= (c->handle ^ r->handle) | (c->rulenum ^ r->rulenum) |
 		(unsigned)(c->backend ^ r->backend) | (unsigned)(c->kind ^ r->kind) |
 		(unsigned)(c->table_family ^ r->table_family) |
 		(unsigned)(c->verdict_continues ^ r->verdict_continues) |
-		(unsigned)(c->has_ct ^ r->has_ct) | (unsigned)(c->has_prev ^ (prev != NULL));
-	if (prev)
-		d |= ep_diff(&c->prev, &prev->pkt);
+		(unsigned)(c->has_ct ^ r->has_ct);
+	if (!ep_ver || c->ep_ver != ep_ver) {
+		d |= ep_diff(&c->cur, &r->pkt);
+		d[0] |= (unsigned)(c->has_prev ^ (prev != NULL));
+		if (prev)
+			d |= ep_diff(&c->prev, &prev->pkt);
+	}
 	if (r->has_ct)
 		d[1] |= (c->ct_id ^ r->ct_id) | (c->ct_state ^ r->ct_state) |
 			(c->ct_status ^ r->ct_status) | (unsigned)(c->ct_dir ^ r->ct_dir);
@@ -718,7 +776,8 @@ static bool step_key_same(const struct step_cache *c, const struct trace_record 
 
 /* Keep the text written since @start (no flush since @flushes) and its key in @c. */
 static void step_keep(struct step_cache *c, const struct jb *b, size_t start, unsigned flushes,
-		      const struct trace_record *r, const struct trace_record *prev)
+		      const struct trace_record *r, const struct trace_record *prev,
+		      uint64_t ep_ver)
 {
 	const char *txt[3] = { r->rule, r->verdict, r->rule_reason };
 	size_t n = b->len - start;
@@ -747,13 +806,29 @@ static void step_keep(struct step_cache *c, const struct jb *b, size_t start, un
 	c->has_prev = prev != NULL;
 	if (prev)
 		c->prev = prev->pkt;
+	c->ep_ver = ep_ver;
 	memcpy(c->txt, b->buf + start, n);
 	c->len = (uint16_t)n;
 }
 
-/* Step @i of its packet (its text cached under that index), after @prev (NULL: first). */
+/* A step's text up to its mark and time, kept as @c for the next packet. */
+static __attribute__((noinline)) void put_step_keep(struct jb *b, struct step_cache *c,
+						    const struct trace_record *r,
+						    const struct trace_record *prev, uint64_t ep_ver)
+{
+	size_t start = b->len;
+	unsigned flushes = b->flushes;
+
+	put_step_text(b, r, prev);
+	step_keep(c, b, start, flushes, r, prev, ep_ver);
+}
+
+/*
+ * Step @i of its packet (its text cached under that index), after @prev (NULL: first);
+ * @ep_ver as step_key_same() takes it.
+ */
 static void put_step(struct jb *b, const struct trace_record *r, const struct trace_record *prev,
-		     size_t i)
+		     size_t i, uint64_t ep_ver)
 {
 	static const char hex[] = "0123456789abcdef";
 
@@ -766,15 +841,10 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 		 */
 		struct step_cache *c = &b->c->step[i];
 
-		if (c->len && step_key_same(c, r, prev)) {
+		if (c->len && step_key_same(c, r, prev, ep_ver))
 			jb_put(b, c->txt, c->len);
-		} else {
-			size_t start = b->len;
-			unsigned flushes = b->flushes;
-
-			put_step_text(b, r, prev);
-			step_keep(c, b, start, flushes, r, prev);
-		}
+		else
+			put_step_keep(b, c, r, prev, ep_ver);
 	}
 	if (r->mark) {
 		char m[8], *p = m + sizeof(m);
@@ -843,20 +913,43 @@ static int json_flush(struct sink *s)
 	return st->b.err ? -1 : 0;
 }
 
-static int json_packet(struct sink *s, const struct packet *p)
+/* A packet's ","family":"..","proto":..,"src":..,"dport":N,"len": */
+static void put_pkt_head(struct jb *b, const struct pkt_hdr *h)
 {
-	const struct pkt_hdr *h = &p->steps[0].pkt;
-	struct json_line line;
-	struct jb lb, *b = json_jb(s, &line, &lb);
+	typeof(b->c->pkt) *c = &b->c->pkt;
+	size_t start = b->len;
+	unsigned flushes = b->flushes;
 
-	jb_lit(b, "{\"type\":\"packet\",\"id\":\"");
-	jb_u64(b, p->id);
+	/* A flow's packets repeat it: kept, and written again while these fields are the same. */
+	if (c->len && c->h.proto == h->proto && diff_zero(ep_diff(&c->h, h))) {
+		jb_put(b, c->txt, c->len);
+		return;
+	}
 	jb_lit(b, "\",\"family\":\"");
 	jb_puts(b, h->family == AF_INET6 ? "ipv6" : h->family == AF_INET ? "ipv4" : "unknown");
 	jb_lit(b, "\",");
 	put_proto(b, h->proto);
 	put_addrs(b, h);
 	jb_lit(b, ",\"len\":");
+	c->len = 0;
+	if (b->flushes != flushes || b->len - start > sizeof(c->txt))
+		return;
+	c->h = *h;
+	c->ver++;
+	c->len = (uint16_t)(b->len - start);
+	memcpy(c->txt, b->buf + start, c->len);
+}
+
+static int json_packet(struct sink *s, const struct packet *p)
+{
+	const struct pkt_hdr *h = &p->steps[0].pkt;
+	struct json_line line;
+	struct jb lb, *b = json_jb(s, &line, &lb);
+	uint64_t ep_ver;
+
+	jb_lit(b, "{\"type\":\"packet\",\"id\":\"");
+	jb_u64(b, p->id);
+	put_pkt_head(b, h);
 	jb_u64(b, h->len);
 	if (h->family == AF_INET) {
 		jb_lit(b, ",\"ipid\":");
@@ -872,10 +965,19 @@ static int json_packet(struct sink *s, const struct packet *p)
 		ct_print_json_obj(s->out, p->ct);
 	}
 	jb_lit(b, ",\"steps\":[");
+	/*
+	 * While each step has the endpoints of the one before, they are those of the packet
+	 * cache (put_pkt_head() just compared them): the step cache compares its version.
+	 */
+	ep_ver = b->c->pkt.len ? b->c->pkt.ver : 0;
 	for (size_t i = 0; i < p->nsteps; i++) {
+		const struct trace_record *r = &p->steps[i], *prev = i ? r - 1 : NULL;
+
+		if (prev && ep_ver && !diff_zero(ep_diff(&r->pkt, &prev->pkt)))
+			ep_ver = 0;	/* NAT: from here on the endpoints are compared */
 		if (i)
 			jb_c(b, ',');
-		put_step(b, &p->steps[i], i ? &p->steps[i - 1] : NULL, i);
+		put_step(b, r, prev, i, ep_ver);
 	}
 	jb_lit(b, "]}\n");
 	/* Per packet (or when the capture goes idle), so `| jq` and `tail -f` see each packet. */
@@ -890,7 +992,7 @@ static int json_record(struct sink *s, const struct trace_record *r)
 	struct jb lb, *b = json_jb(s, &line, &lb);
 
 	jb_lit(b, "{\"type\":\"record\",\"step\":");
-	put_step(b, r, NULL, 0);
+	put_step(b, r, NULL, 0, 0);
 	jb_lit(b, "}\n");
 	json_done(s, b);
 	return 0;	/* as before: --no-group output errors show at the end */

@@ -30,12 +30,12 @@
 #define RULE_TEXT_MAX 256	/* longer rule texts are written out every time */
 
 /*
- * The text of step i of a packet from its '{' to its NAT block: the head
- * ({"backend":..,"table":..,"chain":..,"kind":..,"rulenum"|"handle":N, the rule, verdict and
- * nft family), the conntrack view, then ,"in":..,"out":..[,"physin":..][,"physout":..],
- * "src":..,"dport":N[,"nat":{..}]; and its key, the fields that text is made of
- * (step_key_same()). The resolvers' strings are compared by content: their pointers are
- * only valid for one packet (resolver.h).
+ * The text of step i of a packet, from the comma before it (but the first) and its '{' to
+ * its NAT block: the head ({"backend":..,"table":..,"chain":..,"kind":..,"rulenum"|
+ * "handle":N, the rule, verdict and nft family), the conntrack view, then ,"in":..,
+ * "out":..[,"physin":..][,"physout":..],"src":..,"dport":N[,"nat":{..}]; and its key, the
+ * fields that text is made of (step_key_same()). The resolvers' strings are compared by
+ * content: their pointers are only valid for one packet (resolver.h).
  */
 struct step_cache {
 	char			names[2 * TRACE_NAME_MAX];	/* table, chain */
@@ -373,17 +373,22 @@ static bool fmt_sec(uint64_t sec, char *ts)
 
 /*
  * ,"ts":"YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC) as sink_fmt_time writes it, without gmtime and
- * strftime. The text up to the '.' is kept for its second (ts_base): within that second
- * only the microseconds are formatted, from the nanoseconds past ts_base, with no 64-bit
- * division.
+ * strftime, when @ts_ns is not 0; then the '}' that ends the step. The text up to the '.'
+ * is kept for its second (ts_base): within that second only the microseconds are
+ * formatted, from the nanoseconds past ts_base, with no 64-bit division, in place when the
+ * buffer has room.
  */
-static void jb_ts(struct jb *b, uint64_t ts_ns)
+static void put_ts_end(struct jb *b, uint64_t ts_ns)
 {
 	struct json_cache *c = b->c;
 	uint64_t in_sec = ts_ns - c->ts_base;	/* wraps when earlier: also >= 1e9 */
 	unsigned us, hi, mid;
-	char t[40];
+	char t[36], *p;
 
+	if (!ts_ns) {
+		jb_c(b, '}');
+		return;
+	}
 	if (in_sec >= 1000000000u) {
 		uint64_t sec = ts_ns / 1000000000u;
 
@@ -393,7 +398,7 @@ static void jb_ts(struct jb *b, uint64_t ts_ns)
 			sink_fmt_time(ts_ns, full, sizeof(full));
 			jb_lit(b, ",\"ts\":\"");
 			jb_puts(b, full);
-			jb_c(b, '"');
+			jb_lit(b, "\"}");
 			return;
 		}
 		c->ts_base = sec * 1000000000u;
@@ -404,12 +409,16 @@ static void jb_ts(struct jb *b, uint64_t ts_ns)
 	us -= hi * 10000;
 	mid = us / 100;
 	us -= mid * 100;
-	memcpy(t, c->ts, 32);
-	memcpy(t + 27, digits2 + hi * 2, 2);
-	memcpy(t + 29, digits2 + mid * 2, 2);
-	memcpy(t + 31, digits2 + us * 2, 2);
-	memcpy(t + 33, "Z\"", 2);
-	jb_put(b, t, 35);
+	p = b->size - b->len >= sizeof(t) ? b->buf + b->len : t;
+	memcpy(p, c->ts, 32);
+	memcpy(p + 27, digits2 + hi * 2, 2);
+	memcpy(p + 29, digits2 + mid * 2, 2);
+	memcpy(p + 31, digits2 + us * 2, 2);
+	memcpy(p + 33, "Z\"}", 3);
+	if (p == t)
+		jb_put(b, t, sizeof(t));
+	else
+		b->len += sizeof(t);
 }
 
 static void json_cache_init(struct json_cache *c)
@@ -811,21 +820,23 @@ static void step_keep(struct step_cache *c, const struct jb *b, size_t start, un
 	c->len = (uint16_t)n;
 }
 
-/* A step's text up to its mark and time, kept as @c for the next packet. */
+/* A step's text up to its mark and time, kept as @c for the next packet; after a comma. */
 static __attribute__((noinline)) void put_step_keep(struct jb *b, struct step_cache *c,
-						    const struct trace_record *r,
+						    bool comma, const struct trace_record *r,
 						    const struct trace_record *prev, uint64_t ep_ver)
 {
 	size_t start = b->len;
 	unsigned flushes = b->flushes;
 
+	if (comma)
+		jb_c(b, ',');
 	put_step_text(b, r, prev);
 	step_keep(c, b, start, flushes, r, prev, ep_ver);
 }
 
 /*
- * Step @i of its packet (its text cached under that index), after @prev (NULL: first);
- * @ep_ver as step_key_same() takes it.
+ * Step @i of its packet (its text cached under that index), after @prev (NULL: first),
+ * with the comma before it when it is not the first; @ep_ver as step_key_same() takes it.
  */
 static void put_step(struct jb *b, const struct trace_record *r, const struct trace_record *prev,
 		     size_t i, uint64_t ep_ver)
@@ -833,18 +844,19 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 	static const char hex[] = "0123456789abcdef";
 
 	if (i >= JSON_STEPS_CACHED) {
+		jb_c(b, ',');
 		put_step_text(b, r, prev);
 	} else {
 		/*
-		 * The steps of one flow's packets repeat: step i's text is kept per index and
-		 * written again while its key is the same (BENCHMARKS.md).
+		 * The steps of one flow's packets repeat: step i's text (with its comma) is
+		 * kept per index and written again while its key is the same (BENCHMARKS.md).
 		 */
 		struct step_cache *c = &b->c->step[i];
 
 		if (c->len && step_key_same(c, r, prev, ep_ver))
 			jb_put(b, c->txt, c->len);
 		else
-			put_step_keep(b, c, r, prev, ep_ver);
+			put_step_keep(b, c, i > 0, r, prev, ep_ver);
 	}
 	if (r->mark) {
 		char m[8], *p = m + sizeof(m);
@@ -858,9 +870,7 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 		jb_put(b, p, (size_t)(m + sizeof(m) - p));
 		jb_c(b, '"');
 	}
-	if (r->ts_ns)
-		jb_ts(b, r->ts_ns);
-	jb_c(b, '}');
+	put_ts_end(b, r->ts_ns);
 }
 
 /* The state lives from begin() to end(); a sink used without begin() keeps it per line. */
@@ -975,8 +985,6 @@ static int json_packet(struct sink *s, const struct packet *p)
 
 		if (prev && ep_ver && !diff_zero(ep_diff(&r->pkt, &prev->pkt)))
 			ep_ver = 0;	/* NAT: from here on the endpoints are compared */
-		if (i)
-			jb_c(b, ',');
 		put_step(b, r, prev, i, ep_ver);
 	}
 	jb_lit(b, "]}\n");

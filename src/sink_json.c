@@ -40,13 +40,13 @@
 struct step_cache {
 	char			names[2 * TRACE_NAME_MAX];	/* table, chain */
 	char			ifs[4 * IF_NAMESIZE];	/* in, out, physin, physout */
-	enum trace_backend	backend;
+	enum trace_backend	backend;	/* backend, kind: as in the record */
 	enum trace_kind		kind;
 	uint32_t		rulenum;
 	uint64_t		handle;
+	bool			verdict_continues;	/* and table_family: as in the record */
 	uint8_t			table_family;
-	bool			verdict_continues;
-	bool			has_ct;
+	bool			has_ct;			/* and ct_dir: as in the record */
 	uint8_t			ct_dir;
 	uint32_t		ct_id, ct_state, ct_status;
 	struct pkt_hdr		cur, prev;	/* the endpoints (ep_diff()) */
@@ -98,6 +98,15 @@ _Static_assert(offsetof(struct trace_record, out) == offsetof(struct trace_recor
 	       offsetof(struct trace_record, in) + 3 * IF_NAMESIZE, "interface names adjacent");
 _Static_assert(offsetof(struct pkt_hdr, daddr) == offsetof(struct pkt_hdr, saddr) + 16,
 	       "addresses adjacent");
+/* Pairs of fields the step cache compares as one number, laid out alike in the record. */
+#define ADJACENT(s, a, b) (offsetof(struct s, b) == offsetof(struct s, a) + sizeof(((struct s *)0)->a))
+_Static_assert(sizeof(enum trace_backend) == 4 && sizeof(enum trace_kind) == 4 &&
+	       ADJACENT(trace_record, backend, kind) && ADJACENT(step_cache, backend, kind) &&
+	       ADJACENT(trace_record, verdict_continues, table_family) &&
+	       ADJACENT(step_cache, verdict_continues, table_family) &&
+	       ADJACENT(trace_record, has_ct, ct_dir) && ADJACENT(step_cache, has_ct, ct_dir),
+	       "field pairs adjacent");
+#undef ADJACENT
 _Static_assert(2 * TRACE_NAME_MAX % 8 == 0 && 4 * IF_NAMESIZE % 8 == 0, "names in words");
 
 struct jb {
@@ -745,6 +754,15 @@ static void put_step_text(struct jb *b, const struct trace_record *r,
 	put_nat(b, prev ? &prev->pkt : NULL, &r->pkt);
 }
 
+/* The @n (at most 8) bytes at @p as one number: two adjacent fields compared at once. */
+static inline uint64_t span(const void *p, size_t n)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, p, n);
+	return v;
+}
+
 /*
  * Whether @c's text is that of step @r after @prev: the same fields, the same endpoints
  * and, after a step, the same endpoints before (the NAT block); @ep_ver, when not 0, says
@@ -761,10 +779,9 @@ static bool step_key_same(const struct step_cache *c, const struct trace_record 
 	d = diff_bytes(c->names, r->table, sizeof(c->names)) |
 	    diff_bytes(c->ifs, r->in, sizeof(c->ifs));
 	d[1] |= (c->handle ^ r->handle) | (c->rulenum ^ r->rulenum) |
-		(unsigned)(c->backend ^ r->backend) | (unsigned)(c->kind ^ r->kind) |
-		(unsigned)(c->table_family ^ r->table_family) |
-		(unsigned)(c->verdict_continues ^ r->verdict_continues) |
-		(unsigned)(c->has_ct ^ r->has_ct);
+		(span(&c->backend, 8) ^ span(&r->backend, 8)) |		/* and kind */
+		(span(&c->verdict_continues, 2) ^ span(&r->verdict_continues, 2)) | /* family */
+		(span(&c->has_ct, 2) ^ span(&r->has_ct, 2));		/* and ct_dir */
 	if (!ep_ver || c->ep_ver != ep_ver) {
 		d |= ep_diff(&c->cur, &r->pkt);
 		d[0] |= (unsigned)(c->has_prev ^ (prev != NULL));
@@ -773,7 +790,7 @@ static bool step_key_same(const struct step_cache *c, const struct trace_record 
 	}
 	if (r->has_ct)
 		d[1] |= (c->ct_id ^ r->ct_id) | (c->ct_state ^ r->ct_state) |
-			(c->ct_status ^ r->ct_status) | (unsigned)(c->ct_dir ^ r->ct_dir);
+			(c->ct_status ^ r->ct_status);
 	if (!diff_zero(d))
 		return false;
 	if (!r->rule && !r->verdict && !r->rule_reason)	/* no resolver (--replay, nft) */

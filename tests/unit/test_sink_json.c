@@ -100,12 +100,12 @@ static void make_step(struct trace_record *r, const struct trace_record *prev, u
 	else
 		set_endpoints(&r->pkt, often0(40));
 	r->mark = pick(8) ? 0 : often0(3) * 0x1234567u;
-	r->has_ct = pick(8) == 0;
+	r->has_ct = pick(4) == 0;
 	if (r->has_ct) {
 		r->ct_id = often0(3);
 		r->ct_state = often0(4);
 		r->ct_status = often0(3) * 0x1a;
-		r->ct_dir = (uint8_t)often0(2);
+		r->ct_dir = (uint8_t)pick(2);
 	}
 	if (pick(3) == 0) {
 		const char *const texts[] = { "-A FORWARD -j ACCEPT", "ACCEPT", "jump \"X\"",

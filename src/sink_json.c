@@ -26,25 +26,48 @@
  */
 #define JB_SIZE 4096
 #define JSON_STEPS_CACHED 16	/* steps of a packet whose text is kept for the next packet */
-#define FRAG_MAX 512
-#define TAIL_MAX 320
+#define STEP_TEXT_MAX 1024	/* a longer step text is written out every time */
 #define RULE_TEXT_MAX 256	/* longer rule texts are written out every time */
 
-/* A piece of a line kept as text; len 0: none. */
-struct frag {
-	uint16_t	len;
-	char		txt[FRAG_MAX];
+/*
+ * The text of step i of a packet, from the comma before it (but the first) and its '{' to
+ * its NAT block: the head ({"backend":..,"table":..,"chain":..,"kind":..,"rulenum"|
+ * "handle":N, the rule, verdict and nft family), the conntrack view, then ,"in":..,
+ * "out":..[,"physin":..][,"physout":..],"src":..,"dport":N[,"nat":{..}]; and its key, the
+ * fields that text is made of (step_key_same()). The resolvers' strings are compared by
+ * content: their pointers are only valid for one packet (resolver.h).
+ */
+struct step_cache {
+	char			names[2 * TRACE_NAME_MAX];	/* table, chain */
+	char			ifs[4 * IF_NAMESIZE];	/* in, out, physin, physout */
+	enum trace_backend	backend;	/* backend, kind: as in the record */
+	enum trace_kind		kind;
+	uint32_t		rulenum;
+	uint64_t		handle;
+	bool			verdict_continues;	/* and table_family: as in the record */
+	uint8_t			table_family;
+	bool			has_ct;			/* and ct_dir: as in the record */
+	uint8_t			ct_dir;
+	uint32_t		ct_id, ct_state, ct_status;
+	struct pkt_hdr		cur, prev;	/* the endpoints (ep_diff()) */
+	bool			has_prev;
+	uint64_t		ep_ver;		/* or: the packet's, without NAT (pkt.ver) */
+	bool			has[3];			/* rule, verdict, reason */
+	bool			any;			/* one of them */
+	char			text[3][RULE_TEXT_MAX];
+	uint16_t		len;			/* 0: none */
+	char			txt[STEP_TEXT_MAX];
 };
 
 /*
  * What is kept from line to line. The steps of one flow's packets repeat (same tables,
- * chains, rules and interfaces, in the same order), so the head of step i and its interface
- * block are kept per step index and written again as they are when step i of the next
- * packet has the same fields: compared as bytes, so a hit can't print a wrong name.
+ * chains, rules and interfaces, in the same order), so the text of step i is kept per step
+ * index and written again as it is when step i of the next packet has the same fields:
+ * compared as bytes, so a hit can't print a wrong name.
  */
 struct json_cache {
-	uint64_t	ts_sec;		/* UINT64_MAX: none */
-	char		ts[32];		/* "YYYY-MM-DDTHH:MM:SS" of ts_sec */
+	uint64_t	ts_base;	/* the second ts is for, in ns since the epoch */
+	char		ts[32];		/* ,"ts":"YYYY-MM-DDTHH:MM:SS. of ts_base */
 	struct {
 		uint8_t		family;	/* 0: empty */
 		struct in6_addr	a;
@@ -57,34 +80,15 @@ struct json_cache {
 		size_t		len;
 	} ep;				/* the last ,"src":...,"dport":N block */
 	struct {
-		/*
-		 * {"backend":..,"table":..,"chain":..,"kind":..,"rulenum"|"handle":N, then the
-		 * rule, verdict and nft family. The resolvers' strings are compared by content:
-		 * their pointers are only valid for one packet (resolver.h).
-		 */
-		enum trace_backend	backend;
-		enum trace_kind		kind;
-		uint32_t		rulenum;
-		uint64_t		handle;
-		char			names[2 * TRACE_NAME_MAX];	/* table, chain */
-		uint8_t			table_family;
-		bool			verdict_continues;
-		bool			has[3];			/* rule, verdict, reason */
-		bool			any;			/* one of them */
-		char			text[3][RULE_TEXT_MAX];
-		struct frag		f;
-	} head[JSON_STEPS_CACHED];
-	struct {
-		/* ,"in":..,"out":..[,"physin":..][,"physout":..],"src":..,"dport":N[,"nat":{..}] */
-		char			names[4 * IF_NAMESIZE];	/* in, out, physin, physout */
-		struct pkt_hdr		cur, prev;	/* the endpoints (same_endpoints()) */
-		bool			has_prev;
-		uint16_t		len;		/* 0: none */
-		char			txt[TAIL_MAX];
-	} tail[JSON_STEPS_CACHED];
+		struct pkt_hdr	h;	/* family, proto, endpoints of the text */
+		uint64_t	ver;	/* changes with h: names h for the step cache (ep_ver) */
+		uint16_t	len;	/* 0: none */
+		char		txt[224];
+	} pkt;				/* a packet's ","family":.. to ,"len": */
+	struct step_cache	step[JSON_STEPS_CACHED];
 };
 
-/* The byte runs the step caches compare, as they lie in the record. */
+/* The byte runs the step cache compares, as they lie in the record. */
 _Static_assert(offsetof(struct trace_record, chain) ==
 	       offsetof(struct trace_record, table) + TRACE_NAME_MAX, "table, chain adjacent");
 _Static_assert(offsetof(struct trace_record, out) == offsetof(struct trace_record, in) +
@@ -92,6 +96,18 @@ _Static_assert(offsetof(struct trace_record, out) == offsetof(struct trace_recor
 	       offsetof(struct trace_record, in) + 2 * IF_NAMESIZE &&
 	       offsetof(struct trace_record, physout) ==
 	       offsetof(struct trace_record, in) + 3 * IF_NAMESIZE, "interface names adjacent");
+_Static_assert(offsetof(struct pkt_hdr, daddr) == offsetof(struct pkt_hdr, saddr) + 16,
+	       "addresses adjacent");
+/* Pairs of fields the step cache compares as one number, laid out alike in the record. */
+#define ADJACENT(s, a, b) (offsetof(struct s, b) == offsetof(struct s, a) + sizeof(((struct s *)0)->a))
+_Static_assert(sizeof(enum trace_backend) == 4 && sizeof(enum trace_kind) == 4 &&
+	       ADJACENT(trace_record, backend, kind) && ADJACENT(step_cache, backend, kind) &&
+	       ADJACENT(trace_record, verdict_continues, table_family) &&
+	       ADJACENT(step_cache, verdict_continues, table_family) &&
+	       ADJACENT(trace_record, has_ct, ct_dir) && ADJACENT(step_cache, has_ct, ct_dir),
+	       "field pairs adjacent");
+#undef ADJACENT
+_Static_assert(2 * TRACE_NAME_MAX % 8 == 0 && 4 * IF_NAMESIZE % 8 == 0, "names in words");
 
 struct jb {
 	FILE		*f;
@@ -113,15 +129,6 @@ struct json_state {
 	struct jb		b;
 	char			buf[JSON_STATE_BUF];
 };
-
-static void json_cache_init(struct json_cache *c)
-{
-	c->ts_sec = UINT64_MAX;
-	c->addr[0].family = c->addr[1].family = 0;
-	c->ep.h.family = 0;
-	for (size_t i = 0; i < JSON_STEPS_CACHED; i++)
-		c->head[i].f.len = c->tail[i].len = 0;
-}
 
 static void jb_init(struct jb *b, FILE *f, struct json_cache *c, char *buf, size_t size)
 {
@@ -187,22 +194,65 @@ static const char digits2[200] =
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
-static void jb_u64(struct jb *b, uint64_t v)
+/* The number of decimal digits of @v. */
+static unsigned ndigits(uint64_t v)
 {
-	char t[20], *e = t + sizeof(t), *p = e;
+	static const uint64_t pow10[20] = {
+		1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+		100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
+		10000000000000ull, 100000000000000ull, 1000000000000000ull,
+		10000000000000000ull, 100000000000000000ull, 1000000000000000000ull,
+		10000000000000000000ull,
+	};
+	/* log10(2) ~ 1233/4096: from the bit length, the count or one less (Hacker's Delight). */
+	unsigned n = (unsigned)(64 - __builtin_clzll(v | 1)) * 1233 >> 12;
 
-	while (v >= 100) {
+	return n + ((v | 1) >= pow10[n]);	/* 0 has one digit */
+}
+
+/* @v in decimal, written from the end of @p back; @p + ndigits(v) is the end. */
+static inline void put_digits(char *p, uint64_t v)
+{
+	uint32_t w;
+
+	while (v > UINT32_MAX) {
 		p -= 2;
 		memcpy(p, digits2 + v % 100 * 2, 2);
 		v /= 100;
 	}
-	if (v >= 10) {
+	/* The rest (all of most numbers) in 32 bits: a division by 100 costs half as much. */
+	w = (uint32_t)v;
+	while (w >= 100) {
 		p -= 2;
-		memcpy(p, digits2 + v * 2, 2);
-	} else {
-		*--p = (char)('0' + v);
+		memcpy(p, digits2 + w % 100 * 2, 2);
+		w /= 100;
 	}
-	jb_put(b, p, (size_t)(e - p));
+	if (w >= 10)
+		memcpy(p - 2, digits2 + w * 2, 2);
+	else
+		p[-1] = (char)('0' + w);
+}
+
+/* The rare path: the buffer has no room for the @n digits of @v. */
+static __attribute__((noinline)) void jb_u64_slow(struct jb *b, uint64_t v, unsigned n)
+{
+	char t[20];
+
+	put_digits(t + n, v);
+	jb_put(b, t, n);
+}
+
+/* Written in place: no copy of a variable length (a libc call). */
+static void jb_u64(struct jb *b, uint64_t v)
+{
+	unsigned n = ndigits(v);
+
+	if (__builtin_expect(n > b->size - b->len, 0)) {
+		jb_u64_slow(b, v, n);
+		return;
+	}
+	put_digits(b->buf + b->len + n, v);
+	b->len += n;
 }
 
 /*
@@ -306,48 +356,93 @@ static void put2(char *p, unsigned v)
 	p[1] = (char)('0' + v % 10);
 }
 
-/* As sink_fmt_time: "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC), without gmtime and strftime. */
-static void jb_time(struct jb *b, uint64_t ts_ns)
+/* @sec as "YYYY-MM-DDTHH:MM:SS" (UTC) into @ts; false (@ts untouched) past the year 9999. */
+static bool fmt_sec(uint64_t sec, char *ts)
 {
-	uint64_t sec = ts_ns / 1000000000ull;
-	unsigned us = (unsigned)(ts_ns % 1000000000ull / 1000);
-	char t[32] = "\"0000-00-00T00:00:00.000000Z\"";
+	unsigned m, d, s = (unsigned)(sec % 86400);
+	int y;
 
-	if (sec != b->c->ts_sec) {
-		unsigned m, d, s = (unsigned)(sec % 86400);
-		int y;
+	civil((int64_t)(sec / 86400), &y, &m, &d);
+	if (y > 9999)
+		return false;
+	put2(ts, (unsigned)y / 100);
+	put2(ts + 2, (unsigned)y % 100);
+	ts[4] = '-';
+	put2(ts + 5, m);
+	ts[7] = '-';
+	put2(ts + 8, d);
+	ts[10] = 'T';
+	put2(ts + 11, s / 3600);
+	ts[13] = ':';
+	put2(ts + 14, s / 60 % 60);
+	ts[16] = ':';
+	put2(ts + 17, s % 60);
+	return true;
+}
 
-		civil((int64_t)(sec / 86400), &y, &m, &d);
-		if (y > 9999) {	/* beyond what the fast path writes: the slow one */
+/*
+ * ,"ts":"YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC) as sink_fmt_time writes it, without gmtime and
+ * strftime, when @ts_ns is not 0; then the '}' that ends the step. The text up to the '.'
+ * is kept for its second (ts_base): within that second only the microseconds are
+ * formatted, from the nanoseconds past ts_base, with no 64-bit division, in place when the
+ * buffer has room.
+ */
+static void put_ts_end(struct jb *b, uint64_t ts_ns)
+{
+	struct json_cache *c = b->c;
+	uint64_t in_sec = ts_ns - c->ts_base;	/* wraps when earlier: also >= 1e9 */
+	unsigned us, hi, mid;
+	char t[36], *p;
+
+	if (!ts_ns) {
+		jb_c(b, '}');
+		return;
+	}
+	if (in_sec >= 1000000000u) {
+		uint64_t sec = ts_ns / 1000000000u;
+
+		if (!fmt_sec(sec, c->ts + 7)) {	/* beyond what the fast path writes */
 			char full[40];
 
 			sink_fmt_time(ts_ns, full, sizeof(full));
-			jb_c(b, '"');
+			jb_lit(b, ",\"ts\":\"");
 			jb_puts(b, full);
-			jb_c(b, '"');
+			jb_lit(b, "\"}");
 			return;
 		}
-		char *ts = b->c->ts;
-
-		b->c->ts_sec = sec;
-		put2(ts, (unsigned)y / 100);
-		put2(ts + 2, (unsigned)y % 100);
-		ts[4] = '-';
-		put2(ts + 5, m);
-		ts[7] = '-';
-		put2(ts + 8, d);
-		ts[10] = 'T';
-		put2(ts + 11, s / 3600);
-		ts[13] = ':';
-		put2(ts + 14, s / 60 % 60);
-		ts[16] = ':';
-		put2(ts + 17, s % 60);
+		c->ts_base = sec * 1000000000u;
+		in_sec = ts_ns - c->ts_base;
 	}
-	memcpy(t + 1, b->c->ts, 19);
-	memcpy(t + 21, digits2 + us / 10000 * 2, 2);
-	memcpy(t + 23, digits2 + us / 100 % 100 * 2, 2);
-	memcpy(t + 25, digits2 + us % 100 * 2, 2);
-	jb_put(b, t, 29);
+	us = (unsigned)in_sec / 1000;
+	hi = us / 10000;
+	us -= hi * 10000;
+	mid = us / 100;
+	us -= mid * 100;
+	p = b->size - b->len >= sizeof(t) ? b->buf + b->len : t;
+	memcpy(p, c->ts, 32);
+	memcpy(p + 27, digits2 + hi * 2, 2);
+	memcpy(p + 29, digits2 + mid * 2, 2);
+	memcpy(p + 31, digits2 + us * 2, 2);
+	memcpy(p + 33, "Z\"}", 3);
+	if (p == t)
+		jb_put(b, t, sizeof(t));
+	else
+		b->len += sizeof(t);
+}
+
+static void json_cache_init(struct json_cache *c)
+{
+	/* The time text starts as second 0's, so that ts_base is always one. */
+	memcpy(c->ts, ",\"ts\":\"", 7);
+	fmt_sec(0, c->ts + 7);
+	c->ts[26] = '.';
+	c->ts_base = 0;
+	c->addr[0].family = c->addr[1].family = 0;
+	c->ep.h.family = 0;
+	c->pkt.len = 0;
+	c->pkt.ver = 0;
+	for (size_t i = 0; i < JSON_STEPS_CACHED; i++)
+		c->step[i].len = 0;
 }
 
 static void put_proto(struct jb *b, uint8_t proto)
@@ -388,12 +483,44 @@ static void put_addrs_slow(struct jb *b, const struct pkt_hdr *h)
 	}
 }
 
-static bool same_endpoints(const struct pkt_hdr *a, const struct pkt_hdr *b)
+/*
+ * Differences of byte runs, 16 bytes at a time: one SSE2 (x86-64) or NEON (arm64) register,
+ * a pair of words elsewhere. The caches below compare some 200 bytes per step, nearly
+ * always equal: the OR of the XORs, with one branch at the end, costs a third of memcmp(),
+ * which branches on every word.
+ */
+typedef uint64_t diff_t __attribute__((vector_size(16)));
+
+/* The OR of the XORs of @n bytes (a multiple of 16) at @a and @b: all zero when equal. */
+static inline diff_t diff_bytes(const void *a, const void *b, size_t n)
 {
-	return a->family == b->family && a->has_ports == b->has_ports &&
-	       a->sport == b->sport && a->dport == b->dport &&
-	       memcmp(&a->saddr, &b->saddr, sizeof(a->saddr)) == 0 &&
-	       memcmp(&a->daddr, &b->daddr, sizeof(a->daddr)) == 0;
+	const char *p = a, *q = b;
+	diff_t d = { 0, 0 };
+
+#pragma GCC unroll 4
+	for (size_t k = 0; k < n; k += 16) {
+		diff_t x, y;
+
+		memcpy(&x, p + k, 16);
+		memcpy(&y, q + k, 16);
+		d |= x ^ y;
+	}
+	return d;
+}
+
+/* The endpoints, what put_addrs() and put_nat() write of them: zero when the same. */
+static inline diff_t ep_diff(const struct pkt_hdr *a, const struct pkt_hdr *b)
+{
+	diff_t d = diff_bytes(&a->saddr, &b->saddr, 2 * sizeof(a->saddr));
+
+	d[0] |= (unsigned)(a->family ^ b->family) | (unsigned)(a->has_ports ^ b->has_ports) |
+		(unsigned)(a->sport ^ b->sport) | (unsigned)(a->dport ^ b->dport);
+	return d;
+}
+
+static inline bool diff_zero(diff_t d)
+{
+	return !(d[0] | d[1]);
 }
 
 /*
@@ -407,7 +534,7 @@ static void put_addrs(struct jb *b, const struct pkt_hdr *h)
 
 	if (h->family != AF_INET && h->family != AF_INET6)
 		return;
-	if (b->c->ep.h.family && same_endpoints(&b->c->ep.h, h)) {
+	if (b->c->ep.h.family && diff_zero(ep_diff(&b->c->ep.h, h))) {
 		jb_put(b, b->c->ep.txt, b->c->ep.len);
 		return;
 	}
@@ -513,19 +640,6 @@ static void put_rule(struct jb *b, const struct trace_record *r)
 	}
 }
 
-/* Keep what was written since (@start, @flushes) as @f, unless the buffer moved or it is long. */
-static void frag_keep(const struct jb *b, size_t start, unsigned flushes, struct frag *f)
-{
-	size_t n = b->len - start;
-
-	if (b->flushes != flushes || n > FRAG_MAX) {
-		f->len = 0;
-		return;
-	}
-	memcpy(f->txt, b->buf + start, n);
-	f->len = (uint16_t)n;
-}
-
 /* {"backend":..,"table":..,"chain":..,"kind":..,"rulenum":N (legacy) or "handle":N (nft) */
 static void put_head(struct jb *b, const struct trace_record *r)
 {
@@ -598,40 +712,6 @@ static bool keep_text(bool *has, char *cached, const char *s)
 	return true;
 }
 
-static void put_head_cached(struct jb *b, const struct trace_record *r, size_t i)
-{
-	typeof(b->c->head[0]) *h = &b->c->head[i];
-	const char *txt[3] = { r->rule, r->verdict, r->rule_reason };
-	size_t start = b->len;
-	unsigned flushes = b->flushes;
-
-	if (h->f.len && h->backend == r->backend && h->kind == r->kind &&
-	    h->rulenum == r->rulenum && h->handle == r->handle &&
-	    h->table_family == r->table_family && h->verdict_continues == r->verdict_continues &&
-	    memcmp(h->names, r->table, sizeof(h->names)) == 0 &&
-	    (!txt[0] && !txt[1] && !txt[2] ? !h->any :
-	     same_text(h->has[0], h->text[0], txt[0]) && same_text(h->has[1], h->text[1], txt[1]) &&
-	     same_text(h->has[2], h->text[2], txt[2]))) {
-		jb_put(b, h->f.txt, h->f.len);
-		return;
-	}
-	put_head(b, r);
-	put_rule(b, r);
-	put_family(b, r);
-	frag_keep(b, start, flushes, &h->f);
-	for (int k = 0; k < 3; k++)
-		if (!keep_text(&h->has[k], h->text[k], txt[k]))
-			h->f.len = 0;
-	h->any = txt[0] || txt[1] || txt[2];
-	h->backend = r->backend;
-	h->kind = r->kind;
-	h->rulenum = r->rulenum;
-	h->handle = r->handle;
-	h->table_family = r->table_family;
-	h->verdict_continues = r->verdict_continues;
-	memcpy(h->names, r->table, sizeof(h->names));
-}
-
 /* ,"in":..,"out":.. and ,"physin"/"physout" when there are. */
 static void put_ifs(struct jb *b, const struct trace_record *r)
 {
@@ -649,51 +729,13 @@ static void put_ifs(struct jb *b, const struct trace_record *r)
 	}
 }
 
-/*
- * The interfaces, the endpoints and the NAT against the step before: what a step of a flow's
- * next packet repeats (BENCHMARKS.md), kept as one text per step index.
- */
-static void put_tail_cached(struct jb *b, const struct trace_record *r,
-			    const struct trace_record *prev, size_t i)
+/* A step's text up to its mark and time (struct json_cache, step[]), written out. */
+static void put_step_text(struct jb *b, const struct trace_record *r,
+			  const struct trace_record *prev)
 {
-	typeof(b->c->tail[0]) *c = &b->c->tail[i];
-	size_t start = b->len;
-	unsigned flushes = b->flushes;
-
-	if (c->len && c->has_prev == (prev != NULL) && same_endpoints(&c->cur, &r->pkt) &&
-	    (!prev || same_endpoints(&c->prev, &prev->pkt)) &&
-	    memcmp(c->names, r->in, sizeof(c->names)) == 0) {
-		jb_put(b, c->txt, c->len);
-		return;
-	}
-	put_ifs(b, r);
-	put_addrs(b, &r->pkt);
-	put_nat(b, prev ? &prev->pkt : NULL, &r->pkt);
-	c->len = 0;
-	if (b->flushes != flushes || b->len - start > sizeof(c->txt))
-		return;
-	c->len = (uint16_t)(b->len - start);
-	memcpy(c->txt, b->buf + start, c->len);
-	memcpy(c->names, r->in, sizeof(c->names));
-	c->cur = r->pkt;
-	c->has_prev = prev != NULL;
-	if (prev)
-		c->prev = prev->pkt;
-}
-
-/* Step @i of its packet (its text cached under that index), after @prev (NULL: first). */
-static void put_step(struct jb *b, const struct trace_record *r, const struct trace_record *prev,
-		     size_t i)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	if (i < JSON_STEPS_CACHED) {
-		put_head_cached(b, r, i);
-	} else {
-		put_head(b, r);
-		put_rule(b, r);
-		put_family(b, r);
-	}
+	put_head(b, r);
+	put_rule(b, r);
+	put_family(b, r);
 	if (r->has_ct) {
 		/* The conntrack view the kernel attached (nft records, first of a traversal). */
 		char st[CT_STATUS_JSON_MAX];
@@ -707,12 +749,131 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 		jb_puts(b, ct_status_json(st, sizeof(st), r->ct_status));
 		jb_c(b, '}');
 	}
-	if (i < JSON_STEPS_CACHED) {
-		put_tail_cached(b, r, prev, i);
+	put_ifs(b, r);
+	put_addrs(b, &r->pkt);
+	put_nat(b, prev ? &prev->pkt : NULL, &r->pkt);
+}
+
+/* The @n (at most 8) bytes at @p as one number: two adjacent fields compared at once. */
+static inline uint64_t span(const void *p, size_t n)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, p, n);
+	return v;
+}
+
+/*
+ * Whether @c's text is that of step @r after @prev: the same fields, the same endpoints
+ * and, after a step, the same endpoints before (the NAT block); @ep_ver, when not 0, says
+ * that @r has the endpoints the packet cache holds under that version, and so has each
+ * step before it (no NAT block): then one number compares them. One OR of differences
+ * with one branch at the end, but for the conntrack view (nft only) and the resolver's
+ * strings.
+ */
+static bool step_key_same(const struct step_cache *c, const struct trace_record *r,
+			  const struct trace_record *prev, uint64_t ep_ver)
+{
+	diff_t d;
+
+	d = diff_bytes(c->names, r->table, sizeof(c->names)) |
+	    diff_bytes(c->ifs, r->in, sizeof(c->ifs));
+	d[1] |= (c->handle ^ r->handle) | (c->rulenum ^ r->rulenum) |
+		(span(&c->backend, 8) ^ span(&r->backend, 8)) |		/* and kind */
+		(span(&c->verdict_continues, 2) ^ span(&r->verdict_continues, 2)) | /* family */
+		(span(&c->has_ct, 2) ^ span(&r->has_ct, 2));		/* and ct_dir */
+	if (!ep_ver || c->ep_ver != ep_ver) {
+		d |= ep_diff(&c->cur, &r->pkt);
+		d[0] |= (unsigned)(c->has_prev ^ (prev != NULL));
+		if (prev)
+			d |= ep_diff(&c->prev, &prev->pkt);
+	}
+	if (r->has_ct)
+		d[1] |= (c->ct_id ^ r->ct_id) | (c->ct_state ^ r->ct_state) |
+			(c->ct_status ^ r->ct_status);
+	if (!diff_zero(d))
+		return false;
+	if (!r->rule && !r->verdict && !r->rule_reason)	/* no resolver (--replay, nft) */
+		return !c->any;
+	return same_text(c->has[0], c->text[0], r->rule) &&
+	       same_text(c->has[1], c->text[1], r->verdict) &&
+	       same_text(c->has[2], c->text[2], r->rule_reason);
+}
+
+/* Keep the text written since @start (no flush since @flushes) and its key in @c. */
+static void step_keep(struct step_cache *c, const struct jb *b, size_t start, unsigned flushes,
+		      const struct trace_record *r, const struct trace_record *prev,
+		      uint64_t ep_ver)
+{
+	const char *txt[3] = { r->rule, r->verdict, r->rule_reason };
+	size_t n = b->len - start;
+
+	c->len = 0;
+	if (b->flushes != flushes || n > sizeof(c->txt))
+		return;
+	for (int k = 0; k < 3; k++)
+		if (!keep_text(&c->has[k], c->text[k], txt[k]))
+			return;
+	c->any = txt[0] || txt[1] || txt[2];
+	memcpy(c->names, r->table, sizeof(c->names));
+	memcpy(c->ifs, r->in, sizeof(c->ifs));
+	c->backend = r->backend;
+	c->kind = r->kind;
+	c->rulenum = r->rulenum;
+	c->handle = r->handle;
+	c->table_family = r->table_family;
+	c->verdict_continues = r->verdict_continues;
+	c->has_ct = r->has_ct;
+	c->ct_dir = r->ct_dir;
+	c->ct_id = r->ct_id;
+	c->ct_state = r->ct_state;
+	c->ct_status = r->ct_status;
+	c->cur = r->pkt;
+	c->has_prev = prev != NULL;
+	if (prev)
+		c->prev = prev->pkt;
+	c->ep_ver = ep_ver;
+	memcpy(c->txt, b->buf + start, n);
+	c->len = (uint16_t)n;
+}
+
+/* A step's text up to its mark and time, kept as @c for the next packet; after a comma. */
+static __attribute__((noinline)) void put_step_keep(struct jb *b, struct step_cache *c,
+						    bool comma, const struct trace_record *r,
+						    const struct trace_record *prev, uint64_t ep_ver)
+{
+	size_t start = b->len;
+	unsigned flushes = b->flushes;
+
+	if (comma)
+		jb_c(b, ',');
+	put_step_text(b, r, prev);
+	step_keep(c, b, start, flushes, r, prev, ep_ver);
+}
+
+/*
+ * Step @i of its packet (its text cached under that index), after @prev (NULL: first),
+ * with the comma before it when it is not the first; @ep_ver as step_key_same() takes it.
+ */
+static void put_step(struct jb *b, const struct trace_record *r, const struct trace_record *prev,
+		     size_t i, uint64_t ep_ver)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (i >= JSON_STEPS_CACHED) {
+		jb_c(b, ',');
+		put_step_text(b, r, prev);
 	} else {
-		put_ifs(b, r);
-		put_addrs(b, &r->pkt);
-		put_nat(b, prev ? &prev->pkt : NULL, &r->pkt);
+		/*
+		 * The steps of one flow's packets repeat: step i's text (with its comma) is
+		 * kept per index and written again while its key is the same (BENCHMARKS.md).
+		 */
+		struct step_cache *c = &b->c->step[i];
+
+		if (c->len && step_key_same(c, r, prev, ep_ver))
+			jb_put(b, c->txt, c->len);
+		else
+			put_step_keep(b, c, i > 0, r, prev, ep_ver);
 	}
 	if (r->mark) {
 		char m[8], *p = m + sizeof(m);
@@ -726,11 +887,7 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 		jb_put(b, p, (size_t)(m + sizeof(m) - p));
 		jb_c(b, '"');
 	}
-	if (r->ts_ns) {
-		jb_lit(b, ",\"ts\":");
-		jb_time(b, r->ts_ns);
-	}
-	jb_c(b, '}');
+	put_ts_end(b, r->ts_ns);
 }
 
 /* The state lives from begin() to end(); a sink used without begin() keeps it per line. */
@@ -783,20 +940,43 @@ static int json_flush(struct sink *s)
 	return st->b.err ? -1 : 0;
 }
 
-static int json_packet(struct sink *s, const struct packet *p)
+/* A packet's ","family":"..","proto":..,"src":..,"dport":N,"len": */
+static void put_pkt_head(struct jb *b, const struct pkt_hdr *h)
 {
-	const struct pkt_hdr *h = &p->steps[0].pkt;
-	struct json_line line;
-	struct jb lb, *b = json_jb(s, &line, &lb);
+	typeof(b->c->pkt) *c = &b->c->pkt;
+	size_t start = b->len;
+	unsigned flushes = b->flushes;
 
-	jb_lit(b, "{\"type\":\"packet\",\"id\":\"");
-	jb_u64(b, p->id);
+	/* A flow's packets repeat it: kept, and written again while these fields are the same. */
+	if (c->len && c->h.proto == h->proto && diff_zero(ep_diff(&c->h, h))) {
+		jb_put(b, c->txt, c->len);
+		return;
+	}
 	jb_lit(b, "\",\"family\":\"");
 	jb_puts(b, h->family == AF_INET6 ? "ipv6" : h->family == AF_INET ? "ipv4" : "unknown");
 	jb_lit(b, "\",");
 	put_proto(b, h->proto);
 	put_addrs(b, h);
 	jb_lit(b, ",\"len\":");
+	c->len = 0;
+	if (b->flushes != flushes || b->len - start > sizeof(c->txt))
+		return;
+	c->h = *h;
+	c->ver++;
+	c->len = (uint16_t)(b->len - start);
+	memcpy(c->txt, b->buf + start, c->len);
+}
+
+static int json_packet(struct sink *s, const struct packet *p)
+{
+	const struct pkt_hdr *h = &p->steps[0].pkt;
+	struct json_line line;
+	struct jb lb, *b = json_jb(s, &line, &lb);
+	uint64_t ep_ver;
+
+	jb_lit(b, "{\"type\":\"packet\",\"id\":\"");
+	jb_u64(b, p->id);
+	put_pkt_head(b, h);
 	jb_u64(b, h->len);
 	if (h->family == AF_INET) {
 		jb_lit(b, ",\"ipid\":");
@@ -812,10 +992,17 @@ static int json_packet(struct sink *s, const struct packet *p)
 		ct_print_json_obj(s->out, p->ct);
 	}
 	jb_lit(b, ",\"steps\":[");
+	/*
+	 * While each step has the endpoints of the one before, they are those of the packet
+	 * cache (put_pkt_head() just compared them): the step cache compares its version.
+	 */
+	ep_ver = b->c->pkt.len ? b->c->pkt.ver : 0;
 	for (size_t i = 0; i < p->nsteps; i++) {
-		if (i)
-			jb_c(b, ',');
-		put_step(b, &p->steps[i], i ? &p->steps[i - 1] : NULL, i);
+		const struct trace_record *r = &p->steps[i], *prev = i ? r - 1 : NULL;
+
+		if (prev && ep_ver && !diff_zero(ep_diff(&r->pkt, &prev->pkt)))
+			ep_ver = 0;	/* NAT: from here on the endpoints are compared */
+		put_step(b, r, prev, i, ep_ver);
 	}
 	jb_lit(b, "]}\n");
 	/* Per packet (or when the capture goes idle), so `| jq` and `tail -f` see each packet. */
@@ -830,7 +1017,7 @@ static int json_record(struct sink *s, const struct trace_record *r)
 	struct jb lb, *b = json_jb(s, &line, &lb);
 
 	jb_lit(b, "{\"type\":\"record\",\"step\":");
-	put_step(b, r, NULL, 0);
+	put_step(b, r, NULL, 0, 0);
 	jb_lit(b, "}\n");
 	json_done(s, b);
 	return 0;	/* as before: --no-group output errors show at the end */

@@ -22,13 +22,21 @@ enum { K_LEGACY = 1, K_WEAK, K_TRACE };
 
 struct gkey {
 	uint64_t	hash;
-	uint8_t		type;
-	uint8_t		family, proto;
-	uint16_t	ipid, len;
-	uint32_t	payload_hash;
-	uint32_t	seq, ack;	/* TCP; ICMP type/code/seq */
-	uint32_t	trace_id;	/* nft */
+	/* The fields, and the same bytes as three words: compared and hashed as those. */
+	union {
+		struct {
+			uint8_t		type;
+			uint8_t		family, proto;
+			uint8_t		zero;		/* padding, named so it is set */
+			uint16_t	ipid, len;
+			uint32_t	payload_hash;
+			uint32_t	seq, ack;	/* TCP; ICMP type/code/seq */
+			uint32_t	trace_id;	/* nft */
+		};
+		uint64_t	w[3];
+	};
 };
+_Static_assert(sizeof(struct gkey) == 4 * sizeof(uint64_t), "a key is its hash and 3 words");
 
 struct gpkt;
 
@@ -136,26 +144,17 @@ struct trace_record *grouper_slot(struct grouper *g)
 	return &g->spare;
 }
 
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-	return h;
-}
-
 /* One multiply per word of the key's fields, the type included (a key of each kind). */
 static uint64_t key_hash(const struct gkey *k)
 {
-	uint64_t a = (uint64_t)k->type << 56 | (uint64_t)k->family << 48 |
-		     (uint64_t)k->proto << 40 | (uint64_t)k->ipid << 16 | k->len;
-	uint64_t b = (uint64_t)k->seq << 32 | k->ack;
-	uint64_t h = (a ^ (uint64_t)k->payload_hash << 20) * 0x9e3779b97f4a7c15ull;
+	uint64_t h = (k->w[0] ^ k->w[1] * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
 
-	h = (h ^ (h >> 29) ^ b) * 0xff51afd7ed558ccdull;
+	h = (h ^ (h >> 29) ^ k->w[2]) * 0x9e3779b97f4a7c15ull;
 	return h ^ (h >> 32);
 }
 
 /* The legacy key's fields; its hash is left to the caller (find_tail() may not need it). */
-static void legacy_key_of(const struct trace_record *r, struct gkey *k)
+static inline void legacy_key_of(const struct trace_record *r, struct gkey *k)
 {
 	uint32_t seq = 0, ack = 0;
 
@@ -178,7 +177,7 @@ static void trace_key_of(const struct trace_record *r, struct gkey *k)
 	memset(k, 0, sizeof(*k));
 	k->type = K_TRACE;
 	k->trace_id = r->trace_id;
-	k->hash = mix(1, r->trace_id);
+	k->hash = key_hash(k);
 }
 
 /*
@@ -236,10 +235,7 @@ static bool weak_key_of(const struct trace_record *r, struct gkey *k)
 
 static bool same_fields(const struct gkey *a, const struct gkey *b)
 {
-	return a->type == b->type && a->family == b->family &&
-	       a->proto == b->proto && a->ipid == b->ipid && a->len == b->len &&
-	       a->payload_hash == b->payload_hash && a->seq == b->seq && a->ack == b->ack &&
-	       a->trace_id == b->trace_id;
+	return ((a->w[0] ^ b->w[0]) | (a->w[1] ^ b->w[1]) | (a->w[2] ^ b->w[2])) == 0;
 }
 
 static bool key_eq(const struct gkey *a, const struct gkey *b)
@@ -540,15 +536,13 @@ static int8_t hook_order(int hook)
 
 
 /*
- * The end of both finders: @p, or a new packet when none was found, indexed under its
- * key @k and, when there is one, the NAT-proof key @wk that joins the other backend.
- * @linked: @p was found by @k, and holds @wk too when there is one: nothing to index.
+ * The end of both finders when @p was not found by its key @k: @p, or a new packet when
+ * none was found at all, indexed under @k and, when there is one, the NAT-proof key @wk
+ * that joins the other backend. (Found by @k, a packet holds @wk too: nothing to index.)
  */
 static struct gpkt *attach(struct grouper *g, struct gpkt *p, const struct gkey *k,
-			   const struct gkey *wk, bool linked, int *ret)
+			   const struct gkey *wk, int *ret)
 {
-	if (p && linked)
-		return p;
 	if (!p) {
 		int r;
 
@@ -579,17 +573,17 @@ static struct gpkt *legacy_packet(struct grouper *g, const struct trace_record *
 	}
 	/*
 	 * Found by its key: indexed by the weak one too, which the same NAT-proof fields give
-	 * (since the first nft record, or when a slot was free).
+	 * (since the first nft record, or when a slot was free). Nothing to index.
 	 */
 	if (p)
-		return attach(g, p, &k, NULL, true, ret);
+		return p;
 	/* The same packet seen first through nft chains: join it by the NAT-proof fields. */
 	if (weak) {
 		p = find(g, &wk);
 		if (p && (p->has_legacy || expired(g, p, now_ns)))
 			p = NULL;
 	}
-	return attach(g, p, &k, weak ? &wk : NULL, false, ret);
+	return attach(g, p, &k, weak ? &wk : NULL, ret);
 }
 
 /* The first nft record: index the open (legacy) packets by the weak keys of their steps. */
@@ -630,14 +624,14 @@ static struct gpkt *nft_packet(struct grouper *g, const struct trace_record *rec
 		p = NULL;
 	}
 	if (p)	/* by its trace id, and by the weak key when there is one (checked above) */
-		return attach(g, p, &k, NULL, true, ret);
+		return p;
 	/* Legacy records came first, or the packet looped back under a new id. */
 	if (weak) {
 		p = find(g, &wk);
 		if (p && expired(g, p, now_ns))
 			p = NULL;
 	}
-	return attach(g, p, &k, weak ? &wk : NULL, false, ret);
+	return attach(g, p, &k, weak ? &wk : NULL, ret);
 }
 
 int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_ns)

@@ -62,7 +62,23 @@ struct gpkt {
 	uint32_t		steps_dropped;
 	struct trace_record	*steps;
 	uint64_t		*order;		/* per step: (segment, hook order, priority) */
+	bool			own_steps;	/* steps, order: malloc'd, not the slab's */
 	struct gpkt		*prev, *next;	/* LRU list (oldest first) or free list */
+};
+
+/*
+ * Packets are allocated GSLAB at a time, each with room for its first SLAB_STEPS steps
+ * (8 holds the usual 1-6; at 4,096 open packets a step is ~550 bytes of RSS, only once
+ * used): one malloc per 32 packets rather than three per packet, and as few frees at the
+ * end. A packet with more steps moves them to memory of its own, kept while it is reused.
+ */
+#define GSLAB		32
+#define SLAB_STEPS	8
+
+struct gslab {
+	struct gslab	*next;
+	struct gpkt	pkt[GSLAB];
+	/* then GSLAB * cap0 steps and GSLAB * cap0 orders (cap0: grouper.slab_cap) */
 };
 
 struct grouper {
@@ -71,6 +87,8 @@ struct grouper {
 	size_t			nbuckets;	/* power of two */
 	struct gpkt		*lru_head, *lru_tail;
 	struct gpkt		*free_list;
+	struct gslab		*slabs;
+	size_t			slab_cap;	/* steps each packet of a slab has room for */
 	size_t			nopen, nalloc;
 	uint64_t		next_id;
 	/*
@@ -96,6 +114,7 @@ struct grouper *grouper_new(const struct grouper_cfg *cfg)
 	if (!g)
 		return NULL;
 	g->cfg = *cfg;
+	g->slab_cap = cfg->max_steps < SLAB_STEPS ? cfg->max_steps : SLAB_STEPS;
 	g->nbuckets = 64;
 	while (g->nbuckets < cfg->max_open * 4)
 		g->nbuckets <<= 1;
@@ -107,26 +126,58 @@ struct grouper *grouper_new(const struct grouper_cfg *cfg)
 	return g;
 }
 
-static void free_list(struct gpkt *p, bool via_next)
+static void free_steps(struct gpkt *p)
 {
-	while (p) {
-		struct gpkt *n = via_next ? p->next : p->next;
-
-		free(p->steps);
-		free(p->order);
-		free(p);
-		p = n;
-	}
+	for (; p; p = p->next)
+		if (p->own_steps) {
+			free(p->steps);
+			free(p->order);
+		}
 }
 
 void grouper_free(struct grouper *g)
 {
 	if (!g)
 		return;
-	free_list(g->lru_head, true);
-	free_list(g->free_list, true);
+	free_steps(g->lru_head);
+	free_steps(g->free_list);
+	while (g->slabs) {
+		struct gslab *n = g->slabs->next;
+
+		free(g->slabs);
+		g->slabs = n;
+	}
 	free(g->buckets);
 	free(g);
+}
+
+/* GSLAB more packets on the free list; -ENOMEM. */
+static int add_slab(struct grouper *g)
+{
+	size_t cap = g->slab_cap;
+	struct gslab *sl = malloc(sizeof(*sl) + GSLAB * cap * (sizeof(struct trace_record) +
+							       sizeof(uint64_t)));
+	struct trace_record *steps;
+	uint64_t *order;
+
+	if (!sl)
+		return -ENOMEM;
+	steps = (struct trace_record *)(sl + 1);
+	order = (uint64_t *)(steps + GSLAB * cap);
+	for (size_t i = 0; i < GSLAB; i++) {
+		struct gpkt *p = &sl->pkt[i];
+
+		memset(p, 0, sizeof(*p));
+		p->steps = steps + i * cap;
+		p->order = order + i * cap;
+		p->cap = cap;
+		p->next = g->free_list;
+		g->free_list = p;
+	}
+	sl->next = g->slabs;
+	g->slabs = sl;
+	g->nalloc += GSLAB;
+	return 0;
 }
 
 /*
@@ -467,15 +518,10 @@ static struct gpkt *open_packet(struct grouper *g, int *ret)
 		g->st.evicted++;
 		*ret = emit(g, g->lru_head);
 	}
+	if (!g->free_list && add_slab(g) < 0)
+		return NULL;
 	p = g->free_list;
-	if (p) {
-		g->free_list = p->next;
-	} else {
-		p = calloc(1, sizeof(*p));
-		if (!p)
-			return NULL;
-		g->nalloc++;
-	}
+	g->free_list = p->next;
 	for (size_t i = 0; i < GLINKS; i++)
 		p->links[i].pkt = NULL;
 	p->id = ++g->next_id;
@@ -634,6 +680,40 @@ static struct gpkt *nft_packet(struct grouper *g, const struct trace_record *rec
 	return attach(g, p, &k, weak ? &wk : NULL, ret);
 }
 
+/* Room for twice the steps, up to max_steps (past the slab's room: memory of its own). */
+static int grow(struct grouper *g, struct gpkt *p)
+{
+	size_t cap = p->cap * 2 < g->cfg.max_steps ? p->cap * 2 : g->cfg.max_steps;
+	struct trace_record *s;
+	uint64_t *o;
+
+	if (p->own_steps) {
+		s = realloc(p->steps, cap * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		p->steps = s;
+		o = realloc(p->order, cap * sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		p->order = o;
+	} else {
+		s = malloc(cap * sizeof(*s));
+		o = malloc(cap * sizeof(*o));
+		if (!s || !o) {
+			free(s);
+			free(o);
+			return -ENOMEM;
+		}
+		memcpy(s, p->steps, p->nsteps * sizeof(*s));
+		memcpy(o, p->order, p->nsteps * sizeof(*o));
+		p->steps = s;
+		p->order = o;
+		p->own_steps = true;
+	}
+	p->cap = cap;
+	return 0;
+}
+
 int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_ns)
 {
 	struct gpkt *p;
@@ -688,24 +768,8 @@ int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_
 		p->steps_dropped++;
 		return ret;
 	}
-	if (p->nsteps == p->cap) {
-		/* 8 holds the usual 1-6 steps: at 4,096 open packets a step is ~550 bytes of RSS. */
-		size_t cap = p->cap ? p->cap * 2 : 8;
-		struct trace_record *s;
-		uint64_t *o;
-
-		if (cap > g->cfg.max_steps)
-			cap = g->cfg.max_steps;
-		s = realloc(p->steps, cap * sizeof(*s));
-		if (!s)
-			return -ENOMEM;
-		p->steps = s;
-		o = realloc(p->order, cap * sizeof(*o));
-		if (!o)
-			return -ENOMEM;
-		p->order = o;
-		p->cap = cap;
-	}
+	if (p->nsteps == p->cap && grow(g, p) < 0)
+		return -ENOMEM;
 	p->order[p->nsteps] = (uint64_t)p->seg[b] << 36 | (uint64_t)order << 32 |
 			      ((uint32_t)prio ^ 0x80000000u);
 	/*

@@ -313,6 +313,51 @@ static void test_slot_same_as_copy(void **state)
 	free(f[1]);
 }
 
+/*
+ * Packets longer than a slab's room for steps (8): they move to memory of their own and
+ * grow, through the slot too; a packet reused after that keeps it. Steps stay in order.
+ */
+static void test_many_steps(void **state)
+{
+	struct full *f = calloc(1, sizeof(*f));
+	struct grouper_cfg cfg = {
+		.window_ns = 100 * MS, .max_open = 1, .max_steps = 20,
+		.emit = on_emit_full, .ctx = f,
+	};
+	struct grouper *g = grouper_new(&cfg);
+	size_t at = 0;
+
+	(void)state;
+	assert_non_null(f);
+	assert_non_null(g);
+	for (uint16_t ipid = 1; ipid <= 3; ipid++) {
+		size_t n = ipid == 1 ? 12 : 25;
+
+		for (size_t i = 0; i < n; i++) {
+			struct trace_record r = rec("raw", "PREROUTING", HOOK_PREROUTING, ipid,
+						    "10.0.0.1");
+			struct trace_record *to = i % 2 ? grouper_slot(g) : &r;
+
+			r.rulenum = (uint32_t)i;
+			*to = r;
+			assert_int_equal(grouper_add(g, to, i), 0);
+		}
+	}
+	grouper_flush(g);
+	assert_int_equal(f->n, 3);
+	for (size_t k = 0; k < 3; k++) {
+		assert_int_equal(f->nsteps[k], k ? 20 : 12);
+		assert_int_equal(f->dropped[k], k ? 5 : 0);
+		for (size_t i = 0; i < f->nsteps[k]; i++) {
+			assert_int_equal(f->steps[at + i].rulenum, i);
+			assert_int_equal(f->steps[at + i].pkt.ipid, k + 1);
+		}
+		at += f->nsteps[k];
+	}
+	grouper_free(g);
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +368,7 @@ int main(void)
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_payload_in_key),
 		cmocka_unit_test(test_slot_same_as_copy),
+		cmocka_unit_test(test_many_steps),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

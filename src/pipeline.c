@@ -266,7 +266,8 @@ int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data)
 	return add(pl, rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len)
+/* pipeline_dispatch(), inline in the replay's loop as well. */
+static inline int dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len)
 {
 	bool broken;
 	int ret;
@@ -290,6 +291,11 @@ int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, siz
 	return pl->sink_err;
 }
 
+int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len)
+{
+	return dispatch(pl, source, buf, len);
+}
+
 int pipeline_replay(struct pipeline *pl, struct nlrec *r, const volatile sig_atomic_t *stop)
 {
 	const void *buf;
@@ -297,12 +303,12 @@ int pipeline_replay(struct pipeline *pl, struct nlrec *r, const volatile sig_ato
 	size_t len;
 	int ret = 0;
 
-	/* Here rather than in main: a call per chunk fewer for each of clock, tick and done. */
+	/* Here rather than in main: no call per chunk for the clock, done or dispatch. */
 	while (!*stop && !pl->done &&
 	       (ret = nlrec_next(r, &source, &pl->mono_ns, &buf, &len)) > 0) {
 		pl->wall_ns = 0;
 		pipeline_tick(pl);
-		if (pipeline_dispatch(pl, source, buf, len) < 0)
+		if (dispatch(pl, source, buf, len) < 0)
 			return 0;	/* the output failed: pipeline_finish() reports it */
 	}
 	return ret < 0 ? ret : 0;

@@ -208,6 +208,70 @@ static inline const struct nlattr *attr_at(const struct nlmsghdr *nlh, const str
 	return (const void *)((const char *)nlh + l->at[type]);
 }
 
+/*
+ * Clear what the NFLOG path does not write whole, field group by field group: the table
+ * and chain names come whole (zero-padded) from trace_prefix_parse_memo(), pkt from
+ * pkt_decode() (or its own clear), raw[] is written only as far as raw_len says. Every
+ * other byte before raw[], padding included, is zero, as one memset up to raw[] left it:
+ * the grouper and the sinks compare records as bytes. Groups of at most 64 bytes are
+ * stored inline; one memset of the whole record was a rep stos of 53 words per record.
+ */
+#define CLEAR_FROM_TO(rec, from, to)						\
+	memset((char *)(rec) + offsetof(struct trace_record, from), 0,		\
+	       offsetof(struct trace_record, to) - offsetof(struct trace_record, from))
+#define PKT_END	(offsetof(struct trace_record, pkt) + sizeof(struct pkt_hdr))
+
+_Static_assert(offsetof(struct trace_record, table) + 2 * TRACE_NAME_MAX ==
+	       offsetof(struct trace_record, rulenum), "names, then rulenum");
+_Static_assert(offsetof(struct trace_record, hw_type) + sizeof(uint16_t) ==
+	       offsetof(struct trace_record, pkt), "hw_type, then pkt");
+
+static inline void clear_unwritten(struct trace_record *rec)
+{
+	CLEAR_FROM_TO(rec, backend, table);		/* kind, hook, nfproto, ts_ns */
+	CLEAR_FROM_TO(rec, rulenum, in);		/* handle, trace_id, ifindex_* */
+	CLEAR_FROM_TO(rec, in, mark);			/* the four interface names */
+	CLEAR_FROM_TO(rec, mark, pkt);			/* mark, seq, hw_len, hw, hw_type */
+	/* The padding after pkt, recv_ns, the resolver's pointers, the nft fields. */
+	memset((char *)rec + PKT_END, 0, offsetof(struct trace_record, verdict_chain) - PKT_END);
+	CLEAR_FROM_TO(rec, verdict_chain, raw);		/* ... up to raw_len */
+}
+
+/*
+ * memcpy() of @n bytes, @n <= 32, as at most two overlapping fixed-size copies: a
+ * variable-length memcpy is a byte loop here. Reads and writes only [0, n).
+ */
+static inline void copy_upto32(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	if (n >= 16) {
+		memcpy(dst, src, 16);
+		memcpy(dst + n - 16, src + n - 16, 16);
+	} else if (n >= 8) {
+		memcpy(dst, src, 8);
+		memcpy(dst + n - 8, src + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(dst, src, 4);
+		memcpy(dst + n - 4, src + n - 4, 4);
+	} else if (n) {
+		dst[0] = src[0];
+		memcpy(dst + n / 2, src + n / 2, n - n / 2);	/* 1 or 2 bytes */
+	}
+}
+
+/* The same for @n <= TRACE_RAW_MAX: 32 bytes at a time, the last 32 overlapping. */
+static inline void copy_upto128(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	size_t i;
+
+	if (n < 32) {
+		copy_upto32(dst, src, n);
+		return;
+	}
+	for (i = 0; i + 32 < n; i += 32)
+		memcpy(dst + i, src + i, 32);
+	memcpy(dst + n - 32, src + n - 32, 32);
+}
+
 /* The record from the attributes where @l says they are (checked by the walk). */
 static int extract(const struct nlmsghdr *nlh, const struct layout *l, struct trace_record *rec,
 		   struct trace_prefix_memo *pm)
@@ -218,11 +282,7 @@ static int extract(const struct nlmsghdr *nlh, const struct layout *l, struct tr
 
 	if (!l->at[NFULA_PACKET_HDR] || !l->at[NFULA_PREFIX])
 		return -EINVAL;
-	/*
-	 * raw[] is written only as far as raw_len says: skip clearing it. Everything after it
-	 * is cleared, the resolver's rule/verdict pointers included, which the sinks read.
-	 */
-	memset(rec, 0, offsetof(struct trace_record, raw));
+	clear_unwritten(rec);
 	rec->backend = TRACE_BACKEND_LEGACY;
 	rec->nfproto = nfg->nfgen_family;
 	/* NUL-terminated (checked): the parser stops at the NUL as at the end. */
@@ -268,7 +328,7 @@ static int extract(const struct nlmsghdr *nlh, const struct layout *l, struct tr
 			len = be16_attr(attr_at(nlh, l, NFULA_HWLEN));
 		if (len > TRACE_HW_MAX)
 			len = TRACE_HW_MAX;
-		memcpy(rec->hw, payload(a), len);
+		copy_upto32(rec->hw, payload(a), len);	/* the rest of hw[] is cleared */
 		rec->hw_len = len;
 	}
 	if (l->at[NFULA_PAYLOAD]) {
@@ -279,10 +339,12 @@ static int extract(const struct nlmsghdr *nlh, const struct layout *l, struct tr
 		pk = payload(a);
 		len = payload_len(a);
 		rec->raw_len = (uint16_t)(len < TRACE_RAW_MAX ? len : TRACE_RAW_MAX);
-		memcpy(rec->raw, pk, rec->raw_len);
+		copy_upto128(rec->raw, pk, rec->raw_len);
 		if (pkt_decode(pk, len, nfg->nfgen_family == AF_INET6 ? AF_INET6 :
 			       nfg->nfgen_family == AF_INET ? AF_INET : 0, &rec->pkt) < 0)
 			memset(&rec->pkt, 0, sizeof(rec->pkt));
+	} else {
+		memset(&rec->pkt, 0, sizeof(rec->pkt));
 	}
 	return 0;
 }

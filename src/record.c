@@ -159,8 +159,11 @@ int trace_prefix_parse_memo(struct trace_prefix_memo *m, const char *s, size_t l
 	struct memo_slot *e;
 	int n;
 
-	if (!m || len < 16 || len > MEMO_TEXT)
+	/* Cleared here too: callers count on the names written whole (record.h). */
+	if (!m || len < 16 || len > MEMO_TEXT) {
+		memset(rec->table, 0, 2 * TRACE_NAME_MAX);
 		return trace_prefix_parse(s, len, rec);
+	}
 	e = &m->slot[memo_index(s, len)];
 	if (e->len == len && memcmp(e->text, s, len) == 0) {
 		memcpy(rec->table, e->names, sizeof(e->names));

@@ -130,8 +130,8 @@ static bool same_shape(const struct shape *s, const struct nlmsghdr *nlh)
  * decode cost, BENCHMARKS.md). Every attribute is checked as mnl_attr_validate() would with
  * nfnetlink_log's policy: the exact size of fixed-size ones, a NUL-terminated non-empty
  * prefix; a bad one rejects the message (-EINVAL). Types beyond NFULA_MAX are skipped; the
- * last of a repeated attribute wins. @s (may be NULL) gets the message's shape, nattr 0
- * when it has more headers than a shape keeps.
+ * last of a repeated attribute wins. @s (may be NULL) gets the message's shape, msg_len 0
+ * (none) when it has more headers than a shape keeps or more than one prefix.
  */
 static int walk(const struct nlmsghdr *nlh, struct layout *l, struct shape *s)
 {
@@ -140,6 +140,7 @@ static int walk(const struct nlmsghdr *nlh, struct layout *l, struct shape *s)
 	/* nlmsg_len, not its aligned size: the buffer may end right there (a last message). */
 	const char *end = m + nlh->nlmsg_len;
 	uint32_t n = 0;
+	bool keep = true;
 
 	memset(l, 0, sizeof(*l));
 	/* Signed: the aligned step past an unaligned last attribute may go beyond the end. */
@@ -186,6 +187,9 @@ static int walk(const struct nlmsghdr *nlh, struct layout *l, struct shape *s)
 		case NFULA_PREFIX:
 			if (plen == 0 || ((const char *)a)[len - 1] != '\0')
 				return -EINVAL;
+			/* A shape checks one prefix's NUL again, the last: keep no other. */
+			if (l->at[NFULA_PREFIX])
+				keep = false;
 			/* fall through */
 		default:
 			want = plen;	/* any size */
@@ -196,7 +200,7 @@ static int walk(const struct nlmsghdr *nlh, struct layout *l, struct shape *s)
 		l->at[type] = (uint32_t)((const char *)a - m);
 	}
 	if (s) {
-		s->msg_len = n <= SHAPE_ATTRS ? nlh->nlmsg_len : 0;
+		s->msg_len = keep && n <= SHAPE_ATTRS ? nlh->nlmsg_len : 0;
 		s->nattr = n;
 	}
 	return 0;

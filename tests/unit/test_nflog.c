@@ -528,6 +528,19 @@ static void test_decode_memo(void **state)
 	assert_int_equal(nlh->nlmsg_len, len);
 	same_as_fresh(m, nlh);
 	assert_int_equal(nflog_decode_memo(nlh, &rec, m), -EINVAL);
+	/*
+	 * Two prefixes (the last one counts): the walk checks the NUL of each. Learnt with
+	 * both terminated, then the first one loses its NUL: rejected by the memo too.
+	 */
+	nlh = msg_start(buf);
+	put_hdr(nlh);
+	mnl_attr_put_strz(nlh, NFULA_PREFIX, "first");
+	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: raw:PREROUTING:policy:1 ");
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+	((char *)memmem(nlh, nlh->nlmsg_len, "first", 6))[5] = 'x';
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &rec, m), -EINVAL);
 	nflog_memo_free(m);
 }
 

@@ -384,34 +384,44 @@ int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	return nflog_decode_memo(nlh, rec, NULL);
 }
 
+/*
+ * Walk @nlh and extract; with @s (a memo's slot), keep its shape there. Out of line: the
+ * hit path of nflog_decode_memo() then saves no registers and keeps no layout on the stack.
+ */
+static __attribute__((noinline)) int decode_walk(const struct nlmsghdr *nlh,
+						 struct trace_record *rec, struct shape *s,
+						 struct trace_prefix_memo *pm)
+{
+	struct layout walked;
+	int ret = walk(nlh, &walked, s);
+
+	if (ret < 0) {
+		if (s)
+			s->msg_len = 0;	/* half recorded */
+		return ret;
+	}
+	if (s)
+		s->l = walked;
+	return extract(nlh, &walked, rec, pm);
+}
+
 int nflog_decode_memo(const struct nlmsghdr *nlh, struct trace_record *rec,
 		      struct nflog_memo *memo)
 {
-	struct layout walked;
 	struct shape *s;
-	int ret;
 
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_ULOG ||
 	    NFNL_MSG_TYPE(nlh->nlmsg_type) != NFULNL_MSG_PACKET)
 		return -ENOMSG;
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg)))
 		return -EINVAL;
-	if (!memo) {
-		ret = walk(nlh, &walked, NULL);
-		return ret < 0 ? ret : extract(nlh, &walked, rec, NULL);
-	}
+	if (!memo)
+		return decode_walk(nlh, rec, NULL, NULL);
 	s = shape_slot(memo, nlh);
-	if (s->msg_len && same_shape(s, nlh)) {
-		/* The one check on contents the walk makes. */
-		if (s->nul_at && ((const char *)nlh)[s->nul_at] != '\0')
-			return -EINVAL;
-		return extract(nlh, &s->l, rec, memo->prefix);
-	}
-	ret = walk(nlh, &walked, s);
-	if (ret < 0) {
-		s->msg_len = 0;	/* half recorded */
-		return ret;
-	}
-	s->l = walked;
-	return extract(nlh, &walked, rec, memo->prefix);
+	if (!s->msg_len || !same_shape(s, nlh))
+		return decode_walk(nlh, rec, s, memo->prefix);
+	/* The one check on contents the walk makes. */
+	if (s->nul_at && ((const char *)nlh)[s->nul_at] != '\0')
+		return -EINVAL;
+	return extract(nlh, &s->l, rec, memo->prefix);
 }

@@ -71,8 +71,25 @@ struct shape {
 	struct layout	l;
 };
 
+/*
+ * The packet bytes of the last record and what pkt_decode() made of them. The kernel
+ * reports one packet at every table and chain it passes, one record after another, and
+ * most of them leave its bytes alone (NAT and mangle rules, TTL on forwarding change
+ * them): a record whose NFULA_PAYLOAD has the same length and bytes, with the same
+ * family, decodes to the same pkt_hdr (pkt_decode() reads nothing else), so it is copied.
+ * A payload over LAST_PKT_MAX bytes (iptrace asks the kernel for 256) is not kept.
+ */
+#define LAST_PKT_MAX	256
+
+struct last_pkt {
+	uint32_t	key;			/* last_key() of the bytes; 0: none */
+	struct pkt_hdr	pkt;
+	uint8_t		bytes[LAST_PKT_MAX];
+};
+
 struct nflog_memo {
 	struct trace_prefix_memo	*prefix;
+	struct last_pkt			last;
 	struct shape			shape[SHAPE_SLOTS];
 };
 
@@ -291,20 +308,46 @@ static inline void copy_upto32(uint8_t *dst, const uint8_t *src, size_t n)
 /* The same for @n <= TRACE_RAW_MAX: 32 bytes at a time, the last 32 overlapping. */
 static inline void copy_upto128(uint8_t *dst, const uint8_t *src, size_t n)
 {
-	size_t i;
-
+	_Static_assert(TRACE_RAW_MAX == 128, "four 32-byte copies");
 	if (n < 32) {
 		copy_upto32(dst, src, n);
 		return;
 	}
-	for (i = 0; i + 32 < n; i += 32)
-		memcpy(dst + i, src + i, 32);
+	memcpy(dst, src, 32);
+	if (n > 64) {
+		memcpy(dst + 32, src + 32, 32);
+		if (n > 96)
+			memcpy(dst + 64, src + 64, 32);
+	}
 	memcpy(dst + n - 32, src + n - 32, 32);
+}
+
+/* The length (a u16: an attribute's) and the family (a byte) in one word, 0 for none. */
+static inline uint32_t last_key(size_t len, int family)
+{
+	return (uint32_t)len << 8 | (uint8_t)family;
+}
+
+/* pkt_decode() into @pkt, cleared if it fails, through @last (NULL: none). */
+static inline void decode_pkt(struct last_pkt *last, const uint8_t *pk, size_t len, int family,
+			      struct pkt_hdr *pkt)
+{
+	if (last && last->key == last_key(len, family) && memcmp(last->bytes, pk, len) == 0) {
+		*pkt = last->pkt;
+		return;
+	}
+	if (pkt_decode(pk, len, family, pkt) < 0)
+		memset(pkt, 0, sizeof(*pkt));
+	if (last && len && len <= LAST_PKT_MAX) {
+		last->key = last_key(len, family);
+		last->pkt = *pkt;
+		memcpy(last->bytes, pk, len);
+	}
 }
 
 /* The record from the attributes where @l says they are (checked by the walk). */
 static int extract(const struct nlmsghdr *nlh, const struct layout *l, struct trace_record *rec,
-		   struct trace_prefix_memo *pm)
+		   struct nflog_memo *memo)
 {
 	const struct nfgenmsg *nfg = (const void *)((const char *)nlh + MNL_NLMSG_HDRLEN);
 	const struct nlattr *a;
@@ -317,7 +360,7 @@ static int extract(const struct nlmsghdr *nlh, const struct layout *l, struct tr
 	rec->nfproto = nfg->nfgen_family;
 	/* NUL-terminated (checked): the parser stops at the NUL as at the end. */
 	a = attr_at(nlh, l, NFULA_PREFIX);
-	n = trace_prefix_parse_memo(pm, payload(a), payload_len(a), rec);
+	n = trace_prefix_parse_memo(memo ? memo->prefix : NULL, payload(a), payload_len(a), rec);
 	if (n < 0)
 		return n;
 	a = attr_at(nlh, l, NFULA_PACKET_HDR);
@@ -370,9 +413,8 @@ static int extract(const struct nlmsghdr *nlh, const struct layout *l, struct tr
 		len = payload_len(a);
 		rec->raw_len = (uint16_t)(len < TRACE_RAW_MAX ? len : TRACE_RAW_MAX);
 		copy_upto128(rec->raw, pk, rec->raw_len);
-		if (pkt_decode(pk, len, nfg->nfgen_family == AF_INET6 ? AF_INET6 :
-			       nfg->nfgen_family == AF_INET ? AF_INET : 0, &rec->pkt) < 0)
-			memset(&rec->pkt, 0, sizeof(rec->pkt));
+		decode_pkt(memo ? &memo->last : NULL, pk, len, nfg->nfgen_family == AF_INET6 ?
+			   AF_INET6 : nfg->nfgen_family == AF_INET ? AF_INET : 0, &rec->pkt);
 	} else {
 		memset(&rec->pkt, 0, sizeof(rec->pkt));
 	}
@@ -390,7 +432,7 @@ int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
  */
 static __attribute__((noinline)) int decode_walk(const struct nlmsghdr *nlh,
 						 struct trace_record *rec, struct shape *s,
-						 struct trace_prefix_memo *pm)
+						 struct nflog_memo *memo)
 {
 	struct layout walked;
 	int ret = walk(nlh, &walked, s);
@@ -402,7 +444,7 @@ static __attribute__((noinline)) int decode_walk(const struct nlmsghdr *nlh,
 	}
 	if (s)
 		s->l = walked;
-	return extract(nlh, &walked, rec, pm);
+	return extract(nlh, &walked, rec, memo);
 }
 
 int nflog_decode_memo(const struct nlmsghdr *nlh, struct trace_record *rec,
@@ -419,9 +461,9 @@ int nflog_decode_memo(const struct nlmsghdr *nlh, struct trace_record *rec,
 		return decode_walk(nlh, rec, NULL, NULL);
 	s = shape_slot(memo, nlh);
 	if (!s->msg_len || !same_shape(s, nlh))
-		return decode_walk(nlh, rec, s, memo->prefix);
+		return decode_walk(nlh, rec, s, memo);
 	/* The one check on contents the walk makes. */
 	if (s->nul_at && ((const char *)nlh)[s->nul_at] != '\0')
 		return -EINVAL;
-	return extract(nlh, &s->l, rec, memo->prefix);
+	return extract(nlh, &s->l, rec, memo);
 }

@@ -322,10 +322,13 @@ static inline void copy_upto128(uint8_t *dst, const uint8_t *src, size_t n)
 	memcpy(dst + n - 32, src + n - 32, 32);
 }
 
-/* The length (a u16: an attribute's) and the family (a byte) in one word, 0 for none. */
+/*
+ * The length (a u16: an attribute's) and the family (a byte) in one word; the top bit set
+ * so that no key is 0, an empty last_pkt's.
+ */
 static inline uint32_t last_key(size_t len, int family)
 {
-	return (uint32_t)len << 8 | (uint8_t)family;
+	return 1u << 31 | (uint32_t)len << 8 | (uint8_t)family;
 }
 
 /* pkt_decode() into @pkt, cleared if it fails, through @last (NULL: none). */

@@ -528,6 +528,58 @@ static void test_decode_memo(void **state)
 	assert_int_equal(nlh->nlmsg_len, len);
 	same_as_fresh(m, nlh);
 	assert_int_equal(nflog_decode_memo(nlh, &rec, m), -EINVAL);
+	/*
+	 * Two prefixes (the last one counts): the walk checks the NUL of each. Learnt with
+	 * both terminated, then the first one loses its NUL: rejected by the memo too.
+	 */
+	nlh = msg_start(buf);
+	put_hdr(nlh);
+	mnl_attr_put_strz(nlh, NFULA_PREFIX, "first");
+	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: raw:PREROUTING:policy:1 ");
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+	((char *)memmem(nlh, nlh->nlmsg_len, "first", 6))[5] = 'x';
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &rec, m), -EINVAL);
+	nflog_memo_free(m);
+}
+
+/* The last packet's decoding is reused only for the same bytes, length and family. */
+static void test_decode_memo_pkt(void **state)
+{
+	struct nflog_memo *m = nflog_memo_new();
+	uint8_t ip[36] = { 0x45, 0, 0, 36, 0, 1, 0, 0, 64, IPPROTO_UDP, 0, 0, 10, 0, 0, 1,
+			   10, 0, 0, 2, 0x30, 0x39, 0, 53, 0, 16, 0, 0, 'p', 'a', 'y', 'l',
+			   'o', 'a', 'd', '!' };
+	char buf[512];
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+	struct trace_record a, b;
+	uint8_t *pk;
+
+	(void)state;
+	assert_non_null(m);
+	nlh = msg_start(buf);
+	put_hdr(nlh);
+	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: raw:PREROUTING:policy:1 ");
+	mnl_attr_put(nlh, NFULA_PAYLOAD, sizeof(ip), ip);
+	nfg = mnl_nlmsg_get_payload(nlh);
+	pk = memmem(nlh, nlh->nlmsg_len, ip, sizeof(ip));
+	assert_non_null(pk);
+	same_as_fresh(m, nlh);
+	same_as_fresh(m, nlh);	/* the same bytes again */
+	assert_int_equal(nflog_decode_memo(nlh, &a, m), 0);
+	assert_int_equal(a.pkt.dport, 53);
+	pk[sizeof(ip) - 1] = '?';	/* the payload, so its hash, differs */
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &b, m), 0);
+	assert_int_not_equal(a.pkt.payload_hash, b.pkt.payload_hash);
+	nfg->nfgen_family = AF_INET6;	/* the same bytes, told another family: no header */
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &b, m), 0);
+	assert_int_equal(b.pkt.family, 0);
+	nfg->nfgen_family = AF_INET;
+	same_as_fresh(m, nlh);
 	nflog_memo_free(m);
 }
 
@@ -547,6 +599,7 @@ int main(void)
 		cmocka_unit_test(test_prefix_parser),
 		cmocka_unit_test(test_prefix_memo),
 		cmocka_unit_test(test_decode_memo),
+		cmocka_unit_test(test_decode_memo_pkt),
 		cmocka_unit_test(test_nlrec_chunks),
 	};
 

@@ -210,7 +210,8 @@ static void name_ifaces(struct pipeline *pl, struct trace_record *rec)
 	name_one(pl, 3, rec->ifindex_physout, rec->physout);
 }
 
-int pipeline_nflog_cb(const struct nlmsghdr *nlh, void *data)
+/* The NFLOG decoder's callback (see pipeline_dispatch()). */
+static int nflog_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct pipeline *pl = data;
 	/* Decoded where the grouper will keep it, most of the time (grouper_slot()). */
@@ -236,7 +237,8 @@ int pipeline_nflog_cb(const struct nlmsghdr *nlh, void *data)
 	return add(pl, rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data)
+/* The nf_tables trace socket's callback (see pipeline_dispatch()). */
+static int nftrace_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct pipeline *pl = data;
 	struct trace_record *rec = grouper_slot(pl->grouper);
@@ -275,11 +277,11 @@ static inline int dispatch(struct pipeline *pl, uint16_t source, const void *buf
 	/* One pass, no call per message to check it (BENCHMARKS.md); never trust a length. */
 	switch (source) {
 	case NLREC_NFLOG:
-		ret = nlrec_walk(buf, len, pipeline_nflog_cb, pl, &broken);
+		ret = nlrec_walk(buf, len, nflog_cb, pl, &broken);
 		break;
 	case NLREC_NFTRACE:
 		/* Trace multicast, ruleset events and the chain dump's replies. */
-		ret = nlrec_walk(buf, len, pipeline_nftrace_cb, pl, &broken);
+		ret = nlrec_walk(buf, len, nftrace_cb, pl, &broken);
 		break;
 	default:
 		return 0;	/* a source this build doesn't decode */

@@ -50,20 +50,12 @@ void pipeline_set_clock(struct pipeline *pl, uint64_t mono_ns, uint64_t wall_ns)
 int pipeline_add(struct pipeline *pl, struct trace_record *rec);
 
 /*
- * pipeline_nflog_cb - an mnl_cb_t for NFLOG messages: decode, name interfaces, count
- * sequence gaps, add. @data is the struct pipeline. The live socket and --replay both
- * feed messages through it.
+ * pipeline_dispatch - run a buffer of messages from @source (the live sockets' and the
+ * replay's) through its decoder: NFLOG messages are decoded, their interfaces named,
+ * sequence gaps counted, then added; nf_tables trace records are decoded, completed from
+ * earlier records of their trace id, named and added (the chain-end "continue" record is
+ * dropped), and chain messages update the chain map.
  */
-int pipeline_nflog_cb(const struct nlmsghdr *nlh, void *data);
-
-/*
- * pipeline_nftrace_cb - an mnl_cb_t for the nf_tables trace socket: trace records are
- * decoded, completed from earlier records of their trace id, named and added (the chain-end
- * "continue" record is dropped); chain messages update the chain map. @data is the pipeline.
- */
-int pipeline_nftrace_cb(const struct nlmsghdr *nlh, void *data);
-
-/* pipeline_dispatch - run a buffer of messages from @source through its callback. */
 int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, size_t len);
 
 /*

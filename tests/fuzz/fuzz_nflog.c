@@ -67,7 +67,7 @@ static void decode_each(const void *buf, size_t size)
 }
 
 /*
- * The live path: pipeline_dispatch → nlrec_walk → pipeline_nflog_cb → grouper → sink.
+ * The live path: pipeline_dispatch → nlrec_walk → the NFLOG decoder → grouper → sink.
  * @per_msg dispatches message by message with the clock moving 0.6 windows each time,
  * so groups close mid-stream as they do live; otherwise the whole buffer at once, as one
  * recv() is.

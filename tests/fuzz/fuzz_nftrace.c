@@ -25,7 +25,7 @@ static void check_record(const struct trace_record *r)
 }
 
 /*
- * The decoder alone, message by message, with the chain map pipeline_nftrace_cb keeps:
+ * The decoder alone, message by message, with the chain map the pipeline keeps:
  * what is not a trace record teaches the map, what is gets completed from it.
  */
 static void decode_each(const void *buf, size_t size)
@@ -140,7 +140,7 @@ static void ruleset_moves(void *ctx, const struct nlmsghdr *nlh, uint64_t now)
 }
 
 /*
- * The live path: pipeline_dispatch → nlrec_walk → pipeline_nftrace_cb → chain map, rule
+ * The live path: pipeline_dispatch → nlrec_walk → the nft decoder → chain map, rule
  * cache → grouper → sink. @per_msg dispatches message by message with the clock moving 0.6
  * windows each time, so groups close mid-stream as they do live; otherwise the whole
  * buffer at once, as one recv() is. @rules: with the nft rule cache on a fake ruleset.

@@ -56,12 +56,15 @@ struct gpkt {
 	bool			has_legacy, has_nft;
 	uint32_t		nft_id;		/* trace id of the last nft record */
 	uint8_t			seg[2];		/* per backend: 1 after the loopback re-entry */
-	int8_t			last_rank[2];	/* per backend: hook order of the last step */
-	int32_t			last_prio[2];
 	size_t			nsteps, cap;
 	uint32_t		steps_dropped;
 	struct trace_record	*steps;
-	uint64_t		*order;		/* per step: (segment, hook order, priority) */
+	/*
+	 * Per step: its segment (seg[] as it was added), then, in sort_steps(), its sort key
+	 * (segment, hook order, priority). The key is only needed for packets with steps of
+	 * both backends: it is made there, not per record.
+	 */
+	uint64_t		*order;
 	bool			own_steps;	/* steps, order: malloc'd, not the slab's */
 	struct gpkt		*prev, *next;	/* LRU list (oldest first) or free list */
 };
@@ -439,13 +442,72 @@ static void retire(struct grouper *g, struct gpkt *p)
 	g->nopen--;
 }
 
+/* The legacy tables' priorities, for ordering them among nft chains. */
+static int32_t legacy_prio(enum ltable t, int hook)
+{
+	switch (t) {
+	case LT_RAW:
+		return -300;
+	case LT_MANGLE:
+		return -150;
+	case LT_NAT:
+		return hook == HOOK_PREROUTING || hook == HOOK_OUTPUT ? -100 : 100;
+	case LT_SECURITY:
+		return 50;
+	case LT_FILTER:
+	case LT_OTHER:
+		break;
+	}
+	return 0;
+}
+
+/* Hooks in path order: the entry hooks, then INPUT/FORWARD, then POSTROUTING. */
+static int8_t hook_order(int hook)
+{
+	switch (hook) {
+	case HOOK_PREROUTING:
+	case HOOK_OUTPUT:
+		return 0;
+	case HOOK_INPUT:
+	case HOOK_FORWARD:
+		return 1;
+	case HOOK_POSTROUTING:
+		return 2;
+	}
+	return -1;
+}
+
 /*
  * Legacy and nft records come on two sockets, so their interleaving is lost; each stream
  * alone is in kernel order. A stable sort on (segment, hook order, priority) merges them
- * back; within one stream nothing moves.
+ * back; within one stream nothing moves. The keys are made first, in arrival order: a
+ * step without a hook (a user chain in --read input, an nft record of an unknown chain)
+ * takes the hook order of its backend's step before, one without a priority its priority.
+ * (Steps past max_steps were never kept: they came after all of these.)
  */
 static void sort_steps(struct gpkt *p)
 {
+	int8_t last_order[2] = { 0, 0 };
+	int32_t last_prio[2] = { 0, 0 };
+
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const struct trace_record *r = &p->steps[i];
+		int b = r->backend == TRACE_BACKEND_NFT, hook = r->hook;
+		int8_t order;
+		int32_t prio;
+
+		if (hook == HOOK_NONE && !b)
+			hook = trace_hook_of(r->chain);
+		order = hook_order(hook);
+		prio = r->has_prio ? r->prio : !b && hook != HOOK_NONE ?
+		       legacy_prio(ltable_of(r->table), hook) : last_prio[b];
+		if (order < 0)
+			order = last_order[b];
+		last_order[b] = order;
+		last_prio[b] = prio;
+		p->order[i] = p->order[i] << 36 | (uint64_t)order << 32 |
+			      ((uint32_t)prio ^ 0x80000000u);
+	}
 	for (size_t i = 1; i < p->nsteps; i++) {
 		struct trace_record r = p->steps[i];
 		uint64_t o = p->order[i];
@@ -533,8 +595,6 @@ static struct gpkt *open_packet(struct grouper *g, int *ret)
 	p->has_legacy = p->has_nft = false;
 	p->nft_id = 0;
 	memset(p->seg, 0, sizeof(p->seg));
-	memset(p->last_rank, 0, sizeof(p->last_rank));
-	memset(p->last_prio, 0, sizeof(p->last_prio));
 	lru_append(g, p);
 	g->nopen++;
 	return p;
@@ -544,42 +604,6 @@ static bool expired(const struct grouper *g, const struct gpkt *p, uint64_t now_
 {
 	return now_ns - p->last_ns > g->cfg.window_ns;
 }
-
-/* The legacy tables' priorities, for ordering them among nft chains. */
-static int32_t legacy_prio(enum ltable t, int hook)
-{
-	switch (t) {
-	case LT_RAW:
-		return -300;
-	case LT_MANGLE:
-		return -150;
-	case LT_NAT:
-		return hook == HOOK_PREROUTING || hook == HOOK_OUTPUT ? -100 : 100;
-	case LT_SECURITY:
-		return 50;
-	case LT_FILTER:
-	case LT_OTHER:
-		break;
-	}
-	return 0;
-}
-
-/* Hooks in path order: the entry hooks, then INPUT/FORWARD, then POSTROUTING. */
-static int8_t hook_order(int hook)
-{
-	switch (hook) {
-	case HOOK_PREROUTING:
-	case HOOK_OUTPUT:
-		return 0;
-	case HOOK_INPUT:
-	case HOOK_FORWARD:
-		return 1;
-	case HOOK_POSTROUTING:
-		return 2;
-	}
-	return -1;
-}
-
 
 /*
  * The end of both finders when @p was not found by its key @k: @p, or a new packet when
@@ -718,8 +742,6 @@ int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_
 {
 	struct gpkt *p;
 	int ret = 0, hook = rec->hook, rank, b = rec->backend == TRACE_BACKEND_NFT;
-	int8_t order;
-	int32_t prio;
 	enum ltable lt;
 	bool loops = false;
 
@@ -738,10 +760,6 @@ int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_
 		lru_append(g, p);
 	}
 
-	/* Where the step sits on the packet's path, for merging the two streams. */
-	order = hook_order(hook);
-	prio = rec->has_prio ? rec->prio : !b && hook != HOOK_NONE ?
-		legacy_prio(lt, hook) : p->last_prio[b];
 	if (b) {
 		/* A new trace id on a packet already traced: it looped back. */
 		if (p->has_nft && rec->trace_id != p->nft_id && p->seg[b] < 15)
@@ -759,10 +777,6 @@ int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_
 			p->seg[b]++;
 		p->has_legacy = true;
 	}
-	if (order < 0)
-		order = p->last_rank[b];
-	p->last_rank[b] = order;
-	p->last_prio[b] = prio;
 	p->last_ns = now_ns;
 	if (p->nsteps >= g->cfg.max_steps) {
 		p->steps_dropped++;
@@ -770,8 +784,7 @@ int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_
 	}
 	if (p->nsteps == p->cap && grow(g, p) < 0)
 		return -ENOMEM;
-	p->order[p->nsteps] = (uint64_t)p->seg[b] << 36 | (uint64_t)order << 32 |
-			      ((uint32_t)prio ^ 0x80000000u);
+	p->order[p->nsteps] = p->seg[b];	/* the rest of its sort key: sort_steps() */
 	/*
 	 * Decoded into this very step (grouper_slot()): nothing to copy. Otherwise @rec is
 	 * the caller's, the spare, or a free step of another packet: past its steps (nothing

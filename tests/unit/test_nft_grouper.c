@@ -233,6 +233,54 @@ static void test_legacy_then_nft(void **state)
 	grouper_free(g);
 }
 
+/*
+ * Steps without a hook or a priority take their backend's step before's: a legacy user
+ * chain (no hook in --read input) sorts after the nat step it was jumped to from, an nft
+ * record of an unknown chain after the nft step before it, each stream in its own order.
+ */
+static void test_merge_inherits(void **state)
+{
+	static struct seen s;
+	struct grouper *g = new_grouper(&s);
+	static const char *want[][2] = {
+		{ "raw", "PREROUTING" }, { "fw", "pre" }, { "fw", "unknown" },
+		{ "nat", "PREROUTING" }, { "nat", "KUBE-X" }, { "filter", "FORWARD" },
+		{ "fw", "fwd" },
+	};
+	struct trace_record r;
+	uint8_t b[128];
+	size_t len = datagram(b, 4244, 10);
+	uint64_t t = 1;
+
+	(void)state;
+	assert_non_null(g);
+	mkrec(&r, TRACE_BACKEND_LEGACY, b, len, 0, HOOK_PREROUTING, "raw", "PREROUTING", 0);
+	assert_int_equal(grouper_add(g, &r, t++), 0);
+	mkrec(&r, TRACE_BACKEND_LEGACY, b, len, 0, HOOK_PREROUTING, "nat", "PREROUTING", 0);
+	assert_int_equal(grouper_add(g, &r, t++), 0);
+	mkrec(&r, TRACE_BACKEND_LEGACY, b, len, 0, HOOK_NONE, "nat", "KUBE-X", 0);
+	assert_int_equal(grouper_add(g, &r, t++), 0);
+	mkrec(&r, TRACE_BACKEND_LEGACY, b, len, 0, HOOK_FORWARD, "filter", "FORWARD", 0);
+	assert_int_equal(grouper_add(g, &r, t++), 0);
+	mkrec(&r, TRACE_BACKEND_NFT, b, len, 90, HOOK_PREROUTING, "fw", "pre", -200);
+	assert_int_equal(grouper_add(g, &r, t++), 0);
+	mkrec(&r, TRACE_BACKEND_NFT, b, len, 90, HOOK_NONE, "fw", "unknown", 0);
+	r.has_prio = false;
+	r.has_hdr = false;
+	assert_int_equal(grouper_add(g, &r, t++), 0);
+	mkrec(&r, TRACE_BACKEND_NFT, b, len, 90, HOOK_FORWARD, "fw", "fwd", 10);
+	r.has_hdr = false;
+	assert_int_equal(grouper_add(g, &r, t++), 0);
+	assert_int_equal(grouper_flush(g), 0);
+	assert_int_equal(s.npkts, 1);
+	assert_int_equal(s.nsteps[0], 7);
+	for (size_t i = 0; i < 7; i++) {
+		assert_string_equal(s.steps[0][i].table, want[i][0]);
+		assert_string_equal(s.steps[0][i].chain, want[i][1]);
+	}
+	grouper_free(g);
+}
+
 /* On loopback the trace id changes: the new id's headers join it to the same packet. */
 static void test_loopback_id_change(void **state)
 {
@@ -286,6 +334,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hybrid_replay),
 		cmocka_unit_test(test_legacy_then_nft),
+		cmocka_unit_test(test_merge_inherits),
 		cmocka_unit_test(test_loopback_id_change),
 		cmocka_unit_test(test_trace_id_reuse),
 	};

@@ -321,21 +321,15 @@ static enum ltable ltable_of(const char *t)
 /* Table order within a hook, by the tables' hook priorities. -1: unknown, don't judge. */
 static int table_rank(enum ltable t, int hook)
 {
-	switch (t) {
-	case LT_RAW:
-		return 0;
-	case LT_MANGLE:
-		return 1;
-	case LT_NAT:	/* DNAT at -100, SNAT at +100 */
-		return hook == HOOK_PREROUTING || hook == HOOK_OUTPUT ? 2 : 5;
-	case LT_FILTER:
-		return 3;
-	case LT_SECURITY:
-		return 4;
-	case LT_OTHER:
-		break;
-	}
-	return -1;
+	/* By enum ltable; nat's is its DNAT hooks' (-100): at the SNAT ones (+100), 5. */
+	static const int8_t rank[] = {
+		[LT_OTHER] = -1, [LT_RAW] = 0, [LT_MANGLE] = 1, [LT_NAT] = 2, [LT_FILTER] = 3,
+		[LT_SECURITY] = 4,
+	};
+
+	if (t == LT_NAT && hook != HOOK_PREROUTING && hook != HOOK_OUTPUT)
+		return 5;
+	return rank[t];
 }
 
 /* May a packet last seen at (@p->hook, @p->rank) go on at (@hook, @rank)? */

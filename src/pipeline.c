@@ -24,7 +24,6 @@ struct pipeline {
 	struct summary		sum;
 	uint64_t		mono_ns, wall_ns;
 	bool			done;
-	bool			seq_known;
 	uint32_t		next_seq;
 	int			sink_err;
 	struct nftrace_ctx	*nft;		/* chain map + per-trace-id headers */
@@ -105,7 +104,6 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
 	 * Our NFLOG instance is bound fresh and numbers its records from 0: expecting 0 counts
 	 * even records lost before the first one that arrived.
 	 */
-	pl->seq_known = true;
 	pl->next_seq = 0;
 	gc.ctx = pl;
 	pl->grouper = grouper_new(&gc);
@@ -228,9 +226,7 @@ static int nflog_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	/* The instance numbers every record it sends: a gap is records the kernel dropped. */
 	if (rec->has_seq) {
-		if (pl->seq_known && rec->seq != pl->next_seq)
-			pl->sum.lost += (uint32_t)(rec->seq - pl->next_seq);
-		pl->seq_known = true;
+		pl->sum.lost += (uint32_t)(rec->seq - pl->next_seq);
 		pl->next_seq = rec->seq + 1;
 	}
 	name_ifaces(pl, rec);

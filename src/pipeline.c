@@ -200,7 +200,9 @@ static inline void name_one(struct pipeline *pl, int k, uint32_t index, char *na
 	memcpy(name, pl->ifn[k].name, IF_NAMESIZE);
 }
 
-static void name_ifaces(struct pipeline *pl, struct trace_record *rec)
+/* Forced inline into the two callbacks: it runs once per record, its call cost ~10. */
+static inline __attribute__((always_inline)) void name_ifaces(struct pipeline *pl,
+							     struct trace_record *rec)
 {
 	name_one(pl, 0, rec->ifindex_in, rec->in);
 	name_one(pl, 1, rec->ifindex_out, rec->out);

@@ -194,24 +194,50 @@ static __attribute__((noinline)) int next_slow(struct nlrec *r, uint16_t *source
 	return 1;
 }
 
-int nlrec_next(struct nlrec *r, uint16_t *source, uint64_t *ts_ns, const void **buf, size_t *len)
+/* The chunk at r->start when it is all there and 4-byte aligned (the rule), into @c. */
+static inline bool next_fast(struct nlrec *r, struct nlrec_chunk *c)
 {
 	size_t avail = r->end - r->start;
 	struct chunk_hdr h;
 
-	/* As a rule the chunk is all there, 4-byte aligned: the same checks, in one go. */
-	if (avail >= sizeof(h) && r->start % 4 == 0) {
-		memcpy(&h, r->buf + r->start, sizeof(h));
-		if (h.len <= avail - sizeof(h) && h.len <= NLREC_MAX_CHUNK && !h.reserved) {
-			*source = h.source;
-			*ts_ns = h.ts_ns;
-			*buf = r->buf + r->start + sizeof(h);
-			*len = h.len;
-			r->start += sizeof(h) + h.len;
-			return 1;
-		}
-	}
-	return next_slow(r, source, ts_ns, buf, len);
+	/* The checks of next_slow(), in one go. */
+	if (avail < sizeof(h) || r->start % 4)
+		return false;
+	memcpy(&h, r->buf + r->start, sizeof(h));
+	if (h.len > avail - sizeof(h) || h.len > NLREC_MAX_CHUNK || h.reserved)
+		return false;
+	c->source = h.source;
+	c->ts_ns = h.ts_ns;
+	c->buf = r->buf + r->start + sizeof(h);
+	c->len = h.len;
+	r->start += sizeof(h) + h.len;
+	return true;
+}
+
+int nlrec_next(struct nlrec *r, uint16_t *source, uint64_t *ts_ns, const void **buf, size_t *len)
+{
+	struct nlrec_chunk c;
+
+	if (!next_fast(r, &c))
+		return next_slow(r, source, ts_ns, buf, len);
+	*source = c.source;
+	*ts_ns = c.ts_ns;
+	*buf = c.buf;
+	*len = c.len;
+	return 1;
+}
+
+int nlrec_next_batch(struct nlrec *r, struct nlrec_chunk *out, int n)
+{
+	int got = 0, ret;
+
+	/* In place, while the buffer needs no refill: a refill moves what was handed out. */
+	while (got < n && next_fast(r, &out[got]))
+		got++;
+	if (got || !n)
+		return got;
+	ret = next_slow(r, &out->source, &out->ts_ns, &out->buf, &out->len);
+	return ret;
 }
 
 int nlrec_close(struct nlrec *r)

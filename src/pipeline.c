@@ -298,20 +298,19 @@ int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, siz
 
 int pipeline_replay(struct pipeline *pl, struct nlrec *r, const volatile sig_atomic_t *stop)
 {
-	const void *buf;
-	uint16_t source;
-	size_t len;
-	int ret = 0;
+	struct nlrec_chunk c[64];
+	int n = 0;
 
 	/* Here rather than in main: no call per chunk for the clock, done or dispatch. */
-	while (!*stop && !pl->done &&
-	       (ret = nlrec_next(r, &source, &pl->mono_ns, &buf, &len)) > 0) {
-		pl->wall_ns = 0;
-		pipeline_tick(pl);
-		if (dispatch(pl, source, buf, len) < 0)
-			return 0;	/* the output failed: pipeline_finish() reports it */
-	}
-	return ret < 0 ? ret : 0;
+	while (!*stop && !pl->done && (n = nlrec_next_batch(r, c, 64)) > 0)
+		for (int i = 0; i < n && !*stop && !pl->done; i++) {
+			pl->mono_ns = c[i].ts_ns;
+			pl->wall_ns = 0;
+			pipeline_tick(pl);
+			if (dispatch(pl, c[i].source, c[i].buf, c[i].len) < 0)
+				return 0;	/* the output failed: pipeline_finish() reports it */
+		}
+	return n < 0 ? n : 0;
 }
 
 int pipeline_flush(struct pipeline *pl)

@@ -37,6 +37,20 @@ int nlrec_write(struct nlrec *r, uint16_t source, uint64_t ts_ns, const void *bu
  */
 int nlrec_next(struct nlrec *r, uint16_t *source, uint64_t *ts_ns, const void **buf, size_t *len);
 
+struct nlrec_chunk {
+	uint16_t	source;
+	uint64_t	ts_ns;
+	const void	*buf;	/* borrowed: see nlrec_next_batch() */
+	size_t		len;
+};
+
+/*
+ * nlrec_next_batch - up to @n next chunks into @out, as nlrec_next() gives them one by one,
+ * without a call per chunk: each *buf is borrowed until the next call. Returns how many
+ * (at least 1 while any are left), 0 at the end, or nlrec_next()'s negative errno.
+ */
+int nlrec_next_batch(struct nlrec *r, struct nlrec_chunk *out, int n);
+
 /*
  * nlrec_msg_step - the aligned size of the message at @p with @left bytes from it on, or 0 when it is not a
  * whole one: a length below a header, beyond the buffer, or whose aligned size leaves the

@@ -490,12 +490,43 @@ static void test_nlrec_chunks(void **state)
 	}
 	assert_int_equal(nlrec_next(r, &src, &ts, &buf, &len), 0);
 	nlrec_close(r);
+	/* In batches of up to 3: the same chunks, each valid until the next call. */
+	r = nlrec_open(path);
+	assert_non_null(r);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]);) {
+		struct nlrec_chunk c[3];
+		int n = nlrec_next_batch(r, c, 3);
+
+		assert_true(n >= 1 && n <= 3);
+		for (int k = 0; k < n; k++, i++) {
+			assert_int_equal(c[k].source, i + 1);
+			assert_int_equal(c[k].ts_ns, i * 10);
+			assert_int_equal(c[k].len, lens[i]);
+			assert_int_equal((uintptr_t)c[k].buf % 4, 0);
+			assert_memory_equal(c[k].buf, data, c[k].len);
+		}
+	}
+	{
+		struct nlrec_chunk c[3];
+
+		assert_int_equal(nlrec_next_batch(r, c, 3), 0);
+	}
+	nlrec_close(r);
 	/* Cut inside the last chunk: corrupt, not a clean end. */
 	assert_int_equal(truncate(path, 8 + 16 + 21 + 16 + 10), 0);
 	r = nlrec_open(path);
 	assert_non_null(r);
 	assert_int_equal(nlrec_next(r, &src, &ts, &buf, &len), 1);
 	assert_int_equal(nlrec_next(r, &src, &ts, &buf, &len), -EINVAL);
+	nlrec_close(r);
+	r = nlrec_open(path);
+	assert_non_null(r);
+	{
+		struct nlrec_chunk c[3];
+
+		assert_int_equal(nlrec_next_batch(r, c, 3), 1);
+		assert_int_equal(nlrec_next_batch(r, c, 3), -EINVAL);
+	}
 	nlrec_close(r);
 	unlink(path);
 	free(data);

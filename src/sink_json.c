@@ -404,12 +404,16 @@ static bool fmt_sec(uint64_t sec, char *ts)
 
 #define TS_TEXT_LEN 36	/* ,"ts":"YYYY-MM-DDTHH:MM:SS.uuuuuuZ"} */
 
-/* The rare path: @ts_ns is in another second than the kept text's; false past 9999. */
+/*
+ * The rare path: @ts_ns is in another second than the kept text's; false past 9999, and in
+ * the last second a uint64_t holds (year 2554), which is not kept: below it, a time earlier
+ * than ts_base wraps to at least 1e9 ns past it, so ts_text() needs no other test for one.
+ */
 static __attribute__((noinline)) bool ts_second(struct json_cache *c, uint64_t ts_ns)
 {
 	uint64_t sec = ts_ns / 1000000000u;
 
-	if (!fmt_sec(sec, c->ts + 7))
+	if (sec >= UINT64_MAX / 1000000000u || !fmt_sec(sec, c->ts + 7))
 		return false;
 	c->ts_base = sec * 1000000000u;
 	return true;
@@ -424,7 +428,7 @@ static __attribute__((noinline)) bool ts_second(struct json_cache *c, uint64_t t
  */
 static inline bool ts_text(struct json_cache *c, char *p, uint64_t ts_ns)
 {
-	uint64_t in_sec = ts_ns - c->ts_base;	/* wraps when earlier: also >= 1e9 */
+	uint64_t in_sec = ts_ns - c->ts_base;	/* wraps when earlier: also >= 1e9 (ts_second()) */
 	unsigned us, hi;
 
 	if (__builtin_expect(in_sec >= 1000000000u, 0)) {

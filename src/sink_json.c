@@ -278,6 +278,38 @@ static void jb_u64(struct jb *b, uint64_t v)
 }
 
 /*
+ * @v (< 1,000,000, @n digits) in decimal at @p, three digits at a time from digits3, with up
+ * to three bytes of scratch after them (so n + 3 bytes of room): jb_u64() in a few moves,
+ * for the numbers of every packet (id, len, ipid).
+ */
+static inline void put_digits6(char *p, uint32_t v, unsigned n)
+{
+	if (v >= 1000) {
+		uint32_t hi = v / 1000;
+
+		memcpy(p, digits3 + hi * 4 + 3 - (n - 3), 4);	/* the n - 3 digits of hi */
+		p += n - 3;
+		v -= hi * 1000;
+		n = 3;
+	}
+	memcpy(p, digits3 + v * 4 + 3 - n, 4);	/* the last n of three digits */
+}
+
+/* jb_u64() for the numbers of a packet, inline: most have 6 digits or fewer. */
+static inline void jb_num(struct jb *b, uint64_t v)
+{
+	unsigned n;
+
+	if (__builtin_expect(v >= 1000000 || b->size - b->len < 6 + 3, 0)) {
+		jb_u64(b, v);
+		return;
+	}
+	n = ndigits(v);
+	put_digits6(b->buf + b->len, (uint32_t)v, n);
+	b->len += n;
+}
+
+/*
  * As sink_json_str: quoted, '"' and '\\' escaped, control characters as \u00XX. Plain
  * bytes go straight into the buffer, with no length computed first.
  */
@@ -1105,12 +1137,12 @@ static int json_packet(struct sink *s, const struct packet *p)
 	uint64_t ep_ver;
 
 	jb_lit(b, "{\"type\":\"packet\",\"id\":\"");
-	jb_u64(b, p->id);
+	jb_num(b, p->id);
 	put_pkt_head(b, h);
-	jb_u64(b, h->len);
+	jb_num(b, h->len);
 	if (h->family == AF_INET) {
 		jb_lit(b, ",\"ipid\":");
-		jb_u64(b, h->ipid);
+		jb_num(b, h->ipid);
 	}
 	if (p->steps_dropped) {
 		jb_lit(b, ",\"steps_dropped\":");

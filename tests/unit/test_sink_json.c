@@ -255,12 +255,71 @@ static void test_numbers_and_times(void **state)
 	free(buf);
 }
 
+/*
+ * Steps that all find their text kept, in a sink that collects packets in its buffer
+ * (deferred flush): the buffer fills at some point of each kind of text (a kept step, its
+ * time, the numbers written in place), and what is written then is what a sink without
+ * kept texts writes.
+ */
+static void test_buffer_boundaries(void **state)
+{
+	struct trace_record steps[5];
+	char *kept_buf = NULL, *ref_buf = NULL;
+	size_t kept_size = 0, ref_size = 0;
+	FILE *kept_f = open_memstream(&kept_buf, &kept_size);
+	FILE *ref_f = open_memstream(&ref_buf, &ref_size);
+	struct sink kept = { .ops = &sink_json_ops, .out = kept_f,
+			     .opts = { .deferred_flush = true } };
+	struct sink ref = { .ops = &sink_json_ops, .out = ref_f };
+	struct summary sum = { .packets = 1 };
+	uint64_t ts = 1795000000000000000ull;
+
+	(void)state;
+	assert_non_null(kept_f);
+	assert_non_null(ref_f);
+	assert_int_equal(kept.ops->begin(&kept), 0);
+	memset(steps, 0, sizeof(steps));
+	for (size_t k = 0; k < 5; k++) {
+		steps[k].backend = TRACE_BACKEND_LEGACY;
+		strcpy(steps[k].table, tables[k % 4]);
+		strcpy(steps[k].chain, chains[k % 3]);
+		strcpy(steps[k].in, "if2");
+		strcpy(steps[k].out, k > 1 ? "if3" : "");
+		steps[k].rulenum = 1;
+		set_endpoints(&steps[k].pkt, 1);
+		if (k)
+			steps[k].pkt = steps[0].pkt;
+	}
+	for (uint64_t id = 995000; id < 1005000; id += 1 + pick(3)) {
+		struct packet p = { .id = id, .steps = steps, .nsteps = 1 + pick(5) };
+
+		steps[0].pkt.len = (uint16_t)pick(2000);
+		steps[0].pkt.ipid = (uint16_t)pick(65536);
+		for (size_t k = 0; k < p.nsteps; k++) {
+			ts += pick(2000000);
+			steps[k].ts_ns = k == 4 ? 0 : ts;
+		}
+		assert_int_equal(kept.ops->packet(&kept, &p), 0);
+		assert_int_equal(ref.ops->packet(&ref, &p), 0);
+	}
+	assert_int_equal(kept.ops->end(&kept, &sum), 0);
+	assert_int_equal(ref.ops->end(&ref, &sum), 0);
+	fclose(kept_f);
+	fclose(ref_f);
+	assert_true(ref_size > 4 * 65536);	/* the sink's buffer filled, several times */
+	assert_int_equal(kept_size, ref_size);
+	assert_memory_equal(kept_buf, ref_buf, ref_size);
+	free(kept_buf);
+	free(ref_buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kept_texts),
 		cmocka_unit_test(test_kept_texts_deferred),
 		cmocka_unit_test(test_numbers_and_times),
+		cmocka_unit_test(test_buffer_boundaries),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

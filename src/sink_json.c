@@ -880,8 +880,7 @@ static inline diff_t ct_bytes(const struct trace_record *r)
  * and, after a step, the same endpoints before (the NAT block); @ep_ver, when not 0, says
  * that @r has the endpoints the packet cache holds under that version, and so has each
  * step before it (no NAT block): then one number compares them. One OR of differences
- * with one branch at the end, but for the conntrack view (nft only) and the resolver's
- * strings.
+ * with one branch at the end, but for the resolver's strings.
  */
 static inline __attribute__((always_inline)) bool
 step_key_same(const struct step_cache *c, const struct trace_record *r,
@@ -986,6 +985,7 @@ static __attribute__((noinline)) void put_step_keep(struct jb *b, struct step_ca
 /*
  * Step @i of its packet (its text cached under that index), after @prev (NULL: first),
  * with the comma before it when it is not the first; @ep_ver as step_key_same() takes it.
+ * Out of line: a packet's steps take put_step_kept() first, and this when that can't.
  */
 static __attribute__((noinline)) void put_step(struct jb *b, const struct trace_record *r,
 					       const struct trace_record *prev, size_t i,

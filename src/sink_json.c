@@ -30,6 +30,14 @@
 #define RULE_TEXT_MAX 256	/* longer rule texts are written out every time */
 
 /*
+ * Differences of byte runs, 16 bytes at a time: one SSE2 (x86-64) or NEON (arm64) register,
+ * a pair of words elsewhere. The caches below compare some 200 bytes per step, nearly
+ * always equal: the OR of the XORs, with one branch at the end, costs a third of memcmp(),
+ * which branches on every word.
+ */
+typedef uint64_t diff_t __attribute__((vector_size(16)));
+
+/*
  * The text of step i of a packet, from the comma before it (but the first) and its '{' to
  * its NAT block: the head ({"backend":..,"table":..,"chain":..,"kind":..,"rulenum"|
  * "handle":N, the rule, verdict and nft family), the conntrack view, then ,"in":..,
@@ -38,20 +46,19 @@
  * content: their pointers are only valid for one packet (resolver.h).
  */
 struct step_cache {
-	char			names[2 * TRACE_NAME_MAX];	/* table, chain */
-	char			ifs[4 * IF_NAMESIZE];	/* in, out, physin, physout */
+	/* As vectors: the compare XORs the record's bytes with them, no load of their own. */
+	diff_t			names[2 * TRACE_NAME_MAX / 16];	/* table, chain */
+	diff_t			ifs[4 * IF_NAMESIZE / 16];	/* in, out, physin, physout */
 	enum trace_backend	backend;	/* backend, kind: as in the record */
 	enum trace_kind		kind;
 	uint32_t		rulenum;
 	uint64_t		handle;
 	bool			verdict_continues;	/* and table_family: as in the record */
 	uint8_t			table_family;
-	bool			has_ct;			/* and ct_dir: as in the record */
-	uint8_t			ct_dir;
-	uint32_t		ct_id, ct_state, ct_status;
-	struct pkt_hdr		cur, prev;	/* the endpoints (ep_diff()) */
+	diff_t			ct;		/* the conntrack view's bytes (ct_bytes()) */
+	struct pkt_hdr		cur __attribute__((aligned(16))), prev;	/* endpoints (ep_diff()) */
 	bool			has_prev;
-	uint64_t		ep_ver;		/* or: the packet's, without NAT (pkt.ver) */
+	uint64_t		ep_ver;		/* or: the packet's, without NAT (pkt.ver); 0 */
 	bool			has[3];			/* rule, verdict, reason */
 	bool			any;			/* one of them */
 	char			text[3][RULE_TEXT_MAX];
@@ -103,9 +110,12 @@ _Static_assert(offsetof(struct pkt_hdr, daddr) == offsetof(struct pkt_hdr, saddr
 _Static_assert(sizeof(enum trace_backend) == 4 && sizeof(enum trace_kind) == 4 &&
 	       ADJACENT(trace_record, backend, kind) && ADJACENT(step_cache, backend, kind) &&
 	       ADJACENT(trace_record, verdict_continues, table_family) &&
-	       ADJACENT(step_cache, verdict_continues, table_family) &&
-	       ADJACENT(trace_record, has_ct, ct_dir) && ADJACENT(step_cache, has_ct, ct_dir),
-	       "field pairs adjacent");
+	       ADJACENT(step_cache, verdict_continues, table_family), "field pairs adjacent");
+/* has_ct, ct_dir, two bytes of padding, ct_id, ct_state, ct_status: 16 bytes (ct_bytes()). */
+_Static_assert(ADJACENT(trace_record, has_ct, ct_dir) &&
+	       offsetof(struct trace_record, ct_id) == offsetof(struct trace_record, has_ct) + 4 &&
+	       ADJACENT(trace_record, ct_id, ct_state) && ADJACENT(trace_record, ct_state, ct_status),
+	       "conntrack view in 16 bytes");
 #undef ADJACENT
 _Static_assert(2 * TRACE_NAME_MAX % 8 == 0 && 4 * IF_NAMESIZE % 8 == 0, "names in words");
 
@@ -194,6 +204,18 @@ static const char digits2[200] =
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
+/*
+ * "000Z" to "999Z": the microseconds are written three digits at a time, four bytes at
+ * once; the 'Z' after the last three is the one the time text ends with (ts_text()).
+ */
+#define D3_10(p) p "0Z" p "1Z" p "2Z" p "3Z" p "4Z" p "5Z" p "6Z" p "7Z" p "8Z" p "9Z"
+#define D3_100(p) D3_10(p "0") D3_10(p "1") D3_10(p "2") D3_10(p "3") D3_10(p "4") \
+		  D3_10(p "5") D3_10(p "6") D3_10(p "7") D3_10(p "8") D3_10(p "9")
+static const char digits3[4001] = D3_100("0") D3_100("1") D3_100("2") D3_100("3") D3_100("4")
+				  D3_100("5") D3_100("6") D3_100("7") D3_100("8") D3_100("9");
+#undef D3_100
+#undef D3_10
+
 /* The number of decimal digits of @v. */
 static unsigned ndigits(uint64_t v)
 {
@@ -252,6 +274,38 @@ static void jb_u64(struct jb *b, uint64_t v)
 		return;
 	}
 	put_digits(b->buf + b->len + n, v);
+	b->len += n;
+}
+
+/*
+ * @v (< 1,000,000, @n digits) in decimal at @p, three digits at a time from digits3, with up
+ * to three bytes of scratch after them (so n + 3 bytes of room): jb_u64() in a few moves,
+ * for the numbers of every packet (id, len, ipid).
+ */
+static inline void put_digits6(char *p, uint32_t v, unsigned n)
+{
+	if (v >= 1000) {
+		uint32_t hi = v / 1000;
+
+		memcpy(p, digits3 + hi * 4 + 3 - (n - 3), 4);	/* the n - 3 digits of hi */
+		p += n - 3;
+		v -= hi * 1000;
+		n = 3;
+	}
+	memcpy(p, digits3 + v * 4 + 3 - n, 4);	/* the last n of three digits */
+}
+
+/* jb_u64() for the numbers of a packet, inline: most have 6 digits or fewer. */
+static inline void jb_num(struct jb *b, uint64_t v)
+{
+	unsigned n;
+
+	if (__builtin_expect(v >= 1000000 || b->size - b->len < 6 + 3, 0)) {
+		jb_u64(b, v);
+		return;
+	}
+	n = ndigits(v);
+	put_digits6(b->buf + b->len, (uint32_t)v, n);
 	b->len += n;
 }
 
@@ -380,54 +434,71 @@ static bool fmt_sec(uint64_t sec, char *ts)
 	return true;
 }
 
+#define TS_TEXT_LEN 36	/* ,"ts":"YYYY-MM-DDTHH:MM:SS.uuuuuuZ"} */
+
 /*
- * ,"ts":"YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC) as sink_fmt_time writes it, without gmtime and
- * strftime, when @ts_ns is not 0; then the '}' that ends the step. The text up to the '.'
- * is kept for its second (ts_base): within that second only the microseconds are
- * formatted, from the nanoseconds past ts_base, with no 64-bit division, in place when the
- * buffer has room.
+ * The rare path: @ts_ns is in another second than the kept text's; false past 9999, and in
+ * the last second a uint64_t holds (year 2554), which is not kept: below it, a time earlier
+ * than ts_base wraps to at least 1e9 ns past it, so ts_text() needs no other test for one.
  */
+static __attribute__((noinline)) bool ts_second(struct json_cache *c, uint64_t ts_ns)
+{
+	uint64_t sec = ts_ns / 1000000000u;
+
+	if (sec >= UINT64_MAX / 1000000000u || !fmt_sec(sec, c->ts + 7))
+		return false;
+	c->ts_base = sec * 1000000000u;
+	return true;
+}
+
+/*
+ * ,"ts":"YYYY-MM-DDTHH:MM:SS.uuuuuuZ" (UTC) as sink_fmt_time writes it for a @ts_ns not 0,
+ * without gmtime and strftime, then the '}' that ends the step: TS_TEXT_LEN bytes at @p.
+ * The text up to the '.' is kept for its second (ts_base): within that second only the
+ * microseconds are formatted, from the nanoseconds past ts_base, with no 64-bit division.
+ * False (@p written or not) past the year 9999.
+ */
+static inline bool ts_text(struct json_cache *c, char *p, uint64_t ts_ns)
+{
+	uint64_t in_sec = ts_ns - c->ts_base;	/* wraps when earlier: also >= 1e9 (ts_second()) */
+	unsigned us, hi;
+
+	if (__builtin_expect(in_sec >= 1000000000u, 0)) {
+		if (!ts_second(c, ts_ns))
+			return false;
+		in_sec = ts_ns - c->ts_base;
+	}
+	us = (unsigned)in_sec / 1000;
+	hi = us / 1000;
+	memcpy(p, c->ts, 32);
+	memcpy(p + 27, digits3 + hi * 4, 4);	/* its 'Z' overwritten by the next three */
+	memcpy(p + 30, digits3 + (us - hi * 1000) * 4, 4);
+	memcpy(p + 34, "\"}", 2);
+	return true;
+}
+
+/* The time (none when @ts_ns is 0) and the '}' that ends the step, in place when there is room. */
 static void put_ts_end(struct jb *b, uint64_t ts_ns)
 {
-	struct json_cache *c = b->c;
-	uint64_t in_sec = ts_ns - c->ts_base;	/* wraps when earlier: also >= 1e9 */
-	unsigned us, hi, mid;
-	char t[36], *p;
+	char t[TS_TEXT_LEN], full[40];
 
 	if (!ts_ns) {
 		jb_c(b, '}');
 		return;
 	}
-	if (in_sec >= 1000000000u) {
-		uint64_t sec = ts_ns / 1000000000u;
-
-		if (!fmt_sec(sec, c->ts + 7)) {	/* beyond what the fast path writes */
-			char full[40];
-
-			sink_fmt_time(ts_ns, full, sizeof(full));
-			jb_lit(b, ",\"ts\":\"");
-			jb_puts(b, full);
-			jb_lit(b, "\"}");
+	if (b->size - b->len >= TS_TEXT_LEN) {
+		if (ts_text(b->c, b->buf + b->len, ts_ns)) {
+			b->len += TS_TEXT_LEN;
 			return;
 		}
-		c->ts_base = sec * 1000000000u;
-		in_sec = ts_ns - c->ts_base;
-	}
-	us = (unsigned)in_sec / 1000;
-	hi = us / 10000;
-	us -= hi * 10000;
-	mid = us / 100;
-	us -= mid * 100;
-	p = b->size - b->len >= sizeof(t) ? b->buf + b->len : t;
-	memcpy(p, c->ts, 32);
-	memcpy(p + 27, digits2 + hi * 2, 2);
-	memcpy(p + 29, digits2 + mid * 2, 2);
-	memcpy(p + 31, digits2 + us * 2, 2);
-	memcpy(p + 33, "Z\"}", 3);
-	if (p == t)
+	} else if (ts_text(b->c, t, ts_ns)) {
 		jb_put(b, t, sizeof(t));
-	else
-		b->len += sizeof(t);
+		return;
+	}
+	sink_fmt_time(ts_ns, full, sizeof(full));	/* beyond what ts_text() writes */
+	jb_lit(b, ",\"ts\":\"");
+	jb_puts(b, full);
+	jb_lit(b, "\"}");
 }
 
 static void json_cache_init(struct json_cache *c)
@@ -441,8 +512,10 @@ static void json_cache_init(struct json_cache *c)
 	c->ep.h.family = 0;
 	c->pkt.len = 0;
 	c->pkt.ver = 0;
-	for (size_t i = 0; i < JSON_STEPS_CACHED; i++)
+	for (size_t i = 0; i < JSON_STEPS_CACHED; i++) {
 		c->step[i].len = 0;
+		c->step[i].ep_ver = 0;
+	}
 }
 
 static void put_proto(struct jb *b, uint8_t proto)
@@ -483,14 +556,6 @@ static void put_addrs_slow(struct jb *b, const struct pkt_hdr *h)
 	}
 }
 
-/*
- * Differences of byte runs, 16 bytes at a time: one SSE2 (x86-64) or NEON (arm64) register,
- * a pair of words elsewhere. The caches below compare some 200 bytes per step, nearly
- * always equal: the OR of the XORs, with one branch at the end, costs a third of memcmp(),
- * which branches on every word.
- */
-typedef uint64_t diff_t __attribute__((vector_size(16)));
-
 /* The OR of the XORs of @n bytes (a multiple of 16) at @a and @b: all zero when equal. */
 static inline diff_t diff_bytes(const void *a, const void *b, size_t n)
 {
@@ -508,13 +573,42 @@ static inline diff_t diff_bytes(const void *a, const void *b, size_t n)
 	return d;
 }
 
+/* diff_bytes() of the vectors at @v (aligned, as their type is) and the @n bytes at @b. */
+static inline diff_t diff_vec(const diff_t *v, const void *b, size_t n)
+{
+	const char *q = b;
+	diff_t d = { 0, 0 };
+
+#pragma GCC unroll 4
+	for (size_t k = 0; k < n / 16; k++) {
+		diff_t y;
+
+		memcpy(&y, q + 16 * k, 16);
+		d |= v[k] ^ y;
+	}
+	return d;
+}
+
+/* has_ports, sport and dport, five bytes in a row, as one number (the bytes after masked off). */
+_Static_assert(offsetof(struct pkt_hdr, sport) == offsetof(struct pkt_hdr, has_ports) + 1 &&
+	       offsetof(struct pkt_hdr, dport) == offsetof(struct pkt_hdr, sport) + 2 &&
+	       offsetof(struct pkt_hdr, has_ports) + 8 <= sizeof(struct pkt_hdr), "ports adjacent");
+static inline uint64_t ports_word(const struct pkt_hdr *h)
+{
+	static const unsigned char five[8] = { 0xff, 0xff, 0xff, 0xff, 0xff };
+	uint64_t w, m;
+
+	memcpy(&w, &h->has_ports, 8);
+	memcpy(&m, five, 8);	/* a constant, whatever the byte order */
+	return w & m;
+}
+
 /* The endpoints, what put_addrs() and put_nat() write of them: zero when the same. */
 static inline diff_t ep_diff(const struct pkt_hdr *a, const struct pkt_hdr *b)
 {
 	diff_t d = diff_bytes(&a->saddr, &b->saddr, 2 * sizeof(a->saddr));
 
-	d[0] |= (unsigned)(a->family ^ b->family) | (unsigned)(a->has_ports ^ b->has_ports) |
-		(unsigned)(a->sport ^ b->sport) | (unsigned)(a->dport ^ b->dport);
+	d[0] |= (unsigned)(a->family ^ b->family) | (ports_word(a) ^ ports_word(b));
 	return d;
 }
 
@@ -545,12 +639,7 @@ static void put_addrs(struct jb *b, const struct pkt_hdr *h)
 	if (b->flushes == flushes && b->len - start <= sizeof(b->c->ep.txt)) {
 		typeof(b->c->ep) *ep = &b->c->ep;
 
-		ep->h.family = h->family;
-		ep->h.has_ports = h->has_ports;
-		ep->h.sport = h->sport;
-		ep->h.dport = h->dport;
-		ep->h.saddr = h->saddr;
-		ep->h.daddr = h->daddr;
+		ep->h = *h;	/* whole: ports_word() reads the bytes around the ports */
 		ep->len = b->len - start;
 		memcpy(ep->txt, b->buf + start, ep->len);
 	} else {
@@ -763,41 +852,86 @@ static inline uint64_t span(const void *p, size_t n)
 	return v;
 }
 
+/* The resolver's strings of @r (one of them at least) are those @c's text has. */
+static __attribute__((noinline)) bool step_texts_same(const struct step_cache *c,
+						      const struct trace_record *r)
+{
+	return same_text(c->has[0], c->text[0], r->rule) &&
+	       same_text(c->has[1], c->text[1], r->verdict) &&
+	       same_text(c->has[2], c->text[2], r->rule_reason);
+}
+
+/* The 16 bytes of @r's conntrack view, its padding masked off: all the fields at once. */
+static inline diff_t ct_bytes(const struct trace_record *r)
+{
+	static const unsigned char fields[16] = {
+		0xff, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	};
+	diff_t v, m;
+
+	memcpy(&v, &r->has_ct, 16);
+	memcpy(&m, fields, 16);
+	return v & m;
+}
+
 /*
  * Whether @c's text is that of step @r after @prev: the same fields, the same endpoints
  * and, after a step, the same endpoints before (the NAT block); @ep_ver, when not 0, says
  * that @r has the endpoints the packet cache holds under that version, and so has each
  * step before it (no NAT block): then one number compares them. One OR of differences
- * with one branch at the end, but for the conntrack view (nft only) and the resolver's
- * strings.
+ * with one branch at the end, but for the resolver's strings.
  */
-static bool step_key_same(const struct step_cache *c, const struct trace_record *r,
-			  const struct trace_record *prev, uint64_t ep_ver)
+static inline __attribute__((always_inline)) bool
+step_key_same(const struct step_cache *c, const struct trace_record *r,
+	      const struct trace_record *prev, uint64_t ep_ver)
 {
 	diff_t d;
+	uint64_t x;	/* the fields', apart: moved into d, they would cost moves */
 
-	d = diff_bytes(c->names, r->table, sizeof(c->names)) |
-	    diff_bytes(c->ifs, r->in, sizeof(c->ifs));
-	d[1] |= (c->handle ^ r->handle) | (c->rulenum ^ r->rulenum) |
-		(span(&c->backend, 8) ^ span(&r->backend, 8)) |		/* and kind */
-		(span(&c->verdict_continues, 2) ^ span(&r->verdict_continues, 2)) | /* family */
-		(span(&c->has_ct, 2) ^ span(&r->has_ct, 2));		/* and ct_dir */
-	if (!ep_ver || c->ep_ver != ep_ver) {
+	d = diff_vec(c->names, r->table, sizeof(c->names)) |
+	    diff_vec(c->ifs, r->in, sizeof(c->ifs));
+	d |= c->ct ^ ct_bytes(r);	/* without a view too: then 0 in each record (record.h) */
+	x = (c->handle ^ r->handle) | (c->rulenum ^ r->rulenum) |
+	    (span(&c->backend, 8) ^ span(&r->backend, 8)) |			/* and kind */
+	    (span(&c->verdict_continues, 2) ^ span(&r->verdict_continues, 2)); /* family */
+	if (__builtin_expect(!ep_ver || c->ep_ver != ep_ver, 0)) {
 		d |= ep_diff(&c->cur, &r->pkt);
-		d[0] |= (unsigned)(c->has_prev ^ (prev != NULL));
+		x |= (unsigned)(c->has_prev ^ (prev != NULL));
 		if (prev)
 			d |= ep_diff(&c->prev, &prev->pkt);
 	}
-	if (r->has_ct)
-		d[1] |= (c->ct_id ^ r->ct_id) | (c->ct_state ^ r->ct_state) |
-			(c->ct_status ^ r->ct_status);
-	if (!diff_zero(d))
-		return false;
-	if (!r->rule && !r->verdict && !r->rule_reason)	/* no resolver (--replay, nft) */
-		return !c->any;
-	return same_text(c->has[0], c->text[0], r->rule) &&
-	       same_text(c->has[1], c->text[1], r->verdict) &&
-	       same_text(c->has[2], c->text[2], r->rule_reason);
+	if (__builtin_expect(((uintptr_t)r->rule | (uintptr_t)r->verdict |
+			      (uintptr_t)r->rule_reason) != 0, 0))
+		return !(d[0] | d[1] | x) && step_texts_same(c, r);
+	x |= c->any;	/* no resolver (--replay, nft): hit when the text had none either */
+	return !(d[0] | d[1] | x);
+}
+
+/*
+ * step_key_same() in a packet with no NAT so far, for a @c with the packet's ep_ver (not 0):
+ * that says that the steps before @r have the endpoints the packet cache holds under that
+ * version, and that @c, kept under it, had them too, and so had the step before it. With
+ * @c's endpoints, @r has the packet's, and the same (no) NAT block: its text is @c's when
+ * the rest is the same.
+ */
+static inline __attribute__((always_inline)) bool
+step_key_hit(const struct step_cache *c, const struct trace_record *r)
+{
+	diff_t d;
+	uint64_t x;
+
+	d = diff_vec(c->names, r->table, sizeof(c->names)) |
+	    diff_vec(c->ifs, r->in, sizeof(c->ifs)) | (c->ct ^ ct_bytes(r)) |
+	    ep_diff(&c->cur, &r->pkt);
+	x = (c->handle ^ r->handle) | (c->rulenum ^ r->rulenum) |
+	    (span(&c->backend, 8) ^ span(&r->backend, 8)) |			/* and kind */
+	    (span(&c->verdict_continues, 2) ^ span(&r->verdict_continues, 2)); /* family */
+	if (__builtin_expect(((uintptr_t)r->rule | (uintptr_t)r->verdict |
+			      (uintptr_t)r->rule_reason) != 0, 0))
+		return !(d[0] | d[1] | x) && step_texts_same(c, r);
+	x |= c->any;
+	return !(d[0] | d[1] | x);
 }
 
 /* Keep the text written since @start (no flush since @flushes) and its key in @c. */
@@ -809,6 +943,7 @@ static void step_keep(struct step_cache *c, const struct jb *b, size_t start, un
 	size_t n = b->len - start;
 
 	c->len = 0;
+	c->ep_ver = 0;	/* no hit in put_step_kept() either */
 	if (b->flushes != flushes || n > sizeof(c->txt))
 		return;
 	for (int k = 0; k < 3; k++)
@@ -823,11 +958,7 @@ static void step_keep(struct step_cache *c, const struct jb *b, size_t start, un
 	c->handle = r->handle;
 	c->table_family = r->table_family;
 	c->verdict_continues = r->verdict_continues;
-	c->has_ct = r->has_ct;
-	c->ct_dir = r->ct_dir;
-	c->ct_id = r->ct_id;
-	c->ct_state = r->ct_state;
-	c->ct_status = r->ct_status;
+	c->ct = ct_bytes(r);
 	c->cur = r->pkt;
 	c->has_prev = prev != NULL;
 	if (prev)
@@ -854,9 +985,11 @@ static __attribute__((noinline)) void put_step_keep(struct jb *b, struct step_ca
 /*
  * Step @i of its packet (its text cached under that index), after @prev (NULL: first),
  * with the comma before it when it is not the first; @ep_ver as step_key_same() takes it.
+ * Out of line: a packet's steps take put_step_kept() first, and this when that can't.
  */
-static void put_step(struct jb *b, const struct trace_record *r, const struct trace_record *prev,
-		     size_t i, uint64_t ep_ver)
+static __attribute__((noinline)) void put_step(struct jb *b, const struct trace_record *r,
+					       const struct trace_record *prev, size_t i,
+					       uint64_t ep_ver)
 {
 	static const char hex[] = "0123456789abcdef";
 
@@ -888,6 +1021,33 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 		jb_c(b, '"');
 	}
 	put_ts_end(b, r->ts_ns);
+}
+
+/*
+ * put_step() for the common case, inline in the packet's loop: step @i's text is kept, its
+ * key is the same and there is no mark; the kept text and the time are written in place.
+ * False, with b->len as it was, when it is not that case or there is no room.
+ */
+static inline bool put_step_kept(struct jb *b, const struct step_cache *c,
+				 const struct trace_record *r, uint64_t ep_ver)
+{
+	char *p;
+
+	/* First: only a kept text has an ep_ver (step_keep() sets it last), and one not 0. */
+	if (c->ep_ver != ep_ver || r->mark || b->size - b->len < (size_t)c->len + TS_TEXT_LEN ||
+	    !step_key_hit(c, r))
+		return false;
+	p = b->buf + b->len;
+	memcpy(p, c->txt, c->len);
+	p += c->len;
+	if (!r->ts_ns)
+		*p++ = '}';
+	else if (ts_text(b->c, p, r->ts_ns))
+		p += TS_TEXT_LEN;
+	else
+		return false;	/* nothing written counts yet: put_step() writes it all */
+	b->len = (size_t)(p - b->buf);
+	return true;
 }
 
 /* The state lives from begin() to end(); a sink used without begin() keeps it per line. */
@@ -972,15 +1132,17 @@ static int json_packet(struct sink *s, const struct packet *p)
 	const struct pkt_hdr *h = &p->steps[0].pkt;
 	struct json_line line;
 	struct jb lb, *b = json_jb(s, &line, &lb);
+	struct json_cache *jc = b->c;
+	const struct trace_record *r, *prev = NULL;
 	uint64_t ep_ver;
 
 	jb_lit(b, "{\"type\":\"packet\",\"id\":\"");
-	jb_u64(b, p->id);
+	jb_num(b, p->id);
 	put_pkt_head(b, h);
-	jb_u64(b, h->len);
+	jb_num(b, h->len);
 	if (h->family == AF_INET) {
 		jb_lit(b, ",\"ipid\":");
-		jb_u64(b, h->ipid);
+		jb_num(b, h->ipid);
 	}
 	if (p->steps_dropped) {
 		jb_lit(b, ",\"steps_dropped\":");
@@ -996,10 +1158,12 @@ static int json_packet(struct sink *s, const struct packet *p)
 	 * While each step has the endpoints of the one before, they are those of the packet
 	 * cache (put_pkt_head() just compared them): the step cache compares its version.
 	 */
-	ep_ver = b->c->pkt.len ? b->c->pkt.ver : 0;
-	for (size_t i = 0; i < p->nsteps; i++) {
-		const struct trace_record *r = &p->steps[i], *prev = i ? r - 1 : NULL;
-
+	ep_ver = jc->pkt.len ? jc->pkt.ver : 0;
+	r = p->steps;
+	for (size_t i = 0; i < p->nsteps; i++, prev = r++) {
+		/* A hit keeps ep_ver true: the step has the packet's endpoints (step_key_hit()). */
+		if (i < JSON_STEPS_CACHED && ep_ver && put_step_kept(b, &jc->step[i], r, ep_ver))
+			continue;
 		if (prev && ep_ver && !diff_zero(ep_diff(&r->pkt, &prev->pkt)))
 			ep_ver = 0;	/* NAT: from here on the endpoints are compared */
 		put_step(b, r, prev, i, ep_ver);

@@ -188,11 +188,138 @@ static void test_kept_texts_deferred(void **state)
 	run(true);
 }
 
+/*
+ * The numbers and times the sink writes in place (a packet's id, len and ipid; a step's
+ * microseconds) against printf and sink_fmt_time, at the widths where their digits are
+ * written differently, one packet after another through one sink's caches.
+ */
+static void test_numbers_and_times(void **state)
+{
+	static const uint64_t ids[] = {
+		1, 9, 10, 99, 100, 999, 1000, 1001, 9999, 10000, 99999, 100000, 999999, 1000000,
+		1000001, 4294967295ull, 4294967296ull, 18446744073709551615ull,
+	};
+	static const uint16_t nums[] = { 0, 1, 9, 10, 99, 100, 999, 1000, 1009, 9999, 10000, 65535 };
+	static const uint64_t ts[] = {
+		1795000000000000000ull, 1795000000000000999ull, 1795000000000001000ull,
+		1795000000000999999ull, 1795000000001000000ull, 1795000000009999000ull,
+		1795000000010000000ull, 1795000000099999999ull, 1795000000100000000ull,
+		1795000000999999999ull, 1795000001000000000ull, 1795000000500000000ull,
+		1000, 18446744073000000000ull, 18446744073709551615ull,
+	};
+	struct trace_record steps[3];
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+	struct sink s = { .ops = &sink_json_ops, .out = f };
+	struct summary sum = { .packets = 1 };
+	size_t n = 0;
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(s.ops->begin(&s), 0);
+	memset(steps, 0, sizeof(steps));
+	for (size_t k = 0; k < 3; k++) {
+		steps[k].backend = TRACE_BACKEND_LEGACY;
+		strcpy(steps[k].table, "filter");
+		strcpy(steps[k].chain, "FORWARD");
+		strcpy(steps[k].in, "if2");
+		steps[k].pkt.family = AF_INET;
+		steps[k].pkt.proto = IPPROTO_UDP;
+	}
+	for (size_t i = 0; i < 60; i++) {
+		struct packet p = { .id = ids[i % 18], .steps = steps, .nsteps = 3 };
+		char want[128], t[40];
+
+		steps[0].pkt.len = nums[i % 12];
+		steps[0].pkt.ipid = nums[(i + 5) % 12];
+		for (size_t k = 0; k < 3; k++)
+			steps[k].ts_ns = ts[(i + k) % 15];
+		assert_int_equal(fflush(f), 0);
+		n = size;
+		assert_int_equal(s.ops->packet(&s, &p), 0);
+		assert_int_equal(fflush(f), 0);
+		snprintf(want, sizeof(want), "\"id\":\"%llu\",", (unsigned long long)p.id);
+		assert_non_null(strstr(buf + n, want));
+		snprintf(want, sizeof(want), "\"len\":%u,\"ipid\":%u,", steps[0].pkt.len,
+			 steps[0].pkt.ipid);
+		assert_non_null(strstr(buf + n, want));
+		for (size_t k = 0; k < 3; k++) {
+			snprintf(want, sizeof(want), "\"ts\":\"%s\"}",
+				 sink_fmt_time(steps[k].ts_ns, t, sizeof(t)));
+			assert_non_null(strstr(buf + n, want));
+		}
+	}
+	assert_int_equal(s.ops->end(&s, &sum), 0);
+	fclose(f);
+	free(buf);
+}
+
+/*
+ * Steps that all find their text kept, in a sink that collects packets in its buffer
+ * (deferred flush): the buffer fills at some point of each kind of text (a kept step, its
+ * time, the numbers written in place), and what is written then is what a sink without
+ * kept texts writes.
+ */
+static void test_buffer_boundaries(void **state)
+{
+	struct trace_record steps[5];
+	char *kept_buf = NULL, *ref_buf = NULL;
+	size_t kept_size = 0, ref_size = 0;
+	FILE *kept_f = open_memstream(&kept_buf, &kept_size);
+	FILE *ref_f = open_memstream(&ref_buf, &ref_size);
+	struct sink kept = { .ops = &sink_json_ops, .out = kept_f,
+			     .opts = { .deferred_flush = true } };
+	struct sink ref = { .ops = &sink_json_ops, .out = ref_f };
+	struct summary sum = { .packets = 1 };
+	uint64_t ts = 1795000000000000000ull;
+
+	(void)state;
+	assert_non_null(kept_f);
+	assert_non_null(ref_f);
+	assert_int_equal(kept.ops->begin(&kept), 0);
+	memset(steps, 0, sizeof(steps));
+	for (size_t k = 0; k < 5; k++) {
+		steps[k].backend = TRACE_BACKEND_LEGACY;
+		strcpy(steps[k].table, tables[k % 4]);
+		strcpy(steps[k].chain, chains[k % 3]);
+		strcpy(steps[k].in, "if2");
+		strcpy(steps[k].out, k > 1 ? "if3" : "");
+		steps[k].rulenum = 1;
+		set_endpoints(&steps[k].pkt, 1);
+		if (k)
+			steps[k].pkt = steps[0].pkt;
+	}
+	for (uint64_t id = 995000; id < 1005000; id += 1 + pick(3)) {
+		struct packet p = { .id = id, .steps = steps, .nsteps = 1 + pick(5) };
+
+		steps[0].pkt.len = (uint16_t)pick(2000);
+		steps[0].pkt.ipid = (uint16_t)pick(65536);
+		for (size_t k = 0; k < p.nsteps; k++) {
+			ts += pick(2000000);
+			steps[k].ts_ns = k == 4 ? 0 : ts;
+		}
+		assert_int_equal(kept.ops->packet(&kept, &p), 0);
+		assert_int_equal(ref.ops->packet(&ref, &p), 0);
+	}
+	assert_int_equal(kept.ops->end(&kept, &sum), 0);
+	assert_int_equal(ref.ops->end(&ref, &sum), 0);
+	fclose(kept_f);
+	fclose(ref_f);
+	assert_true(ref_size > 4 * 65536);	/* the sink's buffer filled, several times */
+	assert_int_equal(kept_size, ref_size);
+	assert_memory_equal(kept_buf, ref_buf, ref_size);
+	free(kept_buf);
+	free(ref_buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kept_texts),
 		cmocka_unit_test(test_kept_texts_deferred),
+		cmocka_unit_test(test_numbers_and_times),
+		cmocka_unit_test(test_buffer_boundaries),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

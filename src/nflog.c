@@ -139,7 +139,8 @@ struct entry {
  * reports one packet at every table and chain it passes, one record after another, and
  * most of them leave its bytes alone (NAT and mangle rules, TTL on forwarding change
  * them): a record whose NFULA_PAYLOAD has the same length and bytes, with the same
- * family, decodes to the same pkt_hdr (pkt_decode() reads nothing else), so it is copied.
+ * family, decodes to the same pkt_hdr (pkt_decode() reads nothing else), so it is copied;
+ * one forwarded since, only its TTL changed, gets it with its TTL (forwarded()).
  * A payload over LAST_PKT_MAX bytes (iptrace asks the kernel for 256) is not kept.
  */
 #define LAST_PKT_MAX	256
@@ -610,16 +611,20 @@ static __attribute__((noinline)) int decode_learn(const struct nlmsghdr *nlh,
 
 /*
  * Copy @r = min(@n, TRACE_RAW_MAX) bytes of @pk into @raw, 16 at a time, the last 16
- * overlapping (16 <= @n), and tell whether the @n bytes at @last are @pk's
- * (@n <= LAST_PKT_MAX). Every piece is read whatever the others hold.
+ * overlapping (16 <= @n), and compare the @n bytes with @last's (@n <= LAST_PKT_MAX):
+ * returns where the first 16 bytes differ (XOR), *@rest where any other does (OR-ed). Every
+ * piece is read whatever the others hold.
  */
-static inline bool copy_same(uint8_t *raw, const uint8_t *pk, const uint8_t *last, size_t n,
-			     size_t r)
+static inline v16 copy_diff(uint8_t *raw, const uint8_t *pk, const uint8_t *last, size_t n,
+			    size_t r, v16 *rest)
 {
-	v16 v = load16v(pk + r - 16), d;
+	v16 v = load16v(pk + r - 16), d, d0;
 
 	store16v(raw + r - 16, v);
 	d = v ^ load16v(last + r - 16);
+	v = load16v(pk);
+	store16v(raw, v);
+	d0 = v ^ load16v(last);
 #define PIECE(i)							\
 	do {								\
 		v = load16v(pk + 16 * (i));				\
@@ -634,7 +639,6 @@ static inline bool copy_same(uint8_t *raw, const uint8_t *pk, const uint8_t *las
 	case 4: PIECE(3);	/* fall through */
 	case 3: PIECE(2);	/* fall through */
 	case 2: PIECE(1);	/* fall through */
-	case 1: PIECE(0);	/* fall through */
 	default: break;
 	}
 #undef PIECE
@@ -643,7 +647,34 @@ static inline bool copy_same(uint8_t *raw, const uint8_t *pk, const uint8_t *las
 			d |= load16v(pk + i) ^ load16v(last + i);
 		d |= load16v(pk + n - 16) ^ load16v(last + n - 16);
 	}
-	return zero16v(d);
+	*rest = d;
+	return d0;
+}
+
+/*
+ * A packet that differs from @last's (of the same length, told the same family) only in
+ * the bytes of its first 16 set in @d0 (copy_diff()): if these are bytes a router
+ * rewrites when it forwards a packet, TTL and IPv4 header checksum or IPv6 hop limit,
+ * which pkt_decode() reads only into ttl or not at all (pkt.c), the packet decodes to
+ * @last's pkt_hdr with its own ttl: @last is made this packet's (true). Records after
+ * the routing decision (FORWARD, POSTROUTING) see the packet so.
+ */
+static inline bool forwarded(struct last_pkt *last, v16 d0, const uint8_t *pk)
+{
+	static const uint8_t v4[16] = { [8] = 0xff, [10] = 0xff, [11] = 0xff };
+	static const uint8_t v6[16] = { [7] = 0xff };
+	size_t ttl_at;
+
+	/* The family pkt_decode() found: it decoded that header, so >= 16 bytes long. */
+	if (last->pkt.family == AF_INET && zero16v(d0 & ~load16v(v4)))
+		ttl_at = 8;
+	else if (last->pkt.family == AF_INET6 && zero16v(d0 & ~load16v(v6)))
+		ttl_at = 7;
+	else
+		return false;
+	store16v(last->bytes, load16v(pk));
+	last->pkt.ttl = pk[ttl_at];
+	return true;
 }
 
 /* A payload new to @last: decoded, and kept. Out of line: see decode_learn(). */
@@ -713,13 +744,15 @@ static inline void fill(const struct entry *e, const char *m, struct trace_recor
 
 		rec->raw_len = e->raw_len;
 		if (len >= 16 && len <= LAST_PKT_MAX) {
-			if (copy_same(rec->raw, pk, last->bytes, len, e->raw_len) &&
-			    last->key == e->pkt_key) {
+			v16 rest, d0 = copy_diff(rec->raw, pk, last->bytes, len, e->raw_len, &rest);
+
+			if (last->key == e->pkt_key && zero16v(rest) &&
+			    (zero16v(d0) || forwarded(last, d0, pk))) {
 				rec->pkt = last->pkt;
 				return;
 			}
 		} else {
-			/* Never kept (too long) or too short for copy_same(). */
+			/* Never kept (too long) or too short for copy_diff(). */
 			copy_upto128(rec->raw, pk, rec->raw_len);
 			if (last->key == e->pkt_key && memcmp(last->bytes, pk, len) == 0) {
 				rec->pkt = last->pkt;

@@ -670,6 +670,84 @@ static void test_decode_memo_keyed(void **state)
 	nflog_memo_free(m);
 }
 
+/*
+ * The packet of the last record forwarded: a new TTL and IPv4 header checksum, or IPv6 hop
+ * limit, decode to the last packet's fields with the new TTL. Any other byte changed too
+ * is decoded afresh.
+ */
+static void test_decode_memo_forwarded(void **state)
+{
+	struct nflog_memo *m = nflog_memo_new();
+	uint8_t ip[36] = { 0x45, 0, 0, 36, 0, 1, 0, 0, 64, IPPROTO_UDP, 0x12, 0x34, 10, 0, 0, 1,
+			   10, 0, 0, 2, 0x30, 0x39, 0, 53, 0, 16, 0, 0, 'p', 'a', 'y', 'l',
+			   'o', 'a', 'd', '!' };
+	uint8_t ip6[48] = { 0x60, 0, 0, 0, 0, 8, IPPROTO_UDP, 64, [8] = 0x20, [9] = 1,
+			    [23] = 1, [24] = 0x20, [25] = 1, [39] = 2, 0x30, 0x39, 0, 53,
+			    0, 8, 0, 0 };
+	char buf[512];
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+	struct trace_record rec;
+	uint8_t *pk;
+
+	(void)state;
+	assert_non_null(m);
+	nlh = kernel_msg(buf, 0, 1, 14, ip, sizeof(ip));
+	pk = memmem(nlh, nlh->nlmsg_len, ip, sizeof(ip));
+	assert_non_null(pk);
+	same_as_fresh(m, nlh);
+	pk[8] = 63;	/* forwarded */
+	pk[10] = 0x13;
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+	assert_int_equal(rec.pkt.ttl, 63);
+	assert_int_equal(rec.pkt.dport, 53);
+	pk[8] = 64;	/* back as it was: the memo holds the forwarded bytes now */
+	pk[10] = 0x12;
+	same_as_fresh(m, nlh);
+	pk[11] = 0x35;
+	same_as_fresh(m, nlh);
+	pk[8] = 62;	/* and its ID */
+	pk[5] = 2;
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+	assert_int_equal(rec.pkt.ttl, 62);
+	assert_int_equal(rec.pkt.ipid, 2);
+	pk[8] = 61;	/* and a payload byte */
+	pk[sizeof(ip) - 1] = '?';
+	same_as_fresh(m, nlh);
+	pk[9] = IPPROTO_TCP;	/* the protocol: not a TTL */
+	same_as_fresh(m, nlh);
+	pk[0] = 0x55;	/* a longer header, short of bytes: not IPv4, then the TTL byte */
+	same_as_fresh(m, nlh);
+	pk[8] = 60;
+	same_as_fresh(m, nlh);
+
+	nlh = kernel_msg(buf, 0, 1, 14, ip6, sizeof(ip6));
+	nfg = mnl_nlmsg_get_payload(nlh);
+	nfg->nfgen_family = AF_INET6;
+	pk = memmem(nlh, nlh->nlmsg_len, ip6, sizeof(ip6));
+	assert_non_null(pk);
+	same_as_fresh(m, nlh);
+	pk[7] = 63;
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+	assert_int_equal(rec.pkt.ttl, 63);
+	assert_int_equal(rec.pkt.dport, 53);
+	pk[7] = 62;	/* and the traffic class */
+	pk[1] = 0x40;
+	same_as_fresh(m, nlh);
+	pk[8] = 62;	/* what is the IPv4 TTL, in the IPv6 source address */
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+	assert_int_equal(rec.pkt.saddr.s6_addr[0], 62);
+	nfg->nfgen_family = 0;	/* the version decides */
+	same_as_fresh(m, nlh);
+	pk[7] = 61;
+	same_as_fresh(m, nlh);
+	nflog_memo_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -688,6 +766,7 @@ int main(void)
 		cmocka_unit_test(test_decode_memo),
 		cmocka_unit_test(test_decode_memo_pkt),
 		cmocka_unit_test(test_decode_memo_keyed),
+		cmocka_unit_test(test_decode_memo_forwarded),
 		cmocka_unit_test(test_nlrec_chunks),
 	};
 

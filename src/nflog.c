@@ -48,27 +48,90 @@ struct layout {
 };
 
 /*
- * The shape of a message: its length and every attribute header the walk read, at its
- * offset, and the layout the walk found. The kernel builds every message of one rule and
- * hook alike (the same attributes, of the same lengths, in the same places): a message of
- * the same length whose headers are all the same would make the walk take every step it
- * took then, pass every check it passed (all of them are on the headers but the prefix's
- * NUL, which is checked again) and find the same layout. So it is not walked.
- *
- * The headers are padded to a multiple of 4 entries with the message's first 4 bytes,
- * nlmsg_len (offset 0, the shape's length), so that same_shape() compares four at a time
- * without a branch per header.
+ * Sixteen bytes as one value: GCC and clang vector types, two words on machines without
+ * vector registers. Loads and stores go through memcpy(): no alignment is assumed.
  */
-#define SHAPE_SLOTS	64	/* direct-mapped: (h * golden ratio) >> 58 */
-#define SHAPE_ATTRS	24	/* a multiple of 4 */
+typedef uint64_t v16 __attribute__((vector_size(16)));
 
-struct shape {
+static inline v16 load16v(const void *p)
+{
+	v16 v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline void store16v(void *p, v16 v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static inline bool zero16v(v16 v)
+{
+	return (v[0] | v[1]) == 0;
+}
+
+/*
+ * The headers the walk read (where it read them), and whether a memo may keep what it
+ * found: see struct entry.
+ */
+#define WALK_HDRS	64
+
+struct trail {
+	uint32_t	n;			/* headers read, the one that ended the walk too */
+	uint32_t	off[WALK_HDRS];
+	bool		keep;			/* at most WALK_HDRS headers, at most one prefix */
+};
+
+/*
+ * One kind of message the kernel sends over and over: every message of one rule at one
+ * hook, on one interface type, is built alike (the same attributes, of the same lengths,
+ * in the same places, the same prefix). Its key is the message's length and the bytes
+ * decoding depends on that are not per packet:
+ * - every attribute header the walk read: with the same length, the walk takes the same
+ *   steps, passes the same checks (all on the headers, but the prefix's NUL) and finds the
+ *   same layout;
+ * - the prefix, NUL included: the same table, chain, kind and rule number (parsed once);
+ * - the nfgenmsg family, the PACKET_HDR hook, the HWTYPE and HWLEN values.
+ * Every byte of the record before pkt is then a function of the key, except the per-packet
+ * fields ts_ns, ifindex_*, mark, seq and hw[0, hw_len): head[] keeps the record decoded
+ * when the entry was made, and a message with the same key gets head[] with those fields
+ * written from its own attributes, where the layout says they are. pkt and raw[] come
+ * from the payload, as afresh (the last-packet memo), the bytes after pkt are zero but
+ * raw_len (a function of the payload's length). A message whose key differs in any
+ * byte is walked and decoded afresh.
+ *
+ * The key is kept as the message's bytes 16.. (the nlmsghdr is checked already) up to its
+ * last keyed byte, 16 at a time, with a mask of the keyed bytes; the last 16 may overlap
+ * the one before it so as to end inside the message. A message with two prefixes is not
+ * kept (the walk checks every prefix's NUL, the key holds one prefix), nor one whose
+ * keyed bytes go beyond KEY_END.
+ */
+#define ENTRY_SLOTS	64	/* direct-mapped: entry_slot() */
+#define KEY_VECS	15
+#define KEY_END		(16 + 16 * KEY_VECS)
+#define HEAD_LEN	offsetof(struct trace_record, pkt)
+#define PKT_END		(offsetof(struct trace_record, pkt) + sizeof(struct pkt_hdr))
+#define INDEX_MIN	48	/* bytes entry_slot() reads */
+#define IN_OFF		offsetof(struct trace_record, in)
+#define MARK_OFF	offsetof(struct trace_record, mark)
+_Static_assert(IN_OFF + 4 * IF_NAMESIZE == MARK_OFF, "interface names, then mark");
+
+struct entry {
+	v16		key[KEY_VECS];		/* the keyed bytes, others 0 */
+	v16		mask[KEY_VECS];
 	uint32_t	msg_len;		/* 0: empty */
-	uint32_t	n;			/* entries in off[], hdr[]: a multiple of 4 */
-	uint32_t	off[SHAPE_ATTRS];
-	uint32_t	hdr[SHAPE_ATTRS];	/* the header's 4 bytes as they are in memory */
-	uint32_t	nul_at;			/* the prefix's last byte, 0 if no prefix */
-	struct layout	l;
+	uint16_t	nvec;			/* 16-byte pieces of the key, >= 1 */
+	uint16_t	last_off;		/* where the last piece starts */
+	/* Where the per-packet attributes are, 0 when absent: their payload is 4 bytes on. */
+	uint16_t	at_ts, at_mark, at_seq, at_hw, at_payload;
+	uint16_t	at_if[4];		/* indev, outdev, physindev, physoutdev */
+	uint16_t	hw_len;			/* MAC bytes copied */
+	uint16_t	pkt_len;		/* the payload's length */
+	uint16_t	raw_len;		/* as the record has it */
+	uint8_t		family;			/* what pkt_decode() is told */
+	uint32_t	pkt_key;		/* last_key(pkt_len, family) */
+	unsigned char	head[HEAD_LEN] __attribute__((aligned(16)));
 };
 
 /*
@@ -76,7 +139,8 @@ struct shape {
  * reports one packet at every table and chain it passes, one record after another, and
  * most of them leave its bytes alone (NAT and mangle rules, TTL on forwarding change
  * them): a record whose NFULA_PAYLOAD has the same length and bytes, with the same
- * family, decodes to the same pkt_hdr (pkt_decode() reads nothing else), so it is copied.
+ * family, decodes to the same pkt_hdr (pkt_decode() reads nothing else), so it is copied;
+ * one forwarded since, only its TTL changed, gets it with its TTL (forwarded()).
  * A payload over LAST_PKT_MAX bytes (iptrace asks the kernel for 256) is not kept.
  */
 #define LAST_PKT_MAX	256
@@ -84,35 +148,30 @@ struct shape {
 struct last_pkt {
 	uint32_t	key;			/* last_key() of the bytes; 0: none */
 	struct pkt_hdr	pkt;
-	uint8_t		bytes[LAST_PKT_MAX];
+	uint8_t		bytes[LAST_PKT_MAX] __attribute__((aligned(16)));
 };
 
 struct nflog_memo {
-	struct trace_prefix_memo	*prefix;
 	struct last_pkt			last;
-	struct shape			shape[SHAPE_SLOTS];
+	struct entry			entry[ENTRY_SLOTS];
 };
 
 struct nflog_memo *nflog_memo_new(void)
 {
-	struct nflog_memo *m = calloc(1, sizeof(*m));
-
-	if (!m)
-		return NULL;
-	m->prefix = trace_prefix_memo_new();
-	if (!m->prefix) {
-		free(m);
-		return NULL;
-	}
-	return m;
+	return calloc(1, sizeof(struct nflog_memo));
 }
 
 void nflog_memo_free(struct nflog_memo *m)
 {
-	if (!m)
-		return;
-	trace_prefix_memo_free(m->prefix);
 	free(m);
+}
+
+static uint64_t load64(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
 }
 
 static uint32_t load32(const char *p)
@@ -131,34 +190,61 @@ static uint16_t load16(const char *p)
 	return v;
 }
 
-/* Messages of one shape have one length and, after PACKET_HDR, one prefix header. */
-static struct shape *shape_slot(struct nflog_memo *m, const struct nlmsghdr *nlh)
+/*
+ * The slot of a message of @len >= INDEX_MIN bytes: its length and where the kernel puts
+ * the prefix (after PACKET_HDR, at 28), its header and three words of its text: the first
+ * after "TRACE: ", the middle and the last (the rule number). Chains of one table differ
+ * in the middle, rules of one chain at the end. Whatever the bytes, they are read inside
+ * the message; a collision costs a walk, never a wrong answer (the key is compared whole).
+ */
+static inline struct entry *entry_slot(struct nflog_memo *memo, const char *m, uint32_t len)
 {
-	uint64_t h = nlh->nlmsg_len;
+	uint32_t hdr = load32(m + 28), alen = (uint16_t)hdr;
+	uint32_t tail = alen >= 24 && alen <= len - 28 ? 28 + alen - 8 : 36;
+	uint64_t h = (len | (uint64_t)hdr << 32) * 0x9e3779b97f4a7c15ull;
 
-	if (nlh->nlmsg_len >= 32)
-		h |= (uint64_t)load32((const char *)nlh + 28) << 32;
-	return &m->shape[(h * 0x9e3779b97f4a7c15ull) >> 58];
+	struct entry *e;
+
+	h = (h ^ load64(m + 39)) * 0xff51afd7ed558ccdull;
+	h = (h ^ load64(m + (39 + tail) / 2)) * 0x9e3779b97f4a7c15ull;
+	h = (h ^ load64(m + tail)) * 0xff51afd7ed558ccdull;
+	e = &memo->entry[h >> 58];
+	/*
+	 * An empty asm that may change @e, as far as the compiler knows: it then keeps @e in a
+	 * register, where GCC 12 computed it afresh from the index (times 768) at every use
+	 * of the entry on the hit path, 45 instructions per message.
+	 */
+	__asm__("" : "+r"(e));
+	return e;
 }
 
-/*
- * Is @nlh of shape @s? Only its length and headers are compared: see struct shape. The
- * headers' differences are OR-ed together, every one read whatever the others hold: once
- * the length is the shape's, all of them lie inside the message (the walk read them there).
- */
-static bool same_shape(const struct shape *s, const struct nlmsghdr *nlh)
+/* Is @m, of @e's length, of @e's key? Every piece is read and OR-ed, without a branch each. */
+static inline bool same_key(const struct entry *e, const char *m)
 {
-	const char *m = (const char *)nlh;
-	uint32_t diff = 0;
+	unsigned k = e->nvec - 1u;
+	v16 d = (load16v(m + e->last_off) ^ e->key[k]) & e->mask[k];
 
-	if (s->msg_len != nlh->nlmsg_len)
-		return false;
-	for (uint32_t i = 0; i < s->n; i += 4)
-		diff |= (load32(m + s->off[i]) ^ s->hdr[i]) |
-			(load32(m + s->off[i + 1]) ^ s->hdr[i + 1]) |
-			(load32(m + s->off[i + 2]) ^ s->hdr[i + 2]) |
-			(load32(m + s->off[i + 3]) ^ s->hdr[i + 3]);
-	return diff == 0;
+#define PIECE(i) d |= (load16v(m + 16 + 16 * (i)) ^ e->key[i]) & e->mask[i]
+	_Static_assert(KEY_VECS == 15, "one case a piece");
+	switch (k) {
+	case 14: PIECE(13);	/* fall through */
+	case 13: PIECE(12);	/* fall through */
+	case 12: PIECE(11);	/* fall through */
+	case 11: PIECE(10);	/* fall through */
+	case 10: PIECE(9);	/* fall through */
+	case 9: PIECE(8);	/* fall through */
+	case 8: PIECE(7);	/* fall through */
+	case 7: PIECE(6);	/* fall through */
+	case 6: PIECE(5);	/* fall through */
+	case 5: PIECE(4);	/* fall through */
+	case 4: PIECE(3);	/* fall through */
+	case 3: PIECE(2);	/* fall through */
+	case 2: PIECE(1);	/* fall through */
+	case 1: PIECE(0);	/* fall through */
+	default: break;
+	}
+#undef PIECE
+	return zero16v(d);
 }
 
 /*
@@ -167,10 +253,9 @@ static bool same_shape(const struct shape *s, const struct nlmsghdr *nlh)
  * decode cost, BENCHMARKS.md). Every attribute is checked as mnl_attr_validate() would with
  * nfnetlink_log's policy: the exact size of fixed-size ones, a NUL-terminated non-empty
  * prefix; a bad one rejects the message (-EINVAL). Types beyond NFULA_MAX are skipped; the
- * last of a repeated attribute wins. @s (may be NULL) gets the message's shape, msg_len 0
- * (none) when it has more headers than a shape keeps or more than one prefix.
+ * last of a repeated attribute wins. @t (may be NULL) gets where the headers were.
  */
-static int walk(const struct nlmsghdr *nlh, struct layout *l, struct shape *s)
+static int walk(const struct nlmsghdr *nlh, struct layout *l, struct trail *t)
 {
 	const char *m = (const char *)nlh;
 	const char *p = m + MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
@@ -186,10 +271,8 @@ static int walk(const struct nlmsghdr *nlh, struct layout *l, struct shape *s)
 		size_t len = a->nla_len, plen = len - MNL_ATTR_HDRLEN, want;
 		unsigned type = a->nla_type & NLA_TYPE_MASK;
 
-		if (s && n < SHAPE_ATTRS) {
-			s->off[n] = (uint32_t)(p - m);
-			s->hdr[n] = load32(p);
-		}
+		if (t && n < WALK_HDRS)
+			t->off[n] = (uint32_t)(p - m);
 		n++;
 		if (len < sizeof(struct nlattr) || len > (size_t)(end - p))
 			break;
@@ -224,7 +307,7 @@ static int walk(const struct nlmsghdr *nlh, struct layout *l, struct shape *s)
 		case NFULA_PREFIX:
 			if (plen == 0 || ((const char *)a)[len - 1] != '\0')
 				return -EINVAL;
-			/* A shape checks one prefix's NUL again, the last: keep no other. */
+			/* A key holds one prefix: keep no other. */
 			if (l->at[NFULA_PREFIX])
 				keep = false;
 			/* fall through */
@@ -236,15 +319,9 @@ static int walk(const struct nlmsghdr *nlh, struct layout *l, struct shape *s)
 			return -EINVAL;
 		l->at[type] = (uint32_t)((const char *)a - m);
 	}
-	if (s) {
-		s->msg_len = keep && n <= SHAPE_ATTRS ? nlh->nlmsg_len : 0;
-		for (; n % 4 && n < SHAPE_ATTRS; n++) {
-			s->off[n] = 0;
-			s->hdr[n] = nlh->nlmsg_len;
-		}
-		s->n = s->msg_len ? n : 0;
-		s->nul_at = l->at[NFULA_PREFIX] ?
-			    l->at[NFULA_PREFIX] + load16(m + l->at[NFULA_PREFIX]) - 1 : 0;
+	if (t) {
+		t->n = n;
+		t->keep = keep && n <= WALK_HDRS;
 	}
 	return 0;
 }
@@ -257,7 +334,7 @@ static inline const struct nlattr *attr_at(const struct nlmsghdr *nlh, const str
 
 /*
  * Clear what the NFLOG path does not write whole, field group by field group: the table
- * and chain names come whole (zero-padded) from trace_prefix_parse_memo(), pkt from
+ * and chain names are cleared before the prefix is parsed into them, pkt comes from
  * pkt_decode() (or its own clear), raw[] is written only as far as raw_len says. Every
  * other byte before raw[], padding included, is zero, as one memset up to raw[] left it:
  * the grouper and the sinks compare records as bytes. Groups of at most 64 bytes are
@@ -266,8 +343,6 @@ static inline const struct nlattr *attr_at(const struct nlmsghdr *nlh, const str
 #define CLEAR_FROM_TO(rec, from, to)						\
 	memset((char *)(rec) + offsetof(struct trace_record, from), 0,		\
 	       offsetof(struct trace_record, to) - offsetof(struct trace_record, from))
-#define PKT_END	(offsetof(struct trace_record, pkt) + sizeof(struct pkt_hdr))
-
 _Static_assert(offsetof(struct trace_record, table) + 2 * TRACE_NAME_MAX ==
 	       offsetof(struct trace_record, rulenum), "names, then rulenum");
 _Static_assert(offsetof(struct trace_record, hw_type) + sizeof(uint16_t) ==
@@ -331,6 +406,12 @@ static inline uint32_t last_key(size_t len, int family)
 	return 1u << 31 | (uint32_t)len << 8 | (uint8_t)family;
 }
 
+/* What pkt_decode() is told for a message of nfgenmsg family @nfproto. */
+static inline int pkt_family(uint8_t nfproto)
+{
+	return nfproto == AF_INET6 ? AF_INET6 : nfproto == AF_INET ? AF_INET : 0;
+}
+
 /* pkt_decode() into @pkt, cleared if it fails, through @last (NULL: none). */
 static inline void decode_pkt(struct last_pkt *last, const uint8_t *pk, size_t len, int family,
 			      struct pkt_hdr *pkt)
@@ -350,7 +431,7 @@ static inline void decode_pkt(struct last_pkt *last, const uint8_t *pk, size_t l
 
 /* The record from the attributes where @l says they are (checked by the walk). */
 static int extract(const struct nlmsghdr *nlh, const struct layout *l, struct trace_record *rec,
-		   struct nflog_memo *memo)
+		   struct last_pkt *last)
 {
 	const struct nfgenmsg *nfg = (const void *)((const char *)nlh + MNL_NLMSG_HDRLEN);
 	const struct nlattr *a;
@@ -363,7 +444,8 @@ static int extract(const struct nlmsghdr *nlh, const struct layout *l, struct tr
 	rec->nfproto = nfg->nfgen_family;
 	/* NUL-terminated (checked): the parser stops at the NUL as at the end. */
 	a = attr_at(nlh, l, NFULA_PREFIX);
-	n = trace_prefix_parse_memo(memo ? memo->prefix : NULL, payload(a), payload_len(a), rec);
+	memset(rec->table, 0, 2 * TRACE_NAME_MAX);
+	n = trace_prefix_parse(payload(a), payload_len(a), rec);
 	if (n < 0)
 		return n;
 	a = attr_at(nlh, l, NFULA_PACKET_HDR);
@@ -416,8 +498,7 @@ static int extract(const struct nlmsghdr *nlh, const struct layout *l, struct tr
 		len = payload_len(a);
 		rec->raw_len = (uint16_t)(len < TRACE_RAW_MAX ? len : TRACE_RAW_MAX);
 		copy_upto128(rec->raw, pk, rec->raw_len);
-		decode_pkt(memo ? &memo->last : NULL, pk, len, nfg->nfgen_family == AF_INET6 ?
-			   AF_INET6 : nfg->nfgen_family == AF_INET ? AF_INET : 0, &rec->pkt);
+		decode_pkt(last, pk, len, pkt_family(nfg->nfgen_family), &rec->pkt);
 	} else {
 		memset(&rec->pkt, 0, sizeof(rec->pkt));
 	}
@@ -426,47 +507,283 @@ static int extract(const struct nlmsghdr *nlh, const struct layout *l, struct tr
 
 int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 {
-	return nflog_decode_memo(nlh, rec, NULL);
-}
-
-/*
- * Walk @nlh and extract; with @s (a memo's slot), keep its shape there. Out of line: the
- * hit path of nflog_decode_memo() then saves no registers and keeps no layout on the stack.
- */
-static __attribute__((noinline)) int decode_walk(const struct nlmsghdr *nlh,
-						 struct trace_record *rec, struct shape *s,
-						 struct nflog_memo *memo)
-{
-	struct layout walked;
-	int ret = walk(nlh, &walked, s);
-
-	if (ret < 0) {
-		if (s)
-			s->msg_len = 0;	/* half recorded */
-		return ret;
-	}
-	if (s)
-		s->l = walked;
-	return extract(nlh, &walked, rec, memo);
-}
-
-int nflog_decode_memo(const struct nlmsghdr *nlh, struct trace_record *rec,
-		      struct nflog_memo *memo)
-{
-	struct shape *s;
+	struct layout l;
+	int ret;
 
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_ULOG ||
 	    NFNL_MSG_TYPE(nlh->nlmsg_type) != NFULNL_MSG_PACKET)
 		return -ENOMSG;
 	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg)))
 		return -EINVAL;
+	ret = walk(nlh, &l, NULL);
+	return ret < 0 ? ret : extract(nlh, &l, rec, NULL);
+}
+
+/* Set @n bytes from @off in @mask (KEY_END bytes): keyed. False if they go beyond it. */
+static bool key_bytes(unsigned char *mask, uint32_t off, uint32_t n, uint32_t *end)
+{
+	if (off + n > KEY_END)
+		return false;
+	memset(mask + off, 0xff, n);
+	if (off + n > *end)
+		*end = off + n;
+	return true;
+}
+
+/*
+ * Make @e the entry of @nlh, which the walk (@l, @t) and extract() (@rec) decoded: see
+ * struct entry. Left as it was when @nlh cannot be kept.
+ */
+static void learn(struct entry *e, const struct nlmsghdr *nlh, const struct layout *l,
+		  const struct trail *t, const struct trace_record *rec)
+{
+	static const unsigned if_attr[4] = {
+		NFULA_IFINDEX_INDEV, NFULA_IFINDEX_OUTDEV,
+		NFULA_IFINDEX_PHYSINDEV, NFULA_IFINDEX_PHYSOUTDEV,
+	};
+	const char *m = (const char *)nlh;
+	unsigned char mask[KEY_END];
+	uint32_t end = 17, pfx = l->at[NFULA_PREFIX];
+
+	if (!t->keep || nlh->nlmsg_len > UINT16_MAX)
+		return;
+	memset(mask, 0, sizeof(mask));
+	mask[16] = 0xff;	/* nfgen_family: nfproto, and the packet's family */
+	for (uint32_t i = 0; i < t->n; i++)
+		if (!key_bytes(mask, t->off[i], sizeof(struct nlattr), &end))
+			return;
+	/* Every one of these lies inside the message: the walk checked their sizes. */
+	if (!key_bytes(mask, pfx + MNL_ATTR_HDRLEN, load16(m + pfx) - MNL_ATTR_HDRLEN, &end) ||
+	    !key_bytes(mask, l->at[NFULA_PACKET_HDR] + MNL_ATTR_HDRLEN +
+		       offsetof(struct nfulnl_msg_packet_hdr, hook), 1, &end) ||
+	    (l->at[NFULA_HWTYPE] &&
+	     !key_bytes(mask, l->at[NFULA_HWTYPE] + MNL_ATTR_HDRLEN, sizeof(uint16_t), &end)) ||
+	    (l->at[NFULA_HWLEN] &&
+	     !key_bytes(mask, l->at[NFULA_HWLEN] + MNL_ATTR_HDRLEN, sizeof(uint16_t), &end)))
+		return;
+
+	e->msg_len = 0;		/* until it is whole */
+	e->nvec = (uint16_t)((end - 16 + 15) / 16);
+	e->last_off = (uint16_t)(16 + 16 * (e->nvec - 1u));
+	if (e->last_off + 16u > nlh->nlmsg_len)
+		e->last_off = (uint16_t)(nlh->nlmsg_len - 16);
+	for (uint32_t i = 0; i < e->nvec; i++) {
+		uint32_t off = i + 1u < e->nvec ? 16 + 16 * i : e->last_off;
+
+		e->mask[i] = load16v(mask + off);
+		e->key[i] = load16v(m + off) & e->mask[i];
+	}
+	e->at_ts = (uint16_t)l->at[NFULA_TIMESTAMP];
+	e->at_mark = (uint16_t)l->at[NFULA_MARK];
+	e->at_seq = (uint16_t)l->at[NFULA_SEQ];
+	for (unsigned i = 0; i < 4; i++)
+		e->at_if[i] = (uint16_t)l->at[if_attr[i]];
+	e->at_hw = (uint16_t)(rec->hw_len ? l->at[NFULA_HWHEADER] : 0);
+	e->hw_len = rec->hw_len;
+	e->at_payload = (uint16_t)l->at[NFULA_PAYLOAD];
+	e->pkt_len = e->at_payload ? load16(m + e->at_payload) - MNL_ATTR_HDRLEN : 0;
+	e->raw_len = rec->raw_len;
+	e->family = (uint8_t)pkt_family(rec->nfproto);
+	e->pkt_key = last_key(e->pkt_len, e->family);
+	memcpy(e->head, rec, HEAD_LEN);
+	e->msg_len = nlh->nlmsg_len;
+}
+
+/*
+ * Walk and decode @nlh afresh; with @e (its slot), make it @nlh's entry. Out of line: the
+ * hit path of nflog_decode_memo() then saves no registers and keeps no layout on the stack.
+ */
+static __attribute__((noinline)) int decode_learn(const struct nlmsghdr *nlh,
+						  struct trace_record *rec,
+						  struct nflog_memo *memo, struct entry *e)
+{
+	struct layout l;
+	struct trail t;
+	int ret = walk(nlh, &l, &t);
+
+	if (ret < 0)
+		return ret;
+	ret = extract(nlh, &l, rec, &memo->last);
+	if (ret == 0 && e)
+		learn(e, nlh, &l, &t, rec);
+	return ret;
+}
+
+/*
+ * Copy @r = min(@n, TRACE_RAW_MAX) bytes of @pk into @raw, 16 at a time, the last 16
+ * overlapping (16 <= @n), and compare the @n bytes with @last's (@n <= LAST_PKT_MAX):
+ * returns where the first 16 bytes differ (XOR), *@rest where any other does (OR-ed). Every
+ * piece is read whatever the others hold.
+ */
+static inline v16 copy_diff(uint8_t *raw, const uint8_t *pk, const uint8_t *last, size_t n,
+			    size_t r, v16 *rest)
+{
+	v16 v = load16v(pk + r - 16), d, d0;
+
+	store16v(raw + r - 16, v);
+	d = v ^ load16v(last + r - 16);
+	v = load16v(pk);
+	store16v(raw, v);
+	d0 = v ^ load16v(last);
+#define PIECE(i)							\
+	do {								\
+		v = load16v(pk + 16 * (i));				\
+		store16v(raw + 16 * (i), v);				\
+		d |= v ^ load16v(last + 16 * (i));			\
+	} while (0)
+	_Static_assert(TRACE_RAW_MAX == 128, "eight pieces");
+	switch ((r - 1) / 16) {
+	case 7: PIECE(6);	/* fall through */
+	case 6: PIECE(5);	/* fall through */
+	case 5: PIECE(4);	/* fall through */
+	case 4: PIECE(3);	/* fall through */
+	case 3: PIECE(2);	/* fall through */
+	case 2: PIECE(1);	/* fall through */
+	default: break;
+	}
+#undef PIECE
+	if (n > TRACE_RAW_MAX) {
+		for (size_t i = TRACE_RAW_MAX; i + 16 < n; i += 16)
+			d |= load16v(pk + i) ^ load16v(last + i);
+		d |= load16v(pk + n - 16) ^ load16v(last + n - 16);
+	}
+	*rest = d;
+	return d0;
+}
+
+/*
+ * A packet that differs from @last's (of the same length, told the same family) only in
+ * the bytes of its first 16 set in @d0 (copy_diff()): if these are bytes a router
+ * rewrites when it forwards a packet, TTL and IPv4 header checksum or IPv6 hop limit,
+ * which pkt_decode() reads only into ttl or not at all (pkt.c), the packet decodes to
+ * @last's pkt_hdr with its own ttl: @last is made this packet's (true). Records after
+ * the routing decision (FORWARD, POSTROUTING) see the packet so.
+ */
+static inline bool forwarded(struct last_pkt *last, v16 d0, const uint8_t *pk)
+{
+	static const uint8_t v4[16] = { [8] = 0xff, [10] = 0xff, [11] = 0xff };
+	static const uint8_t v6[16] = { [7] = 0xff };
+	size_t ttl_at;
+
+	/* The family pkt_decode() found: it decoded that header, so >= 16 bytes long. */
+	if (last->pkt.family == AF_INET && zero16v(d0 & ~load16v(v4)))
+		ttl_at = 8;
+	else if (last->pkt.family == AF_INET6 && zero16v(d0 & ~load16v(v6)))
+		ttl_at = 7;
+	else
+		return false;
+	store16v(last->bytes, load16v(pk));
+	last->pkt.ttl = pk[ttl_at];
+	return true;
+}
+
+/* A payload new to @last: decoded, and kept. Out of line: see decode_learn(). */
+static inline void pkt_new(struct last_pkt *last, const uint8_t *pk,
+					      size_t len, int family, struct pkt_hdr *pkt)
+{
+	if (pkt_decode(pk, len, family, pkt) < 0)
+		memset(pkt, 0, sizeof(*pkt));
+	if (len && len <= LAST_PKT_MAX) {
+		last->key = last_key(len, family);
+		last->pkt = *pkt;
+		memcpy(last->bytes, pk, len);
+	}
+}
+
+static inline uint32_t be32_at(const char *m, uint32_t at)
+{
+	return ntohl(load32(m + at + MNL_ATTR_HDRLEN));
+}
+
+/*
+ * The record of @m, of @e's key: head[], then what is the message's own (struct entry).
+ * Nothing is read that extract() would not read.
+ */
+static inline void fill(const struct entry *e, const char *m, struct trace_record *rec,
+			struct last_pkt *last)
+{
+	unsigned char *r = (unsigned char *)rec;
+
+	/*
+	 * In three parts of at most 128 bytes, which the compiler copies inline (the whole
+	 * head is a rep movs). The interface names are zero in every head (nflog_decode()
+	 * leaves them empty): stored, not copied.
+	 */
+	_Static_assert(IN_OFF <= 128 && MARK_OFF - IN_OFF <= 128 && HEAD_LEN - MARK_OFF <= 128,
+		       "head in parts of at most 128 bytes");
+	memcpy(r, e->head, IN_OFF);
+	memset(r + IN_OFF, 0, MARK_OFF - IN_OFF);
+	memcpy(r + MARK_OFF, e->head + MARK_OFF, HEAD_LEN - MARK_OFF);
+	/* From pkt's end to raw[]: zero but raw_len, written below; in two parts too. */
+	memset(r + PKT_END, 0, 56);
+	memset(r + PKT_END + 56, 0, offsetof(struct trace_record, raw) - PKT_END - 56);
+	if (e->at_ts) {
+		/* Copied out: attributes are 4-byte aligned, the struct's be64s want 8. */
+		struct nfulnl_msg_packet_timestamp ts;
+
+		memcpy(&ts, m + e->at_ts + MNL_ATTR_HDRLEN, sizeof(ts));
+		rec->ts_ns = be64toh(ts.sec) * 1000000000ull + be64toh(ts.usec) * 1000ull;
+	}
+	if (e->at_mark)
+		rec->mark = be32_at(m, e->at_mark);
+	if (e->at_if[0])
+		rec->ifindex_in = be32_at(m, e->at_if[0]);
+	if (e->at_if[1])
+		rec->ifindex_out = be32_at(m, e->at_if[1]);
+	if (e->at_if[2])
+		rec->ifindex_physin = be32_at(m, e->at_if[2]);
+	if (e->at_if[3])
+		rec->ifindex_physout = be32_at(m, e->at_if[3]);
+	if (e->at_seq)
+		rec->seq = be32_at(m, e->at_seq);
+	if (e->at_hw)
+		copy_upto32(rec->hw, (const uint8_t *)m + e->at_hw + MNL_ATTR_HDRLEN, e->hw_len);
+	if (e->at_payload) {
+		const uint8_t *pk = (const uint8_t *)m + e->at_payload + MNL_ATTR_HDRLEN;
+		size_t len = e->pkt_len;
+
+		rec->raw_len = e->raw_len;
+		if (len >= 16 && len <= LAST_PKT_MAX) {
+			v16 rest, d0 = copy_diff(rec->raw, pk, last->bytes, len, e->raw_len, &rest);
+
+			if (last->key == e->pkt_key && zero16v(rest) &&
+			    (zero16v(d0) || forwarded(last, d0, pk))) {
+				rec->pkt = last->pkt;
+				return;
+			}
+		} else {
+			/* Never kept (too long) or too short for copy_diff(). */
+			copy_upto128(rec->raw, pk, rec->raw_len);
+			if (last->key == e->pkt_key && memcmp(last->bytes, pk, len) == 0) {
+				rec->pkt = last->pkt;
+				return;
+			}
+		}
+		pkt_new(last, pk, len, e->family, &rec->pkt);
+	} else {
+		memset(&rec->pkt, 0, sizeof(rec->pkt));
+	}
+}
+
+int nflog_decode_memo(const struct nlmsghdr *nlh, struct trace_record *rec,
+		      struct nflog_memo *memo)
+{
+	const char *m = (const char *)nlh;
+	struct entry *e;
+
 	if (!memo)
-		return decode_walk(nlh, rec, NULL, NULL);
-	s = shape_slot(memo, nlh);
-	if (!s->msg_len || !same_shape(s, nlh))
-		return decode_walk(nlh, rec, s, memo);
-	/* The one check on contents the walk makes. */
-	if (s->nul_at && ((const char *)nlh)[s->nul_at] != '\0')
-		return -EINVAL;
-	return extract(nlh, &s->l, rec, memo);
+		return nflog_decode(nlh, rec);
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_ULOG ||
+	    NFNL_MSG_TYPE(nlh->nlmsg_type) != NFULNL_MSG_PACKET)
+		return -ENOMSG;
+	if (nlh->nlmsg_len < INDEX_MIN) {
+		if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg)))
+			return -EINVAL;
+		return decode_learn(nlh, rec, memo, NULL);
+	}
+	e = entry_slot(memo, m, nlh->nlmsg_len);
+	if (e->msg_len != nlh->nlmsg_len || !same_key(e, m))
+		return decode_learn(nlh, rec, memo, e);
+	fill(e, m, rec, &memo->last);
+	return 0;
 }

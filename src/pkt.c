@@ -141,6 +141,10 @@ static int decode_v4(const uint8_t *p, size_t len, struct pkt_hdr *h)
 	h->len = get16(p + 2);
 	h->ipid = get16(p + 4);
 	h->frag = get16(p + 6);
+	/*
+	 * p[8] goes to ttl alone and the header checksum (p[10..11]) nowhere: nflog.c's
+	 * last-packet memo counts on it for a packet forwarded since (forwarded()).
+	 */
 	h->ttl = p[8];
 	h->proto = p[9];
 	memcpy(&h->saddr, p + 12, 4);
@@ -165,7 +169,7 @@ static int decode_v6(const uint8_t *p, size_t len, struct pkt_hdr *h)
 	h->tos = (uint8_t)((get16(p) >> 4) & 0xff);
 	h->flowlabel = get32(p) & 0xfffff;
 	h->len = (uint16_t)(get16(p + 4) + 40);
-	h->ttl = p[7];
+	h->ttl = p[7];		/* alone: see decode_v4() */
 	memcpy(&h->saddr, p + 8, 16);
 	memcpy(&h->daddr, p + 24, 16);
 	nexthdr = p[6];

@@ -18,10 +18,11 @@
  */
 int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec);
 /*
- * What nflog_decode_memo() keeps from message to message: the prefixes it parsed (record.h),
- * the shapes of the messages it walked and the last packet it decoded (nflog.c). A hit
- * gives what decoding afresh gives. Opaque. nflog_memo_new() returns NULL with errno; free
- * with nflog_memo_free().
+ * What nflog_decode_memo() keeps from message to message: for each kind of message it
+ * decoded (its attribute headers, prefix and the few other bytes the record depends on
+ * beyond the packet's own fields) the record it made, and the last packet it decoded
+ * (nflog.c). A hit gives what decoding afresh gives. Opaque, of a fixed size (about
+ * 50 KiB). nflog_memo_new() returns NULL with errno; free with nflog_memo_free().
  */
 struct nflog_memo;
 struct nflog_memo *nflog_memo_new(void);

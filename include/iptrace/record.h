@@ -108,8 +108,9 @@ struct trace_record {
 	/*
 	 * Last on purpose: decoders leave every byte before raw[] zero where they write
 	 * nothing (a memset up to offsetof(struct trace_record, raw); nflog.c clears it range
-	 * by range around the names and pkt, which it writes whole) and write raw[] only as
-	 * far as raw_len says. Add new fields above this line.
+	 * by range around the names and pkt, which it writes whole, or copies a record it
+	 * decoded before and writes the message's own fields over it) and write raw[] only
+	 * as far as raw_len says. Add new fields above this line.
 	 */
 	uint16_t	raw_len;	/* L3 bytes kept in raw[] */
 	uint8_t		raw[TRACE_RAW_MAX];
@@ -137,7 +138,7 @@ struct trace_prefix_memo *trace_prefix_memo_new(void);
 void trace_prefix_memo_free(struct trace_prefix_memo *m);
 /*
  * trace_prefix_parse_memo - trace_prefix_parse() through @m; @m NULL: parse. Unlike it, a
- * return >= 0 has written table and chain whole, zero-padded (nflog.c does not clear them).
+ * return >= 0 has written table and chain whole, zero-padded (a caller need not clear them).
  */
 int trace_prefix_parse_memo(struct trace_prefix_memo *m, const char *s, size_t len,
 			    struct trace_record *rec);

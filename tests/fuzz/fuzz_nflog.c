@@ -38,7 +38,7 @@ static void same_decoding(int ra, const struct trace_record *a, int rb,
 
 /*
  * The decoder alone, message by message, and the log formatter on what it decoded. Every
- * message also goes through one memo (prefixes, message shapes and the last packet, as the
+ * message also goes through one memo (the kinds of message and the last packet, as the
  * live path keeps them), twice: what the memo gives must be what decoding afresh gives.
  */
 static void decode_each(const void *buf, size_t size)

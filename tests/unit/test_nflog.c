@@ -532,7 +532,7 @@ static void test_nlrec_chunks(void **state)
 	free(data);
 }
 
-/* The memo (prefixes and message shapes) gives what decoding afresh gives. */
+/* The memo (kinds of message, the last packet) gives what decoding afresh gives. */
 static void same_as_fresh(struct nflog_memo *m, const struct nlmsghdr *nlh)
 {
 	struct trace_record a, b;
@@ -664,6 +664,171 @@ static void test_decode_memo_pkt(void **state)
 	nflog_memo_free(m);
 }
 
+/* A message as the kernel builds it at PREROUTING, with @ph's hook and @pk as its packet. */
+static struct nlmsghdr *kernel_msg(char *buf, uint8_t hook, uint16_t hwtype, uint16_t hwlen,
+				   const void *pk, size_t pklen)
+{
+	struct nfulnl_msg_packet_hdr ph = { .hw_protocol = htons(0x0800), .hook = hook };
+	struct nfulnl_msg_packet_timestamp ts = { .sec = htobe64(1700000000),
+						  .usec = htobe64(123456) };
+	uint8_t mac[14] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 8, 0 };
+	struct nlmsghdr *nlh = msg_start(buf);
+
+	mnl_attr_put(nlh, NFULA_PACKET_HDR, sizeof(ph), &ph);
+	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: raw:PREROUTING:policy:3 ");
+	mnl_attr_put_u32(nlh, NFULA_IFINDEX_INDEV, htonl(2));
+	mnl_attr_put_u16(nlh, NFULA_HWTYPE, htons(hwtype));
+	mnl_attr_put_u16(nlh, NFULA_HWLEN, htons(hwlen));
+	mnl_attr_put(nlh, NFULA_HWHEADER, sizeof(mac), mac);
+	mnl_attr_put(nlh, NFULA_TIMESTAMP, sizeof(ts), &ts);
+	mnl_attr_put_u32(nlh, NFULA_SEQ, htonl(41));
+	mnl_attr_put(nlh, NFULA_PAYLOAD, pklen, pk);
+	return nlh;
+}
+
+/*
+ * Messages of one shape and prefix whose other keyed bytes differ (the hook, the family,
+ * HWTYPE, HWLEN), each after the one they differ from: none is taken for the other.
+ */
+static void test_decode_memo_keyed(void **state)
+{
+	struct nflog_memo *m = nflog_memo_new();
+	uint8_t ip[28] = { 0x45, 0, 0, 28, 0, 1, 0, 0, 64, IPPROTO_UDP, 0, 0, 10, 0, 0, 1,
+			   10, 0, 0, 2, 0x30, 0x39, 0, 53, 0, 8, 0, 0 };
+	char buf[512];
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+	struct trace_record rec;
+
+	(void)state;
+	assert_non_null(m);
+	for (int variant = 0; variant < 5; variant++) {
+		nlh = kernel_msg(buf, 0, 1, 14, ip, sizeof(ip));
+		same_as_fresh(m, nlh);
+		assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+		assert_int_equal(rec.hook, HOOK_PREROUTING);
+		assert_int_equal(rec.hw_type, 1);
+		assert_int_equal(rec.hw_len, 14);
+		assert_int_equal(rec.seq, 41);
+		assert_true(rec.has_seq);
+		assert_int_equal(rec.ts_ns, 1700000000123456000ull);
+		switch (variant) {
+		case 0:
+			nlh = kernel_msg(buf, 1, 1, 14, ip, sizeof(ip));
+			same_as_fresh(m, nlh);
+			assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+			assert_int_equal(rec.hook, HOOK_INPUT);
+			break;
+		case 1:
+			nlh = kernel_msg(buf, 7, 1, 14, ip, sizeof(ip));	/* not a hook */
+			same_as_fresh(m, nlh);
+			assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+			assert_int_equal(rec.hook, HOOK_NONE);
+			break;
+		case 2:
+			nlh = kernel_msg(buf, 0, 772, 14, ip, sizeof(ip));
+			same_as_fresh(m, nlh);
+			assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+			assert_int_equal(rec.hw_type, 772);
+			break;
+		case 3:
+			nlh = kernel_msg(buf, 0, 1, 6, ip, sizeof(ip));	/* fewer MAC bytes */
+			same_as_fresh(m, nlh);
+			assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+			assert_int_equal(rec.hw_len, 6);
+			assert_memory_equal(rec.hw, "\1\2\3\4\5\6\0\0\0\0\0\0\0\0", 14);
+			break;
+		case 4:
+			nfg = mnl_nlmsg_get_payload(nlh);
+			nfg->nfgen_family = AF_INET6;	/* the same bytes: no IPv6 header */
+			same_as_fresh(m, nlh);
+			assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+			assert_int_equal(rec.nfproto, AF_INET6);
+			assert_int_equal(rec.pkt.family, 0);
+			break;
+		}
+	}
+	nflog_memo_free(m);
+}
+
+/*
+ * The packet of the last record forwarded: a new TTL and IPv4 header checksum, or IPv6 hop
+ * limit, decode to the last packet's fields with the new TTL. Any other byte changed too
+ * is decoded afresh.
+ */
+static void test_decode_memo_forwarded(void **state)
+{
+	struct nflog_memo *m = nflog_memo_new();
+	uint8_t ip[36] = { 0x45, 0, 0, 36, 0, 1, 0, 0, 64, IPPROTO_UDP, 0x12, 0x34, 10, 0, 0, 1,
+			   10, 0, 0, 2, 0x30, 0x39, 0, 53, 0, 16, 0, 0, 'p', 'a', 'y', 'l',
+			   'o', 'a', 'd', '!' };
+	uint8_t ip6[48] = { 0x60, 0, 0, 0, 0, 8, IPPROTO_UDP, 64, [8] = 0x20, [9] = 1,
+			    [23] = 1, [24] = 0x20, [25] = 1, [39] = 2, 0x30, 0x39, 0, 53,
+			    0, 8, 0, 0 };
+	char buf[512];
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+	struct trace_record rec;
+	uint8_t *pk;
+
+	(void)state;
+	assert_non_null(m);
+	nlh = kernel_msg(buf, 0, 1, 14, ip, sizeof(ip));
+	pk = memmem(nlh, nlh->nlmsg_len, ip, sizeof(ip));
+	assert_non_null(pk);
+	same_as_fresh(m, nlh);
+	pk[8] = 63;	/* forwarded */
+	pk[10] = 0x13;
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+	assert_int_equal(rec.pkt.ttl, 63);
+	assert_int_equal(rec.pkt.dport, 53);
+	pk[8] = 64;	/* back as it was: the memo holds the forwarded bytes now */
+	pk[10] = 0x12;
+	same_as_fresh(m, nlh);
+	pk[11] = 0x35;
+	same_as_fresh(m, nlh);
+	pk[8] = 62;	/* and its ID */
+	pk[5] = 2;
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+	assert_int_equal(rec.pkt.ttl, 62);
+	assert_int_equal(rec.pkt.ipid, 2);
+	pk[8] = 61;	/* and a payload byte */
+	pk[sizeof(ip) - 1] = '?';
+	same_as_fresh(m, nlh);
+	pk[9] = IPPROTO_TCP;	/* the protocol: not a TTL */
+	same_as_fresh(m, nlh);
+	pk[0] = 0x55;	/* a longer header, short of bytes: not IPv4, then the TTL byte */
+	same_as_fresh(m, nlh);
+	pk[8] = 60;
+	same_as_fresh(m, nlh);
+
+	nlh = kernel_msg(buf, 0, 1, 14, ip6, sizeof(ip6));
+	nfg = mnl_nlmsg_get_payload(nlh);
+	nfg->nfgen_family = AF_INET6;
+	pk = memmem(nlh, nlh->nlmsg_len, ip6, sizeof(ip6));
+	assert_non_null(pk);
+	same_as_fresh(m, nlh);
+	pk[7] = 63;
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+	assert_int_equal(rec.pkt.ttl, 63);
+	assert_int_equal(rec.pkt.dport, 53);
+	pk[7] = 62;	/* and the traffic class */
+	pk[1] = 0x40;
+	same_as_fresh(m, nlh);
+	pk[8] = 62;	/* what is the IPv4 TTL, in the IPv6 source address */
+	same_as_fresh(m, nlh);
+	assert_int_equal(nflog_decode_memo(nlh, &rec, m), 0);
+	assert_int_equal(rec.pkt.saddr.s6_addr[0], 62);
+	nfg->nfgen_family = 0;	/* the version decides */
+	same_as_fresh(m, nlh);
+	pk[7] = 61;
+	same_as_fresh(m, nlh);
+	nflog_memo_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -682,6 +847,8 @@ int main(void)
 		cmocka_unit_test(test_prefix_memo),
 		cmocka_unit_test(test_decode_memo),
 		cmocka_unit_test(test_decode_memo_pkt),
+		cmocka_unit_test(test_decode_memo_keyed),
+		cmocka_unit_test(test_decode_memo_forwarded),
 		cmocka_unit_test(test_nlrec_chunks),
 	};
 

@@ -27,7 +27,7 @@ struct pipeline {
 	uint32_t		next_seq;
 	int			sink_err;
 	struct nftrace_ctx	*nft;		/* chain map + per-trace-id headers */
-	struct nflog_memo	*memo;		/* NFLOG prefixes and message shapes seen */
+	struct nflog_memo	*memo;		/* NFLOG kinds of message and the last packet seen */
 	/* Replay: the last "ifN" written per field (in, out, physin, physout). */
 	struct {
 		uint32_t	index;

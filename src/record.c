@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* record.c: names of record fields and the TRACE prefix parser shared by NFLOG and --read */
 #include <errno.h>
-#include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "iptrace/record.h"
@@ -103,115 +101,4 @@ int trace_prefix_parse(const char *s, size_t len, struct trace_record *rec)
 		return -EINVAL;
 	rec->rulenum = num;
 	return (int)(p - s);
-}
-
-/*
- * Direct-mapped: a packet path meets a handful of prefixes, so 64 slots rarely collide.
- * Prefixes under 16 bytes (not the kernel's) or over MEMO_TEXT are parsed every time.
- */
-#define MEMO_SLOTS	64
-#define MEMO_TEXT	64
-
-struct memo_slot {
-	uint16_t	len;		/* 0: empty */
-	uint16_t	consumed;	/* trace_prefix_parse()'s return */
-	enum trace_kind	kind;
-	uint32_t	rulenum;
-	char		names[2 * TRACE_NAME_MAX];	/* table, chain as the record lays them */
-	char		text[MEMO_TEXT];
-};
-
-struct trace_prefix_memo {
-	struct memo_slot	slot[MEMO_SLOTS];
-};
-
-_Static_assert(offsetof(struct trace_record, chain) ==
-	       offsetof(struct trace_record, table) + TRACE_NAME_MAX, "table, chain adjacent");
-
-struct trace_prefix_memo *trace_prefix_memo_new(void)
-{
-	return calloc(1, sizeof(struct trace_prefix_memo));
-}
-
-void trace_prefix_memo_free(struct trace_prefix_memo *m)
-{
-	free(m);
-}
-
-static uint64_t load64(const char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-/*
- * Four words spread over the text after "TRACE: " (16 <= @len <= MEMO_TEXT): all of it up
- * to 39 bytes, all but 2-byte gaps up to 45, where a word a time cost more than the
- * compare. Chains of one table differ only in the middle, the rule number at the end. A
- * miss costs a parse, never a wrong answer: a hit compares the whole text.
- */
-static size_t memo_index(const char *s, size_t len)
-{
-	size_t step = (len - 15) / 3;
-	uint64_t h = (load64(s + 7) ^ len) * 0x9e3779b97f4a7c15ull;
-
-	h = (h ^ load64(s + 7 + step)) * 0xff51afd7ed558ccdull;
-	h = (h ^ load64(s + 7 + 2 * step)) * 0x9e3779b97f4a7c15ull;
-	h = (h ^ load64(s + len - 8)) * 0xff51afd7ed558ccdull;
-	return (size_t)(h >> 58);
-}
-
-/* memcmp(a, b, len) == 0 for @len >= 16, two words at a time, the last two overlapping. */
-static bool same_text(const char *a, const char *b, size_t len)
-{
-	uint64_t d = (load64(a + len - 16) ^ load64(b + len - 16)) |
-		     (load64(a + len - 8) ^ load64(b + len - 8));
-
-	for (size_t i = 0; i + 16 < len; i += 16)
-		d |= (load64(a + i) ^ load64(b + i)) | (load64(a + i + 8) ^ load64(b + i + 8));
-	return d == 0;
-}
-
-/*
- * A miss: parse into a cleared record, so the names are kept with their zero padding, and
- * remember the answer in @e. Out of line: the hit path then needs no registers saved.
- */
-static __attribute__((noinline)) int memo_fill(struct memo_slot *e, const char *s, size_t len,
-					       struct trace_record *rec)
-{
-	int n;
-
-	memset(rec->table, 0, sizeof(e->names));
-	n = trace_prefix_parse(s, len, rec);
-	if (n < 0)
-		return n;
-	e->len = (uint16_t)len;
-	e->consumed = (uint16_t)n;
-	e->kind = rec->kind;
-	e->rulenum = rec->rulenum;
-	memcpy(e->names, rec->table, sizeof(e->names));
-	memcpy(e->text, s, len);
-	return n;
-}
-
-int trace_prefix_parse_memo(struct trace_prefix_memo *m, const char *s, size_t len,
-			    struct trace_record *rec)
-{
-	struct memo_slot *e;
-
-	/* Cleared here too: callers count on the names written whole (record.h). */
-	if (!m || len < 16 || len > MEMO_TEXT) {
-		memset(rec->table, 0, 2 * TRACE_NAME_MAX);
-		return trace_prefix_parse(s, len, rec);
-	}
-	e = &m->slot[memo_index(s, len)];
-	if (e->len == len && same_text(e->text, s, len)) {
-		memcpy(rec->table, e->names, sizeof(e->names));
-		rec->kind = e->kind;
-		rec->rulenum = e->rulenum;
-		return e->consumed;
-	}
-	return memo_fill(e, s, len, rec);
 }

@@ -127,22 +127,6 @@ const char *trace_backend_name(enum trace_backend backend);
  */
 int trace_prefix_parse(const char *s, size_t len, struct trace_record *rec);
 
-/*
- * A memo of parsed prefixes. The kernel sends the same few prefixes (one per rule or policy
- * a traced packet can meet) over and over: finding one here costs a fifth of parsing it
- * (BENCHMARKS.md). A hit needs the same bytes, so it gives what parsing would. Opaque.
- */
-struct trace_prefix_memo;
-/* trace_prefix_memo_new - NULL with errno ENOMEM. Free with trace_prefix_memo_free(). */
-struct trace_prefix_memo *trace_prefix_memo_new(void);
-void trace_prefix_memo_free(struct trace_prefix_memo *m);
-/*
- * trace_prefix_parse_memo - trace_prefix_parse() through @m; @m NULL: parse. Unlike it, a
- * return >= 0 has written table and chain whole, zero-padded (a caller need not clear them).
- */
-int trace_prefix_parse_memo(struct trace_prefix_memo *m, const char *s, size_t len,
-			    struct trace_record *rec);
-
 /* Base chains, in the order a packet meets them; used by the grouper and the resolver. */
 enum trace_hook {
 	HOOK_NONE = -1,

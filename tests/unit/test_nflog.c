@@ -422,38 +422,6 @@ static void test_prefix_parser(void **state)
 }
 
 /* The memo gives what parsing gives, for every prefix, however often and in whatever order. */
-static void test_prefix_memo(void **state)
-{
-	static const char *const pfx[] = {
-		"TRACE: raw:PREROUTING:policy:3 ", "TRACE: mangle:PREROUTING:policy:1 ",
-		"TRACE: mangle:POSTROUTING:policy:1 ", "TRACE: nat:KUBE-SEP-VQ37SWWSIRRGCSAM:rule:2 ",
-		"TRACE: filter:FORWARD:rule:12 ", "TRACE: nat:X:rule: ", "TRACE: raw:OUTPUT:return:7",
-		"TRACE: a-table-name-that-is-thirty:a-chain-name-long-enough-to-pass-64:rule:1 ",
-	};
-	struct trace_prefix_memo *m = trace_prefix_memo_new();
-
-	(void)state;
-	assert_non_null(m);
-	for (int round = 0; round < 3; round++)
-		for (size_t i = 0; i < sizeof(pfx) / sizeof(pfx[0]); i++) {
-			size_t j = round == 1 ? sizeof(pfx) / sizeof(pfx[0]) - 1 - i : i;
-			struct trace_record a, b;
-			size_t len = strlen(pfx[j]) + 1;	/* with its NUL, as NFULA_PREFIX */
-
-			memset(&a, 0, sizeof(a));
-			memset(&b, 0x5a, sizeof(b));
-			assert_int_equal(trace_prefix_parse_memo(m, pfx[j], len, &b),
-					 trace_prefix_parse(pfx[j], len, &a));
-			if (trace_prefix_parse(pfx[j], len, &a) < 0)
-				continue;
-			assert_string_equal(a.table, b.table);
-			assert_string_equal(a.chain, b.chain);
-			assert_int_equal(a.kind, b.kind);
-			assert_int_equal(a.rulenum, b.rulenum);
-		}
-	trace_prefix_memo_free(m);
-}
-
 /* Replayed chunks of any length come back whole and 4-byte aligned, across read blocks. */
 static void test_nlrec_chunks(void **state)
 {
@@ -844,7 +812,6 @@ int main(void)
 		cmocka_unit_test(test_timestamp_unaligned),
 		cmocka_unit_test(test_dispatch_huge_len),
 		cmocka_unit_test(test_prefix_parser),
-		cmocka_unit_test(test_prefix_memo),
 		cmocka_unit_test(test_decode_memo),
 		cmocka_unit_test(test_decode_memo_pkt),
 		cmocka_unit_test(test_decode_memo_keyed),

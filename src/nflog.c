@@ -412,14 +412,10 @@ static inline int pkt_family(uint8_t nfproto)
 	return nfproto == AF_INET6 ? AF_INET6 : nfproto == AF_INET ? AF_INET : 0;
 }
 
-/* pkt_decode() into @pkt, cleared if it fails, through @last (NULL: none). */
-static inline void decode_pkt(struct last_pkt *last, const uint8_t *pk, size_t len, int family,
-			      struct pkt_hdr *pkt)
+/* pkt_decode() into @pkt, cleared if it fails; kept in @last (NULL: none) if not too long. */
+static inline void pkt_new(struct last_pkt *last, const uint8_t *pk, size_t len, int family,
+			   struct pkt_hdr *pkt)
 {
-	if (last && last->key == last_key(len, family) && memcmp(last->bytes, pk, len) == 0) {
-		*pkt = last->pkt;
-		return;
-	}
 	if (pkt_decode(pk, len, family, pkt) < 0)
 		memset(pkt, 0, sizeof(*pkt));
 	if (last && len && len <= LAST_PKT_MAX) {
@@ -427,6 +423,16 @@ static inline void decode_pkt(struct last_pkt *last, const uint8_t *pk, size_t l
 		last->pkt = *pkt;
 		memcpy(last->bytes, pk, len);
 	}
+}
+
+/* pkt_new(), or @last's pkt_hdr when these are its bytes. */
+static inline void decode_pkt(struct last_pkt *last, const uint8_t *pk, size_t len, int family,
+			      struct pkt_hdr *pkt)
+{
+	if (last && last->key == last_key(len, family) && memcmp(last->bytes, pk, len) == 0)
+		*pkt = last->pkt;
+	else
+		pkt_new(last, pk, len, family, pkt);
 }
 
 /* The record from the attributes where @l says they are (checked by the walk). */
@@ -675,19 +681,6 @@ static inline bool forwarded(struct last_pkt *last, v16 d0, const uint8_t *pk)
 	store16v(last->bytes, load16v(pk));
 	last->pkt.ttl = pk[ttl_at];
 	return true;
-}
-
-/* A payload new to @last: decoded, and kept. Out of line: see decode_learn(). */
-static inline void pkt_new(struct last_pkt *last, const uint8_t *pk,
-					      size_t len, int family, struct pkt_hdr *pkt)
-{
-	if (pkt_decode(pk, len, family, pkt) < 0)
-		memset(pkt, 0, sizeof(*pkt));
-	if (len && len <= LAST_PKT_MAX) {
-		last->key = last_key(len, family);
-		last->pkt = *pkt;
-		memcpy(last->bytes, pk, len);
-	}
 }
 
 static inline uint32_t be32_at(const char *m, uint32_t at)

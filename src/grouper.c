@@ -92,7 +92,7 @@ struct grouper {
 	struct gpkt		*free_list;
 	struct gslab		*slabs;
 	size_t			slab_cap;	/* steps each packet of a slab has room for */
-	size_t			nopen, nalloc;
+	size_t			nopen;
 	uint64_t		next_id;
 	/*
 	 * No nft record yet: legacy packets are not indexed by the weak key, which only ever
@@ -179,7 +179,6 @@ static int add_slab(struct grouper *g)
 	}
 	sl->next = g->slabs;
 	g->slabs = sl;
-	g->nalloc += GSLAB;
 	return 0;
 }
 
@@ -207,7 +206,7 @@ static uint64_t key_hash(const struct gkey *k)
 	return h ^ (h >> 32);
 }
 
-/* The legacy key's fields; its hash is left to the caller (find_tail() may not need it). */
+/* The legacy key's fields; its hash is left to the caller (find_legacy() may not need it). */
 static inline void legacy_key_of(const struct trace_record *r, struct gkey *k)
 {
 	uint32_t seq = 0, ack = 0;
@@ -297,6 +296,14 @@ static bool key_eq(const struct gkey *a, const struct gkey *b)
 	return a->hash == b->hash && same_fields(a, b);
 }
 
+/* The hook of step @r. User chains carry none in --read input: they inherit the packet's. */
+static int step_hook(const struct trace_record *r)
+{
+	if (r->hook == HOOK_NONE && r->backend != TRACE_BACKEND_NFT)
+		return trace_hook_of(r->chain);
+	return r->hook;
+}
+
 /* The legacy tables, known by name: their order at a hook and their priorities. */
 enum ltable { LT_OTHER, LT_RAW, LT_MANGLE, LT_NAT, LT_FILTER, LT_SECURITY };
 
@@ -318,6 +325,12 @@ static enum ltable ltable_of(const char *t)
 	return LT_OTHER;
 }
 
+/* Where nat does DNAT (at priority -100); it does SNAT (+100) at the others. */
+static bool dnat_hook(int hook)
+{
+	return hook == HOOK_PREROUTING || hook == HOOK_OUTPUT;
+}
+
 /* Table order within a hook, by the tables' hook priorities. -1: unknown, don't judge. */
 static int table_rank(enum ltable t, int hook)
 {
@@ -327,7 +340,7 @@ static int table_rank(enum ltable t, int hook)
 		[LT_SECURITY] = 4,
 	};
 
-	if (t == LT_NAT && hook != HOOK_PREROUTING && hook != HOOK_OUTPUT)
+	if (t == LT_NAT && !dnat_hook(hook))
 		return 5;
 	return rank[t];
 }
@@ -445,7 +458,7 @@ static int32_t legacy_prio(enum ltable t, int hook)
 	case LT_MANGLE:
 		return -150;
 	case LT_NAT:
-		return hook == HOOK_PREROUTING || hook == HOOK_OUTPUT ? -100 : 100;
+		return dnat_hook(hook) ? -100 : 100;
 	case LT_SECURITY:
 		return 50;
 	case LT_FILTER:
@@ -486,15 +499,11 @@ static void sort_steps(struct gpkt *p)
 
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct trace_record *r = &p->steps[i];
-		int b = r->backend == TRACE_BACKEND_NFT, hook = r->hook;
-		int8_t order;
-		int32_t prio;
+		int b = r->backend == TRACE_BACKEND_NFT, hook = step_hook(r);
+		int8_t order = hook_order(hook);
+		int32_t prio = r->has_prio ? r->prio : !b && hook != HOOK_NONE ?
+			       legacy_prio(ltable_of(r->table), hook) : last_prio[b];
 
-		if (hook == HOOK_NONE && !b)
-			hook = trace_hook_of(r->chain);
-		order = hook_order(hook);
-		prio = r->has_prio ? r->prio : !b && hook != HOOK_NONE ?
-		       legacy_prio(ltable_of(r->table), hook) : last_prio[b];
 		if (order < 0)
 			order = last_order[b];
 		last_order[b] = order;
@@ -621,6 +630,7 @@ static struct gpkt *attach(struct grouper *g, struct gpkt *p, const struct gkey 
 		link_add(g, p, wk);
 	return p;
 }
+
 /* Find (or open) the packet of a legacy record. */
 static struct gpkt *legacy_packet(struct grouper *g, const struct trace_record *rec,
 				  uint64_t now_ns, int hook, int rank, bool *loops, int *ret)
@@ -735,14 +745,11 @@ static int grow(struct grouper *g, struct gpkt *p)
 int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_ns)
 {
 	struct gpkt *p;
-	int ret = 0, hook = rec->hook, rank, b = rec->backend == TRACE_BACKEND_NFT;
+	int ret = 0, hook = step_hook(rec), rank, b = rec->backend == TRACE_BACKEND_NFT;
 	enum ltable lt;
 	bool loops = false;
 
 	g->st.records++;
-	/* User chains carry no hook in --read input: they inherit the packet's. */
-	if (hook == HOOK_NONE && !b)
-		hook = trace_hook_of(rec->chain);
 	lt = b ? LT_OTHER : ltable_of(rec->table);
 	rank = hook == HOOK_NONE ? -1 : table_rank(lt, hook);
 	p = b ? nft_packet(g, rec, now_ns, &ret) : legacy_packet(g, rec, now_ns, hook, rank,

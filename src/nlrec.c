@@ -214,29 +214,29 @@ static inline bool next_fast(struct nlrec *r, struct nlrec_chunk *c)
 	return true;
 }
 
-int nlrec_next(struct nlrec *r, uint16_t *source, uint64_t *ts_ns, const void **buf, size_t *len)
-{
-	struct nlrec_chunk c;
-
-	if (!next_fast(r, &c))
-		return next_slow(r, source, ts_ns, buf, len);
-	*source = c.source;
-	*ts_ns = c.ts_ns;
-	*buf = c.buf;
-	*len = c.len;
-	return 1;
-}
-
 int nlrec_next_batch(struct nlrec *r, struct nlrec_chunk *out, int n)
 {
-	int got = 0, ret;
+	int got = 0;
 
 	/* In place, while the buffer needs no refill: a refill moves what was handed out. */
 	while (got < n && next_fast(r, &out[got]))
 		got++;
 	if (got || !n)
 		return got;
-	ret = next_slow(r, &out->source, &out->ts_ns, &out->buf, &out->len);
+	return next_slow(r, &out->source, &out->ts_ns, &out->buf, &out->len);
+}
+
+int nlrec_next(struct nlrec *r, uint16_t *source, uint64_t *ts_ns, const void **buf, size_t *len)
+{
+	struct nlrec_chunk c;
+	int ret = nlrec_next_batch(r, &c, 1);
+
+	if (ret > 0) {
+		*source = c.source;
+		*ts_ns = c.ts_ns;
+		*buf = c.buf;
+		*len = c.len;
+	}
 	return ret;
 }
 

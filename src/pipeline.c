@@ -304,8 +304,7 @@ int pipeline_replay(struct pipeline *pl, struct nlrec *r, const volatile sig_ato
 	/* Here rather than in main: no call per chunk for the clock, done or dispatch. */
 	while (!*stop && !pl->done && (n = nlrec_next_batch(r, c, 64)) > 0)
 		for (int i = 0; i < n && !*stop && !pl->done; i++) {
-			pl->mono_ns = c[i].ts_ns;
-			pl->wall_ns = 0;
+			pipeline_set_clock(pl, c[i].ts_ns, 0);
 			pipeline_tick(pl);
 			if (dispatch(pl, c[i].source, c[i].buf, c[i].len) < 0)
 				return 0;	/* the output failed: pipeline_finish() reports it */

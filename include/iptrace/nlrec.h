@@ -52,10 +52,11 @@ struct nlrec_chunk {
 int nlrec_next_batch(struct nlrec *r, struct nlrec_chunk *out, int n);
 
 /*
- * nlrec_msg_step - the aligned size of the message at @p with @left bytes from it on, or 0 when it is not a
- * whole one: a length below a header, beyond the buffer, or whose aligned size leaves the
- * buffer (libmnl walks a message's attributes up to NLMSG_ALIGN(nlmsg_len), so a last
- * message of unaligned length would be read past the buffer; the kernel's are aligned).
+ * nlrec_msg_step - the aligned size of the message at @p with @left bytes from it on, or
+ * 0 when it is not a whole one: a length below a header, beyond the buffer, or whose
+ * aligned size leaves the buffer (libmnl walks a message's attributes up to
+ * NLMSG_ALIGN(nlmsg_len), so a last message of unaligned length would be read past the
+ * buffer; the kernel's are aligned).
  */
 static inline size_t nlrec_msg_step(const char *p, size_t left)
 {
@@ -87,8 +88,8 @@ size_t nlrec_whole_msgs(const void *buf, size_t len);
  * each data message while it returns MNL_CB_OK; NLMSG_DONE and an NLMSG_ERROR ack stop, an
  * error report is an error (as libmnl's default callbacks). *@broken: the walk ended on
  * bytes that are not a whole message. Returns MNL_CB_OK/MNL_CB_STOP, or MNL_CB_ERROR with
- * errno set. Inline, as it runs once per received buffer: the compiler makes each caller's @cb a direct
- * call (BENCHMARKS.md).
+ * errno set. Inline, as it runs once per received buffer: the compiler makes each
+ * caller's @cb a direct call (BENCHMARKS.md).
  */
 static inline int nlrec_walk(const void *buf, size_t len, mnl_cb_t cb, void *data, bool *broken)
 {

@@ -106,7 +106,8 @@ _Static_assert(offsetof(struct trace_record, out) == offsetof(struct trace_recor
 _Static_assert(offsetof(struct pkt_hdr, daddr) == offsetof(struct pkt_hdr, saddr) + 16,
 	       "addresses adjacent");
 /* Pairs of fields the step cache compares as one number, laid out alike in the record. */
-#define ADJACENT(s, a, b) (offsetof(struct s, b) == offsetof(struct s, a) + sizeof(((struct s *)0)->a))
+#define ADJACENT(s, a, b) \
+	(offsetof(struct s, b) == offsetof(struct s, a) + sizeof(((struct s *)0)->a))
 _Static_assert(sizeof(enum trace_backend) == 4 && sizeof(enum trace_kind) == 4 &&
 	       ADJACENT(trace_record, backend, kind) && ADJACENT(step_cache, backend, kind) &&
 	       ADJACENT(trace_record, verdict_continues, table_family) &&
@@ -876,36 +877,56 @@ static inline diff_t ct_bytes(const struct trace_record *r)
 }
 
 /*
+ * The differences between @c's key and @r's own fields, the endpoints apart: as a vector
+ * (names, interfaces, conntrack view) and, in *@x, as a word (the numbers and flags, kept
+ * apart: moved into the vector, they would cost moves).
+ */
+static inline __attribute__((always_inline)) diff_t
+fields_diff(const struct step_cache *c, const struct trace_record *r, uint64_t *x)
+{
+	*x = (c->handle ^ r->handle) | (c->rulenum ^ r->rulenum) |
+	     (span(&c->backend, 8) ^ span(&r->backend, 8)) |			/* and kind */
+	     (span(&c->verdict_continues, 2) ^ span(&r->verdict_continues, 2)); /* family */
+	/* The conntrack view compared without one too: then 0 in each record (record.h). */
+	return diff_vec(c->names, r->table, sizeof(c->names)) |
+	       diff_vec(c->ifs, r->in, sizeof(c->ifs)) | (c->ct ^ ct_bytes(r));
+}
+
+/*
+ * The end of both key checks: no difference in @d and @x, and the resolver's strings those
+ * @c's text has (with no resolver, --replay or nft: a hit when the text had none either).
+ * One OR of differences with one branch at the end, but for the strings.
+ */
+static inline __attribute__((always_inline)) bool
+key_same(const struct step_cache *c, const struct trace_record *r, diff_t d, uint64_t x)
+{
+	if (__builtin_expect(((uintptr_t)r->rule | (uintptr_t)r->verdict |
+			      (uintptr_t)r->rule_reason) != 0, 0))
+		return !(d[0] | d[1] | x) && step_texts_same(c, r);
+	x |= c->any;
+	return !(d[0] | d[1] | x);
+}
+
+/*
  * Whether @c's text is that of step @r after @prev: the same fields, the same endpoints
  * and, after a step, the same endpoints before (the NAT block); @ep_ver, when not 0, says
  * that @r has the endpoints the packet cache holds under that version, and so has each
- * step before it (no NAT block): then one number compares them. One OR of differences
- * with one branch at the end, but for the resolver's strings.
+ * step before it (no NAT block): then one number compares them.
  */
 static inline __attribute__((always_inline)) bool
 step_key_same(const struct step_cache *c, const struct trace_record *r,
 	      const struct trace_record *prev, uint64_t ep_ver)
 {
-	diff_t d;
-	uint64_t x;	/* the fields', apart: moved into d, they would cost moves */
+	uint64_t x;
+	diff_t d = fields_diff(c, r, &x);
 
-	d = diff_vec(c->names, r->table, sizeof(c->names)) |
-	    diff_vec(c->ifs, r->in, sizeof(c->ifs));
-	d |= c->ct ^ ct_bytes(r);	/* without a view too: then 0 in each record (record.h) */
-	x = (c->handle ^ r->handle) | (c->rulenum ^ r->rulenum) |
-	    (span(&c->backend, 8) ^ span(&r->backend, 8)) |			/* and kind */
-	    (span(&c->verdict_continues, 2) ^ span(&r->verdict_continues, 2)); /* family */
 	if (__builtin_expect(!ep_ver || c->ep_ver != ep_ver, 0)) {
 		d |= ep_diff(&c->cur, &r->pkt);
 		x |= (unsigned)(c->has_prev ^ (prev != NULL));
 		if (prev)
 			d |= ep_diff(&c->prev, &prev->pkt);
 	}
-	if (__builtin_expect(((uintptr_t)r->rule | (uintptr_t)r->verdict |
-			      (uintptr_t)r->rule_reason) != 0, 0))
-		return !(d[0] | d[1] | x) && step_texts_same(c, r);
-	x |= c->any;	/* no resolver (--replay, nft): hit when the text had none either */
-	return !(d[0] | d[1] | x);
+	return key_same(c, r, d, x);
 }
 
 /*
@@ -918,20 +939,10 @@ step_key_same(const struct step_cache *c, const struct trace_record *r,
 static inline __attribute__((always_inline)) bool
 step_key_hit(const struct step_cache *c, const struct trace_record *r)
 {
-	diff_t d;
 	uint64_t x;
+	diff_t d = fields_diff(c, r, &x) | ep_diff(&c->cur, &r->pkt);
 
-	d = diff_vec(c->names, r->table, sizeof(c->names)) |
-	    diff_vec(c->ifs, r->in, sizeof(c->ifs)) | (c->ct ^ ct_bytes(r)) |
-	    ep_diff(&c->cur, &r->pkt);
-	x = (c->handle ^ r->handle) | (c->rulenum ^ r->rulenum) |
-	    (span(&c->backend, 8) ^ span(&r->backend, 8)) |			/* and kind */
-	    (span(&c->verdict_continues, 2) ^ span(&r->verdict_continues, 2)); /* family */
-	if (__builtin_expect(((uintptr_t)r->rule | (uintptr_t)r->verdict |
-			      (uintptr_t)r->rule_reason) != 0, 0))
-		return !(d[0] | d[1] | x) && step_texts_same(c, r);
-	x |= c->any;
-	return !(d[0] | d[1] | x);
+	return key_same(c, r, d, x);
 }
 
 /* Keep the text written since @start (no flush since @flushes) and its key in @c. */

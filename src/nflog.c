@@ -13,34 +13,8 @@
 #include <linux/netfilter/nfnetlink_log.h>
 
 #include "iptrace/nflog.h"
+#include "iptrace/nlattr.h"
 #include "iptrace/pkt.h"
-
-/* libmnl's getters, inline: they are a call each otherwise. */
-static inline const void *payload(const struct nlattr *a)
-{
-	return (const char *)a + MNL_ATTR_HDRLEN;
-}
-
-static inline uint16_t payload_len(const struct nlattr *a)
-{
-	return (uint16_t)(a->nla_len - MNL_ATTR_HDRLEN);
-}
-
-static inline uint32_t be32_attr(const struct nlattr *a)
-{
-	uint32_t v;
-
-	memcpy(&v, payload(a), sizeof(v));
-	return ntohl(v);
-}
-
-static inline uint16_t be16_attr(const struct nlattr *a)
-{
-	uint16_t v;
-
-	memcpy(&v, payload(a), sizeof(v));
-	return ntohs(v);
-}
 
 /* Where each attribute the decoder reads is: its offset in the message, 0 when absent. */
 struct layout {
@@ -451,48 +425,48 @@ static int extract(const struct nlmsghdr *nlh, const struct layout *l, struct tr
 	/* NUL-terminated (checked): the parser stops at the NUL as at the end. */
 	a = attr_at(nlh, l, NFULA_PREFIX);
 	memset(rec->table, 0, 2 * TRACE_NAME_MAX);
-	n = trace_prefix_parse(payload(a), payload_len(a), rec);
+	n = trace_prefix_parse(attr_data(a), attr_len(a), rec);
 	if (n < 0)
 		return n;
 	a = attr_at(nlh, l, NFULA_PACKET_HDR);
 	{
-		const struct nfulnl_msg_packet_hdr *ph = payload(a);
+		const struct nfulnl_msg_packet_hdr *ph = attr_data(a);
 
 		rec->hook = ph->hook <= HOOK_POSTROUTING ? (int8_t)ph->hook : HOOK_NONE;
 	}
 	if (l->at[NFULA_MARK])
-		rec->mark = be32_attr(attr_at(nlh, l, NFULA_MARK));
+		rec->mark = attr_be32(attr_at(nlh, l, NFULA_MARK));
 	if (l->at[NFULA_IFINDEX_INDEV])
-		rec->ifindex_in = be32_attr(attr_at(nlh, l, NFULA_IFINDEX_INDEV));
+		rec->ifindex_in = attr_be32(attr_at(nlh, l, NFULA_IFINDEX_INDEV));
 	if (l->at[NFULA_IFINDEX_OUTDEV])
-		rec->ifindex_out = be32_attr(attr_at(nlh, l, NFULA_IFINDEX_OUTDEV));
+		rec->ifindex_out = attr_be32(attr_at(nlh, l, NFULA_IFINDEX_OUTDEV));
 	if (l->at[NFULA_IFINDEX_PHYSINDEV])
-		rec->ifindex_physin = be32_attr(attr_at(nlh, l, NFULA_IFINDEX_PHYSINDEV));
+		rec->ifindex_physin = attr_be32(attr_at(nlh, l, NFULA_IFINDEX_PHYSINDEV));
 	if (l->at[NFULA_IFINDEX_PHYSOUTDEV])
-		rec->ifindex_physout = be32_attr(attr_at(nlh, l, NFULA_IFINDEX_PHYSOUTDEV));
+		rec->ifindex_physout = attr_be32(attr_at(nlh, l, NFULA_IFINDEX_PHYSOUTDEV));
 	if (l->at[NFULA_SEQ]) {
-		rec->seq = be32_attr(attr_at(nlh, l, NFULA_SEQ));
+		rec->seq = attr_be32(attr_at(nlh, l, NFULA_SEQ));
 		rec->has_seq = true;
 	}
 	if (l->at[NFULA_TIMESTAMP]) {
 		/* Copied out: attributes are 4-byte aligned, the struct's be64s want 8. */
 		struct nfulnl_msg_packet_timestamp ts;
 
-		memcpy(&ts, payload(attr_at(nlh, l, NFULA_TIMESTAMP)), sizeof(ts));
+		memcpy(&ts, attr_data(attr_at(nlh, l, NFULA_TIMESTAMP)), sizeof(ts));
 		rec->ts_ns = be64toh(ts.sec) * 1000000000ull + be64toh(ts.usec) * 1000ull;
 	}
 	if (l->at[NFULA_HWTYPE])
-		rec->hw_type = be16_attr(attr_at(nlh, l, NFULA_HWTYPE));
+		rec->hw_type = attr_be16(attr_at(nlh, l, NFULA_HWTYPE));
 	if (l->at[NFULA_HWHEADER]) {
 		uint16_t len;
 
 		a = attr_at(nlh, l, NFULA_HWHEADER);
-		len = payload_len(a);
-		if (l->at[NFULA_HWLEN] && be16_attr(attr_at(nlh, l, NFULA_HWLEN)) < len)
-			len = be16_attr(attr_at(nlh, l, NFULA_HWLEN));
+		len = attr_len(a);
+		if (l->at[NFULA_HWLEN] && attr_be16(attr_at(nlh, l, NFULA_HWLEN)) < len)
+			len = attr_be16(attr_at(nlh, l, NFULA_HWLEN));
 		if (len > TRACE_HW_MAX)
 			len = TRACE_HW_MAX;
-		copy_upto32(rec->hw, payload(a), len);	/* the rest of hw[] is cleared */
+		copy_upto32(rec->hw, attr_data(a), len);	/* the rest of hw[] is cleared */
 		rec->hw_len = len;
 	}
 	if (l->at[NFULA_PAYLOAD]) {
@@ -500,8 +474,8 @@ static int extract(const struct nlmsghdr *nlh, const struct layout *l, struct tr
 		size_t len;
 
 		a = attr_at(nlh, l, NFULA_PAYLOAD);
-		pk = payload(a);
-		len = payload_len(a);
+		pk = attr_data(a);
+		len = attr_len(a);
 		rec->raw_len = (uint16_t)(len < TRACE_RAW_MAX ? len : TRACE_RAW_MAX);
 		copy_upto128(rec->raw, pk, rec->raw_len);
 		decode_pkt(last, pk, len, pkt_family(nfg->nfgen_family), &rec->pkt);
@@ -683,9 +657,10 @@ static inline bool forwarded(struct last_pkt *last, v16 d0, const uint8_t *pk)
 	return true;
 }
 
+/* The u32 attribute at offset @at of message @m. */
 static inline uint32_t be32_at(const char *m, uint32_t at)
 {
-	return ntohl(load32(m + at + MNL_ATTR_HDRLEN));
+	return attr_be32((const struct nlattr *)(m + at));
 }
 
 /*

@@ -13,6 +13,7 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include "iptrace/nftrace.h"
+#include "iptrace/nlattr.h"
 #include "iptrace/pkt.h"
 
 /*
@@ -49,20 +50,6 @@ static const enum mnl_attr_data_type trace_types[TRACE_ATTR_MAX + 1] = {
 	[TRACE_CT_STATUS]		= MNL_TYPE_U32,
 	[TRACE_CT_STATE]		= MNL_TYPE_U32,
 };
-
-/*
- * libmnl's accessors are calls into the shared library, ten or so per message: these read
- * the same bytes in place. Sizes were checked by parse_attrs().
- */
-static inline const void *attr_data(const struct nlattr *a)
-{
-	return (const char *)a + MNL_ATTR_HDRLEN;
-}
-
-static inline uint16_t attr_len(const struct nlattr *a)
-{
-	return (uint16_t)(a->nla_len - MNL_ATTR_HDRLEN);
-}
 
 /*
  * An attribute table this file reads: each known type's libmnl data type; types past max
@@ -175,30 +162,6 @@ static const struct policy table_policy = { table_types, NFTA_TABLE_NAME };
 _Static_assert(NFTA_VERDICT_MAX <= TRACE_ATTR_MAX && NFTA_CHAIN_MAX <= TRACE_ATTR_MAX &&
 	       NFTA_HOOK_MAX <= TRACE_ATTR_MAX, "struct tb holds every table this file reads");
 
-static uint32_t be32_attr(const struct nlattr *a)
-{
-	uint32_t v;
-
-	memcpy(&v, attr_data(a), sizeof(v));
-	return ntohl(v);
-}
-
-static uint16_t be16_attr(const struct nlattr *a)
-{
-	uint16_t v;
-
-	memcpy(&v, attr_data(a), sizeof(v));
-	return ntohs(v);
-}
-
-static uint64_t be64_attr(const struct nlattr *a)
-{
-	uint64_t v;
-
-	memcpy(&v, attr_data(a), sizeof(v));
-	return be64toh(v);
-}
-
 /* Copy a string attribute, cut to TRACE_NAME_MAX-1 (nft names may be longer). */
 static void name_attr(const struct nlattr *a, char *dst)
 {
@@ -219,7 +182,7 @@ static int decode_verdict(const struct nlattr *nest, struct trace_record *rec)
 	if (!v.a[NFTA_VERDICT_CODE])
 		return -EINVAL;
 	rec->has_verdict = true;
-	rec->verdict_code = (int32_t)be32_attr(v.a[NFTA_VERDICT_CODE]);
+	rec->verdict_code = (int32_t)attr_be32(v.a[NFTA_VERDICT_CODE]);
 	if (v.a[NFTA_VERDICT_CHAIN])
 		name_attr(v.a[NFTA_VERDICT_CHAIN], rec->verdict_chain);
 	return 0;
@@ -270,7 +233,7 @@ int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	rec->backend = TRACE_BACKEND_NFT;
 	rec->hook = HOOK_NONE;
 	rec->table_family = nfg->nfgen_family;
-	type = be32_attr(tb.a[NFTA_TRACE_TYPE]);
+	type = attr_be32(tb.a[NFTA_TRACE_TYPE]);
 	switch (type) {
 	case NFT_TRACETYPE_RULE:
 		rec->kind = TRACE_KIND_RULE;
@@ -286,27 +249,27 @@ int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	}
 	name_attr(tb.a[NFTA_TRACE_TABLE], rec->table);
 	name_attr(tb.a[NFTA_TRACE_CHAIN], rec->chain);
-	rec->trace_id = be32_attr(tb.a[NFTA_TRACE_ID]);
+	rec->trace_id = attr_be32(tb.a[NFTA_TRACE_ID]);
 	if (tb.a[NFTA_TRACE_RULE_HANDLE])
-		rec->handle = be64_attr(tb.a[NFTA_TRACE_RULE_HANDLE]);
+		rec->handle = attr_be64(tb.a[NFTA_TRACE_RULE_HANDLE]);
 	if (tb.a[NFTA_TRACE_VERDICT] && decode_verdict(tb.a[NFTA_TRACE_VERDICT], rec) < 0)
 		return -EINVAL;
 	if (tb.a[NFTA_TRACE_POLICY]) {
 		rec->has_policy = true;
-		rec->policy = be32_attr(tb.a[NFTA_TRACE_POLICY]);
+		rec->policy = attr_be32(tb.a[NFTA_TRACE_POLICY]);
 	}
 	if (tb.a[NFTA_TRACE_NFPROTO])
-		rec->nfproto = (uint8_t)be32_attr(tb.a[NFTA_TRACE_NFPROTO]);
+		rec->nfproto = (uint8_t)attr_be32(tb.a[NFTA_TRACE_NFPROTO]);
 	else
 		rec->nfproto = nfg->nfgen_family;
 	if (tb.a[NFTA_TRACE_MARK])
-		rec->mark = be32_attr(tb.a[NFTA_TRACE_MARK]);
+		rec->mark = attr_be32(tb.a[NFTA_TRACE_MARK]);
 	if (tb.a[NFTA_TRACE_IIF])
-		rec->ifindex_in = be32_attr(tb.a[NFTA_TRACE_IIF]);
+		rec->ifindex_in = attr_be32(tb.a[NFTA_TRACE_IIF]);
 	if (tb.a[NFTA_TRACE_OIF])
-		rec->ifindex_out = be32_attr(tb.a[NFTA_TRACE_OIF]);
+		rec->ifindex_out = attr_be32(tb.a[NFTA_TRACE_OIF]);
 	if (tb.a[NFTA_TRACE_IIFTYPE])
-		rec->hw_type = be16_attr(tb.a[NFTA_TRACE_IIFTYPE]);
+		rec->hw_type = attr_be16(tb.a[NFTA_TRACE_IIFTYPE]);
 	if (tb.a[NFTA_TRACE_LL_HEADER]) {
 		/* An Ethernet header as the log format's MAC= shows it: dst, src, type. */
 		uint16_t len = attr_len(tb.a[NFTA_TRACE_LL_HEADER]);
@@ -320,13 +283,13 @@ int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 		decode_headers(&tb, rec);
 	if (tb.a[TRACE_CT_ID]) {
 		rec->has_ct = true;
-		rec->ct_id = be32_attr(tb.a[TRACE_CT_ID]);
+		rec->ct_id = attr_be32(tb.a[TRACE_CT_ID]);
 		if (tb.a[TRACE_CT_DIRECTION])
 			rec->ct_dir = *(const uint8_t *)attr_data(tb.a[TRACE_CT_DIRECTION]);
 		if (tb.a[TRACE_CT_STATUS])
-			rec->ct_status = be32_attr(tb.a[TRACE_CT_STATUS]);
+			rec->ct_status = attr_be32(tb.a[TRACE_CT_STATUS]);
 		if (tb.a[TRACE_CT_STATE])
-			rec->ct_state = be32_attr(tb.a[TRACE_CT_STATE]);
+			rec->ct_state = attr_be32(tb.a[TRACE_CT_STATE]);
 	}
 	return 0;
 }
@@ -559,8 +522,8 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 		e->family = nfg->nfgen_family;
 		*pp = e;
 	}
-	e->hook = hook_of(e->family, be32_attr(hk.a[NFTA_HOOK_HOOKNUM]));
-	e->prio = (int32_t)be32_attr(hk.a[NFTA_HOOK_PRIORITY]);
+	e->hook = hook_of(e->family, attr_be32(hk.a[NFTA_HOOK_HOOKNUM]));
+	e->prio = (int32_t)attr_be32(hk.a[NFTA_HOOK_PRIORITY]);
 	return 0;
 }
 

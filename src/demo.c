@@ -46,6 +46,7 @@
 #include <sys/wait.h>
 
 #include "iptrace/demo.h"
+#include "iptrace/diag.h"
 
 enum { NS_CLIENT, NS_ROUTER, NS_SERVER, NS_N };
 
@@ -115,17 +116,6 @@ static char *const tool_env[] = {
 	"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL,
 };
 
-static void logf_(FILE *log, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("iptrace: demo: ", log);
-	va_start(ap, fmt);
-	vfprintf(log, fmt, ap);
-	va_end(ap);
-	fputc('\n', log);
-}
-
 /* A pending SIGINT/SIGTERM/SIGHUP (blocked by main) aborts the build between steps. */
 static bool interrupted(void)
 {
@@ -154,7 +144,7 @@ static int find_tool(const char *name, char *buf, size_t size)
  * run - spawn @argv (argv[0] an absolute path), @input (may be NULL) on its stdin, its
  * stdout onto our stderr so the data stream stays clean. 0, -EINTR, or -EIO on failure.
  */
-static int run(FILE *log, char *const argv[], const char *input)
+static int run(char *const argv[], const char *input)
 {
 	posix_spawn_file_actions_t fa;
 	int in[2] = { -1, -1 }, status, ret = 0;
@@ -168,7 +158,6 @@ static int run(FILE *log, char *const argv[], const char *input)
 	else
 		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, 2, 1);
-	fflush(log);
 	errno = posix_spawn(&pid, argv[0], &fa, NULL, argv, tool_env);
 	posix_spawn_file_actions_destroy(&fa);
 	if (errno) {
@@ -207,7 +196,7 @@ out:
 		cmd[0] = '\0';
 		for (int i = 0; argv[i] && n < sizeof(cmd); i++)
 			n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "%s%s", i ? " " : "", argv[i]);
-		logf_(log, "'%s' failed", cmd);
+		diag_info("demo: '%s' failed", cmd);
 	}
 	if (in[0] >= 0)
 		close(in[0]);
@@ -217,19 +206,19 @@ out:
 }
 
 /* ip - run `ip ARGS...` (NULL-terminated). */
-static int ip(const struct demo *d, FILE *log, ...)
+static int ip(const struct demo *d, ...)
 {
 	char *argv[16];
 	int n = 0;
 	va_list ap;
 
 	argv[n++] = (char *)d->ip;
-	va_start(ap, log);
+	va_start(ap, d);
 	while (n < 15 && (argv[n] = va_arg(ap, char *)))
 		n++;
 	va_end(ap);
 	argv[n] = NULL;
-	return run(log, argv, NULL);
+	return run(argv, NULL);
 }
 
 static int enter(const char *name)
@@ -284,7 +273,7 @@ static int wait_child(pid_t pid)
 }
 
 /* Forwarding on in the router; IPv6 off everywhere (no router solicitations, no DAD). */
-static int set_sysctls(const struct demo *d, FILE *log)
+static int set_sysctls(const struct demo *d)
 {
 	for (int i = 0; i < NS_N; i++) {
 		pid_t pid = fork_into(d->ns[i]);
@@ -301,7 +290,7 @@ static int set_sysctls(const struct demo *d, FILE *log)
 			_exit(r ? 1 : 0);
 		}
 		if (wait_child(pid) != 0) {
-			logf_(log, "cannot set the sysctls of namespace %s", d->ns[i]);
+			diag_info("demo: cannot set the sysctls of namespace %s", d->ns[i]);
 			return -EIO;
 		}
 	}
@@ -397,7 +386,7 @@ static void ask(int go_fd)
 	_exit(n >= (ssize_t)qlen && a[0] == q[0] && a[1] == q[1] && (a[2] & 0x80) ? 0 : 1);
 }
 
-static int start_endpoints(struct demo *d, FILE *log)
+static int start_endpoints(struct demo *d)
 {
 	int ready[2], go[2];
 	struct pollfd pfd;
@@ -419,7 +408,7 @@ static int start_endpoints(struct demo *d, FILE *log)
 	pfd = (struct pollfd){ .fd = ready[0], .events = POLLIN };
 	if (poll(&pfd, 1, 5000) != 1 || read(ready[0], &c, 1) != 1) {
 		close(ready[0]);
-		logf_(log, "the server in %s did not start", d->ns[NS_SERVER]);
+		diag_info("demo: the server in %s did not start", d->ns[NS_SERVER]);
 		return -EIO;
 	}
 	close(ready[0]);
@@ -440,7 +429,7 @@ static int start_endpoints(struct demo *d, FILE *log)
 }
 
 /* Labs of demos that died without cleaning up (SIGKILL): their pid no longer runs. */
-static void remove_stale(const struct demo *d, FILE *log)
+static void remove_stale(const struct demo *d)
 {
 	DIR *dir = opendir("/run/netns");
 	struct dirent *e;
@@ -454,34 +443,34 @@ static void remove_stale(const struct demo *d, FILE *log)
 		if (sscanf(e->d_name, DEMO_PREFIX "%d-%15s", &pid, role) != 2 || pid <= 0 ||
 		    pid == getpid() || (kill(pid, 0) == 0 || errno != ESRCH))
 			continue;
-		if (ip(d, log, "netns", "del", e->d_name, NULL) == 0)
-			logf_(log, "removed namespace %s left by a killed demo", e->d_name);
+		if (ip(d, "netns", "del", e->d_name, NULL) == 0)
+			diag_info("demo: removed namespace %s left by a killed demo", e->d_name);
 	}
 	closedir(dir);
 }
 
-static int build(struct demo *d, FILE *log)
+static int build(struct demo *d)
 {
 	char ipt[64];
 	const char *C = d->ns[NS_CLIENT], *R = d->ns[NS_ROUTER], *S = d->ns[NS_SERVER];
 	int ret;
 
 	if (find_tool("iptables-legacy-restore", ipt, sizeof(ipt)) < 0) {
-		logf_(log, "needs iptables-legacy-restore (Debian: apt install iptables)");
+		diag_info("demo: needs iptables-legacy-restore (Debian: apt install iptables)");
 		return -ENOENT;
 	}
-	remove_stale(d, log);
+	remove_stale(d);
 	for (int i = 0; i < NS_N; i++) {
-		ret = interrupted() ? -EINTR : ip(d, log, "netns", "add", d->ns[i], NULL);
+		ret = interrupted() ? -EINTR : ip(d, "netns", "add", d->ns[i], NULL);
 		if (ret < 0)
 			return ret;
 		d->created[i] = true;
 	}
-	ret = set_sysctls(d, log);
+	ret = set_sysctls(d);
 	if (ret < 0)
 		return ret;
 #define IP(...) do {						\
-		ret = interrupted() ? -EINTR : ip(d, log, __VA_ARGS__, NULL);	\
+		ret = interrupted() ? -EINTR : ip(d, __VA_ARGS__, NULL);	\
 		if (ret < 0)						\
 			return ret;					\
 	} while (0)
@@ -505,14 +494,14 @@ static int build(struct demo *d, FILE *log)
 	{
 		char *argv[] = { d->ip, "netns", "exec", (char *)R, ipt, "-w", NULL };
 
-		ret = interrupted() ? -EINTR : run(log, argv, demo_rules);
+		ret = interrupted() ? -EINTR : run(argv, demo_rules);
 		if (ret < 0)
 			return ret;
 	}
-	return interrupted() ? -EINTR : start_endpoints(d, log);
+	return interrupted() ? -EINTR : start_endpoints(d);
 }
 
-static int destroy(struct demo *d, FILE *log)
+static int destroy(struct demo *d)
 {
 	int ret = 0, status = -1;
 
@@ -545,22 +534,22 @@ static int destroy(struct demo *d, FILE *log)
 			ret = -EIO;
 	} else {
 		for (int i = NS_N - 1; i >= 0; i--)
-			if (d->created[i] && ip(d, log, "netns", "del", d->ns[i], NULL) < 0)
+			if (d->created[i] && ip(d, "netns", "del", d->ns[i], NULL) < 0)
 				ret = -EIO;
 	}
 	if (ret < 0)
-		logf_(log, "could not remove every namespace of the lab: see 'ip netns list'");
+		diag_info("demo: could not remove every namespace of the lab: see 'ip netns list'");
 	else if (d->client > 0 && status != -1 && WIFEXITED(status) && WEXITSTATUS(status) != 2)
-		logf_(log, "the client %s an answer; lab removed",
-		      WEXITSTATUS(status) == 0 ? "got" : "did not get");
+		diag_info("demo: the client %s an answer; lab removed",
+			  WEXITSTATUS(status) == 0 ? "got" : "did not get");
 	else if (d->created[NS_CLIENT])
-		logf_(log, "lab removed");
+		diag_info("demo: lab removed");
 	free(d);
 	return ret;
 }
 
 /* The janitor: wait until the demo ends, however it ends, then delete the lab. */
-static void janitor(const struct demo *d, int fd, FILE *log)
+static void janitor(const struct demo *d, int fd)
 {
 	char c;
 	int bad = 0;
@@ -568,13 +557,12 @@ static void janitor(const struct demo *d, int fd, FILE *log)
 	while (read(fd, &c, 1) < 0 && errno == EINTR)
 		;
 	for (int i = NS_N - 1; i >= 0; i--)
-		if (ip(d, log, "netns", "del", d->ns[i], NULL) < 0)
+		if (ip(d, "netns", "del", d->ns[i], NULL) < 0)
 			bad = 1;
-	fflush(log);
 	_exit(bad);
 }
 
-static int start_janitor(struct demo *d, FILE *log)
+static int start_janitor(struct demo *d)
 {
 	int p[2];
 
@@ -586,7 +574,7 @@ static int start_janitor(struct demo *d, FILE *log)
 		/* Not ours to hold: the client must see EOF when the demo closes it. */
 		close(d->go_fd);
 		close(p[1]);
-		janitor(d, p[0], log);
+		janitor(d, p[0]);
 	}
 	close(p[0]);
 	if (d->janitor < 0) {
@@ -597,7 +585,7 @@ static int start_janitor(struct demo *d, FILE *log)
 	return 0;
 }
 
-struct demo *demo_new(FILE *log)
+struct demo *demo_new(void)
 {
 	struct demo *d = calloc(1, sizeof(*d));
 	int ret;
@@ -615,20 +603,20 @@ struct demo *demo_new(FILE *log)
 		goto err;
 	}
 	if (find_tool("ip", d->ip, sizeof(d->ip)) < 0) {
-		logf_(log, "needs ip from iproute2 (Debian: apt install iproute2)");
+		diag_info("demo: needs ip from iproute2 (Debian: apt install iproute2)");
 		ret = -ENOENT;
 		goto err;
 	}
-	ret = build(d, log);
+	ret = build(d);
 	if (ret == 0)
-		ret = start_janitor(d, log);
+		ret = start_janitor(d);
 	if (ret < 0)
 		goto err;
 	return d;
 err:
 	if (ret == -EINTR)
-		logf_(log, "interrupted");
-	destroy(d, log);
+		diag_info("demo: interrupted");
+	destroy(d);
 	errno = -ret;
 	return NULL;
 }
@@ -638,11 +626,11 @@ const char *demo_router(const struct demo *d)
 	return d->router_path;
 }
 
-void demo_intro(const struct demo *d, FILE *f)
+void demo_intro(const struct demo *d)
 {
-	fprintf(f, "iptrace: demo: client " CLIENT_ADDR " → service " SERVICE_ADDR ":53, DNATed "
-		"(KUBE-SERVICES → KUBE-SVC-DNS → KUBE-SEP-DNS) by router %s to server "
-		SERVER_ADDR ":53\n", d->ns[NS_ROUTER]);
+	diag_info("demo: client " CLIENT_ADDR " → service " SERVICE_ADDR ":53, DNATed "
+		  "(KUBE-SERVICES → KUBE-SVC-DNS → KUBE-SEP-DNS) by router %s to server "
+		  SERVER_ADDR ":53", d->ns[NS_ROUTER]);
 }
 
 int demo_start(struct demo *d)
@@ -657,7 +645,7 @@ int demo_start(struct demo *d)
 	return n == 1 ? 0 : -errno;
 }
 
-int demo_free(struct demo *d, FILE *log)
+int demo_free(struct demo *d)
 {
-	return d ? destroy(d, log) : 0;
+	return d ? destroy(d) : 0;
 }

@@ -96,8 +96,8 @@ struct grouper {
 	uint64_t		next_id;
 	/*
 	 * No nft record yet: legacy packets are not indexed by the weak key, which only ever
-	 * joins an nft record (a quarter of the grouping cost). The first nft record indexes
-	 * the open ones (index_weak_keys()), so a join finds what it would have found.
+	 * joins an nft record. The first nft record indexes the open ones (index_weak_keys()),
+	 * so a join finds what it would have found.
 	 */
 	bool			seen_nft;
 	/* grouper_slot() when the packet of the last record has no free step: the fallback. */
@@ -184,9 +184,7 @@ static int add_slab(struct grouper *g)
 
 /*
  * The next free step of the packet the last record joined: a packet's records come in a
- * run (the kernel reports its steps one after the other), so the record decoded there is
- * most often added to that very packet and stays where it is, not copied (a step is ~550
- * bytes; the copy was a tenth of the replay cost, BENCHMARKS.md).
+ * run, so the record decoded there most often joins that very packet and is not copied.
  */
 struct trace_record *grouper_slot(struct grouper *g)
 {
@@ -307,7 +305,6 @@ static int step_hook(const struct trace_record *r)
 /* The legacy tables, known by name: their order at a hook and their priorities. */
 enum ltable { LT_OTHER, LT_RAW, LT_MANGLE, LT_NAT, LT_FILTER, LT_SECURITY };
 
-/* By the first letter, then the whole name: no strcmp() chain per record. */
 static enum ltable ltable_of(const char *t)
 {
 	switch (t[0]) {

@@ -81,13 +81,6 @@ int logbind_apply(struct logbind *lb)
 	return ret;
 }
 
-int logbind_switch(struct logbind *lb, int pf)
-{
-	int ret = logbind_prepare(lb, pf);
-
-	return ret < 0 ? ret : logbind_apply(lb);
-}
-
 int logbind_restore(struct logbind *lb)
 {
 	int ret;

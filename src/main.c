@@ -17,6 +17,7 @@
 #include <libmnl/libmnl.h>
 
 #include "iptrace/demo.h"
+#include "iptrace/diag.h"
 #include "iptrace/logbind.h"
 #include "iptrace/logline.h"
 #include "iptrace/loop.h"
@@ -43,42 +44,6 @@ static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig)
 {
 	stop_signal = sig;
-}
-
-/*
- * vmsg - one diagnostic line on stderr. Under systemd (stderr is the journal stream) it
- * starts with sd-daemon's "<N>" so the journal files it at its priority: <4> "warning:",
- * <5> "note:", <6> information (info()), <3> everything else.
- */
-static void vmsg(int prio, const char *fmt, va_list ap)
-{
-	if (prio == 3 && strncmp(fmt, "warning:", 8) == 0)
-		prio = 4;
-	else if (prio == 3 && strncmp(fmt, "note:", 5) == 0)
-		prio = 5;
-	if (notify_stderr_is_journal())
-		fprintf(stderr, "<%d>", prio);
-	fputs("iptrace: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-
-static void msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg(3, fmt, ap);
-	va_end(ap);
-}
-
-static void info(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg(6, fmt, ap);
-	va_end(ap);
 }
 
 /* Output files: 0640, never through a symlink. */
@@ -132,21 +97,21 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 	pipeline_summary(pl, &s);
 	/* Never silent: messages we could not decode are said, whatever the format. */
 	if (s.malformed)
-		msg("warning: %llu netlink message(s) could not be decoded and were skipped",
-		    (unsigned long long)s.malformed);
+		diag_warning("%llu netlink message(s) could not be decoded and were skipped",
+			     (unsigned long long)s.malformed);
 	if (s.overruns)
-		msg("warning: the nf_tables trace socket overran %llu time%s: an unknown number of "
-		    "nft records were lost, not in the lost count", (unsigned long long)s.overruns,
-		    s.overruns == 1 ? "" : "s");
+		diag_warning("the nf_tables trace socket overran %llu time%s: an unknown number "
+			     "of nft records were lost, not in the lost count",
+			     (unsigned long long)s.overruns, s.overruns == 1 ? "" : "s");
 	if (strcmp(o->format, "text") != 0)
 		return;
-	info("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,
-	     s.packets == 1 ? "" : "s", (unsigned long long)s.records, s.records == 1 ? "" : "s",
-	     (unsigned long long)s.lost,
-	     s.dropped ? " (open packets dropped at --count)" : "");
+	diag_info("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,
+		  s.packets == 1 ? "" : "s", (unsigned long long)s.records,
+		  s.records == 1 ? "" : "s", (unsigned long long)s.lost,
+		  s.dropped ? " (open packets dropped at --count)" : "");
 	if (s.limited && s.unmarked)
-		msg("--limit left %llu selected packet%s unmarked (not traced)",
-		    (unsigned long long)s.unmarked, s.unmarked == 1 ? "" : "s");
+		diag_info("--limit left %llu selected packet%s unmarked (not traced)",
+			  (unsigned long long)s.unmarked, s.unmarked == 1 ? "" : "s");
 }
 
 /* --read: kernel TRACE lines through the same grouper and sinks. */
@@ -160,7 +125,7 @@ static int run_read(const struct iptrace_opts *o, struct pipeline *pl)
 	int ret = 0;
 
 	if (!in) {
-		msg("cannot open '%s': %s", o->input, strerror(errno));
+		diag_error("cannot open '%s': %s", o->input, strerror(errno));
 		return EXIT_FAILURE;
 	}
 	while (!stop_signal && !pipeline_done(pl) && (n = getline(&line, &cap, in)) >= 0) {
@@ -188,14 +153,14 @@ static int run_replay(const struct iptrace_opts *o, struct pipeline *pl)
 	int ret;
 
 	if (!r) {
-		msg("cannot open '%s': %s", o->input,
-		    errno == EINVAL ? "not a recorded netlink file" : strerror(errno));
+		diag_error("cannot open '%s': %s", o->input,
+			   errno == EINVAL ? "not a recorded netlink file" : strerror(errno));
 		return EXIT_FAILURE;
 	}
 	ret = pipeline_replay(pl, r, &stop_signal);
 	nlrec_close(r);
 	if (ret < 0) {
-		msg("'%s' is truncated or corrupt", o->input);
+		diag_error("'%s' is truncated or corrupt", o->input);
 		return EXIT_FAILURE;
 	}
 	return 0;
@@ -247,7 +212,7 @@ static int save_state(struct live *lv)
 	int ret = state_save(&lv->st);
 
 	if (ret < 0)
-		msg("cannot write the state file in %s: %s", state_dir(), strerror(-ret));
+		diag_error("cannot write the state file in %s: %s", state_dir(), strerror(-ret));
 	else
 		lv->st_saved = true;
 	return ret;
@@ -258,10 +223,10 @@ static void explain_owner(void)
 	uint32_t port;
 
 	if (nflog_group_owner(0, &port) == 0)
-		msg("NFLOG group 0 is owned by netlink port id %u (another iptrace, ulogd, "
-		    "tcpdump -i nflog:0?): only one socket per namespace may own it", port);
+		diag_error("NFLOG group 0 is owned by netlink port id %u (another iptrace, ulogd, "
+			   "tcpdump -i nflog:0?): only one socket per namespace may own it", port);
 	else
-		msg("cannot bind NFLOG group 0: permission denied (need root or CAP_NET_ADMIN)");
+		diag_error("cannot bind NFLOG group 0: permission denied (need root or CAP_NET_ADMIN)");
 }
 
 /*
@@ -273,7 +238,7 @@ static void explain_owner(void)
 #define RX_BATCH	64
 #define RX_SLOT		(16u << 10)
 
-/* What the loop feeds while tracing: the pipeline, the recording, the rule cache. */
+/* What the loop (and the chain dump taken at start) feeds: the pipeline and the recording. */
 struct live_feed {
 	struct live	*lv;
 	struct pipeline	*pl;
@@ -291,6 +256,13 @@ static int live_datagram(void *ctx, uint16_t source, uint64_t mono, uint64_t wal
 	return pipeline_dispatch(f->pl, source, buf, len);
 }
 
+/* The chain dump taken at start: through the pipeline (and into --record) like any buffer. */
+static int live_dump(void *ctx, const void *buf, size_t len)
+{
+	return live_datagram(ctx, NLREC_NFTRACE, loop_clock_ns(CLOCK_MONOTONIC),
+			     loop_clock_ns(CLOCK_REALTIME), buf, len);
+}
+
 static void live_overrun(void *ctx, uint16_t source)
 {
 	struct live_feed *f = ctx;
@@ -304,10 +276,10 @@ static void live_overrun(void *ctx, uint16_t source)
 	}
 	/* NFLOG: the exact count comes from the sequence gap. */
 	if (!f->warned)
-		msg("warning: the kernel is dropping trace records (socket overrun); %s",
-		    source == NLREC_NFTRACE ?
-		    "nft records have no sequence number: counted as overruns" :
-		    "they are counted as lost");
+		diag_warning("the kernel is dropping trace records (socket overrun); %s",
+			     source == NLREC_NFTRACE ?
+			     "nft records have no sequence number: counted as overruns" :
+			     "they are counted as lost");
 	f->warned = true;
 }
 
@@ -357,14 +329,14 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 		src[cfg.nsrc++] = (struct loop_source){ nftrace_src_fd(lv->nftrace), NLREC_NFTRACE };
 	ret = loop_run(&cfg, &stage);
 	if (ret < 0) {
-		msg("%s: %s", stage == LOOP_POLL ? "poll" : "receiving trace records", strerror(-ret));
+		diag_error("%s: %s", stage == LOOP_POLL ? "poll" : "receiving trace records", strerror(-ret));
 		return EXIT_FAILURE;
 	}
 	return 0;
 }
 
 /*
- * --backend auto, as CONTRACT.md "Marker choice" says: legacy tables in use (read from /proc,
+ * --backend auto (README, "Marker choice"): legacy tables in use (read from /proc,
  * never by opening one) -> the libiptc marker, plus the nft marker when nf_tables base chains
  * exist too (nft chains report only while some nftrace rule exists); neither -> nft.
  */
@@ -407,15 +379,15 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 
 	/* Say it plainly up front, rather than as some socket's EPERM later. */
 	if (!privs_have(CAP_NET_ADMIN)) {
-		msg("need root or CAP_NET_ADMIN to trace (try sudo)");
+		diag_error("need root or CAP_NET_ADMIN to trace (try sudo)");
 		return EXIT_FAILURE;
 	}
 	/* A capture killed here before us left rules and a binding: undo them first. */
-	if (state_cleanup(true, stderr) < 0)
-		msg("warning: cannot read the state of earlier captures in %s", state_dir());
+	if (state_cleanup(true) < 0)
+		diag_warning("cannot read the state of earlier captures in %s", state_dir());
 	ret = state_init(&lv->st, tag);
 	if (ret < 0) {
-		msg("cannot identify the network namespace: %s", strerror(-ret));
+		diag_error("cannot identify the network namespace: %s", strerror(-ret));
 		return EXIT_FAILURE;
 	}
 	lv->lb = lv->st.lb;
@@ -426,13 +398,13 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 
 		/* The nft marker's records don't need group 0: only legacy steps are lost. */
 		if (e == EPERM && kind == MARKER_NFT && nflog_group_owner(0, &port) == 0) {
-			msg("warning: NFLOG group 0 is owned by netlink port id %u: legacy-table "
-			    "steps can't be shown, only nf_tables ones", port);
+			diag_warning("NFLOG group 0 is owned by netlink port id %u: legacy-table "
+				     "steps can't be shown, only nf_tables ones", port);
 		} else {
 			if (e == EPERM)
 				explain_owner();
 			else
-				msg("cannot open an nfnetlink_log socket: %s", strerror(e));
+				diag_error("cannot open an nfnetlink_log socket: %s", strerror(e));
 			return EXIT_FAILURE;
 		}
 	}
@@ -444,7 +416,7 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 			continue;
 		ret = logbind_prepare(&lv->lb[f], pfs[f]);
 		if (ret < 0) {
-			msg("cannot read nf_log/%d: %s", pfs[f], strerror(-ret));
+			diag_error("cannot read nf_log/%d: %s", pfs[f], strerror(-ret));
 			return EXIT_FAILURE;
 		}
 		/* Intent first: a SIGKILL after the write still finds what to restore. */
@@ -452,26 +424,26 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 			return EXIT_FAILURE;
 		ret = logbind_apply(&lv->lb[f]);
 		if (ret < 0) {
-			msg("cannot bind nfnetlink_log to nf_log/%d: %s", pfs[f], strerror(-ret));
+			diag_error("cannot bind nfnetlink_log to nf_log/%d: %s", pfs[f], strerror(-ret));
 			return EXIT_FAILURE;
 		}
 	}
 	lv->rx = rxbatch_new(RX_BATCH, RX_SLOT);
 	if (!lv->rx) {
-		msg("out of memory");
+		diag_error("out of memory");
 		return EXIT_FAILURE;
 	}
 	if (kind != MARKER_LEGACY) {
 		/* Subscribed before the marker exists: no record of the capture is missed. */
 		lv->nftrace = nftrace_src_open(o->rcvbuf ? o->rcvbuf : NFTRACE_RCVBUF);
 		if (!lv->nftrace) {
-			msg("cannot open an nf_tables trace socket: %s", strerror(errno));
+			diag_error("cannot open an nf_tables trace socket: %s", strerror(errno));
 			return EXIT_FAILURE;
 		}
 	}
 	lv->marker = marker_new(kind, &o->sel, tag);
 	if (!lv->marker) {
-		msg("cannot create the marker: %s", strerror(errno));
+		diag_error("cannot create the marker: %s", strerror(errno));
 		return EXIT_FAILURE;
 	}
 	/* The nft marker's table dies with its socket: only legacy rules need the state file. */
@@ -482,7 +454,7 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 		return EXIT_FAILURE;
 	ret = marker_install(lv->marker);
 	if (ret < 0) {
-		msg("cannot install the trace rules: %s", marker_error(lv->marker));
+		diag_error("cannot install the trace rules: %s", marker_error(lv->marker));
 		return EXIT_FAILURE;
 	}
 	return 0;
@@ -496,7 +468,7 @@ static int live_teardown(struct live *lv)
 	if (lv->marker) {
 		ret = marker_remove(lv->marker);
 		if (ret < 0) {
-			msg("cannot remove the trace rules: %s", marker_error(lv->marker));
+			diag_error("cannot remove the trace rules: %s", marker_error(lv->marker));
 			rc = EXIT_FAILURE;
 		}
 	}
@@ -507,8 +479,8 @@ static int live_teardown(struct live *lv)
 	for (int f = 1; lv->lb && f >= 0; f--) {
 		ret = logbind_restore(&lv->lb[f]);
 		if (ret < 0) {
-			msg("cannot restore nf_log/%d to '%s': %s", lv->lb[f].pf, lv->lb[f].saved,
-			    strerror(-ret));
+			diag_error("cannot restore nf_log/%d to '%s': %s", lv->lb[f].pf, lv->lb[f].saved,
+				   strerror(-ret));
 			rc = EXIT_FAILURE;
 		}
 	}
@@ -518,255 +490,286 @@ static int live_teardown(struct live *lv)
 		if (rc == 0)
 			state_remove(&lv->st);
 		else
-			msg("left %s/%d.state: run 'iptrace --cleanup' to retry", state_dir(),
-			    (int)lv->st.pid);
+			diag_error("left %s/%d.state: run 'iptrace --cleanup' to retry", state_dir(),
+				   (int)lv->st.pid);
 	}
 	return rc;
 }
 
-struct feed {
-	struct live	*lv;
-	struct pipeline	*pl;
+/* Everything one run holds: set up in this order, torn down in reverse. */
+struct run {
+	struct iptrace_opts	o;
+	sigset_t		waitmask;	/* the signal mask inside ppoll() */
+	FILE			*out;
+	struct sink		sink;
+	struct demo		*demo;		/* --demo: the lab */
+	struct ct_lookup	*ct;		/* --nat */
+	struct live		lv;		/* live tracing */
+	struct pipeline		*pl;
+	char			outname[4096];	/* --output-time's expansion */
 };
 
-/* The chain dump taken at start: through the pipeline (and into --record) like any buffer. */
-static int feed_dump(void *ctx, const void *buf, size_t len)
+/* Signals only set the flag; they are unblocked inside ppoll() alone. */
+static void catch_signals(sigset_t *waitmask)
 {
-	struct feed *f = ctx;
-	uint64_t mono = loop_clock_ns(CLOCK_MONOTONIC);
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block;
 
-	if (f->lv->rec)
-		nlrec_write(f->lv->rec, NLREC_NFTRACE, mono, buf, len);
-	pipeline_set_clock(f->pl, mono, loop_clock_ns(CLOCK_REALTIME));
-	return pipeline_dispatch(f->pl, NLREC_NFTRACE, buf, len);
+	sigemptyset(&block);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&block, sigs[i]);
+	sigprocmask(SIG_BLOCK, &block, waitmask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
 }
 
-int main(int argc, char **argv)
+/* The output file and the sink that writes to it. Returns 0 or an exit code. */
+static int open_sink(struct run *r)
 {
-	struct iptrace_opts o;
-	struct sink sink = { 0 };
-	struct pipeline *pl = NULL;
-	struct live lv = { 0 };
-	struct ct_lookup *ct = NULL;	/* --nat */
-	struct demo *demo = NULL;
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigset_t block, waitmask;
-	char err[256], tag[64], desc[256], outname[4096];
-	FILE *out;
-	int rc = 0, ret;
+	struct iptrace_opts *o = &r->o;
 
-	if (options_parse(argc, argv, &o, err, sizeof(err)) < 0) {
-		msg("%s", err);
-		return EXIT_USAGE;
-	}
-	if (o.mode == MODE_HELP) {
-		options_usage(stdout);
-		return 0;
-	}
-	if (o.mode == MODE_VERSION) {
-		printf("iptrace %s\n", PACKAGE_VERSION);
-		return 0;
-	}
-
-	if (o.netns) {
-		ret = enter_netns(o.netns);
-		if (ret < 0) {
-			msg("cannot enter network namespace '%s': %s", o.netns,
-			    ret == -ENOENT ? "no such namespace" : strerror(-ret));
-			return ret == -ENOENT ? EXIT_USAGE : EXIT_FAILURE;
-		}
-	}
-	if (o.mode == MODE_CLEANUP) {
-		ret = state_cleanup(o.netns != NULL, stderr);
-		if (ret < 0) {
-			msg("cleanup failed: %s", strerror(-ret));
-			return EXIT_FAILURE;
-		}
-		info("%d stale capture(s) cleaned up", ret);
-		return 0;
-	}
-	if (o.mode == MODE_LIST)
-		return state_list(stdout) < 0 ? EXIT_FAILURE : 0;
-	if (o.mode == MODE_TRACE && o.sel.iface[0]) {
-		/* Checked here, in the traced namespace, before anything is opened. */
-		size_t il = strlen(o.sel.iface);
-
-		if (o.sel.iface[il - 1] != '+' && !if_nametoindex(o.sel.iface)) {
-			msg("unknown interface '%s'", o.sel.iface);
-			return EXIT_USAGE;
-		}
-	}
-
-	/* Signals only set the flag; they are unblocked inside ppoll() alone. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGPIPE);
-	sigprocmask(SIG_BLOCK, &block, &waitmask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-
-	if (o.output_time && expand_output_time(&o, outname, sizeof(outname)) < 0) {
-		msg("cannot expand --output '%s' with the time", o.output);
+	if (o->output_time && expand_output_time(o, r->outname, sizeof(r->outname)) < 0) {
+		diag_error("cannot expand --output '%s' with the time", o->output);
 		return EXIT_USAGE;
 	}
 	/* The journal sink sends to the journal itself: no file to create. */
-	out = strcmp(o.format, "journal") == 0 ? stdout : open_output(o.output);
-	if (!out) {
-		msg("cannot open '%s': %s", o.output, strerror(errno));
+	r->out = strcmp(o->format, "journal") == 0 ? stdout : open_output(o->output);
+	if (!r->out) {
+		diag_error("cannot open '%s': %s", o->output, strerror(errno));
 		return EXIT_FAILURE;
 	}
-	sink.ops = sink_lookup(o.format);
-	sink.out = out;
-	sink.opts.color = want_color(&o, out);
-	sink.opts.time_prefix = o.log_time;
+	r->sink.ops = sink_lookup(o->format);
+	r->sink.out = r->out;
+	r->sink.opts.color = want_color(o, r->out);
+	r->sink.opts.time_prefix = o->log_time;
 	/* Live: flushed when the sockets run dry; --replay: at the end. --read keeps per packet. */
-	sink.opts.deferred_flush = o.mode == MODE_TRACE || o.mode == MODE_REPLAY;
+	r->sink.opts.deferred_flush = o->mode == MODE_TRACE || o->mode == MODE_REPLAY;
+	return 0;
+}
 
-	/* The NAT modes run their own loop; it reads the stop flag through the pointer. */
-	if (o.mode == MODE_NAT_LOG || o.mode == MODE_NAT_TABLE) {
-		rc = o.mode == MODE_NAT_LOG ? natlog_run(&o, out, &stop_signal, &waitmask) :
-					      nattable_run(&o, out);
-		goto out_close;
-	}
+/* --demo: build the lab (signals are blocked: one aborts it), then trace in its router. */
+static int demo_begin(struct run *r)
+{
+	int ret;
 
-	if (o.mode == MODE_DEMO) {
-		/* Build the lab (signals are blocked: one aborts it), then trace in its router. */
-		demo = demo_new(stderr);
-		if (!demo) {
-			rc = errno == EINTR ? 0 : EXIT_FAILURE;
-			goto out_close;
-		}
-		ret = enter_netns(demo_router(demo));
-		if (ret < 0) {
-			msg("cannot enter the demo's router namespace: %s", strerror(-ret));
-			rc = EXIT_FAILURE;
-			goto out_close;
-		}
-		demo_intro(demo, stderr);
-		o.mode = MODE_TRACE;
+	r->demo = demo_new();
+	if (!r->demo)
+		return errno == EINTR ? 0 : EXIT_FAILURE;
+	ret = enter_netns(demo_router(r->demo));
+	if (ret < 0) {
+		diag_error("cannot enter the demo's router namespace: %s", strerror(-ret));
+		return EXIT_FAILURE;
 	}
-	if (o.mode == MODE_TRACE) {
-		snprintf(tag, sizeof(tag), "iptrace:%ld", (long)getpid());
-		if (o.record) {
-			lv.rec = nlrec_create(o.record);
-			if (!lv.rec) {
-				msg("cannot create '%s': %s", o.record, strerror(errno));
-				rc = EXIT_FAILURE;
-				goto out_close;
-			}
-		}
-		if (o.nat && !(ct = ct_lookup_open())) {
-			msg("cannot open a conntrack socket for --nat: %s", strerror(errno));
-			rc = EXIT_FAILURE;
-			goto out_teardown;
-		}
-		selection_describe(&o.sel, desc, sizeof(desc));
-		rc = live_setup(&o, &lv, tag, desc);
-		if (rc)
-			goto out_teardown;
-		/* After the marker: its own rules are in the tables the resolver first looks at. */
-		lv.resolver = resolver_new(&(struct resolver_cfg){ 0 });
-		if (!lv.resolver) {
-			msg("out of memory");
-			rc = EXIT_FAILURE;
-			goto out_teardown;
-		}
-		/* In the traced namespace; its events come on the nftrace socket (pipeline.c). */
-		if (lv.nftrace && !(lv.nftrule = nftrule_new(&(struct nftrule_cfg){ 0 })))
-			msg("warning: cannot read nft rules (%s): nft steps show handles only",
-			    strerror(errno));
-		/* Set-up is done: from here on only teardown's needs remain. */
-		ret = privs_keep_net();
-		if (ret < 0)
-			msg("warning: cannot drop capabilities: %s", strerror(-ret));
-		info("tracing %s with the %s marker (rules tagged %s); Ctrl-C to stop", desc,
-		     marker_name(lv.marker), tag);
-		/* Type=notify: the rules are in and the socket is bound. */
-		ret = notify_send("READY=1\nSTATUS=tracing");
-		if (ret < 0)
-			msg("warning: cannot notify the service manager: %s", strerror(-ret));
-		if (demo && (ret = demo_start(demo)) < 0) {
-			msg("cannot start the demo's client: %s", strerror(-ret));
-			rc = EXIT_FAILURE;
-			goto out_teardown;
-		}
-	}
+	demo_intro(r->demo);
+	r->o.mode = MODE_TRACE;
+	return 0;
+}
 
-	{
-		struct pipeline_cfg pc = {
-			.window_ns = (uint64_t)o.window_ms * 1000000ull,
-			.count = o.count,
-			.no_group = o.no_group,
-			.verbose = o.verbose,
-			.marker = lv.marker,
-			.live_ifnames = o.mode == MODE_TRACE,
-			.resolver = lv.resolver,
-			.nftrule = lv.nftrule,
-			.ct = ct,
-		};
-		/* --read lines are one tick apart: no window closes before the input ends. */
-		if (o.mode == MODE_READ)
-			pc.window_ns = UINT64_MAX / 2;
-		pl = pipeline_new(&pc, &sink);
+/* Live tracing up to its first record: marker, sockets, rule text. 0 or an exit code. */
+static int trace_begin(struct run *r)
+{
+	const struct iptrace_opts *o = &r->o;
+	struct live *lv = &r->lv;
+	char tag[64], desc[256];
+	int rc, ret;
+
+	snprintf(tag, sizeof(tag), "iptrace:%ld", (long)getpid());
+	if (o->record) {
+		lv->rec = nlrec_create(o->record);
+		if (!lv->rec) {
+			diag_error("cannot create '%s': %s", o->record, strerror(errno));
+			return EXIT_FAILURE;
+		}
 	}
-	if (!pl) {
-		msg("out of memory");
-		rc = EXIT_FAILURE;
+	if (o->nat && !(r->ct = ct_lookup_open())) {
+		diag_error("cannot open a conntrack socket for --nat: %s", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	selection_describe(&o->sel, desc, sizeof(desc));
+	rc = live_setup(o, lv, tag, desc);
+	if (rc)
+		return rc;
+	/* After the marker: its own rules are in the tables the resolver first looks at. */
+	lv->resolver = resolver_new(&(struct resolver_cfg){ 0 });
+	if (!lv->resolver) {
+		diag_error("out of memory");
+		return EXIT_FAILURE;
+	}
+	/* In the traced namespace; its events come on the nftrace socket (pipeline.c). */
+	if (lv->nftrace && !(lv->nftrule = nftrule_new(&(struct nftrule_cfg){ 0 })))
+		diag_warning("cannot read nft rules (%s): nft steps show handles only",
+			     strerror(errno));
+	/* Set-up is done: from here on only teardown's needs remain. */
+	ret = privs_keep_net();
+	if (ret < 0)
+		diag_warning("cannot drop capabilities: %s", strerror(-ret));
+	diag_info("tracing %s with the %s marker (rules tagged %s); Ctrl-C to stop", desc,
+		  marker_name(lv->marker), tag);
+	/* Type=notify: the rules are in and the socket is bound. */
+	ret = notify_send("READY=1\nSTATUS=tracing");
+	if (ret < 0)
+		diag_warning("cannot notify the service manager: %s", strerror(-ret));
+	if (r->demo && (ret = demo_start(r->demo)) < 0) {
+		diag_error("cannot start the demo's client: %s", strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	return 0;
+}
+
+static int make_pipeline(struct run *r)
+{
+	const struct iptrace_opts *o = &r->o;
+	struct pipeline_cfg pc = {
+		.window_ns = (uint64_t)o->window_ms * 1000000ull,
+		.count = o->count,
+		.no_group = o->no_group,
+		.verbose = o->verbose,
+		.marker = r->lv.marker,
+		.live_ifnames = o->mode == MODE_TRACE,
+		.resolver = r->lv.resolver,
+		.nftrule = r->lv.nftrule,
+		.ct = r->ct,
+	};
+
+	/* --read lines are one tick apart: no window closes before the input ends. */
+	if (o->mode == MODE_READ)
+		pc.window_ns = UINT64_MAX / 2;
+	r->pl = pipeline_new(&pc, &r->sink);
+	if (!r->pl) {
+		diag_error("out of memory");
+		return EXIT_FAILURE;
+	}
+	if (r->lv.nftrace) {
+		struct live_feed f = { .lv = &r->lv, .pl = r->pl };
+
+		nftrace_src_take_dump(r->lv.nftrace, live_dump, &f);
+	}
+	return r->sink.ops->begin(&r->sink) < 0 ? EXIT_FAILURE : 0;
+}
+
+/*
+ * The trace modes (live, --demo, --read, --replay): records through the pipeline into the
+ * sink, then teardown and the summary, last, whatever ended the run. Returns an exit code.
+ */
+static int capture(struct run *r)
+{
+	int rc = 0, ret;
+
+	if (r->o.mode == MODE_DEMO && (rc = demo_begin(r)) != 0)
+		goto out;
+	if (r->o.mode == MODE_TRACE && (rc = trace_begin(r)) != 0)
 		goto out_teardown;
-	}
-	if (lv.nftrace) {
-		struct feed fd = { &lv, pl };
-
-		nftrace_src_take_dump(lv.nftrace, feed_dump, &fd);
-	}
-	if (sink.ops->begin(&sink) < 0) {
-		rc = EXIT_FAILURE;
+	rc = make_pipeline(r);
+	if (rc)
 		goto out_teardown;
-	}
-	switch (o.mode) {
+	switch (r->o.mode) {
 	case MODE_TRACE:
-		rc = run_live(&o, pl, &lv, &waitmask);
+		rc = run_live(&r->o, r->pl, &r->lv, &r->waitmask);
 		break;
 	case MODE_READ:
-		rc = run_read(&o, pl);
+		rc = run_read(&r->o, r->pl);
 		break;
 	case MODE_REPLAY:
-		rc = run_replay(&o, pl);
+		rc = run_replay(&r->o, r->pl);
 		break;
 	default:
 		break;
 	}
-
 out_teardown:
-	if (o.mode == MODE_TRACE) {
-		ret = live_teardown(&lv);
+	if (r->o.mode == MODE_TRACE) {
+		ret = live_teardown(&r->lv);
 		if (ret && !rc)
 			rc = ret;
 	}
-	if (pl) {
-		/* The summary comes last, after teardown, whatever ended the run. */
-		if (pipeline_finish(pl, lv.marker ? marker_name(lv.marker) : NULL) < 0 && !stop_signal)
-			rc = rc ? rc : EXIT_FAILURE;
-		print_text_summary(&o, pl);
-		pipeline_free(pl);
+	if (r->pl) {
+		if (pipeline_finish(r->pl, r->lv.marker ? marker_name(r->lv.marker) : NULL) < 0 &&
+		    !stop_signal && !rc)
+			rc = EXIT_FAILURE;
+		print_text_summary(&r->o, r->pl);
+		pipeline_free(r->pl);
 	}
-	resolver_free(lv.resolver);
-	nftrule_free(lv.nftrule);
-	marker_free(lv.marker);
-	ct_lookup_close(ct);
-	if (lv.rec && nlrec_close(lv.rec) < 0) {
-		msg("cannot write '%s': %s", o.record, strerror(errno));
+	resolver_free(r->lv.resolver);
+	nftrule_free(r->lv.nftrule);
+	marker_free(r->lv.marker);
+	ct_lookup_close(r->ct);
+	if (r->lv.rec && nlrec_close(r->lv.rec) < 0) {
+		diag_error("cannot write '%s': %s", r->o.record, strerror(errno));
 		rc = rc ? rc : EXIT_FAILURE;
 	}
-out_close:
-	if (demo_free(demo, stderr) < 0)
-		rc = rc ? rc : EXIT_FAILURE;
-	if (out != stdout)
-		fclose(out);
+out:
+	if (demo_free(r->demo) < 0 && !rc)
+		rc = EXIT_FAILURE;
+	return rc;
+}
+
+/* Modes that need neither output nor signals. -1 when @o's mode is not one of them. */
+static int run_plain(const struct iptrace_opts *o)
+{
+	int ret;
+
+	switch (o->mode) {
+	case MODE_CLEANUP:
+		ret = state_cleanup(o->netns != NULL);
+		if (ret < 0) {
+			diag_error("cleanup failed: %s", strerror(-ret));
+			return EXIT_FAILURE;
+		}
+		diag_info("%d stale capture(s) cleaned up", ret);
+		return 0;
+	case MODE_LIST:
+		return state_list(stdout) < 0 ? EXIT_FAILURE : 0;
+	case MODE_TRACE:
+		/* Checked here, in the traced namespace, before anything is opened. */
+		if (o->sel.iface[0] && o->sel.iface[strlen(o->sel.iface) - 1] != '+' &&
+		    !if_nametoindex(o->sel.iface)) {
+			diag_error("unknown interface '%s'", o->sel.iface);
+			return EXIT_USAGE;
+		}
+		return -1;
+	default:
+		return -1;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct run r = { 0 };
+	char err[256];
+	int rc, ret;
+
+	if (options_parse(argc, argv, &r.o, err, sizeof(err)) < 0) {
+		diag_error("%s", err);
+		return EXIT_USAGE;
+	}
+	if (r.o.mode == MODE_HELP) {
+		options_usage(stdout);
+		return 0;
+	}
+	if (r.o.mode == MODE_VERSION) {
+		printf("iptrace %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (r.o.netns && (ret = enter_netns(r.o.netns)) < 0) {
+		diag_error("cannot enter network namespace '%s': %s", r.o.netns,
+			   ret == -ENOENT ? "no such namespace" : strerror(-ret));
+		return ret == -ENOENT ? EXIT_USAGE : EXIT_FAILURE;
+	}
+	rc = run_plain(&r.o);
+	if (rc >= 0)
+		return rc;
+	catch_signals(&r.waitmask);
+	rc = open_sink(&r);
+	if (rc)
+		return rc;
+	if (r.o.mode == MODE_NAT_LOG)
+		rc = natlog_run(&r.o, r.out, &stop_signal, &r.waitmask);
+	else if (r.o.mode == MODE_NAT_TABLE)
+		rc = nattable_run(&r.o, r.out);
+	else
+		rc = capture(&r);
+	if (r.out != stdout)
+		fclose(r.out);
 	else
 		fflush(stdout);
 	return rc;

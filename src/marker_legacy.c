@@ -15,6 +15,7 @@
 #include <linux/netfilter/xt_mark.h>
 #include <linux/netfilter/xt_multiport.h>
 
+#include "iptrace/diag.h"
 #include "iptrace/marker.h"
 
 /*
@@ -144,15 +145,6 @@ struct rule_spec {
 	const struct addr_prefix	*src, *dst;
 };
 
-static void prefix_mask(unsigned plen, uint8_t *mask, unsigned bytes)
-{
-	for (unsigned i = 0; i < bytes; i++) {
-		unsigned keep = plen >= (i + 1) * 8 ? 8 : plen > i * 8 ? plen - i * 8 : 0;
-
-		mask[i] = (uint8_t)(0xff00 >> keep);
-	}
-}
-
 static void set_iface(char *name, unsigned char *mask, const char *iface)
 {
 	size_t len = strlen(iface);
@@ -187,11 +179,11 @@ static int build_entry(const struct tc_ops *tc, const struct selection *sel,
 
 		if (rs->src) {
 			memcpy(&ip->src, &rs->src->addr, 4);
-			prefix_mask(rs->src->plen, (uint8_t *)&ip->smsk, 4);
+			addr_prefix_mask(rs->src->plen, (uint8_t *)&ip->smsk, 4);
 		}
 		if (rs->dst) {
 			memcpy(&ip->dst, &rs->dst->addr, 4);
-			prefix_mask(rs->dst->plen, (uint8_t *)&ip->dmsk, 4);
+			addr_prefix_mask(rs->dst->plen, (uint8_t *)&ip->dmsk, 4);
 		}
 		ip->proto = rs->proto;
 		if (sel->iface[0])
@@ -202,11 +194,11 @@ static int build_entry(const struct tc_ops *tc, const struct selection *sel,
 
 		if (rs->src) {
 			memcpy(&ip->src, &rs->src->addr, 16);
-			prefix_mask(rs->src->plen, ip->smsk.s6_addr, 16);
+			addr_prefix_mask(rs->src->plen, ip->smsk.s6_addr, 16);
 		}
 		if (rs->dst) {
 			memcpy(&ip->dst, &rs->dst->addr, 16);
-			prefix_mask(rs->dst->plen, ip->dmsk.s6_addr, 16);
+			addr_prefix_mask(rs->dst->plen, ip->dmsk.s6_addr, 16);
 		}
 		ip->proto = rs->proto;
 		/* Without IP6T_F_PROTO the protocol is ignored and port matches misfire. */
@@ -420,29 +412,15 @@ struct install_arg {
 	unsigned		*installed;	/* [NCHAINS] */
 };
 
-static bool proto_in_family(uint8_t proto, int family)
-{
-	if (proto == IPPROTO_ICMP)
-		return family == AF_INET;
-	if (proto == IPPROTO_ICMPV6)
-		return family == AF_INET6;
-	return true;
-}
-
 static int apply_install(const struct tc_ops *tc, struct xtc_handle *h, void *argp)
 {
-	static const uint8_t port_protos[] = { IPPROTO_TCP, IPPROTO_UDP };
 	struct install_arg *arg = argp;
 	const struct selection *sel = arg->sel;
-	const uint8_t *protos = sel->protos;
-	size_t nprotos = sel->nprotos;
+	const uint8_t *protos;
+	size_t nprotos = selection_protos(sel, &protos);
 	struct entry_buf b;
 	int ret;
 
-	if (!nprotos && selection_uses_ports(sel)) {
-		protos = port_protos;
-		nprotos = 2;
-	}
 	for (size_t c = 0; c < NCHAINS; c++) {
 		bool output = c == 1;
 		unsigned pos = 0;
@@ -454,7 +432,7 @@ static int apply_install(const struct tc_ops *tc, struct xtc_handle *h, void *ar
 			selection_addr_pair(sel, ai, &rs.src, &rs.dst);
 			if ((rs.src && rs.src->family != tc->family) ||
 			    (rs.dst && rs.dst->family != tc->family) ||
-			    !proto_in_family(rs.proto, tc->family))
+			    !proto_fits_family(rs.proto, tc->family))
 				continue;
 			/* With --limit, the counting twin goes first (see build_entry). */
 			for (int twin = sel->limit_per_s ? 1 : 0; twin >= 0; twin--) {
@@ -533,42 +511,56 @@ static int legacy_remove(struct marker *m)
 	return ret;
 }
 
-/*
- * Are legacy tables of @family in use? Read from /proc, never by opening a table: the first
- * iptc_init() on a missing table creates it, and it stays.
- */
-static bool family_in_use(int family, bool *has_raw)
+/* Read from /proc, never by opening a table: iptc_init() on a missing table creates it. */
+int legacy_tables(int family, void (*fn)(void *ctx, const char *name), void *ctx)
 {
-	FILE *f = fopen(family == AF_INET ? "/proc/net/ip_tables_names" :
-			"/proc/net/ip6_tables_names", "re");
+	FILE *f = fopen(family == AF_INET6 ? "/proc/net/ip6_tables_names" :
+			"/proc/net/ip_tables_names", "re");
 	char line[64];
-	bool any = false;
+	int n = 0;
 
-	*has_raw = false;
 	if (!f)
-		return false;
+		return 0;
 	while (fgets(line, sizeof(line), f)) {
 		line[strcspn(line, "\n")] = '\0';
-		any = true;
-		if (strcmp(line, "raw") == 0)
-			*has_raw = true;
+		if (!line[0])
+			continue;
+		n++;
+		if (fn)
+			fn(ctx, line);
 	}
 	fclose(f);
-	return any;
+	return n;
 }
 
 bool legacy_family_in_use(int family)
 {
-	bool has_raw;
+	return legacy_tables(family, NULL, NULL) > 0;
+}
 
-	return family_in_use(family, &has_raw);
+struct table_find {
+	const char	*name;
+	bool		found;
+};
+
+static void table_seen(void *ctx, const char *name)
+{
+	struct table_find *tf = ctx;
+
+	tf->found |= strcmp(name, tf->name) == 0;
+}
+
+bool legacy_table_exists(int family, const char *name)
+{
+	struct table_find tf = { name, false };
+
+	legacy_tables(family, table_seen, &tf);
+	return tf.found;
 }
 
 static int legacy_install(struct marker *m)
 {
 	unsigned fams = m->sel->families, used = 0;
-	bool has_raw[2];
-
 	struct legacy_priv *lp = m->priv;
 	int ret;
 
@@ -584,7 +576,7 @@ static int legacy_install(struct marker *m)
 	 * legacy marker was asked for on a bare namespace), mark only the families in use.
 	 */
 	for (int f = 0; f < 2; f++)
-		if (family_in_use(f ? AF_INET6 : AF_INET, &has_raw[f]))
+		if (legacy_family_in_use(f ? AF_INET6 : AF_INET))
 			used |= f ? SEL_IPV6 : SEL_IPV4;
 	if (fams & used)
 		fams &= used;
@@ -593,10 +585,9 @@ static int legacy_install(struct marker *m)
 
 		if (!(fams & (f ? SEL_IPV6 : SEL_IPV4)))
 			continue;
-		if (!has_raw[f])
-			fprintf(stderr, "iptrace: note: creating the %s legacy raw table for the "
-				"trace rules; the kernel keeps it after iptrace exits\n",
-				f ? "ip6tables" : "iptables");
+		if (!legacy_table_exists(f ? AF_INET6 : AF_INET, "raw"))
+			diag_note("creating the %s legacy raw table for the trace rules; the kernel "
+				  "keeps it after iptrace exits", f ? "ip6tables" : "iptables");
 		/* Mark before committing: a crash after the commit must still be cleaned. */
 		lp->any = true;
 		ret = raw_transaction(tc_for(f ? AF_INET6 : AF_INET), m->err, sizeof(m->err),

@@ -21,6 +21,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include "iptrace/diag.h"
 #include "iptrace/marker.h"
 
 /*
@@ -152,12 +153,9 @@ static int put_addr(struct nftnl_rule *r, const struct addr_prefix *a, bool dst)
 	uint8_t mask[16] = { 0 }, val[16];
 	int ret;
 
-	for (unsigned i = 0; i < len; i++) {
-		unsigned keep = a->plen >= (i + 1) * 8 ? 8 : a->plen > i * 8 ? a->plen - i * 8 : 0;
-
-		mask[i] = (uint8_t)(0xff00 >> keep);
+	addr_prefix_mask(a->plen, mask, len);
+	for (unsigned i = 0; i < len; i++)
 		val[i] = a->addr.s6_addr[i] & mask[i];
-	}
 	ret = put_payload(r, NFT_PAYLOAD_NETWORK_HEADER, off, len);
 	if (ret == 0 && a->plen < len * 8)
 		ret = put_bitwise(r, mask, len);
@@ -440,15 +438,6 @@ static int put_rule(struct batch *bt, const struct nft_priv *np, size_t c,
 	return 0;
 }
 
-static bool proto_fits(uint8_t proto, uint8_t nfproto)
-{
-	if (proto == IPPROTO_ICMP)
-		return nfproto != NFPROTO_IPV6;
-	if (proto == IPPROTO_ICMPV6)
-		return nfproto != NFPROTO_IPV4;
-	return true;
-}
-
 static bool addr_fits(const struct addr_prefix *a, uint8_t nfproto)
 {
 	return !a || (a->family == AF_INET ? nfproto == NFPROTO_IPV4 : nfproto == NFPROTO_IPV6);
@@ -461,18 +450,13 @@ static bool addr_fits(const struct addr_prefix *a, uint8_t nfproto)
 static int put_rules(struct batch *bt, const struct nft_priv *np, size_t c,
 		     const struct selection *sel)
 {
-	static const uint8_t port_protos[] = { IPPROTO_TCP, IPPROTO_UDP };
-	const uint8_t *protos = sel->protos;
-	size_t nprotos = sel->nprotos;
+	const uint8_t *protos;
+	size_t nprotos = selection_protos(sel, &protos);
 	uint8_t fams[2];
 	size_t nfams = 0;
 	bool addrs = sel->host.n || sel->src.n || sel->dst.n;
 	int count = 0;
 
-	if (!nprotos && selection_uses_ports(sel)) {
-		protos = port_protos;
-		nprotos = 2;
-	}
 	/* Without addresses an inet rule serves both families: no nfproto match needed. */
 	if (!addrs && (sel->families & (SEL_IPV4 | SEL_IPV6)) == (SEL_IPV4 | SEL_IPV6)) {
 		fams[nfams++] = 0;
@@ -517,7 +501,8 @@ static int put_rules(struct batch *bt, const struct nft_priv *np, size_t c,
 				continue;
 			if (!addr_fits(rs.dst, rs.nfproto) && rs.nfproto)
 				continue;
-			if (!proto_fits(rs.proto, rs.nfproto))
+			/* NFPROTO_IPV4/IPV6 are AF_INET/AF_INET6; 0 is either. */
+			if (!proto_fits_family(rs.proto, rs.nfproto))
 				continue;
 			if (++count > MAX_RULES)
 				return -E2BIG;
@@ -669,8 +654,7 @@ static int nft_remove(struct marker *m)
 	if (!np || !np->installed)
 		return 0;
 	if (m->sel->limit_per_s && read_counters(np) < 0)
-		fprintf(stderr, "iptrace: warning: cannot read the --limit counters of inet %s\n",
-			np->table);
+		diag_warning("cannot read the --limit counters of inet %s", np->table);
 	ret = batch_start(&bt, &np->seq);
 	if (ret == 0)
 		ret = put_table(&bt, np, NFT_MSG_DELTABLE);

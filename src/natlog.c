@@ -14,6 +14,7 @@
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 
+#include "iptrace/diag.h"
 #include "iptrace/loop.h"
 #include "iptrace/natlog.h"
 #include "iptrace/nattable.h"
@@ -22,39 +23,12 @@
 
 #define EVENTS_SYSCTL "/proc/sys/net/netfilter/nf_conntrack_events"
 
-static void msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("iptrace: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 /* ---- selection on the original tuple ---- */
-
-static bool prefix_match(const struct addr_prefix *p, int family, const struct in6_addr *a)
-{
-	unsigned full = p->plen / 8, rest = p->plen % 8;
-
-	if (p->family != family)
-		return false;
-	if (memcmp(&p->addr, a, full) != 0)
-		return false;
-	if (rest) {
-		uint8_t m = (uint8_t)(0xff << (8 - rest));
-
-		return (p->addr.s6_addr[full] & m) == (a->s6_addr[full] & m);
-	}
-	return true;
-}
 
 static bool addr_in(const struct addr_list *l, int family, const struct in6_addr *a)
 {
 	for (size_t i = 0; i < l->n; i++)
-		if (prefix_match(&l->a[i], family, a))
+		if (addr_prefix_match(&l->a[i], family, a))
 			return true;
 	return false;
 }
@@ -71,22 +45,19 @@ bool ct_match(const struct selection *sel, const struct ct_entry *e)
 {
 	const struct ct_tuple *t = &e->orig;
 	unsigned fam = t->family == AF_INET6 ? SEL_IPV6 : SEL_IPV4;
-	bool ok;
+	const uint8_t *protos;
+	size_t nprotos = selection_protos(sel, &protos);
+	bool ok = !nprotos;
 
 	if (sel->families && !(sel->families & fam))
 		return false;
-	if (sel->nprotos) {
-		ok = false;
-		for (size_t i = 0; i < sel->nprotos; i++)
-			ok |= sel->protos[i] == t->proto;
-		if (!ok)
-			return false;
-	}
+	/* As in trace mode: a bare --port means TCP and UDP. */
+	for (size_t i = 0; i < nprotos; i++)
+		ok |= protos[i] == t->proto;
+	if (!ok)
+		return false;
 	if (selection_uses_ports(sel)) {
-		/* As in trace mode: a bare --port means TCP and UDP. */
 		if (!t->has_ports)
-			return false;
-		if (!sel->nprotos && t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP)
 			return false;
 		if (sel->ports.n && !port_in(&sel->ports, t->sport) && !port_in(&sel->ports, t->dport))
 			return false;
@@ -336,7 +307,7 @@ static int on_event(const struct nlmsghdr *nlh, void *data)
 		nl->out_err = errno != EPIPE;
 		nl->done = true;
 		if (nl->out_err)
-			msg("cannot write the NAT log: %s", strerror(errno));
+			diag_error("cannot write the NAT log: %s", strerror(errno));
 		return MNL_CB_STOP;
 	}
 	nl->printed++;
@@ -409,8 +380,8 @@ static int replay(struct natlog *nl, const char *path, const volatile sig_atomic
 	int ret = 0;
 
 	if (!r) {
-		msg("cannot open '%s': %s", path,
-		    errno == EINVAL ? "not a recorded netlink file" : strerror(errno));
+		diag_error("cannot open '%s': %s", path,
+			   errno == EINVAL ? "not a recorded netlink file" : strerror(errno));
 		return EXIT_FAILURE;
 	}
 	nl->started = true;
@@ -420,7 +391,7 @@ static int replay(struct natlog *nl, const char *path, const volatile sig_atomic
 	}
 	nlrec_close(r);
 	if (ret < 0) {
-		msg("'%s' is truncated or corrupt", path);
+		diag_error("'%s' is truncated or corrupt", path);
 		return EXIT_FAILURE;
 	}
 	return 0;
@@ -450,8 +421,8 @@ static void feed_overrun(void *ctx, uint16_t source)
 
 	(void)source;
 	if (!nl->overruns)
-		msg("warning: the kernel is dropping conntrack events (socket overrun): some NAT "
-		    "log lines are missing");
+		diag_warning("the kernel is dropping conntrack events (socket overrun): some NAT "
+			     "log lines are missing");
 	nl->overruns++;
 }
 
@@ -483,44 +454,44 @@ static int live(struct natlog *nl, const volatile sig_atomic_t *stop, const sigs
 	int err, rc = 0, ret;
 
 	if (events_sysctl() == 0) {
-		msg("conntrack events are off in this namespace (net.netfilter.nf_conntrack_events"
-		    "=0): no NAT log can be made; set it to 1 or 2 first");
+		diag_error("conntrack events are off in this namespace (net.netfilter.nf_conntrack_events"
+			   "=0): no NAT log can be made; set it to 1 or 2 first");
 		return EXIT_FAILURE;
 	}
 	sk = open_events(&err);
 	if (!sk) {
-		msg("cannot subscribe to conntrack events: %s", strerror(err));
+		diag_error("cannot subscribe to conntrack events: %s", strerror(err));
 		return EXIT_FAILURE;
 	}
 	rx = rxbatch_new(EVENT_BATCH, EVENT_SLOT);
 	if (!rx) {
-		msg("out of memory");
+		diag_error("out of memory");
 		rc = EXIT_FAILURE;
 		goto out_close;
 	}
 	if (o->record) {
 		feed.rec = nlrec_create(o->record);
 		if (!feed.rec) {
-			msg("cannot create '%s': %s", o->record, strerror(errno));
+			diag_error("cannot create '%s': %s", o->record, strerror(errno));
 			rc = EXIT_FAILURE;
 			goto out_close;
 		}
 	}
 	/* The events sysctl is 2 on recent kernels: only flows started from now on are seen. */
-	msg("tracing NAT table changes (conntrack events, %s entries; flows that started "
-	    "before now are not shown; pid %ld); Ctrl-C to stop", o->nat_all ? "all" : "NAT",
-	    (long)getpid());
+	diag_info("tracing NAT table changes (conntrack events, %s entries; flows that started "
+		  "before now are not shown; pid %ld); Ctrl-C to stop", o->nat_all ? "all" : "NAT",
+		  (long)getpid());
 	nl->started = true;
 	src = (struct loop_source){ mnl_socket_get_fd(sk), NLREC_CONNTRACK };
 	cfg.rx = rx;
 	ret = loop_run(&cfg, &stage);
 	if (ret < 0) {
-		msg("%s: %s", stage == LOOP_POLL ? "poll" : "receiving conntrack events",
-		    strerror(-ret));
+		diag_error("%s: %s", stage == LOOP_POLL ? "poll" : "receiving conntrack events",
+			   strerror(-ret));
 		rc = EXIT_FAILURE;
 	}
 	if (feed.rec && nlrec_close(feed.rec) < 0) {
-		msg("cannot write '%s': %s", o->record, strerror(errno));
+		diag_error("cannot write '%s': %s", o->record, strerror(errno));
 		rc = rc ? rc : EXIT_FAILURE;
 	}
 out_close:
@@ -544,9 +515,9 @@ int natlog_run(const struct iptrace_opts *o, FILE *out, const volatile sig_atomi
 			nl.printed, nl.overruns, nl.malformed);
 	fflush(out);
 	/* Conntrack events carry no sequence number: the overruns are what can be counted. */
-	msg("%" PRIu64 " conntrack events, %" PRIu64 " lines, %" PRIu64 " socket overruns%s%s",
-	    nl.events, nl.printed, nl.overruns, nl.overruns ? " (events were lost)" : "",
-	    nl.malformed ? ", some messages malformed" : "");
+	diag_info("%" PRIu64 " conntrack events, %" PRIu64 " lines, %" PRIu64 " socket overruns%s%s",
+		  nl.events, nl.printed, nl.overruns, nl.overruns ? " (events were lost)" : "",
+		  nl.malformed ? ", some messages malformed" : "");
 	free(nl.seen.s);
 	if (nl.out_err && !*stop)
 		rc = rc ? rc : EXIT_FAILURE;
@@ -643,14 +614,14 @@ int nattable_run(const struct iptrace_opts *o, FILE *out)
 	int ret, rc = 0;
 
 	if (!t) {
-		msg("out of memory");
+		diag_error("out of memory");
 		return EXIT_FAILURE;
 	}
 	if (o->input) {
 		FILE *in = strcmp(o->input, "-") == 0 ? stdin : fopen(o->input, "re");
 
 		if (!in) {
-			msg("cannot open '%s': %s", o->input, strerror(errno));
+			diag_error("cannot open '%s': %s", o->input, strerror(errno));
 			rc = EXIT_FAILURE;
 			goto out;
 		}
@@ -658,19 +629,19 @@ int nattable_run(const struct iptrace_opts *o, FILE *out)
 		if (in != stdin)
 			fclose(in);
 		if (ret < 0) {
-			msg("cannot read '%s': %s", o->input, strerror(-ret));
+			diag_error("cannot read '%s': %s", o->input, strerror(-ret));
 			rc = EXIT_FAILURE;
 			goto out;
 		}
 		if (skipped)
-			msg("%" PRIu64 " lines of '%s' are not NAT log lines: skipped", skipped,
-			    o->input);
+			diag_warning("%" PRIu64 " lines of '%s' are not NAT log lines: skipped", skipped,
+				     o->input);
 		if (!selection_empty(&o->sel))
 			nattable_filter(t, row_selected, (void *)&o->sel);
 	} else {
 		ret = dump_table(o, t);
 		if (ret < 0) {
-			msg("cannot dump the conntrack table: %s", strerror(-ret));
+			diag_error("cannot dump the conntrack table: %s", strerror(-ret));
 			rc = EXIT_FAILURE;
 			goto out;
 		}

@@ -21,11 +21,7 @@ struct chunk_hdr {
 	uint64_t	ts_ns;
 };
 
-/*
- * Reading goes through a block buffer of our own, not stdio: a chunk is handed out in place
- * (one read() per block, no copy), which took the replay's file reading from ~330 to a few
- * dozen instructions per record (BENCHMARKS.md).
- */
+/* Reading goes through a block buffer of our own: a chunk is handed out in place, not copied. */
 #define NLREC_BLOCK (256u << 10)
 
 struct nlrec {

@@ -344,11 +344,6 @@ bool pipeline_done(const struct pipeline *pl)
 	return pl->done;
 }
 
-void pipeline_add_lost(struct pipeline *pl, uint64_t n)
-{
-	pl->sum.lost += n;
-}
-
 void pipeline_add_overrun(struct pipeline *pl)
 {
 	pl->sum.overruns++;

@@ -18,17 +18,6 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-uint32_t pkt_hash(uint32_t h, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len--) {
-		h ^= *p++;
-		h *= 16777619u;
-	}
-	return h;
-}
-
 uint32_t pkt_payload_hash(const void *buf, size_t len)
 {
 	const uint8_t *p = buf;

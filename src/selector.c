@@ -92,8 +92,9 @@ static bool numeric_like(const char *s)
 }
 
 static int add_addr(struct addr_list *al, int family, const void *addr, unsigned plen,
-		    char *err, size_t errlen, const char *s)
+		    char *err, size_t errlen)
 {
+	uint8_t mask[16];
 	struct addr_prefix *ap;
 	unsigned bytes = family == AF_INET ? 4 : 16;
 
@@ -105,12 +106,9 @@ static int add_addr(struct addr_list *al, int family, const void *addr, unsigned
 	ap->plen = plen;
 	memcpy(&ap->addr, addr, bytes);
 	/* Clear the host bits so the rule and the printed prefix agree. */
-	for (unsigned i = 0; i < bytes; i++) {
-		unsigned keep = plen >= (i + 1) * 8 ? 8 : plen > i * 8 ? plen - i * 8 : 0;
-
-		ap->addr.s6_addr[i] &= (uint8_t)(0xff00 >> keep);
-	}
-	(void)s;
+	addr_prefix_mask(plen, mask, bytes);
+	for (unsigned i = 0; i < bytes; i++)
+		ap->addr.s6_addr[i] &= mask[i];
 	al->n++;
 	return 0;
 }
@@ -157,7 +155,7 @@ int sel_parse_addr(const char *s, struct addr_list *al, char *err, size_t errlen
 				    memcmp(&al->a[i].addr, a, ai->ai_family == AF_INET ? 4 : 16) == 0)
 					dup = true;
 			if (!dup && add_addr(al, ai->ai_family, a,
-					     ai->ai_family == AF_INET ? 32 : 128, err, errlen, s) < 0) {
+					     ai->ai_family == AF_INET ? 32 : 128, err, errlen) < 0) {
 				freeaddrinfo(res);
 				return -EINVAL;
 			}
@@ -173,7 +171,7 @@ int sel_parse_addr(const char *s, struct addr_list *al, char *err, size_t errlen
 	} else {
 		plen = family == AF_INET ? 32 : 128;
 	}
-	return add_addr(al, family, addr, (unsigned)plen, err, errlen, s);
+	return add_addr(al, family, addr, (unsigned)plen, err, errlen);
 }
 
 int sel_parse_proto(const char *s, struct selection *sel, char *err, size_t errlen)
@@ -340,6 +338,49 @@ void selection_addr_pair(const struct selection *sel, size_t i, const struct add
 bool selection_uses_ports(const struct selection *sel)
 {
 	return sel->ports.n || sel->sports.n || sel->dports.n;
+}
+
+size_t selection_protos(const struct selection *sel, const uint8_t **protos)
+{
+	static const uint8_t port_protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+
+	if (!sel->nprotos && selection_uses_ports(sel)) {
+		*protos = port_protos;
+		return 2;
+	}
+	*protos = sel->protos;
+	return sel->nprotos;
+}
+
+bool proto_fits_family(uint8_t proto, int family)
+{
+	if (proto == IPPROTO_ICMP)
+		return family != AF_INET6;
+	if (proto == IPPROTO_ICMPV6)
+		return family != AF_INET;
+	return true;
+}
+
+void addr_prefix_mask(unsigned plen, uint8_t *mask, unsigned bytes)
+{
+	for (unsigned i = 0; i < bytes; i++) {
+		unsigned keep = plen >= (i + 1) * 8 ? 8 : plen > i * 8 ? plen - i * 8 : 0;
+
+		mask[i] = (uint8_t)(0xff00 >> keep);
+	}
+}
+
+bool addr_prefix_match(const struct addr_prefix *p, int family, const struct in6_addr *a)
+{
+	uint8_t mask[16];
+
+	if (p->family != family)
+		return false;
+	addr_prefix_mask(p->plen, mask, family == AF_INET ? 4 : 16);
+	for (unsigned i = 0; i < (family == AF_INET ? 4u : 16u); i++)
+		if ((p->addr.s6_addr[i] ^ a->s6_addr[i]) & mask[i])
+			return false;
+	return true;
 }
 
 bool selection_empty(const struct selection *sel)

@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include "iptrace/notify.h"
+#include "iptrace/diag.h"
 #include "iptrace/pkt.h"
 #include "iptrace/sink.h"
 
@@ -342,8 +342,7 @@ static int journal_begin(struct sink *s)
 	if (!path || !*path)
 		path = JOURNAL_SOCKET;
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "%siptrace: journal socket path '%s' is too long\n",
-			notify_stderr_is_journal() ? "<3>" : "", path);
+		diag_error("journal socket path '%s' is too long", path);
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
@@ -354,9 +353,8 @@ static int journal_begin(struct sink *s)
 	if (j->fd < 0 || connect(j->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int ret = -errno;
 
-		fprintf(stderr, "%siptrace: cannot connect to the journal at '%s': %s%s\n",
-			notify_stderr_is_journal() ? "<3>" : "", path, strerror(-ret),
-			ret == -ENOENT ? " (is systemd-journald running?)" : "");
+		diag_error("cannot connect to the journal at '%s': %s%s", path, strerror(-ret),
+			   ret == -ENOENT ? " (is systemd-journald running?)" : "");
 		if (j->fd >= 0)
 			close(j->fd);
 		free(j);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "iptrace/diag.h"
 #include "iptrace/marker.h"
 #include "iptrace/state.h"
 
@@ -207,20 +208,6 @@ static int open_netns(uint64_t dev, uint64_t ino)
 	return -ENOENT;
 }
 
-static bool table_exists(const char *names, const char *table)
-{
-	FILE *f = fopen(names, "re");
-	char line[64];
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strncmp(line, table, strlen(table)) == 0 && line[strlen(table)] == '\n';
-	fclose(f);
-	return found;
-}
-
 /* Is another live capture of the same namespace holding a logger binding? */
 static bool binding_in_use(const struct capture_state *dead, int idx)
 {
@@ -247,10 +234,8 @@ static bool binding_in_use(const struct capture_state *dead, int idx)
 }
 
 /* Undo @st inside the current namespace. Returns 0 or -errno. */
-static int undo_here(const struct capture_state *st, FILE *log)
+static int undo_here(const struct capture_state *st)
 {
-	static const char *const names[2] = { "/proc/net/ip_tables_names",
-					       "/proc/net/ip6_tables_names" };
 	char err[256];
 	int ret = 0;
 
@@ -258,15 +243,15 @@ static int undo_here(const struct capture_state *st, FILE *log)
 		int n;
 
 		/* Never create a raw table just to look into it. */
-		if (!st->legacy[f] || !table_exists(names[f], "raw"))
+		if (!st->legacy[f] || !legacy_table_exists(f ? AF_INET6 : AF_INET, "raw"))
 			continue;
 		n = legacy_remove_tagged(f ? AF_INET6 : AF_INET, st->tag, err, sizeof(err));
 		if (n < 0) {
-			fprintf(log, "iptrace: cleanup of %s: %s\n", st->tag, err);
+			diag_error("cleanup of %s: %s", st->tag, err);
 			ret = n;
 		} else if (n > 0) {
-			fprintf(log, "iptrace: removed %d %s rule(s) tagged %s\n", n,
-				f ? "ip6tables" : "iptables", st->tag);
+			diag_info("removed %d %s rule(s) tagged %s", n,
+				  f ? "ip6tables" : "iptables", st->tag);
 		}
 	}
 	for (int i = 0; i < 2; i++) {
@@ -278,15 +263,14 @@ static int undo_here(const struct capture_state *st, FILE *log)
 		if (strcmp(cur, "nfnetlink_log") != 0 || binding_in_use(st, i))
 			continue;
 		if (logbind_write(st->lb[i].pf, st->lb[i].saved) == 0)
-			fprintf(log, "iptrace: restored nf_log/%d to %s\n", st->lb[i].pf,
-				st->lb[i].saved);
+			diag_info("restored nf_log/%d to %s", st->lb[i].pf, st->lb[i].saved);
 		else
 			ret = -EIO;
 	}
 	return ret;
 }
 
-int state_cleanup(bool only_here, FILE *log)
+int state_cleanup(bool only_here)
 {
 	DIR *dir = opendir(state_dir());
 	struct dirent *e;
@@ -314,21 +298,20 @@ int state_cleanup(bool only_here, FILE *log)
 		if (only_here && !here)
 			continue;
 		if (here) {
-			if (undo_here(&st, log) == 0)
+			if (undo_here(&st) == 0)
 				unlink(path), cleaned++;
 			continue;
 		}
 		fd = open_netns(st.netns_dev, st.netns_ino);
 		if (fd < 0) {
 			/* The namespace is gone, and its rules and bindings with it. */
-			fprintf(log, "iptrace: %s: its network namespace is gone; nothing to undo\n",
-				st.tag);
+			diag_info("%s: its network namespace is gone; nothing to undo", st.tag);
 			unlink(path);
 			cleaned++;
 			continue;
 		}
 		if (setns(fd, CLONE_NEWNET) == 0) {
-			if (undo_here(&st, log) == 0)
+			if (undo_here(&st) == 0)
 				unlink(path), cleaned++;
 			if (self < 0 || setns(self, CLONE_NEWNET) < 0) {
 				close(fd);

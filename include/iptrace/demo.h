@@ -4,7 +4,6 @@
 #define IPTRACE_DEMO_H
 
 #include <stdbool.h>
-#include <stdio.h>
 
 /* Opaque: the lab's namespaces, its server and client processes. */
 struct demo;
@@ -15,19 +14,19 @@ struct demo;
  * service 10.96.0.10:53 to the server 10.0.2.7:53, a DNS-like UDP server in the server
  * namespace and a client that waits for demo_start(). Labs left by demos that were killed
  * are removed first. Only namespaces are created: the calling namespace's rules and sysctls
- * are never touched. Problems are reported on @log.
+ * are never touched. Problems are reported on stderr (diag.h).
  *
  * Call with SIGINT, SIGTERM and SIGHUP blocked: a pending one aborts the build (EINTR).
  * Returns NULL with errno (EINTR, ENOENT for a missing ip or iptables-legacy-restore,
  * EIO for a failed command); whatever was built is removed again. Free with demo_free().
  */
-struct demo *demo_new(FILE *log);
+struct demo *demo_new(void);
 
 /* demo_router - path of the router's namespace (/run/netns/NAME): trace there. Borrowed. */
 const char *demo_router(const struct demo *d);
 
-/* demo_intro - print the one-line description of the lab to @f. */
-void demo_intro(const struct demo *d, FILE *f);
+/* demo_intro - say in one line on stderr what the lab is. */
+void demo_intro(const struct demo *d);
 
 /* demo_start - let the client send its query (call once tracing is ready). 0 or -errno. */
 int demo_start(struct demo *d);
@@ -35,9 +34,9 @@ int demo_start(struct demo *d);
 /*
  * demo_free - stop the lab's processes, have the lab's namespaces deleted (by a helper
  * process forked in demo_new(), which keeps the capabilities the capture gives up, and
- * which also does it if we die) and report on @log whether the client got its answer.
+ * which also does it if we die) and say on stderr whether the client got its answer.
  * Returns 0, or -EIO when a namespace could not be deleted. NULL is a no-op.
  */
-int demo_free(struct demo *d, FILE *log);
+int demo_free(struct demo *d);
 
 #endif

@@ -25,14 +25,7 @@ int logbind_prepare(struct logbind *lb, int pf);
  * (@lb->changed is cleared then: nothing to restore). */
 int logbind_apply(struct logbind *lb);
 
-/*
- * logbind_switch - read /proc/sys/net/netfilter/nf_log/<pf> into @lb->saved and bind
- * nfnetlink_log there unless it already is. Returns 0 or a negative errno (nothing
- * changed then).
- */
-int logbind_switch(struct logbind *lb, int pf);
-
-/* logbind_restore - write the saved binding back if logbind_switch() changed it. */
+/* logbind_restore - write the saved binding back if logbind_apply() changed it. */
 int logbind_restore(struct logbind *lb);
 
 /* logbind_write - write @name to nf_log/<pf>. Returns 0 or a negative errno. */

@@ -83,7 +83,17 @@ extern const struct marker_ops marker_nft_ops;
  */
 int legacy_remove_tagged(int family, const char *tag, char *err, size_t errlen);
 
-/* legacy_family_in_use - true when /proc lists legacy tables of @family (AF_INET/6). */
+/*
+ * legacy_tables - the legacy tables of @family (AF_INET or AF_INET6) that exist now, as
+ * /proc/net/ip{,6}_tables_names lists them (opening a missing table would create it, for
+ * good): calls @fn (may be NULL) with each name. Returns how many (0: none, or no file).
+ */
+int legacy_tables(int family, void (*fn)(void *ctx, const char *name), void *ctx);
+
+/* legacy_family_in_use - true when legacy tables of @family exist. */
 bool legacy_family_in_use(int family);
+
+/* legacy_table_exists - true when the legacy table @name of @family exists. */
+bool legacy_table_exists(int family, const char *name);
 
 #endif

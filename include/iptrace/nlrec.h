@@ -88,8 +88,7 @@ size_t nlrec_whole_msgs(const void *buf, size_t len);
  * each data message while it returns MNL_CB_OK; NLMSG_DONE and an NLMSG_ERROR ack stop, an
  * error report is an error (as libmnl's default callbacks). *@broken: the walk ended on
  * bytes that are not a whole message. Returns MNL_CB_OK/MNL_CB_STOP, or MNL_CB_ERROR with
- * errno set. Inline, as it runs once per received buffer: the compiler makes each
- * caller's @cb a direct call (BENCHMARKS.md).
+ * errno set.
  */
 static inline int nlrec_walk(const void *buf, size_t len, mnl_cb_t cb, void *data, bool *broken)
 {

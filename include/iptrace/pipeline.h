@@ -77,9 +77,6 @@ int pipeline_tick(struct pipeline *pl);
 uint64_t pipeline_deadline(const struct pipeline *pl);
 /* pipeline_done - true once --count packets were printed. */
 bool pipeline_done(const struct pipeline *pl);
-/* pipeline_lost - count records lost outside the stream (e.g. ENOBUFS on the socket). */
-void pipeline_add_lost(struct pipeline *pl, uint64_t n);
-
 /*
  * pipeline_add_overrun - the nft trace socket overran (ENOBUFS): an unknown number of
  * records was lost, so it is counted apart from the exact "lost".

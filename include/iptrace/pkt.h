@@ -15,18 +15,13 @@
  */
 int pkt_decode(const uint8_t *buf, size_t len, int family, struct pkt_hdr *hdr);
 
-/* pkt_hash - FNV-1a over @len bytes, seeded with @h (start with PKT_HASH_SEED). */
-#define PKT_HASH_SEED 2166136261u
-uint32_t pkt_hash(uint32_t h, const void *buf, size_t len);
-
-/* pkt_proto_name - "tcp", "udp", "icmp", "icmpv6", "sctp", ... or NULL when unnamed. */
 /*
- * pkt_payload_hash - a hash of @len bytes, 8 at a time: what tells packets apart by their
- * payload (pkt_hdr.payload_hash, the grouper's keys). Not FNV: a byte at a time was a
- * tenth of the replay cost (BENCHMARKS.md).
+ * pkt_payload_hash - a hash of @len bytes: what tells packets apart by their payload
+ * (pkt_hdr.payload_hash, the grouper's keys).
  */
 uint32_t pkt_payload_hash(const void *buf, size_t len);
 
+/* pkt_proto_name - "tcp", "udp", "icmp", "icmpv6", "sctp", ... or NULL when unnamed. */
 const char *pkt_proto_name(uint8_t proto);
 
 #endif

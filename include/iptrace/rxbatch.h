@@ -9,7 +9,7 @@
 
 /*
  * The trace sockets get one datagram per trace record (nfnetlink_log's TRACE threshold is
- * 1; nf_tables sends one message per step): at full rate that was a recv() per record.
+ * 1; nf_tables sends one message per step): one recv() each would be a syscall per record.
  * An rxbatch takes up to @max datagrams per recvmmsg(), each into its own slot of
  * @slot_size bytes. Opaque; caller frees with rxbatch_free().
  */

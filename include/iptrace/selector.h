@@ -84,6 +84,22 @@ void selection_addr_pair(const struct selection *sel, size_t i, const struct add
 bool selection_uses_ports(const struct selection *sel);
 
 /*
+ * selection_protos - the protocols a rule is written for, into *@protos (borrowed, static
+ * or @sel's): --proto's list, or TCP and UDP when only ports were given (a port needs a
+ * protocol). Returns how many; 0 means any protocol.
+ */
+size_t selection_protos(const struct selection *sel, const uint8_t **protos);
+
+/* proto_fits_family - false for ICMP in IPv6 or ICMPv6 in IPv4; @family 0 is both. */
+bool proto_fits_family(uint8_t proto, int family);
+
+/* addr_prefix_mask - the netmask of a /@plen prefix, @bytes long (4 or 16), into @mask. */
+void addr_prefix_mask(unsigned plen, uint8_t *mask, unsigned bytes);
+
+/* addr_prefix_match - true when @a, of @family, is inside the prefix @p. */
+bool addr_prefix_match(const struct addr_prefix *p, int family, const struct in6_addr *a);
+
+/*
  * selection_describe - a short human description ("udp or tcp port 53, dst 10.0.0.1") into
  * @buf. Returns @buf.
  */

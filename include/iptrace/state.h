@@ -47,10 +47,11 @@ bool state_live(const struct capture_state *st);
  * state_cleanup - undo every stale capture (owner dead): remove its legacy rules by tag and
  * restore the logger bindings it changed, inside its namespace; then delete its file.
  * @only_here: only captures of the current namespace (done at every start); else every
- * namespace that can still be found (/run/netns, /proc/PID/ns/net). Reports to @log.
+ * namespace that can still be found (/run/netns, /proc/PID/ns/net). Says what it did on
+ * stderr (diag.h).
  * Returns the number of captures cleaned, or -errno.
  */
-int state_cleanup(bool only_here, FILE *log);
+int state_cleanup(bool only_here);
 
 /* state_list - print live and stale captures to @f. Returns how many, or -errno. */
 int state_list(FILE *f);

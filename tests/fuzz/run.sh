@@ -5,11 +5,11 @@
 # fuzzing use scripts/fuzz.sh, which calls this with a longer FUZZ_TIME and a corpus that is
 # kept between runs. Without the harnesses (no clang with libFuzzer) it skips, which under
 # CI=true is a failure.
-# Environment: FUZZ_BIN_DIR (the built harnesses and the seeds tool), TEST_DATA_DIR,
-# FIXTURE_DIR (optional: more kernel lines, libalias's NAT log), IPTRACE (optional: its own
-# --nat-log text as seeds), FUZZ_RUNS (inputs per harness), FUZZ_TIME, FUZZ_CORPUS_DIR (keep the corpus
-# there; default a temporary one), FUZZ_ARTIFACT_DIR (crash inputs; default
-# $FUZZ_BIN_DIR/artifacts), FUZZ_HARNESSES (default: all), FUZZ_JOBS (harnesses at once).
+# Environment: FUZZ_BIN_DIR (the built harnesses and the seeds tool), TEST_DATA_DIR, IPTRACE
+# (optional: its own --nat-log text as seeds), FUZZ_RUNS (inputs per harness), FUZZ_TIME,
+# FUZZ_CORPUS_DIR (keep the corpus there; default a temporary one), FUZZ_ARTIFACT_DIR (crash
+# inputs; default $FUZZ_BIN_DIR/artifacts), FUZZ_HARNESSES (default: all), FUZZ_JOBS
+# (harnesses at once).
 set -uo pipefail
 source "$TESTS_LIB"
 
@@ -68,9 +68,7 @@ mkdir -p "$artifacts" || fail "cannot create $artifacts"
 # payload, every kernel TRACE line, every NAT log line.
 "$bin/seeds" -t "$tmp/seeds/nftrace" -c "$tmp/seeds/ct" "$tmp/seeds/nflog" "$tmp/seeds/pkt" \
 	"$TEST_DATA_DIR"/*.nlrec || fail "cannot cut seeds from $TEST_DATA_DIR/*.nlrec"
-lines=("$TEST_DATA_DIR"/*.log)
-[ -n "${FIXTURE_DIR:-}" ] && [ -f "$FIXTURE_DIR/kube-dns-trace.messages" ] &&
-	lines+=("$FIXTURE_DIR/kube-dns-trace.messages")
+lines=("$TEST_DATA_DIR/kernel-trace.log" "$TEST_DATA_DIR/kube-dns-trace.messages")
 n=0
 for f in "${lines[@]}"; do
 	[ -f "$f" ] || continue
@@ -80,9 +78,7 @@ done
 [ "$n" -gt 0 ] || fail "no kernel TRACE lines to seed the line parser with"
 # NAT logs: libalias's alias.log and iptrace's own --nat-log text of the recorded conntrack
 # events (when the program is at hand), each whole (something to fold) and each line alone.
-nat=()
-[ -n "${FIXTURE_DIR:-}" ] && [ -f "$FIXTURE_DIR/natd-alias.log" ] &&
-	nat+=("$FIXTURE_DIR/natd-alias.log")
+nat=("$TEST_DATA_DIR/natd-alias.log")
 if [ -n "${IPTRACE:-}" ] && [ -x "$IPTRACE" ] && [ -f "$TEST_DATA_DIR/ct-events.nlrec" ] &&
 	"$IPTRACE" --nat-log --all --replay "$TEST_DATA_DIR/ct-events.nlrec" \
 		>"$tmp/ct-events.natlog" 2>/dev/null; then

@@ -4,8 +4,8 @@
 set -u
 source "$TESTS_LIB"
 need_cmd jq
-FIXTURE=${FIXTURE_DIR:-$(dirname "$TESTS_LIB")/../../shared/fixtures}/kube-dns-trace.messages
-[ -r "$FIXTURE" ] || skip "no fixture $FIXTURE"
+FIXTURE=${TEST_DATA_DIR:-$(dirname "$TESTS_LIB")/data}/kube-dns-trace.messages
+[ -r "$FIXTURE" ] || fail "no fixture $FIXTURE"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 

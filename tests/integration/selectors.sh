@@ -19,7 +19,7 @@ ip netns exec "$R" ip6tables-legacy -w -t filter -A FORWARD -j ACCEPT
 ip netns exec "$C" ping -q -c1 -W2 10.0.2.7 >/dev/null
 ip netns exec "$C" ping -q -6 -c1 -W2 2001:db8:2::2 >/dev/null
 # The first legacy capture creates the raw tables for good (the kernel keeps them): make
-# them exist before the snapshot, as CONTRACT.md says.
+# them exist before the snapshot (a snapshot taken first would miss them).
 ip netns exec "$R" iptables-legacy -w -t raw -S >/dev/null
 ip netns exec "$R" ip6tables-legacy -w -t raw -S >/dev/null
 snapshot "$R" >"$tmp/before"

@@ -16,7 +16,7 @@
 #include "iptrace/nflog.h"
 #include "iptrace/nlrec.h"
 
-#define FIXTURE FIXTURE_DIR "/kube-dns-trace.messages"
+#define FIXTURE TEST_DATA_DIR "/kube-dns-trace.messages"
 #define KLOG TEST_DATA_DIR "/kernel-trace.log"
 #define KREC TEST_DATA_DIR "/kernel-trace.nlrec"
 #define KIFS TEST_DATA_DIR "/kernel-trace.ifnames"

@@ -14,7 +14,7 @@
 #include "iptrace/natlog.h"
 #include "iptrace/nattable.h"
 
-#define FIXTURE FIXTURE_DIR "/natd-alias.log"
+#define FIXTURE TEST_DATA_DIR "/natd-alias.log"
 
 /*
  * The expected table, derived without nattable: split each line with sscanf, append on

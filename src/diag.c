@@ -6,50 +6,18 @@
 #include "iptrace/diag.h"
 #include "iptrace/notify.h"
 
-/* Built whole, then written at once: lines of two processes sharing stderr don't interleave. */
-static void say(int prio, const char *label, const char *fmt, va_list ap)
+void diag(enum diag_level level, const char *fmt, ...)
 {
+	const char *label = level == DIAG_WARNING ? "warning: " : level == DIAG_NOTE ? "note: " : "";
 	char msg[1024];
+	va_list ap;
 
+	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* One fprintf: stderr is unbuffered, and stdio then writes the line in one piece. */
 	if (notify_stderr_is_journal())
-		fprintf(stderr, "<%d>iptrace: %s%s\n", prio, label, msg);
+		fprintf(stderr, "<%d>iptrace: %s%s\n", (int)level, label, msg);
 	else
 		fprintf(stderr, "iptrace: %s%s\n", label, msg);
-}
-
-void diag_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	say(3, "", fmt, ap);
-	va_end(ap);
-}
-
-void diag_warning(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	say(4, "warning: ", fmt, ap);
-	va_end(ap);
-}
-
-void diag_note(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	say(5, "note: ", fmt, ap);
-	va_end(ap);
-}
-
-void diag_info(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	say(6, "", fmt, ap);
-	va_end(ap);
 }

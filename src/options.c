@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,29 +100,9 @@ void options_usage(FILE *f)
 	fputs("\nExit status: 0 normal end, 1 runtime error, 2 usage error.\n", f);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static int parse_positive(const char *s, uint64_t *out)
 {
-	char *e;
-	unsigned long long v;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &e, 10);
-	if (errno || *e || v == 0)
-		return -EINVAL;
-	*out = v;
-	return 0;
+	return parse_uint(s, 10, 1, UINT64_MAX, out);
 }
 
 static int parse_seconds(const char *s, double *out)
@@ -148,20 +127,20 @@ static int nat_options(struct iptrace_opts *o, bool nat_log, char *err, size_t e
 
 	if (nat_log) {
 		if (o->mode != MODE_TRACE && o->mode != MODE_REPLAY)
-			return fail(err, errlen, "--nat-log can't be combined with --read or --nat-table");
+			return parse_fail(err, errlen, "--nat-log can't be combined with --read or --nat-table");
 		o->mode = MODE_NAT_LOG;
 	}
 	nat_mode = o->mode == MODE_NAT_LOG || o->mode == MODE_NAT_TABLE;
 	if (o->nat_all && !nat_mode)
-		return fail(err, errlen, "--all goes with --nat-log or --nat-table");
+		return parse_fail(err, errlen, "--all goes with --nat-log or --nat-table");
 	if (o->nat && o->mode != MODE_TRACE && o->mode != MODE_DEMO)
-		return fail(err, errlen, "--nat goes with live tracing only");
+		return parse_fail(err, errlen, "--nat goes with live tracing only");
 	if (!nat_mode)
 		return 0;
 	if (o->sel.iface[0] || o->sel.has_mark || o->sel.limit_per_s)
-		return fail(err, errlen, "--iface, --mark and --limit don't apply to conntrack entries");
+		return parse_fail(err, errlen, "--iface, --mark and --limit don't apply to conntrack entries");
 	if (strcmp(o->format, "log") == 0)
-		return fail(err, errlen, "the NAT modes print text or json, not log");
+		return parse_fail(err, errlen, "the NAT modes print text or json, not log");
 	return selection_finish(&o->sel, o->want_families, err, errlen);
 }
 
@@ -218,7 +197,7 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			break;
 		case 'i':
 			if (!*optarg || strlen(optarg) >= sizeof(o->sel.iface))
-				return fail(err, errlen, "invalid interface name '%s'", optarg);
+				return parse_fail(err, errlen, "invalid interface name '%s'", optarg);
 			strcpy(o->sel.iface, optarg);
 			break;
 		case OPT_MARK:
@@ -241,24 +220,24 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			else if (strcmp(optarg, "nft") == 0)
 				o->backend = BACKEND_NFT;
 			else
-				return fail(err, errlen, "unknown backend '%s' (auto, legacy or nft)", optarg);
+				return parse_fail(err, errlen, "unknown backend '%s' (auto, legacy or nft)", optarg);
 			break;
 		case OPT_FORMAT:
 			if (!sink_lookup(optarg))
-				return fail(err, errlen, "unknown format '%s' (text, json, log or journal)", optarg);
+				return parse_fail(err, errlen, "unknown format '%s' (text, json, log or journal)", optarg);
 			o->format = optarg;
 			break;
 		case 'c':
 			if (parse_positive(optarg, &o->count) < 0)
-				return fail(err, errlen, "invalid count '%s' (a positive number)", optarg);
+				return parse_fail(err, errlen, "invalid count '%s' (a positive number)", optarg);
 			break;
 		case 'd':
 			if (parse_seconds(optarg, &o->duration) < 0)
-				return fail(err, errlen, "invalid duration '%s' (positive seconds)", optarg);
+				return parse_fail(err, errlen, "invalid duration '%s' (positive seconds)", optarg);
 			break;
 		case OPT_WINDOW:
 			if (parse_positive(optarg, &num) < 0 || num > 600000)
-				return fail(err, errlen, "invalid window '%s' (milliseconds, 1-600000)", optarg);
+				return parse_fail(err, errlen, "invalid window '%s' (milliseconds, 1-600000)", optarg);
 			o->window_ms = (unsigned)num;
 			break;
 		case 'o':
@@ -281,7 +260,7 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			else if (strcmp(optarg, "never") == 0)
 				o->color = 0;
 			else
-				return fail(err, errlen, "invalid colour '%s' (auto, always or never)", optarg);
+				return parse_fail(err, errlen, "invalid colour '%s' (auto, always or never)", optarg);
 			break;
 		case OPT_READ:
 			o->mode = MODE_READ;
@@ -297,7 +276,7 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 		case OPT_RCVBUF:
 			/* The kernel doubles it and has its own floor; above 1 GiB is a typo. */
 			if (parse_positive(optarg, &num) < 0 || num < 1024 || num > (1u << 30))
-				return fail(err, errlen, "invalid receive buffer '%s' (bytes, 1024-1073741824)", optarg);
+				return parse_fail(err, errlen, "invalid receive buffer '%s' (bytes, 1024-1073741824)", optarg);
 			o->rcvbuf = (uint32_t)num;
 			break;
 		case 'v':
@@ -305,7 +284,7 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			break;
 		case OPT_NETNS:
 			if (!*optarg)
-				return fail(err, errlen, "empty network namespace name");
+				return parse_fail(err, errlen, "empty network namespace name");
 			o->netns = optarg;
 			break;
 		case OPT_CLEANUP:
@@ -340,21 +319,21 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			o->mode = MODE_VERSION;
 			return 0;
 		case ':':
-			return fail(err, errlen, "option '%s' needs an argument", argv[optind - 1]);
+			return parse_fail(err, errlen, "option '%s' needs an argument", argv[optind - 1]);
 		default:
-			return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
+			return parse_fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
 		}
 		if (ret < 0)
 			return ret;
 	}
 	if (o->output_time && !o->output)
-		return fail(err, errlen, "--output-time needs --output");
+		return parse_fail(err, errlen, "--output-time needs --output");
 	if (optind < argc)
-		return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return parse_fail(err, errlen, "unexpected argument '%s'", argv[optind]);
 	if (o->mode == MODE_DEMO) {
 		/* The lab's DNS exchange, both ways, and an end even if a packet went missing. */
 		if (o->netns)
-			return fail(err, errlen, "--demo builds its own namespaces: no --netns");
+			return parse_fail(err, errlen, "--demo builds its own namespaces: no --netns");
 		if (selection_empty(&o->sel) &&
 		    sel_parse_ports("53", &o->sel.ports, err, errlen) < 0)
 			return -EINVAL;
@@ -367,11 +346,11 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 	if (ret < 0)
 		return ret;
 	if (o->mode == MODE_TRACE && selection_empty(&o->sel))
-		return fail(err, errlen, "no selector given (e.g. --port 53 or --dest ADDR); see --help");
+		return parse_fail(err, errlen, "no selector given (e.g. --port 53 or --dest ADDR); see --help");
 	if (o->sel.host.n && (o->sel.src.n || o->sel.dst.n))
-		return fail(err, errlen, "--host can't be combined with --src or --dest");
+		return parse_fail(err, errlen, "--host can't be combined with --src or --dest");
 	if (o->sel.limit_per_s > 10000 && o->backend == BACKEND_LEGACY)
-		return fail(err, errlen, "--limit above 10000/s is refused by the kernel's limit match");
+		return parse_fail(err, errlen, "--limit above 10000/s is refused by the kernel's limit match");
 	if ((o->mode == MODE_TRACE || o->mode == MODE_DEMO) &&
 	    selection_finish(&o->sel, o->want_families, err, errlen) < 0)
 		return -EINVAL;

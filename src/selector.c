@@ -14,7 +14,7 @@
 #include "iptrace/pkt.h"
 #include "iptrace/selector.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int parse_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -22,6 +22,22 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+int parse_uint(const char *s, int base, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *e;
+	unsigned long long v;
+
+	/* strtoull() would take a sign or leading space: only digits may start it. */
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &e, base);
+	if (errno || *e || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
 }
 
 /* Parse a decimal number in [lo, hi] that spans exactly [s, end). */
@@ -48,7 +64,7 @@ int sel_parse_ports(const char *s, struct port_list *pl, char *err, size_t errle
 	for (size_t i = 0; i < pl->n; i++)
 		slots += pl->r[i].lo == pl->r[i].hi ? 1 : 2;
 	if (*s == '\0')
-		return fail(err, errlen, "empty port list");
+		return parse_fail(err, errlen, "empty port list");
 	while (*p) {
 		const char *comma = strchr(p, ','), *dash;
 		const char *end = comma ? comma : p + strlen(p);
@@ -58,21 +74,21 @@ int sel_parse_ports(const char *s, struct port_list *pl, char *err, size_t errle
 		if (dash) {
 			if (parse_num(p, dash, 1, 65535, &lo) < 0 ||
 			    parse_num(dash + 1, end, 1, 65535, &hi) < 0)
-				return fail(err, errlen, "invalid port range '%.*s' (ports are 1-65535)",
-					    (int)(end - p), p);
+				return parse_fail(err, errlen, "invalid port range '%.*s' (ports are 1-65535)",
+						  (int)(end - p), p);
 			if (lo > hi)
-				return fail(err, errlen, "reversed port range '%.*s'",
-					    (int)(end - p), p);
+				return parse_fail(err, errlen, "reversed port range '%.*s'",
+						  (int)(end - p), p);
 		} else {
 			if (parse_num(p, end, 1, 65535, &lo) < 0)
-				return fail(err, errlen, "invalid port '%.*s' (ports are 1-65535)",
-					    (int)(end - p), p);
+				return parse_fail(err, errlen, "invalid port '%.*s' (ports are 1-65535)",
+						  (int)(end - p), p);
 			hi = lo;
 		}
 		slots += lo == hi ? 1 : 2;
 		if (slots > SEL_MAX_PORTS)
-			return fail(err, errlen, "too many ports in '%s' (at most %d, a range counts twice)",
-				    s, SEL_MAX_PORTS);
+			return parse_fail(err, errlen, "too many ports in '%s' (at most %d, a range counts twice)",
+					  s, SEL_MAX_PORTS);
 		pl->r[pl->n].lo = (uint16_t)lo;
 		pl->r[pl->n].hi = (uint16_t)hi;
 		pl->n++;
@@ -80,7 +96,7 @@ int sel_parse_ports(const char *s, struct port_list *pl, char *err, size_t errle
 			break;
 		p = comma + 1;
 		if (*p == '\0')
-			return fail(err, errlen, "invalid port list '%s'", s);
+			return parse_fail(err, errlen, "invalid port list '%s'", s);
 	}
 	return 0;
 }
@@ -99,7 +115,7 @@ static int add_addr(struct addr_list *al, int family, const void *addr, unsigned
 	unsigned bytes = family == AF_INET ? 4 : 16;
 
 	if (al->n >= SEL_MAX_ADDRS)
-		return fail(err, errlen, "too many addresses (at most %d per option)", SEL_MAX_ADDRS);
+		return parse_fail(err, errlen, "too many addresses (at most %d per option)", SEL_MAX_ADDRS);
 	ap = &al->a[al->n];
 	memset(ap, 0, sizeof(*ap));
 	ap->family = family;
@@ -123,7 +139,7 @@ int sel_parse_addr(const char *s, struct addr_list *al, char *err, size_t errlen
 	int family;
 
 	if (hl == 0 || hl >= sizeof(host))
-		return fail(err, errlen, "invalid address '%s'", s);
+		return parse_fail(err, errlen, "invalid address '%s'", s);
 	memcpy(host, s, hl);
 	host[hl] = '\0';
 	if (inet_pton(AF_INET, host, addr) == 1)
@@ -131,17 +147,17 @@ int sel_parse_addr(const char *s, struct addr_list *al, char *err, size_t errlen
 	else if (inet_pton(AF_INET6, host, addr) == 1)
 		family = AF_INET6;
 	else if (numeric_like(host))
-		return fail(err, errlen, "invalid address '%s'", s);
+		return parse_fail(err, errlen, "invalid address '%s'", s);
 	else {
 		/* A host name: resolved once, here, and every address it has is used. */
 		struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res, *ai;
 		int ret;
 
 		if (slash)
-			return fail(err, errlen, "a prefix length needs a numeric address: '%s'", s);
+			return parse_fail(err, errlen, "a prefix length needs a numeric address: '%s'", s);
 		ret = getaddrinfo(host, NULL, &hints, &res);
 		if (ret != 0)
-			return fail(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(ret));
+			return parse_fail(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(ret));
 		for (ai = res; ai; ai = ai->ai_next) {
 			const void *a = ai->ai_family == AF_INET ?
 				(const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr :
@@ -166,8 +182,8 @@ int sel_parse_addr(const char *s, struct addr_list *al, char *err, size_t errlen
 	if (slash) {
 		if (parse_num(slash + 1, slash + strlen(slash), 0,
 			      family == AF_INET ? 32 : 128, &plen) < 0)
-			return fail(err, errlen, "invalid prefix length in '%s' (0-%d)", s,
-				    family == AF_INET ? 32 : 128);
+			return parse_fail(err, errlen, "invalid prefix length in '%s' (0-%d)", s,
+					  family == AF_INET ? 32 : 128);
 	} else {
 		plen = family == AF_INET ? 32 : 128;
 	}
@@ -194,32 +210,26 @@ int sel_parse_proto(const char *s, struct selection *sel, char *err, size_t errl
 			if (strlen(names[i].name) == len && strncmp(p, names[i].name, len) == 0)
 				num = names[i].num;
 		if (num < 0 && parse_num(p, p + len, 1, 255, &num) < 0)
-			return fail(err, errlen, "unknown protocol '%.*s'", (int)len, p);
+			return parse_fail(err, errlen, "unknown protocol '%.*s'", (int)len, p);
 		if (sel->nprotos >= SEL_MAX_PROTOS)
-			return fail(err, errlen, "too many protocols (at most %d)", SEL_MAX_PROTOS);
+			return parse_fail(err, errlen, "too many protocols (at most %d)", SEL_MAX_PROTOS);
 		sel->protos[sel->nprotos++] = (uint8_t)num;
 		if (!comma)
 			break;
 		p = comma + 1;
 	}
 	if (sel->nprotos == 0)
-		return fail(err, errlen, "empty protocol list");
+		return parse_fail(err, errlen, "empty protocol list");
 	return 0;
 }
 
 static int parse_u32(const char *s, uint32_t *out)
 {
-	char *e;
-	unsigned long long v;
+	uint64_t v;
+	int ret = parse_uint(s, 0, 0, UINT32_MAX, &v);
 
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &e, 0);
-	if (errno || *e || v > UINT32_MAX)
-		return -EINVAL;
 	*out = (uint32_t)v;
-	return 0;
+	return ret;
 }
 
 int sel_parse_mark(const char *s, struct selection *sel, char *err, size_t errlen)
@@ -228,14 +238,14 @@ int sel_parse_mark(const char *s, struct selection *sel, char *err, size_t errle
 	char *slash;
 
 	if (strlen(s) >= sizeof(buf))
-		return fail(err, errlen, "invalid mark '%s'", s);
+		return parse_fail(err, errlen, "invalid mark '%s'", s);
 	strcpy(buf, s);
 	slash = strchr(buf, '/');
 	if (slash)
 		*slash++ = '\0';
 	sel->mark_mask = UINT32_MAX;
 	if (parse_u32(buf, &sel->mark) < 0 || (slash && parse_u32(slash, &sel->mark_mask) < 0))
-		return fail(err, errlen, "invalid mark '%s' (VALUE[/MASK])", s);
+		return parse_fail(err, errlen, "invalid mark '%s' (VALUE[/MASK])", s);
 	sel->has_mark = true;
 	return 0;
 }
@@ -246,7 +256,7 @@ int sel_parse_limit(const char *s, uint32_t *per_s, char *err, size_t errlen)
 	long n, mult = 1;
 
 	if (!slash || parse_num(s, slash, 1, 1000000, &n) < 0)
-		return fail(err, errlen, "invalid rate '%s' (N/s, N/min or N/hour)", s);
+		return parse_fail(err, errlen, "invalid rate '%s' (N/s, N/min or N/hour)", s);
 	if (strcmp(slash + 1, "s") == 0 || strcmp(slash + 1, "second") == 0)
 		mult = 1;
 	else if (strcmp(slash + 1, "min") == 0 || strcmp(slash + 1, "minute") == 0)
@@ -254,7 +264,7 @@ int sel_parse_limit(const char *s, uint32_t *per_s, char *err, size_t errlen)
 	else if (strcmp(slash + 1, "hour") == 0 || strcmp(slash + 1, "h") == 0)
 		mult = 3600;
 	else
-		return fail(err, errlen, "invalid rate '%s' (N/s, N/min or N/hour)", s);
+		return parse_fail(err, errlen, "invalid rate '%s' (N/s, N/min or N/hour)", s);
 	/* Kept per second; slower rates round up to 1/s. */
 	*per_s = (uint32_t)((n + mult - 1) / mult);
 	return 0;
@@ -280,16 +290,16 @@ int selection_finish(struct selection *sel, unsigned want, char *err, size_t err
 		if (!lf)
 			continue;
 		if (!(lf & fam))
-			return fail(err, errlen, "%s given with an %s address",
-				    want == SEL_IPV4 ? "-4" : "-6",
-				    want == SEL_IPV4 ? "IPv6" : "IPv4");
+			return parse_fail(err, errlen, "%s given with an %s address",
+					  want == SEL_IPV4 ? "-4" : "-6",
+					  want == SEL_IPV4 ? "IPv6" : "IPv4");
 		fam &= lf;
 	}
 	for (size_t i = 0; i < sel->nprotos; i++) {
 		if (sel->protos[i] == IPPROTO_ICMP && !(fam & SEL_IPV4) && sel->nprotos == 1)
-			return fail(err, errlen, "icmp is IPv4 only (use icmpv6)");
+			return parse_fail(err, errlen, "icmp is IPv4 only (use icmpv6)");
 		if (sel->protos[i] == IPPROTO_ICMPV6 && !(fam & SEL_IPV6) && sel->nprotos == 1)
-			return fail(err, errlen, "icmpv6 is IPv6 only (use icmp)");
+			return parse_fail(err, errlen, "icmpv6 is IPv6 only (use icmp)");
 	}
 	if (sel->nprotos == 1 && sel->protos[0] == IPPROTO_ICMP)
 		fam &= SEL_IPV4;
@@ -301,8 +311,8 @@ int selection_finish(struct selection *sel, unsigned want, char *err, size_t err
 
 			if (p != IPPROTO_TCP && p != IPPROTO_UDP && p != IPPROTO_SCTP &&
 			    p != IPPROTO_UDPLITE && p != IPPROTO_DCCP)
-				return fail(err, errlen, "port selectors need tcp, udp, sctp, udplite or dccp, not '%s'",
-					    pkt_proto_name(p) ? pkt_proto_name(p) : "that protocol");
+				return parse_fail(err, errlen, "port selectors need tcp, udp, sctp, udplite or dccp, not '%s'",
+						  pkt_proto_name(p) ? pkt_proto_name(p) : "that protocol");
 		}
 	}
 	sel->families = fam;

@@ -3,16 +3,26 @@
 #ifndef IPTRACE_DIAG_H
 #define IPTRACE_DIAG_H
 
+/* The levels, as sd-daemon(3)'s priorities. */
+enum diag_level {
+	DIAG_ERROR = 3,
+	DIAG_WARNING = 4,
+	DIAG_NOTE = 5,
+	DIAG_INFO = 6,
+};
+
 /*
- * One line each, "iptrace: " first, then "warning: " or "note: " for those levels, the
- * message (git's style: lower case, no full stop, quoted subjects: cannot open '%s'), and a
- * newline, written in one piece. When stderr is the journal stream systemd connected, the
- * line starts with sd-daemon's "<N>" so that the journal files it at its priority: error 3,
- * warning 4, note 5, info 6. Data never goes here: it goes to the sinks' output.
+ * diag - one line on stderr: "iptrace: ", then "warning: " or "note: " for those levels,
+ * the message (git's style: lower case, no full stop, quoted subjects: cannot open '%s'),
+ * a newline; written in one piece. When stderr is the journal stream systemd connected,
+ * the line starts with sd-daemon's "<N>" so that the journal files it at its priority.
+ * Data never goes here: it goes to the sinks' output.
  */
-void diag_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void diag_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void diag_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void diag_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void diag(enum diag_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define diag_error(...)		diag(DIAG_ERROR, __VA_ARGS__)
+#define diag_warning(...)	diag(DIAG_WARNING, __VA_ARGS__)
+#define diag_note(...)		diag(DIAG_NOTE, __VA_ARGS__)
+#define diag_info(...)		diag(DIAG_INFO, __VA_ARGS__)
 
 #endif

@@ -52,6 +52,15 @@ struct selection {
 	uint32_t		limit_per_s;	/* 0: no limit */
 };
 
+/* parse_fail - @fmt into @err (size @errlen), the parsers' one-line reason. Returns -EINVAL. */
+int parse_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * parse_uint - @s as a whole unsigned number in [@min, @max], in @base as strtoull() takes
+ * it (0: 0x... and 0... too), digits only: no sign, no space. Returns 0 or -EINVAL.
+ */
+int parse_uint(const char *s, int base, uint64_t min, uint64_t max, uint64_t *out);
+
 /* Each parser: returns 0, or -EINVAL with a one-line reason in @err (size @errlen). */
 int sel_parse_ports(const char *s, struct port_list *pl, char *err, size_t errlen);
 /* Numeric addresses only (inet_pton); names are resolved by sel_parse_addr_resolve(). */

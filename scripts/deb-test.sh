@@ -7,7 +7,8 @@
 #
 # Usage: scripts/deb-test.sh [SRCDIR]   (as root; SRCDIR defaults to this script's tree)
 # Exits 0, 1 on a failed check, 77 where it cannot run (not root, a tool missing, iptrace
-# already installed from a package). The tree is never written to.
+# already installed, from a package or not, or /var/log/iptrace there: the purge would take
+# them). The tree is never written to.
 set -euo pipefail
 
 SKIP=77
@@ -91,7 +92,6 @@ case "$status" in
 "" | un*) ;;
 *) skip "$pkg is already known to dpkg ($status $(dpkg-query -W -f='${Version}' "$pkg")): not replacing it" ;;
 esac
-[ -e /usr/sbin/iptrace ] && skip "/usr/sbin/iptrace exists (not from a package): not replacing it"
 
 # dpkg ARGS...: dpkg, waiting while another dpkg or apt holds its lock.
 dpkg_wait() {
@@ -120,6 +120,13 @@ unit_links() {
 	done | sort
 }
 unit_links >"$work/links.before"
+# Files of an iptrace installed otherwise (make install --prefix=/usr), or its captures'
+# logs: dpkg would take them over and the purge delete them.
+while read -r p; do
+	if [ -e "$p" ] && { [ ! -d "$p" ] || [ "$p" = /var/log/iptrace ]; }; then
+		skip "$p exists (not from a package): the install or the purge would take it"
+	fi
+done < <(watch_paths)
 
 installed=yes
 dpkg_wait -i "$deb" >"$work/install.log" || fail "dpkg -i $(basename "$deb")"
@@ -135,7 +142,7 @@ pass "dpkg -i: $pkg $version installed, $(wc -l <"$work/listed") paths"
 man=/usr/share/man/man8/iptrace.8.gz
 grep -qxF "$man" <<<"$(man -aw iptrace)" || fail "man -aw iptrace: $(man -aw iptrace 2>&1)"
 grep -q '^NAME' <<<"$(MANWIDTH=80 man -l "$man" 2>/dev/null)" || fail "man -l $man does not render"
-pass "man -w iptrace: $man"
+pass "man -aw iptrace: $man"
 compl=$(pkg-config --variable=completionsdir bash-completion 2>/dev/null ||
 	echo /usr/share/bash-completion/completions)/iptrace
 grep -qx "$compl" "$work/listed" || fail "completion not at $compl: $(grep -i completion "$work/listed")"
@@ -158,6 +165,9 @@ pass "units in $unitdir, ExecStart=/usr/sbin/iptrace, none enabled"
 grep -q '^ /etc/iptrace/dns.conf.example ' <<<"$(dpkg-query -W -f='${Conffiles}\n' "$pkg")" ||
 	fail "/etc/iptrace/dns.conf.example is not a conffile: $(dpkg-query -W -f='${Conffiles}' "$pkg")"
 pass "conffile: /etc/iptrace/dns.conf.example"
+# A capture's output, as iptrace@.service's LogsDirectory= makes it: the purge removes it.
+mkdir -m 0750 /var/log/iptrace
+echo '{}' >/var/log/iptrace/deb-test-20261206T000000Z.json
 
 # ---- the demo, from /usr/sbin, as a user runs it ----
 (cd / && /usr/sbin/iptrace --demo) >"$work/demo.out" 2>"$work/demo.err" ||
@@ -203,11 +213,22 @@ status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null || true)
 case "$status" in "" | un*) ;; *) fail "after the purge dpkg still knows $pkg: $status" ;; esac
 left=
 while read -r p; do
+	[ "$p" = /run/iptrace ] && continue
 	if { [ -e "$p" ] || [ -L "$p" ]; } && ! grep -qxF "$p" "$work/existed"; then
 		left="$left $p"
 	fi
 done < <(cat "$work/listed"; watch_paths)
 [ -z "$left" ] || fail "the purge left:$left"
+# /run/iptrace is every iptrace's on this machine: the demo's and the killed capture's
+# state must be gone, and the directory too unless another capture keeps its state there.
+for p in "$demo_pid" "$kill_pid_done"; do
+	[ -e "/run/iptrace/$p.state" ] && fail "the purge left /run/iptrace/$p.state"
+done
+if [ -d /run/iptrace ] && ! grep -qx /run/iptrace "$work/existed"; then
+	others=$(ls -A /run/iptrace)
+	[ -n "$others" ] || fail "the purge left an empty /run/iptrace"
+	echo "note: /run/iptrace stays, with the state of other captures on this machine: $others"
+fi
 unit_links >"$work/links.after"
 cmp -s "$work/links.before" "$work/links.after" ||
 	fail "the purge left unit links: $(comm -13 "$work/links.before" "$work/links.after")"

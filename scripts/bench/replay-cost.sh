@@ -35,16 +35,7 @@ if [ -z "${REPLAY_FILE:-}" ]; then
 	lab_up
 	ip netns exec "$S" iptables-legacy -w -A INPUT -p udp --dport $PORT -j DROP
 	if [ "$BACKEND" = nft ]; then
-		ip netns exec "$R" nft -f - <<-EOF || fail "cannot build the nft lab"
-		table ip bmangle {
-			chain bpre { type filter hook prerouting priority -150; policy accept; }
-			chain bfwd { type filter hook forward priority -150; policy accept; }
-			chain bpost { type filter hook postrouting priority -150; policy accept; }
-		}
-		table ip bfilter {
-			chain bfwd { type filter hook forward priority 0; policy accept; }
-		}
-		EOF
+		lab_nft_tables || fail "cannot build the nft lab"
 	else
 		ip netns exec "$R" iptables-legacy -w -t mangle -S >/dev/null
 		ip netns exec "$R" iptables-legacy -w -t filter -S >/dev/null

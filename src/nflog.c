@@ -17,6 +17,7 @@
 #include <libnetfilter_log/libnetfilter_log.h>
 
 #include "iptrace/nflog.h"
+#include "iptrace/nlattr.h"
 #include "iptrace/pkt.h"
 
 /* What pkt_decode() is told for a message of nfgenmsg family @nfproto. */
@@ -42,14 +43,8 @@ int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_ULOG ||
 	    NFNL_MSG_TYPE(nlh->nlmsg_type) != NFULNL_MSG_PACKET)
 		return -ENOMSG;
-	/*
-	 * libmnl walks the attributes up to NLMSG_ALIGN(nlmsg_len): in a message of unaligned
-	 * length (never the kernel's) it would read up to 3 bytes past the message.
-	 */
-	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nfg)) ||
-	    nlh->nlmsg_len % MNL_ALIGNTO)
-		return -EINVAL;
-	if (nflog_nlmsg_parse(nlh, tb) < 0 || !tb[NFULA_PACKET_HDR] || !tb[NFULA_PREFIX])
+	if (!nlattr_walkable(nlh, sizeof(*nfg)) || nflog_nlmsg_parse(nlh, tb) < 0 ||
+	    !tb[NFULA_PACKET_HDR] || !tb[NFULA_PREFIX])
 		return -EINVAL;
 
 	/* raw[] is written only as far as raw_len says (record.h). */

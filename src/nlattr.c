@@ -34,7 +34,7 @@ int nlattr_parse(const struct nlmsghdr *nlh, size_t hdrlen, const struct nlattr_
 {
 	struct table t = { pol, max, tb };
 
-	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(hdrlen) || nlh->nlmsg_len % MNL_ALIGNTO)
+	if (!nlattr_walkable(nlh, hdrlen))
 		return -EINVAL;
 	return mnl_attr_parse(nlh, (unsigned)hdrlen, attr_cb, &t) < 0 ? -EINVAL : 0;
 }

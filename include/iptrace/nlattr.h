@@ -3,6 +3,7 @@
 #ifndef IPTRACE_NLATTR_H
 #define IPTRACE_NLATTR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <libmnl/libmnl.h>
@@ -20,12 +21,24 @@ struct nlattr_policy {
 };
 
 /*
+ * nlattr_walkable - may libmnl walk the attributes of @nlh after its @hdrlen-byte family
+ * header? Not when the message is shorter than its headers, nor when its length is not a
+ * multiple of 4: libmnl walks up to NLMSG_ALIGN(nlmsg_len), up to 3 bytes past such a
+ * message (the kernel's are aligned). For parsers that call the walk through another
+ * library (nflog_nlmsg_parse()); nlattr_parse() checks it itself.
+ */
+static inline bool nlattr_walkable(const struct nlmsghdr *nlh, size_t hdrlen)
+{
+	return nlh->nlmsg_len >= MNL_NLMSG_HDRLEN + MNL_ALIGN(hdrlen) &&
+	       nlh->nlmsg_len % MNL_ALIGNTO == 0;
+}
+
+/*
  * nlattr_parse - mnl_attr_parse() of @nlh's attributes after its @hdrlen-byte family header
  * into @tb (@max + 1 entries, zeroed by the caller), each type checked as @pol (@max + 1
  * entries) says. Types beyond @max are newer than this build: skipped. The last of a
  * repeated type wins; a truncated attribute ends the walk. Returns 0, or -EINVAL when the
- * message is shorter than its headers or its length is not a multiple of 4 (libmnl walks up
- * to the aligned length: it would read past the message), or an attribute fails its check.
+ * message is not nlattr_walkable() or an attribute fails its check.
  */
 int nlattr_parse(const struct nlmsghdr *nlh, size_t hdrlen, const struct nlattr_policy *pol,
 		 unsigned max, const struct nlattr **tb);

@@ -11,89 +11,48 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 
 #include "iptrace/ct.h"
+#include "iptrace/nlattr.h"
 #include "iptrace/pkt.h"
 
-/* Collect the attributes of one nest level into @tb (size max + 1), validated by @types. */
-struct attr_tab {
-	const struct nlattr	**tb;
-	unsigned		max;
-	const enum mnl_attr_data_type *types;
-	const uint16_t		*lens;	/* exact length for MNL_TYPE_BINARY, 0 otherwise */
-	bool			bad;
+static const struct nlattr_policy ip_policy[CTA_IP_MAX + 1] = {
+	[CTA_IP_V4_SRC] = { MNL_TYPE_U32 },
+	[CTA_IP_V4_DST] = { MNL_TYPE_U32 },
+	[CTA_IP_V6_SRC] = { MNL_TYPE_BINARY, 16 },
+	[CTA_IP_V6_DST] = { MNL_TYPE_BINARY, 16 },
 };
 
-static int collect(const struct nlattr *a, void *data)
-{
-	struct attr_tab *t = data;
-	uint16_t type = mnl_attr_get_type(a);
-	int ret;
-
-	/* Unknown (newer) attributes are skipped, not refused. */
-	if (type > t->max || t->types[type] == MNL_TYPE_UNSPEC)
-		return MNL_CB_OK;
-	if (t->lens && t->lens[type])
-		ret = mnl_attr_validate2(a, t->types[type], t->lens[type]);
-	else
-		ret = mnl_attr_validate(a, t->types[type]);
-	if (ret < 0) {
-		t->bad = true;
-		return MNL_CB_ERROR;
-	}
-	t->tb[type] = a;
-	return MNL_CB_OK;
-}
-
-static int parse_nested(const struct nlattr *nest, struct attr_tab *t)
-{
-	if (mnl_attr_parse_nested(nest, collect, t) < 0 || t->bad)
-		return -EINVAL;
-	return 0;
-}
-
-static const enum mnl_attr_data_type ip_types[CTA_IP_MAX + 1] = {
-	[CTA_IP_V4_SRC] = MNL_TYPE_U32,
-	[CTA_IP_V4_DST] = MNL_TYPE_U32,
-	[CTA_IP_V6_SRC] = MNL_TYPE_BINARY,
-	[CTA_IP_V6_DST] = MNL_TYPE_BINARY,
-};
-static const uint16_t ip_lens[CTA_IP_MAX + 1] = {
-	[CTA_IP_V6_SRC] = 16,
-	[CTA_IP_V6_DST] = 16,
+static const struct nlattr_policy proto_policy[CTA_PROTO_MAX + 1] = {
+	[CTA_PROTO_NUM] = { MNL_TYPE_U8 },
+	[CTA_PROTO_SRC_PORT] = { MNL_TYPE_U16 },
+	[CTA_PROTO_DST_PORT] = { MNL_TYPE_U16 },
+	[CTA_PROTO_ICMP_ID] = { MNL_TYPE_U16 },
+	[CTA_PROTO_ICMP_TYPE] = { MNL_TYPE_U8 },
+	[CTA_PROTO_ICMP_CODE] = { MNL_TYPE_U8 },
+	[CTA_PROTO_ICMPV6_ID] = { MNL_TYPE_U16 },
+	[CTA_PROTO_ICMPV6_TYPE] = { MNL_TYPE_U8 },
+	[CTA_PROTO_ICMPV6_CODE] = { MNL_TYPE_U8 },
 };
 
-static const enum mnl_attr_data_type proto_types[CTA_PROTO_MAX + 1] = {
-	[CTA_PROTO_NUM] = MNL_TYPE_U8,
-	[CTA_PROTO_SRC_PORT] = MNL_TYPE_U16,
-	[CTA_PROTO_DST_PORT] = MNL_TYPE_U16,
-	[CTA_PROTO_ICMP_ID] = MNL_TYPE_U16,
-	[CTA_PROTO_ICMP_TYPE] = MNL_TYPE_U8,
-	[CTA_PROTO_ICMP_CODE] = MNL_TYPE_U8,
-	[CTA_PROTO_ICMPV6_ID] = MNL_TYPE_U16,
-	[CTA_PROTO_ICMPV6_TYPE] = MNL_TYPE_U8,
-	[CTA_PROTO_ICMPV6_CODE] = MNL_TYPE_U8,
+static const struct nlattr_policy tuple_policy[CTA_TUPLE_MAX + 1] = {
+	[CTA_TUPLE_IP] = { MNL_TYPE_NESTED },
+	[CTA_TUPLE_PROTO] = { MNL_TYPE_NESTED },
+	[CTA_TUPLE_ZONE] = { MNL_TYPE_U16 },
 };
 
-static const enum mnl_attr_data_type tuple_types[CTA_TUPLE_MAX + 1] = {
-	[CTA_TUPLE_IP] = MNL_TYPE_NESTED,
-	[CTA_TUPLE_PROTO] = MNL_TYPE_NESTED,
-	[CTA_TUPLE_ZONE] = MNL_TYPE_U16,
-};
-
-static const enum mnl_attr_data_type top_types[CTA_MAX + 1] = {
-	[CTA_TUPLE_ORIG] = MNL_TYPE_NESTED,
-	[CTA_TUPLE_REPLY] = MNL_TYPE_NESTED,
-	[CTA_STATUS] = MNL_TYPE_U32,
-	[CTA_TIMEOUT] = MNL_TYPE_U32,
-	[CTA_MARK] = MNL_TYPE_U32,
-	[CTA_ID] = MNL_TYPE_U32,
+static const struct nlattr_policy top_policy[CTA_MAX + 1] = {
+	[CTA_TUPLE_ORIG] = { MNL_TYPE_NESTED },
+	[CTA_TUPLE_REPLY] = { MNL_TYPE_NESTED },
+	[CTA_STATUS] = { MNL_TYPE_U32 },
+	[CTA_TIMEOUT] = { MNL_TYPE_U32 },
+	[CTA_MARK] = { MNL_TYPE_U32 },
+	[CTA_ID] = { MNL_TYPE_U32 },
 };
 
 static int decode_ip(const struct nlattr *nest, struct ct_tuple *t)
 {
-	const struct nlattr *tb[CTA_IP_MAX + 1] = { 0 };
-	struct attr_tab at = { tb, CTA_IP_MAX, ip_types, ip_lens, false };
+	const struct nlattr *tb[CTA_IP_MAX + 1] = { NULL };
 
-	if (parse_nested(nest, &at) < 0)
+	if (nlattr_parse_nested(nest, ip_policy, CTA_IP_MAX, tb) < 0)
 		return -EINVAL;
 	if (tb[CTA_IP_V4_SRC] && tb[CTA_IP_V4_DST]) {
 		t->family = AF_INET;
@@ -111,11 +70,10 @@ static int decode_ip(const struct nlattr *nest, struct ct_tuple *t)
 
 static int decode_proto(const struct nlattr *nest, struct ct_tuple *t)
 {
-	const struct nlattr *tb[CTA_PROTO_MAX + 1] = { 0 };
-	struct attr_tab at = { tb, CTA_PROTO_MAX, proto_types, NULL, false };
+	const struct nlattr *tb[CTA_PROTO_MAX + 1] = { NULL };
 	int id = CTA_PROTO_ICMP_ID, type = CTA_PROTO_ICMP_TYPE, code = CTA_PROTO_ICMP_CODE;
 
-	if (parse_nested(nest, &at) < 0 || !tb[CTA_PROTO_NUM])
+	if (nlattr_parse_nested(nest, proto_policy, CTA_PROTO_MAX, tb) < 0 || !tb[CTA_PROTO_NUM])
 		return -EINVAL;
 	t->proto = mnl_attr_get_u8(tb[CTA_PROTO_NUM]);
 	if (tb[CTA_PROTO_SRC_PORT] && tb[CTA_PROTO_DST_PORT]) {
@@ -139,10 +97,10 @@ static int decode_proto(const struct nlattr *nest, struct ct_tuple *t)
 
 static int decode_tuple(const struct nlattr *nest, struct ct_tuple *t)
 {
-	const struct nlattr *tb[CTA_TUPLE_MAX + 1] = { 0 };
-	struct attr_tab at = { tb, CTA_TUPLE_MAX, tuple_types, NULL, false };
+	const struct nlattr *tb[CTA_TUPLE_MAX + 1] = { NULL };
 
-	if (parse_nested(nest, &at) < 0 || !tb[CTA_TUPLE_IP] || !tb[CTA_TUPLE_PROTO])
+	if (nlattr_parse_nested(nest, tuple_policy, CTA_TUPLE_MAX, tb) < 0 || !tb[CTA_TUPLE_IP] ||
+	    !tb[CTA_TUPLE_PROTO])
 		return -EINVAL;
 	if (decode_ip(tb[CTA_TUPLE_IP], t) < 0 || decode_proto(tb[CTA_TUPLE_PROTO], t) < 0)
 		return -EINVAL;
@@ -151,8 +109,7 @@ static int decode_tuple(const struct nlattr *nest, struct ct_tuple *t)
 
 int ct_decode(const struct nlmsghdr *nlh, struct ct_entry *e)
 {
-	const struct nlattr *tb[CTA_MAX + 1] = { 0 };
-	struct attr_tab at = { tb, CTA_MAX, top_types, NULL, false };
+	const struct nlattr *tb[CTA_MAX + 1] = { NULL };
 	const struct nfgenmsg *nfg;
 	uint8_t msg;
 
@@ -172,7 +129,7 @@ int ct_decode(const struct nlmsghdr *nlh, struct ct_entry *e)
 		e->op = CT_OP_NEW;
 	else
 		e->op = CT_OP_UPDATE;
-	if (mnl_attr_parse(nlh, sizeof(*nfg), collect, &at) < 0 || at.bad)
+	if (nlattr_parse(nlh, sizeof(*nfg), top_policy, CTA_MAX, tb) < 0)
 		return -EINVAL;
 	if (!tb[CTA_TUPLE_ORIG] || !tb[CTA_TUPLE_REPLY])
 		return -EINVAL;

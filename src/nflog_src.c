@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <linux/netfilter/nfnetlink_log.h>
+#include <libnetfilter_log/libnetfilter_log.h>
 
 #include "iptrace/nflog.h"
 #include "iptrace/rxbatch.h"
@@ -26,20 +26,14 @@ static int send_cfg(struct mnl_socket *nl, uint16_t group,
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh;
-	struct nfgenmsg *nfg;
 	uint32_t seq = (uint32_t)rand();
 	int ret;
 
 	/* libmnl 1.0.4 leaves attribute padding as it finds it: don't send stack bytes. */
 	memset(buf, 0, sizeof(buf));
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh = nflog_nlmsg_put_header(buf, NFULNL_MSG_CONFIG, AF_UNSPEC, group);
+	nlh->nlmsg_flags |= NLM_F_ACK;
 	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = AF_UNSPEC;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = htons(group);
 	ret = fill(nlh, arg);
 	if (ret < 0)
 		return ret;
@@ -62,23 +56,18 @@ static int send_cfg(struct mnl_socket *nl, uint16_t group,
 	}
 }
 
+/* The library's putters return -1 with errno on error (none does in 1.0.2). */
 static int fill_cmd(struct nlmsghdr *nlh, const void *arg)
 {
-	struct nfulnl_msg_config_cmd cmd = { .command = *(const uint8_t *)arg };
-
-	mnl_attr_put(nlh, NFULA_CFG_CMD, sizeof(cmd), &cmd);
-	return 0;
+	return nflog_attr_put_cfg_cmd(nlh, *(const uint8_t *)arg) < 0 ? -errno : 0;
 }
 
 static int fill_params(struct nlmsghdr *nlh, const void *arg)
 {
 	const struct nflog_cfg *cfg = arg;
-	struct nfulnl_msg_config_mode mode = {
-		.copy_range = htonl(cfg->copy_range),
-		.copy_mode = NFULNL_COPY_PACKET,
-	};
 
-	mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof(mode), &mode);
+	if (nflog_attr_put_cfg_mode(nlh, NFULNL_COPY_PACKET, cfg->copy_range) < 0)
+		return -errno;
 	mnl_attr_put_u16(nlh, NFULA_CFG_FLAGS, htons(NFULNL_CFG_F_SEQ));
 	if (cfg->qthresh)
 		mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(cfg->qthresh));

@@ -26,174 +26,81 @@
 #define TRACE_CT_STATE		21	/* be32, NF_CT_STATE_* bits */
 #define TRACE_ATTR_MAX		21
 
-/* Each known attribute's type, so one table validates them all. */
-static const enum mnl_attr_data_type trace_types[TRACE_ATTR_MAX + 1] = {
-	[NFTA_TRACE_TABLE]		= MNL_TYPE_NUL_STRING,
-	[NFTA_TRACE_CHAIN]		= MNL_TYPE_NUL_STRING,
-	[NFTA_TRACE_RULE_HANDLE]	= MNL_TYPE_U64,
-	[NFTA_TRACE_TYPE]		= MNL_TYPE_U32,
-	[NFTA_TRACE_VERDICT]		= MNL_TYPE_NESTED,
-	[NFTA_TRACE_ID]			= MNL_TYPE_U32,
-	[NFTA_TRACE_LL_HEADER]		= MNL_TYPE_BINARY,
-	[NFTA_TRACE_NETWORK_HEADER]	= MNL_TYPE_BINARY,
-	[NFTA_TRACE_TRANSPORT_HEADER]	= MNL_TYPE_BINARY,
-	[NFTA_TRACE_IIF]		= MNL_TYPE_U32,
-	[NFTA_TRACE_IIFTYPE]		= MNL_TYPE_U16,
-	[NFTA_TRACE_OIF]		= MNL_TYPE_U32,
-	[NFTA_TRACE_OIFTYPE]		= MNL_TYPE_U16,
-	[NFTA_TRACE_MARK]		= MNL_TYPE_U32,
-	[NFTA_TRACE_NFPROTO]		= MNL_TYPE_U32,
-	[NFTA_TRACE_POLICY]		= MNL_TYPE_U32,
-	[NFTA_TRACE_PAD]		= MNL_TYPE_UNSPEC,
-	[TRACE_CT_ID]			= MNL_TYPE_U32,
-	[TRACE_CT_DIRECTION]		= MNL_TYPE_U8,
-	[TRACE_CT_STATUS]		= MNL_TYPE_U32,
-	[TRACE_CT_STATE]		= MNL_TYPE_U32,
+/* What each attribute the decoder reads must be (nlattr.h). */
+static const struct nlattr_policy trace_policy[TRACE_ATTR_MAX + 1] = {
+	[NFTA_TRACE_TABLE]		= { MNL_TYPE_NUL_STRING },
+	[NFTA_TRACE_CHAIN]		= { MNL_TYPE_NUL_STRING },
+	[NFTA_TRACE_RULE_HANDLE]	= { MNL_TYPE_U64 },
+	[NFTA_TRACE_TYPE]		= { MNL_TYPE_U32 },
+	[NFTA_TRACE_VERDICT]		= { MNL_TYPE_NESTED },
+	[NFTA_TRACE_ID]			= { MNL_TYPE_U32 },
+	[NFTA_TRACE_LL_HEADER]		= { MNL_TYPE_BINARY },
+	[NFTA_TRACE_NETWORK_HEADER]	= { MNL_TYPE_BINARY },
+	[NFTA_TRACE_TRANSPORT_HEADER]	= { MNL_TYPE_BINARY },
+	[NFTA_TRACE_IIF]		= { MNL_TYPE_U32 },
+	[NFTA_TRACE_IIFTYPE]		= { MNL_TYPE_U16 },
+	[NFTA_TRACE_OIF]		= { MNL_TYPE_U32 },
+	[NFTA_TRACE_MARK]		= { MNL_TYPE_U32 },
+	[NFTA_TRACE_NFPROTO]		= { MNL_TYPE_U32 },
+	[NFTA_TRACE_POLICY]		= { MNL_TYPE_U32 },
+	[TRACE_CT_ID]			= { MNL_TYPE_U32 },
+	[TRACE_CT_DIRECTION]		= { MNL_TYPE_U8 },
+	[TRACE_CT_STATUS]		= { MNL_TYPE_U32 },
+	[TRACE_CT_STATE]		= { MNL_TYPE_U32 },
 };
 
-/*
- * An attribute table this file reads: each known type's libmnl data type; types past max
- * are newer than this build and skipped, types the table leaves at 0 get no size check and
- * are not used.
- */
-struct policy {
-	const enum mnl_attr_data_type	*types;
-	unsigned			max;
+static const struct nlattr_policy verdict_policy[NFTA_VERDICT_MAX + 1] = {
+	[NFTA_VERDICT_CODE]	= { MNL_TYPE_U32 },
+	[NFTA_VERDICT_CHAIN]	= { MNL_TYPE_NUL_STRING },
 };
 
-struct tb {
-	const struct nlattr	*a[TRACE_ATTR_MAX + 1];
+static const struct nlattr_policy chain_policy[NFTA_CHAIN_MAX + 1] = {
+	[NFTA_CHAIN_TABLE]	= { MNL_TYPE_NUL_STRING },
+	[NFTA_CHAIN_NAME]	= { MNL_TYPE_NUL_STRING },
+	[NFTA_CHAIN_HOOK]	= { MNL_TYPE_NESTED },
 };
 
-/*
- * One pass over the attributes in [@p, @end), as mnl_attr_parse() walks them (a truncated
- * attribute ends the walk), checking each known one as mnl_attr_validate() would (the exact
- * size of fixed-size types, a NUL-terminated string, an empty or well-sized nest), but
- * without a callback and two library calls per attribute: that walk was 40 % of the cost
- * of a trace message (9 to 11 of them per forwarded packet). The last of a repeated
- * attribute wins. Returns 0, or -EINVAL when a known attribute has the wrong size.
- */
-static int parse_attrs(const char *p, const char *end, const struct policy *pol,
-		       struct tb *tb)
-{
-	while (end - p >= (ptrdiff_t)sizeof(struct nlattr)) {
-		const struct nlattr *attr = (const void *)p;
-		uint16_t type = attr->nla_type & NLA_TYPE_MASK, len = attr->nla_len, plen;
-		bool ok;
-
-		if (len < sizeof(struct nlattr) || len > end - p)
-			break;
-		p += MNL_ALIGN(len);
-		if (type > pol->max)
-			continue;
-		plen = (uint16_t)(len - MNL_ATTR_HDRLEN);
-		switch (pol->types[type]) {
-		case MNL_TYPE_U8:
-			ok = plen == sizeof(uint8_t);
-			break;
-		case MNL_TYPE_U16:
-			ok = plen == sizeof(uint16_t);
-			break;
-		case MNL_TYPE_U32:
-			ok = plen == sizeof(uint32_t);
-			break;
-		case MNL_TYPE_U64:
-			ok = plen == sizeof(uint64_t);
-			break;
-		case MNL_TYPE_NUL_STRING:
-			ok = plen > 0 && ((const char *)attr)[len - 1] == '\0';
-			break;
-		case MNL_TYPE_NESTED:
-			ok = plen == 0 || plen >= MNL_ATTR_HDRLEN;
-			break;
-		default:
-			ok = true;	/* binary: any size */
-			break;
-		}
-		if (!ok)
-			return -EINVAL;
-		tb->a[type] = attr;
-	}
-	return 0;
-}
-
-/* The attributes of a message after its nfgenmsg (nlmsg_len: the buffer may end there). */
-static int parse_msg(const struct nlmsghdr *nlh, const struct policy *pol, struct tb *tb)
-{
-	const char *p = (const char *)nlh + MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
-
-	return parse_attrs(p, (const char *)nlh + nlh->nlmsg_len, pol, tb);
-}
-
-static int parse_nested(const struct nlattr *nest, const struct policy *pol, struct tb *tb)
-{
-	const char *p = attr_data(nest);
-
-	return parse_attrs(p, (const char *)nest + nest->nla_len, pol, tb);
-}
-
-static const struct policy trace_policy = { trace_types, TRACE_ATTR_MAX };
-
-static const enum mnl_attr_data_type verdict_types[NFTA_VERDICT_MAX + 1] = {
-	[NFTA_VERDICT_CODE]	= MNL_TYPE_U32,
-	[NFTA_VERDICT_CHAIN]	= MNL_TYPE_NUL_STRING,
+static const struct nlattr_policy hook_policy[NFTA_HOOK_MAX + 1] = {
+	[NFTA_HOOK_HOOKNUM]	= { MNL_TYPE_U32 },
+	[NFTA_HOOK_PRIORITY]	= { MNL_TYPE_U32 },
 };
-static const struct policy verdict_policy = { verdict_types, NFTA_VERDICT_MAX };
-
-static const enum mnl_attr_data_type chain_types[NFTA_CHAIN_MAX + 1] = {
-	[NFTA_CHAIN_TABLE]	= MNL_TYPE_NUL_STRING,
-	[NFTA_CHAIN_NAME]	= MNL_TYPE_NUL_STRING,
-	[NFTA_CHAIN_HOOK]	= MNL_TYPE_NESTED,
-};
-static const struct policy chain_policy = { chain_types, NFTA_CHAIN_MAX };
-
-static const enum mnl_attr_data_type hook_types[NFTA_HOOK_MAX + 1] = {
-	[NFTA_HOOK_HOOKNUM]	= MNL_TYPE_U32,
-	[NFTA_HOOK_PRIORITY]	= MNL_TYPE_U32,
-};
-static const struct policy hook_policy = { hook_types, NFTA_HOOK_MAX };
 
 /* Only the name is read; the rest (flags, use, handle...) must not be checked as a chain's. */
-static const enum mnl_attr_data_type table_types[NFTA_TABLE_NAME + 1] = {
-	[NFTA_TABLE_NAME]	= MNL_TYPE_NUL_STRING,
+static const struct nlattr_policy table_policy[NFTA_TABLE_NAME + 1] = {
+	[NFTA_TABLE_NAME]	= { MNL_TYPE_NUL_STRING },
 };
-static const struct policy table_policy = { table_types, NFTA_TABLE_NAME };
-
-_Static_assert(NFTA_VERDICT_MAX <= TRACE_ATTR_MAX && NFTA_CHAIN_MAX <= TRACE_ATTR_MAX &&
-	       NFTA_HOOK_MAX <= TRACE_ATTR_MAX, "struct tb holds every table this file reads");
 
 /* Copy a string attribute, cut to TRACE_NAME_MAX-1 (nft names may be longer). */
 static void name_attr(const struct nlattr *a, char *dst)
 {
-	size_t n = strnlen(attr_data(a), attr_len(a));
+	size_t n = strlen(mnl_attr_get_str(a));	/* NUL-terminated: checked */
 
 	if (n > TRACE_NAME_MAX - 1)
 		n = TRACE_NAME_MAX - 1;
-	memcpy(dst, attr_data(a), n);
+	memcpy(dst, mnl_attr_get_str(a), n);
 	dst[n] = '\0';
 }
 
 static int decode_verdict(const struct nlattr *nest, struct trace_record *rec)
 {
-	struct tb v = { { 0 } };
+	const struct nlattr *tb[NFTA_VERDICT_MAX + 1] = { NULL };
 
-	if (parse_nested(nest, &verdict_policy, &v) < 0)
-		return -EINVAL;
-	if (!v.a[NFTA_VERDICT_CODE])
+	if (nlattr_parse_nested(nest, verdict_policy, NFTA_VERDICT_MAX, tb) < 0 ||
+	    !tb[NFTA_VERDICT_CODE])
 		return -EINVAL;
 	rec->has_verdict = true;
-	rec->verdict_code = (int32_t)attr_be32(v.a[NFTA_VERDICT_CODE]);
-	if (v.a[NFTA_VERDICT_CHAIN])
-		name_attr(v.a[NFTA_VERDICT_CHAIN], rec->verdict_chain);
+	rec->verdict_code = (int32_t)ntohl(mnl_attr_get_u32(tb[NFTA_VERDICT_CODE]));
+	if (tb[NFTA_VERDICT_CHAIN])
+		name_attr(tb[NFTA_VERDICT_CHAIN], rec->verdict_chain);
 	return 0;
 }
 
 /* The network header (cut at the transport header) and the transport header, joined. */
-static void decode_headers(const struct tb *tb, struct trace_record *rec)
+static void decode_headers(const struct nlattr *const *tb, struct trace_record *rec)
 {
-	const struct nlattr *nh = tb->a[NFTA_TRACE_NETWORK_HEADER];
-	const struct nlattr *th = tb->a[NFTA_TRACE_TRANSPORT_HEADER];
-	size_t nlen = attr_len(nh), tlen = th ? attr_len(th) : 0;
+	const struct nlattr *nh = tb[NFTA_TRACE_NETWORK_HEADER];
+	const struct nlattr *th = tb[NFTA_TRACE_TRANSPORT_HEADER];
+	size_t nlen = mnl_attr_get_payload_len(nh), tlen = th ? mnl_attr_get_payload_len(th) : 0;
 	int family = rec->nfproto == NFPROTO_IPV6 ? AF_INET6 :
 		     rec->nfproto == NFPROTO_IPV4 ? AF_INET : 0;
 
@@ -201,9 +108,9 @@ static void decode_headers(const struct tb *tb, struct trace_record *rec)
 		nlen = TRACE_RAW_MAX;
 	if (tlen > TRACE_RAW_MAX - nlen)
 		tlen = TRACE_RAW_MAX - nlen;
-	memcpy(rec->raw, attr_data(nh), nlen);
+	memcpy(rec->raw, mnl_attr_get_payload(nh), nlen);
 	if (tlen)
-		memcpy(rec->raw + nlen, attr_data(th), tlen);
+		memcpy(rec->raw + nlen, mnl_attr_get_payload(th), tlen);
 	rec->raw_len = (uint16_t)(nlen + tlen);
 	rec->has_hdr = true;
 	if (pkt_decode(rec->raw, rec->raw_len, family, &rec->pkt) < 0)
@@ -212,20 +119,17 @@ static void decode_headers(const struct tb *tb, struct trace_record *rec)
 
 int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 {
-	const struct nfgenmsg *nfg;
-	struct tb tb = { { 0 } };
+	const struct nlattr *tb[TRACE_ATTR_MAX + 1] = { NULL };
+	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
 	uint32_t type;
 
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
 	    NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_TRACE)
 		return -ENOMSG;
-	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nfg)))
+	if (nlattr_parse(nlh, sizeof(*nfg), trace_policy, TRACE_ATTR_MAX, tb) < 0)
 		return -EINVAL;
-	nfg = mnl_nlmsg_get_payload(nlh);
-	if (parse_msg(nlh, &trace_policy, &tb) < 0)
-		return -EINVAL;
-	if (!tb.a[NFTA_TRACE_TABLE] || !tb.a[NFTA_TRACE_CHAIN] || !tb.a[NFTA_TRACE_TYPE] ||
-	    !tb.a[NFTA_TRACE_ID])
+	if (!tb[NFTA_TRACE_TABLE] || !tb[NFTA_TRACE_CHAIN] || !tb[NFTA_TRACE_TYPE] ||
+	    !tb[NFTA_TRACE_ID])
 		return -EINVAL;
 
 	/* raw[] is written only as far as raw_len says: skip clearing it. */
@@ -233,7 +137,7 @@ int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	rec->backend = TRACE_BACKEND_NFT;
 	rec->hook = HOOK_NONE;
 	rec->table_family = nfg->nfgen_family;
-	type = attr_be32(tb.a[NFTA_TRACE_TYPE]);
+	type = ntohl(mnl_attr_get_u32(tb[NFTA_TRACE_TYPE]));
 	switch (type) {
 	case NFT_TRACETYPE_RULE:
 		rec->kind = TRACE_KIND_RULE;
@@ -247,49 +151,49 @@ int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	default:
 		return -ENOMSG;	/* a kind this build doesn't know */
 	}
-	name_attr(tb.a[NFTA_TRACE_TABLE], rec->table);
-	name_attr(tb.a[NFTA_TRACE_CHAIN], rec->chain);
-	rec->trace_id = attr_be32(tb.a[NFTA_TRACE_ID]);
-	if (tb.a[NFTA_TRACE_RULE_HANDLE])
-		rec->handle = attr_be64(tb.a[NFTA_TRACE_RULE_HANDLE]);
-	if (tb.a[NFTA_TRACE_VERDICT] && decode_verdict(tb.a[NFTA_TRACE_VERDICT], rec) < 0)
+	name_attr(tb[NFTA_TRACE_TABLE], rec->table);
+	name_attr(tb[NFTA_TRACE_CHAIN], rec->chain);
+	rec->trace_id = ntohl(mnl_attr_get_u32(tb[NFTA_TRACE_ID]));
+	if (tb[NFTA_TRACE_RULE_HANDLE])
+		rec->handle = be64toh(mnl_attr_get_u64(tb[NFTA_TRACE_RULE_HANDLE]));
+	if (tb[NFTA_TRACE_VERDICT] && decode_verdict(tb[NFTA_TRACE_VERDICT], rec) < 0)
 		return -EINVAL;
-	if (tb.a[NFTA_TRACE_POLICY]) {
+	if (tb[NFTA_TRACE_POLICY]) {
 		rec->has_policy = true;
-		rec->policy = attr_be32(tb.a[NFTA_TRACE_POLICY]);
+		rec->policy = ntohl(mnl_attr_get_u32(tb[NFTA_TRACE_POLICY]));
 	}
-	if (tb.a[NFTA_TRACE_NFPROTO])
-		rec->nfproto = (uint8_t)attr_be32(tb.a[NFTA_TRACE_NFPROTO]);
+	if (tb[NFTA_TRACE_NFPROTO])
+		rec->nfproto = (uint8_t)ntohl(mnl_attr_get_u32(tb[NFTA_TRACE_NFPROTO]));
 	else
 		rec->nfproto = nfg->nfgen_family;
-	if (tb.a[NFTA_TRACE_MARK])
-		rec->mark = attr_be32(tb.a[NFTA_TRACE_MARK]);
-	if (tb.a[NFTA_TRACE_IIF])
-		rec->ifindex_in = attr_be32(tb.a[NFTA_TRACE_IIF]);
-	if (tb.a[NFTA_TRACE_OIF])
-		rec->ifindex_out = attr_be32(tb.a[NFTA_TRACE_OIF]);
-	if (tb.a[NFTA_TRACE_IIFTYPE])
-		rec->hw_type = attr_be16(tb.a[NFTA_TRACE_IIFTYPE]);
-	if (tb.a[NFTA_TRACE_LL_HEADER]) {
+	if (tb[NFTA_TRACE_MARK])
+		rec->mark = ntohl(mnl_attr_get_u32(tb[NFTA_TRACE_MARK]));
+	if (tb[NFTA_TRACE_IIF])
+		rec->ifindex_in = ntohl(mnl_attr_get_u32(tb[NFTA_TRACE_IIF]));
+	if (tb[NFTA_TRACE_OIF])
+		rec->ifindex_out = ntohl(mnl_attr_get_u32(tb[NFTA_TRACE_OIF]));
+	if (tb[NFTA_TRACE_IIFTYPE])
+		rec->hw_type = ntohs(mnl_attr_get_u16(tb[NFTA_TRACE_IIFTYPE]));
+	if (tb[NFTA_TRACE_LL_HEADER]) {
 		/* An Ethernet header as the log format's MAC= shows it: dst, src, type. */
-		uint16_t len = attr_len(tb.a[NFTA_TRACE_LL_HEADER]);
+		uint16_t len = mnl_attr_get_payload_len(tb[NFTA_TRACE_LL_HEADER]);
 
 		if (len > 14)
 			len = 14;
-		memcpy(rec->hw, attr_data(tb.a[NFTA_TRACE_LL_HEADER]), len);
+		memcpy(rec->hw, mnl_attr_get_payload(tb[NFTA_TRACE_LL_HEADER]), len);
 		rec->hw_len = len;
 	}
-	if (tb.a[NFTA_TRACE_NETWORK_HEADER])
-		decode_headers(&tb, rec);
-	if (tb.a[TRACE_CT_ID]) {
+	if (tb[NFTA_TRACE_NETWORK_HEADER])
+		decode_headers(tb, rec);
+	if (tb[TRACE_CT_ID]) {
 		rec->has_ct = true;
-		rec->ct_id = attr_be32(tb.a[TRACE_CT_ID]);
-		if (tb.a[TRACE_CT_DIRECTION])
-			rec->ct_dir = *(const uint8_t *)attr_data(tb.a[TRACE_CT_DIRECTION]);
-		if (tb.a[TRACE_CT_STATUS])
-			rec->ct_status = attr_be32(tb.a[TRACE_CT_STATUS]);
-		if (tb.a[TRACE_CT_STATE])
-			rec->ct_state = attr_be32(tb.a[TRACE_CT_STATE]);
+		rec->ct_id = ntohl(mnl_attr_get_u32(tb[TRACE_CT_ID]));
+		if (tb[TRACE_CT_DIRECTION])
+			rec->ct_dir = mnl_attr_get_u8(tb[TRACE_CT_DIRECTION]);
+		if (tb[TRACE_CT_STATUS])
+			rec->ct_status = ntohl(mnl_attr_get_u32(tb[TRACE_CT_STATUS]));
+		if (tb[TRACE_CT_STATE])
+			rec->ct_state = ntohl(mnl_attr_get_u32(tb[TRACE_CT_STATE]));
 	}
 	return 0;
 }
@@ -460,8 +364,9 @@ static int8_t hook_of(uint8_t family, uint32_t hooknum)
 
 int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 {
-	const struct nfgenmsg *nfg;
-	struct tb tb = { { 0 } }, hk = { { 0 } };
+	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[NFTA_CHAIN_MAX + 1] = { NULL };
+	const struct nlattr *hk[NFTA_HOOK_MAX + 1] = { NULL };
 	int type = NFNL_MSG_TYPE(nlh->nlmsg_type);
 	const char *table, *chain;
 	char ktable[TRACE_NAME_MAX], kchain[TRACE_NAME_MAX];
@@ -470,36 +375,32 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
 	    (type != NFT_MSG_NEWCHAIN && type != NFT_MSG_DELCHAIN && type != NFT_MSG_DELTABLE))
 		return 0;
-	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nfg)))
-		return -EINVAL;
-	nfg = mnl_nlmsg_get_payload(nlh);
 	if (type == NFT_MSG_DELTABLE) {
 		/*
 		 * The table's own policy: read as a chain message, its NFTA_TABLE_USE (3, a
 		 * be32) would have to pass as NFTA_CHAIN_NAME's string, which it does only
 		 * while the use count's low byte is 0.
 		 */
-		if (parse_msg(nlh, &table_policy, &tb) < 0)
+		if (nlattr_parse(nlh, sizeof(*nfg), table_policy, NFTA_TABLE_NAME, tb) < 0)
 			return -EINVAL;
-		if (tb.a[NFTA_TABLE_NAME])
-			chain_del(c, nfg->nfgen_family, attr_data(tb.a[NFTA_TABLE_NAME]), NULL);
+		if (tb[NFTA_TABLE_NAME])
+			chain_del(c, nfg->nfgen_family, mnl_attr_get_str(tb[NFTA_TABLE_NAME]), NULL);
 		return 0;
 	}
-	if (parse_msg(nlh, &chain_policy, &tb) < 0)
+	if (nlattr_parse(nlh, sizeof(*nfg), chain_policy, NFTA_CHAIN_MAX, tb) < 0 ||
+	    !tb[NFTA_CHAIN_TABLE] || !tb[NFTA_CHAIN_NAME])
 		return -EINVAL;
-	if (!tb.a[NFTA_CHAIN_TABLE] || !tb.a[NFTA_CHAIN_NAME])
-		return -EINVAL;
-	table = mnl_attr_get_str(tb.a[NFTA_CHAIN_TABLE]);
-	chain = mnl_attr_get_str(tb.a[NFTA_CHAIN_NAME]);
+	table = mnl_attr_get_str(tb[NFTA_CHAIN_TABLE]);
+	chain = mnl_attr_get_str(tb[NFTA_CHAIN_NAME]);
 	if (type == NFT_MSG_DELCHAIN) {
 		chain_del(c, nfg->nfgen_family, table, chain);
 		return 0;
 	}
 	/* Regular chains take their place from the base chain that reached them. */
-	if (!tb.a[NFTA_CHAIN_HOOK])
+	if (!tb[NFTA_CHAIN_HOOK])
 		return 0;
-	if (parse_nested(tb.a[NFTA_CHAIN_HOOK], &hook_policy, &hk) < 0 ||
-	    !hk.a[NFTA_HOOK_HOOKNUM] || !hk.a[NFTA_HOOK_PRIORITY])
+	if (nlattr_parse_nested(tb[NFTA_CHAIN_HOOK], hook_policy, NFTA_HOOK_MAX, hk) < 0 ||
+	    !hk[NFTA_HOOK_HOOKNUM] || !hk[NFTA_HOOK_PRIORITY])
 		return -EINVAL;
 	cut_name(ktable, table);
 	cut_name(kchain, chain);
@@ -522,8 +423,8 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 		e->family = nfg->nfgen_family;
 		*pp = e;
 	}
-	e->hook = hook_of(e->family, attr_be32(hk.a[NFTA_HOOK_HOOKNUM]));
-	e->prio = (int32_t)attr_be32(hk.a[NFTA_HOOK_PRIORITY]);
+	e->hook = hook_of(e->family, ntohl(mnl_attr_get_u32(hk[NFTA_HOOK_HOOKNUM])));
+	e->prio = (int32_t)ntohl(mnl_attr_get_u32(hk[NFTA_HOOK_PRIORITY]));
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* nftrace_src.c: the netlink socket that receives nf_tables trace records and chain events */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +12,7 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include "iptrace/nftrace.h"
+#include "iptrace/nlattr.h"
 #include "iptrace/rxbatch.h"
 
 struct dump_buf {
@@ -154,30 +156,24 @@ int nftrace_src_take_dump(struct nftrace_src *src,
 	return ret < 0 ? ret : 0;
 }
 
-struct base_scan {
-	bool	found;
+static const struct nlattr_policy hook_only_policy[NFTA_CHAIN_MAX + 1] = {
+	[NFTA_CHAIN_HOOK]	= { MNL_TYPE_NESTED },
 };
 
-static int scan_attr_cb(const struct nlattr *attr, void *data)
-{
-	struct base_scan *bs = data;
-
-	if (mnl_attr_get_type(attr) == NFTA_CHAIN_HOOK &&
-	    mnl_attr_validate(attr, MNL_TYPE_NESTED) == 0)
-		bs->found = true;
-	return MNL_CB_OK;
-}
-
+/* Does any chain of the dump in @buf have a hook? *@ctx (a bool) says. */
 static int scan_buf(void *ctx, const void *buf, size_t len)
 {
 	const struct nlmsghdr *nlh = buf;
 	int n = (int)len;
 
 	for (; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n)) {
+		const struct nlattr *tb[NFTA_CHAIN_MAX + 1] = { NULL };
+
 		if (NFNL_SUBSYS_ID(nlh->nlmsg_type) == NFNL_SUBSYS_NFTABLES &&
 		    NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWCHAIN &&
-		    nlh->nlmsg_len >= MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg)))
-			mnl_attr_parse(nlh, sizeof(struct nfgenmsg), scan_attr_cb, ctx);
+		    nlattr_parse(nlh, sizeof(struct nfgenmsg), hook_only_policy, NFTA_CHAIN_MAX,
+				 tb) == 0 && tb[NFTA_CHAIN_HOOK])
+			*(bool *)ctx = true;
 	}
 	return 0;
 }
@@ -185,7 +181,7 @@ static int scan_buf(void *ctx, const void *buf, size_t len)
 int nft_has_base_chains(void)
 {
 	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
-	struct base_scan bs = { false };
+	bool found = false;
 	int ret;
 
 	if (!nl)
@@ -195,9 +191,9 @@ int nft_has_base_chains(void)
 		mnl_socket_close(nl);
 		return ret;
 	}
-	ret = dump_chains(nl, scan_buf, &bs);
+	ret = dump_chains(nl, scan_buf, &found);
 	mnl_socket_close(nl);
 	if (ret < 0)
 		return ret;
-	return bs.found ? 1 : 0;
+	return found ? 1 : 0;
 }

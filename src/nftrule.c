@@ -9,6 +9,7 @@
 #include <time.h>
 #include <endian.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
@@ -16,6 +17,7 @@
 
 #include "iptrace/nftrace.h"
 #include "iptrace/nftrule.h"
+#include "iptrace/nlattr.h"
 
 /*
  * The model. A rule's handle is unique in its table and never reused while the table
@@ -267,21 +269,19 @@ int nftrule_parse(const char *text, uint64_t *table_handle,
 
 /* ---- the live source: libnftables and NFT_MSG_GETGEN ---- */
 
-static int gen_attr_cb(const struct nlattr *attr, void *data)
-{
-	if (mnl_attr_get_type(attr) == NFTA_GEN_ID && mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
-		*(const struct nlattr **)data = attr;
-	return MNL_CB_OK;
-}
+static const struct nlattr_policy gen_policy[NFTA_GEN_MAX + 1] = {
+	[NFTA_GEN_ID]	= { MNL_TYPE_U32 },
+};
 
 static int gen_reply_cb(const struct nlmsghdr *nlh, void *data)
 {
-	const struct nlattr *a = NULL;
+	const struct nlattr *tb[NFTA_GEN_MAX + 1] = { NULL };
 
 	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWGEN ||
-	    mnl_attr_parse(nlh, sizeof(struct nfgenmsg), gen_attr_cb, &a) < 0 || !a)
+	    nlattr_parse(nlh, sizeof(struct nfgenmsg), gen_policy, NFTA_GEN_MAX, tb) < 0 ||
+	    !tb[NFTA_GEN_ID])
 		return MNL_CB_ERROR;
-	*(uint32_t *)data = be32toh(mnl_attr_get_u32(a));
+	*(uint32_t *)data = ntohl(mnl_attr_get_u32(tb[NFTA_GEN_ID]));
 	return MNL_CB_OK;
 }
 
@@ -664,51 +664,57 @@ static void table_load(struct nftrule *nr, struct ntable *t)
 
 /* ---- events ---- */
 
-struct ev_attrs {
-	uint16_t		kind;	/* NFT_MSG_* being parsed */
-	const struct nlattr	*table, *chain, *name, *handle, *gen;
+static const struct nlattr_policy rule_policy[NFTA_RULE_MAX + 1] = {
+	[NFTA_RULE_TABLE]	= { MNL_TYPE_NUL_STRING },
+	[NFTA_RULE_HANDLE]	= { MNL_TYPE_U64 },
 };
 
-static int ev_attr_cb(const struct nlattr *attr, void *data)
-{
-	struct ev_attrs *ea = data;
-	uint16_t kind = ea->kind;
-	uint16_t type = mnl_attr_get_type(attr);
-	const struct nlattr **slot = NULL;
-	enum mnl_attr_data_type dt = MNL_TYPE_NUL_STRING;
+static const struct nlattr_policy chain_policy[NFTA_CHAIN_MAX + 1] = {
+	[NFTA_CHAIN_TABLE]	= { MNL_TYPE_NUL_STRING },
+	[NFTA_CHAIN_NAME]	= { MNL_TYPE_NUL_STRING },
+	[NFTA_CHAIN_HANDLE]	= { MNL_TYPE_U64 },
+};
 
-	switch (kind) {
+static const struct nlattr_policy table_policy[NFTA_TABLE_MAX + 1] = {
+	[NFTA_TABLE_NAME]	= { MNL_TYPE_NUL_STRING },
+};
+
+/* How each kind of event is read: its policy, and where its table, chain name and handle are. */
+struct ev_kind {
+	const struct nlattr_policy	*pol;
+	unsigned			max;
+	uint16_t			table, name, handle;	/* 0: none */
+};
+
+#define EV_ATTR_MAX	NFTA_CHAIN_MAX
+_Static_assert(NFTA_RULE_MAX <= EV_ATTR_MAX && NFTA_TABLE_MAX <= EV_ATTR_MAX &&
+	       NFTA_GEN_MAX <= EV_ATTR_MAX, "one table holds every event's attributes");
+
+static const struct ev_kind *ev_kind(uint16_t type)
+{
+	static const struct ev_kind rule = {
+		rule_policy, NFTA_RULE_MAX, NFTA_RULE_TABLE, 0, NFTA_RULE_HANDLE,
+	};
+	static const struct ev_kind chain = {
+		chain_policy, NFTA_CHAIN_MAX, NFTA_CHAIN_TABLE, NFTA_CHAIN_NAME, NFTA_CHAIN_HANDLE,
+	};
+	static const struct ev_kind table = { table_policy, NFTA_TABLE_MAX, NFTA_TABLE_NAME, 0, 0 };
+	static const struct ev_kind gen = { gen_policy, NFTA_GEN_MAX, 0, 0, 0 };
+
+	switch (type) {
 	case NFT_MSG_NEWRULE:
 	case NFT_MSG_DELRULE:
-		if (type == NFTA_RULE_TABLE)
-			slot = &ea->table;
-		else if (type == NFTA_RULE_CHAIN)
-			slot = &ea->chain;
-		else if (type == NFTA_RULE_HANDLE)
-			slot = &ea->handle, dt = MNL_TYPE_U64;
-		break;
+		return &rule;
 	case NFT_MSG_NEWCHAIN:
 	case NFT_MSG_DELCHAIN:
-		if (type == NFTA_CHAIN_TABLE)
-			slot = &ea->table;
-		else if (type == NFTA_CHAIN_NAME)
-			slot = &ea->name;
-		else if (type == NFTA_CHAIN_HANDLE)
-			slot = &ea->handle, dt = MNL_TYPE_U64;
-		break;
+		return &chain;
 	case NFT_MSG_NEWTABLE:
 	case NFT_MSG_DELTABLE:
-		if (type == NFTA_TABLE_NAME)
-			slot = &ea->table;
-		break;
+		return &table;
 	case NFT_MSG_NEWGEN:
-		if (type == NFTA_GEN_ID)
-			slot = &ea->gen, dt = MNL_TYPE_U32;
-		break;
+		return &gen;
 	}
-	if (slot && mnl_attr_validate(attr, dt) == 0)
-		*slot = attr;
-	return MNL_CB_OK;
+	return NULL;
 }
 
 static void copy_name(char *dst, const struct nlattr *a)
@@ -775,8 +781,9 @@ static void commit_end(struct nftrule *nr, uint32_t gen)
 
 int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_ns)
 {
-	struct ev_attrs ea = { 0 };
-	const struct nfgenmsg *nfg;
+	const struct nlattr *tb[EV_ATTR_MAX + 1] = { NULL };
+	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
+	const struct ev_kind *k;
 	uint16_t type;
 	struct pend *p;
 
@@ -786,30 +793,18 @@ int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_n
 	    (nlh->nlmsg_flags & NLM_F_MULTI))
 		return 0;	/* not an event: a dump's reply, or another subsystem */
 	type = NFNL_MSG_TYPE(nlh->nlmsg_type);
-	switch (type) {
-	case NFT_MSG_NEWRULE:
-	case NFT_MSG_DELRULE:
-	case NFT_MSG_NEWCHAIN:
-	case NFT_MSG_DELCHAIN:
-	case NFT_MSG_NEWTABLE:
-	case NFT_MSG_DELTABLE:
-	case NFT_MSG_NEWGEN:
-		break;
-	default:
+	k = ev_kind(type);
+	if (!k)
 		return 0;
-	}
-	ea.kind = type;
-	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nfg)) ||
-	    mnl_attr_parse(nlh, sizeof(*nfg), ev_attr_cb, &ea) < 0)
+	if (nlattr_parse(nlh, sizeof(*nfg), k->pol, k->max, tb) < 0)
 		return -EINVAL;
-	nfg = mnl_nlmsg_get_payload(nlh);
 	if (type == NFT_MSG_NEWGEN) {
-		if (!ea.gen)
+		if (!tb[NFTA_GEN_ID])
 			return -EINVAL;
-		commit_end(nr, be32toh(mnl_attr_get_u32(ea.gen)));
+		commit_end(nr, ntohl(mnl_attr_get_u32(tb[NFTA_GEN_ID])));
 		return 0;
 	}
-	if (!ea.table)
+	if (!tb[k->table])
 		return -EINVAL;
 	if (nr->npend == nr->pcap) {
 		size_t cap = nr->pcap ? nr->pcap * 2 : 16;
@@ -825,10 +820,10 @@ int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_n
 	p = &nr->pend[nr->npend++];
 	p->type = type;
 	p->family = nfg->nfgen_family;
-	p->handle = ea.handle ? be64toh(mnl_attr_get_u64(ea.handle)) : 0;
+	p->handle = k->handle && tb[k->handle] ? be64toh(mnl_attr_get_u64(tb[k->handle])) : 0;
 	p->t = now_ns;
-	copy_name(p->table, ea.table);
-	copy_name(p->chain, ea.name);
+	copy_name(p->table, tb[k->table]);
+	copy_name(p->chain, k->name ? tb[k->name] : NULL);
 	return 0;
 }
 

@@ -27,7 +27,6 @@ struct pipeline {
 	uint32_t		next_seq;
 	int			sink_err;
 	struct nftrace_ctx	*nft;		/* chain map + per-trace-id headers */
-	struct nflog_memo	*memo;		/* NFLOG kinds of message and the last packet seen */
 	/* Replay: the last "ifN" written per field (in, out, physin, physout). */
 	struct {
 		uint32_t	index;
@@ -108,8 +107,7 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
 	gc.ctx = pl;
 	pl->grouper = grouper_new(&gc);
 	pl->nft = nftrace_ctx_new();
-	pl->memo = nflog_memo_new();
-	if (!pl->grouper || !pl->nft || !pl->memo) {
+	if (!pl->grouper || !pl->nft) {
 		pipeline_free(pl);
 		return NULL;
 	}
@@ -122,7 +120,6 @@ void pipeline_free(struct pipeline *pl)
 		return;
 	grouper_free(pl->grouper);
 	nftrace_ctx_free(pl->nft);
-	nflog_memo_free(pl->memo);
 	free(pl);
 }
 
@@ -216,7 +213,7 @@ static int nflog_cb(const struct nlmsghdr *nlh, void *data)
 	struct pipeline *pl = data;
 	/* Decoded where the grouper will keep it, most of the time (grouper_slot()). */
 	struct trace_record *rec = grouper_slot(pl->grouper);
-	int ret = nflog_decode_memo(nlh, rec, pl->memo);
+	int ret = nflog_decode(nlh, rec);
 
 	if (ret == -ENOMSG) {
 		pl->sum.skipped++;

@@ -130,10 +130,6 @@ static int decode_v4(const uint8_t *p, size_t len, struct pkt_hdr *h)
 	h->len = get16(p + 2);
 	h->ipid = get16(p + 4);
 	h->frag = get16(p + 6);
-	/*
-	 * p[8] goes to ttl alone and the header checksum (p[10..11]) nowhere: nflog.c's
-	 * last-packet memo counts on it for a packet forwarded since (forwarded()).
-	 */
 	h->ttl = p[8];
 	h->proto = p[9];
 	memcpy(&h->saddr, p + 12, 4);

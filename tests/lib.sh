@@ -152,6 +152,22 @@ lab_kube_nat() {
 	$ipt -t mangle -A POSTROUTING -p udp -j ACCEPT
 }
 
+# lab_nft_tables: in R, the two nf_tables tables beside the marker's that the benchmarks' nft
+# lab has (a mangle-like one on three hooks, a filter-like one on forward): with the
+# marker's, 5 records per forwarded packet.
+lab_nft_tables() {
+	ip netns exec "$R" nft -f - <<-EOF
+	table ip bmangle {
+		chain bpre { type filter hook prerouting priority -150; policy accept; }
+		chain bfwd { type filter hook forward priority -150; policy accept; }
+		chain bpost { type filter hook postrouting priority -150; policy accept; }
+	}
+	table ip bfilter {
+		chain bfwd { type filter hook forward priority 0; policy accept; }
+	}
+	EOF
+}
+
 # snapshot NS: every legacy table with counters, and the logger bindings.
 snapshot() {
 	local ns=$1

@@ -10,27 +10,15 @@
 
 /*
  * nflog_decode - decode one NFULNL_MSG_PACKET message into @rec (pure: no socket, no
- * globals). Interface names are left empty: only ifindex_* are set; the caller names them.
- * ts_ns is 0 when the kernel sent no NFULA_TIMESTAMP (it does only on some hooks).
- * Returns 0; -ENOMSG when the message is a valid NFLOG packet that is not a TRACE record
- * (another prefix) or not a packet message at all; -EINVAL when malformed or when a
- * required attribute (PACKET_HDR, PREFIX) is missing.
+ * globals), afresh every time. Interface names are left empty: only ifindex_* are set; the
+ * caller names them. ts_ns is 0 when the kernel sent no NFULA_TIMESTAMP (it does only on
+ * some hooks). Reads nothing past nlmsg_len. Returns 0; -ENOMSG when the message is a valid
+ * NFLOG packet that is not a TRACE record (another prefix) or not a packet message at all;
+ * -EINVAL when malformed (a known attribute of the wrong size, a prefix without its NUL, a
+ * length that is not a multiple of 4) or when a required attribute (PACKET_HDR, PREFIX) is
+ * missing.
  */
 int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec);
-/*
- * What nflog_decode_memo() keeps from message to message: for each kind of message it
- * decoded (its attribute headers, prefix and the few other bytes the record depends on
- * beyond the packet's own fields) the record it made, and the last packet it decoded
- * (nflog.c). A hit gives what decoding afresh gives. Opaque, of a fixed size (about
- * 50 KiB). nflog_memo_new() returns NULL with errno; free with nflog_memo_free().
- */
-struct nflog_memo;
-struct nflog_memo *nflog_memo_new(void);
-void nflog_memo_free(struct nflog_memo *m);
-
-/* nflog_decode_memo - nflog_decode() through @memo (NULL: none). */
-int nflog_decode_memo(const struct nlmsghdr *nlh, struct trace_record *rec,
-		      struct nflog_memo *memo);
 
 /* Opaque: an nfnetlink_log socket bound to one group. */
 struct nflog_src;

@@ -1,50 +1,50 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* nlattr.h: netlink attribute accessors, inline, for the decoders on the per-record path */
+/* nlattr.h: netlink attributes into a table, each checked by one validating callback */
 #ifndef IPTRACE_NLATTR_H
 #define IPTRACE_NLATTR_H
 
-#include <endian.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 #include <libmnl/libmnl.h>
 
 /*
- * libmnl's getters read the same bytes but are calls into the shared library, ten or so
- * per message (BENCHMARKS.md). The sizes must have been checked by the caller's walk; the
- * payload is only 4-byte aligned, so values are copied out.
+ * What an attribute of one type must be to enter the table: @type checked with
+ * mnl_attr_validate() (the exact size of U8..U64, a non-empty NUL-terminated string, an
+ * empty or well-formed nest; BINARY any size), or with mnl_attr_validate2() against @len
+ * when set (a fixed-size binary). A type left { 0 } is not read by the parser: neither
+ * checked nor kept.
  */
-static inline const void *attr_data(const struct nlattr *a)
+struct nlattr_policy {
+	enum mnl_attr_data_type	type;
+	uint16_t		len;
+};
+
+/*
+ * nlattr_walkable - may libmnl walk the attributes of @nlh after its @hdrlen-byte family
+ * header? Not when the message is shorter than its headers, nor when its length is not a
+ * multiple of 4: libmnl walks up to NLMSG_ALIGN(nlmsg_len), up to 3 bytes past such a
+ * message (the kernel's are aligned). For parsers that call the walk through another
+ * library (nflog_nlmsg_parse()); nlattr_parse() checks it itself.
+ */
+static inline bool nlattr_walkable(const struct nlmsghdr *nlh, size_t hdrlen)
 {
-	return (const char *)a + MNL_ATTR_HDRLEN;
+	return nlh->nlmsg_len >= MNL_NLMSG_HDRLEN + MNL_ALIGN(hdrlen) &&
+	       nlh->nlmsg_len % MNL_ALIGNTO == 0;
 }
 
-static inline uint16_t attr_len(const struct nlattr *a)
-{
-	return (uint16_t)(a->nla_len - MNL_ATTR_HDRLEN);
-}
+/*
+ * nlattr_parse - mnl_attr_parse() of @nlh's attributes after its @hdrlen-byte family header
+ * into @tb (@max + 1 entries, zeroed by the caller), each type checked as @pol (@max + 1
+ * entries) says. Types beyond @max are newer than this build: skipped. The last of a
+ * repeated type wins; a truncated attribute ends the walk. Returns 0, or -EINVAL when the
+ * message is not nlattr_walkable() or an attribute fails its check.
+ */
+int nlattr_parse(const struct nlmsghdr *nlh, size_t hdrlen, const struct nlattr_policy *pol,
+		 unsigned max, const struct nlattr **tb);
 
-static inline uint16_t attr_be16(const struct nlattr *a)
-{
-	uint16_t v;
-
-	memcpy(&v, attr_data(a), sizeof(v));
-	return be16toh(v);
-}
-
-static inline uint32_t attr_be32(const struct nlattr *a)
-{
-	uint32_t v;
-
-	memcpy(&v, attr_data(a), sizeof(v));
-	return be32toh(v);
-}
-
-static inline uint64_t attr_be64(const struct nlattr *a)
-{
-	uint64_t v;
-
-	memcpy(&v, attr_data(a), sizeof(v));
-	return be64toh(v);
-}
+/* nlattr_parse_nested - the same for the attributes nested in @nest (checked by its parser). */
+int nlattr_parse_nested(const struct nlattr *nest, const struct nlattr_policy *pol,
+			unsigned max, const struct nlattr **tb);
 
 #endif

@@ -107,9 +107,7 @@ struct trace_record {
 	bool		has_prio;
 	/*
 	 * Last on purpose: decoders leave every byte before raw[] zero where they write
-	 * nothing (a memset up to offsetof(struct trace_record, raw); nflog.c clears it range
-	 * by range around the names and pkt, which it writes whole, or copies a record it
-	 * decoded before and writes the message's own fields over it) and write raw[] only
+	 * nothing (one memset up to offsetof(struct trace_record, raw)) and write raw[] only
 	 * as far as raw_len says. Add new fields above this line.
 	 */
 	uint16_t	raw_len;	/* L3 bytes kept in raw[] */

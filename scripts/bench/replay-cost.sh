@@ -10,6 +10,8 @@
 #   on it and on an empty recording; the difference over the record count is the figure.
 #   DIR keeps the recording and the callgrind outputs (default a temp dir in /dev/shm).
 #   REPLAY_FILE=path: use that recording instead of making one.
+#   REPLAY_BACKEND=nft: record with the nft marker and three nf_tables tables instead (the
+#   marker's, a mangle-like one and a filter-like one: 5 records per forwarded packet).
 set -u
 cd "$(dirname "$0")/../.."
 TOP=$PWD
@@ -24,6 +26,7 @@ need_cmd valgrind callgrind_annotate jq
 [ -x "$UDPGEN" ] || make -s tests/bench/udpgen >&2 || skip "cannot build $UDPGEN"
 mkdir -p "$OUT"
 rec=${REPLAY_FILE:-$OUT/capture.nlrec}
+BACKEND=${REPLAY_BACKEND:-legacy}
 
 if [ -z "${REPLAY_FILE:-}" ]; then
 	need_root
@@ -31,9 +34,13 @@ if [ -z "${REPLAY_FILE:-}" ]; then
 	trap lab_cleanup EXIT
 	lab_up
 	ip netns exec "$S" iptables-legacy -w -A INPUT -p udp --dport $PORT -j DROP
-	ip netns exec "$R" iptables-legacy -w -t mangle -S >/dev/null
-	ip netns exec "$R" iptables-legacy -w -t filter -S >/dev/null
-	ip netns exec "$R" "$IPTRACE" --backend legacy --port $PORT --format json \
+	if [ "$BACKEND" = nft ]; then
+		lab_nft_tables || fail "cannot build the nft lab"
+	else
+		ip netns exec "$R" iptables-legacy -w -t mangle -S >/dev/null
+		ip netns exec "$R" iptables-legacy -w -t filter -S >/dev/null
+	fi
+	ip netns exec "$R" "$IPTRACE" --backend "$BACKEND" --port $PORT --format json \
 		-o "$OUT/live.json" --record "$rec" 2>"$OUT/live.err" &
 	pid=$!
 	wait_ready "$OUT/live.err"

@@ -77,16 +77,7 @@ lab_fresh() {
 		ip netns exec "$R" iptables-legacy -w -t filter -S >/dev/null
 	fi
 	if [ "$1" = nft ] && [ "$2" = 3 ]; then
-		ip netns exec "$R" nft -f - <<-EOF || fail "cannot build the nft lab"
-		table ip bmangle {
-			chain bpre { type filter hook prerouting priority -150; policy accept; }
-			chain bfwd { type filter hook forward priority -150; policy accept; }
-			chain bpost { type filter hook postrouting priority -150; policy accept; }
-		}
-		table ip bfilter {
-			chain bfwd { type filter hook forward priority 0; policy accept; }
-		}
-		EOF
+		lab_nft_tables || fail "cannot build the nft lab"
 	fi
 }
 LAB_SERIAL=0

@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
 #include <libmnl/libmnl.h>
 
+#include "iptrace/nlrec.h"
 #include "iptrace/pipeline.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -59,6 +62,35 @@ static inline const struct nlmsghdr *fuzz_next_msg(const void *buf, size_t size,
 		return NULL;
 	*off += MNL_ALIGN(nlh->nlmsg_len) < size - *off ? MNL_ALIGN(nlh->nlmsg_len) : size - *off;
 	return nlh;
+}
+
+/*
+ * fuzz_guarded - a copy of the message @nlh (fuzz_next_msg()'s) that ends, padding
+ * included, where a readable region ends and a PROT_NONE page begins: a read past
+ * NLMSG_ALIGN(nlmsg_len) faults, also in code ASan does not instrument (libmnl and
+ * libnetfilter_log walk the attributes). 4-byte aligned, the padding zero; valid until the
+ * next call. The region is mapped once per process, as fuzz_null() opens its file.
+ */
+static inline const struct nlmsghdr *fuzz_guarded(const struct nlmsghdr *nlh)
+{
+	static char *region;
+	static size_t room;
+	size_t len = MNL_ALIGN(nlh->nlmsg_len), page = (size_t)sysconf(_SC_PAGESIZE);
+	char *dst;
+
+	if (!region) {
+		room = (NLREC_MAX_CHUNK + page - 1) / page * page;
+		region = mmap(NULL, room + page, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (region == MAP_FAILED || mprotect(region + room, page, PROT_NONE) < 0)
+			abort();
+	}
+	if (len > room)
+		abort();	/* fuzz_next_msg() gives none longer than the input */
+	dst = region + room - len;
+	memcpy(dst, nlh, nlh->nlmsg_len);
+	memset(dst + nlh->nlmsg_len, 0, len - nlh->nlmsg_len);
+	return (const void *)dst;
 }
 
 /*

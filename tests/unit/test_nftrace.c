@@ -177,6 +177,85 @@ static void add_short_ct(struct nlmsghdr *nlh)
 	mnl_attr_put_u16(nlh, 18, 1);	/* NFTA_TRACE_CT_ID is a be32 */
 }
 
+static void add_jump(struct nlmsghdr *nlh)
+{
+	struct nlattr *v = mnl_attr_nest_start(nlh, NFTA_TRACE_VERDICT);
+
+	mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl((uint32_t)NFT_JUMP));
+	mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, "a-chain-name-longer-than-thirty-one-bytes");
+	mnl_attr_nest_end(nlh, v);
+	mnl_attr_put_u64(nlh, NFTA_TRACE_RULE_HANDLE, htobe64(42));
+}
+
+static void add_verdict_without_code(struct nlmsghdr *nlh)
+{
+	struct nlattr *v = mnl_attr_nest_start(nlh, NFTA_TRACE_VERDICT);
+
+	mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, "x");
+	mnl_attr_nest_end(nlh, v);
+}
+
+static void add_verdict_short_code(struct nlmsghdr *nlh)
+{
+	struct nlattr *v = mnl_attr_nest_start(nlh, NFTA_TRACE_VERDICT);
+
+	mnl_attr_put_u16(nlh, NFTA_VERDICT_CODE, 1);
+	mnl_attr_nest_end(nlh, v);
+}
+
+static void add_name_without_nul(struct nlmsghdr *nlh)
+{
+	mnl_attr_put(nlh, NFTA_TRACE_CHAIN, 3, "abc");	/* the last one counts: checked too */
+}
+
+static void add_ct(struct nlmsghdr *nlh)
+{
+	mnl_attr_put_u32(nlh, 18, htonl(77));		/* NFTA_TRACE_CT_ID */
+	mnl_attr_put_u8(nlh, 19, 1);			/* NFTA_TRACE_CT_DIRECTION */
+	mnl_attr_put_u32(nlh, 20, htonl(0x188));	/* NFTA_TRACE_CT_STATUS */
+	mnl_attr_put_u32(nlh, 21, htonl(8));		/* NFTA_TRACE_CT_STATE */
+}
+
+/* A verdict and its chain (cut to what records keep), the handle, the conntrack attributes. */
+static void test_crafted_fields(void **state)
+{
+	char buf[1024];
+	struct trace_record r;
+	struct nlmsghdr *nlh;
+
+	(void)state;
+	nlh = craft(buf, true, add_jump);
+	assert_int_equal(nftrace_decode(nlh, &r), 0);
+	assert_true(r.has_verdict);
+	assert_int_equal(r.verdict_code, NFT_JUMP);
+	assert_string_equal(r.verdict_chain, "a-chain-name-longer-than-thirty");
+	assert_int_equal(r.handle, 42);
+	assert_false(r.has_ct);
+	nlh = craft(buf, true, add_ct);
+	assert_int_equal(nftrace_decode(nlh, &r), 0);
+	assert_true(r.has_ct);
+	assert_int_equal(r.ct_id, 77);
+	assert_int_equal(r.ct_dir, 1);
+	assert_int_equal(r.ct_status, 0x188);
+	assert_int_equal(r.ct_state, 8);
+	assert_int_equal(r.nfproto, NFPROTO_INET);	/* no NFPROTO: the table's family */
+
+	nlh = craft(buf, true, add_verdict_without_code);
+	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);
+	nlh = craft(buf, true, add_verdict_short_code);
+	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);
+	nlh = craft(buf, true, add_name_without_nul);
+	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);
+	/* A length that is not a multiple of 4: libmnl would walk past it. */
+	nlh = craft(buf, true, NULL);
+	nlh->nlmsg_len += 1;
+	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);
+	/* The ID cut off by the message's end: as if missing. */
+	nlh = craft(buf, true, NULL);
+	nlh->nlmsg_len -= 4;
+	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);
+}
+
 static void test_crafted(void **state)
 {
 	char buf[1024];
@@ -357,6 +436,40 @@ static void test_ctx_long_names(void **state)
 	nftrace_ctx_free(ctx);
 }
 
+/* A chain message with a bad hook, or without its names, is refused; the map stays. */
+static void test_ctx_malformed(void **state)
+{
+	struct trace_record r;
+	struct nftrace_ctx *ctx = ctx_with_chain("x", "a", 10, &r);
+	char buf[1024];
+	struct nlmsghdr *nlh;
+	struct nlattr *hook;
+
+	(void)state;
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN;
+	((struct nfgenmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)))->nfgen_family =
+		NFPROTO_IPV4;
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, "x");
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, "a");
+	hook = mnl_attr_nest_start(nlh, NFTA_CHAIN_HOOK);
+	mnl_attr_put_u32(nlh, NFTA_HOOK_HOOKNUM, htonl(NF_INET_LOCAL_IN));
+	mnl_attr_put_u16(nlh, NFTA_HOOK_PRIORITY, 5);	/* a be32 */
+	mnl_attr_nest_end(nlh, hook);
+	assert_int_equal(nftrace_ctx_learn(ctx, nlh), -EINVAL);
+	nlh = put_newchain(buf, sizeof(buf), "x", "a", NF_INET_LOCAL_IN, 20);
+	nlh->nlmsg_len += 2;
+	assert_int_equal(nftrace_ctx_learn(ctx, nlh), -EINVAL);
+	nlh = put_newchain(buf, sizeof(buf), "x", "a", NF_INET_LOCAL_IN, 20);
+	mnl_attr_put(nlh, NFTA_CHAIN_NAME, 1, "b");	/* no NUL */
+	assert_int_equal(nftrace_ctx_learn(ctx, nlh), -EINVAL);
+	nftrace_ctx_fill(ctx, &r);
+	assert_int_equal(r.hook, HOOK_FORWARD);	/* as learnt before */
+	assert_int_equal(r.prio, 10);
+	nftrace_ctx_free(ctx);
+}
+
 /* DELTABLE forgets the table's chains, whatever its other attributes (use count included). */
 static void test_ctx_deltable(void **state)
 {
@@ -392,10 +505,12 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_recorded_dnat),
 		cmocka_unit_test(test_crafted),
+		cmocka_unit_test(test_crafted_fields),
 		cmocka_unit_test(test_ctx_fill),
 		cmocka_unit_test(test_step_verdict),
 		cmocka_unit_test(test_ctx_long_names),
 		cmocka_unit_test(test_ctx_deltable),
+		cmocka_unit_test(test_ctx_malformed),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -212,6 +212,65 @@ static struct nftrule *new_nr(struct fake *fk, struct nftrule_source *src)
 	return nr;
 }
 
+/* An event header of @type built in @buf, for the malformed ones. */
+static struct nlmsghdr *event_hdr(char *buf, uint16_t type)
+{
+	struct nlmsghdr *nlh;
+
+	memset(buf, 0, 512);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
+	((struct nfgenmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)))->nfgen_family =
+		NFPROTO_INET;
+	return nlh;
+}
+
+/*
+ * Events whose attributes the parser refuses (a size, a missing NUL, a length that is not
+ * a multiple of 4) or that lack what they need are -EINVAL; what is not an event is 0.
+ */
+static void test_malformed_events(void **state)
+{
+	struct fake fk = { .text = T1, .gen = 10 };
+	struct nftrule_source src;
+	struct nftrule *nr;
+	char buf[512];
+	struct nlmsghdr *nlh;
+
+	(void)state;
+	nr = new_nr(&fk, &src);
+	nlh = event_hdr(buf, NFT_MSG_NEWRULE);
+	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "t");
+	mnl_attr_put_u32(nlh, NFTA_RULE_HANDLE, 2);	/* a be64 */
+	assert_int_equal(nftrule_event(nr, nlh, MS), -EINVAL);
+	nlh = event_hdr(buf, NFT_MSG_NEWRULE);
+	mnl_attr_put(nlh, NFTA_RULE_TABLE, 1, "t");	/* no NUL */
+	assert_int_equal(nftrule_event(nr, nlh, MS), -EINVAL);
+	nlh = event_hdr(buf, NFT_MSG_DELCHAIN);
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, "c");	/* no table */
+	assert_int_equal(nftrule_event(nr, nlh, MS), -EINVAL);
+	nlh = event_hdr(buf, NFT_MSG_NEWGEN);
+	mnl_attr_put_u32(nlh, NFTA_GEN_PROC_PID, 1);	/* no ID */
+	assert_int_equal(nftrule_event(nr, nlh, MS), -EINVAL);
+	nlh = event_hdr(buf, NFT_MSG_NEWTABLE);
+	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, "t");
+	nlh->nlmsg_len += 1;
+	assert_int_equal(nftrule_event(nr, nlh, MS), -EINVAL);
+	/* Attributes nothing reads, of any size, and types beyond this build: skipped. */
+	nlh = event_hdr(buf, NFT_MSG_NEWRULE);
+	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, "t");
+	mnl_attr_put(nlh, NFTA_RULE_USERDATA, 3, "abc");
+	mnl_attr_put(nlh, NFTA_RULE_MAX + 1, 1, "x");
+	assert_int_equal(nftrule_event(nr, nlh, MS), 0);
+	/* A dump's reply and another message type are no events. */
+	nlh = event_hdr(buf, NFT_MSG_NEWRULE);
+	nlh->nlmsg_flags = NLM_F_MULTI;
+	assert_int_equal(nftrule_event(nr, nlh, MS), 0);
+	nlh = event_hdr(buf, NFT_MSG_NEWSET);
+	assert_int_equal(nftrule_event(nr, nlh, MS), 0);
+	nftrule_free(nr);
+}
+
 static void test_lookup_policy_and_return(void **state)
 {
 	struct fake fk = { .text = T1, .gen = 10 };
@@ -404,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_unsettled_deleted_and_table_gone),
 		cmocka_unit_test(test_lost_events),
 		cmocka_unit_test(test_failed_listing_backoff),
+		cmocka_unit_test(test_malformed_events),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -5,6 +5,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
 
 /* slurp - the whole of TEST_DATA_DIR/@name, NUL-terminated; the caller frees it. */
 static inline char *slurp(const char *name)
@@ -26,6 +29,36 @@ static inline char *slurp(const char *name)
 	buf[n] = '\0';
 	fclose(f);
 	return buf;
+}
+
+struct guarded {
+	void	*map;
+	size_t	size;
+};
+
+/*
+ * guarded_copy - @len bytes of @src (a multiple of 4: the copy stays 4-byte aligned) copied
+ * to end where a readable page ends and a PROT_NONE one begins, so a read past them faults,
+ * also in libraries ASan does not instrument. Release with guarded_free().
+ */
+static inline void *guarded_copy(struct guarded *g, const void *src, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), room = (len + page - 1) / page * page;
+	char *p;
+
+	assert_int_equal(len % 4, 0);
+	g->size = room + page;
+	g->map = mmap(NULL, g->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(g->map != MAP_FAILED);
+	p = g->map;
+	assert_int_equal(mprotect(p + room, page, PROT_NONE), 0);
+	memcpy(p + room - len, src, len);
+	return p + room - len;
+}
+
+static inline void guarded_free(struct guarded *g)
+{
+	munmap(g->map, g->size);
 }
 
 #endif

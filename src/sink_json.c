@@ -1200,7 +1200,8 @@ static int json_record(struct sink *s, const struct trace_record *r)
 
 static int json_end(struct sink *s, const struct summary *sum)
 {
-	json_flush(s);	/* the packets before the summary */
+	int err = json_flush(s);	/* the packets before the summary */
+
 	fprintf(s->out, "{\"type\":\"summary\",\"packets\":%" PRIu64 ",\"records\":%" PRIu64
 		",\"lost\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"evicted\":%" PRIu64,
 		sum->packets, sum->records, sum->lost, sum->dropped, sum->evicted);
@@ -1214,7 +1215,7 @@ static int json_end(struct sink *s, const struct summary *sum)
 	fputs("}\n", s->out);
 	free(s->priv);
 	s->priv = NULL;
-	return fflush(s->out) == EOF ? -1 : 0;
+	return fflush(s->out) == EOF || err < 0 ? -1 : 0;
 }
 
 const struct sink_ops sink_json_ops = {

@@ -66,12 +66,22 @@ int sink_flush(const struct sink *s);
 /* sink_lookup - the ops for a format name ("text", "json", "log", "journal"), NULL if unknown. */
 const struct sink_ops *sink_lookup(const char *name);
 
-/* Helpers shared by the formatters. */
-/* sink_fmt_time - ISO 8601 UTC with microseconds into @buf (size >= 32); "" for 0. */
+/* Helpers shared by the formatters: one writer for each kind of text. */
+#define SINK_TIME_MAX 32
+/* sink_fmt_time - ISO 8601 UTC with microseconds into @buf (size >= SINK_TIME_MAX); "" for 0. */
 char *sink_fmt_time(uint64_t ts_ns, char *buf, size_t size);
 /* sink_fmt_addr - the record's source or destination address as text (size >= 46). */
 char *sink_fmt_addr(const struct pkt_hdr *h, bool dst, char *buf, size_t size);
-/* sink_json_str - write @s as a JSON string (quoted, escaped) to @f. */
+/*
+ * sink_json_escape - the JSON escape of the string at *@s, without quotes: '"' and '\\'
+ * after a backslash, bytes below 0x20 as \u00xx, every other byte as it is. Writes the
+ * escapes of as many bytes as fit in @size bytes of @buf (no NUL), stopping at the string's
+ * NUL; moves *@s past the bytes it escaped and returns the number of bytes written. With
+ * @size >= SINK_JSON_ESC_MAX it writes at least one byte's escape.
+ */
+#define SINK_JSON_ESC_MAX 6
+size_t sink_json_escape(char *buf, size_t size, const char **s);
+/* sink_json_str - write @s as a JSON string (quoted, sink_json_escape()) to @f. */
 void sink_json_str(FILE *f, const char *s);
 
 extern const struct sink_ops sink_text_ops;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* test_sink_json.c: the JSON sink's kept texts print what formatting afresh prints */
+/* test_sink_json.c: what the JSON sink writes, field by field, and how its lines reach the FILE */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,22 +7,582 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <cmocka.h>
 
+#include "iptrace/ct.h"
 #include "iptrace/sink.h"
 
-/*
- * The sink keeps texts from packet to packet (the steps by index, the packet's endpoints,
- * the time up to the second) from begin() to end(). Used without begin(), it keeps them
- * for one line only, so every step is formatted afresh: that is the reference. Packets
- * drawn from small sets of values, so that most steps find their text kept and some differ
- * from it in one field, must print the same bytes both ways.
- */
+/* ---- a sink over a memory stream ---- */
 
-#define MAX_STEPS 20	/* past the steps the sink keeps text for */
+struct cap {
+	FILE		*f;
+	char		*buf;
+	size_t		size;
+	struct sink	s;
+};
+
+static void cap_open(struct cap *c, bool deferred)
+{
+	c->buf = NULL;
+	c->size = 0;
+	c->f = open_memstream(&c->buf, &c->size);
+	assert_non_null(c->f);
+	c->s = (struct sink){ .ops = &sink_json_ops, .out = c->f,
+			      .opts = { .deferred_flush = deferred } };
+	assert_int_equal(c->s.ops->begin(&c->s), 0);
+}
+
+/* end() with @sum, then what was written, all of it; the caller frees it. */
+static char *cap_close(struct cap *c, const struct summary *sum)
+{
+	assert_int_equal(c->s.ops->end(&c->s, sum), 0);
+	assert_int_equal(fclose(c->f), 0);
+	return c->buf;
+}
+
+/* What comes before the summary line: the packet and record lines. */
+static char *cap_lines(struct cap *c)
+{
+	static const struct summary none;
+	char *all = cap_close(c, &none), *sum = strstr(all, "{\"type\":\"summary\"");
+
+	assert_non_null(sum);
+	*sum = '\0';
+	return all;
+}
+
+static char *packet_json(const struct packet *p)
+{
+	struct cap c;
+
+	cap_open(&c, false);
+	assert_int_equal(c.s.ops->packet(&c.s, p), 0);
+	return cap_lines(&c);
+}
+
+static char *record_json(const struct trace_record *r)
+{
+	struct cap c;
+
+	cap_open(&c, false);
+	assert_int_equal(c.s.ops->record(&c.s, r), 0);
+	return cap_lines(&c);
+}
+
+/* ---- constructed steps ---- */
+
+#define TS 1795000000123456789ull	/* 2026-11-18T11:06:40.123456789Z */
+#define V4_EP "\"src\":\"10.0.1.2\",\"sport\":40000,\"dst\":\"10.0.2.7\",\"dport\":53"
+
+static void set_v4(struct pkt_hdr *h, const char *src, const char *dst)
+{
+	h->family = AF_INET;
+	memset(&h->saddr, 0, sizeof(h->saddr));
+	memset(&h->daddr, 0, sizeof(h->daddr));
+	assert_int_equal(inet_pton(AF_INET, src, &h->saddr), 1);
+	assert_int_equal(inet_pton(AF_INET, dst, &h->daddr), 1);
+}
+
+static void set_v6(struct pkt_hdr *h, const char *src, const char *dst)
+{
+	h->family = AF_INET6;
+	assert_int_equal(inet_pton(AF_INET6, src, &h->saddr), 1);
+	assert_int_equal(inet_pton(AF_INET6, dst, &h->daddr), 1);
+}
+
+/* A legacy rule step of a UDP packet 10.0.1.2:40000 > 10.0.2.7:53 come in on eth0. */
+static void step_init(struct trace_record *r, const char *table, const char *chain)
+{
+	memset(r, 0, sizeof(*r));
+	r->backend = TRACE_BACKEND_LEGACY;
+	r->kind = TRACE_KIND_RULE;
+	strcpy(r->table, table);
+	strcpy(r->chain, chain);
+	r->rulenum = 1;
+	strcpy(r->in, "eth0");
+	set_v4(&r->pkt, "10.0.1.2", "10.0.2.7");
+	r->pkt.proto = IPPROTO_UDP;
+	r->pkt.has_ports = true;
+	r->pkt.sport = 40000;
+	r->pkt.dport = 53;
+	r->pkt.len = 60;
+	r->pkt.ipid = 4660;
+	r->pkt.ttl = 64;
+}
+
+/* ---- the packet line, field by field ---- */
+
+/* The packet head, legacy steps, a time and a step without one (ts 0: no "ts"). */
+static void test_legacy_packet(void **state)
+{
+	struct trace_record st[2];
+	struct packet p = { .id = 7, .nsteps = 2, .steps = st };
+	char *got;
+
+	(void)state;
+	step_init(&st[0], "raw", "PREROUTING");
+	st[0].kind = TRACE_KIND_POLICY;
+	st[0].rulenum = 2;
+	step_init(&st[1], "filter", "FORWARD");
+	strcpy(st[1].out, "eth1");
+	st[1].ts_ns = TS;
+	got = packet_json(&p);
+	assert_string_equal(got,
+		"{\"type\":\"packet\",\"id\":\"7\",\"family\":\"ipv4\",\"proto\":\"udp\"," V4_EP
+		",\"len\":60,\"ipid\":4660,\"steps\":["
+		"{\"backend\":\"legacy\",\"table\":\"raw\",\"chain\":\"PREROUTING\","
+		"\"kind\":\"policy\",\"rulenum\":2,\"in\":\"eth0\",\"out\":\"\"," V4_EP "},"
+		"{\"backend\":\"legacy\",\"table\":\"filter\",\"chain\":\"FORWARD\","
+		"\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"eth1\"," V4_EP
+		",\"ts\":\"2026-11-18T11:06:40.123456Z\"}]}\n");
+	free(got);
+}
+
+/*
+ * nft steps: "handle" only when there is one, the table's family when it has a name, the
+ * conntrack view in either direction, bridge ports, the mark; a "return" kind.
+ */
+static void test_nft_steps(void **state)
+{
+	struct trace_record r;
+	char *got;
+
+	(void)state;
+	step_init(&r, "filter", "input");
+	r.backend = TRACE_BACKEND_NFT;
+	r.rulenum = 0;
+	r.handle = 12;
+	r.table_family = NFPROTO_INET;
+	r.has_ct = true;
+	r.ct_id = 77;
+	r.ct_state = NF_CT_STATE_BIT(IP_CT_ESTABLISHED);
+	r.ct_dir = IP_CT_DIR_REPLY;
+	r.ct_status = IPS_ASSURED | IPS_CONFIRMED;
+	strcpy(r.physin, "veth0");
+	strcpy(r.physout, "veth1");
+	r.mark = 0x1a2b;
+	got = record_json(&r);
+	assert_string_equal(got,
+		"{\"type\":\"record\",\"step\":{\"backend\":\"nft\",\"table\":\"filter\","
+		"\"chain\":\"input\",\"kind\":\"rule\",\"handle\":12,\"family\":\"inet\","
+		"\"ct\":{\"id\":77,\"state\":\"established\",\"dir\":\"reply\","
+		"\"status\":[\"assured\",\"confirmed\"]},\"in\":\"eth0\",\"out\":\"\","
+		"\"physin\":\"veth0\",\"physout\":\"veth1\"," V4_EP ",\"mark\":\"0x1a2b\"}}\n");
+	free(got);
+
+	/*
+	 * No handle, a family without a name, a new connection in its original direction, a
+	 * bridge port in only.
+	 */
+	r.kind = TRACE_KIND_RETURN;
+	r.handle = 0;
+	r.table_family = 99;
+	r.ct_state = NF_CT_STATE_BIT(IP_CT_NEW);
+	r.ct_dir = IP_CT_DIR_ORIGINAL;
+	r.ct_status = 0;
+	r.physout[0] = '\0';
+	r.mark = 0xffffffff;
+	r.ts_ns = 1000;		/* 1970-01-01T00:00:00.000001Z */
+	got = record_json(&r);
+	assert_string_equal(got,
+		"{\"type\":\"record\",\"step\":{\"backend\":\"nft\",\"table\":\"filter\","
+		"\"chain\":\"input\",\"kind\":\"return\","
+		"\"ct\":{\"id\":77,\"state\":\"new\",\"dir\":\"original\",\"status\":[]},"
+		"\"in\":\"eth0\",\"out\":\"\",\"physin\":\"veth0\"," V4_EP ",\"mark\":\"0xffffffff\","
+		"\"ts\":\"1970-01-01T00:00:00.000001Z\"}}\n");
+	free(got);
+
+	/* An ip table's rule with the verdict the nft resolver named: the family after it. */
+	r.has_ct = false;
+	r.physin[0] = '\0';
+	r.kind = TRACE_KIND_RULE;
+	r.handle = 5;
+	r.table_family = NFPROTO_IPV4;
+	r.mark = 0;
+	r.ts_ns = 0;
+	r.rule = "udp dport 53 accept";
+	r.verdict = "accept";
+	got = record_json(&r);
+	assert_string_equal(got,
+		"{\"type\":\"record\",\"step\":{\"backend\":\"nft\",\"table\":\"filter\","
+		"\"chain\":\"input\",\"kind\":\"rule\",\"handle\":5,"
+		"\"rule\":\"udp dport 53 accept\",\"verdict\":\"accept\",\"family\":\"ip\","
+		"\"in\":\"eth0\",\"out\":\"\"," V4_EP "}}\n");
+	free(got);
+}
+
+/* The resolver's answer: rule text or null with its reason, verdict, "continue". */
+static void test_rule_fields(void **state)
+{
+	static const struct {
+		const char	*rule, *verdict, *reason;
+		bool		cont;
+		const char	*want;	/* between "rulenum":1 and "in" */
+	} cases[] = {
+		{ NULL, NULL, NULL, false, "" },	/* no resolver ran (--read, --replay) */
+		{ "-A FORWARD -j ACCEPT", "ACCEPT", NULL, false,
+		  ",\"rule\":\"-A FORWARD -j ACCEPT\",\"verdict\":\"ACCEPT\"" },
+		{ "-A FORWARD -j MARK --set-xmark 0x1/0xffffffff", "MARK", NULL, true,
+		  ",\"rule\":\"-A FORWARD -j MARK --set-xmark 0x1/0xffffffff\","
+		  "\"verdict\":\"MARK\",\"continue\":true" },
+		{ NULL, "ACCEPT", "rules changed since the packet", false,
+		  ",\"rule\":null,\"verdict\":\"ACCEPT\","
+		  "\"rule_reason\":\"rules changed since the packet\"" },
+		{ NULL, NULL, "no rule: the chain's end", false,
+		  ",\"rule\":null,\"rule_reason\":\"no rule: the chain's end\"" },
+		/* A rule and a reason: the reason is for a missing rule only. */
+		{ "-P FORWARD DROP", "DROP", "unused", false,
+		  ",\"rule\":\"-P FORWARD DROP\",\"verdict\":\"DROP\"" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct trace_record r;
+		char want[512], *got;
+
+		step_init(&r, "filter", "FORWARD");
+		r.rule = cases[i].rule;
+		r.verdict = cases[i].verdict;
+		r.rule_reason = cases[i].reason;
+		r.verdict_continues = cases[i].cont;
+		snprintf(want, sizeof(want),
+			 "{\"type\":\"record\",\"step\":{\"backend\":\"legacy\",\"table\":\"filter\","
+			 "\"chain\":\"FORWARD\",\"kind\":\"rule\",\"rulenum\":1%s,"
+			 "\"in\":\"eth0\",\"out\":\"\"," V4_EP "}}\n", cases[i].want);
+		got = record_json(&r);
+		assert_string_equal(got, want);
+		free(got);
+	}
+}
+
+/* Endpoints: v6 with ports (no "ipid"), v4 without ports, a protocol without a name. */
+static void test_endpoints(void **state)
+{
+	struct trace_record r;
+	struct packet p = { .id = 18446744073709551615ull, .nsteps = 1, .steps = &r };
+	char *got;
+
+	(void)state;
+	step_init(&r, "raw", "PREROUTING");
+	set_v6(&r.pkt, "2001:db8::1", "2001:db8:0:1::7");
+	r.pkt.proto = IPPROTO_TCP;
+	r.pkt.sport = 443;
+	r.pkt.dport = 8;
+	r.pkt.len = 1280;
+	r.pkt.ipid = 0;
+	got = packet_json(&p);
+	assert_string_equal(got,
+		"{\"type\":\"packet\",\"id\":\"18446744073709551615\",\"family\":\"ipv6\","
+		"\"proto\":\"tcp\",\"src\":\"2001:db8::1\",\"sport\":443,"
+		"\"dst\":\"2001:db8:0:1::7\",\"dport\":8,\"len\":1280,\"steps\":["
+		"{\"backend\":\"legacy\",\"table\":\"raw\",\"chain\":\"PREROUTING\","
+		"\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"\","
+		"\"src\":\"2001:db8::1\",\"sport\":443,\"dst\":\"2001:db8:0:1::7\",\"dport\":8}]}\n");
+	free(got);
+
+	step_init(&r, "raw", "PREROUTING");
+	set_v4(&r.pkt, "192.168.100.200", "0.0.0.0");
+	r.pkt.proto = IPPROTO_ICMP;
+	r.pkt.has_ports = false;
+	r.pkt.ipid = 0;
+	p.id = 1;
+	got = packet_json(&p);
+	assert_string_equal(got,
+		"{\"type\":\"packet\",\"id\":\"1\",\"family\":\"ipv4\",\"proto\":\"icmp\","
+		"\"src\":\"192.168.100.200\",\"dst\":\"0.0.0.0\",\"len\":60,\"ipid\":0,\"steps\":["
+		"{\"backend\":\"legacy\",\"table\":\"raw\",\"chain\":\"PREROUTING\","
+		"\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"\","
+		"\"src\":\"192.168.100.200\",\"dst\":\"0.0.0.0\"}]}\n");
+	free(got);
+
+	/* A protocol without a name is its number; a packet of no known family has no addresses. */
+	r.pkt.proto = 253;
+	r.pkt.family = 0;
+	got = packet_json(&p);
+	assert_string_equal(got,
+		"{\"type\":\"packet\",\"id\":\"1\",\"family\":\"unknown\",\"proto\":253,\"len\":60,"
+		"\"steps\":[{\"backend\":\"legacy\",\"table\":\"raw\",\"chain\":\"PREROUTING\","
+		"\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"\"}]}\n");
+	free(got);
+}
+
+/* The "nat" block of a step whose endpoints differ from the step before it. */
+static void test_nat(void **state)
+{
+	struct trace_record st[2];
+	struct packet p = { .id = 3, .nsteps = 2, .steps = st };
+	const char *head =
+		"{\"type\":\"packet\",\"id\":\"3\",\"family\":\"ipv4\",\"proto\":\"udp\"," V4_EP
+		",\"len\":60,\"ipid\":4660,\"steps\":[{\"backend\":\"legacy\",\"table\":\"nat\","
+		"\"chain\":\"PREROUTING\",\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\","
+		"\"out\":\"\"," V4_EP "},{\"backend\":\"legacy\",\"table\":\"filter\","
+		"\"chain\":\"FORWARD\",\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"\",";
+	char want[1024], *got;
+
+	(void)state;
+	step_init(&st[0], "nat", "PREROUTING");
+	/* DNAT: the destination only. */
+	step_init(&st[1], "filter", "FORWARD");
+	set_v4(&st[1].pkt, "10.0.1.2", "10.244.0.5");
+	st[1].pkt.dport = 5353;
+	snprintf(want, sizeof(want), "%s%s", head,
+		 "\"src\":\"10.0.1.2\",\"sport\":40000,\"dst\":\"10.244.0.5\",\"dport\":5353,"
+		 "\"nat\":{\"dst\":[\"10.0.2.7:53\",\"10.244.0.5:5353\"]}}]}\n");
+	got = packet_json(&p);
+	assert_string_equal(got, want);
+	free(got);
+
+	/* SNAT: the source port only. */
+	step_init(&st[1], "filter", "FORWARD");
+	st[1].pkt.sport = 1024;
+	snprintf(want, sizeof(want), "%s%s", head,
+		 "\"src\":\"10.0.1.2\",\"sport\":1024,\"dst\":\"10.0.2.7\",\"dport\":53,"
+		 "\"nat\":{\"src\":[\"10.0.1.2:40000\",\"10.0.1.2:1024\"]}}]}\n");
+	got = packet_json(&p);
+	assert_string_equal(got, want);
+	free(got);
+
+	/* Both. */
+	set_v4(&st[1].pkt, "172.16.0.1", "10.244.0.5");
+	snprintf(want, sizeof(want), "%s%s", head,
+		 "\"src\":\"172.16.0.1\",\"sport\":1024,\"dst\":\"10.244.0.5\",\"dport\":53,"
+		 "\"nat\":{\"src\":[\"10.0.1.2:40000\",\"172.16.0.1:1024\"],"
+		 "\"dst\":[\"10.0.2.7:53\",\"10.244.0.5:53\"]}}]}\n");
+	got = packet_json(&p);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* NAT endpoints of v6 with ports in brackets, and addresses alone without ports. */
+static void test_nat_endpoint_forms(void **state)
+{
+	struct trace_record st[2];
+	struct packet p = { .id = 4, .nsteps = 2, .steps = st };
+	char *got, *nat;
+
+	(void)state;
+	step_init(&st[0], "nat", "PREROUTING");
+	set_v6(&st[0].pkt, "2001:db8::1", "2001:db8::7");
+	st[1] = st[0];
+	set_v6(&st[1].pkt, "2001:db8::1", "fd00::5");
+	got = packet_json(&p);
+	nat = strstr(got, ",\"nat\":");
+	assert_non_null(nat);
+	assert_string_equal(nat, ",\"nat\":{\"dst\":[\"[2001:db8::7]:53\",\"[fd00::5]:53\"]}}]}\n");
+	free(got);
+
+	st[0].pkt.has_ports = st[1].pkt.has_ports = false;
+	st[0].pkt.proto = st[1].pkt.proto = IPPROTO_ICMPV6;
+	st[0].pkt.sport = st[0].pkt.dport = st[1].pkt.sport = st[1].pkt.dport = 0;
+	got = packet_json(&p);
+	nat = strstr(got, ",\"nat\":");
+	assert_non_null(nat);
+	assert_string_equal(nat, ",\"nat\":{\"dst\":[\"2001:db8::7\",\"fd00::5\"]}}]}\n");
+	free(got);
+}
+
+/* Steps past the packet's bound, and its conntrack entry (--nat), before the steps. */
+static void test_dropped_and_conntrack(void **state)
+{
+	struct trace_record r;
+	struct ct_entry ce;
+	struct packet p = { .id = 9, .nsteps = 1, .steps = &r, .steps_dropped = 300, .ct = &ce };
+	char *got;
+
+	(void)state;
+	step_init(&r, "raw", "PREROUTING");
+	memset(&ce, 0, sizeof(ce));
+	ce.family = AF_INET;
+	ce.orig.family = ce.reply.family = AF_INET;
+	ce.orig.proto = ce.reply.proto = IPPROTO_UDP;
+	ce.orig.has_ports = ce.reply.has_ports = true;
+	assert_int_equal(inet_pton(AF_INET, "10.0.1.2", &ce.orig.src), 1);
+	assert_int_equal(inet_pton(AF_INET, "10.96.0.10", &ce.orig.dst), 1);
+	assert_int_equal(inet_pton(AF_INET, "10.0.2.7", &ce.reply.src), 1);
+	assert_int_equal(inet_pton(AF_INET, "10.0.1.2", &ce.reply.dst), 1);
+	ce.orig.sport = ce.reply.dport = 40000;
+	ce.orig.dport = ce.reply.sport = 53;
+	ce.has_status = ce.has_id = true;
+	ce.status = IPS_DST_NAT;
+	ce.id = 4242;
+	got = packet_json(&p);
+	assert_string_equal(got,
+		"{\"type\":\"packet\",\"id\":\"9\",\"family\":\"ipv4\",\"proto\":\"udp\"," V4_EP
+		",\"len\":60,\"ipid\":4660,\"steps_dropped\":300,\"ct\":{\"id\":4242,"
+		"\"orig\":{\"proto\":\"udp\",\"src\":\"10.0.1.2\",\"dst\":\"10.96.0.10\","
+		"\"sport\":40000,\"dport\":53},\"reply\":{\"proto\":\"udp\",\"src\":\"10.0.2.7\","
+		"\"dst\":\"10.0.1.2\",\"sport\":53,\"dport\":40000},\"nat\":[\"dnat\"],"
+		"\"status\":[\"dst_nat\"]},\"steps\":[{\"backend\":\"legacy\",\"table\":\"raw\","
+		"\"chain\":\"PREROUTING\",\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\","
+		"\"out\":\"\"," V4_EP "}]}\n");
+	free(got);
+}
+
+/* Names and resolver strings: '"' and '\\' after a backslash, control bytes as \u00xx. */
+static void test_escapes(void **state)
+{
+	struct trace_record r;
+	char *got;
+
+	(void)state;
+	step_init(&r, "we\"ird\\", "tab\there\x01\x1f");
+	strcpy(r.in, "a\nb");
+	strcpy(r.out, "\x7f\xc3\xa9");	/* DEL and bytes past ASCII as they are */
+	r.rule = "-A C -m comment --comment \"x\\y\"";
+	r.verdict = "ACCEPT";
+	got = record_json(&r);
+	assert_string_equal(got,
+		"{\"type\":\"record\",\"step\":{\"backend\":\"legacy\",\"table\":\"we\\\"ird\\\\\","
+		"\"chain\":\"tab\\u0009here\\u0001\\u001f\",\"kind\":\"rule\",\"rulenum\":1,"
+		"\"rule\":\"-A C -m comment --comment \\\"x\\\\y\\\"\",\"verdict\":\"ACCEPT\","
+		"\"in\":\"a\\u000ab\",\"out\":\"\x7f\xc3\xa9\"," V4_EP "}}\n");
+	free(got);
+}
+
+/* The FILE writer and the escaper itself, also where the escaper's buffer ends mid-string. */
+static void test_escaper(void **state)
+{
+	static const char in[] = "a\"b\\c\x01\x1f d\t";
+	static const char want[] = "a\\\"b\\\\c\\u0001\\u001f d\\u0009";
+	char buf[64], *got = NULL;
+	size_t n = 0;
+	FILE *f;
+
+	(void)state;
+	f = open_memstream(&got, &n);
+	assert_non_null(f);
+	sink_json_str(f, in);
+	sink_json_str(f, "");
+	assert_int_equal(fclose(f), 0);
+	assert_string_equal(got, "\"a\\\"b\\\\c\\u0001\\u001f d\\u0009\"\"\"");
+	free(got);
+
+	/* In pieces of every size from SINK_JSON_ESC_MAX up: whole escapes only, same text. */
+	for (size_t size = SINK_JSON_ESC_MAX; size <= sizeof(want); size++) {
+		const char *s = in;
+		size_t len = 0;
+
+		while (*s) {
+			size_t k = sink_json_escape(buf + len, size, &s);
+
+			assert_true(k > 0 && k <= size);
+			len += k;
+			assert_true(len < sizeof(buf));
+		}
+		assert_int_equal(len, strlen(want));
+		assert_memory_equal(buf, want, len);
+	}
+}
+
+/* The summary object, with its optional fields. */
+static void test_summary(void **state)
+{
+	struct summary sum = { .packets = 3, .records = 15, .lost = 1, .dropped = 2,
+			       .evicted = 4 };
+	struct cap c;
+	char *got;
+
+	(void)state;
+	cap_open(&c, false);
+	got = cap_close(&c, &sum);
+	assert_string_equal(got, "{\"type\":\"summary\",\"packets\":3,\"records\":15,\"lost\":1,"
+				 "\"dropped\":2,\"evicted\":4}\n");
+	free(got);
+
+	sum.overruns = 5;
+	sum.marker = "nft";
+	sum.limited = true;
+	sum.unmarked = 0;	/* shown when --limit was given, 0 too */
+	cap_open(&c, true);
+	got = cap_close(&c, &sum);
+	assert_string_equal(got, "{\"type\":\"summary\",\"packets\":3,\"records\":15,\"lost\":1,"
+				 "\"dropped\":2,\"evicted\":4,\"overruns\":5,\"marker\":\"nft\","
+				 "\"unmarked\":0}\n");
+	free(got);
+
+	sum.overruns = 0;
+	sum.marker = "legacy";
+	sum.limited = false;
+	sum.unmarked = 7;
+	cap_open(&c, false);
+	got = cap_close(&c, &sum);
+	assert_string_equal(got, "{\"type\":\"summary\",\"packets\":3,\"records\":15,\"lost\":1,"
+				 "\"dropped\":2,\"evicted\":4,\"marker\":\"legacy\"}\n");
+	free(got);
+}
+
+/* ---- lines longer than the sink's buffer ---- */
+
+#define STEP_TEXT "{\"backend\":\"legacy\",\"table\":\"filter\",\"chain\":\"FORWARD\"," \
+		  "\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"\"," V4_EP "}"
+#define PKT_HEAD "{\"type\":\"packet\",\"id\":\"5\",\"family\":\"ipv4\",\"proto\":\"udp\"," \
+		 V4_EP ",\"len\":60,\"ipid\":4660,\"steps\":["
+
+static void long_lines(bool deferred)
+{
+	enum { NSTEPS = 1000, RULE_UNITS = 12000 };
+	static struct trace_record st[NSTEPS];
+	struct packet p = { .id = 5, .nsteps = NSTEPS, .steps = st };
+	char *rule = malloc(4 * RULE_UNITS + 1), *want, *got, *w;
+	struct cap c;
+
+	assert_non_null(rule);
+	want = malloc(sizeof(PKT_HEAD) + NSTEPS * sizeof(STEP_TEXT) + 10 * RULE_UNITS + 512);
+	assert_non_null(want);
+
+	/* Many steps: a line of some 170 KB. */
+	for (size_t i = 0; i < NSTEPS; i++)
+		step_init(&st[i], "filter", "FORWARD");
+	w = want + sprintf(want, "%s", PKT_HEAD);
+	for (size_t i = 0; i < NSTEPS; i++)
+		w += sprintf(w, "%s%s", i ? "," : "", STEP_TEXT);
+	w += sprintf(w, "]}\n");
+	cap_open(&c, deferred);
+	assert_int_equal(c.s.ops->packet(&c.s, &p), 0);
+
+	/* One string of 48,000 bytes, 120,000 escaped, with escapes across every buffer end. */
+	for (size_t i = 0; i < RULE_UNITS; i++)
+		memcpy(rule + 4 * i, "ab\"\x02", 4);
+	rule[4 * RULE_UNITS] = '\0';
+	st[0].rule = rule;
+	st[0].verdict = "ACCEPT";
+	w += sprintf(w, "{\"type\":\"record\",\"step\":{\"backend\":\"legacy\",\"table\":\"filter\","
+			"\"chain\":\"FORWARD\",\"kind\":\"rule\",\"rulenum\":1,\"rule\":\"");
+	for (size_t i = 0; i < RULE_UNITS; i++)
+		w += sprintf(w, "ab\\\"\\u0002");
+	sprintf(w, "\",\"verdict\":\"ACCEPT\",\"in\":\"eth0\",\"out\":\"\"," V4_EP "}}\n");
+	assert_int_equal(c.s.ops->record(&c.s, &st[0]), 0);
+
+	got = cap_lines(&c);
+	assert_true(strlen(got) > 4 * (64 << 10));
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	free(rule);
+}
+
+static void test_long_lines(void **state)
+{
+	(void)state;
+	long_lines(false);
+}
+
+static void test_long_lines_deferred(void **state)
+{
+	(void)state;
+	long_lines(true);
+}
+
+/* ---- drawn packets ---- */
+
+#define MAX_STEPS 20
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -34,292 +594,521 @@ static unsigned pick(unsigned n)
 	return (unsigned)(rng % n);
 }
 
-/* Mostly the first value, sometimes another: steps repeat, but not always. */
-static unsigned often0(unsigned n)
+static void pick_name(char *dst, size_t size)
 {
-	return pick(4) ? 0 : pick(n);
-}
-
-static const char *const tables[] = { "raw", "mangle", "filter", "nat" };
-static const char *const chains[] = {
-	"PREROUTING", "FORWARD", "POSTROUTING", "KUBE-SEP-ABCDEFGHIJKLMNOPQRSTU",
-	"we\"ird\\", "tab\there",
-};
-static const char *const ifnames[] = { "if2", "", "if3", "veth1234567890a" };
-/* The resolver's strings: valid for one packet, so the same pointer may change text. */
-static char rule_buf[3][400];
-
-static void set_name(char *dst, size_t size, const char *s)
-{
-	memset(dst, 0, size);
-	strcpy(dst, s);
-	if (pick(8) == 0 && strlen(s) + 2 < size)
-		dst[strlen(s) + 1] = 'x';	/* bytes after the NUL are not the name */
-}
-
-static void set_endpoints(struct pkt_hdr *h, unsigned v)
-{
-	static const uint16_t ports[] = { 55522, 5001, 53, 0 };
-
-	h->family = v % 5 == 4 ? 0 : v % 3 == 2 ? AF_INET6 : AF_INET;
-	h->proto = v % 2 ? IPPROTO_UDP : IPPROTO_TCP;
-	memset(&h->saddr, 0, sizeof(h->saddr));
-	memset(&h->daddr, 0, sizeof(h->daddr));
-	if (h->family == AF_INET6) {
-		inet_pton(AF_INET6, v % 4 ? "2001:db8::1" : "fe80::2", &h->saddr);
-		inet_pton(AF_INET6, "2001:db8::7", &h->daddr);
-	} else {
-		inet_pton(AF_INET, v % 4 ? "10.0.1.2" : "192.168.100.200", &h->saddr);
-		inet_pton(AF_INET, "10.0.2.7", &h->daddr);
-	}
-	h->has_ports = v % 7 != 6;
-	h->sport = ports[v % 4];
-	h->dport = ports[(v / 4) % 4];
-	h->len = (uint16_t)(60 + pick(1500));
-	h->ipid = (uint16_t)pick(65536);
-	h->ttl = (uint8_t)pick(64);
-}
-
-static void make_step(struct trace_record *r, const struct trace_record *prev, unsigned k,
-		      uint64_t *ts)
-{
-	memset(r, 0, sizeof(*r));
-	r->backend = pick(6) ? TRACE_BACKEND_LEGACY : TRACE_BACKEND_NFT;
-	r->kind = (enum trace_kind)often0(3);
-	set_name(r->table, sizeof(r->table), tables[(k + often0(4)) % 4]);
-	set_name(r->chain, sizeof(r->chain), chains[(k + often0(6)) % 6]);
-	r->rulenum = 1 + often0(3);
-	r->handle = r->backend == TRACE_BACKEND_NFT ? often0(3) * 1000000007ull : 0;
-	r->table_family = (uint8_t)(r->backend == TRACE_BACKEND_NFT ? 1 + often0(12) : 0);
-	set_name(r->in, sizeof(r->in), ifnames[often0(4)]);
-	set_name(r->out, sizeof(r->out), ifnames[k > 1 ? 2 : 1 + often0(3)]);
-	set_name(r->physin, sizeof(r->physin), ifnames[pick(10) ? 1 : often0(4)]);
-	set_name(r->physout, sizeof(r->physout), ifnames[pick(10) ? 1 : often0(4)]);
-	if (prev && pick(6))
-		r->pkt = prev->pkt;	/* no NAT in between */
-	else
-		set_endpoints(&r->pkt, often0(40));
-	r->mark = pick(8) ? 0 : often0(3) * 0x1234567u;
-	r->has_ct = pick(4) == 0;
-	if (r->has_ct) {
-		r->ct_id = often0(3);
-		r->ct_state = often0(4);
-		r->ct_status = often0(3) * 0x1a;
-		r->ct_dir = (uint8_t)pick(2);
-	}
-	if (pick(3) == 0) {
-		const char *const texts[] = { "-A FORWARD -j ACCEPT", "ACCEPT", "jump \"X\"",
-					      "not certain", "" };
-
-		for (int i = 0; i < 3; i++) {
-			/* sometimes longer than what the sink keeps */
-			if (pick(50) == 0)
-				memset(rule_buf[i], 'a' + i, 300), rule_buf[i][300] = '\0';
-			else
-				strcpy(rule_buf[i], texts[often0(5)]);
-		}
-		r->rule = pick(4) ? rule_buf[0] : NULL;
-		r->verdict = pick(4) ? rule_buf[1] : NULL;
-		r->rule_reason = r->rule ? NULL : rule_buf[2];
-		r->verdict_continues = pick(2);
-	}
-	*ts += pick(200) * 1000ull + pick(1000);
-	if (pick(100) == 0)
-		*ts += 1000000000ull * pick(3);	/* a later second */
-	if (pick(300) == 0)
-		*ts -= 1000000000ull;		/* an earlier one */
-	r->ts_ns = pick(50) ? *ts : pick(2) ? 0 : UINT64_MAX - pick(1000);	/* year 2554 */
-}
-
-/* The same records, through a sink with its caches and through one without. */
-static void run(bool deferred)
-{
-	struct trace_record steps[MAX_STEPS];
-	char *kept_buf = NULL, *ref_buf = NULL;
-	size_t kept_size = 0, ref_size = 0;
-	FILE *kept_f = open_memstream(&kept_buf, &kept_size);
-	FILE *ref_f = open_memstream(&ref_buf, &ref_size);
-	struct sink kept = { .ops = &sink_json_ops, .out = kept_f,
-			     .opts = { .deferred_flush = deferred } };
-	struct sink ref = { .ops = &sink_json_ops, .out = ref_f };
-	struct summary sum = { .packets = 1 };
-	uint64_t ts = 1795000000000000000ull;
-
-	assert_non_null(kept_f);
-	assert_non_null(ref_f);
-	assert_int_equal(kept.ops->begin(&kept), 0);
-	for (uint64_t id = 1; id <= 4000; id++) {
-		struct packet p = { .id = id, .steps = steps };
-
-		p.nsteps = pick(10) ? 5 : 1 + pick(MAX_STEPS);
-		p.steps_dropped = pick(20) ? 0 : 3;
-		for (size_t k = 0; k < p.nsteps; k++)
-			make_step(&steps[k], k ? &steps[k - 1] : NULL, (unsigned)k, &ts);
-		if (pick(10) == 0) {	/* --no-group: one record */
-			assert_int_equal(kept.ops->record(&kept, &steps[0]), 0);
-			assert_int_equal(ref.ops->record(&ref, &steps[0]), 0);
-			continue;
-		}
-		assert_int_equal(kept.ops->packet(&kept, &p), 0);
-		assert_int_equal(ref.ops->packet(&ref, &p), 0);
-		if (deferred && pick(16) == 0)
-			assert_int_equal(kept.ops->flush(&kept), 0);
-	}
-	assert_int_equal(kept.ops->end(&kept, &sum), 0);
-	assert_int_equal(ref.ops->end(&ref, &sum), 0);
-	fclose(kept_f);
-	fclose(ref_f);
-	assert_true(ref_size > 1000000);
-	assert_int_equal(kept_size, ref_size);
-	assert_memory_equal(kept_buf, ref_buf, ref_size);
-	free(kept_buf);
-	free(ref_buf);
-}
-
-static void test_kept_texts(void **state)
-{
-	(void)state;
-	run(false);
-}
-
-static void test_kept_texts_deferred(void **state)
-{
-	(void)state;
-	run(true);
-}
-
-/*
- * The numbers and times the sink writes in place (a packet's id, len and ipid; a step's
- * microseconds) against printf and sink_fmt_time, at the widths where their digits are
- * written differently, one packet after another through one sink's caches.
- */
-static void test_numbers_and_times(void **state)
-{
-	static const uint64_t ids[] = {
-		1, 9, 10, 99, 100, 999, 1000, 1001, 9999, 10000, 99999, 100000, 999999, 1000000,
-		1000001, 4294967295ull, 4294967296ull, 18446744073709551615ull,
+	static const char *const names[] = {
+		"raw", "mangle", "filter", "nat", "PREROUTING", "KUBE-SEP-ABCDEFGHIJKLMNOPQRSTU",
+		"we\"ird\\", "tab\there", "if2", "", "veth1234567890a",
 	};
-	static const uint16_t nums[] = { 0, 1, 9, 10, 99, 100, 999, 1000, 1009, 9999, 10000, 65535 };
-	static const uint64_t ts[] = {
-		1795000000000000000ull, 1795000000000000999ull, 1795000000000001000ull,
-		1795000000000999999ull, 1795000000001000000ull, 1795000000009999000ull,
-		1795000000010000000ull, 1795000000099999999ull, 1795000000100000000ull,
-		1795000000999999999ull, 1795000001000000000ull, 1795000000500000000ull,
-		1000, 18446744073000000000ull, 18446744073709551615ull,
-	};
-	struct trace_record steps[3];
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *f = open_memstream(&buf, &size);
-	struct sink s = { .ops = &sink_json_ops, .out = f };
-	struct summary sum = { .packets = 1 };
 	size_t n = 0;
 
-	(void)state;
-	assert_non_null(f);
-	assert_int_equal(s.ops->begin(&s), 0);
-	memset(steps, 0, sizeof(steps));
-	for (size_t k = 0; k < 3; k++) {
-		steps[k].backend = TRACE_BACKEND_LEGACY;
-		strcpy(steps[k].table, "filter");
-		strcpy(steps[k].chain, "FORWARD");
-		strcpy(steps[k].in, "if2");
-		steps[k].pkt.family = AF_INET;
-		steps[k].pkt.proto = IPPROTO_UDP;
+	if (pick(4)) {
+		snprintf(dst, size, "%s", names[pick(sizeof(names) / sizeof(names[0]))]);
+		return;
 	}
-	for (size_t i = 0; i < 60; i++) {
-		struct packet p = { .id = ids[i % 18], .steps = steps, .nsteps = 3 };
-		char want[128], t[40];
+	/* Any bytes but NUL. */
+	for (size_t len = pick((unsigned)size); n < len; n++)
+		dst[n] = (char)(1 + pick(255));
+	dst[n] = '\0';
+}
 
-		steps[0].pkt.len = nums[i % 12];
-		steps[0].pkt.ipid = nums[(i + 5) % 12];
-		for (size_t k = 0; k < 3; k++)
-			steps[k].ts_ns = ts[(i + k) % 15];
-		assert_int_equal(fflush(f), 0);
-		n = size;
-		assert_int_equal(s.ops->packet(&s, &p), 0);
-		assert_int_equal(fflush(f), 0);
-		snprintf(want, sizeof(want), "\"id\":\"%llu\",", (unsigned long long)p.id);
-		assert_non_null(strstr(buf + n, want));
-		snprintf(want, sizeof(want), "\"len\":%u,\"ipid\":%u,", steps[0].pkt.len,
-			 steps[0].pkt.ipid);
-		assert_non_null(strstr(buf + n, want));
-		for (size_t k = 0; k < 3; k++) {
-			snprintf(want, sizeof(want), "\"ts\":\"%s\"}",
-				 sink_fmt_time(steps[k].ts_ns, t, sizeof(t)));
-			assert_non_null(strstr(buf + n, want));
-		}
+static void pick_endpoints(struct pkt_hdr *h)
+{
+	static const uint16_t ports[] = { 55522, 5001, 53, 0, 65535 };
+
+	memset(h, 0, sizeof(*h));
+	switch (pick(5)) {
+	case 0:
+		set_v6(h, pick(2) ? "2001:db8::1" : "fe80::2", "2001:db8::7");
+		break;
+	case 1:
+		break;	/* family unknown */
+	default:
+		set_v4(h, pick(2) ? "10.0.1.2" : "255.255.255.255", "10.0.2.7");
+		break;
 	}
-	assert_int_equal(s.ops->end(&s, &sum), 0);
-	fclose(f);
-	free(buf);
+	h->proto = (uint8_t)(pick(3) ? IPPROTO_UDP : pick(256));
+	h->has_ports = pick(5) != 0;
+	h->sport = ports[pick(5)];
+	h->dport = ports[pick(5)];
+	h->len = (uint16_t)pick(65536);
+	h->ipid = (uint16_t)pick(65536);
+}
+
+static void draw_step(struct trace_record *r, const struct trace_record *prev, char rule[3][300])
+{
+	memset(r, 0, sizeof(*r));
+	r->backend = pick(3) ? TRACE_BACKEND_LEGACY : TRACE_BACKEND_NFT;
+	r->kind = (enum trace_kind)pick(3);
+	pick_name(r->table, sizeof(r->table));
+	pick_name(r->chain, sizeof(r->chain));
+	pick_name(r->in, sizeof(r->in));
+	pick_name(r->out, sizeof(r->out));
+	if (!pick(4))
+		pick_name(r->physin, sizeof(r->physin));
+	if (!pick(4))
+		pick_name(r->physout, sizeof(r->physout));
+	r->rulenum = pick(1000);
+	r->handle = pick(2) ? (uint64_t)pick(1u << 31) << pick(33) : 0;
+	r->table_family = (uint8_t)pick(14);
+	if (prev && pick(4))
+		r->pkt = prev->pkt;
+	else
+		pick_endpoints(&r->pkt);
+	r->mark = pick(4) ? 0 : (uint32_t)pick(1u << 31) * 3;
+	r->has_ct = !pick(4);
+	r->ct_id = pick(1u << 31);
+	r->ct_state = 1u << pick(8);
+	r->ct_dir = (uint8_t)pick(2);
+	r->ct_status = (uint32_t)pick(1u << 31) * 2;
+	r->ts_ns = pick(8) ? (uint64_t)pick(1u << 31) * pick(1u << 31) * 4 + pick(1000) : 0;
+	if (!pick(3)) {
+		for (int i = 0; i < 3; i++)
+			pick_name(rule[i], 300);
+		r->rule = pick(3) ? rule[0] : NULL;
+		r->verdict = pick(3) ? rule[1] : NULL;
+		r->rule_reason = pick(3) ? rule[2] : NULL;
+		r->verdict_continues = pick(2);
+	}
 }
 
 /*
- * Steps that all find their text kept, in a sink that collects packets in its buffer
- * (deferred flush): the buffer fills at some point of each kind of text (a kept step, its
- * time, the numbers written in place), and what is written then is what a sink without
- * kept texts writes.
+ * A tiny JSON validator, for the lines the sink writes: one value, no whitespace (the sink
+ * writes none). Control bytes must be escaped; bytes past ASCII are taken as they are (the
+ * sink passes names' bytes through: UTF-8 validity is another matter).
  */
-static void test_buffer_boundaries(void **state)
+static const char *json_value(const char *p, int depth);
+
+static const char *json_string(const char *p)
 {
-	struct trace_record steps[5];
-	char *kept_buf = NULL, *ref_buf = NULL;
-	size_t kept_size = 0, ref_size = 0;
-	FILE *kept_f = open_memstream(&kept_buf, &kept_size);
-	FILE *ref_f = open_memstream(&ref_buf, &ref_size);
-	struct sink kept = { .ops = &sink_json_ops, .out = kept_f,
-			     .opts = { .deferred_flush = true } };
-	struct sink ref = { .ops = &sink_json_ops, .out = ref_f };
-	struct summary sum = { .packets = 1 };
-	uint64_t ts = 1795000000000000000ull;
+	if (*p++ != '"')
+		return NULL;
+	for (;;) {
+		unsigned char c = (unsigned char)*p++;
+
+		if (c == '"')
+			return p;
+		if (c < 0x20)
+			return NULL;	/* NUL (the end) too */
+		if (c != '\\')
+			continue;
+		c = (unsigned char)*p++;
+		if (c == 'u') {
+			for (int i = 0; i < 4; i++, p++)
+				if (!strchr("0123456789abcdefABCDEF", *p) || !*p)
+					return NULL;
+		} else if (!c || !strchr("\"\\/bfnrt", c)) {
+			return NULL;
+		}
+	}
+}
+
+static const char *json_number(const char *p)
+{
+	const char *start;
+
+	if (*p == '-')
+		p++;
+	start = p;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (p == start || (*start == '0' && p - start > 1))
+		return NULL;
+	return p;	/* the sink writes integers only */
+}
+
+/* @open's members up to @close: "key":value pairs (object) or values (array). */
+static const char *json_members(const char *p, char close, bool keys, int depth)
+{
+	if (*p == close)
+		return p + 1;
+	for (;;) {
+		if (keys) {
+			p = json_string(p);
+			if (!p || *p++ != ':')
+				return NULL;
+		}
+		p = json_value(p, depth);
+		if (!p)
+			return NULL;
+		if (*p == close)
+			return p + 1;
+		if (*p++ != ',')
+			return NULL;
+	}
+}
+
+static const char *json_value(const char *p, int depth)
+{
+	if (depth > 16)
+		return NULL;
+	switch (*p) {
+	case '{':
+		return json_members(p + 1, '}', true, depth + 1);
+	case '[':
+		return json_members(p + 1, ']', false, depth + 1);
+	case '"':
+		return json_string(p);
+	case 't':
+		return strncmp(p, "true", 4) ? NULL : p + 4;
+	case 'f':
+		return strncmp(p, "false", 5) ? NULL : p + 5;
+	case 'n':
+		return strncmp(p, "null", 4) ? NULL : p + 4;
+	default:
+		return json_number(p);
+	}
+}
+
+/* Does the validator tell JSON from what is not? */
+static void test_validator(void **state)
+{
+	static const char *const good[] = {
+		"{}", "[]", "{\"a\":[1,-2,\"x\\u001f\\\"\",true,false,null,{}]}", "\"\xc3\xa9\"",
+	};
+	static const char *const bad[] = {
+		"{", "{\"a\"}", "{\"a\":}", "[1,]", "\"a\x01\"", "\"\\x\"", "\"\\u12\"", "01",
+		"{\"a\":1,}", "tru", "\"abc",
+	};
 
 	(void)state;
-	assert_non_null(kept_f);
-	assert_non_null(ref_f);
-	assert_int_equal(kept.ops->begin(&kept), 0);
-	memset(steps, 0, sizeof(steps));
-	for (size_t k = 0; k < 5; k++) {
-		steps[k].backend = TRACE_BACKEND_LEGACY;
-		strcpy(steps[k].table, tables[k % 4]);
-		strcpy(steps[k].chain, chains[k % 3]);
-		strcpy(steps[k].in, "if2");
-		strcpy(steps[k].out, k > 1 ? "if3" : "");
-		steps[k].rulenum = 1;
-		set_endpoints(&steps[k].pkt, 1);
-		if (k)
-			steps[k].pkt = steps[0].pkt;
-	}
-	for (uint64_t id = 995000; id < 1005000; id += 1 + pick(3)) {
-		struct packet p = { .id = id, .steps = steps, .nsteps = 1 + pick(5) };
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		const char *e = json_value(good[i], 0);
 
-		steps[0].pkt.len = (uint16_t)pick(2000);
-		steps[0].pkt.ipid = (uint16_t)pick(65536);
-		for (size_t k = 0; k < p.nsteps; k++) {
-			ts += pick(2000000);
-			steps[k].ts_ns = k == 4 ? 0 : ts;
-		}
-		assert_int_equal(kept.ops->packet(&kept, &p), 0);
-		assert_int_equal(ref.ops->packet(&ref, &p), 0);
+		assert_non_null(e);
+		assert_int_equal(*e, '\0');
 	}
-	assert_int_equal(kept.ops->end(&kept, &sum), 0);
-	assert_int_equal(ref.ops->end(&ref, &sum), 0);
-	fclose(kept_f);
-	fclose(ref_f);
-	assert_true(ref_size > 4 * 65536);	/* the sink's buffer filled, several times */
-	assert_int_equal(kept_size, ref_size);
-	assert_memory_equal(kept_buf, ref_buf, ref_size);
-	free(kept_buf);
-	free(ref_buf);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *e = json_value(bad[i], 0);
+
+		assert_true(!e || *e != '\0');
+	}
+}
+
+/* Print @n drawn packets (and, one in ten, a record) to @c; with @flushes, flush() at times. */
+static void print_drawn(struct cap *c, unsigned n, bool flushes, size_t *nsteps)
+{
+	static struct trace_record st[MAX_STEPS];
+	static char rules[MAX_STEPS][3][300];
+
+	for (unsigned k = 0; k < n; k++) {
+		struct packet p = { .id = 1 + pick(1u << 31), .steps = st };
+
+		p.nsteps = pick(4) ? 5 : 1 + pick(MAX_STEPS);
+		p.steps_dropped = pick(20) ? 0 : pick(100);
+		for (size_t i = 0; i < p.nsteps; i++)
+			draw_step(&st[i], i ? &st[i - 1] : NULL, rules[i]);
+		if (!pick(10)) {
+			assert_int_equal(c->s.ops->record(&c->s, &st[0]), 0);
+			nsteps[k] = 1;
+		} else {
+			assert_int_equal(c->s.ops->packet(&c->s, &p), 0);
+			nsteps[k] = p.nsteps;
+		}
+		if (flushes && k % 97 == 0)
+			assert_int_equal(c->s.ops->flush(&c->s), 0);
+	}
+}
+
+/*
+ * Drawn packets, any bytes in the names: every line is one JSON object with as many step
+ * objects as the packet has steps (a name's '"' is escaped, so {"backend" can only start
+ * a step), and the summary is the last line.
+ */
+static void test_drawn_lines_parse(void **state)
+{
+	enum { N = 3000 };
+	static size_t nsteps[N];
+	const struct summary sum = { .packets = N };
+	struct cap c;
+	char *all, *line;
+	unsigned k = 0;
+
+	(void)state;
+	cap_open(&c, true);
+	print_drawn(&c, N, true, nsteps);
+	all = cap_close(&c, &sum);
+	for (line = all; *line; k++) {
+		char *nl = strchr(line, '\n');
+		const char *end;
+		size_t steps = 0;
+
+		assert_non_null(nl);
+		*nl = '\0';
+		end = json_value(line, 0);
+		if (!end || *end)
+			fail_msg("line %u is not one JSON value: %s", k + 1, line);
+		if (k < N) {
+			for (const char *s = line; (s = strstr(s, "{\"backend\":")); s++)
+				steps++;
+			assert_int_equal(steps, nsteps[k]);
+		} else {
+			assert_int_equal(strncmp(line, "{\"type\":\"summary\",", 18), 0);
+		}
+		line = nl + 1;
+	}
+	assert_int_equal(k, N + 1);
+	free(all);
+}
+
+/*
+ * With deferred_flush the sink collects many packets in its buffer, across its edges, and
+ * flush() at any point: the bytes are those of the same packets printed one by one.
+ */
+static void test_deferred_same_bytes(void **state)
+{
+	enum { N = 3000 };
+	static size_t nsteps[N];
+	const struct summary sum = { .packets = N };
+	uint64_t seed = rng;
+	struct cap one, many;
+	char *a, *b;
+
+	(void)state;
+	cap_open(&one, false);
+	print_drawn(&one, N, false, nsteps);
+	rng = seed;
+	cap_open(&many, true);
+	print_drawn(&many, N, true, nsteps);
+	a = cap_close(&one, &sum);
+	b = cap_close(&many, &sum);
+	assert_true(strlen(a) > 16 * (64 << 10));
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+}
+
+/*
+ * A sink used without begin() (tests drive the pipeline so) writes each line at once
+ * through a smaller buffer of its own: the same bytes, long lines too.
+ */
+static void test_without_begin(void **state)
+{
+	enum { N = 500 };
+	static size_t nsteps[N];
+	static struct trace_record st[100];
+	struct packet p = { .id = 2, .nsteps = 100, .steps = st };
+	const struct summary sum = { .packets = N };
+	uint64_t seed = rng;
+	struct cap begun, bare;
+	char *a;
+
+	(void)state;
+	for (size_t i = 0; i < 100; i++)
+		step_init(&st[i], "filter", "FORWARD");
+	cap_open(&begun, false);
+	print_drawn(&begun, N, false, nsteps);
+	assert_int_equal(begun.s.ops->packet(&begun.s, &p), 0);
+	rng = seed;
+	bare.buf = NULL;
+	bare.size = 0;
+	bare.f = open_memstream(&bare.buf, &bare.size);
+	assert_non_null(bare.f);
+	bare.s = (struct sink){ .ops = &sink_json_ops, .out = bare.f };
+	print_drawn(&bare, N, false, nsteps);
+	assert_int_equal(bare.s.ops->packet(&bare.s, &p), 0);	/* some 17 KB */
+	a = cap_close(&begun, &sum);
+	assert_string_equal(a, cap_close(&bare, &sum));
+	free(a);
+	free(bare.buf);
+}
+
+/* What an unbuffered FILE got: write() calls, bytes, the smallest write. */
+struct writes {
+	size_t	calls, bytes, min;
+};
+
+static ssize_t counting_write(void *cookie, const char *buf, size_t size)
+{
+	struct writes *w = cookie;
+
+	(void)buf;
+	w->calls++;
+	w->bytes += size;
+	if (size < w->min)
+		w->min = size;
+	return (ssize_t)size;
+}
+
+/* Without deferred_flush one write per packet; with it, one per buffer (64 KiB) of packets. */
+static void test_writes_per_packet(void **state)
+{
+	struct trace_record st[5];
+	struct packet p = { .id = 1, .nsteps = 5, .steps = st };
+	const struct summary sum = { .packets = 1 };
+	size_t line = 0;
+
+	(void)state;
+	for (size_t i = 0; i < 5; i++)
+		step_init(&st[i], "filter", "FORWARD");
+	for (int deferred = 0; deferred < 2; deferred++) {
+		struct writes w = { .min = SIZE_MAX };
+		FILE *f = fopencookie(&w, "w", (cookie_io_functions_t){ .write = counting_write });
+		struct sink s = { .ops = &sink_json_ops, .out = f,
+				  .opts = { .deferred_flush = deferred } };
+
+		assert_non_null(f);
+		assert_int_equal(setvbuf(f, NULL, _IONBF, 0), 0);
+		assert_int_equal(s.ops->begin(&s), 0);
+		for (int i = 0; i < 1000; i++)
+			assert_int_equal(s.ops->packet(&s, &p), 0);
+		if (!deferred) {
+			assert_int_equal(w.calls, 1000);
+			assert_int_equal(w.bytes % 1000, 0);
+			line = w.bytes / 1000;
+		} else {
+			/* Only whole buffers so far: each write nearly 64 KiB of packets. */
+			assert_true(w.calls >= 1);
+			assert_true(w.min > (60 << 10));
+		}
+		assert_int_equal(s.ops->end(&s, &sum), 0);
+		assert_int_equal(w.bytes, 1000 * line + strlen("{\"type\":\"summary\","
+			"\"packets\":1,\"records\":0,\"lost\":0,\"dropped\":0,\"evicted\":0}\n"));
+		fclose(f);
+	}
+}
+
+/* ---- failed writes ---- */
+
+/* A FILE that takes @ok bytes, then fails every write. */
+static ssize_t failing_write(void *cookie, const char *buf, size_t size)
+{
+	size_t *ok = cookie;
+
+	(void)buf;
+	if (*ok < size)
+		return -1;
+	*ok -= size;
+	return (ssize_t)size;
+}
+
+static FILE *failing_file(size_t *ok)
+{
+	FILE *f = fopencookie(ok, "w", (cookie_io_functions_t){ .write = failing_write });
+
+	assert_non_null(f);
+	return f;
+}
+
+static void test_write_fails(void **state)
+{
+	struct trace_record r;
+	struct packet p = { .id = 1, .nsteps = 1, .steps = &r };
+	const struct summary sum = { .packets = 1 };
+	size_t ok = 0;
+	struct sink s = { .ops = &sink_json_ops };
+	int rc = 0;
+
+	(void)state;
+	step_init(&r, "filter", "FORWARD");
+
+	/* Each packet flushed: the first one fails. */
+	s.out = failing_file(&ok);
+	assert_int_equal(s.ops->begin(&s), 0);
+	assert_int_equal(s.ops->packet(&s, &p), -1);
+	assert_int_equal(s.ops->end(&s, &sum), -1);
+	fclose(s.out);
+
+	/* Deferred: a flush after the FILE failed says so, and so does end(). */
+	ok = 1000;
+	s.out = failing_file(&ok);
+	s.opts.deferred_flush = true;
+	assert_int_equal(s.ops->begin(&s), 0);
+	for (int i = 0; i < 100 && rc == 0; i++)
+		rc = s.ops->packet(&s, &p);
+	assert_int_equal(rc, 0);	/* all in the sink's buffer */
+	assert_int_equal(s.ops->flush(&s), -1);
+	assert_int_equal(s.ops->end(&s, &sum), -1);
+	fclose(s.out);
+
+	/* Deferred, many packets: the buffer fills, its write fails, a later packet says so. */
+	ok = 1000;
+	s.out = failing_file(&ok);
+	assert_int_equal(s.ops->begin(&s), 0);
+	for (int i = 0; i < 10000 && rc == 0; i++)
+		rc = s.ops->packet(&s, &p);
+	assert_int_equal(rc, -1);
+	/* Records don't say (--no-group reports at the end); end() does. */
+	assert_int_equal(s.ops->record(&s, &r), 0);
+	assert_int_equal(s.ops->end(&s, &sum), -1);
+	fclose(s.out);
+}
+
+/* ---- the writers the formatters share ---- */
+
+/*
+ * sink_fmt_time() is strftime's ISO 8601 with microseconds: a time of every day a uint64_t of
+ * ns can name, and the last second.
+ */
+static void test_fmt_time(void **state)
+{
+	const uint64_t last_sec = UINT64_MAX / 1000000000u;
+	char got[SINK_TIME_MAX], want[64];
+
+	(void)state;
+	assert_string_equal(sink_fmt_time(0, got, sizeof(got)), "");
+	assert_string_equal(sink_fmt_time(UINT64_MAX, got, sizeof(got)),
+			    "2554-07-21T23:34:33.709551Z");
+	for (uint64_t day = 0; day <= last_sec / 86400; day++) {
+		uint64_t sec = day * 86400 + pick(86400), ns = 1 + pick(999999999);
+		time_t t;
+		struct tm tm;
+		size_t n;
+
+		if (sec >= last_sec)
+			sec = last_sec - 1;
+		t = (time_t)sec;
+		assert_non_null(gmtime_r(&t, &tm));
+		n = strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(want + n, sizeof(want) - n, ".%06uZ", (unsigned)(ns / 1000));
+		assert_string_equal(sink_fmt_time(sec * 1000000000u + ns, got, sizeof(got)), want);
+	}
+}
+
+/* sink_fmt_addr() writes a v4 address as inet_ntop() does, every octet value in every place. */
+static void test_fmt_addr(void **state)
+{
+	struct pkt_hdr h = { .family = AF_INET };
+	char got[INET6_ADDRSTRLEN], want[INET6_ADDRSTRLEN];
+
+	(void)state;
+	for (unsigned place = 0; place < 4; place++)
+		for (unsigned v = 0; v < 256; v++) {
+			for (unsigned i = 0; i < 4; i++)
+				h.saddr.s6_addr[i] = h.daddr.s6_addr[3 - i] =
+					(uint8_t)(i == place ? v : pick(256));
+			assert_non_null(inet_ntop(AF_INET, &h.saddr, want, sizeof(want)));
+			assert_string_equal(sink_fmt_addr(&h, false, got, sizeof(got)), want);
+			assert_non_null(inet_ntop(AF_INET, &h.daddr, want, sizeof(want)));
+			assert_string_equal(sink_fmt_addr(&h, true, got, sizeof(got)), want);
+		}
+	h.family = 0;
+	assert_string_equal(sink_fmt_addr(&h, false, got, sizeof(got)), "");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kept_texts),
-		cmocka_unit_test(test_kept_texts_deferred),
-		cmocka_unit_test(test_numbers_and_times),
-		cmocka_unit_test(test_buffer_boundaries),
+		cmocka_unit_test(test_legacy_packet),
+		cmocka_unit_test(test_nft_steps),
+		cmocka_unit_test(test_rule_fields),
+		cmocka_unit_test(test_endpoints),
+		cmocka_unit_test(test_nat),
+		cmocka_unit_test(test_nat_endpoint_forms),
+		cmocka_unit_test(test_dropped_and_conntrack),
+		cmocka_unit_test(test_escapes),
+		cmocka_unit_test(test_escaper),
+		cmocka_unit_test(test_summary),
+		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_long_lines_deferred),
+		cmocka_unit_test(test_validator),
+		cmocka_unit_test(test_drawn_lines_parse),
+		cmocka_unit_test(test_deferred_same_bytes),
+		cmocka_unit_test(test_without_begin),
+		cmocka_unit_test(test_writes_per_packet),
+		cmocka_unit_test(test_write_fails),
+		cmocka_unit_test(test_fmt_time),
+		cmocka_unit_test(test_fmt_addr),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

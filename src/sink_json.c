@@ -9,6 +9,7 @@
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
 
 #include "iptrace/ct.h"
+#include "iptrace/diag.h"
 #include "iptrace/natlog.h"
 #include "iptrace/nftrace.h"
 #include "iptrace/pkt.h"
@@ -323,7 +324,7 @@ static int json_begin(struct sink *s)
 	struct json_state *st = malloc(sizeof(*st));
 
 	if (!st) {
-		fprintf(stderr, "iptrace: out of memory\n");
+		diag_error("out of memory");
 		return -1;
 	}
 	jb_init(&st->b, s->out, st->buf, sizeof(st->buf));

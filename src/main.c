@@ -16,6 +16,7 @@
 #include <linux/capability.h>
 #include <libmnl/libmnl.h>
 
+#include "iptrace/confine.h"
 #include "iptrace/demo.h"
 #include "iptrace/diag.h"
 #include "iptrace/logbind.h"
@@ -665,7 +666,10 @@ static int demo_begin(struct run *r)
 	return 0;
 }
 
-/* Live tracing up to its first record: marker, sockets, rule text. 0, an exit code or SETUP_STOPPED. */
+/*
+ * Live tracing up to its first record: marker, sockets, rule text; then privileges and
+ * file access cut to what the rest needs. 0, an exit code or SETUP_STOPPED.
+ */
 static int trace_begin(struct run *r)
 {
 	const struct iptrace_opts *o = &r->o;
@@ -703,6 +707,11 @@ static int trace_begin(struct run *r)
 	ret = privs_keep_net();
 	if (ret < 0)
 		diag_warning("cannot drop capabilities: %s", strerror(-ret));
+	/* Without Landlock (or under a seccomp filter that refuses it) this is all there is. */
+	ret = confine_files(&(struct confine_paths){
+		.state_dir = state_dir(), .lock_file = xtlock_path(r->lock) });
+	if (ret < 0 && ret != -EOPNOTSUPP)
+		diag_warning("cannot confine file access: %s", strerror(-ret));
 	diag_info("tracing %s with the %s marker (rules tagged %s); Ctrl-C to stop", desc,
 		  marker_name(lv->marker), tag);
 	/* Type=notify: the rules are in and the socket is bound. */

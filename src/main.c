@@ -847,12 +847,11 @@ static int run_cleanup(const struct iptrace_opts *o)
 		return EXIT_FAILURE;
 	}
 	diag_info("%d stale capture(s) cleaned up", t.cleaned);
-	if (t.refused || t.failed) {
-		diag_error("%d state file(s) refused, %d capture(s) not cleaned up: see above",
-			   t.refused, t.failed);
-		return EXIT_FAILURE;
-	}
-	return 0;
+	if (t.refused)
+		diag_error("%d state file(s) refused, left as they are: see above", t.refused);
+	if (t.failed)
+		diag_error("%d capture(s) not cleaned up, their state kept: see above", t.failed);
+	return t.refused || t.failed ? EXIT_FAILURE : 0;
 }
 
 /* Modes that need neither output nor signals. -1 when @o's mode is not one of them. */

@@ -333,6 +333,7 @@ static int load(int dfd, const char *name, pid_t pid, struct capture_state *st, 
 	char *text = malloc(STATE_MAX + 1);
 	size_t len = 0;
 	struct stat sb;
+	FILE *f = NULL;
 	int fd, ret = 0;
 
 	if (!text)
@@ -362,16 +363,14 @@ static int load(int dfd, const char *name, pid_t pid, struct capture_state *st, 
 		snprintf(why, whylen, "it has %lu links", (unsigned long)sb.st_nlink);
 	else
 		ret = 0;
-	while (ret == 0 && len <= STATE_MAX) {
-		ssize_t n = read(fd, text + len, STATE_MAX + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			ret = -errno;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
+	if (ret == 0 && !(f = fdopen(fd, "r")))
+		ret = -errno;
+	if (f) {
+		fd = -1;	/* the stream's now */
+		len = fread(text, 1, STATE_MAX + 1, f);
+		if (ferror(f))
+			ret = -EIO;
+		fclose(f);
 	}
 	if (ret == 0 && len > STATE_MAX) {
 		snprintf(why, whylen, "longer than a state file is");
@@ -575,6 +574,12 @@ static int undo_here(int dfd, const struct capture_state *st, struct xtlock *loc
 
 		if (!lb->changed)
 			continue;
+		/* Rules left report through it: restored alone, they would fill the kernel log. */
+		if (ret < 0) {
+			diag_info("%s: nf_log/%d stays bound to nfnetlink_log while the rules are in",
+				  st->tag, lb->pf);
+			continue;
+		}
 		if (logbind_read(lb->pf, cur, sizeof(cur)) < 0) {
 			diag_info("%s: nf_log/%d can't be read: not restored", st->tag, lb->pf);
 			continue;

@@ -15,11 +15,9 @@ need_cmd iptables-legacy iptables-legacy-save
 probe=$(cd "$(dirname "$IPTRACE")/.." && pwd)/tests/integration/confine-probe.so
 [ -f "$probe" ] || fail "$probe was not built (make check builds it)"
 tmp=$(mktemp -d)
-export XTABLES_LOCKFILE=$tmp/xtables.lock
 trap 'lab_cleanup; rm -rf "$tmp"' EXIT
 N="$NS_PREFIX-c"
-ns_add "$N"
-ip netns exec "$N" iptables-legacy -w -t raw -A PREROUTING -p tcp --dport 9 -j ACCEPT
+legacy_ns "$N"
 snapshot "$N" >"$tmp/before"
 cp /bin/true "$tmp/true"
 echo keep >"$tmp/existing"

@@ -12,12 +12,10 @@ set -u
 need_root
 need_cmd iptables-legacy iptables-legacy-save
 tmp=$(mktemp -d)
-export XTABLES_LOCKFILE=$tmp/xtables.lock
 trap 'lab_cleanup; rm -rf "$tmp"' EXIT
 D=$IPTRACE_STATE_DIR
 A="$NS_PREFIX-a"
-ns_add "$A"
-ip netns exec "$A" iptables-legacy -w -t raw -A PREROUTING -p tcp --dport 9 -j ACCEPT
+legacy_ns "$A"
 ip netns exec "$A" "$IPTRACE" --port 53 -o /dev/null 2>"$tmp/a.err" &
 pid=$!
 wait_ready "$tmp/a.err" "$pid"

@@ -13,11 +13,9 @@ set -u
 need_root
 need_cmd iptables-legacy iptables-legacy-save
 tmp=$(mktemp -d)
-export XTABLES_LOCKFILE=$tmp/xtables.lock
 trap 'lab_cleanup; rm -rf "$tmp"' EXIT
 N="$NS_PREFIX-t"
-ns_add "$N"
-ip netns exec "$N" iptables-legacy -w -t raw -A PREROUTING -p tcp --dport 9 -j ACCEPT
+legacy_ns "$N"
 snapshot "$N" >"$tmp/before"
 D=$IPTRACE_STATE_DIR
 

@@ -16,8 +16,7 @@ export XTABLES_LOCKFILE=$tmp/xtables.lock
 holder=
 trap 'release_lock; lab_cleanup; rm -rf "$tmp"' EXIT
 N="$NS_PREFIX-l"
-ns_add "$N"
-ip netns exec "$N" iptables-legacy -w -t raw -A PREROUTING -p tcp --dport 9 -j ACCEPT
+legacy_ns "$N"
 snapshot "$N" >"$tmp/before"
 grep -q '^## nf_log/2 nfnetlink_log' "$tmp/before" && fail "nf_log/2 is nfnetlink_log already"
 
@@ -55,6 +54,12 @@ unchanged() {
 }
 # Not a function: "${capture[@]}" ... & must make $! iptrace's own pid.
 capture=(ip netns exec "$N" "$IPTRACE" --port 53 --format json)
+# begin K WAIT: capture K (output $tmp/outK, stderr $tmp/errK) with --wait WAIT, ready; $pid.
+begin() {
+	"${capture[@]}" --wait "$2" -o "$tmp/out$1" 2>"$tmp/err$1" &
+	pid=$!
+	wait_ready "$tmp/err$1" "$pid"
+}
 
 # 1. Set-up waits with everything as it was, says who holds the lock, and SIGINT ends it.
 hold_lock
@@ -97,9 +102,7 @@ unchanged "after a capture that waited"
 pass "a lock freed during the wait lets the capture go on"
 
 # 4. Teardown can't get the lock within --wait: rules and binding stay, the state file says.
-"${capture[@]}" --wait 1 -o "$tmp/out4" 2>"$tmp/err4" &
-pid=$!
-wait_ready "$tmp/err4" "$pid"
+begin 4 1
 hold_lock
 kill -INT "$pid"
 wait "$pid"
@@ -116,15 +119,14 @@ grep -q "left $IPTRACE_STATE_DIR/$pid.state: run 'iptrace --cleanup' to retry" "
 grep -q '^nf_log/2=nf_log_ipv4$' "$IPTRACE_STATE_DIR/$pid.state" ||
 	fail "the state file does not say what to restore"
 tail -n1 "$tmp/out4" | grep -q '"type":"summary"' || fail "no summary after a failed teardown"
+grep -q "cannot write the state file" "$tmp/err4" && fail "the state file was not rewritten: $(cat "$tmp/err4")"
 release_lock
 ip netns exec "$N" "$IPTRACE" --cleanup 2>"$tmp/cl4" || fail "--cleanup: $(cat "$tmp/cl4")"
 unchanged "--cleanup after a teardown without the lock"
 pass "teardown past --wait: rules and binding left, said, state file kept; --cleanup undid them"
 
 # 5. A second signal ends teardown's wait at once; the rules stay for --cleanup.
-"${capture[@]}" --wait 60 -o "$tmp/out5" 2>"$tmp/err5" &
-pid=$!
-wait_ready "$tmp/err5" "$pid"
+begin 5 60
 hold_lock
 kill -INT "$pid"
 sleep 1.5

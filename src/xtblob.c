@@ -1,0 +1,642 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* xtblob.c: a legacy table's GET_ENTRIES blob → chains of rule identities and evidence (pure) */
+/* net/if.h (through record.h) before the uapi headers, which then skip their copy of it. */
+#include "iptrace/xtblob.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <linux/netfilter/x_tables.h>
+#include <linux/netfilter/xt_tcpudp.h>
+#include <linux/netfilter_ipv4/ip_tables.h>
+#include <linux/netfilter_ipv6/ip6_tables.h>
+
+struct xtversion {
+	struct xtblob_info	info;
+	uint64_t		fp;
+	uint32_t		nrules;
+	struct xt_chain		*chains;
+	uint32_t		nchains;
+	uint32_t		*byname;	/* chain indices sorted by name */
+	char			*names;		/* chain names, NUL-separated */
+	char			(*tnames)[XT_EXTENSION_MAXNAMELEN];
+	uint32_t		ntnames;
+	struct xt_rule		*rules;		/* every chain's rules, in blob order */
+	struct xt_evidence	*evs;
+};
+
+/* Where the fields are: ipt_entry and ip6t_entry differ only in the ip part's size. */
+struct layout {
+	size_t	esz, ipsz, nfcache, target_offset, next_offset, comefrom, counters;
+};
+
+static const struct layout L4 = {
+	sizeof(struct ipt_entry), sizeof(struct ipt_ip), offsetof(struct ipt_entry, nfcache),
+	offsetof(struct ipt_entry, target_offset), offsetof(struct ipt_entry, next_offset),
+	offsetof(struct ipt_entry, comefrom), offsetof(struct ipt_entry, counters),
+};
+static const struct layout L6 = {
+	sizeof(struct ip6t_entry), sizeof(struct ip6t_ip6), offsetof(struct ip6t_entry, nfcache),
+	offsetof(struct ip6t_entry, target_offset), offsetof(struct ip6t_entry, next_offset),
+	offsetof(struct ip6t_entry, comefrom), offsetof(struct ip6t_entry, counters),
+};
+
+static const char *const HOOKS[5] = { "PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING" };
+
+static uint16_t u16_at(const unsigned char *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static int32_t i32_at(const unsigned char *p)
+{
+	int32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v;
+	h *= 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
+}
+
+static uint64_t hash_bytes(uint64_t h, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	uint64_t w;
+
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = mix(h, w);
+	}
+	w = 0;
+	memcpy(&w, p, n);
+	return mix(h, w ^ ((uint64_t)n << 56));
+}
+
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+	return hash_bytes(h, s, strlen(s));
+}
+
+void xtversion_free(struct xtversion *v)
+{
+	if (!v)
+		return;
+	free(v->chains);
+	free(v->byname);
+	free(v->names);
+	free(v->tnames);
+	free(v->rules);
+	free(v->evs);
+	free(v);
+}
+
+/* The entry at byte offset @off, by binary search over the entries' offsets. */
+static long entry_index(const uint32_t *offs, uint32_t n, uint32_t off)
+{
+	uint32_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (offs[mid] == off)
+			return mid;
+		if (offs[mid] < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static const struct xtversion *sort_ctx;	/* qsort has no context argument */
+
+static int byname_cmp(const void *a, const void *b)
+{
+	return strcmp(sort_ctx->chains[*(const uint32_t *)a].name,
+		      sort_ctx->chains[*(const uint32_t *)b].name);
+}
+
+static uint32_t tname_index(struct xtversion *v, const char *name, size_t *cap)
+{
+	for (uint32_t i = 0; i < v->ntnames; i++)
+		if (strncmp(v->tnames[i], name, XT_EXTENSION_MAXNAMELEN) == 0)
+			return i;
+	if (v->ntnames == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		void *p = realloc(v->tnames, nc * sizeof(*v->tnames));
+
+		if (!p)
+			return UINT32_MAX;
+		v->tnames = p;
+		*cap = nc;
+	}
+	memset(v->tnames[v->ntnames], 0, XT_EXTENSION_MAXNAMELEN);
+	memcpy(v->tnames[v->ntnames], name, strnlen(name, XT_EXTENSION_MAXNAMELEN - 1));
+	return v->ntnames++;
+}
+
+/* The ip part and a tcp/udp match of entry @e, for xtstep_fits(). */
+static void evidence(const struct layout *L, int family, const unsigned char *e,
+		     struct xt_evidence *ev)
+{
+	uint16_t toff = u16_at(e + L->target_offset);
+
+	memset(ev, 0, sizeof(*ev));
+	ev->family = (uint8_t)family;
+	if (family == AF_INET) {
+		struct ipt_ip ip;
+
+		memcpy(&ip, e, sizeof(ip));
+		memcpy(ev->src, &ip.src, 4);
+		memcpy(ev->dst, &ip.dst, 4);
+		memcpy(ev->smsk, &ip.smsk, 4);
+		memcpy(ev->dmsk, &ip.dmsk, 4);
+		ev->proto = ip.proto;
+		ev->flags = ip.flags;
+		ev->invflags = ip.invflags;
+	} else {
+		struct ip6t_ip6 ip;
+
+		memcpy(&ip, e, sizeof(ip));
+		memcpy(ev->src, &ip.src, 16);
+		memcpy(ev->dst, &ip.dst, 16);
+		memcpy(ev->smsk, &ip.smsk, 16);
+		memcpy(ev->dmsk, &ip.dmsk, 16);
+		ev->proto = ip.proto;
+		ev->flags = ip.flags;
+		ev->invflags = ip.invflags;
+	}
+	for (size_t off = L->esz; off + sizeof(struct xt_entry_match) <= toff;) {
+		const unsigned char *m = e + off;
+		uint16_t msz = u16_at(m);
+		const char *name = (const char *)m + offsetof(struct xt_entry_match, u.user.name);
+		uint8_t rev = m[offsetof(struct xt_entry_match, u.user.revision)];
+		size_t dlen = msz - sizeof(struct xt_entry_match);
+
+		if (msz < sizeof(struct xt_entry_match) || off + msz > toff)
+			break;
+		if (rev == 0 && strcmp(name, "udp") == 0 && dlen >= sizeof(struct xt_udp)) {
+			struct xt_udp u;
+
+			memcpy(&u, m + sizeof(struct xt_entry_match), sizeof(u));
+			ev->l4proto = IPPROTO_UDP;
+			memcpy(ev->spts, u.spts, sizeof(ev->spts));
+			memcpy(ev->dpts, u.dpts, sizeof(ev->dpts));
+			ev->l4inv = u.invflags;
+			ev->flg_mask = 0;
+			break;
+		}
+		if (rev == 0 && strcmp(name, "tcp") == 0 && dlen >= sizeof(struct xt_tcp)) {
+			struct xt_tcp t;
+
+			memcpy(&t, m + sizeof(struct xt_entry_match), sizeof(t));
+			ev->l4proto = IPPROTO_TCP;
+			memcpy(ev->spts, t.spts, sizeof(ev->spts));
+			memcpy(ev->dpts, t.dpts, sizeof(ev->dpts));
+			ev->l4inv = t.invflags;
+			ev->flg_mask = t.flg_mask;
+			ev->flg_cmp = t.flg_cmp;
+			break;
+		}
+		off += msz;
+	}
+}
+
+int xtversion_parse(const struct xtblob_info *info, const void *entries, size_t size,
+		    bool (*want)(void *ctx, const char *chain), void *ctx,
+		    struct xtversion **out)
+{
+	const struct layout *L = info->family == AF_INET6 ? &L6 : &L4;
+	const unsigned char *blob = entries;
+	struct xtversion *v = calloc(1, sizeof(*v));
+	uint32_t *offs = NULL, *chain_of = NULL, *pos_of = NULL, n = 0, cap = 0;
+	size_t names_len = 0, tcap = 0, nev = 0;
+	unsigned char buf[65536];
+	int ret = -ENOMEM;
+	uint64_t fp;
+
+	if (!v)
+		return -ENOMEM;
+	v->info = *info;
+	/* Pass 1: every entry's offset, checked to lie whole inside the blob. */
+	for (size_t off = 0; off < size;) {
+		const unsigned char *e = blob + off;
+		uint16_t toff, noff;
+
+		if (off + L->esz + sizeof(struct xt_entry_target) > size)
+			goto inval;
+		toff = u16_at(e + L->target_offset);
+		noff = u16_at(e + L->next_offset);
+		if (toff < L->esz || (size_t)toff + sizeof(struct xt_entry_target) > noff ||
+		    off + noff > size || noff % 8)
+			goto inval;
+		if (n == cap) {
+			uint32_t nc = cap ? cap * 2 : 64;
+			void *p = realloc(offs, nc * sizeof(*offs));
+
+			if (!p)
+				goto err;
+			offs = p;
+			cap = nc;
+		}
+		offs[n++] = (uint32_t)off;
+		off += noff;
+	}
+	if (n < 2)
+		goto inval;
+	chain_of = malloc(n * sizeof(*chain_of));
+	pos_of = malloc(n * sizeof(*pos_of));
+	if (!chain_of || !pos_of)
+		goto err;
+	/* Pass 2: chains. A hook's entry starts a base chain, an ERROR entry a user chain. */
+	{
+		uint32_t cur = UINT32_MAX, ccap = 0;
+		size_t ncap = 0;
+
+		for (uint32_t i = 0; i < n; i++) {
+			const unsigned char *e = blob + offs[i];
+			const unsigned char *t = e + u16_at(e + L->target_offset);
+			const char *tname = (const char *)t +
+					    offsetof(struct xt_entry_target, u.user.name);
+			const char *cname = NULL;
+			int hook = -1;
+			bool is_error = strcmp(tname, XT_ERROR_TARGET) == 0;
+
+			for (int h = 0; h < 5; h++)
+				if ((info->valid_hooks & (1u << h)) && info->hook_entry[h] == offs[i])
+					hook = h;
+			if (hook >= 0) {
+				cname = HOOKS[hook];
+			} else if (is_error) {
+				if (i == n - 1) {
+					chain_of[i] = UINT32_MAX;
+					break;	/* the table's end */
+				}
+				if (u16_at(t) < sizeof(struct xt_error_target))
+					goto inval;
+				cname = (const char *)t + sizeof(struct xt_entry_target);
+				if (strnlen(cname, XT_FUNCTION_MAXNAMELEN) == XT_FUNCTION_MAXNAMELEN)
+					goto inval;
+			}
+			if (cname) {
+				size_t l = strlen(cname) + 1;
+				struct xt_chain *c;
+
+				if (v->nchains == ccap) {
+					uint32_t nc = ccap ? ccap * 2 : 16;
+					void *p = realloc(v->chains, nc * sizeof(*v->chains));
+
+					if (!p)
+						goto err;
+					v->chains = p;
+					ccap = nc;
+				}
+				if (names_len + l > ncap) {
+					size_t nc = ncap ? ncap * 2 : 4096;
+					char *p;
+
+					while (nc < names_len + l)
+						nc *= 2;
+					p = realloc(v->names, nc);
+					if (!p)
+						goto err;
+					v->names = p;
+					ncap = nc;
+				}
+				memcpy(v->names + names_len, cname, l);
+				c = &v->chains[v->nchains];
+				memset(c, 0, sizeof(*c));
+				c->name = (const char *)(uintptr_t)names_len;	/* fixed up below */
+				c->hook = (int8_t)hook;
+				names_len += l;
+				cur = v->nchains++;
+				if (is_error) {
+					chain_of[i] = UINT32_MAX;	/* the head is no rule */
+					continue;
+				}
+			}
+			if (cur == UINT32_MAX || is_error)
+				goto inval;	/* an entry outside any chain, or a stray ERROR */
+			chain_of[i] = cur;
+			pos_of[i] = ++v->chains[cur].n;
+		}
+		for (uint32_t c = 0; c < v->nchains; c++) {
+			v->chains[c].name = v->names + (uintptr_t)v->chains[c].name;
+			if (v->chains[c].n == 0)
+				goto inval;	/* every chain ends with its policy/RETURN */
+			v->chains[c].n--;	/* the end is not a rule */
+		}
+	}
+	v->rules = calloc(n, sizeof(*v->rules));
+	if (!v->rules)
+		goto err;
+	{
+		struct xt_rule *r = v->rules;
+
+		for (uint32_t c = 0; c < v->nchains; c++) {
+			v->chains[c].rules = r;
+			r += v->chains[c].n + 1;
+			if (want && want(ctx, v->chains[c].name))
+				nev += v->chains[c].n + 1;
+		}
+	}
+	if (nev) {
+		v->evs = calloc(nev, sizeof(*v->evs));
+		if (!v->evs)
+			goto err;
+		nev = 0;
+		for (uint32_t c = 0; c < v->nchains; c++)
+			if (want(ctx, v->chains[c].name)) {
+				v->chains[c].ev = v->evs + nev;
+				nev += v->chains[c].n + 1;
+			}
+	}
+	/* Pass 3: identities, verdicts, evidence. */
+	fp = mix(0x6a09e667f3bcc908ull, (uint64_t)info->family << 32 | info->valid_hooks);
+	for (uint32_t i = 0; i < n; i++) {
+		const unsigned char *e = blob + offs[i];
+		uint16_t toff = u16_at(e + L->target_offset), noff = u16_at(e + L->next_offset);
+		const unsigned char *t = e + toff;
+		const char *tname = (const char *)t + offsetof(struct xt_entry_target, u.user.name);
+		struct xt_chain *c;
+		struct xt_rule *r;
+		uint64_t h = 0x510e527fade682d1ull;
+
+		if (chain_of[i] == UINT32_MAX)
+			continue;
+		c = &v->chains[chain_of[i]];
+		r = &c->rules[pos_of[i] - 1];
+		memcpy(buf, e, noff);
+		memset(buf + L->nfcache, 0, 4);
+		memset(buf + L->comefrom, 0, 4);
+		memset(buf + L->counters, 0, sizeof(struct xt_counters));
+		r->uncond = toff == L->esz;
+		for (size_t k = 0; r->uncond && k < L->ipsz; k++)
+			if (e[k])
+				r->uncond = false;
+		if (tname[0] == '\0' && u16_at(t) >= sizeof(struct xt_standard_target)) {
+			int32_t verdict = i32_at(t + sizeof(struct xt_entry_target));
+
+			memset(buf + toff + sizeof(struct xt_entry_target), 0, sizeof(int32_t));
+			if (verdict < 0) {
+				r->kind = XTV_STANDARD;
+				r->verdict = verdict;
+				h = mix(h, (uint64_t)(uint32_t)verdict);
+			} else if ((uint32_t)verdict == offs[i] + noff &&
+				   !(info->family == AF_INET ?
+				     ((const struct ipt_ip *)(const void *)e)->flags & IPT_F_GOTO :
+				     ((const struct ip6t_ip6 *)(const void *)e)->flags & IP6T_F_GOTO)) {
+				r->kind = XTV_FALLTHROUGH;
+				h = mix(h, 0xfa11);
+			} else {
+				long j = entry_index(offs, n, (uint32_t)verdict);
+				bool go;
+
+				if (j < 0 || chain_of[j] == UINT32_MAX)
+					goto inval;
+				go = info->family == AF_INET ?
+				     ((const struct ipt_ip *)(const void *)e)->flags & IPT_F_GOTO :
+				     ((const struct ip6t_ip6 *)(const void *)e)->flags & IP6T_F_GOTO;
+				r->kind = go ? XTV_GOTO : XTV_JUMP;
+				r->target = chain_of[j];
+				/* A jump names its chain (and the rule, if not the chain's head). */
+				h = hash_str(h, v->chains[chain_of[j]].name);
+				h = mix(h, pos_of[j]);
+			}
+		} else {
+			r->kind = XTV_EXTENSION;
+			r->target = tname_index(v, tname, &tcap);
+			if (r->target == UINT32_MAX)
+				goto err;
+		}
+		r->id = hash_bytes(h, buf, noff);
+		if (c->ev)
+			evidence(L, info->family, e, &c->ev[pos_of[i] - 1]);
+		if (pos_of[i] <= c->n)
+			v->nrules++;
+	}
+	/* Identity stands for content: the same chains and rules, the same fingerprint. */
+	for (uint32_t c = 0; c < v->nchains; c++) {
+		fp = hash_str(fp, v->chains[c].name);
+		for (uint32_t k = 0; k <= v->chains[c].n; k++)
+			fp = mix(fp, v->chains[c].rules[k].id);
+	}
+	v->fp = fp;
+	v->byname = malloc(v->nchains * sizeof(*v->byname));
+	if (!v->byname)
+		goto err;
+	for (uint32_t c = 0; c < v->nchains; c++)
+		v->byname[c] = c;
+	sort_ctx = v;
+	qsort(v->byname, v->nchains, sizeof(*v->byname), byname_cmp);
+	sort_ctx = NULL;
+	free(offs);
+	free(chain_of);
+	free(pos_of);
+	*out = v;
+	return 0;
+inval:
+	ret = -EINVAL;
+err:
+	free(offs);
+	free(chain_of);
+	free(pos_of);
+	xtversion_free(v);
+	return ret;
+}
+
+uint64_t xtversion_fp(const struct xtversion *v)
+{
+	return v->fp;
+}
+
+uint32_t xtversion_rules(const struct xtversion *v)
+{
+	return v->nrules;
+}
+
+const struct xt_chain *xtversion_chain(const struct xtversion *v, const char *name)
+{
+	uint32_t lo = 0, hi = v->nchains;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct xt_chain *c = &v->chains[v->byname[mid]];
+		int d = strcmp(name, c->name);
+
+		if (d == 0)
+			return c;
+		if (d < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+const struct xt_chain *xtversion_chain_at(const struct xtversion *v, uint32_t i)
+{
+	return i < v->nchains ? &v->chains[i] : NULL;
+}
+
+uint32_t xtversion_nchains(const struct xtversion *v)
+{
+	return v->nchains;
+}
+
+const char *xtversion_target_name(const struct xtversion *v, uint32_t i)
+{
+	return i < v->ntnames ? v->tnames[i] : "";
+}
+
+const struct xt_rule *xtversion_step(const struct xtversion *v, const char *chain,
+				     enum trace_kind kind, uint32_t num,
+				     const struct xt_evidence **ev)
+{
+	const struct xt_chain *c = xtversion_chain(v, chain);
+	const struct xt_rule *r;
+	enum trace_kind label;
+
+	if (!c || num == 0 || num > c->n + 1)
+		return NULL;
+	r = &c->rules[num - 1];
+	/* ip_tables.c: an unconditional rule with a standard verdict is traced as the end. */
+	label = TRACE_KIND_RULE;
+	if (r->uncond && r->kind == XTV_STANDARD)
+		label = c->hook >= 0 ? TRACE_KIND_POLICY : TRACE_KIND_RETURN;
+	if (ev)
+		*ev = c->ev ? &c->ev[num - 1] : NULL;
+	return label == kind ? r : NULL;
+}
+
+const char *xtversion_jump_chain(const struct xtversion *v, const struct xt_rule *r)
+{
+	if (r->kind != XTV_JUMP && r->kind != XTV_GOTO)
+		return NULL;
+	return v->chains[r->target].name;
+}
+
+const char *xtversion_verdict(const struct xtversion *v, const struct xt_rule *r, char *buf,
+			      size_t size, bool *cont)
+{
+	/* Targets that return XT_CONTINUE: the packet goes on to the next rule. */
+	static const char *const nonterminal[] = {
+		"MARK", "CONNMARK", "LOG", "NFLOG", "ULOG", "TRACE", "CLASSIFY", "DSCP", "TOS",
+		"TTL", "HL", "ECN", "CHECKSUM", "TCPMSS", "TCPOPTSTRIP", "SET", "CT", "NOTRACK",
+		"AUDIT", "SECMARK", "CONNSECMARK", "IDLETIMER", "LED", "TEE", "RATEEST", "HMARK",
+		"CLUSTERIP", NULL,
+	};
+
+	*cont = false;
+	switch (r->kind) {
+	case XTV_STANDARD:
+		switch (r->verdict) {
+		case -NF_ACCEPT - 1:
+			snprintf(buf, size, "ACCEPT");
+			break;
+		case -NF_DROP - 1:
+			snprintf(buf, size, "DROP");
+			break;
+		case -NF_QUEUE - 1:
+			snprintf(buf, size, "QUEUE");
+			break;
+		case XT_RETURN:
+			snprintf(buf, size, "RETURN");
+			break;
+		default:
+			snprintf(buf, size, "verdict %d", (int)r->verdict);
+			break;
+		}
+		break;
+	case XTV_JUMP:
+	case XTV_GOTO:
+		snprintf(buf, size, "%s %s", r->kind == XTV_JUMP ? "jump" : "goto",
+			 v->chains[r->target].name);
+		break;
+	case XTV_FALLTHROUGH:
+		snprintf(buf, size, "continue");
+		*cont = true;
+		break;
+	default:
+		snprintf(buf, size, "%s", xtversion_target_name(v, r->target));
+		for (const char *const *p = nonterminal; *p; p++)
+			if (strcmp(*p, buf) == 0)
+				*cont = true;
+		break;
+	}
+	return buf;
+}
+
+static bool port_in(uint16_t port, const uint16_t range[2], bool inv)
+{
+	return (port >= range[0] && port <= range[1]) != inv;
+}
+
+/* Masked address compare over @n bytes, as ip_packet_match()/ip6_packet_match() do. */
+static bool addr_ok(const uint8_t *pkt, const uint8_t *addr, const uint8_t *msk, size_t n,
+		    bool inv)
+{
+	bool eq = true;
+
+	for (size_t i = 0; i < n; i++)
+		if ((pkt[i] & msk[i]) != addr[i])
+			eq = false;
+	return eq != inv;
+}
+
+bool xtstep_fits(const struct xt_evidence *ev, const struct pkt_hdr *pkt)
+{
+	size_t alen;
+	bool frag;
+
+	if (!ev || pkt->family != ev->family)
+		return true;	/* nothing to say */
+	alen = ev->family == AF_INET ? 4 : 16;
+	if (ev->family == AF_INET) {
+		if (!addr_ok((const uint8_t *)&pkt->saddr, ev->src, ev->smsk, 4,
+			     ev->invflags & IPT_INV_SRCIP) ||
+		    !addr_ok((const uint8_t *)&pkt->daddr, ev->dst, ev->dmsk, 4,
+			     ev->invflags & IPT_INV_DSTIP))
+			return false;
+		if (ev->proto && (pkt->proto != ev->proto) != !!(ev->invflags & IPT_INV_PROTO))
+			return false;
+		frag = (pkt->frag & 0x1fff) != 0;
+		if ((ev->flags & IPT_F_FRAG) && frag == !!(ev->invflags & IPT_INV_FRAG))
+			return false;
+	} else {
+		if (!addr_ok((const uint8_t *)&pkt->saddr, ev->src, ev->smsk, alen,
+			     ev->invflags & IP6T_INV_SRCIP) ||
+		    !addr_ok((const uint8_t *)&pkt->daddr, ev->dst, ev->dmsk, alen,
+			     ev->invflags & IP6T_INV_DSTIP))
+			return false;
+		/* ip6_packet_match's protocol test walks extension headers: only the plain case. */
+		if ((ev->flags & IP6T_F_PROTO) && !(ev->invflags & IP6T_INV_PROTO) &&
+		    ev->proto && pkt->proto != ev->proto)
+			return false;
+		frag = false;
+	}
+	/* tcp/udp matches: never on a later fragment; ports (and TCP flags) as the kernel. */
+	if (ev->l4proto && !frag && pkt->has_l4 && pkt->proto == ev->l4proto &&
+	    pkt->has_ports) {
+		if (!port_in(pkt->sport, ev->spts, ev->l4inv & XT_UDP_INV_SRCPT) ||
+		    !port_in(pkt->dport, ev->dpts, ev->l4inv & XT_UDP_INV_DSTPT))
+			return false;
+		if (ev->l4proto == IPPROTO_TCP &&
+		    ((pkt->tcp_flags & ev->flg_mask) == ev->flg_cmp) ==
+		    !!(ev->l4inv & XT_TCP_INV_FLAGS))
+			return false;
+	}
+	return true;
+}

@@ -222,6 +222,19 @@ static int want_chain(struct rtab *t, const char *chain)
 	return 0;
 }
 
+/*
+ * Texts are keyed by the rule's identity and its chain: two chains may hold the same rule
+ * (two endpoints at one address), and the text names its chain.
+ */
+static uint64_t text_key(const char *chain, uint64_t id)
+{
+	uint64_t h = id;
+
+	for (const char *p = chain; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+	return h ^ (h >> 31);
+}
+
 static const char *text_get(const struct rtab *t, uint64_t id)
 {
 	if (!t->captexts)
@@ -368,6 +381,9 @@ int32_t resolver_reader_round(struct resolver_reader *rd)
 		s->simple = v && prev && prev->v && t->first >= 0 && t->first < k &&
 			    t->changes <= (prev->v->fp == v->fp ? 0u : 1u);
 		t->changes = 0;
+		/* After SAVE_TRIES failed saves, texts wait for another version to try again. */
+		if (v && prev && prev->v && prev->v->fp != v->fp)
+			t->save_fails = 0;
 		if (v && t->first < 0)
 			t->first = k;
 	}
@@ -465,7 +481,7 @@ int resolver_reader_answer(struct resolver_reader *rd, const struct resolver_que
 		return 1;
 	}
 	{
-		const char *text = text_get(t, pick->id);
+		const char *text = text_get(t, text_key(q->chain, pick->id));
 
 		if (!text) {
 			if (t->save_fails >= SAVE_TRIES)
@@ -573,7 +589,7 @@ int resolver_reader_save(struct resolver_reader *rd, int family, const char *tab
 			got = p;
 			capgot = nc;
 		}
-		got[ngot].id = c->rules[count[w] - 1].id;
+		got[ngot].id = text_key(chain, c->rules[count[w] - 1].id);
 		got[ngot++].line = line;
 	}
 	for (size_t w = 0; w < t->nwanted; w++) {
@@ -932,10 +948,6 @@ static void reader_run(int sock, struct resolver_reader *rd)
 			}
 			i++;
 		}
-		/* Pending texts that failed SAVE_TRIES times were just answered: try afresh later. */
-		for (size_t i = 0; i < rd->ntab; i++)
-			if (rd->tab[i].save_fails >= SAVE_TRIES)
-				rd->tab[i].save_fails = 0;
 		if ((kicked || need_round || changed) && now >= next_round) {
 			uint64_t t0 = mono_ns();
 

@@ -147,6 +147,14 @@ static uint32_t tname_index(struct xtversion *v, const char *name, size_t *cap)
 	return v->ntnames++;
 }
 
+/* -g: the ip part's flag (entries are not aligned for the struct in every caller's buffer). */
+static bool is_goto(int family, const unsigned char *e)
+{
+	if (family == AF_INET)
+		return e[offsetof(struct ipt_ip, flags)] & IPT_F_GOTO;
+	return e[offsetof(struct ip6t_ip6, flags)] & IP6T_F_GOTO;
+}
+
 /* The ip part and a tcp/udp match of entry @e, for xtstep_fits(). */
 static void evidence(const struct layout *L, int family, const unsigned char *e,
 		     struct xt_evidence *ev)
@@ -394,10 +402,7 @@ int xtversion_parse(const struct xtblob_info *info, const void *entries, size_t 
 				r->kind = XTV_STANDARD;
 				r->verdict = verdict;
 				h = mix(h, (uint64_t)(uint32_t)verdict);
-			} else if ((uint32_t)verdict == offs[i] + noff &&
-				   !(info->family == AF_INET ?
-				     ((const struct ipt_ip *)(const void *)e)->flags & IPT_F_GOTO :
-				     ((const struct ip6t_ip6 *)(const void *)e)->flags & IP6T_F_GOTO)) {
+			} else if ((uint32_t)verdict == offs[i] + noff && !is_goto(info->family, e)) {
 				r->kind = XTV_FALLTHROUGH;
 				h = mix(h, 0xfa11);
 			} else {
@@ -406,9 +411,7 @@ int xtversion_parse(const struct xtblob_info *info, const void *entries, size_t 
 
 				if (j < 0 || chain_of[j] == UINT32_MAX)
 					goto inval;
-				go = info->family == AF_INET ?
-				     ((const struct ipt_ip *)(const void *)e)->flags & IPT_F_GOTO :
-				     ((const struct ip6t_ip6 *)(const void *)e)->flags & IP6T_F_GOTO;
+				go = is_goto(info->family, e);
 				r->kind = go ? XTV_GOTO : XTV_JUMP;
 				r->target = chain_of[j];
 				/* A jump names its chain (and the rule, if not the chain's head). */

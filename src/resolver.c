@@ -53,8 +53,11 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <pthread.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <linux/netlink.h>
+#include <linux/userfaultfd.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
@@ -312,9 +315,15 @@ void resolver_reader_poll(struct resolver_reader *rd)
 	}
 }
 
+/* What a save run's callbacks get: the lines' collector and the reader for the polls. */
+struct save_arg {
+	void			*run;
+	struct resolver_reader	*rd;
+};
+
 static void poll_tick(void *arg)
 {
-	resolver_reader_poll(arg);
+	resolver_reader_poll(((struct save_arg *)arg)->rd);
 }
 
 /* A version of @t equal to @fp read with the current wanted chains, kept from a round. */
@@ -333,35 +342,29 @@ int32_t resolver_reader_round(struct resolver_reader *rd)
 {
 	int32_t k = rd->round + 1;
 	struct {
-		void			*blob;
-		size_t			len;
+		struct xtversion	*x;
 		struct xtblob_info	info;
 		int			err;
 	} got[MAX_TABLES];
 
 	rd->src.barrier(rd->src.ctx, 2 * k);
 	for (size_t i = 0; i < rd->ntab; i++) {
-		got[i].blob = NULL;
-		got[i].err = rd->src.get(rd->src.ctx, rd->tab[i].family, rd->tab[i].name,
-					 &got[i].info, &got[i].blob, &got[i].len);
+		got[i].x = NULL;
+		got[i].err = rd->src.read(rd->src.ctx, rd->tab[i].family, rd->tab[i].name, wanted,
+					  &rd->tab[i], &got[i].info, &got[i].x);
 	}
 	rd->src.barrier(rd->src.ctx, 2 * k + 1);
 	for (size_t i = 0; i < rd->ntab; i++) {
 		struct rtab *t = &rd->tab[i];
 		struct rslot *s = &t->hist[k % HIST];
 		const struct rslot *prev = k ? &t->hist[(k - 1) % HIST] : NULL;
-		struct xtversion *x = NULL;
+		struct xtversion *x = got[i].x;
 		struct rver *v = NULL;
 
 		ver_put(s->v);
 		memset(s, 0, sizeof(*s));
 		if (got[i].err == 0) {
 			note_sig(t, info_sig(&got[i].info));
-			got[i].err = xtversion_parse(&got[i].info, got[i].blob, got[i].len, wanted, t,
-						     &x);
-			rd->src.put(rd->src.ctx, got[i].blob, got[i].len);
-		}
-		if (got[i].err == 0) {
 			v = ver_find(t, xtversion_fp(x));
 			if (v) {
 				xtversion_free(x);
@@ -525,98 +528,111 @@ static bool target_agrees(const struct xtversion *x, const struct xt_rule *r, co
 	return ll >= wl && strcmp(line + ll - wl, want) == 0;
 }
 
+/* A save run's lines of wanted chains, checked against the version read before it. */
+struct save_run {
+	struct rtab		*t;
+	const struct rver	*v;
+	uint32_t		*count;		/* per wanted chain */
+	struct {
+		uint64_t	key;
+		char		*line;
+	}			*got;
+	size_t			ngot, cap;
+};
+
+static int save_line(void *arg, char *line)
+{
+	struct save_run *sr = ((struct save_arg *)arg)->run;
+	char chain[TRACE_NAME_MAX], *sp, *copy;
+	const struct xt_chain *c;
+	const struct xt_rule *r;
+	long w;
+
+	if (strncmp(line, "-A ", 3) != 0)
+		return 0;
+	sp = strchr(line + 3, ' ');
+	if (!sp || sp - (line + 3) >= TRACE_NAME_MAX)
+		return 0;
+	memcpy(chain, line + 3, (size_t)(sp - (line + 3)));
+	chain[sp - (line + 3)] = '\0';
+	w = wanted_index(sr->t, chain);
+	if (w < 0)
+		return 0;	/* only chains records named are kept */
+	c = xtversion_chain(sr->v->x, chain);
+	if (!c || ++sr->count[w] > c->n)
+		return -EAGAIN;
+	r = &c->rules[sr->count[w] - 1];
+	if (!target_agrees(sr->v->x, r, line))
+		return -EAGAIN;	/* another version's line */
+	if (sr->ngot == sr->cap) {
+		size_t nc = sr->cap ? sr->cap * 2 : 64;
+		void *p = realloc(sr->got, nc * sizeof(*sr->got));
+
+		if (!p)
+			return -ENOMEM;
+		sr->got = p;
+		sr->cap = nc;
+	}
+	copy = strdup(line);
+	if (!copy)
+		return -ENOMEM;
+	sr->got[sr->ngot].key = text_key(chain, r->id);
+	sr->got[sr->ngot++].line = copy;
+	return 0;
+}
+
 int resolver_reader_save(struct resolver_reader *rd, int family, const char *table)
 {
 	struct rtab *t = rtab_find(rd, family, table);
-	const struct rver *v;
+	struct save_run sr = { .t = t };
 	int32_t k1, k2;
-	char *text = NULL, *line, *next;
-	size_t *count = NULL;
-	struct {
-		uint64_t	id;
-		char		*line;
-	} *got = NULL;
-	size_t ngot = 0, capgot = 0;
 	int ret;
 
 	if (!t)
 		return -ENOENT;
 	k1 = resolver_reader_round(rd);
-	ret = rd->src.save(rd->src.ctx, family, table, &text, poll_tick, rd);
+	sr.v = t->hist[k1 % HIST].v;
+	sr.count = calloc(t->nwanted ? t->nwanted : 1, sizeof(*sr.count));
+	ret = -ENOMEM;
+	if (!sr.count)
+		goto fail;
+	ret = -EAGAIN;
+	if (!sr.v)
+		goto fail;
+	ret = rd->src.save(rd->src.ctx, family, table, save_line, poll_tick, &(struct save_arg){
+			   &sr, rd });
 	rd->st.saves++;
 	k2 = resolver_reader_round(rd);
 	if (ret < 0)
 		goto fail;
-	v = t->hist[k2 % HIST].v;
 	ret = -EAGAIN;
-	if (!v || !t->hist[k1 % HIST].v || t->hist[k1 % HIST].v->fp != v->fp ||
+	/* The same version at both ends, and no change polled in between. */
+	if (!t->hist[k2 % HIST].v || t->hist[k2 % HIST].v->fp != sr.v->fp ||
 	    !t->hist[k2 % HIST].simple)
-		goto fail;	/* the table moved while it was saved */
-	count = calloc(t->nwanted ? t->nwanted : 1, sizeof(*count));
-	if (!count) {
-		ret = -ENOMEM;
 		goto fail;
-	}
-	for (line = text; line && *line; line = next) {
-		char chain[TRACE_NAME_MAX], *sp;
-		const struct xt_chain *c;
-		long w;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		if (strncmp(line, "-A ", 3) != 0)
-			continue;
-		sp = strchr(line + 3, ' ');
-		if (!sp || sp - (line + 3) >= TRACE_NAME_MAX)
-			continue;
-		memcpy(chain, line + 3, (size_t)(sp - (line + 3)));
-		chain[sp - (line + 3)] = '\0';
-		w = wanted_index(t, chain);
-		if (w < 0)
-			continue;
-		c = xtversion_chain(v->x, chain);
-		if (!c || ++count[w] > c->n || !target_agrees(v->x, &c->rules[count[w] - 1], line))
-			goto fail;
-		if (ngot == capgot) {
-			size_t nc = capgot ? capgot * 2 : 64;
-			void *p = realloc(got, nc * sizeof(*got));
-
-			if (!p) {
-				ret = -ENOMEM;
-				goto fail;
-			}
-			got = p;
-			capgot = nc;
-		}
-		got[ngot].id = text_key(chain, c->rules[count[w] - 1].id);
-		got[ngot++].line = line;
-	}
 	for (size_t w = 0; w < t->nwanted; w++) {
-		const struct xt_chain *c = xtversion_chain(v->x, t->wanted[w]);
+		const struct xt_chain *c = xtversion_chain(sr.v->x, t->wanted[w]);
 
-		if (c && count[w] != c->n)
+		if (c && sr.count[w] != c->n)
 			goto fail;
 	}
-	for (size_t i = 0; i < ngot; i++) {
-		char *s = strdup(got[i].line);
-
-		if (!s || text_put(t, got[i].id, s) < 0) {
-			ret = -ENOMEM;
+	for (size_t i = 0; i < sr.ngot; i++) {
+		ret = text_put(t, sr.got[i].key, sr.got[i].line);
+		sr.got[i].line = NULL;
+		if (ret < 0)
 			goto fail;
-		}
 	}
 	t->save_fails = 0;
 	rd->st.saves_aligned++;
-	free(got);
-	free(count);
-	free(text);
+	free(sr.got);
+	free(sr.count);
 	return 0;
 fail:
 	t->save_fails++;
-	free(got);
-	free(count);
-	free(text);
+	for (size_t i = 0; i < sr.ngot; i++)
+		free(sr.got[i].line);
+	free(sr.got);
+	free(sr.count);
 	return ret;
 }
 
@@ -628,6 +644,7 @@ void resolver_reader_stats(const struct resolver_reader *rd, struct resolver_sta
 /* --- the live source (in the reader process) --------------------------------------------- */
 
 struct live {
+	int		uffd;		/* userfaultfd, made while we may (-1: none) */
 	int		raw[2];		/* AF_INET, AF_INET6 raw sockets, -1 until needed */
 	int		nl;		/* NETLINK_NETFILTER, for the barriers */
 	uint32_t	portid;		/* our NFLOG socket */
@@ -669,58 +686,161 @@ static int live_info(void *ctx, int family, const char *table, struct xtblob_inf
 	return 0;
 }
 
-static int live_get(void *ctx, int family, const char *table, struct xtblob_info *info,
-		    void **blob, size_t *len)
+/*
+ * Streaming GET_ENTRIES: the kernel copies the blob entry after entry into our buffer
+ * (copy_entries_to_user()), so the buffer is registered with userfaultfd and a thread of
+ * ours maps the pages the kernel is about to write, a megabyte at a time. By then every
+ * entry that ends 64 KiB (the largest entry) before them is whole: the thread parses those
+ * and drops their pages. An 80k-rule table is then ~1 MiB of buffer instead of 46 MiB. The
+ * thread must not touch the tables itself: the kernel holds the xt mutex while it waits.
+ * Where userfaultfd is not allowed, the whole blob is read and parsed after.
+ */
+#define UFEED_CHUNK	(1u << 20)
+
+struct ufeed {
+	int			uffd, stop;	/* stop: a pipe's read end */
+	uintptr_t		base, end;	/* the mapping */
+	const unsigned char	*entries;
+	struct xtparse		*p;
+	uintptr_t		dropped;	/* pages below it are given back */
+	size_t			page;
+};
+
+static void *ufeed_run(void *arg)
+{
+	struct ufeed *u = arg;
+
+	for (;;) {
+		struct pollfd pf[2] = { { .fd = u->uffd, .events = POLLIN },
+					{ .fd = u->stop, .events = POLLIN } };
+		struct uffd_msg m;
+		uintptr_t a, keep;
+
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			return NULL;
+		if (pf[1].revents)
+			return NULL;
+		if (!(pf[0].revents & POLLIN) || read(u->uffd, &m, sizeof(m)) != sizeof(m) ||
+		    m.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		a = (uintptr_t)m.arg.pagefault.address & ~(uintptr_t)(u->page - 1);
+		if (a > (uintptr_t)u->entries + 65536)
+			xtparse_feed(u->p, u->entries, a - (uintptr_t)u->entries - 65536);
+		keep = ((uintptr_t)u->entries + xtparse_done(u->p)) & ~(uintptr_t)(u->page - 1);
+		if (keep > u->dropped) {
+			madvise((void *)u->dropped, keep - u->dropped, MADV_DONTNEED);
+			u->dropped = keep;
+		}
+		{
+			/*
+			 * A megabyte of zero pages at a time: the kernel's writes then take
+			 * ordinary copy-on-write faults, and we hear from it once a megabyte.
+			 */
+			size_t len = u->end - a < UFEED_CHUNK ? u->end - a : UFEED_CHUNK;
+			struct uffdio_zeropage z = { .range = { a, len }, .mode = 0 };
+
+			ioctl(u->uffd, UFFDIO_ZEROPAGE, &z);	/* EEXIST: mapped meanwhile */
+		}
+	}
+}
+
+/* Register @map's pages with @uffd and start the feeding thread; 0 or -errno. */
+static int ufeed_start(struct ufeed *u, int uffd, pthread_t *th, void *map, size_t len,
+		       int stopfd[2])
+{
+	struct uffdio_register reg = { .range = { (uintptr_t)map, len },
+				       .mode = UFFDIO_REGISTER_MODE_MISSING };
+
+	if (uffd < 0)
+		return -EPERM;
+	u->uffd = uffd;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0 || pipe2(stopfd, O_CLOEXEC) < 0)
+		return -errno;	/* munmap() unregisters */
+	u->stop = stopfd[0];
+	u->base = u->dropped = (uintptr_t)map;
+	u->end = (uintptr_t)map + len;
+	if (pthread_create(th, NULL, ufeed_run, u) != 0) {
+		close(stopfd[0]);
+		close(stopfd[1]);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+static void ufeed_stop(struct ufeed *u, pthread_t th, int stopfd[2])
+{
+	char b = 0;
+
+	while (write(stopfd[1], &b, 1) < 0 && errno == EINTR)
+		;
+	pthread_join(th, NULL);
+	close(stopfd[0]);
+	close(stopfd[1]);
+}
+
+static int live_read(void *ctx, int family, const char *table,
+		     bool (*want)(void *wctx, const char *chain), void *wctx,
+		     struct xtblob_info *info, struct xtversion **out)
 {
 	int v6 = family == AF_INET6, fd = live_raw(ctx, family);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 
 	if (fd < 0)
 		return fd;
 	for (int tries = 0; tries < 3; tries++) {
 		struct ipt_get_entries *ge;
+		struct ufeed u = { .page = page };
+		struct xtparse *p;
+		pthread_t th;
+		int stopfd[2];
+		bool streamed;
 		size_t need;
 		socklen_t sl;
 		int ret = live_info(ctx, family, table, info);
 
 		if (ret < 0)
 			return ret;
-		need = sizeof(*ge) + info->size;
+		need = (sizeof(*ge) + info->size + page - 1) & ~(page - 1);
 		/*
-		 * Fresh zeroed pages, unmapped after the round: xt_{match,target}_to_user copy
-		 * names only up to their NUL, and an 80k-rule blob is 46 MiB we keep no longer
-		 * than the parse.
+		 * Fresh zeroed pages: xt_{match,target}_to_user copy names only up to their
+		 * NUL, and identities hash whole entries.
 		 */
 		ge = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (ge == MAP_FAILED)
 			return -ENOMEM;
 		snprintf(ge->name, sizeof(ge->name), "%s", table);
 		ge->size = info->size;
-		sl = (socklen_t)need;
-		if (getsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP,
-			       v6 ? IP6T_SO_GET_ENTRIES : IPT_SO_GET_ENTRIES, ge, &sl) < 0) {
-			ret = -errno;
+		p = xtparse_new(info, want, wctx);
+		if (!p) {
 			munmap(ge, need);
+			return -ENOMEM;
+		}
+		u.entries = (const unsigned char *)ge->entrytable;
+		u.p = p;
+		/* The header page is ours already; the rest the kernel faults in. */
+		streamed = UFEED_CHUNK % page == 0 && need > page &&
+			   ufeed_start(&u, ((struct live *)ctx)->uffd, &th, (char *)ge + page,
+					need - page, stopfd) == 0;
+		if (streamed)
+			u.dropped = (uintptr_t)ge + page;
+		sl = (socklen_t)(sizeof(*ge) + info->size);
+		ret = getsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP,
+				 v6 ? IP6T_SO_GET_ENTRIES : IPT_SO_GET_ENTRIES, ge, &sl) < 0 ?
+		      -errno : 0;
+		if (streamed)
+			ufeed_stop(&u, th, stopfd);
+		if (ret == 0)
+			xtparse_feed(p, ge->entrytable, info->size);
+		munmap(ge, need);
+		if (ret < 0) {
+			xtparse_free(p);
 			if (ret == -EAGAIN)	/* replaced between the two calls */
 				continue;
 			return ret;
 		}
-		*blob = ge->entrytable;
-		*len = info->size;
-		return 0;
+		return xtparse_end(p, out);
 	}
 	return -EAGAIN;
-}
-
-_Static_assert(offsetof(struct ipt_get_entries, entrytable) ==
-	       offsetof(struct ip6t_get_entries, entrytable), "one header size");
-
-/* @blob is the entrytable live_get() handed out: its mapping starts a header before. */
-static void live_put(void *ctx, void *blob, size_t len)
-{
-	size_t hdr = offsetof(struct ipt_get_entries, entrytable);
-
-	(void)ctx;
-	munmap((char *)blob - hdr, len + hdr);
 }
 
 static void live_barrier(void *ctx, int32_t pos)
@@ -741,20 +861,21 @@ static void live_barrier(void *ctx, int32_t pos)
 extern char **environ;
 
 /*
- * The save program, fixed argv (no shell), in this network namespace; its output read with
- * @tick called every 10 ms meanwhile, so the GET_INFO polls go on.
+ * The save program, fixed argv (no shell), in this network namespace; its output handed
+ * over line by line as it comes (80k rules are 11 MiB of text: none of it is kept here),
+ * with @tick called every 10 ms meanwhile so the GET_INFO polls go on.
  */
-static int live_save(void *ctx, int family, const char *table, char **text,
-		     void (*tick)(void *arg), void *arg)
+static int live_save(void *ctx, int family, const char *table,
+		     int (*line)(void *arg, char *line), void (*tick)(void *arg), void *arg)
 {
 	char prog[32], tbl[TRACE_NAME_MAX];
 	char *argv[] = { prog, (char *)"-t", tbl, NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
-	int pfd[2], status, ret;
-	size_t len = 0, cap = 0;
-	char *buf = NULL;
+	int pfd[2], status, ret, lret = 0;
+	size_t len = 0, cap = 65536;
+	char *buf;
 	pid_t pid;
 
 	(void)ctx;
@@ -763,8 +884,13 @@ static int live_save(void *ctx, int family, const char *table, char **text,
 	snprintf(prog, sizeof(prog), "%s", family == AF_INET6 ? "ip6tables-legacy-save" :
 					    "iptables-legacy-save");
 	snprintf(tbl, sizeof(tbl), "%s", table);
-	if (pipe2(pfd, O_CLOEXEC) < 0)
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		free(buf);
 		return -errno;
+	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
@@ -782,27 +908,23 @@ static int live_save(void *ctx, int family, const char *table, char **text,
 	close(pfd[1]);
 	if (ret) {
 		close(pfd[0]);
+		free(buf);
 		return -ret;
 	}
 	for (;;) {
 		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		char *nl, *start;
 		ssize_t n;
 
-		if (cap - len < 4096) {
-			char *nb = realloc(buf, cap ? cap * 2 : 65536);
-
-			if (!nb) {
-				ret = -ENOMEM;
-				break;
-			}
-			buf = nb;
-			cap = cap ? cap * 2 : 65536;
-		}
 		if (poll(&p, 1, 10) == 0) {
 			tick(arg);
 			continue;
 		}
-		n = read(pfd[0], buf + len, cap - len - 1);
+		if (len == cap) {	/* a line longer than the buffer: no rule is */
+			ret = -EINVAL;
+			break;
+		}
+		n = read(pfd[0], buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -810,22 +932,28 @@ static int live_save(void *ctx, int family, const char *table, char **text,
 		if (n <= 0)
 			break;
 		len += (size_t)n;
+		for (start = buf; !lret && (nl = memchr(start, '\n', len - (size_t)(start - buf)));
+		     start = nl + 1) {
+			*nl = '\0';
+			lret = line(arg, start);
+		}
+		len -= (size_t)(start - buf);
+		memmove(buf, start, len);
+		if (lret)
+			break;	/* the rest is not wanted: the program ends on SIGPIPE */
 	}
 	close(pfd[0]);
+	free(buf);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {
 			status = -1;
 			break;
 		}
+	if (lret)
+		return lret;
 	if (!ret && (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0))
 		ret = -EIO;
-	if (ret) {
-		free(buf);
-		return ret;
-	}
-	buf[len] = '\0';
-	*text = buf;
-	return 0;
+	return ret;
 }
 
 /* --- the reader process ----------------------------------------------------------------- */
@@ -867,6 +995,7 @@ static uint64_t mono_ns(void)
 }
 
 #define POLL_NS		10000000ull	/* GET_INFO polls */
+#define ROUND_IDLE	9		/* times a round's cost between two rounds */
 #define MAX_PENDING	65536
 
 /*
@@ -953,8 +1082,12 @@ static void reader_run(int sock, struct resolver_reader *rd)
 
 			resolver_reader_round(rd);
 			cost = mono_ns() - t0;
-			/* At most a third of the time in rounds: an 80k-rule round is ~130 ms. */
-			next_round = mono_ns() + 2 * cost;
+			/*
+			 * Rounds take at most a tenth of the time: an 80k-rule round is ~120 ms,
+			 * so one a 1.2 s; a 16k-rule one every 250 ms. Records wait for the round
+			 * after them, so that is also about how long a packet waits.
+			 */
+			next_round = mono_ns() + ROUND_IDLE * cost;
 			kicked = false;
 			next_poll = 0;	/* answer what the round made possible */
 			continue;
@@ -1003,9 +1136,9 @@ static void held_free(struct held *h)
 /* The reader's process: nothing of ours but its socket, gone when we go. */
 static void reader_child(int sock, uint32_t portid, pid_t parent)
 {
-	struct live lv = { { -1, -1 }, -1, portid };
+	struct live lv = { -1, { -1, -1 }, -1, portid };
 	struct resolver_source src = {
-		.info = live_info, .get = live_get, .put = live_put, .save = live_save,
+		.info = live_info, .read = live_read, .save = live_save,
 		.barrier = live_barrier, .ctx = &lv,
 	};
 	struct resolver_reader *rd;
@@ -1023,6 +1156,19 @@ static void reader_child(int sock, uint32_t portid, pid_t parent)
 	lv.nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
 	if (lv.nl < 0 || bind(lv.nl, (struct sockaddr *)&me, sizeof(me)) < 0)
 		_exit(1);
+	/*
+	 * Before the capabilities go: handling the kernel's own faults (GET_ENTRIES' copy)
+	 * needs CAP_SYS_PTRACE at creation where vm.unprivileged_userfaultfd is 0.
+	 */
+	lv.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (lv.uffd >= 0) {
+		struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+
+		if (ioctl(lv.uffd, UFFDIO_API, &api) < 0) {
+			close(lv.uffd);
+			lv.uffd = -1;
+		}
+	}
 	privs_keep_net();
 	rd = resolver_reader_new(&src);
 	if (!rd)

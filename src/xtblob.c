@@ -222,215 +222,304 @@ static void evidence(const struct layout *L, int family, const unsigned char *e,
 	}
 }
 
-int xtversion_parse(const struct xtblob_info *info, const void *entries, size_t size,
-		    bool (*want)(void *ctx, const char *chain), void *ctx,
-		    struct xtversion **out)
+/*
+ * The parse goes entry by entry in one pass, so that a reader can feed the blob as the
+ * kernel writes it and drop what was read (resolver.c): only a jump's target is resolved at
+ * the end, when every chain's place is known.
+ */
+struct xtparse {
+	const struct layout	*L;
+	bool			(*want)(void *ctx, const char *chain);
+	void			*ctx;
+	struct xtversion	*v;
+	size_t			done;		/* bytes of entries consumed */
+	bool			ended;		/* the table's closing ERROR entry was read */
+	int			err;
+	/* Per entry (rules and ERROR heads alike), for a jump's target. */
+	uint32_t		*offs, *chain_of, *pos_of, n, ecap;
+	uint32_t		nrule, rcap;	/* rules (chain ends included) so far */
+	uint32_t		ccap;		/* chains, first, evbase */
+	uint32_t		evcap;
+	size_t			names_len, ncap, tcap, nev;
+	uint32_t		*first;		/* per chain: its first rule's index */
+	uint32_t		*evbase;	/* per chain: its first evidence's index, or -1 */
+};
+
+/* @ptr to room for @need elements of @size bytes (capacity *@cap). 0 or -ENOMEM. */
+static int grow(void **ptr, uint32_t *cap, uint32_t need, size_t size)
 {
-	const struct layout *L = info->family == AF_INET6 ? &L6 : &L4;
-	const unsigned char *blob = entries;
-	struct xtversion *v = calloc(1, sizeof(*v));
-	uint32_t *offs = NULL, *chain_of = NULL, *pos_of = NULL, n = 0, cap = 0;
-	size_t names_len = 0, tcap = 0, nev = 0;
-	unsigned char buf[65536];
-	int ret = -ENOMEM;
-	uint64_t fp;
+	uint32_t nc;
+	void *n;
 
-	if (!v)
+	if (need <= *cap)
+		return 0;
+	nc = *cap ? *cap * 2 : 64;
+	if (nc < need)
+		nc = need;
+	n = realloc(*ptr, (size_t)nc * size);
+	if (!n)
 		return -ENOMEM;
-	v->info = *info;
-	/* Pass 1: every entry's offset, checked to lie whole inside the blob. */
-	for (size_t off = 0; off < size;) {
-		const unsigned char *e = blob + off;
-		uint16_t toff, noff;
+	*ptr = n;
+	*cap = nc;
+	return 0;
+}
 
-		if (off + L->esz + sizeof(struct xt_entry_target) > size)
-			goto inval;
-		toff = u16_at(e + L->target_offset);
-		noff = u16_at(e + L->next_offset);
-		if (toff < L->esz || (size_t)toff + sizeof(struct xt_entry_target) > noff ||
-		    off + noff > size || noff % 8)
-			goto inval;
-		if (n == cap) {
-			uint32_t nc = cap ? cap * 2 : 64;
-			void *p = realloc(offs, nc * sizeof(*offs));
+/* grow() for arrays that share one count: each keeps its data if another fails. */
+static int grow3(void **a, void **b, void **c, uint32_t *cap, uint32_t need,
+		 size_t sa, size_t sb, size_t sc)
+{
+	uint32_t ca = *cap, cb = *cap, cc = *cap;
 
-			if (!p)
-				goto err;
-			offs = p;
-			cap = nc;
-		}
-		offs[n++] = (uint32_t)off;
-		off += noff;
+	if (grow(a, &ca, need, sa) < 0 || grow(b, &cb, need, sb) < 0 ||
+	    (c && grow(c, &cc, need, sc) < 0))
+		return -ENOMEM;
+	*cap = ca;
+	return 0;
+}
+
+struct xtparse *xtparse_new(const struct xtblob_info *info,
+			    bool (*want)(void *ctx, const char *chain), void *ctx)
+{
+	struct xtparse *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->v = calloc(1, sizeof(*p->v));
+	if (!p->v) {
+		free(p);
+		return NULL;
 	}
-	if (n < 2)
-		goto inval;
-	chain_of = malloc(n * sizeof(*chain_of));
-	pos_of = malloc(n * sizeof(*pos_of));
-	if (!chain_of || !pos_of)
-		goto err;
-	/* Pass 2: chains. A hook's entry starts a base chain, an ERROR entry a user chain. */
+	p->v->info = *info;
+	p->L = info->family == AF_INET6 ? &L6 : &L4;
+	p->want = want;
+	p->ctx = ctx;
+	/* Room for every entry GET_INFO counted (no more than the size can hold): no regrowth. */
 	{
-		uint32_t cur = UINT32_MAX, ccap = 0;
-		size_t ncap = 0;
+		uint32_t n = info->num_entries, most = (uint32_t)(info->size /
+			     (p->L->esz + sizeof(struct xt_entry_target)));
 
-		for (uint32_t i = 0; i < n; i++) {
-			const unsigned char *e = blob + offs[i];
-			const unsigned char *t = e + u16_at(e + L->target_offset);
-			const char *tname = (const char *)t +
-					    offsetof(struct xt_entry_target, u.user.name);
-			const char *cname = NULL;
-			int hook = -1;
-			bool is_error = strcmp(tname, XT_ERROR_TARGET) == 0;
-
-			for (int h = 0; h < 5; h++)
-				if ((info->valid_hooks & (1u << h)) && info->hook_entry[h] == offs[i])
-					hook = h;
-			if (hook >= 0) {
-				cname = HOOKS[hook];
-			} else if (is_error) {
-				if (i == n - 1) {
-					chain_of[i] = UINT32_MAX;
-					break;	/* the table's end */
-				}
-				if (u16_at(t) < sizeof(struct xt_error_target))
-					goto inval;
-				cname = (const char *)t + sizeof(struct xt_entry_target);
-				if (strnlen(cname, XT_FUNCTION_MAXNAMELEN) == XT_FUNCTION_MAXNAMELEN)
-					goto inval;
-			}
-			if (cname) {
-				size_t l = strlen(cname) + 1;
-				struct xt_chain *c;
-
-				if (v->nchains == ccap) {
-					uint32_t nc = ccap ? ccap * 2 : 16;
-					void *p = realloc(v->chains, nc * sizeof(*v->chains));
-
-					if (!p)
-						goto err;
-					v->chains = p;
-					ccap = nc;
-				}
-				if (names_len + l > ncap) {
-					size_t nc = ncap ? ncap * 2 : 4096;
-					char *p;
-
-					while (nc < names_len + l)
-						nc *= 2;
-					p = realloc(v->names, nc);
-					if (!p)
-						goto err;
-					v->names = p;
-					ncap = nc;
-				}
-				memcpy(v->names + names_len, cname, l);
-				c = &v->chains[v->nchains];
-				memset(c, 0, sizeof(*c));
-				c->name = (const char *)(uintptr_t)names_len;	/* fixed up below */
-				c->hook = (int8_t)hook;
-				names_len += l;
-				cur = v->nchains++;
-				if (is_error) {
-					chain_of[i] = UINT32_MAX;	/* the head is no rule */
-					continue;
-				}
-			}
-			if (cur == UINT32_MAX || is_error)
-				goto inval;	/* an entry outside any chain, or a stray ERROR */
-			chain_of[i] = cur;
-			pos_of[i] = ++v->chains[cur].n;
-		}
-		for (uint32_t c = 0; c < v->nchains; c++) {
-			v->chains[c].name = v->names + (uintptr_t)v->chains[c].name;
-			if (v->chains[c].n == 0)
-				goto inval;	/* every chain ends with its policy/RETURN */
-			v->chains[c].n--;	/* the end is not a rule */
+		if (n > most)
+			n = most;
+		if (n && (grow3((void **)&p->offs, (void **)&p->chain_of, (void **)&p->pos_of,
+				&p->ecap, n, sizeof(*p->offs), sizeof(*p->chain_of),
+				sizeof(*p->pos_of)) < 0 ||
+			  grow((void **)&p->v->rules, &p->rcap, n, sizeof(*p->v->rules)) < 0)) {
+			xtparse_free(p);
+			return NULL;
 		}
 	}
-	v->rules = calloc(n, sizeof(*v->rules));
-	if (!v->rules)
-		goto err;
-	{
-		struct xt_rule *r = v->rules;
+	return p;
+}
 
-		for (uint32_t c = 0; c < v->nchains; c++) {
-			v->chains[c].rules = r;
-			r += v->chains[c].n + 1;
-			if (want && want(ctx, v->chains[c].name))
-				nev += v->chains[c].n + 1;
+void xtparse_free(struct xtparse *p)
+{
+	if (!p)
+		return;
+	xtversion_free(p->v);
+	free(p->offs);
+	free(p->chain_of);
+	free(p->pos_of);
+	free(p->first);
+	free(p->evbase);
+	free(p);
+}
+
+/* A new chain named @name (base: @hook >= 0). */
+static int chain_start(struct xtparse *p, const char *name, int hook)
+{
+	struct xtversion *v = p->v;
+	size_t l = strlen(name) + 1;
+	struct xt_chain *c;
+
+	if (grow3((void **)&v->chains, (void **)&p->first, (void **)&p->evbase, &p->ccap,
+		  v->nchains + 1, sizeof(*v->chains), sizeof(*p->first), sizeof(*p->evbase)) < 0)
+		return -ENOMEM;
+	if (p->names_len + l > p->ncap) {
+		size_t nc = p->ncap ? p->ncap * 2 : 4096;
+		char *n;
+
+		while (nc < p->names_len + l)
+			nc *= 2;
+		n = realloc(v->names, nc);
+		if (!n)
+			return -ENOMEM;
+		v->names = n;
+		p->ncap = nc;
+	}
+	memcpy(v->names + p->names_len, name, l);
+	c = &v->chains[v->nchains];
+	memset(c, 0, sizeof(*c));
+	c->name = (const char *)(uintptr_t)p->names_len;	/* an offset until the end */
+	c->hook = (int8_t)hook;
+	p->first[v->nchains] = p->nrule;
+	p->evbase[v->nchains] = p->want && p->want(p->ctx, name) ? (uint32_t)p->nev : UINT32_MAX;
+	p->names_len += l;
+	v->nchains++;
+	return 0;
+}
+
+/* One whole entry at p->done. */
+static int entry(struct xtparse *p, const unsigned char *e)
+{
+	const struct layout *L = p->L;
+	struct xtversion *v = p->v;
+	const struct xtblob_info *info = &v->info;
+	uint16_t toff = u16_at(e + L->target_offset), noff = u16_at(e + L->next_offset);
+	const unsigned char *t = e + toff;
+	const char *tname = (const char *)t + offsetof(struct xt_entry_target, u.user.name);
+	uint32_t off = (uint32_t)p->done, cur = v->nchains - 1;
+	unsigned char buf[65536];
+	struct xt_rule *r;
+	uint64_t h = 0x510e527fade682d1ull;
+	int hook = -1, ret;
+
+	if (toff < L->esz || (size_t)toff + sizeof(struct xt_entry_target) > noff || noff % 8 ||
+	    memchr(tname, '\0', XT_EXTENSION_MAXNAMELEN) == NULL || p->ended)
+		return -EINVAL;
+	if (grow3((void **)&p->offs, (void **)&p->chain_of, (void **)&p->pos_of, &p->ecap,
+		  p->n + 1, sizeof(*p->offs), sizeof(*p->chain_of), sizeof(*p->pos_of)) < 0)
+		return -ENOMEM;
+	p->offs[p->n] = off;
+	p->chain_of[p->n] = UINT32_MAX;
+	for (int k = 0; k < 5; k++)
+		if ((info->valid_hooks & (1u << k)) && info->hook_entry[k] == off)
+			hook = k;
+	if (strcmp(tname, XT_ERROR_TARGET) == 0 && hook < 0) {
+		const char *name = (const char *)t + sizeof(struct xt_entry_target);
+
+		p->n++;
+		if (off + noff == info->size) {
+			p->ended = true;	/* the table's end */
+			return 0;
 		}
+		if (u16_at(t) < sizeof(struct xt_error_target) ||
+		    memchr(name, '\0', XT_FUNCTION_MAXNAMELEN) == NULL)
+			return -EINVAL;
+		if (v->nchains && v->chains[cur].n == 0)
+			return -EINVAL;	/* every chain ends with its policy/RETURN */
+		return chain_start(p, name, -1);
 	}
-	if (nev) {
-		v->evs = calloc(nev, sizeof(*v->evs));
-		if (!v->evs)
-			goto err;
-		nev = 0;
-		for (uint32_t c = 0; c < v->nchains; c++)
-			if (want(ctx, v->chains[c].name)) {
-				v->chains[c].ev = v->evs + nev;
-				nev += v->chains[c].n + 1;
-			}
+	if (hook >= 0) {
+		if (v->nchains && v->chains[cur].n == 0)
+			return -EINVAL;
+		ret = chain_start(p, HOOKS[hook], hook);
+		if (ret < 0)
+			return ret;
+		cur = v->nchains - 1;
 	}
-	/* Pass 3: identities, verdicts, evidence. */
-	fp = mix(0x6a09e667f3bcc908ull, (uint64_t)info->family << 32 | info->valid_hooks);
-	for (uint32_t i = 0; i < n; i++) {
-		const unsigned char *e = blob + offs[i];
-		uint16_t toff = u16_at(e + L->target_offset), noff = u16_at(e + L->next_offset);
-		const unsigned char *t = e + toff;
-		const char *tname = (const char *)t + offsetof(struct xt_entry_target, u.user.name);
-		struct xt_chain *c;
-		struct xt_rule *r;
-		uint64_t h = 0x510e527fade682d1ull;
+	if (!v->nchains)
+		return -EINVAL;	/* an entry outside any chain */
+	if (grow((void **)&v->rules, &p->rcap, p->nrule + 1, sizeof(*v->rules)) < 0)
+		return -ENOMEM;
+	p->chain_of[p->n] = cur;
+	p->pos_of[p->n] = ++v->chains[cur].n;
+	p->n++;
+	r = &v->rules[p->nrule++];
+	memset(r, 0, sizeof(*r));
+	memcpy(buf, e, noff);
+	memset(buf + L->nfcache, 0, 4);
+	memset(buf + L->comefrom, 0, 4);
+	memset(buf + L->counters, 0, sizeof(struct xt_counters));
+	r->uncond = toff == L->esz;
+	for (size_t k = 0; r->uncond && k < L->ipsz; k++)
+		if (e[k])
+			r->uncond = false;
+	if (tname[0] == '\0' && u16_at(t) >= sizeof(struct xt_standard_target)) {
+		int32_t verdict = i32_at(t + sizeof(struct xt_entry_target));
 
-		if (chain_of[i] == UINT32_MAX)
-			continue;
-		c = &v->chains[chain_of[i]];
-		r = &c->rules[pos_of[i] - 1];
-		memcpy(buf, e, noff);
-		memset(buf + L->nfcache, 0, 4);
-		memset(buf + L->comefrom, 0, 4);
-		memset(buf + L->counters, 0, sizeof(struct xt_counters));
-		r->uncond = toff == L->esz;
-		for (size_t k = 0; r->uncond && k < L->ipsz; k++)
-			if (e[k])
-				r->uncond = false;
-		if (tname[0] == '\0' && u16_at(t) >= sizeof(struct xt_standard_target)) {
-			int32_t verdict = i32_at(t + sizeof(struct xt_entry_target));
-
-			memset(buf + toff + sizeof(struct xt_entry_target), 0, sizeof(int32_t));
-			if (verdict < 0) {
-				r->kind = XTV_STANDARD;
-				r->verdict = verdict;
-				h = mix(h, (uint64_t)(uint32_t)verdict);
-			} else if ((uint32_t)verdict == offs[i] + noff && !is_goto(info->family, e)) {
-				r->kind = XTV_FALLTHROUGH;
-				h = mix(h, 0xfa11);
-			} else {
-				long j = entry_index(offs, n, (uint32_t)verdict);
-				bool go;
-
-				if (j < 0 || chain_of[j] == UINT32_MAX)
-					goto inval;
-				go = is_goto(info->family, e);
-				r->kind = go ? XTV_GOTO : XTV_JUMP;
-				r->target = chain_of[j];
-				/* A jump names its chain (and the rule, if not the chain's head). */
-				h = hash_str(h, v->chains[chain_of[j]].name);
-				h = mix(h, pos_of[j]);
-			}
+		memset(buf + toff + sizeof(struct xt_entry_target), 0, sizeof(int32_t));
+		if (verdict < 0) {
+			r->kind = XTV_STANDARD;
+			r->verdict = verdict;
+			h = mix(h, (uint64_t)(uint32_t)verdict);
+		} else if ((uint32_t)verdict == off + noff && !is_goto(info->family, e)) {
+			r->kind = XTV_FALLTHROUGH;
+			h = mix(h, 0xfa11);
 		} else {
-			r->kind = XTV_EXTENSION;
-			r->target = tname_index(v, tname, &tcap);
-			if (r->target == UINT32_MAX)
-				goto err;
+			/* Named at the end, when the target's chain is known. */
+			r->kind = is_goto(info->family, e) ? XTV_GOTO : XTV_JUMP;
+			r->target = (uint32_t)verdict;
 		}
-		r->id = hash_bytes(h, buf, noff);
-		if (c->ev)
-			evidence(L, info->family, e, &c->ev[pos_of[i] - 1]);
-		if (pos_of[i] <= c->n)
-			v->nrules++;
+	} else {
+		r->kind = XTV_EXTENSION;
+		r->target = tname_index(v, tname, &p->tcap);
+		if (r->target == UINT32_MAX)
+			return -ENOMEM;
+	}
+	r->id = hash_bytes(h, buf, noff);
+	if (p->evbase[cur] != UINT32_MAX) {
+		if (grow((void **)&v->evs, &p->evcap, (uint32_t)p->nev + 1, sizeof(*v->evs)) < 0)
+			return -ENOMEM;
+		evidence(L, info->family, e, &v->evs[p->nev++]);
+	}
+	return 0;
+}
+
+int xtparse_feed(struct xtparse *p, const void *entries, size_t upto)
+{
+	const unsigned char *blob = entries;
+	const struct layout *L = p->L;
+
+	if (upto > p->v->info.size)
+		upto = p->v->info.size;
+	while (!p->err && p->done + L->esz + sizeof(struct xt_entry_target) <= upto) {
+		uint16_t noff = u16_at(blob + p->done + L->next_offset);
+
+		if (noff < L->esz + sizeof(struct xt_entry_target) ||
+		    p->done + noff > p->v->info.size) {
+			p->err = -EINVAL;
+			break;
+		}
+		if (p->done + noff > upto)
+			break;	/* not all written yet */
+		p->err = entry(p, blob + p->done);
+		p->done += noff;
+	}
+	return p->err;
+}
+
+size_t xtparse_done(const struct xtparse *p)
+{
+	return p->done;
+}
+
+int xtparse_end(struct xtparse *p, struct xtversion **out)
+{
+	struct xtversion *v = p->v;
+	uint64_t fp;
+	int ret = p->err;
+
+	if (!ret && (p->done != v->info.size || !p->ended || !v->nchains ||
+		     v->chains[v->nchains - 1].n == 0))
+		ret = -EINVAL;
+	if (ret)
+		goto out;
+	for (uint32_t c = 0; c < v->nchains; c++) {
+		struct xt_chain *ch = &v->chains[c];
+
+		ch->name = v->names + (uintptr_t)ch->name;
+		ch->rules = v->rules + p->first[c];
+		ch->ev = p->evbase[c] != UINT32_MAX ? v->evs + p->evbase[c] : NULL;
+		ch->n--;	/* the end is not a rule */
+		v->nrules += ch->n;
+	}
+	/* A jump names its chain (and the rule, if not the chain's head). */
+	for (uint32_t i = 0; i < p->nrule; i++) {
+		struct xt_rule *r = &v->rules[i];
+		long j;
+
+		if (r->kind != XTV_JUMP && r->kind != XTV_GOTO)
+			continue;
+		j = entry_index(p->offs, p->n, r->target);
+		if (j < 0 || p->chain_of[j] == UINT32_MAX) {
+			ret = -EINVAL;
+			goto out;
+		}
+		r->target = p->chain_of[j];
+		r->id = mix(hash_str(r->id ^ r->kind, v->chains[r->target].name), p->pos_of[j]);
 	}
 	/* Identity stands for content: the same chains and rules, the same fingerprint. */
+	fp = mix(0x6a09e667f3bcc908ull, (uint64_t)v->info.family << 32 | v->info.valid_hooks);
 	for (uint32_t c = 0; c < v->nchains; c++) {
 		fp = hash_str(fp, v->chains[c].name);
 		for (uint32_t k = 0; k <= v->chains[c].n; k++)
@@ -438,26 +527,32 @@ int xtversion_parse(const struct xtblob_info *info, const void *entries, size_t 
 	}
 	v->fp = fp;
 	v->byname = malloc(v->nchains * sizeof(*v->byname));
-	if (!v->byname)
-		goto err;
+	if (!v->byname) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	for (uint32_t c = 0; c < v->nchains; c++)
 		v->byname[c] = c;
 	sort_ctx = v;
 	qsort(v->byname, v->nchains, sizeof(*v->byname), byname_cmp);
 	sort_ctx = NULL;
-	free(offs);
-	free(chain_of);
-	free(pos_of);
 	*out = v;
-	return 0;
-inval:
-	ret = -EINVAL;
-err:
-	free(offs);
-	free(chain_of);
-	free(pos_of);
-	xtversion_free(v);
+	p->v = NULL;
+out:
+	xtparse_free(p);
 	return ret;
+}
+
+int xtversion_parse(const struct xtblob_info *info, const void *entries, size_t size,
+		    bool (*want)(void *ctx, const char *chain), void *ctx,
+		    struct xtversion **out)
+{
+	struct xtparse *p = xtparse_new(info, want, ctx);
+
+	if (!p)
+		return -ENOMEM;
+	xtparse_feed(p, entries, size);	/* a short blob ends early: xtparse_end() says so */
+	return xtparse_end(p, out);
 }
 
 uint64_t xtversion_fp(const struct xtversion *v)

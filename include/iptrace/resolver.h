@@ -53,13 +53,20 @@
 struct resolver_source {
 	/* info - GET_INFO of @table. */
 	int	(*info)(void *ctx, int family, const char *table, struct xtblob_info *info);
-	/* get - GET_INFO + GET_ENTRIES into *@blob (released by put), *@len bytes. */
-	int	(*get)(void *ctx, int family, const char *table, struct xtblob_info *info,
-		       void **blob, size_t *len);
-	void	(*put)(void *ctx, void *blob, size_t len);
-	/* save - the table in iptables-save syntax, malloc'd into *@text. May poll @tick. */
-	int	(*save)(void *ctx, int family, const char *table, char **text,
-			void (*tick)(void *arg), void *arg);
+	/*
+	 * read - GET_INFO + GET_ENTRIES of @table, parsed (xtversion_parse() with @want and
+	 * @wctx) into *@out; *@info is what GET_INFO said of that version.
+	 */
+	int	(*read)(void *ctx, int family, const char *table,
+			bool (*want)(void *wctx, const char *chain), void *wctx,
+			struct xtblob_info *info, struct xtversion **out);
+	/*
+	 * save - run the save program for @table: each line (no newline, NUL-terminated,
+	 * borrowed for the call) to @line(@arg, line), @tick(@arg) every 10 ms meanwhile.
+	 * 0, or the first negative value @line returned, or -errno.
+	 */
+	int	(*save)(void *ctx, int family, const char *table,
+			int (*line)(void *arg, char *line), void (*tick)(void *arg), void *arg);
 	/* barrier - queue barrier @pos on the NFLOG socket (errors ignored). */
 	void	(*barrier)(void *ctx, int32_t pos);
 	void	*ctx;

@@ -87,6 +87,21 @@ int xtversion_parse(const struct xtblob_info *info, const void *entries, size_t 
 		    struct xtversion **out);
 void xtversion_free(struct xtversion *v);
 
+/*
+ * The same parse fed as the blob is written: xtparse_feed() reads the entries that lie
+ * whole below @upto bytes of @entries (the same base every call) and never looks below
+ * xtparse_done() again, so a caller may drop those bytes; xtparse_end() checks the whole
+ * table was fed and gives the version (0), or -EINVAL / -ENOMEM; it frees @p either way.
+ * xtparse_feed() returns 0 or the first error.
+ */
+struct xtparse;
+struct xtparse *xtparse_new(const struct xtblob_info *info,
+			    bool (*want)(void *ctx, const char *chain), void *ctx);
+int xtparse_feed(struct xtparse *p, const void *entries, size_t upto);
+size_t xtparse_done(const struct xtparse *p);
+int xtparse_end(struct xtparse *p, struct xtversion **out);
+void xtparse_free(struct xtparse *p);
+
 /* xtversion_fp - the version's fingerprint: equal fingerprints, equal rules everywhere. */
 uint64_t xtversion_fp(const struct xtversion *v);
 uint32_t xtversion_rules(const struct xtversion *v);	/* entries that are rules */

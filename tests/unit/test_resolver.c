@@ -313,8 +313,9 @@ static int fake_info(void *ctx, int family, const char *table, struct xtblob_inf
 	return 0;
 }
 
-static int fake_get(void *ctx, int family, const char *table, struct xtblob_info *info,
-		    void **blob, size_t *len)
+static int fake_read(void *ctx, int family, const char *table,
+		     bool (*want)(void *wctx, const char *chain), void *wctx,
+		     struct xtblob_info *info, struct xtversion **out)
 {
 	struct fake *f = ctx;
 
@@ -322,23 +323,17 @@ static int fake_get(void *ctx, int family, const char *table, struct xtblob_info
 	if (strcmp(table, "nat") != 0)
 		return -ENOENT;
 	*info = f->now->info;
-	*blob = f->now->entries;
-	*len = f->now->info.size;
-	return 0;
+	return xtversion_parse(&f->now->info, f->now->entries, f->now->info.size, want, wctx,
+			       out);
 }
 
-static void fake_put(void *ctx, void *blob, size_t len)
-{
-	(void)ctx;
-	(void)blob;
-	(void)len;
-}
-
-static int fake_save(void *ctx, int family, const char *table, char **text,
-		     void (*tick)(void *arg), void *arg)
+static int fake_save(void *ctx, int family, const char *table,
+		     int (*line)(void *arg, char *line), void (*tick)(void *arg), void *arg)
 {
 	struct fake *f = ctx;
 	struct blob *before = f->now;
+	char *text, *l, *next;
+	int ret = 0;
 
 	(void)family;
 	(void)table;
@@ -348,8 +343,15 @@ static int fake_save(void *ctx, int family, const char *table, char **text,
 		tick(arg);
 		f->now = before;
 	}
-	*text = slurp(f->save_file);
-	return 0;
+	text = slurp(f->save_file);
+	for (l = text; !ret && l && *l; l = next) {
+		next = strchr(l, '\n');
+		if (next)
+			*next++ = '\0';
+		ret = line(arg, l);
+	}
+	free(text);
+	return ret;
 }
 
 static void fake_barrier(void *ctx, int32_t pos)
@@ -376,7 +378,7 @@ static struct env *env_new(void)
 	blob_load(&e->v1, "kube-v1.xtblob");
 	e->f.now = &e->v0;
 	e->f.save_file = "kube-v0.save";
-	e->src = (struct resolver_source){ fake_info, fake_get, fake_put, fake_save,
+	e->src = (struct resolver_source){ fake_info, fake_read, fake_save,
 					   fake_barrier, &e->f };
 	e->rd = resolver_reader_new(&e->src);
 	assert_non_null(e->rd);

@@ -66,6 +66,7 @@
 
 #define MAX_TABLES	16
 #define HIST		256	/* rounds remembered per table */
+#define MAX_VERSIONS	6	/* distinct versions held per table (~5 MiB each at 80k rules) */
 #define SAVE_TRIES	3
 
 /* --- the reader --------------------------------------------------------------------------- */
@@ -91,6 +92,8 @@ struct rtab {
 	int		family;
 	char		name[TRACE_NAME_MAX];
 	int32_t		first;		/* first round that read it, -1 none yet */
+	int32_t		oldest;		/* rounds before it are forgotten */
+	uint32_t	nver;		/* distinct versions in hist[] */
 	struct rslot	hist[HIST];
 	uint64_t	sig;		/* the last GET_INFO seen */
 	bool		has_sig;
@@ -111,12 +114,30 @@ struct resolver_reader {
 	struct resolver_stats	st;
 };
 
-static void ver_put(struct rver *v)
+/* Drop a reference; true when that freed the version. */
+static bool ver_put(struct rver *v)
 {
 	if (v && --v->refs == 0) {
 		xtversion_free(v->x);
 		free(v);
+		return true;
 	}
+	return false;
+}
+
+/*
+ * Forget round t->oldest. A table that changes all the time (every round a new version)
+ * would otherwise hold HIST versions: the oldest rounds go first, and a record that needs
+ * them gets "table not read in time".
+ */
+static void forget_oldest(struct rtab *t)
+{
+	struct rslot *s = &t->hist[t->oldest % HIST];
+
+	if (ver_put(s->v))
+		t->nver--;
+	s->v = NULL;
+	t->oldest++;
 }
 
 static struct rtab *rtab_find(struct resolver_reader *rd, int family, const char *name)
@@ -171,6 +192,7 @@ int resolver_reader_watch(struct resolver_reader *rd, int family, const char *ta
 	memset(t, 0, sizeof(*t));
 	t->family = family;
 	t->first = -1;
+	t->oldest = rd->round + 1;
 	snprintf(t->name, sizeof(t->name), "%s", table);
 	return 0;
 }
@@ -361,8 +383,8 @@ int32_t resolver_reader_round(struct resolver_reader *rd)
 		struct xtversion *x = got[i].x;
 		struct rver *v = NULL;
 
-		ver_put(s->v);
-		memset(s, 0, sizeof(*s));
+		while (t->oldest <= k - HIST)
+			forget_oldest(t);	/* slot k's last user */
 		if (got[i].err == 0) {
 			note_sig(t, info_sig(&got[i].info));
 			v = ver_find(t, xtversion_fp(x));
@@ -372,13 +394,17 @@ int32_t resolver_reader_round(struct resolver_reader *rd)
 			} else if (!(v = calloc(1, sizeof(*v)))) {
 				xtversion_free(x);
 			} else {
+				while (t->nver >= MAX_VERSIONS && t->oldest < k)
+					forget_oldest(t);
 				v->x = x;
 				v->fp = xtversion_fp(x);
 				v->wanted_gen = t->wanted_gen;
 				v->refs = 1;
+				t->nver++;
 				rd->st.versions++;
 			}
 		}
+		memset(s, 0, sizeof(*s));
 		s->v = v;
 		/* One version at both ends: no change may have been polled; two: one change. */
 		s->simple = v && prev && prev->v && t->first >= 0 && t->first < k &&
@@ -388,7 +414,7 @@ int32_t resolver_reader_round(struct resolver_reader *rd)
 		if (v && prev && prev->v && prev->v->fp != v->fp)
 			t->save_fails = 0;
 		if (v && t->first < 0)
-			t->first = k;
+			t->first = t->oldest = k;
 	}
 	rd->round = k;
 	rd->st.rounds++;
@@ -437,7 +463,7 @@ int resolver_reader_answer(struct resolver_reader *rd, const struct resolver_que
 	}
 	if (lo < 0 || t->first < 0 || lo < t->first)
 		return unresolved(rd, a, RESOLVER_REASON_START);
-	if (rd->round - lo >= HIST)
+	if (lo < t->oldest)
 		return unresolved(rd, a, RESOLVER_REASON_LATE);
 	for (int32_t i = lo; i <= hi; i++) {
 		const struct rslot *s = &t->hist[i % HIST];

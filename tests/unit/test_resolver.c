@@ -592,6 +592,39 @@ static void test_save_misaligned(void **state)
 	env_free(e);
 }
 
+/* A table that is another version at every round: old rounds are forgotten, not kept. */
+static void test_versions_bounded(void **state)
+{
+	struct env *e = env_new();
+	struct resolver_query q;
+	struct resolver_answer a;
+	struct resolver_stats st;
+
+	(void)state;
+	resolver_reader_round(e->rd);
+	q = query(-1, "KUBE-SERVICES", TRACE_KIND_RULE, 2);
+	ask(e, &q);
+	for (int i = 0; i < 20; i++) {
+		/* A new wanted chain makes each round's version new (it keeps more evidence). */
+		char chain[32];
+
+		snprintf(chain, sizeof(chain), "C%d", i);
+		q = query(-1, chain, TRACE_KIND_RULE, 1);
+		ask(e, &q);
+		resolver_reader_round(e->rd);
+	}
+	resolver_reader_stats(e->rd, &st);
+	assert_true(st.versions >= 20);
+	q = query(1, "KUBE-SERVICES", TRACE_KIND_RULE, 2);
+	a = ask(e, &q);
+	assert_false(a.has_rule);
+	assert_string_equal(a.reason, RESOLVER_REASON_LATE);
+	q.lo = 2 * 20 + 1;
+	a = ask(e, &q);
+	assert_string_equal(a.rule, SVC1);
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -603,6 +636,7 @@ int main(void)
 		cmocka_unit_test(test_churn_evidence),
 		cmocka_unit_test(test_unseen_version),
 		cmocka_unit_test(test_save_misaligned),
+		cmocka_unit_test(test_versions_bounded),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -1029,7 +1029,17 @@ static uint64_t mono_ns(void)
  * each version is read while it is in force), at most a third of the time; answers as soon
  * as their rounds and texts are there; a save when an answer waits for a text.
  */
+static void reader_loop(int sock, struct resolver_reader *rd, struct resolver_query **pendp);
+
 static void reader_run(int sock, struct resolver_reader *rd)
+{
+	struct resolver_query *pend = NULL;
+
+	reader_loop(sock, rd, &pend);
+	free(pend);
+}
+
+static void reader_loop(int sock, struct resolver_reader *rd, struct resolver_query **pendp)
 {
 	struct resolver_query *pend = NULL;
 	size_t npend = 0, cap = 0;
@@ -1064,7 +1074,7 @@ static void reader_run(int sock, struct resolver_reader *rd)
 
 					if (!q)
 						continue;
-					pend = q;
+					pend = *pendp = q;
 					cap = nc;
 				}
 				pend[npend++] = m.q;
@@ -1235,8 +1245,11 @@ struct resolver *resolver_new(const struct resolver_cfg *cfg)
 		goto err;
 	}
 	if (r->pid == 0) {
+		uint32_t portid = cfg->nflog_portid;
+
 		close(sv[0]);
-		reader_child(sv[1], cfg->nflog_portid, getppid());
+		free(r);	/* the parent's */
+		reader_child(sv[1], portid, getppid());
 	}
 	close(sv[1]);
 	r->sock = sv[0];

@@ -348,14 +348,27 @@ static void poll_tick(void *arg)
 	resolver_reader_poll(((struct save_arg *)arg)->rd);
 }
 
-/* A version of @t equal to @fp read with the current wanted chains, kept from a round. */
-static struct rver *ver_find(struct rtab *t, uint64_t fp)
+/*
+ * The version of @t with fingerprint @fp, kept from a round; NULL if none. @x is its new
+ * read: when it kept evidence for more chains (chains records named since), it takes the old
+ * read's place, for the old rounds too (the rules are the same), and @x is consumed.
+ */
+static struct rver *ver_find(struct rtab *t, uint64_t fp, struct xtversion **x)
 {
 	for (size_t k = 0; k < HIST; k++) {
 		struct rver *v = t->hist[k].v;
 
-		if (v && v->fp == fp && v->wanted_gen == t->wanted_gen)
-			return v;
+		if (!v || v->fp != fp)
+			continue;
+		if (v->wanted_gen != t->wanted_gen) {
+			xtversion_free(v->x);
+			v->x = *x;
+			v->wanted_gen = t->wanted_gen;
+		} else {
+			xtversion_free(*x);
+		}
+		*x = NULL;
+		return v;
 	}
 	return NULL;
 }
@@ -387,9 +400,8 @@ int32_t resolver_reader_round(struct resolver_reader *rd)
 			forget_oldest(t);	/* slot k's last user */
 		if (got[i].err == 0) {
 			note_sig(t, info_sig(&got[i].info));
-			v = ver_find(t, xtversion_fp(x));
+			v = ver_find(t, xtversion_fp(x), &x);
 			if (v) {
-				xtversion_free(x);
 				v->refs++;
 			} else if (!(v = calloc(1, sizeof(*v)))) {
 				xtversion_free(x);
@@ -1021,7 +1033,7 @@ static uint64_t mono_ns(void)
 }
 
 #define POLL_NS		10000000ull	/* GET_INFO polls */
-#define ROUND_IDLE	9		/* times a round's cost between two rounds */
+#define ROUND_IDLE	9		/* times a round's cost between two rounds asked for */
 #define MAX_PENDING	65536
 
 /*
@@ -1043,7 +1055,7 @@ static void reader_loop(int sock, struct resolver_reader *rd, struct resolver_qu
 {
 	struct resolver_query *pend = NULL;
 	size_t npend = 0, cap = 0;
-	uint64_t next_poll = 0, next_round = 0, cost = 0;
+	uint64_t next_poll = 0, last_end = 0, cost = 0;
 	bool kicked = false;
 
 	for (;;) {
@@ -1113,27 +1125,33 @@ static void reader_loop(int sock, struct resolver_reader *rd, struct resolver_qu
 			}
 			i++;
 		}
-		if ((kicked || need_round || changed) && now >= next_round) {
-			uint64_t t0 = mono_ns();
+		/*
+		 * Records wait for the round after them: those rounds take at most a tenth of
+		 * the time (an 80k-rule round is ~120 ms: one a 1.2 s; 16k rules: one a 250
+		 * ms), and that is about how long a packet waits. A change the polls saw is
+		 * read after one round's cost: each version should be read while in force, or
+		 * the records around it have no rule; what that costs is bounded by how often
+		 * the writer writes, and by half the time.
+		 */
+		{
+			uint64_t due = changed ? last_end + cost : last_end + ROUND_IDLE * cost;
 
-			resolver_reader_round(rd);
-			cost = mono_ns() - t0;
-			/*
-			 * Rounds take at most a tenth of the time: an 80k-rule round is ~120 ms,
-			 * so one a 1.2 s; a 16k-rule one every 250 ms. Records wait for the round
-			 * after them, so that is also about how long a packet waits.
-			 */
-			next_round = mono_ns() + ROUND_IDLE * cost;
-			kicked = false;
-			next_poll = 0;	/* answer what the round made possible */
-			continue;
+			if ((kicked || need_round || changed) && now >= due) {
+				uint64_t t0 = mono_ns();
+
+				resolver_reader_round(rd);
+				last_end = mono_ns();
+				cost = last_end - t0;
+				kicked = false;
+				next_poll = 0;	/* answer what the round made possible */
+				continue;
+			}
+			for (size_t i = 0; i < rd->ntab; i++)
+				if (save_tab[i])
+					resolver_reader_save(rd, rd->tab[i].family, rd->tab[i].name);
+			if ((kicked || need_round || changed) && due > now && due < next_poll)
+				next_poll = due;
 		}
-		for (size_t i = 0; i < rd->ntab; i++)
-			if (save_tab[i])
-				resolver_reader_save(rd, rd->tab[i].family, rd->tab[i].name);
-		if ((kicked || need_round || changed) && next_round > now &&
-		    next_round < next_poll)
-			next_poll = next_round;
 	}
 }
 

@@ -20,7 +20,7 @@ read -r services rules period steps ok nulls wrong pct split rest < <(tail -1 "$
 [ "$services" = 300 ] || fail "no result row: $(cat "$T/table" "$T/err")"
 [ "$wrong" = 0 ] || fail "$wrong step(s) name a rule the packet did not meet: $(cat "$T/err")"
 pass "no wrong rule in $steps KUBE-SERVICES steps ($ok resolved, $nulls null)"
-[ "$split" = 0 ] || fail "$split packet(s) without their raw or nat steps: split by a read?"
+[ "$split" = 0 ] || fail "$split packet(s) without their first step (raw PREROUTING): split?"
 pass "no packet split"
 # The churn really moved the numbers under the packets: both versions were met.
 for k in 151 152; do

@@ -29,8 +29,35 @@
  *   get no rule.
  * - Texts come from iptables-legacy-save runs bracketed by two rounds that saw the same
  *   version (and no change polled in between), kept only for chains packets crossed.
+ * - A packet with legacy steps is held (in order with the others) until its steps are
+ *   answered: about one round after its last record (a tenth of the time goes to rounds:
+ *   ~1.2 s for 80k rules, ~0.25 s for 16k, less for small tables), at most wait_ns.
  *
- * A step's "rule" is NULL with one of these reasons (rule_reason), never a guess:
+ * What remains possible: two rewrites that keep the table's size between two rounds, or
+ *   a rewrite and its undo within one 10 ms poll, where the packet met the middle version
+ *   and the versions at both ends hold one rule at its number; and two packets the grouper
+ *   merged (identical NAT-proof fields within its window) whose records interleave with
+ *   consecutive NFLOG numbers, fooling the next-chain evidence.
+ *
+ * A step's "rule" is NULL ("rule":null in JSON) with one of these reasons (rule_reason),
+ * never a guess. Only the first is no loss: there is no rule to show.
+ *   RETURN   a user chain's end: the verdict is "return", there is no rule line.
+ *   CHANGED  the versions the packet may have met hold different rules at that number and
+ *            the packet's own fields (addresses, protocol, ports, the next record's chain)
+ *            fit more than one of them.
+ *   NOFIT    no version read around the packet can have made the record (a version the
+ *            reader never saw, or a record the kernel made in a way we do not model).
+ *   UNSEEN   the GET_INFO polls saw the table change more often than the two rounds around
+ *            the packet explain: a version nobody read may have made it.
+ *   UNREAD   a read of the table failed (or the reader is gone).
+ *   NOTEXT   the rule is certain but three save runs in a row did not match a version read
+ *            on both sides of them (the table kept changing, or the save program failed);
+ *            tried again after the table's next change.
+ *   LATE     the packet waited its bound (resolver_cfg.wait_ns, 5 s) without an answer, or
+ *            its rounds were forgotten (a table that is a new version at every round keeps
+ *            only the last 6 versions).
+ *   START    the record came before the table's first read (a table created after the
+ *            capture started is read from then on).
  */
 #define RESOLVER_REASON_RETURN	"implicit return at the end of the chain"
 #define RESOLVER_REASON_CHANGED	"table changed during capture"

@@ -1422,7 +1422,9 @@ int resolver_hold(struct resolver *r, const struct packet *p, bool single)
 		}
 		m.q.pkt = s->pkt;
 		if (send(r->sock, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof(m)) {
-			s->rule_reason = RESOLVER_REASON_LATE;
+			/* A full queue is a late answer; a reader that is gone, no reader. */
+			s->rule_reason = errno == EAGAIN ? RESOLVER_REASON_LATE :
+						RESOLVER_REASON_UNREAD;
 			continue;
 		}
 		h->left++;

@@ -63,8 +63,12 @@ static int emit_packet(void *ctx, const struct packet *p, bool single)
 	struct ct_entry ce;
 	struct ct_tuple t;
 
-	if (pl->done)
+	if (pl->done) {
+		/* Held when --count was reached: dropped, like the grouper's open packets. */
+		if (!single)
+			pl->sum.dropped++;
 		return -1;
+	}
 	if (pl->cfg.nftrule)
 		nftrule_resolve(pl->cfg.nftrule, (struct trace_record *)p->steps, p->nsteps,
 				pl->mono_ns);
@@ -412,8 +416,10 @@ int pipeline_finish(struct pipeline *pl, const char *marker_name)
 		pl->sum.dropped += grouper_discard(pl->grouper);
 	else
 		grouper_flush(pl->grouper);
-	/* Held packets: their answers (bounded wait), in order. */
-	if (pl->cfg.resolver)
+	/* Held packets: their answers (bounded wait), in order; past --count, dropped. */
+	if (pl->cfg.resolver && pl->done)
+		resolver_release(pl->cfg.resolver, UINT64_MAX, emit_packet, pl);
+	else if (pl->cfg.resolver)
 		resolver_finish(pl->cfg.resolver, emit_packet, pl);
 	if (pl->done)	/* flush may have reached the count too */
 		pl->sum.dropped += grouper_discard(pl->grouper);

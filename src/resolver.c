@@ -1497,8 +1497,13 @@ int resolver_release(struct resolver *r, uint64_t now_ns, resolver_emit_fn emit,
 			    !s->rule_reason)
 				s->rule_reason = RESOLVER_REASON_LATE;
 		}
-		if (ret == 0)
-			ret = emit(ctx, &h->p, h->single);
+		/* Each one is handed over, also after a failure: the caller counts them. */
+		{
+			int e = emit(ctx, &h->p, h->single);
+
+			if (e < 0 && ret == 0)
+				ret = e;
+		}
 		held_free(h);
 		r->head = (r->head + 1) % r->cap;
 		r->n--;

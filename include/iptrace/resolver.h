@@ -196,8 +196,9 @@ void resolver_feed(struct resolver *r, const void *buf, size_t len);
 
 /*
  * resolver_release - emit held packets that are ready (or past the wait bound at @now_ns),
- * in order. Returns 0 or emit's negative value. resolver_deadline() says when the head's
- * bound passes (UINT64_MAX if nothing is held).
+ * in order, each one even after @emit failed (it decides what a failure means for the
+ * rest, e.g. counting them as dropped). Returns 0 or emit's first negative value.
+ * resolver_deadline() says when the head's bound passes (UINT64_MAX if nothing is held).
  */
 int resolver_release(struct resolver *r, uint64_t now_ns, resolver_emit_fn emit, void *ctx);
 uint64_t resolver_deadline(const struct resolver *r);

@@ -123,6 +123,9 @@ int loop_run(const struct loop_cfg *c, enum loop_stage *stage)
 				*stage = LOOP_RECEIVE;
 				return r;
 			}
+			/* A peer that is gone (the table reader's socket): read, not polled again. */
+			if (pfd[i].revents & POLLHUP)
+				pfd[i].fd = -1;
 		}
 		if (c->ops->tick)
 			c->ops->tick(c->ctx, loop_clock_ns(CLOCK_MONOTONIC), loop_clock_ns(CLOCK_REALTIME));

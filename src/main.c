@@ -290,7 +290,7 @@ static int live_datagram(void *ctx, uint16_t source, uint64_t mono, uint64_t wal
 {
 	struct live_feed *f = ctx;
 
-	if (f->lv->rec)
+	if (f->lv->rec && source != RESOLVER_SOURCE)
 		nlrec_write(f->lv->rec, source, mono, buf, len);
 	pipeline_set_clock(f->pl, mono, wall);
 	return pipeline_dispatch(f->pl, source, buf, len);
@@ -354,7 +354,7 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 		.tick = live_tick, .done = live_done, .flush = live_flush,
 	};
 	struct live_feed feed = { .lv = lv, .pl = pl };
-	struct loop_source src[2];
+	struct loop_source src[3];
 	struct loop_cfg cfg = {
 		.src = src, .end_ns = loop_end_ns(o->duration),
 		.stop = &stop_signal, .waitmask = waitmask, .rx = lv->rx, .ops = &ops,
@@ -367,6 +367,8 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 		src[cfg.nsrc++] = (struct loop_source){ nflog_src_fd(lv->nflog), NLREC_NFLOG };
 	if (lv->nftrace)
 		src[cfg.nsrc++] = (struct loop_source){ nftrace_src_fd(lv->nftrace), NLREC_NFTRACE };
+	if (lv->resolver)
+		src[cfg.nsrc++] = (struct loop_source){ resolver_fd(lv->resolver), RESOLVER_SOURCE };
 	ret = loop_run(&cfg, &stage);
 	if (ret < 0) {
 		diag_error("%s: %s", stage == LOOP_POLL ? "poll" : "receiving trace records", strerror(-ret));
@@ -693,11 +695,16 @@ static int trace_begin(struct run *r)
 	rc = live_setup(o, lv, r->lock, tag, desc);
 	if (rc)
 		return rc;
-	/* After the marker: its own rules are in the tables the resolver first looks at. */
-	lv->resolver = resolver_new(&(struct resolver_cfg){ 0 });
-	if (!lv->resolver) {
-		diag_error("out of memory");
-		return EXIT_FAILURE;
+	/*
+	 * After the marker (its own rules are in the tables the reader first reads), before
+	 * capabilities go (the reader keeps what GET_ENTRIES needs).
+	 */
+	if (lv->nflog) {
+		lv->resolver = resolver_new(&(struct resolver_cfg){
+			.nflog_portid = nflog_src_portid(lv->nflog) });
+		if (!lv->resolver)
+			diag_warning("cannot start the table reader (%s): legacy steps show no rule "
+				     "text", strerror(errno));
 	}
 	/* In the traced namespace; its events come on the nftrace socket (pipeline.c). */
 	if (lv->nftrace && !(lv->nftrule = nftrule_new(&(struct nftrule_cfg){ 0 })))

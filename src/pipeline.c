@@ -51,24 +51,31 @@ static void name_nft_verdicts(struct pipeline *pl, struct trace_record *steps, s
 	}
 }
 
-static int on_packet(void *ctx, const struct packet *p)
+/*
+ * A packet whose rules are known (or one --no-group record, @single): the rest of the
+ * resolve stage, then the sink. Called in the order packets completed.
+ */
+static int emit_packet(void *ctx, const struct packet *p, bool single)
 {
 	struct pipeline *pl = ctx;
 	struct packet q = *p;
 	struct ct_entry ce;
 	struct ct_tuple t;
 
-	if (pl->done)
+	if (pl->done) {
+		/* Held when --count was reached: dropped, like the grouper's open packets. */
+		if (!single)
+			pl->sum.dropped++;
 		return -1;
-	/*
-	 * The resolve stage. The steps are the grouper's own buffer, lent for this call: the
-	 * resolver fills their rule fields in place rather than copying up to max_steps records.
-	 */
-	if (pl->cfg.resolver)
-		resolver_resolve(pl->cfg.resolver, (struct trace_record *)p->steps, p->nsteps);
+	}
 	if (pl->cfg.nftrule)
 		nftrule_resolve(pl->cfg.nftrule, (struct trace_record *)p->steps, p->nsteps,
 				pl->mono_ns);
+	if (single) {
+		if (!pl->sink->ops->record || pl->sink->ops->record(pl->sink, p->steps) < 0)
+			pl->sink_err = -EIO;
+		return 0;
+	}
 	if (p->has_nft)
 		name_nft_verdicts(pl, (struct trace_record *)p->steps, p->nsteps);
 	/* --nat: one lookup per packet, by the tuple it was first seen with. */
@@ -83,6 +90,23 @@ static int on_packet(void *ctx, const struct packet *p)
 		return -1;	/* stop emitting: the rest are dropped */
 	}
 	return 0;
+}
+
+/*
+ * The grouper's emit. With legacy tables the resolver holds the packet (a copy) until its
+ * rules are certain or its wait bound passes, and hands packets back in order.
+ */
+static int on_packet(void *ctx, const struct packet *p)
+{
+	struct pipeline *pl = ctx;
+
+	if (pl->done)
+		return -1;
+	if (!pl->cfg.resolver)
+		return emit_packet(pl, p, false);
+	if (resolver_hold(pl->cfg.resolver, p, false) < 0)
+		return -1;
+	return resolver_release(pl->cfg.resolver, pl->mono_ns, emit_packet, pl) < 0 ? -1 : 0;
 }
 
 struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
@@ -143,13 +167,15 @@ static inline int add(struct pipeline *pl, struct trace_record *rec)
 	if (pl->cfg.resolver)
 		resolver_observe(pl->cfg.resolver, rec);
 	if (pl->cfg.no_group) {
-		if (pl->cfg.resolver)
-			resolver_resolve(pl->cfg.resolver, rec, 1);
-		if (pl->cfg.nftrule)
-			nftrule_resolve(pl->cfg.nftrule, rec, 1, pl->mono_ns);
-		if (!pl->sink->ops->record || pl->sink->ops->record(pl->sink, rec) < 0)
-			return -EIO;
-		return 0;
+		struct packet one = { .nsteps = 1, .steps = rec };
+
+		if (!pl->cfg.resolver)
+			emit_packet(pl, &one, true);
+		else if (resolver_hold(pl->cfg.resolver, &one, true) < 0)
+			return -ENOMEM;
+		else
+			resolver_release(pl->cfg.resolver, pl->mono_ns, emit_packet, pl);
+		return pl->sink_err;
 	}
 	return grouper_add(pl->grouper, rec, pl->mono_ns) == -ENOMEM ? -ENOMEM : 0;
 }
@@ -212,9 +238,17 @@ static int nflog_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct pipeline *pl = data;
 	/* Decoded where the grouper will keep it, most of the time (grouper_slot()). */
-	struct trace_record *rec = grouper_slot(pl->grouper);
-	int ret = nflog_decode(nlh, rec);
+	struct trace_record *rec;
+	int ret;
 
+	/* The table reader's barriers share the queue with the records (resolver.h). */
+	if (nlh->nlmsg_type == RESOLVER_BARRIER_TYPE) {
+		if (pl->cfg.resolver)
+			resolver_barrier(pl->cfg.resolver, nlh);
+		return MNL_CB_OK;
+	}
+	rec = grouper_slot(pl->grouper);
+	ret = nflog_decode(nlh, rec);
 	if (ret == -ENOMSG) {
 		pl->sum.skipped++;
 		return MNL_CB_OK;
@@ -278,6 +312,12 @@ static inline int dispatch(struct pipeline *pl, uint16_t source, const void *buf
 		/* Trace multicast, ruleset events and the chain dump's replies. */
 		ret = nlrec_walk(buf, len, nftrace_cb, pl, &broken);
 		break;
+	case RESOLVER_SOURCE:
+		if (pl->cfg.resolver) {
+			resolver_feed(pl->cfg.resolver, buf, len);
+			resolver_release(pl->cfg.resolver, pl->mono_ns, emit_packet, pl);
+		}
+		return pl->sink_err;
 	default:
 		return 0;	/* a source this build doesn't decode */
 	}
@@ -320,9 +360,9 @@ int pipeline_flush(struct pipeline *pl)
 
 int pipeline_tick(struct pipeline *pl)
 {
-	if (pl->cfg.resolver)
-		resolver_tick(pl->cfg.resolver);
 	grouper_expire(pl->grouper, pl->mono_ns);
+	if (pl->cfg.resolver)
+		resolver_release(pl->cfg.resolver, pl->mono_ns, emit_packet, pl);
 	return pl->sink_err;
 }
 
@@ -330,7 +370,7 @@ uint64_t pipeline_deadline(const struct pipeline *pl)
 {
 	uint64_t d = grouper_next_deadline(pl->grouper);
 
-	/* The resolver's periodic check, so a ruleset change is seen while no records arrive. */
+	/* A held packet's wait bound. */
 	if (pl->cfg.resolver && resolver_deadline(pl->cfg.resolver) < d)
 		d = resolver_deadline(pl->cfg.resolver);
 	return d;
@@ -368,6 +408,11 @@ int pipeline_finish(struct pipeline *pl, const char *marker_name)
 		pl->sum.dropped += grouper_discard(pl->grouper);
 	else
 		grouper_flush(pl->grouper);
+	/* Held packets: their answers (bounded wait), in order; past --count, dropped. */
+	if (pl->cfg.resolver && pl->done)
+		resolver_release(pl->cfg.resolver, UINT64_MAX, emit_packet, pl);
+	else if (pl->cfg.resolver)
+		resolver_finish(pl->cfg.resolver, emit_packet, pl);
 	if (pl->done)	/* flush may have reached the count too */
 		pl->sum.dropped += grouper_discard(pl->grouper);
 	pipeline_summary(pl, &sum);

@@ -1,588 +1,949 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* resolver.c: legacy trace steps → rule text and verdict from iptables-save, following changes */
+/* resolver.c: legacy trace steps → rule text and verdict, bounded by barriers in our own queue */
 
 /*
- * Why iptables-save and not libxtables: the save program is the canonical printer people
- * compare with (`iptables-legacy-save`), it knows every extension the system has, and it
- * keeps libxtables' global state (xtables_init, loaded extension lists, exit handlers) out of
- * this process. It runs once per table on first need and once per real change, never per
- * record; the per-step work is a lookup in the parsed text.
+ * Why this shape (resolver.h has the summary):
  *
- * Following changes: legacy tables have no generation number, and IPT_SO_GET_INFO alone
- * misses a rewrite that keeps the sizes (kube-proxy moving an endpoint from .47 to .48). So
- * a table's fingerprint hashes GET_INFO plus the GET_ENTRIES blob with the counters zeroed.
- * Each fingerprint seen is a version ("epoch") with the times it was first and last seen; a
- * packet can have met every version whose possible time span overlaps the packet's (from
- * latency before its receipt up to the receipt). Versions in which the kernel's rule number
- * cannot exist are ruled out; if the rest disagree on the rule, there is no answer.
+ * Time is no bound. A record's receive time says nothing of when the kernel queued it: the
+ * loop may be late by any amount. Order is. With the default loginfo nfnetlink_log's
+ * effective qthreshold is 1, so ipt_do_table() -> trace_packet() -> nfulnl_log_packet()
+ * queues each record on our socket before the rule's target runs. xt_replace_table() swaps
+ * table->private and returns only when no CPU still runs the old rules (the caller frees
+ * them next), and __do_replace() holds the xt mutex for all of it, the mutex GET_ENTRIES
+ * (get_entries() -> xt_find_table_lock()) takes too. So when a GET_ENTRIES returns version
+ * F, every record made by an older version is already in our queue. The reader puts a
+ * barrier message into that queue right before (position 2k) and right after (2k+1) the
+ * reads of round k (a second NETLINK_NETFILTER socket may unicast to our unconnected
+ * socket's port id with CAP_NET_ADMIN: netlink_sendmsg()/netlink_allowed()). A record
+ * after barrier 2k+1 and before 2k+2 was made by a version in force between the reads of
+ * rounds k and k+1; one between 2k and 2k+1, by one in force between rounds k-1 and k+1.
+ *
+ * Versions between two rounds that no round read (A -> B -> A): the reader polls GET_INFO
+ * (7 us) every 10 ms; an interval whose polls saw more changes than its two ends explain
+ * (any change when both ends are one version, more than one when they differ) may hold an
+ * unread version, and its steps get no rule. What remains: two rewrites that keep the
+ * table's size, or a rewrite and its undo within 10 ms, between two rounds.
+ *
+ * Reading: GET_ENTRIES of 80,008 kube-proxy rules is a 46 MiB blob and ~80 ms of kernel
+ * time, parsing it 25 ms (measured). That runs in the reader, a child process, so receiving
+ * and grouping never wait for it, and the blob is parsed as the kernel writes it (ufeed
+ * below) so that only ~1 MiB of it is ever resident. A version keeps 16 bytes a rule
+ * (xtblob.h), shared between rounds that read the same fingerprint; evidence and texts only
+ * for chains records named; at most MAX_VERSIONS versions a table.
+ *
+ * When to read: a record asks for a round (its upper barrier); such rounds take at most a
+ * tenth of the time. A change the polls saw is read after one round's cost, so that each
+ * version is read while it is in force (else the records around it get no rule).
+ *
+ * Texts: iptables-legacy-save run between two rounds; its lines belong to the version both
+ * rounds read when they read the same one with no change polled in between, and each line's
+ * target must be that rule's. Only lines of chains records named are kept.
  */
 /* net/if.h (through record.h) before the uapi headers, which then skip their copy of it. */
-#include "iptrace/loop.h"
 #include "iptrace/resolver.h"
+#include "iptrace/loop.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
-#include <stdbool.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <pthread.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <linux/netlink.h>
+#include <linux/userfaultfd.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4/ip_tables.h>
 #include <linux/netfilter_ipv6/ip6_tables.h>
 
-#define EPOCHS		4		/* versions kept per table */
-#define LOAD_TRIES	3
+#include "iptrace/privs.h"
+
 #define MAX_TABLES	16
+#define HIST		256	/* rounds remembered per table */
+#define MAX_VERSIONS	6	/* distinct versions held per table (~5 MiB each at 80k rules) */
+#define SAVE_TRIES	3
 
-static const char REASON_CHANGED[] = "table changed during capture";
-static const char REASON_RETURN[] = "implicit return at the end of the chain";
-static const char REASON_UNREAD[] = "cannot read the ruleset";
-static const char VERDICT_RETURN[] = "return";
+/* --- the reader --------------------------------------------------------------------------- */
 
-struct rule {
-	const char	*text;		/* "-A CHAIN ...", into snap.buf */
-	char		*verdict;	/* malloc'd */
-	bool		cont;		/* non-terminal target: the packet goes on */
-	bool		uncond;		/* "-A C -j ACCEPT|DROP|RETURN|QUEUE": traced as policy/return */
+struct rver {
+	struct xtversion	*x;
+	uint64_t		fp;
+	uint32_t		wanted_gen;	/* the wanted chains it kept evidence for */
+	int			refs;
 };
 
-struct chain {
-	const char	*name;		/* into snap.buf */
-	const char	*policy;	/* into snap.buf; NULL for a user chain */
-	char		*ptext;		/* "-P CHAIN POLICY", malloc'd */
-	struct rule	*rules;
-	size_t		n, cap;
+struct rslot {
+	struct rver	*v;		/* NULL: the read failed */
+	bool		simple;		/* no unread version between the last round and this */
 };
 
-struct snap {
-	char		*buf;		/* the save text, cut into strings */
-	struct chain	*chains;	/* sorted by name after parsing */
-	size_t		n, cap;
+struct rtext {
+	uint64_t	id;
+	char		*text;		/* NULL: empty slot */
 };
 
-struct epoch {
-	uint64_t	fp;
-	uint64_t	first_read;	/* clock after the first check that saw fp */
-	uint64_t	last_seen;	/* clock before the last check that saw fp */
-	struct snap	*snap;		/* NULL until read */
-	int		err;		/* why the read failed, 0 if not tried or fine */
-};
-
-struct rtable {
+struct rtab {
 	int		family;
 	char		name[TRACE_NAME_MAX];
-	struct epoch	ep[EPOCHS];	/* oldest first */
-	size_t		nep;
-	bool		evicted;	/* older versions existed; they end at ep[0].first_read */
-	bool		used;		/* a record named it: read new versions as they appear */
-	uint64_t	last_check;
-	uint64_t	last_reread;	/* forced re-read for an impossible rule number */
-	uint64_t	cost_ns;	/* how long the last fingerprint took */
+	int32_t		first;		/* first round that read it, -1 none yet */
+	int32_t		oldest;		/* rounds before it are forgotten */
+	uint32_t	nver;		/* distinct versions in hist[] */
+	struct rslot	hist[HIST];
+	uint64_t	sig;		/* the last GET_INFO seen */
+	bool		has_sig;
+	uint32_t	changes;	/* GET_INFO changes polled since the last round */
+	char		**wanted;	/* sorted chain names records named */
+	size_t		nwanted, capwanted;
+	uint32_t	wanted_gen;
+	struct rtext	*texts;		/* open addressing by identity */
+	size_t		ntexts, captexts;
+	int		save_fails;
 };
 
-
-struct resolver {
-	struct resolver_cfg	cfg;
-	struct resolver_source	live;
-	const struct resolver_source *src;
-	struct rtable		tab[MAX_TABLES];
+struct resolver_reader {
+	struct resolver_source	src;
+	struct rtab		tab[MAX_TABLES];
 	size_t			ntab;
-	uint64_t		max_load_ns;	/* longest read so far: the loop stalls meanwhile */
-	struct snap		**dead;		/* evicted, freed at the next call (borrowed strings) */
-	size_t			ndead, capdead;
+	int32_t			round;		/* last completed, -1 none */
 	struct resolver_stats	st;
-	/* live source */
-	int			fd[2];		/* raw sockets, AF_INET / AF_INET6, -1 until needed */
-	void			*ebuf;
-	size_t			ebuf_size;
 };
 
-/*
- * A fingerprint costs the kernel's GET_ENTRIES copy: ~30 us for a small table, ~24 ms for
- * 20k kube-proxy rules (measured). Checks are spaced so that they take at most 2% of the
- * time: the refresh interval, or 50 times the cost when that is longer.
- */
-#define COST_FACTOR	50
-
-static uint64_t check_gap(const struct resolver *r, const struct rtable *t)
+/* Drop a reference; true when that freed the version. */
+static bool ver_put(struct rver *v)
 {
-	uint64_t g = COST_FACTOR * t->cost_ns;
-
-	return g > r->cfg.refresh_ns ? g : r->cfg.refresh_ns;
-}
-
-/* --- parsing iptables-save output ---------------------------------------------------- */
-
-static void snap_free(struct snap *s)
-{
-	if (!s)
-		return;
-	for (size_t i = 0; i < s->n; i++) {
-		for (size_t j = 0; j < s->chains[i].n; j++)
-			free(s->chains[i].rules[j].verdict);
-		free(s->chains[i].rules);
-		free(s->chains[i].ptext);
+	if (v && --v->refs == 0) {
+		xtversion_free(v->x);
+		free(v);
+		return true;
 	}
-	free(s->chains);
-	free(s->buf);
-	free(s);
-}
-
-/*
- * Next token of a save line: a word, or a "quoted string" with \" and \\ escapes as
- * xtables' save_string writes them. Returns the token start (quotes included) or NULL at the
- * end; *@len its length.
- */
-static const char *next_token(const char **pp, size_t *len)
-{
-	const char *p = *pp, *start;
-
-	while (*p == ' ')
-		p++;
-	if (!*p)
-		return NULL;
-	start = p;
-	if (*p == '"') {
-		for (p++; *p && *p != '"'; p++)
-			if (*p == '\\' && p[1])
-				p++;
-		if (*p == '"')
-			p++;
-	} else {
-		while (*p && *p != ' ')
-			p++;
-	}
-	*len = (size_t)(p - start);
-	*pp = p;
-	return start;
-}
-
-static bool tok_is(const char *t, size_t len, const char *word)
-{
-	return len == strlen(word) && memcmp(t, word, len) == 0;
-}
-
-static bool in_list(const char *t, size_t len, const char *const *list)
-{
-	for (; *list; list++)
-		if (tok_is(t, len, *list))
-			return true;
 	return false;
 }
 
-/* Binary search: chains are sorted by name once their list is complete. */
-static struct chain *chain_find(const struct snap *s, const char *name)
+/*
+ * Forget round t->oldest. A table that changes all the time (every round a new version)
+ * would otherwise hold HIST versions: the oldest rounds go first, and a record that needs
+ * them gets "table not read in time".
+ */
+static void forget_oldest(struct rtab *t)
 {
-	size_t lo = 0, hi = s->n;
+	struct rslot *s = &t->hist[t->oldest % HIST];
+
+	if (ver_put(s->v))
+		t->nver--;
+	s->v = NULL;
+	t->oldest++;
+}
+
+static struct rtab *rtab_find(struct resolver_reader *rd, int family, const char *name)
+{
+	for (size_t i = 0; i < rd->ntab; i++)
+		if (rd->tab[i].family == family && strcmp(rd->tab[i].name, name) == 0)
+			return &rd->tab[i];
+	return NULL;
+}
+
+struct resolver_reader *resolver_reader_new(const struct resolver_source *src)
+{
+	struct resolver_reader *rd = calloc(1, sizeof(*rd));
+
+	if (!rd)
+		return NULL;
+	rd->src = *src;
+	rd->round = -1;
+	return rd;
+}
+
+void resolver_reader_free(struct resolver_reader *rd)
+{
+	if (!rd)
+		return;
+	for (size_t i = 0; i < rd->ntab; i++) {
+		struct rtab *t = &rd->tab[i];
+
+		for (size_t k = 0; k < HIST; k++)
+			ver_put(t->hist[k].v);
+		for (size_t k = 0; k < t->nwanted; k++)
+			free(t->wanted[k]);
+		free(t->wanted);
+		for (size_t k = 0; k < t->captexts; k++)
+			free(t->texts[k].text);
+		free(t->texts);
+	}
+	free(rd);
+}
+
+int resolver_reader_watch(struct resolver_reader *rd, int family, const char *table)
+{
+	struct rtab *t;
+
+	if (rtab_find(rd, family, table))
+		return 0;
+	if (strlen(table) >= TRACE_NAME_MAX || !*table)
+		return -EINVAL;
+	if (rd->ntab == MAX_TABLES)
+		return -ENOSPC;
+	t = &rd->tab[rd->ntab++];
+	memset(t, 0, sizeof(*t));
+	t->family = family;
+	t->first = -1;
+	t->oldest = rd->round + 1;
+	snprintf(t->name, sizeof(t->name), "%s", table);
+	return 0;
+}
+
+static long wanted_index(const struct rtab *t, const char *chain)
+{
+	size_t lo = 0, hi = t->nwanted;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(name, s->chains[mid].name);
+		int d = strcmp(chain, t->wanted[mid]);
 
-		if (c == 0)
-			return &s->chains[mid];
-		if (c < 0)
+		if (d == 0)
+			return (long)mid;
+		if (d < 0)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
+	return -1 - (long)lo;
+}
+
+static bool wanted(void *ctx, const char *chain)
+{
+	return wanted_index(ctx, chain) >= 0;
+}
+
+static int want_chain(struct rtab *t, const char *chain)
+{
+	long i = wanted_index(t, chain);
+	char *s;
+
+	if (i >= 0)
+		return 0;
+	i = -1 - i;
+	if (t->nwanted == t->capwanted) {
+		size_t nc = t->capwanted ? t->capwanted * 2 : 16;
+		char **p = realloc(t->wanted, nc * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		t->wanted = p;
+		t->capwanted = nc;
+	}
+	s = strdup(chain);
+	if (!s)
+		return -ENOMEM;
+	memmove(&t->wanted[i + 1], &t->wanted[i], (t->nwanted - (size_t)i) * sizeof(char *));
+	t->wanted[i] = s;
+	t->nwanted++;
+	t->wanted_gen++;
+	return 0;
+}
+
+/*
+ * Texts are keyed by the rule's identity and its chain: two chains may hold the same rule
+ * (two endpoints at one address), and the text names its chain.
+ */
+static uint64_t text_key(const char *chain, uint64_t id)
+{
+	uint64_t h = id;
+
+	for (const char *p = chain; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+	return h ^ (h >> 31);
+}
+
+static const char *text_get(const struct rtab *t, uint64_t id)
+{
+	if (!t->captexts)
+		return NULL;
+	for (size_t i = id & (t->captexts - 1);; i = (i + 1) & (t->captexts - 1)) {
+		if (!t->texts[i].text)
+			return NULL;
+		if (t->texts[i].id == id)
+			return t->texts[i].text;
+	}
+}
+
+/* Takes @text. */
+static int text_put(struct rtab *t, uint64_t id, char *text)
+{
+	size_t i;
+
+	if (text_get(t, id)) {
+		free(text);
+		return 0;
+	}
+	if ((t->ntexts + 1) * 2 > t->captexts) {
+		size_t nc = t->captexts ? t->captexts * 2 : 256;
+		struct rtext *n = calloc(nc, sizeof(*n));
+
+		if (!n) {
+			free(text);
+			return -ENOMEM;
+		}
+		for (size_t k = 0; k < t->captexts; k++) {
+			if (!t->texts[k].text)
+				continue;
+			for (i = t->texts[k].id & (nc - 1); n[i].text; i = (i + 1) & (nc - 1))
+				;
+			n[i] = t->texts[k];
+		}
+		free(t->texts);
+		t->texts = n;
+		t->captexts = nc;
+	}
+	for (i = id & (t->captexts - 1); t->texts[i].text; i = (i + 1) & (t->captexts - 1))
+		;
+	t->texts[i].id = id;
+	t->texts[i].text = text;
+	t->ntexts++;
+	return 0;
+}
+
+static uint64_t info_sig(const struct xtblob_info *in)
+{
+	uint64_t h = (uint64_t)in->num_entries << 32 | in->size;
+
+	for (int i = 0; i < 5; i++)
+		h = (h ^ ((uint64_t)in->hook_entry[i] << 32 | in->underflow[i])) *
+		    0x9e3779b97f4a7c15ull;
+	return h ^ in->valid_hooks;
+}
+
+static void note_sig(struct rtab *t, uint64_t sig)
+{
+	if (t->has_sig && sig != t->sig)
+		t->changes++;
+	t->sig = sig;
+	t->has_sig = true;
+}
+
+void resolver_reader_poll(struct resolver_reader *rd)
+{
+	for (size_t i = 0; i < rd->ntab; i++) {
+		struct rtab *t = &rd->tab[i];
+		struct xtblob_info in;
+
+		if (rd->src.info(rd->src.ctx, t->family, t->name, &in) == 0)
+			note_sig(t, info_sig(&in));
+	}
+}
+
+/* What a save run's callbacks get: the lines' collector and the reader for the polls. */
+struct save_arg {
+	void			*run;
+	struct resolver_reader	*rd;
+};
+
+static void poll_tick(void *arg)
+{
+	resolver_reader_poll(((struct save_arg *)arg)->rd);
+}
+
+/*
+ * The version of @t with fingerprint @fp, kept from a round; NULL if none. @x is its new
+ * read: when it kept evidence for more chains (chains records named since), it takes the old
+ * read's place, for the old rounds too (the rules are the same), and @x is consumed.
+ */
+static struct rver *ver_find(struct rtab *t, uint64_t fp, struct xtversion **x)
+{
+	for (size_t k = 0; k < HIST; k++) {
+		struct rver *v = t->hist[k].v;
+
+		if (!v || v->fp != fp)
+			continue;
+		if (v->wanted_gen != t->wanted_gen) {
+			xtversion_free(v->x);
+			v->x = *x;
+			v->wanted_gen = t->wanted_gen;
+		} else {
+			xtversion_free(*x);
+		}
+		*x = NULL;
+		return v;
+	}
 	return NULL;
 }
 
-static int chain_cmp(const void *a, const void *b)
+int32_t resolver_reader_round(struct resolver_reader *rd)
 {
-	return strcmp(((const struct chain *)a)->name, ((const struct chain *)b)->name);
-}
+	int32_t k = rd->round + 1;
+	struct {
+		struct xtversion	*x;
+		struct xtblob_info	info;
+		int			err;
+	} got[MAX_TABLES];
 
-/* The verdict of a rule line, from its target: the last -j/-g outside quoted strings. */
-static int rule_verdict(const struct snap *s, struct rule *r, const char *after_chain)
-{
-	/* Targets that end the chain's traversal (standard verdicts and terminal extensions). */
-	static const char *const terminal[] = {
-		"ACCEPT", "DROP", "RETURN", "QUEUE", "REJECT", "DNAT", "SNAT", "MASQUERADE",
-		"REDIRECT", "NETMAP", "NFQUEUE", "SYNPROXY", "TPROXY", "TARPIT", NULL,
-	};
-	/* Targets that return XT_CONTINUE: the packet goes on to the next rule. */
-	static const char *const nonterminal[] = {
-		"MARK", "CONNMARK", "LOG", "NFLOG", "ULOG", "TRACE", "CLASSIFY", "DSCP", "TOS",
-		"TTL", "HL", "ECN", "CHECKSUM", "TCPMSS", "TCPOPTSTRIP", "SET", "CT", "NOTRACK",
-		"AUDIT", "SECMARK", "CONNSECMARK", "IDLETIMER", "LED", "TEE", "RATEEST", "HMARK",
-		"CLUSTERIP", NULL,
-	};
-	static const char *const standard[] = { "ACCEPT", "DROP", "RETURN", "QUEUE", NULL };
-	const char *p = after_chain, *t, *tgt = NULL, *kw = NULL;
-	size_t len, tlen = 0, ntok = 0;
-	char name[TRACE_NAME_MAX];
+	rd->src.barrier(rd->src.ctx, 2 * k);
+	for (size_t i = 0; i < rd->ntab; i++) {
+		got[i].x = NULL;
+		got[i].err = rd->src.read(rd->src.ctx, rd->tab[i].family, rd->tab[i].name, wanted,
+					  &rd->tab[i], &got[i].info, &got[i].x);
+	}
+	rd->src.barrier(rd->src.ctx, 2 * k + 1);
+	for (size_t i = 0; i < rd->ntab; i++) {
+		struct rtab *t = &rd->tab[i];
+		struct rslot *s = &t->hist[k % HIST];
+		const struct rslot *prev = k ? &t->hist[(k - 1) % HIST] : NULL;
+		struct xtversion *x = got[i].x;
+		struct rver *v = NULL;
 
-	while ((t = next_token(&p, &len))) {
-		bool go = tok_is(t, len, "-g");
-
-		ntok++;
-		if ((go || tok_is(t, len, "-j")) && (t = next_token(&p, &len))) {
-			ntok++;
-			kw = go ? "goto" : "jump";
-			tgt = t;
-			tlen = len;
+		while (t->oldest <= k - HIST)
+			forget_oldest(t);	/* slot k's last user */
+		if (got[i].err == 0) {
+			note_sig(t, info_sig(&got[i].info));
+			v = ver_find(t, xtversion_fp(x), &x);
+			if (v) {
+				v->refs++;
+			} else if (!(v = calloc(1, sizeof(*v)))) {
+				xtversion_free(x);
+			} else {
+				while (t->nver >= MAX_VERSIONS && t->oldest < k)
+					forget_oldest(t);
+				v->x = x;
+				v->fp = xtversion_fp(x);
+				v->wanted_gen = t->wanted_gen;
+				v->refs = 1;
+				t->nver++;
+				rd->st.versions++;
+			}
 		}
+		memset(s, 0, sizeof(*s));
+		s->v = v;
+		/* One version at both ends: no change may have been polled; two: one change. */
+		s->simple = v && prev && prev->v && t->first >= 0 && t->first < k &&
+			    t->changes <= (prev->v->fp == v->fp ? 0u : 1u);
+		t->changes = 0;
+		/* After SAVE_TRIES failed saves, texts wait for another version to try again. */
+		if (v && prev && prev->v && prev->v->fp != v->fp)
+			t->save_fails = 0;
+		if (v && t->first < 0)
+			t->first = t->oldest = k;
 	}
-	if (!tgt) {
-		r->verdict = strdup("continue");	/* no target: counts only */
-		r->cont = true;
-		return r->verdict ? 0 : -ENOMEM;
-	}
-	if (tlen >= TRACE_NAME_MAX)
-		tlen = TRACE_NAME_MAX - 1;
-	memcpy(name, tgt, tlen);
-	name[tlen] = '\0';
-	r->uncond = ntok == 2 && in_list(tgt, tlen, standard);
-	if (strcmp(kw, "goto") == 0 || chain_find(s, name)) {
-		char v[TRACE_NAME_MAX + 8];
-
-		snprintf(v, sizeof(v), "%s %s", kw, name);
-		r->verdict = strdup(v);
-	} else {
-		r->verdict = strdup(name);
-		r->cont = in_list(tgt, tlen, nonterminal) && !in_list(tgt, tlen, terminal);
-	}
-	return r->verdict ? 0 : -ENOMEM;
+	rd->round = k;
+	rd->st.rounds++;
+	return k;
 }
 
-/*
- * Parse one table of iptables-save output (with or without -c counters). Takes @buf.
- * Returns 0 or -EINVAL (not save output, or more than one table) / -ENOMEM.
- */
-static int snap_parse(char *buf, struct snap **out)
+/* Fill @a as "no rule, for @reason". */
+static int unresolved(struct resolver_reader *rd, struct resolver_answer *a, const char *reason)
 {
-	struct snap *s = calloc(1, sizeof(*s));
-	char *line = buf, *next;
-	struct chain *last = NULL;
-	bool sorted = false;
-	int tables = 0, ret = -EINVAL;
+	a->has_rule = false;
+	snprintf(a->reason, sizeof(a->reason), "%s", reason);
+	rd->st.unresolved++;
+	return 1;
+}
 
-	if (!s) {
-		free(buf);
+int resolver_reader_answer(struct resolver_reader *rd, const struct resolver_query *q,
+			   struct resolver_answer *a, bool *need_round, bool *need_save)
+{
+	const struct xt_rule *pick = NULL;
+	const struct rver *pv = NULL;
+	const struct xt_chain *c;
+	struct rtab *t;
+	int32_t k, lo, hi;
+	bool cont;
+
+	*need_round = *need_save = false;
+	memset(a, 0, offsetof(struct resolver_answer, rule));
+	a->rule[0] = '\0';
+	a->id = q->id;
+	t = rtab_find(rd, q->family, q->table);
+	if (!t) {
+		/* A table made after the start: followed from the next round on. */
+		resolver_reader_watch(rd, q->family, q->table);
+		return unresolved(rd, a, RESOLVER_REASON_START);
+	}
+	if (want_chain(t, q->chain) < 0)
 		return -ENOMEM;
+	if (q->lo < 0)
+		return unresolved(rd, a, RESOLVER_REASON_START);
+	k = q->lo / 2;
+	lo = q->lo % 2 ? k : k - 1;
+	hi = k + 1;
+	if (rd->round < hi) {
+		*need_round = true;
+		return 0;
 	}
-	s->buf = buf;
-	for (; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		if (line[0] == '[') {	/* -c: "[pkts:bytes] -A ..." */
-			char *e = strchr(line, ']');
+	if (lo < 0 || t->first < 0 || lo < t->first)
+		return unresolved(rd, a, RESOLVER_REASON_START);
+	if (lo < t->oldest)
+		return unresolved(rd, a, RESOLVER_REASON_LATE);
+	for (int32_t i = lo; i <= hi; i++) {
+		const struct rslot *s = &t->hist[i % HIST];
 
-			if (!e)
-				goto err;
-			line = e + 1;
-			while (*line == ' ')
-				line++;
-		}
-		if (line[0] == '#' || line[0] == '\0' || strcmp(line, "COMMIT") == 0)
-			continue;
-		if (line[0] == '*') {
-			if (++tables > 1)
-				goto err;
-			continue;
-		}
-		if (line[0] == ':') {	/* ":NAME POLICY [p:b]" */
-			char *sp = strchr(line + 1, ' '), *pol;
-			struct chain *c;
-
-			if (!sp || sorted)	/* save prints every chain before the rules */
-				goto err;
-			*sp = '\0';
-			pol = sp + 1;
-			sp = strchr(pol, ' ');
-			if (sp)
-				*sp = '\0';
-			if (s->n == s->cap) {
-				size_t cap = s->cap ? s->cap * 2 : 16;
-				struct chain *nc = realloc(s->chains, cap * sizeof(*nc));
-
-				if (!nc) {
-					ret = -ENOMEM;
-					goto err;
-				}
-				s->chains = nc;
-				s->cap = cap;
-			}
-			c = &s->chains[s->n++];
-			memset(c, 0, sizeof(*c));
-			c->name = line + 1;
-			if (strcmp(pol, "-") != 0) {
-				size_t n = strlen(c->name) + strlen(pol) + 5;
-
-				c->policy = pol;
-				c->ptext = malloc(n);
-				if (!c->ptext) {
-					ret = -ENOMEM;
-					goto err;
-				}
-				snprintf(c->ptext, n, "-P %s %s", c->name, pol);
-			}
-			continue;
-		}
-		if (strncmp(line, "-A ", 3) == 0) {
-			char *name = line + 3, *sp = strchr(name, ' ');
-			struct chain *c;
-			struct rule *r;
-
-			if (!sorted) {
-				/* Sorted once, so that lookups (targets too) are binary searches. */
-				qsort(s->chains, s->n, sizeof(*s->chains), chain_cmp);
-				sorted = true;
-			}
-			if (sp)
-				*sp = '\0';
-			/* A chain's rules come together: most lines need no search. */
-			c = last && strcmp(last->name, name) == 0 ? last : chain_find(s, name);
-			if (sp)
-				*sp = ' ';
-			if (!c)
-				goto err;
-			last = c;
-			if (c->n == c->cap) {
-				size_t cap = c->cap ? c->cap * 2 : 8;
-				struct rule *nr = realloc(c->rules, cap * sizeof(*nr));
-
-				if (!nr) {
-					ret = -ENOMEM;
-					goto err;
-				}
-				c->rules = nr;
-				c->cap = cap;
-			}
-			r = &c->rules[c->n++];
-			memset(r, 0, sizeof(*r));
-			r->text = line;
-			ret = rule_verdict(s, r, sp ? sp : "");
-			if (ret < 0)
-				goto err;
-			ret = -EINVAL;
-			continue;
-		}
-		goto err;
+		if (!s->v)
+			return unresolved(rd, a, RESOLVER_REASON_UNREAD);
+		if (i > lo && !s->simple)
+			return unresolved(rd, a, RESOLVER_REASON_UNSEEN);
 	}
-	if (tables != 1)
-		goto err;
-	if (!sorted)
-		qsort(s->chains, s->n, sizeof(*s->chains), chain_cmp);
-	*out = s;
+	for (int32_t i = lo; i <= hi; i++) {
+		const struct rver *v = t->hist[i % HIST].v;
+		const struct xt_evidence *ev;
+		const struct xt_rule *r;
+		const char *jump;
+
+		if (i > lo && v == t->hist[(i - 1) % HIST].v)
+			continue;
+		r = xtversion_step(v->x, q->chain, (enum trace_kind)q->kind, q->rulenum, &ev);
+		if (!r)
+			continue;	/* this version cannot have made the record */
+		if (q->pkt.family && !xtstep_fits(ev, &q->pkt))
+			continue;	/* its rule there cannot match the packet */
+		jump = xtversion_jump_chain(v->x, r);
+		if (q->has_next && jump && strcmp(jump, q->next) != 0)
+			continue;	/* the packet went on elsewhere */
+		if (pick && pick->id != r->id)
+			return unresolved(rd, a, RESOLVER_REASON_CHANGED);
+		pick = r;
+		pv = v;
+	}
+	if (!pick)
+		return unresolved(rd, a, RESOLVER_REASON_NOFIT);
+	xtversion_verdict(pv->x, pick, a->verdict, sizeof(a->verdict), &cont);
+	a->cont = cont;
+	c = xtversion_chain(pv->x, q->chain);
+	if (q->rulenum == c->n + 1) {
+		if (c->hook < 0) {
+			snprintf(a->verdict, sizeof(a->verdict), "return");
+			snprintf(a->reason, sizeof(a->reason), "%s", RESOLVER_REASON_RETURN);
+			return 1;
+		}
+		snprintf(a->rule, sizeof(a->rule), "-P %s %s", c->name, a->verdict);
+		a->has_rule = true;
+		return 1;
+	}
+	{
+		const char *text = text_get(t, text_key(q->chain, pick->id));
+
+		if (!text) {
+			if (t->save_fails >= SAVE_TRIES)
+				return unresolved(rd, a, RESOLVER_REASON_NOTEXT);
+			*need_save = true;
+			return 0;
+		}
+		snprintf(a->rule, sizeof(a->rule), "%s", text);
+		a->has_rule = true;
+	}
+	return 1;
+}
+
+/* The line's target is the rule's: a misaligned save line is caught here. */
+static bool target_agrees(const struct xtversion *x, const struct xt_rule *r, const char *line)
+{
+	char want[TRACE_NAME_MAX + 8];
+	size_t ll = strlen(line), wl;
+	bool cont;
+
+	switch (r->kind) {
+	case XTV_JUMP:
+	case XTV_GOTO:
+		snprintf(want, sizeof(want), " -%c %s", r->kind == XTV_JUMP ? 'j' : 'g',
+			 xtversion_jump_chain(x, r));
+		break;
+	case XTV_STANDARD:
+		snprintf(want, sizeof(want), " -j ");
+		xtversion_verdict(x, r, want + 4, sizeof(want) - 4, &cont);
+		break;
+	case XTV_EXTENSION:
+		snprintf(want, sizeof(want), " -j %s", xtversion_target_name(x, r->target));
+		for (const char *p = strstr(line, want); p; p = strstr(p + 1, want))
+			if (p[strlen(want)] == ' ' || p[strlen(want)] == '\0')
+				return true;
+		return false;
+	default:
+		return true;
+	}
+	wl = strlen(want);
+	return ll >= wl && strcmp(line + ll - wl, want) == 0;
+}
+
+/* A save run's lines of wanted chains, checked against the version read before it. */
+struct save_run {
+	struct rtab		*t;
+	const struct rver	*v;
+	uint32_t		*count;		/* per wanted chain */
+	struct {
+		uint64_t	key;
+		char		*line;
+	}			*got;
+	size_t			ngot, cap;
+};
+
+static int save_line(void *arg, char *line)
+{
+	struct save_run *sr = ((struct save_arg *)arg)->run;
+	char chain[TRACE_NAME_MAX], *sp, *copy;
+	const struct xt_chain *c;
+	const struct xt_rule *r;
+	long w;
+
+	if (strncmp(line, "-A ", 3) != 0)
+		return 0;
+	sp = strchr(line + 3, ' ');
+	if (!sp || sp - (line + 3) >= TRACE_NAME_MAX)
+		return 0;
+	memcpy(chain, line + 3, (size_t)(sp - (line + 3)));
+	chain[sp - (line + 3)] = '\0';
+	w = wanted_index(sr->t, chain);
+	if (w < 0)
+		return 0;	/* only chains records named are kept */
+	c = xtversion_chain(sr->v->x, chain);
+	if (!c || ++sr->count[w] > c->n)
+		return -EAGAIN;
+	r = &c->rules[sr->count[w] - 1];
+	if (!target_agrees(sr->v->x, r, line))
+		return -EAGAIN;	/* another version's line */
+	if (sr->ngot == sr->cap) {
+		size_t nc = sr->cap ? sr->cap * 2 : 64;
+		void *p = realloc(sr->got, nc * sizeof(*sr->got));
+
+		if (!p)
+			return -ENOMEM;
+		sr->got = p;
+		sr->cap = nc;
+	}
+	copy = strdup(line);
+	if (!copy)
+		return -ENOMEM;
+	sr->got[sr->ngot].key = text_key(chain, r->id);
+	sr->got[sr->ngot++].line = copy;
 	return 0;
-err:
-	snap_free(s);
+}
+
+int resolver_reader_save(struct resolver_reader *rd, int family, const char *table)
+{
+	struct rtab *t = rtab_find(rd, family, table);
+	struct save_run sr = { .t = t };
+	int32_t k1, k2;
+	int ret;
+
+	if (!t)
+		return -ENOENT;
+	k1 = resolver_reader_round(rd);
+	sr.v = t->hist[k1 % HIST].v;
+	sr.count = calloc(t->nwanted ? t->nwanted : 1, sizeof(*sr.count));
+	ret = -ENOMEM;
+	if (!sr.count)
+		goto fail;
+	ret = -EAGAIN;
+	if (!sr.v)
+		goto fail;
+	ret = rd->src.save(rd->src.ctx, family, table, save_line, poll_tick, &(struct save_arg){
+			   &sr, rd });
+	rd->st.saves++;
+	k2 = resolver_reader_round(rd);
+	if (ret < 0)
+		goto fail;
+	ret = -EAGAIN;
+	/* The same version at both ends, and no change polled in between. */
+	if (!t->hist[k2 % HIST].v || t->hist[k2 % HIST].v->fp != sr.v->fp ||
+	    !t->hist[k2 % HIST].simple)
+		goto fail;
+	for (size_t w = 0; w < t->nwanted; w++) {
+		const struct xt_chain *c = xtversion_chain(sr.v->x, t->wanted[w]);
+
+		if (c && sr.count[w] != c->n)
+			goto fail;
+	}
+	for (size_t i = 0; i < sr.ngot; i++) {
+		ret = text_put(t, sr.got[i].key, sr.got[i].line);
+		sr.got[i].line = NULL;
+		if (ret < 0)
+			goto fail;
+	}
+	t->save_fails = 0;
+	rd->st.saves_aligned++;
+	free(sr.got);
+	free(sr.count);
+	return 0;
+fail:
+	t->save_fails++;
+	for (size_t i = 0; i < sr.ngot; i++)
+		free(sr.got[i].line);
+	free(sr.got);
+	free(sr.count);
 	return ret;
 }
 
-/* --- looking a step up in one version --------------------------------------------------- */
+void resolver_reader_stats(const struct resolver_reader *rd, struct resolver_stats *st)
+{
+	*st = rd->st;
+}
 
-struct answer {
-	const char	*rule, *verdict, *reason;
-	bool		cont;
+/* --- the live source (in the reader process) --------------------------------------------- */
+
+struct live {
+	int		uffd;		/* userfaultfd, made while we may (-1: none) */
+	int		raw[2];		/* AF_INET, AF_INET6 raw sockets, -1 until needed */
+	int		nl;		/* NETLINK_NETFILTER, for the barriers */
+	uint32_t	portid;		/* our NFLOG socket */
 };
 
-/*
- * The step in @s as the kernel's trace_packet() numbers it: rules count from 1 in their
- * chain; the chain's end is number n+1, "policy" in a base chain and "return" in a user
- * chain; and an unconditional rule with a standard verdict is traced as policy/return too,
- * at its own number. Returns false when the record cannot come from this version.
- */
-static bool snap_lookup(const struct snap *s, const struct trace_record *rec, struct answer *a)
+static int live_raw(struct live *lv, int family)
 {
-	const struct chain *c = chain_find(s, rec->chain);
-	uint32_t k = rec->rulenum;
+	int v6 = family == AF_INET6;
 
-	memset(a, 0, sizeof(*a));
-	if (!c || k == 0 || k > c->n + 1)
-		return false;
-	switch (rec->kind) {
-	case TRACE_KIND_RULE:
-		if (k > c->n || c->rules[k - 1].uncond)
-			return false;
-		break;
-	case TRACE_KIND_POLICY:
-	case TRACE_KIND_RETURN:
-		if ((rec->kind == TRACE_KIND_POLICY) != (c->policy != NULL))
-			return false;
-		if (k == c->n + 1) {
-			if (c->policy) {
-				a->rule = c->ptext;
-				a->verdict = c->policy;
-			} else {
-				a->verdict = VERDICT_RETURN;
-				a->reason = REASON_RETURN;
-			}
-			return true;
-		}
-		if (!c->rules[k - 1].uncond)
-			return false;
-		break;
+	if (lv->raw[v6] < 0) {
+		lv->raw[v6] = socket(v6 ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+		if (lv->raw[v6] < 0)
+			return -errno;
 	}
-	a->rule = c->rules[k - 1].text;
-	a->verdict = c->rules[k - 1].verdict;
-	a->cont = c->rules[k - 1].cont;
-	return true;
+	return lv->raw[v6];
 }
 
-static bool answer_same(const struct answer *a, const struct answer *b)
+static int live_info(void *ctx, int family, const char *table, struct xtblob_info *out)
 {
-	if ((a->rule == NULL) != (b->rule == NULL) || a->cont != b->cont)
-		return false;
-	if (a->rule && strcmp(a->rule, b->rule) != 0)
-		return false;
-	return strcmp(a->verdict, b->verdict) == 0;
-}
+	int v6 = family == AF_INET6, fd = live_raw(ctx, family);
+	struct ipt_getinfo info;	/* ip6t_getinfo has the same layout */
+	socklen_t len = sizeof(info);
 
-/* --- the live source -------------------------------------------------------------------- */
-
-static uint64_t live_now(void *ctx)
-{
-	(void)ctx;
-	return loop_clock_ns(CLOCK_MONOTONIC);	/* the clock records are stamped with */
-}
-
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	h ^= v;
-	h *= 0x9e3779b97f4a7c15ull;
-	return h ^ (h >> 29);
-}
-
-static uint64_t hash_bytes(uint64_t h, const unsigned char *p, size_t n)
-{
-	uint64_t w;
-
-	for (; n >= 8; p += 8, n -= 8) {
-		memcpy(&w, p, 8);
-		h = mix(h, w);
-	}
-	w = 0;
-	memcpy(&w, p, n);
-	return mix(h, w ^ n);
+	if (fd < 0)
+		return fd;
+	memset(&info, 0, sizeof(info));
+	snprintf(info.name, sizeof(info.name), "%s", table);
+	if (getsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IP6T_SO_GET_INFO : IPT_SO_GET_INFO,
+		       &info, &len) < 0)
+		return -errno;
+	memset(out, 0, sizeof(*out));
+	out->family = family;
+	snprintf(out->name, sizeof(out->name), "%s", table);
+	out->valid_hooks = info.valid_hooks;
+	memcpy(out->hook_entry, info.hook_entry, sizeof(out->hook_entry));
+	memcpy(out->underflow, info.underflow, sizeof(out->underflow));
+	out->num_entries = info.num_entries;
+	out->size = info.size;
+	return 0;
 }
 
 /*
- * GET_INFO, then GET_ENTRIES with the counters zeroed (they move with every packet; the
- * rest of the blob is what the kernel holds of the rules, kernel pointers excluded by
- * xt_{match,target}_to_user), hashed. IPv4 and IPv6 share the layout up to the entry type.
+ * Streaming GET_ENTRIES: the kernel copies the blob entry after entry into our buffer
+ * (copy_entries_to_user()), so the buffer is registered with userfaultfd and a thread of
+ * ours maps the pages the kernel is about to write, a megabyte at a time. By then every
+ * entry that ends 64 KiB (the largest entry) before them is whole: the thread parses those
+ * and drops their pages. An 80k-rule table is then ~1 MiB of buffer instead of 46 MiB. The
+ * thread must not touch the tables itself: the kernel holds the xt mutex while it waits.
+ * Where userfaultfd is not allowed, the whole blob is read and parsed after.
  */
-static int live_fingerprint(void *ctx, int family, const char *table, uint64_t *fp)
+#define UFEED_CHUNK	(1u << 20)
+
+struct ufeed {
+	int			uffd, stop;	/* stop: a pipe's read end */
+	uintptr_t		base, end;	/* the mapping */
+	const unsigned char	*entries;
+	struct xtparse		*p;
+	uintptr_t		dropped;	/* pages below it are given back */
+	size_t			page;
+};
+
+static void *ufeed_run(void *arg)
 {
-	struct resolver *r = ctx;
-	int v6 = family == AF_INET6, level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
-	struct ipt_getinfo info;
-	struct ipt_get_entries *ge;
-	socklen_t len;
-	size_t need, co, no;
-	uint64_t h;
+	struct ufeed *u = arg;
 
-	if (r->fd[v6] < 0) {
-		r->fd[v6] = socket(v6 ? AF_INET6 : AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-		if (r->fd[v6] < 0)
-			return -errno;
-	}
-	for (int tries = 0; tries < LOAD_TRIES; tries++) {
-		memset(&info, 0, sizeof(info));
-		snprintf(info.name, sizeof(info.name), "%s", table);
-		len = sizeof(info);
-		/* ip6t_getinfo has the same layout; IP6T_SO_GET_INFO == IPT_SO_GET_INFO. */
-		if (getsockopt(r->fd[v6], level, v6 ? IP6T_SO_GET_INFO : IPT_SO_GET_INFO, &info,
-			       &len) < 0)
-			return -errno;
-		need = sizeof(*ge) + info.size;
-		if (need > r->ebuf_size) {
-			void *nb = realloc(r->ebuf, need);
+	for (;;) {
+		struct pollfd pf[2] = { { .fd = u->uffd, .events = POLLIN },
+					{ .fd = u->stop, .events = POLLIN } };
+		struct uffd_msg m;
+		uintptr_t a, keep;
 
-			if (!nb)
-				return -ENOMEM;
-			r->ebuf = nb;
-			r->ebuf_size = need;
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			return NULL;
+		if (pf[1].revents)
+			return NULL;
+		if (!(pf[0].revents & POLLIN) || read(u->uffd, &m, sizeof(m)) != sizeof(m) ||
+		    m.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		a = (uintptr_t)m.arg.pagefault.address & ~(uintptr_t)(u->page - 1);
+		if (a > (uintptr_t)u->entries + 65536)
+			xtparse_feed(u->p, u->entries, a - (uintptr_t)u->entries - 65536);
+		keep = ((uintptr_t)u->entries + xtparse_done(u->p)) & ~(uintptr_t)(u->page - 1);
+		if (keep > u->dropped) {
+			madvise((void *)u->dropped, keep - u->dropped, MADV_DONTNEED);
+			u->dropped = keep;
 		}
-		ge = r->ebuf;
+		{
+			/*
+			 * A megabyte of zero pages at a time: the kernel's writes then take
+			 * ordinary copy-on-write faults, and we hear from it once a megabyte.
+			 */
+			size_t len = u->end - a < UFEED_CHUNK ? u->end - a : UFEED_CHUNK;
+			struct uffdio_zeropage z = { .range = { a, len }, .mode = 0 };
+
+			ioctl(u->uffd, UFFDIO_ZEROPAGE, &z);	/* EEXIST: mapped meanwhile */
+		}
+	}
+}
+
+/* Register @map's pages with @uffd and start the feeding thread; 0 or -errno. */
+static int ufeed_start(struct ufeed *u, int uffd, pthread_t *th, void *map, size_t len,
+		       int stopfd[2])
+{
+	struct uffdio_register reg = { .range = { (uintptr_t)map, len },
+				       .mode = UFFDIO_REGISTER_MODE_MISSING };
+
+	if (uffd < 0)
+		return -EPERM;
+	u->uffd = uffd;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg) < 0 || pipe2(stopfd, O_CLOEXEC) < 0)
+		return -errno;	/* munmap() unregisters */
+	u->stop = stopfd[0];
+	u->base = u->dropped = (uintptr_t)map;
+	u->end = (uintptr_t)map + len;
+	if (pthread_create(th, NULL, ufeed_run, u) != 0) {
+		close(stopfd[0]);
+		close(stopfd[1]);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+static void ufeed_stop(struct ufeed *u, pthread_t th, int stopfd[2])
+{
+	char b = 0;
+
+	while (write(stopfd[1], &b, 1) < 0 && errno == EINTR)
+		;
+	pthread_join(th, NULL);
+	close(stopfd[0]);
+	close(stopfd[1]);
+}
+
+static int live_read(void *ctx, int family, const char *table,
+		     bool (*want)(void *wctx, const char *chain), void *wctx,
+		     struct xtblob_info *info, struct xtversion **out)
+{
+	int v6 = family == AF_INET6, fd = live_raw(ctx, family);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	if (fd < 0)
+		return fd;
+	for (int tries = 0; tries < 3; tries++) {
+		struct ipt_get_entries *ge;
+		struct ufeed u = { .page = page };
+		struct xtparse *p;
+		pthread_t th;
+		int stopfd[2];
+		bool streamed;
+		size_t need;
+		socklen_t sl;
+		int ret = live_info(ctx, family, table, info);
+
+		if (ret < 0)
+			return ret;
+		need = (sizeof(*ge) + info->size + page - 1) & ~(page - 1);
 		/*
-		 * All of it: xt_{match,target}_to_user copy a name only up to its NUL, and the
-		 * rest of the name field would keep the previous table's bytes.
+		 * Fresh zeroed pages: xt_{match,target}_to_user copy names only up to their
+		 * NUL, and identities hash whole entries.
 		 */
-		memset(ge, 0, need);
+		ge = mmap(NULL, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (ge == MAP_FAILED)
+			return -ENOMEM;
 		snprintf(ge->name, sizeof(ge->name), "%s", table);
-		ge->size = info.size;
-		len = (socklen_t)need;
-		if (getsockopt(r->fd[v6], level, v6 ? IP6T_SO_GET_ENTRIES : IPT_SO_GET_ENTRIES, ge,
-			       &len) < 0) {
-			if (errno == EAGAIN)	/* replaced between the two calls */
+		ge->size = info->size;
+		p = xtparse_new(info, want, wctx);
+		if (!p) {
+			munmap(ge, need);
+			return -ENOMEM;
+		}
+		u.entries = (const unsigned char *)ge->entrytable;
+		u.p = p;
+		/* The header page is ours already; the rest the kernel faults in. */
+		streamed = UFEED_CHUNK % page == 0 && need > page &&
+			   ufeed_start(&u, ((struct live *)ctx)->uffd, &th, (char *)ge + page,
+					need - page, stopfd) == 0;
+		if (streamed)
+			u.dropped = (uintptr_t)ge + page;
+		sl = (socklen_t)(sizeof(*ge) + info->size);
+		ret = getsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP,
+				 v6 ? IP6T_SO_GET_ENTRIES : IPT_SO_GET_ENTRIES, ge, &sl) < 0 ?
+		      -errno : 0;
+		if (streamed)
+			ufeed_stop(&u, th, stopfd);
+		if (ret == 0)
+			xtparse_feed(p, ge->entrytable, info->size);
+		munmap(ge, need);
+		if (ret < 0) {
+			xtparse_free(p);
+			if (ret == -EAGAIN)	/* replaced between the two calls */
 				continue;
-			return -errno;
+			return ret;
 		}
-		co = v6 ? offsetof(struct ip6t_entry, counters) : offsetof(struct ipt_entry, counters);
-		no = v6 ? offsetof(struct ip6t_entry, next_offset) :
-			  offsetof(struct ipt_entry, next_offset);
-		for (size_t off = 0; off + co + sizeof(struct xt_counters) <= info.size;) {
-			unsigned char *e = (unsigned char *)ge->entrytable + off;
-			uint16_t next;
-
-			memset(e + co, 0, sizeof(struct xt_counters));
-			memcpy(&next, e + no, sizeof(next));
-			if (!next)
-				break;
-			off += next;
-		}
-		h = mix(0x6a09e667f3bcc908ull, info.valid_hooks);
-		h = hash_bytes(h, (const unsigned char *)info.hook_entry, sizeof(info.hook_entry));
-		h = hash_bytes(h, (const unsigned char *)info.underflow, sizeof(info.underflow));
-		h = mix(h, ((uint64_t)info.num_entries << 32) | info.size);
-		*fp = hash_bytes(h, (const unsigned char *)ge->entrytable, info.size);
-		return 0;
+		return xtparse_end(p, out);
 	}
 	return -EAGAIN;
+}
+
+static void live_barrier(void *ctx, int32_t pos)
+{
+	struct live *lv = ctx;
+	struct {
+		struct nlmsghdr	h;
+		int32_t		pos;
+	} m = { { sizeof(m), RESOLVER_BARRIER_TYPE, 0, 0, 0 }, pos };
+	struct sockaddr_nl to = { .nl_family = AF_NETLINK, .nl_pid = lv->portid };
+
+	/* Blocking: a barrier is never dropped; the loop drains the socket meanwhile. */
+	while (sendto(lv->nl, &m, sizeof(m), 0, (struct sockaddr *)&to, sizeof(to)) < 0 &&
+	       errno == EINTR)
+		;
 }
 
 extern char **environ;
 
 /*
- * Run the save program with a fixed argv (no shell) in this network namespace and read its
- * output. The loop is blocked meanwhile: this happens on first need and on real changes only.
+ * The save program, fixed argv (no shell), in this network namespace; its output handed
+ * over line by line as it comes (80k rules are 11 MiB of text: none of it is kept here),
+ * with @tick called every 10 ms meanwhile so the GET_INFO polls go on.
  */
-static int live_save(void *ctx, int family, const char *table, char **text)
+static int live_save(void *ctx, int family, const char *table,
+		     int (*line)(void *arg, char *line), void (*tick)(void *arg), void *arg)
 {
 	char prog[32], tbl[TRACE_NAME_MAX];
 	char *argv[] = { prog, (char *)"-t", tbl, NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, all;
-	int pfd[2], status, ret;
-	size_t len = 0, cap = 0;
-	char *buf = NULL;
+	int pfd[2], status, ret, lret = 0;
+	size_t len = 0, cap = 65536;
+	char *buf;
 	pid_t pid;
 
 	(void)ctx;
-	/* Table names come from kernel records: keep them to what a table name can be. */
 	if (!*table || strspn(table, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(table))
 		return -EINVAL;
 	snprintf(prog, sizeof(prog), "%s", family == AF_INET6 ? "ip6tables-legacy-save" :
 					    "iptables-legacy-save");
 	snprintf(tbl, sizeof(tbl), "%s", table);
-	if (pipe2(pfd, O_CLOEXEC) < 0)
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		free(buf);
 		return -errno;
+	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	sigfillset(&all);
-	/* The caller blocks SIGINT/SIGTERM/SIGPIPE for its loop: the child gets defaults. */
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	/* Our netlink sockets are not CLOEXEC: the child must not hold group 0. */
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	ret = posix_spawnp(&pid, prog, &fa, &attr, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -590,22 +951,23 @@ static int live_save(void *ctx, int family, const char *table, char **text)
 	close(pfd[1]);
 	if (ret) {
 		close(pfd[0]);
+		free(buf);
 		return -ret;
 	}
 	for (;;) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		char *nl, *start;
 		ssize_t n;
 
-		if (cap - len < 4096) {
-			char *nb = realloc(buf, cap ? cap * 2 : 65536);
-
-			if (!nb) {
-				ret = -ENOMEM;
-				break;
-			}
-			buf = nb;
-			cap = cap ? cap * 2 : 65536;
+		if (poll(&p, 1, 10) == 0) {
+			tick(arg);
+			continue;
 		}
-		n = read(pfd[0], buf + len, cap - len - 1);
+		if (len == cap) {	/* a line longer than the buffer: no rule is */
+			ret = -EINVAL;
+			break;
+		}
+		n = read(pfd[0], buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -613,321 +975,41 @@ static int live_save(void *ctx, int family, const char *table, char **text)
 		if (n <= 0)
 			break;
 		len += (size_t)n;
+		for (start = buf; !lret && (nl = memchr(start, '\n', len - (size_t)(start - buf)));
+		     start = nl + 1) {
+			*nl = '\0';
+			lret = line(arg, start);
+		}
+		len -= (size_t)(start - buf);
+		memmove(buf, start, len);
+		if (lret)
+			break;	/* the rest is not wanted: the program ends on SIGPIPE */
 	}
 	close(pfd[0]);
+	free(buf);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {
 			status = -1;
 			break;
 		}
+	if (lret)
+		return lret;
 	if (!ret && (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0))
 		ret = -EIO;
-	if (ret) {
-		free(buf);
-		return ret;
-	}
-	buf[len] = '\0';
-	*text = buf;
-	return 0;
+	return ret;
 }
 
-/* --- versions ----------------------------------------------------------------------------- */
+/* --- the reader process ----------------------------------------------------------------- */
 
-static struct rtable *table_find(struct resolver *r, int family, const char *name)
-{
-	for (size_t i = 0; i < r->ntab; i++)
-		if (r->tab[i].family == family && strcmp(r->tab[i].name, name) == 0)
-			return &r->tab[i];
-	return NULL;
-}
+enum { MSG_KICK = 1, MSG_QUERY, MSG_READY };
 
-static void bury(struct resolver *r, struct snap *s)
-{
-	if (!s)
-		return;
-	if (r->ndead == r->capdead) {
-		size_t cap = r->capdead ? r->capdead * 2 : 8;
-		struct snap **nd = realloc(r->dead, cap * sizeof(*nd));
+struct msg_query {
+	uint8_t			type;
+	struct resolver_query	q;
+};
 
-		if (!nd) {	/* cannot defer: leak rather than free strings a sink may hold */
-			return;
-		}
-		r->dead = nd;
-		r->capdead = cap;
-	}
-	r->dead[r->ndead++] = s;
-}
-
-static void free_dead(struct resolver *r)
-{
-	for (size_t i = 0; i < r->ndead; i++)
-		snap_free(r->dead[i]);
-	r->ndead = 0;
-}
-
-/* One fingerprint: extends the newest version or starts a new one. 0 or -errno. */
-static int check(struct resolver *r, struct rtable *t)
-{
-	uint64_t before = r->src->now(r->src->ctx), fp, after;
-	struct epoch *e;
-	int ret = r->src->fingerprint(r->src->ctx, t->family, t->name, &fp);
-
-	after = r->src->now(r->src->ctx);
-	t->last_check = before;
-	t->cost_ns = after - before;
-	r->st.checks++;
-	if (ret < 0)
-		return ret;	/* a failed look is no change: the versions stay as they were */
-	if (t->nep && t->ep[t->nep - 1].fp == fp) {
-		t->ep[t->nep - 1].last_seen = before;
-		return 0;
-	}
-	if (t->nep == EPOCHS) {
-		bury(r, t->ep[0].snap);
-		memmove(&t->ep[0], &t->ep[1], (EPOCHS - 1) * sizeof(t->ep[0]));
-		t->nep--;
-		t->evicted = true;
-	}
-	if (t->nep)
-		r->st.changes++;
-	e = &t->ep[t->nep++];
-	memset(e, 0, sizeof(*e));
-	e->fp = fp;
-	e->first_read = after;
-	e->last_seen = before;
-	return 0;
-}
-
-/*
- * Read the newest version's text: fingerprint, save, fingerprint; the text belongs to the
- * version only if both fingerprints are its own.
- */
-static void load(struct resolver *r, struct rtable *t)
-{
-	for (int tries = 0; tries < LOAD_TRIES; tries++) {
-		uint64_t start = r->src->now(r->src->ctx), took, fp;
-		char *text = NULL;
-		int ret;
-
-		if (tries && check(r, t) < 0)
-			return;
-		if (!t->nep || t->ep[t->nep - 1].snap)
-			return;
-		fp = t->ep[t->nep - 1].fp;
-		ret = r->src->save(r->src->ctx, t->family, t->name, &text);
-		r->st.loads++;
-		took = r->src->now(r->src->ctx) - start;
-		if (took > r->max_load_ns)
-			r->max_load_ns = took;
-		if (ret >= 0)
-			ret = check(r, t);
-		if (ret < 0) {
-			free(text);
-			t->ep[t->nep - 1].err = ret;
-			return;
-		}
-		/* check() starts a new version only when the fingerprint moved. */
-		if (t->ep[t->nep - 1].fp != fp) {
-			free(text);
-			continue;	/* changed while saving: read the new version */
-		}
-		ret = snap_parse(text, &t->ep[t->nep - 1].snap);
-		t->ep[t->nep - 1].err = ret;
-		return;
-	}
-	if (t->nep && !t->ep[t->nep - 1].snap)
-		t->ep[t->nep - 1].err = -EAGAIN;
-}
-
-/* After a check found a change: read the newest version now if the table is in use. */
-static void refresh(struct resolver *r, struct rtable *t)
-{
-	const struct epoch *e;
-
-	if (check(r, t) < 0 || !t->used)
-		return;
-	e = &t->ep[t->nep - 1];
-	/* A version that kept changing under the save program is worth another try. */
-	if (!e->snap && (!e->err || e->err == -EAGAIN))
-		load(r, t);
-}
-
-static struct rtable *table_add(struct resolver *r, int family, const char *name)
-{
-	struct rtable *t;
-
-	if (strlen(name) >= TRACE_NAME_MAX || r->ntab == MAX_TABLES)
-		return NULL;
-	t = &r->tab[r->ntab++];
-	memset(t, 0, sizeof(*t));
-	t->family = family;
-	snprintf(t->name, sizeof(t->name), "%s", name);
-	return t;
-}
-
-int resolver_watch(struct resolver *r, int family, const char *table)
-{
-	struct rtable *t = table_find(r, family, table);
-
-	free_dead(r);
-	if (!t)
-		t = table_add(r, family, table);
-	if (!t)
-		return -ENOSPC;
-	return check(r, t);
-}
-
-static int rec_family(const struct trace_record *rec)
-{
-	if (rec->nfproto == NFPROTO_IPV6 || (!rec->nfproto && rec->pkt.family == AF_INET6))
-		return AF_INET6;
-	return AF_INET;
-}
-
-void resolver_observe(struct resolver *r, const struct trace_record *rec)
-{
-	struct rtable *t;
-	int family;
-
-	if (rec->backend != TRACE_BACKEND_LEGACY)
-		return;
-	free_dead(r);
-	family = rec_family(rec);
-	t = table_find(r, family, rec->table);
-	if (!t) {
-		/* Not there at start: versions before this first look are unknown to us. */
-		t = table_add(r, family, rec->table);
-		if (!t)
-			return;
-		check(r, t);
-	}
-	if (!t->used) {
-		t->used = true;
-		load(r, t);
-		return;
-	}
-	if (rec->recv_ns >= t->last_check + check_gap(r, t))
-		refresh(r, t);
-}
-
-void resolver_tick(struct resolver *r)
-{
-	uint64_t now = r->src->now(r->src->ctx);
-
-	free_dead(r);
-	for (size_t i = 0; i < r->ntab; i++)
-		if (now >= r->tab[i].last_check + check_gap(r, &r->tab[i]))
-			refresh(r, &r->tab[i]);
-}
-
-uint64_t resolver_deadline(const struct resolver *r)
-{
-	uint64_t d = UINT64_MAX;
-
-	for (size_t i = 0; i < r->ntab; i++)
-		if (r->tab[i].last_check + check_gap(r, &r->tab[i]) < d)
-			d = r->tab[i].last_check + check_gap(r, &r->tab[i]);
-	return d;
-}
-
-enum outcome { OUT_OK, OUT_NONE, OUT_UNKNOWN };
-
-/*
- * Every version the packet may have met: version i was in force some time in
- * (last_seen of i-1, first_read of i+1); the packet passed in [recv - latency, recv].
- */
-static enum outcome resolve_in(struct resolver *r, struct rtable *t,
-			       const struct trace_record *rec, struct answer *out)
-{
-	uint64_t lat = r->cfg.latency_ns + 2 * r->max_load_ns;
-	uint64_t lo = rec->recv_ns > lat ? rec->recv_ns - lat : 0, hi = rec->recv_ns;
-	bool found = false;
-
-	if (t->evicted && t->nep && t->ep[0].first_read > lo)
-		return OUT_UNKNOWN;	/* an older version we no longer hold */
-	for (size_t i = 0; i < t->nep; i++) {
-		uint64_t from = i ? t->ep[i - 1].last_seen : 0;
-		uint64_t to = i + 1 < t->nep ? t->ep[i + 1].first_read : UINT64_MAX;
-		struct answer a;
-
-		if (!(from < hi && to > lo))
-			continue;
-		if (!t->ep[i].snap)
-			return OUT_UNKNOWN;
-		if (!snap_lookup(t->ep[i].snap, rec, &a))
-			continue;	/* this version cannot have produced the record */
-		if (found && !answer_same(out, &a))
-			return OUT_UNKNOWN;
-		*out = a;	/* the newest agreeing version's strings */
-		found = true;
-	}
-	return found ? OUT_OK : OUT_NONE;
-}
-
-static void resolve_one(struct resolver *r, struct trace_record *rec)
-{
-	struct rtable *t = table_find(r, rec_family(rec), rec->table);
-	enum outcome o;
-	struct answer a;
-
-	rec->rule = rec->verdict = rec->rule_reason = NULL;
-	rec->verdict_continues = false;
-	if (!t || !t->nep) {
-		rec->rule_reason = REASON_UNREAD;
-		r->st.unresolved++;
-		return;
-	}
-	/*
-	 * The newest version is open-ended: make sure it was still in force after the packet.
-	 * Only a cheap check is made on the spot (COST_FACTOR times its cost since the last);
-	 * for a big table the answer may rest on a look up to one check gap old.
-	 */
-	if (t->ep[t->nep - 1].last_seen < rec->recv_ns &&
-	    r->src->now(r->src->ctx) >= t->last_check + COST_FACTOR * t->cost_ns)
-		refresh(r, t);
-	o = resolve_in(r, t, rec, &a);
-	if (o == OUT_NONE && t->ep[t->nep - 1].snap &&
-	    r->src->now(r->src->ctx) >= t->last_reread + r->cfg.refresh_ns) {
-		/*
-		 * A number no version can have produced: distrust the newest text and read it
-		 * again (at most once per refresh interval, so a stream of such records costs
-		 * no more than the periodic check).
-		 */
-		t->last_reread = r->src->now(r->src->ctx);
-		bury(r, t->ep[t->nep - 1].snap);
-		t->ep[t->nep - 1].snap = NULL;
-		t->ep[t->nep - 1].err = 0;
-		load(r, t);
-		o = resolve_in(r, t, rec, &a);
-	}
-	if (o != OUT_OK) {
-		const struct epoch *e = &t->ep[t->nep - 1];
-
-		rec->rule_reason = e->err && !e->snap ? REASON_UNREAD : REASON_CHANGED;
-		r->st.unresolved++;
-		return;
-	}
-	rec->rule = a.rule;
-	rec->verdict = a.verdict;
-	rec->verdict_continues = a.cont;
-	rec->rule_reason = a.reason;
-}
-
-void resolver_resolve(struct resolver *r, struct trace_record *recs, size_t n)
-{
-	free_dead(r);
-	for (size_t i = 0; i < n; i++)
-		if (recs[i].backend == TRACE_BACKEND_LEGACY)
-			resolve_one(r, &recs[i]);
-}
-
-void resolver_get_stats(const struct resolver *r, struct resolver_stats *st)
-{
-	*st = r->st;
-}
-
-/* The legacy tables that exist now, from /proc: opening a missing one would create it. */
-static void watch_existing(struct resolver *r, int family, const char *path)
+/* The tables that exist now, from /proc: opening a missing one would create it. */
+static void watch_existing(struct resolver_reader *rd, int family, const char *path)
 {
 	FILE *f = fopen(path, "re");
 	char name[64];
@@ -937,46 +1019,533 @@ static void watch_existing(struct resolver *r, int family, const char *path)
 	while (fgets(name, sizeof(name), f)) {
 		name[strcspn(name, "\n")] = '\0';
 		if (name[0])
-			resolver_watch(r, family, name);
+			resolver_reader_watch(rd, family, name);
 	}
 	fclose(f);
+}
+
+static void send_answer(int sock, const struct resolver_answer *a)
+{
+	size_t len = offsetof(struct resolver_answer, rule) + strlen(a->rule) + 1;
+
+	while (send(sock, a, len, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
+static uint64_t mono_ns(void)
+{
+	return loop_clock_ns(CLOCK_MONOTONIC);
+}
+
+#define POLL_NS		10000000ull	/* GET_INFO polls */
+#define ROUND_IDLE	9		/* times a round's cost between two rounds asked for */
+#define MAX_PENDING	65536
+
+/*
+ * The reader's loop: rounds when asked (a record arrived) or when a poll saw a change (so
+ * each version is read while it is in force), at most a third of the time; answers as soon
+ * as their rounds and texts are there; a save when an answer waits for a text.
+ */
+static void reader_loop(int sock, struct resolver_reader *rd, struct resolver_query **pendp);
+
+static void reader_run(int sock, struct resolver_reader *rd)
+{
+	struct resolver_query *pend = NULL;
+
+	reader_loop(sock, rd, &pend);
+	free(pend);
+}
+
+static void reader_loop(int sock, struct resolver_reader *rd, struct resolver_query **pendp)
+{
+	struct resolver_query *pend = NULL;
+	size_t npend = 0, cap = 0;
+	uint64_t next_poll = 0, last_end = 0, cost = 0;
+	bool kicked = false;
+
+	for (;;) {
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+		uint64_t now = mono_ns();
+		bool need_round = false, changed = false;
+		int timeout = now >= next_poll ? 0 : (int)((next_poll - now) / 1000000ull) + 1;
+		char save_tab[MAX_TABLES] = { 0 };
+
+		if (poll(&p, 1, timeout) < 0 && errno != EINTR)
+			return;
+		if (p.revents & (POLLHUP | POLLERR))
+			return;
+		while (p.revents & POLLIN) {
+			struct msg_query m;
+			ssize_t n = recv(sock, &m, sizeof(m), MSG_DONTWAIT);
+
+			if (n == 0)
+				return;
+			if (n < 0)
+				break;
+			if (m.type == MSG_KICK) {
+				kicked = true;
+			} else if (m.type == MSG_QUERY && (size_t)n == sizeof(m) && npend < MAX_PENDING) {
+				if (npend == cap) {
+					size_t nc = cap ? cap * 2 : 64;
+					void *q = realloc(pend, nc * sizeof(*pend));
+
+					if (!q)
+						continue;
+					pend = *pendp = q;
+					cap = nc;
+				}
+				pend[npend++] = m.q;
+			}
+		}
+		now = mono_ns();
+		if (now >= next_poll) {
+			resolver_reader_poll(rd);
+			next_poll = now + POLL_NS;
+		}
+		for (size_t i = 0; i < rd->ntab; i++)
+			if (rd->tab[i].changes)
+				changed = true;
+		for (size_t i = 0; i < npend;) {
+			struct resolver_answer a;
+			bool nr, ns;
+			int ret = resolver_reader_answer(rd, &pend[i], &a, &nr, &ns);
+
+			if (ret != 0) {
+				if (ret < 0) {
+					memset(&a, 0, sizeof(a));
+					a.id = pend[i].id;
+					snprintf(a.reason, sizeof(a.reason), "%s",
+						 RESOLVER_REASON_UNREAD);
+				}
+				send_answer(sock, &a);
+				pend[i] = pend[--npend];
+				continue;
+			}
+			need_round |= nr;
+			if (ns) {
+				struct rtab *t = rtab_find(rd, pend[i].family, pend[i].table);
+
+				if (t)
+					save_tab[t - rd->tab] = 1;
+			}
+			i++;
+		}
+		/*
+		 * Records wait for the round after them: those rounds take at most a tenth of
+		 * the time (an 80k-rule round is ~120 ms: one a 1.2 s; 16k rules: one a 250
+		 * ms), and that is about how long a packet waits. A change the polls saw is
+		 * read after one round's cost: each version should be read while in force, or
+		 * the records around it have no rule; what that costs is bounded by how often
+		 * the writer writes, and by half the time.
+		 */
+		{
+			uint64_t due = changed ? last_end + cost : last_end + ROUND_IDLE * cost;
+
+			if ((kicked || need_round || changed) && now >= due) {
+				uint64_t t0 = mono_ns();
+
+				resolver_reader_round(rd);
+				last_end = mono_ns();
+				cost = last_end - t0;
+				kicked = false;
+				next_poll = 0;	/* answer what the round made possible */
+				continue;
+			}
+			for (size_t i = 0; i < rd->ntab; i++)
+				if (save_tab[i])
+					resolver_reader_save(rd, rd->tab[i].family, rd->tab[i].name);
+			if ((kicked || need_round || changed) && due > now && due < next_poll)
+				next_poll = due;
+		}
+	}
+}
+
+/* --- the client (iptrace's process) -------------------------------------------------- */
+
+struct held {
+	struct packet		p;
+	struct trace_record	*steps;
+	char			**strs;		/* 3 per step: rule, verdict, reason (malloc'd) */
+	uint32_t		first_id;
+	uint32_t		left;		/* legacy steps not answered yet */
+	uint64_t		deadline;
+	bool			single;
+};
+
+struct resolver {
+	struct resolver_cfg	cfg;
+	pid_t			pid;
+	int			sock;
+	int32_t			pos;		/* last barrier seen */
+	bool			kicked;
+	struct held		*q;		/* ring */
+	size_t			head, n, cap;
+	uint32_t		next_id;
+};
+
+static void held_free(struct held *h)
+{
+	for (size_t i = 0; h->strs && i < 3 * h->p.nsteps; i++)
+		free(h->strs[i]);
+	free(h->strs);
+	free(h->steps);
+	memset(h, 0, sizeof(*h));
+}
+
+/* The reader's process: nothing of ours but its socket, gone when we go. */
+static void reader_child(int sock, uint32_t portid, pid_t parent)
+{
+	struct live lv = { -1, { -1, -1 }, -1, portid };
+	struct resolver_source src = {
+		.info = live_info, .read = live_read, .save = live_save,
+		.barrier = live_barrier, .ctx = &lv,
+	};
+	struct resolver_reader *rd;
+	struct sockaddr_nl me = { .nl_family = AF_NETLINK };
+	uint8_t ready = MSG_READY;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	/* Not our NFLOG socket (its group binding would outlive iptrace), nor the rules' fds. */
+	for (int fd = 3; fd < 1024; fd++)
+		if (fd != sock)
+			close(fd);
+	prctl(PR_SET_NAME, "iptrace-tables");
+	lv.nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+	if (lv.nl < 0 || bind(lv.nl, (struct sockaddr *)&me, sizeof(me)) < 0)
+		_exit(1);
+	/*
+	 * Before the capabilities go: handling the kernel's own faults (GET_ENTRIES' copy)
+	 * needs CAP_SYS_PTRACE at creation where vm.unprivileged_userfaultfd is 0.
+	 */
+	lv.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (lv.uffd >= 0) {
+		struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+
+		if (ioctl(lv.uffd, UFFDIO_API, &api) < 0) {
+			close(lv.uffd);
+			lv.uffd = -1;
+		}
+	}
+	privs_keep_net();
+	rd = resolver_reader_new(&src);
+	if (!rd)
+		_exit(1);
+	watch_existing(rd, AF_INET, "/proc/net/ip_tables_names");
+	watch_existing(rd, AF_INET6, "/proc/net/ip6_tables_names");
+	resolver_reader_poll(rd);
+	resolver_reader_round(rd);
+	/* Barriers 0 and 1 are queued: from here on every record has a lower bound. */
+	if (send(sock, &ready, 1, MSG_NOSIGNAL) < 0)
+		_exit(1);
+	reader_run(sock, rd);
+	resolver_reader_free(rd);
+	_exit(0);
 }
 
 struct resolver *resolver_new(const struct resolver_cfg *cfg)
 {
 	struct resolver *r = calloc(1, sizeof(*r));
+	int sv[2], size = 4 << 20, e;
+	struct pollfd p;
+	uint8_t b;
 
 	if (!r)
 		return NULL;
 	r->cfg = *cfg;
-	if (!r->cfg.refresh_ns)
-		r->cfg.refresh_ns = 200000000ull;
-	if (!r->cfg.latency_ns)
-		r->cfg.latency_ns = 100000000ull;
-	r->fd[0] = r->fd[1] = -1;
-	r->live = (struct resolver_source){
-		.fingerprint = live_fingerprint, .save = live_save, .now = live_now, .ctx = r,
-	};
-	r->src = cfg->source ? cfg->source : &r->live;
-	if (!cfg->source) {
-		watch_existing(r, AF_INET, "/proc/net/ip_tables_names");
-		watch_existing(r, AF_INET6, "/proc/net/ip6_tables_names");
+	if (!r->cfg.wait_ns)
+		r->cfg.wait_ns = 5000000000ull;
+	r->pos = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		goto err;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	r->pid = fork();
+	if (r->pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		goto err;
 	}
+	if (r->pid == 0) {
+		uint32_t portid = cfg->nflog_portid;
+
+		close(sv[0]);
+		free(r);	/* the parent's */
+		reader_child(sv[1], portid, getppid());
+	}
+	close(sv[1]);
+	r->sock = sv[0];
+	/* Its first round: bounded, so a stuck kernel read cannot hang the start. */
+	p = (struct pollfd){ .fd = r->sock, .events = POLLIN };
+	if (poll(&p, 1, 10000) != 1 || recv(r->sock, &b, 1, 0) != 1 || b != MSG_READY) {
+		errno = EIO;
+		goto err_kill;
+	}
+	fcntl(r->sock, F_SETFL, O_NONBLOCK);
 	return r;
+err_kill:
+	e = errno;
+	resolver_free(r);
+	errno = e;
+	return NULL;
+err:
+	e = errno;
+	free(r);
+	errno = e;
+	return NULL;
 }
 
 void resolver_free(struct resolver *r)
 {
 	if (!r)
 		return;
-	free_dead(r);
-	free(r->dead);
-	for (size_t i = 0; i < r->ntab; i++)
-		for (size_t j = 0; j < r->tab[i].nep; j++)
-			snap_free(r->tab[i].ep[j].snap);
-	for (int i = 0; i < 2; i++)
-		if (r->fd[i] >= 0)
-			close(r->fd[i]);
-	free(r->ebuf);
+	while (r->n) {
+		held_free(&r->q[r->head]);
+		r->head = (r->head + 1) % r->cap;
+		r->n--;
+	}
+	free(r->q);
+	if (r->sock > 0)
+		close(r->sock);	/* the reader's EOF: it ends */
+	if (r->pid > 0) {
+		struct timespec ts = { 0, 10000000 };
+
+		for (int i = 0; i < 100 && waitpid(r->pid, NULL, WNOHANG) == 0; i++)
+			nanosleep(&ts, NULL);
+		if (waitpid(r->pid, NULL, WNOHANG) == 0) {
+			kill(r->pid, SIGKILL);
+			waitpid(r->pid, NULL, 0);
+		}
+	}
 	free(r);
+}
+
+int resolver_fd(const struct resolver *r)
+{
+	return r->sock;
+}
+
+void resolver_barrier(struct resolver *r, const struct nlmsghdr *nlh)
+{
+	int32_t pos;
+
+	if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(pos))
+		return;
+	memcpy(&pos, NLMSG_DATA(nlh), sizeof(pos));
+	if (pos > r->pos)
+		r->pos = pos;
+	if (pos % 2 == 0)
+		r->kicked = false;	/* a round started after the records before it */
+}
+
+void resolver_observe(struct resolver *r, struct trace_record *rec)
+{
+	uint8_t kick = MSG_KICK;
+
+	if (rec->backend != TRACE_BACKEND_LEGACY)
+		return;
+	rec->barrier = r->pos;
+	/* Its upper bound is the next barrier: make sure a round comes. */
+	if (!r->kicked && send(r->sock, &kick, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+		r->kicked = true;
+}
+
+static int rec_family(const struct trace_record *rec)
+{
+	if (rec->nfproto == NFPROTO_IPV6 || (!rec->nfproto && rec->pkt.family == AF_INET6))
+		return AF_INET6;
+	return AF_INET;
+}
+
+int resolver_hold(struct resolver *r, const struct packet *p, bool single)
+{
+	struct held *h;
+	size_t n = p->nsteps;
+
+	if (r->n == r->cap) {
+		size_t nc = r->cap ? r->cap * 2 : 64;
+		struct held *q = calloc(nc, sizeof(*q));
+
+		if (!q)
+			return -ENOMEM;
+		for (size_t i = 0; i < r->n; i++)
+			q[i] = r->q[(r->head + i) % r->cap];
+		free(r->q);
+		r->q = q;
+		r->head = 0;
+		r->cap = nc;
+	}
+	h = &r->q[(r->head + r->n) % r->cap];
+	memset(h, 0, sizeof(*h));
+	h->p = *p;
+	h->single = single;
+	h->steps = malloc((n ? n : 1) * sizeof(*h->steps));
+	h->strs = calloc(3 * (n ? n : 1), sizeof(char *));
+	if (!h->steps || !h->strs) {
+		held_free(h);
+		return -ENOMEM;
+	}
+	memcpy(h->steps, p->steps, n * sizeof(*h->steps));
+	h->p.steps = h->steps;
+	h->first_id = r->next_id;
+	r->next_id += (uint32_t)n;
+	h->deadline = loop_clock_ns(CLOCK_MONOTONIC) + r->cfg.wait_ns;
+	r->n++;
+	for (size_t i = 0; i < n; i++) {
+		struct trace_record *s = &h->steps[i];
+		const struct trace_record *nx = i + 1 < n ? &h->steps[i + 1] : NULL;
+		struct msg_query m;
+
+		if (s->backend != TRACE_BACKEND_LEGACY)
+			continue;
+		s->rule = s->verdict = NULL;
+		s->rule_reason = NULL;
+		s->verdict_continues = false;
+		memset(&m, 0, sizeof(m));
+		m.type = MSG_QUERY;
+		m.q.id = h->first_id + (uint32_t)i;
+		m.q.lo = s->barrier;
+		m.q.family = (uint8_t)rec_family(s);
+		m.q.kind = (uint8_t)s->kind;
+		m.q.rulenum = s->rulenum;
+		snprintf(m.q.table, sizeof(m.q.table), "%s", s->table);
+		snprintf(m.q.chain, sizeof(m.q.chain), "%s", s->chain);
+		/*
+		 * The next record of one traversal, nothing lost in between (consecutive NFLOG
+		 * numbers): a jump must lead to its chain.
+		 */
+		if (nx && nx->backend == TRACE_BACKEND_LEGACY && s->has_seq && nx->has_seq &&
+		    nx->seq == s->seq + 1 && strcmp(nx->table, s->table) == 0) {
+			m.q.has_next = true;
+			snprintf(m.q.next, sizeof(m.q.next), "%s", nx->chain);
+		}
+		m.q.pkt = s->pkt;
+		if (send(r->sock, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof(m)) {
+			/* A full queue is a late answer; a reader that is gone, no reader. */
+			s->rule_reason = errno == EAGAIN ? RESOLVER_REASON_LATE :
+						RESOLVER_REASON_UNREAD;
+			continue;
+		}
+		h->left++;
+	}
+	return 0;
+}
+
+static struct held *held_by_id(struct resolver *r, uint32_t id, size_t *step)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct held *h = &r->q[(r->head + i) % r->cap];
+
+		if (id - h->first_id < h->p.nsteps) {
+			*step = id - h->first_id;
+			return h;
+		}
+	}
+	return NULL;
+}
+
+static void apply(struct held *h, size_t i, const struct resolver_answer *a)
+{
+	struct trace_record *s = &h->steps[i];
+	char **str = &h->strs[3 * i];
+
+	if (a->has_rule)
+		str[0] = strdup(a->rule);
+	if (a->verdict[0])
+		str[1] = strdup(a->verdict);
+	if (a->reason[0])
+		str[2] = strdup(a->reason);
+	s->rule = str[0];
+	s->verdict = str[1];
+	s->rule_reason = str[2] ? str[2] : str[0] ? NULL : RESOLVER_REASON_UNREAD;
+	s->verdict_continues = a->cont;
+}
+
+void resolver_feed(struct resolver *r, const void *buf, size_t len)
+{
+	struct resolver_answer a;
+	struct held *h;
+	size_t i;
+
+	if (len < offsetof(struct resolver_answer, rule) + 1 || len > sizeof(a))
+		return;
+	memcpy(&a, buf, len);
+	a.rule[len - offsetof(struct resolver_answer, rule) - 1] = '\0';
+	a.verdict[sizeof(a.verdict) - 1] = '\0';
+	a.reason[sizeof(a.reason) - 1] = '\0';
+	h = held_by_id(r, a.id, &i);
+	if (!h || h->steps[i].rule || h->steps[i].rule_reason || h->steps[i].verdict)
+		return;	/* emitted already (its bound passed) */
+	apply(h, i, &a);
+	h->left--;
+}
+
+int resolver_release(struct resolver *r, uint64_t now_ns, resolver_emit_fn emit, void *ctx)
+{
+	int ret = 0;
+
+	while (r->n) {
+		struct held *h = &r->q[r->head];
+
+		if (h->left && now_ns < h->deadline)
+			break;
+		for (size_t i = 0; h->left && i < h->p.nsteps; i++) {
+			struct trace_record *s = &h->steps[i];
+
+			if (s->backend == TRACE_BACKEND_LEGACY && !s->rule && !s->verdict &&
+			    !s->rule_reason)
+				s->rule_reason = RESOLVER_REASON_LATE;
+		}
+		/* Each one is handed over, also after a failure: the caller counts them. */
+		{
+			int e = emit(ctx, &h->p, h->single);
+
+			if (e < 0 && ret == 0)
+				ret = e;
+		}
+		held_free(h);
+		r->head = (r->head + 1) % r->cap;
+		r->n--;
+	}
+	return ret;
+}
+
+uint64_t resolver_deadline(const struct resolver *r)
+{
+	return r->n ? r->q[r->head].deadline : UINT64_MAX;
+}
+
+size_t resolver_pending(const struct resolver *r)
+{
+	return r->n;
+}
+
+int resolver_finish(struct resolver *r, resolver_emit_fn emit, void *ctx)
+{
+	uint64_t end = loop_clock_ns(CLOCK_MONOTONIC) + r->cfg.wait_ns;
+	union {
+		struct resolver_answer	a;
+		char			b[sizeof(struct resolver_answer)];
+	} u;
+
+	for (;;) {
+		uint64_t now = loop_clock_ns(CLOCK_MONOTONIC);
+		bool waiting = false;
+		struct pollfd p = { .fd = r->sock, .events = POLLIN };
+		ssize_t n;
+
+		for (size_t i = 0; i < r->n; i++)
+			if (r->q[(r->head + i) % r->cap].left)
+				waiting = true;
+		if (!waiting || now >= end)
+			break;
+		if (poll(&p, 1, (int)((end - now) / 1000000ull) + 1) <= 0)
+			break;
+		while ((n = recv(r->sock, u.b, sizeof(u.b), MSG_DONTWAIT)) > 0)
+			resolver_feed(r, u.b, (size_t)n);
+		if (n == 0)
+			break;
+	}
+	return resolver_release(r, UINT64_MAX, emit, ctx);
 }

@@ -105,6 +105,8 @@ struct trace_record {
 	uint32_t	ct_status;	/* IPS_* bits */
 	int32_t		prio;		/* hook priority of the step's base chain (grouper order) */
 	bool		has_prio;
+	/* Legacy: the last resolver barrier received before this record (resolver.h). */
+	int32_t		barrier;
 	/*
 	 * Last on purpose: decoders leave every byte before raw[] zero where they write
 	 * nothing (one memset up to offsetof(struct trace_record, raw)) and write raw[] only

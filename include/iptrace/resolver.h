@@ -1,86 +1,212 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* resolver.h: legacy trace steps → the rule's text and verdict, following ruleset changes */
+/* resolver.h: legacy trace steps → the rule's text and verdict, never a rule the packet didn't meet */
 #ifndef IPTRACE_RESOLVER_H
 #define IPTRACE_RESOLVER_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <linux/netlink.h>
+#include "iptrace/grouper.h"
 #include "iptrace/record.h"
+#include "iptrace/xtblob.h"
 
 /*
- * Where the resolver reads tables from. The live source (cfg.source NULL) runs
- * iptables-legacy-save / ip6tables-legacy-save in the current network namespace and takes
- * fingerprints with IPT_SO_GET_INFO + IPT_SO_GET_ENTRIES; tests replace it with saved text.
+ * How a legacy step gets its rule (resolver.c has the reasoning in full):
+ *
+ * - A table reader, a child process, reads the tables in "rounds": it sends a barrier
+ *   message into our own NFLOG socket, takes every followed table with GET_ENTRIES, sends a
+ *   second barrier. The kernel queues a TRACE record on that socket while the rule runs
+ *   (qthreshold 1), and a table replace returns only once no CPU runs the old rules, under
+ *   the mutex GET_ENTRIES takes: so a record that comes between two barriers was made by a
+ *   version in force between the two rounds around them, however late we read it.
+ * - Versions are compared by rule identity (xtblob.h), not by text: "every version the
+ *   packet could have met holds the same rule at that number" is a comparison of numbers.
+ *   A version whose rule there cannot have matched the packet (addresses, protocol, ports)
+ *   or whose jump does not lead to the chain of the packet's next record is ruled out.
+ * - Between rounds the reader polls GET_INFO every 10 ms; an interval in which it saw more
+ *   changes than the versions at its ends explain may hold a version nobody read: its steps
+ *   get no rule.
+ * - Texts come from iptables-legacy-save runs bracketed by two rounds that saw the same
+ *   version (and no change polled in between), kept only for chains packets crossed.
+ * - A packet with legacy steps is held (in order with the others) until its steps are
+ *   answered: about one round after its last record (a tenth of the time goes to rounds:
+ *   ~1.2 s for 80k rules, ~0.25 s for 16k, less for small tables), at most wait_ns.
+ *
+ * What remains possible: two rewrites that keep the table's size between two rounds, or
+ *   a rewrite and its undo within one 10 ms poll, where the packet met the middle version
+ *   and the versions at both ends hold one rule at its number; and two packets the grouper
+ *   merged (identical NAT-proof fields within its window) whose records interleave with
+ *   consecutive NFLOG numbers, fooling the next-chain evidence.
+ *
+ * A step's "rule" is NULL ("rule":null in JSON) with one of these reasons (rule_reason),
+ * never a guess. Only the first is no loss: there is no rule to show.
+ *   RETURN   a user chain's end: the verdict is "return", there is no rule line.
+ *   CHANGED  the versions the packet may have met hold different rules at that number and
+ *            the packet's own fields (addresses, protocol, ports, the next record's chain)
+ *            fit more than one of them.
+ *   NOFIT    no version read around the packet can have made the record (a version the
+ *            reader never saw, or a record the kernel made in a way we do not model).
+ *   UNSEEN   the GET_INFO polls saw the table change more often than the two rounds around
+ *            the packet explain: a version nobody read may have made it.
+ *   UNREAD   a read of the table failed (or the reader is gone).
+ *   NOTEXT   the rule is certain but three save runs in a row did not match a version read
+ *            on both sides of them (the table kept changing, or the save program failed);
+ *            tried again after the table's next change.
+ *   LATE     the packet waited its bound (resolver_cfg.wait_ns, 5 s) without an answer, or
+ *            its rounds were forgotten (a table that is a new version at every round keeps
+ *            only the last 6 versions).
+ *   START    the record came before the table's first read (a table created after the
+ *            capture started is read from then on).
+ */
+#define RESOLVER_REASON_RETURN	"implicit return at the end of the chain"
+#define RESOLVER_REASON_CHANGED	"table changed during capture"
+#define RESOLVER_REASON_NOFIT	"no version of the table fits the step"
+#define RESOLVER_REASON_UNSEEN	"table rewritten more than once around the packet"
+#define RESOLVER_REASON_UNREAD	"cannot read the ruleset"
+#define RESOLVER_REASON_NOTEXT	"cannot read the rule's text"
+#define RESOLVER_REASON_LATE	"table not read in time"
+#define RESOLVER_REASON_START	"packet before the first read of the table"
+
+/* The socket source id (as NLREC_*) of the reader's answers, for the receive loop. */
+#define RESOLVER_SOURCE	0x7e01
+/* The NFLOG-socket message type of a barrier (not an nfnetlink type: subsystem 0x7e). */
+#define RESOLVER_BARRIER_TYPE	0x7e01
+
+/*
+ * The reader's way to the tables: the live kernel (resolver_new) or a test's blobs
+ * (resolver_reader_new). All return 0 or a negative errno.
  */
 struct resolver_source {
+	/* info - GET_INFO of @table. */
+	int	(*info)(void *ctx, int family, const char *table, struct xtblob_info *info);
 	/*
-	 * fingerprint - a value that changes whenever the rules of @table (family AF_INET or
-	 * AF_INET6) change, and not when only counters move. 0 or a negative errno.
+	 * read - GET_INFO + GET_ENTRIES of @table, parsed (xtversion_parse() with @want and
+	 * @wctx) into *@out; *@info is what GET_INFO said of that version.
 	 */
-	int		(*fingerprint)(void *ctx, int family, const char *table, uint64_t *fp);
-	/* save - the table in iptables-save syntax, malloc'd and NUL-terminated into *@text. */
-	int		(*save)(void *ctx, int family, const char *table, char **text);
-	/* now - the monotonic clock records' recv_ns is taken from, in ns. */
-	uint64_t	(*now)(void *ctx);
-	void		*ctx;
+	int	(*read)(void *ctx, int family, const char *table,
+			bool (*want)(void *wctx, const char *chain), void *wctx,
+			struct xtblob_info *info, struct xtversion **out);
+	/*
+	 * save - run the save program for @table: each line (no newline, NUL-terminated,
+	 * borrowed for the call) to @line(@arg, line), @tick(@arg) every 10 ms meanwhile.
+	 * 0, or the first negative value @line returned, or -errno.
+	 */
+	int	(*save)(void *ctx, int family, const char *table,
+			int (*line)(void *arg, char *line), void (*tick)(void *arg), void *arg);
+	/* barrier - queue barrier @pos on the NFLOG socket (errors ignored). */
+	void	(*barrier)(void *ctx, int32_t pos);
+	void	*ctx;
 };
 
+/* A question about one legacy step (what the client sends the reader). */
+struct resolver_query {
+	uint32_t	id;
+	int32_t		lo;		/* last barrier before the record, -1: none */
+	uint8_t		family;		/* AF_INET, AF_INET6 */
+	uint8_t		kind;		/* enum trace_kind */
+	bool		has_next;	/* next: the chain of the packet's next record */
+	uint32_t	rulenum;
+	char		table[TRACE_NAME_MAX], chain[TRACE_NAME_MAX], next[TRACE_NAME_MAX];
+	struct pkt_hdr	pkt;
+};
+
+#define RESOLVER_TEXT_MAX	4096
+struct resolver_answer {
+	uint32_t	id;
+	bool		has_rule, cont;
+	char		verdict[TRACE_NAME_MAX + 8];	/* "" when unresolved */
+	char		reason[64];			/* "" when resolved */
+	char		rule[RESOLVER_TEXT_MAX];
+};
+
+/* Opaque: the reader's state (in the child, or in a test). */
+struct resolver_reader;
+
+struct resolver_reader *resolver_reader_new(const struct resolver_source *src);
+void resolver_reader_free(struct resolver_reader *rd);
+/* resolver_reader_watch - follow @table of @family from the next round on. 0 or -errno. */
+int resolver_reader_watch(struct resolver_reader *rd, int family, const char *table);
+/* resolver_reader_round - one round: barrier 2k, every table, barrier 2k+1. Returns k. */
+int32_t resolver_reader_round(struct resolver_reader *rd);
+/* resolver_reader_poll - GET_INFO of every table: count changes between rounds. */
+void resolver_reader_poll(struct resolver_reader *rd);
+/*
+ * resolver_reader_answer - answer @q if the rounds it needs are done: 1 and *@a; 0 when it
+ * must wait for a round (*@need_round) or a text (*@need_save set: call
+ * resolver_reader_save() for q->table); -errno.
+ */
+int resolver_reader_answer(struct resolver_reader *rd, const struct resolver_query *q,
+			   struct resolver_answer *a, bool *need_round, bool *need_save);
+/* resolver_reader_save - a bracketed save run of @table for the texts queries wait for. */
+int resolver_reader_save(struct resolver_reader *rd, int family, const char *table);
+
+struct resolver_stats {
+	uint64_t	rounds;		/* rounds of reads */
+	uint64_t	versions;	/* distinct table versions read */
+	uint64_t	saves;		/* save programs run */
+	uint64_t	saves_aligned;	/* of which bracketed by one version */
+	uint64_t	unresolved;	/* steps answered without a rule */
+};
+void resolver_reader_stats(const struct resolver_reader *rd, struct resolver_stats *st);
+
+/* --- the client, in iptrace's own process ------------------------------------------ */
+
 struct resolver_cfg {
-	uint64_t			refresh_ns;	/* gap between checks of a table (0: 200 ms) */
-	uint64_t			latency_ns;	/* bound on packet → recv delay (0: 100 ms) */
-	const struct resolver_source	*source;	/* borrowed; NULL: the live kernel */
+	uint32_t	nflog_portid;	/* where barriers go: our NFLOG socket */
+	uint64_t	wait_ns;	/* bound on a packet's wait for its rules (0: 5 s) */
 };
 
 /* Opaque. */
 struct resolver;
 
 /*
- * resolver_new - a resolver. With the live source it fingerprints every legacy table that
- * exists now (/proc/net/ip{,6}_tables_names; it never opens a missing one, which would create
- * it), so create it after the marker is installed: then changes are seen from the start of
- * the capture. Nothing is saved yet: a table is read on first need. NULL with errno.
- * Free with resolver_free().
+ * resolver_new - fork the table reader (call it before dropping capabilities: it keeps
+ * CAP_NET_ADMIN and CAP_NET_RAW for GET_ENTRIES and the save program) in the current
+ * network namespace, and wait until its first round is in our NFLOG queue. It follows every
+ * legacy table that exists (/proc/net/ip{,6}_tables_names; it never opens a missing one,
+ * which would create it) and tables records name later. NULL with errno. Free with
+ * resolver_free(), which ends the reader.
  */
 struct resolver *resolver_new(const struct resolver_cfg *cfg);
 void resolver_free(struct resolver *r);
 
-/*
- * resolver_watch - start following @table of @family (AF_INET/AF_INET6): take its
- * fingerprint now. resolver_new() does this for the live tables; tests call it. 0 or -errno.
- */
-int resolver_watch(struct resolver *r, int family, const char *table);
+/* resolver_fd - the reader's answers: read by the loop as source RESOLVER_SOURCE. */
+int resolver_fd(const struct resolver *r);
+
+/* resolver_barrier - a barrier message arrived on the NFLOG socket (pipeline). */
+void resolver_barrier(struct resolver *r, const struct nlmsghdr *nlh);
+
+/* resolver_observe - a legacy record just arrived: note its barrier, ask for a round. */
+void resolver_observe(struct resolver *r, struct trace_record *rec);
 
 /*
- * resolver_observe - a legacy record just received (rec->recv_ns set): make sure its table
- * is followed and read (the first record of a table runs the save program once), and check
- * it for changes at most once per refresh interval. Other records are ignored.
+ * What the client does with a complete packet (or, @single, one record of --no-group):
+ * holds a copy until every legacy step is answered or cfg.wait_ns passed, then calls @emit
+ * in the order packets were held. The steps' rule, verdict and rule_reason are filled (NULL
+ * rule with a reason when not certain); their strings live until @emit returns.
  */
-void resolver_observe(struct resolver *r, const struct trace_record *rec);
+typedef int (*resolver_emit_fn)(void *ctx, const struct packet *p, bool single);
+
+/* resolver_hold - take @p (copied). Returns 0 or -ENOMEM. */
+int resolver_hold(struct resolver *r, const struct packet *p, bool single);
+
+/* resolver_feed - answers from the reader (one datagram of RESOLVER_SOURCE). */
+void resolver_feed(struct resolver *r, const void *buf, size_t len);
 
 /*
- * resolver_tick - check followed tables whose refresh interval passed, so that a change is
- * seen within one interval even while no records arrive. resolver_deadline() says when
- * the next check is due (monotonic ns, UINT64_MAX if none).
+ * resolver_release - emit held packets that are ready (or past the wait bound at @now_ns),
+ * in order, each one even after @emit failed (it decides what a failure means for the
+ * rest, e.g. counting them as dropped). Returns 0 or emit's first negative value.
+ * resolver_deadline() says when the head's bound passes (UINT64_MAX if nothing is held).
  */
-void resolver_tick(struct resolver *r);
+int resolver_release(struct resolver *r, uint64_t now_ns, resolver_emit_fn emit, void *ctx);
 uint64_t resolver_deadline(const struct resolver *r);
 
-/*
- * resolver_resolve - fill rule, verdict, verdict_continues and rule_reason of @n legacy
- * records (others are left alone). A rule is given only when it is certain: when the table
- * changed around the packet's time and the versions disagree on that step, rule is NULL
- * with rule_reason "table changed during capture". No I/O unless no check ran since a
- * record arrived, or a rule number fits no version (then one re-read).
- * The strings are borrowed from the resolver: valid until the next call of any resolver
- * function (so print the packet before resolving the next one).
- */
-void resolver_resolve(struct resolver *r, struct trace_record *recs, size_t n);
+/* resolver_finish - end of capture: wait (bounded) for the answers, then emit everything. */
+int resolver_finish(struct resolver *r, resolver_emit_fn emit, void *ctx);
 
-struct resolver_stats {
-	uint64_t	checks;		/* fingerprints taken */
-	uint64_t	loads;		/* save programs run */
-	uint64_t	changes;	/* new table versions seen */
-	uint64_t	unresolved;	/* steps left without a rule for lack of certainty */
-};
-void resolver_get_stats(const struct resolver *r, struct resolver_stats *st);
+/* resolver_pending - packets held. */
+size_t resolver_pending(const struct resolver *r);
 
 #endif

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* test_resolver.c: rule text and verdicts from saved iptables-save output, and table changes */
+/* test_resolver.c: GET_ENTRIES blobs → identities and evidence; the reader's rounds and answers */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,383 +9,644 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <cmocka.h>
 
 #include "iptrace/resolver.h"
+#include "iptrace/xtblob.h"
 #include "test_util.h"
 
-#define MS 1000000ull
-
-/* A table the test controls: its text, its fingerprint, and the clock. */
-struct fake {
-	const char	*file[4];	/* tests/data file per table name below */
-	const char	*name[4];
-	uint64_t	fp[4];
-	int		save_err;
-	uint64_t	now;
-	unsigned	saves;
+/* A recorded blob (tests/data/record-xtblob.sh): its GET_INFO line, then the entries. */
+struct blob {
+	struct xtblob_info	info;
+	char			*data, *entries;	/* entries: 8-byte aligned, as the kernel's */
 };
 
-static int slot(struct fake *fk, const char *table)
+static void blob_load(struct blob *b, const char *name)
 {
-	for (int i = 0; i < 4; i++)
-		if (fk->name[i] && strcmp(fk->name[i], table) == 0)
-			return i;
-	return -1;
+	int fam, n = 0;
+
+	b->data = slurp(name);
+	memset(&b->info, 0, sizeof(b->info));
+	assert_int_equal(sscanf(b->data, "xtblob %d %31s %u %u %u %u %u %u %u %u %u %u %u %u %u%n",
+				&fam, b->info.name, &b->info.valid_hooks,
+				&b->info.hook_entry[0], &b->info.hook_entry[1],
+				&b->info.hook_entry[2], &b->info.hook_entry[3],
+				&b->info.hook_entry[4], &b->info.underflow[0],
+				&b->info.underflow[1], &b->info.underflow[2],
+				&b->info.underflow[3], &b->info.underflow[4],
+				&b->info.num_entries, &b->info.size, &n), 15);
+	b->info.family = fam == 6 ? AF_INET6 : AF_INET;
+	b->entries = aligned_alloc(8, b->info.size + 8);
+	assert_non_null(b->entries);
+	memcpy(b->entries, b->data + n + 1, b->info.size);
 }
 
-static int fake_fp(void *ctx, int family, const char *table, uint64_t *fp)
+static void blob_free(struct blob *b)
 {
-	struct fake *fk = ctx;
-	int i = slot(fk, table);
+	free(b->data);
+	free(b->entries);
+}
+
+static struct xtversion *parse(const struct blob *b, bool (*want)(void *, const char *))
+{
+	struct xtversion *v = NULL;
+
+	assert_int_equal(xtversion_parse(&b->info, b->entries, b->info.size, want, NULL, &v), 0);
+	return v;
+}
+
+static bool want_all(void *ctx, const char *chain)
+{
+	(void)ctx;
+	(void)chain;
+	return true;
+}
+
+static struct pkt_hdr udp4(const char *src, const char *dst, uint16_t sport, uint16_t dport)
+{
+	struct pkt_hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.family = AF_INET;
+	h.proto = IPPROTO_UDP;
+	inet_pton(AF_INET, src, &h.saddr);
+	inet_pton(AF_INET, dst, &h.daddr);
+	h.has_l4 = h.has_ports = true;
+	h.sport = sport;
+	h.dport = dport;
+	return h;
+}
+
+static const char *verdict(const struct xtversion *v, const struct xt_rule *r, bool *cont)
+{
+	static char buf[64];
+
+	return xtversion_verdict(v, r, buf, sizeof(buf), cont);
+}
+
+/* The kube-proxy table: chains, numbering, verdicts, and identities that survive a shift. */
+static void test_kube_blob(void **state)
+{
+	struct blob b0, b1;
+	struct xtversion *v0, *v1;
+	const struct xt_rule *r, *s;
+	const struct xt_chain *c;
+	bool cont;
+
+	(void)state;
+	blob_load(&b0, "kube-v0.xtblob");
+	blob_load(&b1, "kube-v1.xtblob");
+	v0 = parse(&b0, NULL);
+	v1 = parse(&b1, NULL);
+	/* 3 services: 8 rules each, 8 more; 4 base chains and 3 x 3 + 4 user chains. */
+	assert_int_equal(xtversion_rules(v0), 32);
+	assert_int_equal(xtversion_nchains(v0), 4 + 13);
+	assert_int_equal(xtversion_rules(v1), 34);
+	assert_true(xtversion_fp(v0) != xtversion_fp(v1));
+	c = xtversion_chain(v0, "KUBE-SERVICES");
+	assert_non_null(c);
+	assert_int_equal(c->n, 4);
+	assert_int_equal(c->hook, -1);
+	assert_int_equal(xtversion_chain(v0, "PREROUTING")->hook, 0);
+	assert_null(xtversion_chain(v0, "KUBE-NOPE"));
+	/* Service 1 is rule 2 in v0 and rule 3 in v1: the same identity, the same jump. */
+	r = xtversion_step(v0, "KUBE-SERVICES", TRACE_KIND_RULE, 2, NULL);
+	s = xtversion_step(v1, "KUBE-SERVICES", TRACE_KIND_RULE, 3, NULL);
+	assert_non_null(r);
+	assert_non_null(s);
+	assert_true(r->id == s->id);
+	assert_string_equal(verdict(v0, r, &cont), "jump KUBE-SVC-9E3779B100009E37");
+	assert_false(cont);
+	assert_string_equal(xtversion_jump_chain(v1, s), "KUBE-SVC-9E3779B100009E37");
+	/* ... while rule 2 of v1 is another service's. */
+	assert_true(xtversion_step(v1, "KUBE-SERVICES", TRACE_KIND_RULE, 2, NULL)->id != r->id);
+	/* Unchanged chains keep their identities though every offset moved. */
+	assert_true(xtversion_step(v0, "PREROUTING", TRACE_KIND_RULE, 1, NULL)->id ==
+		    xtversion_step(v1, "PREROUTING", TRACE_KIND_RULE, 1, NULL)->id);
+	/* Ends: a base chain's policy, a user chain's return; "rule" there is no record. */
+	r = xtversion_step(v0, "PREROUTING", TRACE_KIND_POLICY, 2, NULL);
+	assert_non_null(r);
+	assert_string_equal(verdict(v0, r, &cont), "ACCEPT");
+	assert_null(xtversion_step(v0, "PREROUTING", TRACE_KIND_RULE, 2, NULL));
+	assert_null(xtversion_step(v0, "PREROUTING", TRACE_KIND_RETURN, 2, NULL));
+	assert_non_null(xtversion_step(v0, "KUBE-MARK-MASQ", TRACE_KIND_RETURN, 2, NULL));
+	assert_null(xtversion_step(v0, "KUBE-MARK-MASQ", TRACE_KIND_POLICY, 2, NULL));
+	assert_null(xtversion_step(v0, "KUBE-MARK-MASQ", TRACE_KIND_RETURN, 3, NULL));
+	assert_null(xtversion_step(v0, "KUBE-MARK-MASQ", TRACE_KIND_RULE, 0, NULL));
+	r = xtversion_step(v0, "KUBE-MARK-MASQ", TRACE_KIND_RULE, 1, NULL);
+	assert_string_equal(verdict(v0, r, &cont), "MARK");
+	assert_true(cont);
+	r = xtversion_step(v0, "KUBE-POSTROUTING", TRACE_KIND_RULE, 3, NULL);
+	assert_string_equal(verdict(v0, r, &cont), "MASQUERADE");
+	assert_false(cont);
+	xtversion_free(v0);
+	xtversion_free(v1);
+	blob_free(&b0);
+	blob_free(&b1);
+}
+
+/* Evidence: a version whose rule cannot match the packet is ruled out. */
+static void test_evidence(void **state)
+{
+	struct blob b0, m;
+	struct xtversion *v0, *vm;
+	const struct xt_evidence *ev;
+	struct pkt_hdr h;
+
+	(void)state;
+	blob_load(&b0, "kube-v0.xtblob");
+	v0 = parse(&b0, want_all);
+	/* KUBE-SERVICES rule 2: -d 10.96.0.2/32 -p udp --dport 53. */
+	assert_non_null(xtversion_step(v0, "KUBE-SERVICES", TRACE_KIND_RULE, 2, &ev));
+	assert_non_null(ev);
+	h = udp4("10.0.1.2", "10.96.0.2", 40000, 53);
+	assert_true(xtstep_fits(ev, &h));
+	h = udp4("10.0.1.2", "10.96.0.3", 40000, 53);
+	assert_false(xtstep_fits(ev, &h));
+	h = udp4("10.0.1.2", "10.96.0.2", 40000, 54);
+	assert_false(xtstep_fits(ev, &h));
+	h.proto = IPPROTO_TCP;
+	h.dport = 53;
+	assert_false(xtstep_fits(ev, &h));
+	/* Not wanted: no evidence, nothing ruled out. */
+	xtversion_free(v0);
+	v0 = parse(&b0, NULL);
+	assert_non_null(xtversion_step(v0, "KUBE-SERVICES", TRACE_KIND_RULE, 2, &ev));
+	assert_null(ev);
+	assert_true(xtstep_fits(ev, &h));
+
+	blob_load(&m, "misc.xtblob");
+	vm = parse(&m, want_all);
+	/* ! -s 10.1.0.0/16 -p udp ! --dport 53 */
+	xtversion_step(vm, "INPUT", TRACE_KIND_RULE, 2, &ev);
+	h = udp4("10.2.0.1", "10.0.0.1", 1, 54);
+	assert_true(xtstep_fits(ev, &h));
+	h = udp4("10.1.0.1", "10.0.0.1", 1, 54);
+	assert_false(xtstep_fits(ev, &h));
+	h = udp4("10.2.0.1", "10.0.0.1", 1, 53);
+	assert_false(xtstep_fits(ev, &h));
+	/* -p tcp --dport 22 --tcp-flags SYN,ACK SYN */
+	xtversion_step(vm, "INPUT", TRACE_KIND_RULE, 1, &ev);
+	h = udp4("10.2.0.1", "10.0.0.1", 1000, 22);
+	h.proto = IPPROTO_TCP;
+	h.tcp_flags = 0x02;
+	assert_true(xtstep_fits(ev, &h));
+	h.tcp_flags = 0x12;
+	assert_false(xtstep_fits(ev, &h));
+	/* -f: only later fragments */
+	xtversion_step(vm, "INPUT", TRACE_KIND_RULE, 3, &ev);
+	assert_false(xtstep_fits(ev, &h));
+	h.frag = 100;
+	assert_true(xtstep_fits(ev, &h));
+	/* --sport 1000:2000 (the interface is not evidence) */
+	xtversion_step(vm, "FORWARD", TRACE_KIND_RULE, 1, &ev);
+	h = udp4("10.2.0.1", "10.0.0.1", 1500, 9);
+	assert_true(xtstep_fits(ev, &h));
+	h.sport = 999;
+	assert_false(xtstep_fits(ev, &h));
+	xtversion_free(v0);
+	xtversion_free(vm);
+	blob_free(&b0);
+	blob_free(&m);
+}
+
+/* Goto, fallthrough, an unconditional ACCEPT traced as policy, IPv6. */
+static void test_misc_blobs(void **state)
+{
+	struct blob m, m6;
+	struct xtversion *vm, *v6;
+	const struct xt_evidence *ev;
+	const struct xt_rule *r;
+	struct pkt_hdr h;
+	bool cont;
+
+	(void)state;
+	blob_load(&m, "misc.xtblob");
+	vm = parse(&m, want_all);
+	r = xtversion_step(vm, "FORWARD", TRACE_KIND_RULE, 1, NULL);
+	assert_string_equal(verdict(vm, r, &cont), "continue");
+	assert_true(cont);
+	r = xtversion_step(vm, "FORWARD", TRACE_KIND_RULE, 2, NULL);
+	assert_string_equal(verdict(vm, r, &cont), "goto LAB");
+	/* -A FORWARD -j ACCEPT: the kernel says "policy" at its number, and 4 is the policy. */
+	assert_null(xtversion_step(vm, "FORWARD", TRACE_KIND_RULE, 3, NULL));
+	r = xtversion_step(vm, "FORWARD", TRACE_KIND_POLICY, 3, NULL);
+	assert_string_equal(verdict(vm, r, &cont), "ACCEPT");
+	r = xtversion_step(vm, "FORWARD", TRACE_KIND_POLICY, 4, NULL);
+	assert_string_equal(verdict(vm, r, &cont), "DROP");
+	r = xtversion_step(vm, "LAB", TRACE_KIND_RETURN, 2, NULL);
+	assert_string_equal(verdict(vm, r, &cont), "RETURN");
+
+	blob_load(&m6, "misc6.xtblob");
+	v6 = parse(&m6, want_all);
+	assert_int_equal(xtversion_rules(v6), 2);
+	assert_non_null(xtversion_step(v6, "INPUT", TRACE_KIND_RULE, 2, &ev));
+	memset(&h, 0, sizeof(h));
+	h.family = AF_INET6;
+	h.proto = IPPROTO_TCP;
+	inet_pton(AF_INET6, "2001:db8::1", &h.saddr);
+	assert_true(xtstep_fits(ev, &h));
+	inet_pton(AF_INET6, "2001:db9::1", &h.saddr);
+	assert_false(xtstep_fits(ev, &h));
+	xtversion_step(v6, "INPUT", TRACE_KIND_RULE, 1, &ev);
+	h.has_l4 = h.has_ports = true;
+	h.dport = 443;
+	assert_true(xtstep_fits(ev, &h));
+	h.dport = 80;
+	assert_false(xtstep_fits(ev, &h));
+	xtversion_free(vm);
+	xtversion_free(v6);
+	blob_free(&m);
+	blob_free(&m6);
+}
+
+/* Blobs that no kernel wrote are refused, not read past their end. */
+static void test_bad_blobs(void **state)
+{
+	struct blob b;
+	struct xtversion *v = NULL;
+	struct xtblob_info in;
+
+	(void)state;
+	blob_load(&b, "kube-v0.xtblob");
+	for (uint32_t cut = 0; cut < b.info.size; cut += 8)
+		if (xtversion_parse(&b.info, b.entries, cut, NULL, NULL, &v) == 0) {
+			/* A prefix that is whole entries must still name every chain's end. */
+			xtversion_free(v);
+			v = NULL;
+		}
+	in = b.info;
+	in.hook_entry[0] = 8;	/* not an entry's start: no base chain begins there */
+	assert_int_equal(xtversion_parse(&in, b.entries, b.info.size, NULL, NULL, &v), -EINVAL);
+	blob_free(&b);
+}
+
+/* --- the reader, with a table the test rewrites ------------------------------------------ */
+
+struct fake {
+	struct blob	*now;		/* what GET_ENTRIES returns */
+	struct blob	*polls[8];	/* what the next GET_INFO polls see, then @now */
+	int		npolls;
+	const char	*save_file;	/* what the save program prints */
+	struct blob	*during_save;	/* the table while it is saved (NULL: unchanged) */
+	int32_t		barriers[64];
+	int		nbarriers;
+	int		saves;
+};
+
+static int fake_info(void *ctx, int family, const char *table, struct xtblob_info *info)
+{
+	struct fake *f = ctx;
 
 	(void)family;
-	fk->now += 10000;	/* a look takes time */
-	if (i < 0)
+	if (strcmp(table, "nat") != 0)
 		return -ENOENT;
-	*fp = fk->fp[i];
+	if (f->npolls) {
+		*info = f->polls[0]->info;
+		memmove(f->polls, f->polls + 1, sizeof(f->polls) - sizeof(f->polls[0]));
+		f->npolls--;
+		return 0;
+	}
+	*info = f->now->info;
 	return 0;
 }
 
-static int fake_save(void *ctx, int family, const char *table, char **text)
+static int fake_read(void *ctx, int family, const char *table,
+		     bool (*want)(void *wctx, const char *chain), void *wctx,
+		     struct xtblob_info *info, struct xtversion **out)
 {
-	struct fake *fk = ctx;
-	int i = slot(fk, table);
+	struct fake *f = ctx;
 
 	(void)family;
-	fk->now += 1 * MS;
-	fk->saves++;
-	if (fk->save_err)
-		return fk->save_err;
-	if (i < 0)
+	if (strcmp(table, "nat") != 0)
 		return -ENOENT;
-	*text = slurp(fk->file[i]);
-	return 0;
+	*info = f->now->info;
+	return xtversion_parse(&f->now->info, f->now->entries, f->now->info.size, want, wctx,
+			       out);
 }
 
-static uint64_t fake_now(void *ctx)
+static int fake_save(void *ctx, int family, const char *table,
+		     int (*line)(void *arg, char *line), void (*tick)(void *arg), void *arg)
 {
-	return ((struct fake *)ctx)->now;
+	struct fake *f = ctx;
+	struct blob *before = f->now;
+	char *text, *l, *next;
+	int ret = 0;
+
+	(void)family;
+	(void)table;
+	f->saves++;
+	if (f->during_save) {
+		f->now = f->during_save;
+		tick(arg);
+		f->now = before;
+	}
+	text = slurp(f->save_file);
+	for (l = text; !ret && l && *l; l = next) {
+		next = strchr(l, '\n');
+		if (next)
+			*next++ = '\0';
+		ret = line(arg, l);
+	}
+	free(text);
+	return ret;
+}
+
+static void fake_barrier(void *ctx, int32_t pos)
+{
+	struct fake *f = ctx;
+
+	if (f->nbarriers < 64)
+		f->barriers[f->nbarriers++] = pos;
 }
 
 struct env {
-	struct fake		fk;
+	struct fake		f;
 	struct resolver_source	src;
-	struct resolver		*r;
+	struct resolver_reader	*rd;
+	struct blob		v0, v1;
 };
 
 static struct env *env_new(void)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	struct resolver_cfg cfg = { .refresh_ns = 200 * MS, .latency_ns = 20 * MS };
 
 	assert_non_null(e);
-	e->fk.now = 1000 * MS;
-	e->src = (struct resolver_source){ fake_fp, fake_save, fake_now, &e->fk };
-	cfg.source = &e->src;
-	e->r = resolver_new(&cfg);
-	assert_non_null(e->r);
+	blob_load(&e->v0, "kube-v0.xtblob");
+	blob_load(&e->v1, "kube-v1.xtblob");
+	e->f.now = &e->v0;
+	e->f.save_file = "kube-v0.save";
+	e->src = (struct resolver_source){ fake_info, fake_read, fake_save,
+					   fake_barrier, &e->f };
+	e->rd = resolver_reader_new(&e->src);
+	assert_non_null(e->rd);
+	assert_int_equal(resolver_reader_watch(e->rd, AF_INET, "nat"), 0);
 	return e;
 }
 
 static void env_free(struct env *e)
 {
-	resolver_free(e->r);
+	resolver_reader_free(e->rd);
+	blob_free(&e->v0);
+	blob_free(&e->v1);
 	free(e);
 }
 
-static void add_table(struct env *e, const char *name, const char *file, uint64_t fp)
+static struct resolver_query query(int32_t lo, const char *chain, enum trace_kind kind,
+				   uint32_t num)
 {
-	int i = slot(&e->fk, name);
+	struct resolver_query q;
 
-	if (i < 0)
-		for (i = 0; e->fk.name[i]; i++)
-			;
-	e->fk.name[i] = name;
-	e->fk.file[i] = file;
-	e->fk.fp[i] = fp;
+	memset(&q, 0, sizeof(q));
+	q.id = 7;
+	q.lo = lo;
+	q.family = AF_INET;
+	q.kind = (uint8_t)kind;
+	q.rulenum = num;
+	snprintf(q.table, sizeof(q.table), "nat");
+	snprintf(q.chain, sizeof(q.chain), "%s", chain);
+	return q;
 }
 
-static struct trace_record step(const char *table, const char *chain, enum trace_kind kind,
-				uint32_t num, uint64_t recv)
+/* Answer @q, running the rounds and saves it asks for; returns the answer. */
+static struct resolver_answer ask(struct env *e, const struct resolver_query *q)
 {
-	struct trace_record r;
+	struct resolver_answer a;
 
-	memset(&r, 0, sizeof(r));
-	r.backend = TRACE_BACKEND_LEGACY;
-	r.nfproto = 2;	/* NFPROTO_IPV4 */
-	r.pkt.family = AF_INET;
-	snprintf(r.table, sizeof(r.table), "%s", table);
-	snprintf(r.chain, sizeof(r.chain), "%s", chain);
-	r.kind = kind;
-	r.rulenum = num;
-	r.recv_ns = recv;
-	return r;
+	for (int i = 0; i < 10; i++) {
+		bool nr, ns;
+		int ret = resolver_reader_answer(e->rd, q, &a, &nr, &ns);
+
+		assert_true(ret >= 0);
+		if (ret == 1)
+			return a;
+		assert_true(nr || ns);
+		if (nr)
+			resolver_reader_round(e->rd);
+		if (ns)
+			resolver_reader_save(e->rd, AF_INET, "nat");
+	}
+	fail_msg("no answer");
+	return a;
 }
 
-/* Receive a step now, then resolve it (the window is short in these tests). */
-static struct trace_record seen(struct env *e, const char *table, const char *chain,
-				enum trace_kind kind, uint32_t num)
-{
-	struct trace_record r = step(table, chain, kind, num, e->fk.now);
+static const char SVC1[] = "-A KUBE-SERVICES -d 10.96.0.2/32 -p udp -m comment --comment "
+			   "\"ns1/svc1:dns cluster IP\" -m udp --dport 53 -j "
+			   "KUBE-SVC-9E3779B100009E37";
 
-	resolver_observe(e->r, &r);
-	resolver_resolve(e->r, &r, 1);
-	return r;
-}
-
-static void expect(const struct trace_record *r, const char *rule, const char *verdict, bool cont)
-{
-	if (rule)
-		assert_string_equal(r->rule, rule);
-	else
-		assert_null(r->rule);
-	if (verdict)
-		assert_string_equal(r->verdict, verdict);
-	else
-		assert_null(r->verdict);
-	assert_int_equal(r->verdict_continues, cont);
-}
-
-static void test_nat_rules(void **state)
+/* Barriers bracket each round; a quiet table answers with the saved text. */
+static void test_rounds_and_text(void **state)
 {
 	struct env *e = env_new();
-	struct trace_record r;
+	struct resolver_query q;
+	struct resolver_answer a;
 
 	(void)state;
-	add_table(e, "nat", "save-nat-a.txt", 1);
-	assert_int_equal(resolver_watch(e->r, AF_INET, "nat"), 0);
-
-	r = seen(e, "nat", "PREROUTING", TRACE_KIND_RULE, 1);
-	expect(&r, "-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES",
-	       "jump KUBE-SERVICES", false);
-	/* A comment containing "-j trap" is not the target. */
-	r = seen(e, "nat", "KUBE-SERVICES", TRACE_KIND_RULE, 1);
-	expect(&r, "-A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment "
-	       "\"kube-system/kube-dns:dns cluster IP -j trap\" -m udp --dport 53 -j KUBE-SVC-DNS",
-	       "jump KUBE-SVC-DNS", false);
-	r = seen(e, "nat", "KUBE-SEP-DNS", TRACE_KIND_RULE, 2);
-	expect(&r, "-A KUBE-SEP-DNS -p udp -m udp -j DNAT --to-destination 10.44.0.47:53",
-	       "DNAT", false);
-	assert_null(r.rule_reason);
-	r = seen(e, "nat", "KUBE-MARK-MASQ", TRACE_KIND_RULE, 1);
-	expect(&r, "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000", "MARK", true);
-	r = seen(e, "nat", "OUTPUT", TRACE_KIND_RULE, 1);
-	expect(&r, "-A OUTPUT -j LOG --log-prefix \"out: \"", "LOG", true);
-	r = seen(e, "nat", "OUTPUT", TRACE_KIND_RULE, 2);
-	expect(&r, "-A OUTPUT -g KUBE-SERVICES", "goto KUBE-SERVICES", false);
-	r = seen(e, "nat", "KUBE-POSTROUTING", TRACE_KIND_RULE, 1);
-	expect(&r, "-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN", "RETURN", false);
-	r = seen(e, "nat", "KUBE-POSTROUTING", TRACE_KIND_RULE, 3);
-	expect(&r, "-A KUBE-POSTROUTING -j MASQUERADE --random-fully", "MASQUERADE", false);
-	/* Chain ends: the policy of a base chain, the implicit return of a user chain. */
-	r = seen(e, "nat", "POSTROUTING", TRACE_KIND_POLICY, 2);
-	expect(&r, "-P POSTROUTING ACCEPT", "ACCEPT", false);
-	r = seen(e, "nat", "KUBE-SEP-DNS", TRACE_KIND_RETURN, 3);
-	expect(&r, NULL, "return", false);
-	assert_string_equal(r.rule_reason, "implicit return at the end of the chain");
-	/* One save for the table, however many steps. */
-	assert_int_equal(e->fk.saves, 1);
-	env_free(e);
-}
-
-static void test_impossible_numbers(void **state)
-{
-	struct env *e = env_new();
-	struct trace_record r;
-	struct resolver_stats st;
-
-	(void)state;
-	add_table(e, "nat", "save-nat-a.txt", 1);
-	resolver_watch(e->r, AF_INET, "nat");
-	/* Beyond the chain's end, a policy in a user chain, a chain that isn't there. */
-	r = seen(e, "nat", "KUBE-SEP-DNS", TRACE_KIND_RULE, 3);
-	expect(&r, NULL, NULL, false);
-	assert_string_equal(r.rule_reason, "table changed during capture");
-	e->fk.now += 300 * MS;
-	r = seen(e, "nat", "KUBE-SEP-DNS", TRACE_KIND_POLICY, 3);
-	expect(&r, NULL, NULL, false);
-	assert_string_equal(r.rule_reason, "table changed during capture");
-	r = seen(e, "nat", "KUBE-GONE", TRACE_KIND_RULE, 1);
-	expect(&r, NULL, NULL, false);
-	/* Such a number makes the resolver re-read the table, at most once per interval. */
-	resolver_get_stats(e->r, &st);
-	assert_true(e->fk.saves >= 2 && e->fk.saves <= 3);
-	assert_int_equal(st.unresolved, 3);
-	env_free(e);
-}
-
-/* The kernel traces an unconditional ACCEPT/DROP/RETURN rule as policy/return at its number. */
-static void test_unconditional_and_counters(void **state)
-{
-	struct env *e = env_new();
-	struct trace_record r;
-
-	(void)state;
-	add_table(e, "filter", "save-filter-c.txt", 7);	/* saved with -c */
-	resolver_watch(e->r, AF_INET, "filter");
-	r = seen(e, "filter", "FORWARD", TRACE_KIND_RULE, 1);
-	expect(&r, "-A FORWARD -j KUBE-FORWARD", "jump KUBE-FORWARD", false);
-	r = seen(e, "filter", "FORWARD", TRACE_KIND_POLICY, 3);
-	expect(&r, "-A FORWARD -j ACCEPT", "ACCEPT", false);
-	r = seen(e, "filter", "FORWARD", TRACE_KIND_POLICY, 4);
-	expect(&r, "-P FORWARD DROP", "DROP", false);
-	r = seen(e, "filter", "KUBE-FORWARD", TRACE_KIND_RETURN, 2);
-	expect(&r, "-A KUBE-FORWARD -j RETURN", "RETURN", false);
-	r = seen(e, "filter", "INPUT", TRACE_KIND_RULE, 1);
-	expect(&r, "-A INPUT -p tcp -m tcp --dport 22 -j REJECT --reject-with tcp-reset",
-	       "REJECT", false);
-	/* "rule 3" cannot be the unconditional ACCEPT: the kernel would have said policy. */
-	r = seen(e, "filter", "FORWARD", TRACE_KIND_RULE, 3);
-	assert_null(r.rule);
-	env_free(e);
-}
-
-/* iptrace's own TRACE rules are at the head of raw PREROUTING: numbers include them. */
-static void test_raw_with_marker(void **state)
-{
-	struct env *e = env_new();
-	struct trace_record r;
-
-	(void)state;
-	add_table(e, "raw", "save-raw.txt", 3);
-	resolver_watch(e->r, AF_INET, "raw");
-	r = seen(e, "raw", "PREROUTING", TRACE_KIND_RULE, 2);
-	expect(&r, "-A PREROUTING -p udp -m comment --comment \"iptrace:4242\" -m multiport "
-	       "--ports 53 -j TRACE", "TRACE", true);
-	r = seen(e, "raw", "PREROUTING", TRACE_KIND_RULE, 4);
-	expect(&r, "-A PREROUTING -p udp -m udp --dport 53 -m comment --comment lab-raw",
-	       "continue", true);
-	r = seen(e, "raw", "PREROUTING", TRACE_KIND_POLICY, 5);
-	expect(&r, "-P PREROUTING ACCEPT", "ACCEPT", false);
-	r = seen(e, "raw", "OUTPUT", TRACE_KIND_POLICY, 1);
-	expect(&r, "-P OUTPUT ACCEPT", "ACCEPT", false);
+	assert_int_equal(resolver_reader_round(e->rd), 0);
+	assert_int_equal(e->f.nbarriers, 2);
+	assert_int_equal(e->f.barriers[0], 0);
+	assert_int_equal(e->f.barriers[1], 1);
+	/* After barrier 1: rounds 0 and 1. */
+	q = query(1, "KUBE-SERVICES", TRACE_KIND_RULE, 2);
+	a = ask(e, &q);
+	assert_true(a.has_rule);
+	assert_string_equal(a.rule, SVC1);
+	assert_string_equal(a.verdict, "jump KUBE-SVC-9E3779B100009E37");
+	assert_int_equal(a.id, 7);
+	assert_int_equal(e->f.saves, 1);
+	/* Chain ends need no text; the same rule again needs no new save. */
+	a = ask(e, &(struct resolver_query){ .lo = 1, .family = AF_INET, .kind = TRACE_KIND_POLICY,
+				      .rulenum = 2, .table = "nat", .chain = "PREROUTING" });
+	assert_string_equal(a.rule, "-P PREROUTING ACCEPT");
+	q = query(3, "KUBE-MARK-MASQ", TRACE_KIND_RETURN, 2);
+	a = ask(e, &q);
+	assert_false(a.has_rule);
+	assert_string_equal(a.verdict, "return");
+	assert_string_equal(a.reason, RESOLVER_REASON_RETURN);
+	q = query(3, "KUBE-SERVICES", TRACE_KIND_RULE, 2);
+	a = ask(e, &q);
+	assert_string_equal(a.rule, SVC1);
+	/* Before the first barrier: no bound. */
+	q = query(-1, "KUBE-SERVICES", TRACE_KIND_RULE, 2);
+	a = ask(e, &q);
+	assert_false(a.has_rule);
+	assert_string_equal(a.reason, RESOLVER_REASON_START);
 	env_free(e);
 }
 
 /*
- * A rule inserted at the head of KUBE-SERVICES between two packets. Steps before the change
- * name the old rules, steps after it the new ones, steps around it only what both versions
- * agree on, and no step names a rule of the wrong version.
+ * The churn: v0 at round 0, v1 at round 1, every number shifted between them. A record in
+ * between could come from either: the packet's address picks the one whose rule matches;
+ * without it the two disagree and there is no rule.
  */
-static void test_change_mid_capture(void **state)
+static void test_churn_evidence(void **state)
 {
 	struct env *e = env_new();
-	struct trace_record before, around, around_same, around_only_new, after, late;
+	struct resolver_query q;
+	struct resolver_answer a;
+
+	(void)state;
+	resolver_reader_round(e->rd);		/* round 0: v0 */
+	/* The record names the chain: its evidence is kept from the next round on. */
+	q = query(-1, "KUBE-SERVICES", TRACE_KIND_RULE, 2);
+	ask(e, &q);
+	e->f.now = &e->v1;
+	resolver_reader_poll(e->rd);		/* one change seen */
+	resolver_reader_round(e->rd);		/* round 1: v1 */
+	e->f.now = &e->v0;
+	resolver_reader_poll(e->rd);
+	resolver_reader_round(e->rd);		/* round 2: v0 */
+	/* Between barrier 3 (after round 1) and 4: v1 or v0. No packet: they disagree. */
+	q = query(3, "KUBE-SERVICES", TRACE_KIND_RULE, 2);
+	a = ask(e, &q);
+	assert_false(a.has_rule);
+	assert_string_equal(a.reason, RESOLVER_REASON_CHANGED);
+	/* To 10.96.0.2: only v0's rule 2 matches. */
+	q.pkt = udp4("10.0.1.2", "10.96.0.2", 40000, 53);
+	a = ask(e, &q);
+	assert_true(a.has_rule);
+	assert_string_equal(a.rule, SVC1);
+	/* Rule 3 to the same address: only v1's. The text is v0's line, the same rule. */
+	q.rulenum = 3;
+	a = ask(e, &q);
+	assert_string_equal(a.rule, SVC1);
+	/* To 10.96.0.1 as rule 3: neither version's rule 3 matches. */
+	q.pkt = udp4("10.0.1.2", "10.96.0.1", 40000, 53);
+	a = ask(e, &q);
+	assert_false(a.has_rule);
+	assert_string_equal(a.reason, RESOLVER_REASON_NOFIT);
+	/* The next record's chain decides as well. */
+	q = query(3, "KUBE-SERVICES", TRACE_KIND_RULE, 2);
+	q.has_next = true;
+	snprintf(q.next, sizeof(q.next), "KUBE-SVC-0000000000000000");
+	a = ask(e, &q);
+	assert_true(a.has_rule);
+	assert_string_equal(a.verdict, "jump KUBE-SVC-0000000000000000");
+	assert_non_null(strstr(a.rule, "-d 10.96.0.1/32"));
+	env_free(e);
+}
+
+/* v0 -> v1 -> v0 between two rounds that both read v0: a version nobody read. */
+static void test_unseen_version(void **state)
+{
+	struct env *e = env_new();
+	struct resolver_query q;
+	struct resolver_answer a;
+
+	(void)state;
+	resolver_reader_round(e->rd);
+	e->f.polls[0] = &e->v1;
+	e->f.polls[1] = &e->v0;
+	e->f.npolls = 2;
+	resolver_reader_poll(e->rd);
+	resolver_reader_poll(e->rd);
+	resolver_reader_round(e->rd);
+	q = query(1, "PREROUTING", TRACE_KIND_RULE, 1);
+	a = ask(e, &q);
+	assert_false(a.has_rule);
+	assert_string_equal(a.reason, RESOLVER_REASON_UNSEEN);
+	/* The next interval is quiet again. */
+	q.lo = 3;
+	a = ask(e, &q);
+	assert_true(a.has_rule);
+	env_free(e);
+}
+
+/* A save whose table moved meanwhile, or that is another version's, gives no text. */
+static void test_save_misaligned(void **state)
+{
+	struct env *e = env_new();
+	struct resolver_query q;
+	struct resolver_answer a;
 	struct resolver_stats st;
 
 	(void)state;
-	add_table(e, "nat", "save-nat-a.txt", 1);
-	resolver_watch(e->r, AF_INET, "nat");
-	before = step("nat", "KUBE-SERVICES", TRACE_KIND_RULE, 1, e->fk.now);
-	resolver_observe(e->r, &before);	/* reads version A */
-	e->fk.now += 50 * MS;
-	/* Received after the last look at A, before the change is seen: could be A or B. */
-	around = step("nat", "KUBE-SERVICES", TRACE_KIND_RULE, 1, e->fk.now);
-	around_same = step("nat", "KUBE-SVC-DNS", TRACE_KIND_RULE, 1, e->fk.now);
-	around_only_new = step("nat", "KUBE-SERVICES", TRACE_KIND_RULE, 2, e->fk.now);
-	resolver_observe(e->r, &around);
-	/* The table changes; the periodic check sees it and reads version B. */
-	add_table(e, "nat", "save-nat-b.txt", 2);
-	e->fk.now += 200 * MS;
-	assert_true(resolver_deadline(e->r) <= e->fk.now);
-	resolver_tick(e->r);
-	e->fk.now += 100 * MS;
-	after = step("nat", "KUBE-SERVICES", TRACE_KIND_RULE, 2, e->fk.now);
-	resolver_observe(e->r, &after);
-
-	resolver_resolve(e->r, &before, 1);
-	expect(&before, "-A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment "
-	       "\"kube-system/kube-dns:dns cluster IP -j trap\" -m udp --dport 53 -j KUBE-SVC-DNS",
-	       "jump KUBE-SVC-DNS", false);
-	resolver_resolve(e->r, &around, 1);
-	expect(&around, NULL, NULL, false);
-	assert_string_equal(around.rule_reason, "table changed during capture");
-	resolver_resolve(e->r, &around_same, 1);
-	expect(&around_same, "-A KUBE-SVC-DNS -j KUBE-SEP-DNS", "jump KUBE-SEP-DNS", false);
-	/* Only B has a rule 2 there, so only B can have produced it. */
-	resolver_resolve(e->r, &around_only_new, 1);
-	expect(&around_only_new, "-A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment "
-	       "\"kube-system/kube-dns:dns cluster IP -j trap\" -m udp --dport 53 -j KUBE-SVC-DNS",
-	       "jump KUBE-SVC-DNS", false);
-	resolver_resolve(e->r, &after, 1);
-	expect(&after, "-A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m comment --comment "
-	       "\"kube-system/kube-dns:dns cluster IP -j trap\" -m udp --dport 53 -j KUBE-SVC-DNS",
-	       "jump KUBE-SVC-DNS", false);
-	late = seen(e, "nat", "KUBE-SERVICES", TRACE_KIND_RULE, 1);
-	expect(&late, "-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m tcp --dport 443 -j KUBE-SVC-DNS",
-	       "jump KUBE-SVC-DNS", false);
-	resolver_get_stats(e->r, &st);
-	assert_int_equal(st.changes, 1);
-	assert_int_equal(e->fk.saves, 2);
+	resolver_reader_round(e->rd);
+	e->f.during_save = &e->v1;	/* v0 -> v1 -> v0 while saving */
+	q = query(1, "KUBE-SERVICES", TRACE_KIND_RULE, 2);
+	a = ask(e, &q);
+	assert_false(a.has_rule);
+	assert_string_equal(a.reason, RESOLVER_REASON_NOTEXT);
+	assert_int_equal(e->f.saves, 3);
+	/* Quiet, but the save program printed v1's table while the kernel holds v0. */
+	e->f.during_save = NULL;
+	e->f.save_file = "kube-v1.save";
+	resolver_reader_stats(e->rd, &st);
+	assert_int_equal(st.saves_aligned, 0);
+	a = ask(e, &q);
+	assert_false(a.has_rule);
+	resolver_reader_stats(e->rd, &st);
+	assert_int_equal(st.saves_aligned, 0);
+	/* After another version, the right save. */
+	e->f.save_file = "kube-v0.save";
+	e->f.now = &e->v1;
+	resolver_reader_poll(e->rd);
+	resolver_reader_round(e->rd);
+	e->f.now = &e->v0;
+	resolver_reader_poll(e->rd);
+	q.lo = 2 * resolver_reader_round(e->rd) + 1;
+	a = ask(e, &q);
+	assert_string_equal(a.rule, SVC1);
 	env_free(e);
 }
 
-/* A change not yet seen when the packet is emitted: the resolver looks before answering. */
-static void test_change_before_emit(void **state)
+/* A table that is another version at every round: old rounds are forgotten, not kept. */
+static void test_versions_bounded(void **state)
 {
 	struct env *e = env_new();
-	struct trace_record r;
+	struct resolver_query q;
+	struct resolver_answer a;
+	struct resolver_stats st;
+	struct blob var[20];
 
 	(void)state;
-	add_table(e, "nat", "save-nat-a.txt", 1);
-	resolver_watch(e->r, AF_INET, "nat");
-	r = seen(e, "nat", "KUBE-SERVICES", TRACE_KIND_RULE, 1);
-	assert_non_null(r.rule);
-	add_table(e, "nat", "save-nat-b.txt", 2);
-	e->fk.now += 100 * MS;	/* within the refresh interval: no periodic check yet */
-	r = step("nat", "KUBE-SERVICES", TRACE_KIND_RULE, 1, e->fk.now);
-	resolver_observe(e->r, &r);
-	e->fk.now += 30 * MS;
-	resolver_resolve(e->r, &r, 1);
-	/* Version A or B: they disagree on rule 1, so no rule rather than a wrong one. */
-	assert_null(r.rule);
+	resolver_reader_round(e->rd);
+	q = query(-1, "KUBE-SERVICES", TRACE_KIND_RULE, 2);
+	ask(e, &q);
+	for (int i = 0; i < 20; i++) {
+		/* v0 with one letter of a KUBE-SEP comment changed: a version of its own. */
+		char *c;
+
+		var[i] = e->v0;
+		var[i].entries = aligned_alloc(8, e->v0.info.size + 8);
+		assert_non_null(var[i].entries);
+		memcpy(var[i].entries, e->v0.entries, e->v0.info.size);
+		c = memmem(var[i].entries, e->v0.info.size, "ns2/svc2:dns", 12);
+		assert_non_null(c);
+		c[0] = (char)('a' + i);
+		e->f.now = &var[i];
+		resolver_reader_round(e->rd);
+	}
+	e->f.now = &e->v0;
+	resolver_reader_stats(e->rd, &st);
+	assert_int_equal(st.versions, 21);
+	/* The first rounds are gone (with their versions); the last ones answer. */
+	q = query(1, "KUBE-SERVICES", TRACE_KIND_RULE, 2);
+	a = ask(e, &q);
+	assert_false(a.has_rule);
+	assert_string_equal(a.reason, RESOLVER_REASON_LATE);
+	q.lo = 2 * 20 + 1;
+	a = ask(e, &q);
+	assert_string_equal(a.rule, SVC1);
 	env_free(e);
-}
-
-static void test_save_fails(void **state)
-{
-	struct env *e = env_new();
-	struct trace_record r;
-
-	(void)state;
-	add_table(e, "nat", "save-nat-a.txt", 1);
-	e->fk.save_err = -ENOENT;
-	resolver_watch(e->r, AF_INET, "nat");
-	r = seen(e, "nat", "KUBE-SERVICES", TRACE_KIND_RULE, 1);
-	expect(&r, NULL, NULL, false);
-	assert_string_equal(r.rule_reason, "cannot read the ruleset");
-	env_free(e);
-}
-
-/* Non-legacy steps are left alone. */
-static void test_nft_untouched(void **state)
-{
-	struct env *e = env_new();
-	struct trace_record r = step("filter", "input", TRACE_KIND_RULE, 0, 0);
-
-	(void)state;
-	r.backend = TRACE_BACKEND_NFT;
-	resolver_observe(e->r, &r);
-	resolver_resolve(e->r, &r, 1);
-	assert_null(r.rule);
-	assert_null(r.verdict);
-	assert_null(r.rule_reason);
-	assert_int_equal(e->fk.saves, 0);
-	env_free(e);
+	for (int i = 0; i < 20; i++)
+		free(var[i].entries);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nat_rules),
-		cmocka_unit_test(test_impossible_numbers),
-		cmocka_unit_test(test_unconditional_and_counters),
-		cmocka_unit_test(test_raw_with_marker),
-		cmocka_unit_test(test_change_mid_capture),
-		cmocka_unit_test(test_change_before_emit),
-		cmocka_unit_test(test_save_fails),
-		cmocka_unit_test(test_nft_untouched),
+		cmocka_unit_test(test_kube_blob),
+		cmocka_unit_test(test_evidence),
+		cmocka_unit_test(test_misc_blobs),
+		cmocka_unit_test(test_bad_blobs),
+		cmocka_unit_test(test_rounds_and_text),
+		cmocka_unit_test(test_churn_evidence),
+		cmocka_unit_test(test_unseen_version),
+		cmocka_unit_test(test_save_misaligned),
+		cmocka_unit_test(test_versions_bounded),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

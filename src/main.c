@@ -25,6 +25,7 @@
 #include "iptrace/natlog.h"
 #include "iptrace/nflog.h"
 #include "iptrace/nftrace.h"
+#include "iptrace/nfhook.h"
 #include "iptrace/nftrule.h"
 #include "iptrace/nlrec.h"
 #include "iptrace/notify.h"
@@ -176,6 +177,7 @@ struct live {
 	struct nlrec		*rec;
 	struct resolver		*resolver;
 	struct nftrule		*nftrule;	/* nft rule text: with the nftrace socket only */
+	struct nfhook_order	*hooks;		/* the kernel's hook order: legacy+nft only */
 	struct rxbatch		*rx;		/* the receive loop's buffers, for either socket */
 };
 
@@ -600,6 +602,20 @@ static int trace_begin(struct run *r)
 	if (lv->nftrace && !(lv->nftrule = nftrule_new(&(struct nftrule_cfg){ 0 })))
 		diag_warning("cannot read nft rules (%s): nft steps show handles only",
 			     strerror(errno));
+	/*
+	 * Legacy and nft steps both: where they share a hook and a priority only the kernel
+	 * knows which runs first (the one registered last), and only kernels with
+	 * nfnetlink_hook say it. Without it the grouper reads the order from the records.
+	 */
+	if (lv->nflog && lv->nftrace) {
+		lv->hooks = nfhook_order_new();
+		ret = lv->hooks ? nfhook_order_load(lv->hooks) : -ENOMEM;
+		if (ret == -EOPNOTSUPP)
+			diag_info("the kernel does not list its hooks (no nfnetlink_hook): the order "
+				  "of legacy and nft chains at one hook and priority comes from the records");
+		else if (ret < 0)
+			diag_warning("cannot read the kernel's hook order: %s", strerror(-ret));
+	}
 	/* Set-up is done: from here on only teardown's needs remain. */
 	ret = privs_keep_net();
 	if (ret < 0)
@@ -629,6 +645,7 @@ static int make_pipeline(struct run *r)
 		.live_ifnames = o->mode == MODE_TRACE,
 		.resolver = r->lv.resolver,
 		.nftrule = r->lv.nftrule,
+		.hooks = r->lv.hooks,
 		.ct = r->ct,
 	};
 
@@ -691,6 +708,7 @@ out_teardown:
 	}
 	resolver_free(r->lv.resolver);
 	nftrule_free(r->lv.nftrule);
+	nfhook_order_free(r->lv.hooks);
 	marker_free(r->lv.marker);
 	ct_lookup_close(r->ct);
 	if (r->lv.rec && nlrec_close(r->lv.rec) < 0) {

@@ -282,6 +282,8 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 		jb_u64(b, r->handle);
 	}
 	put_rule(b, r);
+	if (r->order_unknown)
+		jb_lit(b, ",\"order\":\"unknown\"");
 	family = r->backend == TRACE_BACKEND_NFT ? nftrace_family_name(r->table_family) : NULL;
 	if (family) {
 		jb_lit(b, ",\"family\":\"");

@@ -14,6 +14,7 @@
 #include "iptrace/sink.h"
 
 struct ct_lookup;
+struct nfhook_order;
 struct nftrule;
 struct nlrec;
 
@@ -31,6 +32,11 @@ struct pipeline_cfg {
 	struct resolver		*resolver;	/* borrowed, may be NULL: no rule text */
 	struct nftrule		*nftrule;	/* borrowed, may be NULL: no nft rule text */
 	struct ct_lookup	*ct;		/* --nat: borrowed, NULL for none */
+	/*
+	 * The kernel's hook order, borrowed, NULL for none: read again after a ruleset event
+	 * that moves a hook, if it was read at all.
+	 */
+	struct nfhook_order	*hooks;
 };
 
 /* Opaque. */

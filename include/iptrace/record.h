@@ -106,6 +106,12 @@ struct trace_record {
 	int32_t		prio;		/* hook priority of the step's base chain (grouper order) */
 	bool		has_prio;
 	/*
+	 * Set by the grouper: this step shares its hook and priority with a step of the other
+	 * backend, and neither the kernel's hook list nor the packet's records told which ran
+	 * first; the order printed is the capture's fixed choice (see grouper.h).
+	 */
+	bool		order_unknown;
+	/*
 	 * Last on purpose: decoders leave every byte before raw[] zero where they write
 	 * nothing (one memset up to offsetof(struct trace_record, raw)) and write raw[] only
 	 * as far as raw_len says. Add new fields above this line.

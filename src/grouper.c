@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #include "iptrace/grouper.h"
@@ -57,6 +58,9 @@ struct gpkt {
 	bool			looped;		/* went back to PREROUTING once (loopback) */
 	bool			has_legacy, has_nft;
 	uint32_t		nft_id;		/* trace id of the last nft record */
+	/* The interfaces of its legacy records on this pass through the stack (same_place()). */
+	char			in[IF_NAMESIZE], physin[IF_NAMESIZE];
+	char			out[IF_NAMESIZE], physout[IF_NAMESIZE];
 	uint8_t			seg[2];		/* per backend: 1 after the loopback re-entry */
 	size_t			nsteps, cap;
 	uint32_t		steps_dropped;
@@ -386,6 +390,45 @@ static bool follows(const struct gpkt *p, int hook, int rank, bool *loops)
 		return false;
 	}
 	return false;	/* INPUT is the end of the road */
+}
+
+static bool forwarded(int hook)
+{
+	return hook == HOOK_FORWARD || hook == HOOK_POSTROUTING;
+}
+
+static bool differ(const char *a, const char *b)
+{
+	return a[0] && b[0] && strncmp(a, b, IF_NAMESIZE) != 0;
+}
+
+/*
+ * May a packet whose legacy records so far came in on @p's interfaces go on at @r? Within
+ * one pass through the stack its input (and bridge port) stays; once routed to forward, its
+ * output too (OUTPUT's can change: rerouted after mangle or nat). Looping back (@loops) it
+ * comes in where it went out (lo): from another port it is another packet.
+ */
+static bool same_place(const struct gpkt *p, const struct trace_record *r, int hook, bool loops)
+{
+	if (loops)
+		return !differ(p->out, r->in) && !differ(p->physout, r->physin);
+	if (differ(p->in, r->in) || differ(p->physin, r->physin))
+		return false;
+	return !(forwarded(p->hook) && forwarded(hook) && differ(p->out, r->out));
+}
+
+static void keep_place(struct gpkt *p, const struct trace_record *r, bool loops)
+{
+	if (loops)
+		p->in[0] = p->physin[0] = p->out[0] = p->physout[0] = '\0';
+	if (r->in[0])
+		memcpy(p->in, r->in, IF_NAMESIZE);
+	if (r->physin[0])
+		memcpy(p->physin, r->physin, IF_NAMESIZE);
+	if (r->out[0])
+		memcpy(p->out, r->out, IF_NAMESIZE);
+	if (r->physout[0])
+		memcpy(p->physout, r->physout, IF_NAMESIZE);
 }
 
 static void lru_unlink(struct grouper *g, struct gpkt *p)
@@ -816,6 +859,7 @@ static struct gpkt *open_packet(struct grouper *g, int *ret)
 	p->looped = false;
 	p->has_legacy = p->has_nft = false;
 	p->nft_id = 0;
+	p->in[0] = p->physin[0] = p->out[0] = p->physout[0] = '\0';
 	memset(p->seg, 0, sizeof(p->seg));
 	lru_append(g, p);
 	g->nopen++;
@@ -860,7 +904,8 @@ static struct gpkt *legacy_packet(struct grouper *g, const struct trace_record *
 
 	legacy_key_of(rec, &k);
 	p = find_legacy(g, &k);
-	if (p && (expired(g, p, now_ns) || !follows(p, hook, rank, loops))) {
+	if (p && (expired(g, p, now_ns) || !follows(p, hook, rank, loops) ||
+		  !same_place(p, rec, hook, *loops))) {
 		*ret = emit(g, p);
 		p = NULL;
 	}
@@ -995,6 +1040,7 @@ int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_
 		}
 		if (loops && p->seg[b] < 15)
 			p->seg[b]++;
+		keep_place(p, rec, loops);
 		p->has_legacy = true;
 	}
 	p->last_ns = now_ns;
@@ -1036,6 +1082,11 @@ static __attribute__((noinline)) int expire(struct grouper *g, uint64_t now_ns)
 int grouper_expire(struct grouper *g, uint64_t now_ns)
 {
 	return due(g, now_ns) ? expire(g, now_ns) : 0;
+}
+
+void grouper_set_window(struct grouper *g, uint64_t window_ns)
+{
+	g->cfg.window_ns = window_ns;
 }
 
 uint64_t grouper_next_deadline(const struct grouper *g)

@@ -131,6 +131,11 @@ void pipeline_set_clock(struct pipeline *pl, uint64_t mono_ns, uint64_t wall_ns)
 	pl->wall_ns = wall_ns;
 }
 
+void pipeline_set_window(struct pipeline *pl, uint64_t window_ns)
+{
+	grouper_set_window(pl->grouper, window_ns);
+}
+
 /* pipeline_add(), inline in the decoders' callbacks: they run once per record. */
 static inline int add(struct pipeline *pl, struct trace_record *rec)
 {

@@ -172,7 +172,11 @@ static int text_packet(struct sink *s, const struct packet *p)
 		proto, src, dst);
 	if (h->family == AF_INET)
 		fprintf(f, "  id %u", h->ipid);
-	fprintf(f, "  len %u  %s\n", h->len, sink_fmt_time(first->ts_ns, ts, sizeof(ts)));
+	fprintf(f, "  len %u  %s", h->len, sink_fmt_time(first->ts_ns, ts, sizeof(ts)));
+	if (first->uptime_ns)	/* --read: the kernel's seconds since boot on the line */
+		fprintf(f, "%suptime %" PRIu64 ".%06" PRIu64, first->ts_ns ? "  " : "",
+			first->uptime_ns / 1000000000u, first->uptime_ns % 1000000000u / 1000u);
+	fputc('\n', f);
 	if (p->ct) {
 		fputs("  ", f);
 		ct_print_text_line(f, p->ct);

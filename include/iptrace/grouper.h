@@ -87,6 +87,9 @@ struct trace_record *grouper_slot(struct grouper *g);
 /* grouper_expire - emit packets idle for window_ns at @now_ns. Returns 0 or emit's value. */
 int grouper_expire(struct grouper *g, uint64_t now_ns);
 
+/* grouper_set_window - a new window_ns, for packets open now and later (--read's clock). */
+void grouper_set_window(struct grouper *g, uint64_t window_ns);
+
 /* grouper_next_deadline - when the oldest open packet completes, or UINT64_MAX if none. */
 uint64_t grouper_next_deadline(const struct grouper *g);
 

@@ -52,6 +52,9 @@ void pipeline_free(struct pipeline *pl);
  */
 void pipeline_set_clock(struct pipeline *pl, uint64_t mono_ns, uint64_t wall_ns);
 
+/* pipeline_set_window - the grouping window from now on (--read, once its clock is known). */
+void pipeline_set_window(struct pipeline *pl, uint64_t window_ns);
+
 /* pipeline_add - one decoded record. Returns 0 or a negative errno. */
 int pipeline_add(struct pipeline *pl, struct trace_record *rec);
 

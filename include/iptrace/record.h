@@ -112,6 +112,11 @@ struct trace_record {
 	 */
 	bool		order_unknown;
 	/*
+	 * --read: the kernel's time since boot the line shows ("[12345.678901]" of dmesg and of
+	 * syslog's kernel lines), ns; 0 when it shows none.
+	 */
+	uint64_t	uptime_ns;
+	/*
 	 * Last on purpose: decoders leave every byte before raw[] zero where they write
 	 * nothing (one memset up to offsetof(struct trace_record, raw)) and write raw[] only
 	 * as far as raw_len says. Add new fields above this line.

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <time.h>
 #include <endian.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -422,59 +425,144 @@ static struct nft_ctx *nft_open(void)
 	return nft;
 }
 
+/* The child's exit codes: the listing's text went down the pipe, or why not. */
+enum { LIST_OK, LIST_NOENT, LIST_FAIL };
+
+/* In the child: run @cmd, write its output to @fd. Never returns. */
+static __attribute__((noreturn)) void list_child(const char *cmd, int fd)
+{
+	struct nft_ctx *nft = nft_open();
+	const char *out, *err;
+	size_t n, off = 0;
+
+	if (!nft)
+		_exit(LIST_FAIL);
+	if (nft_run_cmd_from_buffer(nft, cmd) != 0) {
+		err = nft_ctx_get_error_buffer(nft);
+		_exit(err && strstr(err, "No such file or directory") ? LIST_NOENT : LIST_FAIL);
+	}
+	out = nft_ctx_get_output_buffer(nft);
+	n = out ? strlen(out) : 0;
+	while (off < n) {
+		ssize_t w = write(fd, out + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			_exit(LIST_FAIL);
+		off += (size_t)w;
+	}
+	_exit(LIST_OK);
+}
+
 /*
- * A context per listing, freed with it: libnftables keeps its cache of the chain listed
- * (expressions, ~3 KB a rule: 34 MB for a 10,000-rule KUBE-SERVICES) until its next
- * command, and iptrace's memory for the ruleset events of a rewrite would come on top.
+ * @cmd's output into *@out (malloc'd), run by libnftables in a child process: libnftables
+ * builds the whole chain as expressions (~3 KB a rule: 34 MB for a 10,000-rule
+ * KUBE-SERVICES), memory that would stay in iptrace's heap, fragmented by the ruleset
+ * events' and the texts' allocations around it, and add to its peak. The child's goes with
+ * it. 0, -ENOENT (no such table or chain), or another negative errno.
  */
+static int list_in_child(const char *cmd, char **out)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap);
+	int fds[2], status, ret = 0;
+	pid_t pid;
+
+	if (!buf)
+		return -ENOMEM;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		free(buf);
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		free(buf);
+		return ret;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		list_child(cmd, fds[1]);
+	}
+	close(fds[1]);
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 == cap) {
+			char *b = realloc(buf, cap * 2);
+
+			if (!b) {
+				ret = -ENOMEM;
+				break;
+			}
+			buf = b;
+			cap *= 2;
+		}
+		n = read(fds[0], buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : 0;
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			status = LIST_FAIL << 8;
+			break;
+		}
+	if (ret == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != LIST_OK))
+		ret = WIFEXITED(status) && WEXITSTATUS(status) == LIST_NOENT ? -ENOENT : -EIO;
+	if (ret < 0) {
+		free(buf);
+		return ret;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return 0;
+}
+
 static int live_list(void *ctx, uint8_t family, const char *table, const char *chain,
 		     char **text, uint32_t *gen)
 {
 	struct live_src *ls = ctx;
 	const char *fam = nftrace_family_name(family);
-	struct nft_ctx *nft;
 	char cmd[160];
 	int ret = -EAGAIN;
 
 	if (!fam || !listable(table) || !listable(chain))
 		return -EINVAL;
-	nft = nft_open();
-	if (!nft)
-		return -ENOMEM;
 	snprintf(cmd, sizeof(cmd), "list chain %s %s %s", fam, table, chain);
 	/* The text is of one generation only if the generation is the same on both sides. */
 	for (int tries = 0; tries < 3; tries++) {
 		uint32_t g1, g2;
 		uint64_t th;
-		const char *out;
+		char *out = NULL;
 
 		ret = live_gen(ls, &g1);
 		if (ret < 0)
 			break;
-		if (nft_run_cmd_from_buffer(nft, cmd) != 0) {
-			const char *err = nft_ctx_get_error_buffer(nft);
-
-			nft_ctx_get_output_buffer(nft);
-			ret = err && strstr(err, "No such file or directory") ? -ENOENT : -EIO;
+		ret = list_in_child(cmd, &out);
+		if (ret < 0)
 			break;
-		}
-		out = nft_ctx_get_output_buffer(nft);
-		nft_ctx_get_error_buffer(nft);
 		ret = live_table_handle(ls, family, table, &th);
-		if (ret < 0)
-			break;
-		ret = live_gen(ls, &g2);
-		if (ret < 0)
-			break;
-		ret = -EAGAIN;
-		if (g1 != g2)
-			continue;
-		ret = with_table_handle(out ? out : "", th, text);
+		if (ret == 0)
+			ret = live_gen(ls, &g2);
+		if (ret == 0 && g1 != g2)
+			ret = -EAGAIN;
+		if (ret == 0)
+			ret = with_table_handle(out, th, text);
+		free(out);
 		if (ret == 0)
 			*gen = g1;
-		break;
+		if (ret != -EAGAIN)
+			break;
 	}
-	nft_ctx_free(nft);
 	return ret;
 }
 

@@ -114,12 +114,15 @@ done ) &
 qpid=$!
 ( for w in $(seq 1 "$REWRITES"); do
 	sleep 1
+	[ -n "${KEEP:-}" ] && echo "$EPOCHREALTIME rewrite $w" >>"$OUT/rss"
 	ip netns exec "$R" iptables-nft-restore <"$OUT/t$((w % 2))"
+	[ -n "${KEEP:-}" ] && echo "$EPOCHREALTIME rewrite $w done" >>"$OUT/rss"
 done ) &
 wpid=$!
 while kill -0 "$pid" 2>/dev/null; do
 	h=$(awk '/^VmHWM/ { print $2 }' "/proc/$ipid/status" 2>/dev/null)
 	[ -n "$h" ] && hwm=$h
+	[ -n "${KEEP:-}" ] && echo "$EPOCHREALTIME $(awk '/^VmRSS/ { print $2 }' "/proc/$ipid/status" 2>/dev/null)" >>"$OUT/rss"
 	sleep 0.1
 done
 wait "$qpid" "$wpid"

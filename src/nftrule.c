@@ -307,9 +307,13 @@ static int gen_reply_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int live_gen(void *ctx, uint32_t *gen)
+/*
+ * One nf_tables request of @type for @family (of @table when not NULL): its reply to @cb,
+ * then the ack. 0 or a negative errno (the kernel's, or -EINVAL when @cb refused the reply).
+ */
+static int live_request(struct live_src *ls, uint16_t type, uint8_t family, const char *table,
+			mnl_cb_t cb, void *data)
 {
-	struct live_src *ls = ctx;
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
@@ -317,20 +321,31 @@ static int live_gen(void *ctx, uint32_t *gen)
 	ssize_t n;
 	int ret;
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 	nlh->nlmsg_seq = ++ls->seq;
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = AF_UNSPEC;
+	nfg->nfgen_family = family;
 	nfg->version = NFNETLINK_V0;
+	if (table)
+		mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
 	if (mnl_socket_sendto(ls->nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
-	n = mnl_socket_recvfrom(ls->nl, buf, sizeof(buf));
-	if (n < 0)
-		return -errno;
-	errno = 0;
-	ret = mnl_cb_run(buf, (size_t)n, ls->seq, portid, gen_reply_cb, gen);
-	return ret < 0 ? (errno ? -errno : -EINVAL) : 0;
+	do {
+		n = mnl_socket_recvfrom(ls->nl, buf, sizeof(buf));
+		if (n < 0)
+			return -errno;
+		errno = 0;
+		ret = mnl_cb_run(buf, (size_t)n, ls->seq, portid, cb, data);
+		if (ret < 0)
+			return errno ? -errno : -EINVAL;
+	} while (ret > 0);	/* the reply, then the ack that stops the run */
+	return 0;
+}
+
+static int live_gen(void *ctx, uint32_t *gen)
+{
+	return live_request(ctx, NFT_MSG_GETGEN, AF_UNSPEC, NULL, gen_reply_cb, gen);
 }
 
 /* nft's scanner takes these names unquoted; others can't be asked for by name. */
@@ -367,33 +382,8 @@ static int table_reply_cb(const struct nlmsghdr *nlh, void *data)
 static int live_table_handle(struct live_src *ls, uint8_t family, const char *table,
 			     uint64_t *handle)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
-	uint32_t portid = mnl_socket_get_portid(ls->nl);
-	ssize_t n;
-	int ret;
-
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = ++ls->seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
-	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
-	if (mnl_socket_sendto(ls->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
 	*handle = 0;
-	do {
-		n = mnl_socket_recvfrom(ls->nl, buf, sizeof(buf));
-		if (n < 0)
-			return -errno;
-		errno = 0;
-		ret = mnl_cb_run(buf, (size_t)n, ls->seq, portid, table_reply_cb, handle);
-		if (ret < 0)
-			return errno ? -errno : -EINVAL;
-	} while (ret > 0);	/* the reply, then the ack */
-	return 0;
+	return live_request(ls, NFT_MSG_GETTABLE, family, table, table_reply_cb, handle);
 }
 
 /* @out with its first line "table FAMILY NAME {" given the table's handle, into *@text. */

@@ -2,11 +2,14 @@
 /* grouper.c: packet identity — records in, complete packets out, memory bounded */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #include "iptrace/grouper.h"
+#include "iptrace/nfhook.h"
 #include "iptrace/pkt.h"
 
 /*
@@ -55,6 +58,9 @@ struct gpkt {
 	bool			looped;		/* went back to PREROUTING once (loopback) */
 	bool			has_legacy, has_nft;
 	uint32_t		nft_id;		/* trace id of the last nft record */
+	/* The interfaces of its legacy records on this pass through the stack (same_place()). */
+	char			in[IF_NAMESIZE], physin[IF_NAMESIZE];
+	char			out[IF_NAMESIZE], physout[IF_NAMESIZE];
 	uint8_t			seg[2];		/* per backend: 1 after the loopback re-entry */
 	size_t			nsteps, cap;
 	uint32_t		steps_dropped;
@@ -84,6 +90,19 @@ struct gslab {
 	/* then GSLAB * cap0 steps and GSLAB * cap0 orders (cap0: grouper.slab_cap) */
 };
 
+/*
+ * The order chosen for legacy and nft steps that share a hook and a priority, once per
+ * (family, hook, priority, legacy table, nft tables) of the capture (grouper.h).
+ */
+#define TIE_MAX		64
+#define TIE_UNITS	8	/* nft tables at one tie; more: the fixed order, unmarked as known */
+
+struct tie {
+	char	key[16 + TIE_UNITS * (TRACE_NAME_MAX + 4) + TRACE_NAME_MAX];
+	int8_t	pos;		/* how many nft tables run before the legacy one */
+	bool	known;		/* the records told; false: the fixed choice */
+};
+
 struct grouper {
 	struct grouper_cfg	cfg;
 	struct glink		**buckets;
@@ -103,6 +122,8 @@ struct grouper {
 	/* grouper_slot() when the packet of the last record has no free step: the fallback. */
 	struct trace_record	spare;
 	struct grouper_stats	st;
+	struct tie		*ties;		/* TIE_MAX, allocated at the first tie */
+	size_t			nties;
 };
 
 struct grouper *grouper_new(const struct grouper_cfg *cfg)
@@ -151,6 +172,7 @@ void grouper_free(struct grouper *g)
 		g->slabs = n;
 	}
 	free(g->buckets);
+	free(g->ties);
 	free(g);
 }
 
@@ -370,6 +392,45 @@ static bool follows(const struct gpkt *p, int hook, int rank, bool *loops)
 	return false;	/* INPUT is the end of the road */
 }
 
+static bool forwarded(int hook)
+{
+	return hook == HOOK_FORWARD || hook == HOOK_POSTROUTING;
+}
+
+static bool differ(const char *a, const char *b)
+{
+	return a[0] && b[0] && strncmp(a, b, IF_NAMESIZE) != 0;
+}
+
+/*
+ * May a packet whose legacy records so far came in on @p's interfaces go on at @r? Within
+ * one pass through the stack its input (and bridge port) stays; once routed to forward, its
+ * output too (OUTPUT's can change: rerouted after mangle or nat). Looping back (@loops) it
+ * comes in where it went out (lo): from another port it is another packet.
+ */
+static bool same_place(const struct gpkt *p, const struct trace_record *r, int hook, bool loops)
+{
+	if (loops)
+		return !differ(p->out, r->in) && !differ(p->physout, r->physin);
+	if (differ(p->in, r->in) || differ(p->physin, r->physin))
+		return false;
+	return !(forwarded(p->hook) && forwarded(hook) && differ(p->out, r->out));
+}
+
+static void keep_place(struct gpkt *p, const struct trace_record *r, bool loops)
+{
+	if (loops)
+		p->in[0] = p->physin[0] = p->out[0] = p->physout[0] = '\0';
+	if (r->in[0])
+		memcpy(p->in, r->in, IF_NAMESIZE);
+	if (r->physin[0])
+		memcpy(p->physin, r->physin, IF_NAMESIZE);
+	if (r->out[0])
+		memcpy(p->out, r->out, IF_NAMESIZE);
+	if (r->physout[0])
+		memcpy(p->physout, r->physout, IF_NAMESIZE);
+}
+
 static void lru_unlink(struct grouper *g, struct gpkt *p)
 {
 	if (p->prev)
@@ -482,6 +543,209 @@ static int8_t hook_order(int hook)
 }
 
 /*
+ * Could the mark go from step @a to step @b, @b run right after @a? A legacy record is
+ * sent before its rule's target runs, an nft record after its rule's statements: the mark
+ * changes after a legacy rule step or at an nft rule step, never across a policy or a
+ * return, nor into a legacy step from an nft one that didn't set it.
+ */
+static bool mark_may_go(const struct trace_record *a, const struct trace_record *b)
+{
+	return a->mark == b->mark || (a->backend == TRACE_BACKEND_LEGACY && a->kind == TRACE_KIND_RULE) ||
+	       (b->backend == TRACE_BACKEND_NFT && b->kind == TRACE_KIND_RULE);
+}
+
+/* A tie's steps: the legacy ones, then per nft table the run of its steps. */
+struct tie_units {
+	size_t	nlegacy, legacy[64];
+	size_t	k, start[TIE_UNITS + 1];	/* nft units: [start[i], start[i+1]) of nft[] */
+	size_t	nnft, nft[64];
+};
+
+/* The run's steps in the order "nft units before @pos, legacy, the rest" into @perm. */
+static size_t tie_perm(const struct tie_units *u, int pos, size_t *perm)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < u->start[pos]; i++)
+		perm[n++] = u->nft[i];
+	for (size_t i = 0; i < u->nlegacy; i++)
+		perm[n++] = u->legacy[i];
+	for (size_t i = u->start[pos]; i < u->nnft; i++)
+		perm[n++] = u->nft[i];
+	return n;
+}
+
+/* Do the marks of steps @lo..@hi of @p, with the neighbours in its segment, allow @perm? */
+static bool tie_consistent(const struct gpkt *p, size_t lo, size_t hi, const size_t *perm)
+{
+	const struct trace_record *prev = NULL;
+	uint64_t seg = p->order[lo] >> 36;
+
+	if (lo > 0 && p->order[lo - 1] >> 36 == seg)
+		prev = &p->steps[lo - 1];
+	for (size_t i = 0; i < hi - lo; i++) {
+		const struct trace_record *r = &p->steps[perm[i]];
+
+		if (prev && !mark_may_go(prev, r))
+			return false;
+		prev = r;
+	}
+	return hi >= p->nsteps || p->order[hi] >> 36 != seg || mark_may_go(prev, &p->steps[hi]);
+}
+
+/* Split steps @lo..@hi into units; false when there are too many to judge. */
+static bool tie_split(const struct gpkt *p, size_t lo, size_t hi, struct tie_units *u)
+{
+	const struct trace_record *last = NULL;
+
+	u->nlegacy = u->nnft = u->k = 0;
+	if (hi - lo > 64)
+		return false;
+	for (size_t i = lo; i < hi; i++) {
+		const struct trace_record *r = &p->steps[i];
+
+		if (r->backend != TRACE_BACKEND_NFT) {
+			u->legacy[u->nlegacy++] = i;
+			continue;
+		}
+		if (!last || last->table_family != r->table_family || strcmp(last->table, r->table)) {
+			if (u->k == TIE_UNITS)
+				return false;
+			u->start[u->k++] = u->nnft;
+		}
+		u->nft[u->nnft++] = i;
+		last = r;
+	}
+	u->start[u->k] = u->nnft;
+	return true;
+}
+
+static void tie_key(const struct gpkt *p, size_t lo, const struct tie_units *u, char *key,
+		    size_t size)
+{
+	const struct trace_record *f = &p->steps[lo];
+	int n = snprintf(key, size, "%u %d %d %s", f->pkt.family, step_hook(f),
+			 (int32_t)(uint32_t)(p->order[lo] ^ 0x80000000u),
+			 p->steps[u->legacy[0]].table);
+
+	for (size_t i = 0; i < u->k && n > 0 && (size_t)n < size; i++) {
+		const struct trace_record *r = &p->steps[u->nft[u->start[i]]];
+
+		n += snprintf(key + n, size - (size_t)n, " %u:%s", r->table_family, r->table);
+	}
+}
+
+/* The kernel's hook list on this tie: the legacy table's place, or -1. */
+static int tie_from_hooks(const struct grouper *g, const struct gpkt *p, size_t lo,
+			  const struct tie_units *u)
+{
+	const struct trace_record *f = &p->steps[lo];
+	const char *tables[TIE_UNITS];
+	uint8_t fams[TIE_UNITS];
+
+	if (!nfhook_order_known(g->cfg.hooks))
+		return -1;
+	for (size_t i = 0; i < u->k; i++) {
+		tables[i] = p->steps[u->nft[u->start[i]]].table;
+		fams[i] = p->steps[u->nft[u->start[i]]].table_family;
+	}
+	/* AF_INET and AF_INET6 are NFPROTO_IPV4 and NFPROTO_IPV6. */
+	return nfhook_order_legacy_pos(g->cfg.hooks, f->pkt.family, step_hook(f),
+				       (int32_t)(uint32_t)(p->order[lo] ^ 0x80000000u), tables,
+				       fams, u->k);
+}
+
+/* The place the marks allow, when they allow only one; -1 otherwise, *@first the first. */
+static int tie_from_marks(const struct gpkt *p, size_t lo, size_t hi, const struct tie_units *u,
+			  int *first)
+{
+	size_t perm[64];
+	int pos = -1, n = 0;
+
+	*first = -1;
+	for (int i = 0; i <= (int)u->k; i++) {
+		tie_perm(u, i, perm);
+		if (!tie_consistent(p, lo, hi, perm))
+			continue;
+		if (*first < 0)
+			*first = i;
+		pos = i;
+		n++;
+	}
+	return n == 1 ? pos : -1;
+}
+
+static struct tie *tie_find(struct grouper *g, const char *key)
+{
+	for (size_t i = 0; i < g->nties; i++)
+		if (strcmp(g->ties[i].key, key) == 0)
+			return &g->ties[i];
+	return NULL;
+}
+
+/* Steps @lo..@hi of @p share hook and priority and hold both backends: put them in order. */
+static void order_tie(struct grouper *g, struct gpkt *p, size_t lo, size_t hi)
+{
+	struct trace_record *moved;
+	struct tie_units u;
+	char key[sizeof(((struct tie *)0)->key)];
+	size_t perm[64];
+	int pos, first;
+	bool known = true;
+	struct tie *t;
+
+	if (!tie_split(p, lo, hi, &u)) {
+		for (size_t i = lo; i < hi; i++)
+			p->steps[i].order_unknown = true;
+		return;
+	}
+	pos = tie_from_hooks(g, p, lo, &u);
+	if (pos < 0) {
+		/* What this capture chose before for these tables holds; the marks may confirm it. */
+		int marks = tie_from_marks(p, lo, hi, &u, &first);
+
+		tie_key(p, lo, &u, key, sizeof(key));
+		t = tie_find(g, key);
+		if (!t && (g->ties || (g->ties = calloc(TIE_MAX, sizeof(*g->ties)))) &&
+		    g->nties < TIE_MAX) {
+			t = &g->ties[g->nties++];
+			memcpy(t->key, key, sizeof(key));
+			t->pos = (int8_t)(marks >= 0 ? marks : first >= 0 ? first : 0);
+			t->known = marks >= 0;
+		} else if (t && !t->known && marks == t->pos) {
+			t->known = true;
+		}
+		pos = t ? t->pos : marks >= 0 ? marks : 0;
+		known = t ? t->known : marks >= 0;
+	}
+	tie_perm(&u, pos, perm);
+	moved = malloc((hi - lo) * sizeof(*moved));
+	if (moved) {
+		for (size_t i = 0; i < hi - lo; i++)
+			moved[i] = p->steps[perm[i]];
+		memcpy(&p->steps[lo], moved, (hi - lo) * sizeof(*moved));
+		free(moved);
+	} else {
+		known = false;
+	}
+	for (size_t i = lo; i < hi; i++)
+		p->steps[i].order_unknown = !known;
+}
+
+/* After the sort: each run of equal keys that holds steps of both backends is a tie. */
+static void order_ties(struct grouper *g, struct gpkt *p)
+{
+	for (size_t lo = 0, hi; lo < p->nsteps; lo = hi) {
+		bool both = false;
+
+		for (hi = lo + 1; hi < p->nsteps && p->order[hi] == p->order[lo]; hi++)
+			both |= p->steps[hi].backend != p->steps[lo].backend;
+		if (both)
+			order_tie(g, p, lo, hi);
+	}
+}
+
+/*
  * Legacy and nft records come on two sockets, so their interleaving is lost; each stream
  * alone is in kernel order. A stable sort on (segment, hook order, priority) merges them
  * back; within one stream nothing moves. The keys are made first, in arrival order: a
@@ -489,7 +753,7 @@ static int8_t hook_order(int hook)
  * takes the hook order of its backend's step before, one without a priority its priority.
  * (Steps past max_steps were never kept: they came after all of these.)
  */
-static void sort_steps(struct gpkt *p)
+static void sort_steps(struct grouper *g, struct gpkt *p)
 {
 	int8_t last_order[2] = { 0, 0 };
 	int32_t last_prio[2] = { 0, 0 };
@@ -520,6 +784,7 @@ static void sort_steps(struct gpkt *p)
 		p->steps[j] = r;
 		p->order[j] = o;
 	}
+	order_ties(g, p);
 }
 
 static int emit(struct grouper *g, struct gpkt *p)
@@ -528,7 +793,7 @@ static int emit(struct grouper *g, struct gpkt *p)
 	int ret;
 
 	if (p->has_legacy && p->has_nft)
-		sort_steps(p);
+		sort_steps(g, p);
 	out = (struct packet){
 		.id = p->id, .nsteps = p->nsteps, .steps = p->steps,
 		.steps_dropped = p->steps_dropped, .has_nft = p->has_nft,
@@ -594,6 +859,7 @@ static struct gpkt *open_packet(struct grouper *g, int *ret)
 	p->looped = false;
 	p->has_legacy = p->has_nft = false;
 	p->nft_id = 0;
+	p->in[0] = p->physin[0] = p->out[0] = p->physout[0] = '\0';
 	memset(p->seg, 0, sizeof(p->seg));
 	lru_append(g, p);
 	g->nopen++;
@@ -638,7 +904,8 @@ static struct gpkt *legacy_packet(struct grouper *g, const struct trace_record *
 
 	legacy_key_of(rec, &k);
 	p = find_legacy(g, &k);
-	if (p && (expired(g, p, now_ns) || !follows(p, hook, rank, loops))) {
+	if (p && (expired(g, p, now_ns) || !follows(p, hook, rank, loops) ||
+		  !same_place(p, rec, hook, *loops))) {
 		*ret = emit(g, p);
 		p = NULL;
 	}
@@ -773,6 +1040,7 @@ int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_
 		}
 		if (loops && p->seg[b] < 15)
 			p->seg[b]++;
+		keep_place(p, rec, loops);
 		p->has_legacy = true;
 	}
 	p->last_ns = now_ns;
@@ -814,6 +1082,11 @@ static __attribute__((noinline)) int expire(struct grouper *g, uint64_t now_ns)
 int grouper_expire(struct grouper *g, uint64_t now_ns)
 {
 	return due(g, now_ns) ? expire(g, now_ns) : 0;
+}
+
+void grouper_set_window(struct grouper *g, uint64_t window_ns)
+{
+	g->cfg.window_ns = window_ns;
 }
 
 uint64_t grouper_next_deadline(const struct grouper *g)

@@ -620,49 +620,81 @@ static uint64_t to_ns(int64_t y, unsigned mo, unsigned d, int h, int mi, int s)
 	return t > 0 ? (uint64_t)t * 1000000000ull : 0;
 }
 
+/* ".frac" at @s[*i] (up to ns; more digits are read and dropped): ns, *@i past it. */
+static uint64_t frac_ns(const char *s, size_t len, size_t *i)
+{
+	uint64_t frac = 0, scale = 1000000000ull;
+
+	if (*i >= len || s[*i] != '.')
+		return 0;
+	for ((*i)++; *i < len && digits(s + *i, 1); (*i)++) {
+		if (scale > 1) {
+			scale /= 10;
+			frac += (uint64_t)(s[*i] - '0') * scale;
+		}
+	}
+	return frac;
+}
+
+/* "Mon DD HH:MM:SS" at @s (DD may be space-padded): its month (1-12), or -1. */
+static int syslog_stamp(const char *s, size_t len)
+{
+	int mo = -1;
+
+	if (len < 15 || s[3] != ' ' || s[6] != ' ' || s[9] != ':' || s[12] != ':' ||
+	    !(s[4] == ' ' || digits(s + 4, 1)) || !digits(s + 5, 1) || !digits(s + 7, 2) ||
+	    !digits(s + 10, 2) || !digits(s + 13, 2))
+		return -1;
+	for (int i = 0; i < 12; i++)
+		if (memcmp(s, months[i], 3) == 0)
+			mo = i + 1;
+	return mo;
+}
+
 /*
- * The time at the head of the line: "Mon DD HH:MM:SS" (syslog; the year is the current one,
- * or the last one when that would put the line more than a day in the future) or
- * RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|+HHMM)" (rsyslog, journalctl -o short-iso).
- * 0 when neither: dmesg's "[seconds since boot]" has no wall clock to offer.
+ * The time at the head of the line: "Mon DD HH:MM:SS[.frac]" (syslog, journalctl -o short
+ * and short-precise; the year is the current one, or the last one when that would put the
+ * line more than a day in the future), "[Www Mon DD HH:MM:SS YYYY]" (dmesg -T, local time
+ * taken as UTC as dmesg gives no offset) or RFC 3339
+ * "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|+HHMM)" (rsyslog, journalctl -o short-iso). 0 when
+ * none: dmesg's "[seconds since boot]" has no wall clock to offer (line_uptime() reads it).
  */
 static uint64_t line_time(const char *s, size_t len)
 {
-	if (len >= 15 && s[3] == ' ' && s[6] == ' ' && s[9] == ':' && s[12] == ':' &&
-	    (s[4] == ' ' || digits(s + 4, 1)) && digits(s + 5, 1) && digits(s + 7, 2) &&
-	    digits(s + 10, 2) && digits(s + 13, 2)) {
+	int mo = syslog_stamp(s, len);
+
+	if (mo > 0) {
 		time_t now = time(NULL);
 		struct tm tm;
-		int mo = -1, day = s[4] == ' ' ? num(s + 5, 1) : num(s + 4, 2);
+		int day = s[4] == ' ' ? num(s + 5, 1) : num(s + 4, 2);
 		uint64_t t, now_ns = (uint64_t)now * 1000000000ull;
+		size_t i = 15;
 
-		for (int i = 0; i < 12; i++)
-			if (memcmp(s, months[i], 3) == 0)
-				mo = i + 1;
-		if (mo < 0 || !gmtime_r(&now, &tm))
+		if (!gmtime_r(&now, &tm))
 			return 0;
 		t = to_ns(tm.tm_year + 1900, (unsigned)mo, (unsigned)day, num(s + 7, 2),
 			  num(s + 10, 2), num(s + 13, 2));
 		if (t > now_ns + 86400ull * 1000000000ull)
 			t = to_ns(tm.tm_year + 1899, (unsigned)mo, (unsigned)day, num(s + 7, 2),
 				  num(s + 10, 2), num(s + 13, 2));
-		return t;
+		return t ? t + frac_ns(s, len, &i) : 0;
+	}
+	/* dmesg -T: "[Mon Mar 30 19:33:27 2026] " */
+	if (len >= 26 && s[0] == '[' && s[4] == ' ' && (mo = syslog_stamp(s + 5, len - 5)) > 0 &&
+	    s[20] == ' ' && digits(s + 21, 4) && s[25] == ']') {
+		const char *d = s + 5;
+		int day = d[4] == ' ' ? num(d + 5, 1) : num(d + 4, 2);
+
+		return to_ns(num(s + 21, 4), (unsigned)mo, (unsigned)day, num(d + 7, 2),
+			     num(d + 10, 2), num(d + 13, 2));
 	}
 	if (len >= 20 && digits(s, 4) && s[4] == '-' && digits(s + 5, 2) && s[7] == '-' &&
 	    digits(s + 8, 2) && s[10] == 'T' && digits(s + 11, 2) && s[13] == ':' &&
 	    digits(s + 14, 2) && s[16] == ':' && digits(s + 17, 2)) {
 		size_t i = 19;
-		uint64_t frac = 0, scale = 1000000000ull, t;
+		uint64_t frac = frac_ns(s, len, &i), t;
 		int64_t off = 0;
 
-		if (i < len && s[i] == '.') {
-			for (i++; i < len && digits(s + i, 1); i++) {
-				if (scale > 1) {
-					scale /= 10;
-					frac += (uint64_t)(s[i] - '0') * scale;
-				}
-			}
-		}
 		if (i + 6 <= len && (s[i] == '+' || s[i] == '-') && digits(s + i + 1, 2) &&
 		    s[i + 3] == ':' && digits(s + i + 4, 2))
 			off = num(s + i + 1, 2) * 3600 + num(s + i + 4, 2) * 60;
@@ -677,6 +709,32 @@ static uint64_t line_time(const char *s, size_t len)
 		if (!t)
 			return 0;
 		return t - (uint64_t)(off * 1000000000ll) + frac;
+	}
+	return 0;
+}
+
+/*
+ * The kernel's "[seconds.micros]" since boot in the prefix @s: dmesg's, /var/log/messages'
+ * "kernel: [ 1234.567890] ", journalctl -o short-monotonic's. ns, or 0 when there is none.
+ */
+static uint64_t line_uptime(const char *s, size_t len)
+{
+	for (const char *b = memchr(s, '[', len); b; b = memchr(b + 1, '[', len - (size_t)(b + 1 - s))) {
+		size_t i = (size_t)(b - s) + 1, d;
+		uint64_t sec = 0, frac;
+
+		while (i < len && s[i] == ' ')
+			i++;
+		for (d = i; i < len && digits(s + i, 1) && i - d < 12; i++)
+			sec = sec * 10 + (uint64_t)(s[i] - '0');
+		if (i == d || i >= len || s[i] != '.')
+			continue;
+		d = i + 1;
+		frac = frac_ns(s, len, &i);
+		if (i > d && i < len && s[i] == ']')
+			return sec * 1000000000ull + frac;
+		if (b + 1 >= s + len)
+			break;
 	}
 	return 0;
 }
@@ -945,6 +1003,7 @@ int logline_parse(const char *line, size_t len, struct trace_record *rec)
 		return n;
 	rec->hook = (int8_t)trace_hook_of(rec->chain);
 	rec->ts_ns = line_time(line, (size_t)(p - line));
+	rec->uptime_ns = line_uptime(line, (size_t)(p - line));
 	p += n;
 
 	while (p < end) {

@@ -26,6 +26,7 @@
 #include "iptrace/natlog.h"
 #include "iptrace/nflog.h"
 #include "iptrace/nftrace.h"
+#include "iptrace/nfhook.h"
 #include "iptrace/nftrule.h"
 #include "iptrace/nlrec.h"
 #include "iptrace/notify.h"
@@ -155,13 +156,36 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 }
 
 /* --read: kernel TRACE lines through the same grouper and sinks. */
+/*
+ * --read's clock, chosen by the first TRACE line: the kernel's seconds since boot when it
+ * shows them (µs, and never stepped), else its calendar time (syslog's has whole seconds:
+ * the window grows by one), else line order alone (one tick a line, a window no line
+ * order closes: packets end by identity, order, place and the end of the input).
+ */
+enum read_clock { CLOCK_NONE, CLOCK_UPTIME, CLOCK_WALL, CLOCK_LINES };
+
+static enum read_clock read_clock_of(const struct trace_record *rec, uint64_t window_ns,
+				     struct pipeline *pl)
+{
+	if (rec->uptime_ns) {
+		pipeline_set_window(pl, window_ns);
+		return CLOCK_UPTIME;
+	}
+	if (rec->ts_ns) {
+		pipeline_set_window(pl, window_ns + 1000000000ull);
+		return CLOCK_WALL;
+	}
+	return CLOCK_LINES;
+}
+
 static int run_read(const struct iptrace_opts *o, struct pipeline *pl)
 {
 	FILE *in = strcmp(o->input, "-") == 0 ? stdin : fopen(o->input, "re");
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	uint64_t lineno = 0;
+	uint64_t lineno = 0, clock = 0;
+	enum read_clock kind = CLOCK_NONE;
 	int ret = 0;
 
 	if (!in) {
@@ -170,11 +194,19 @@ static int run_read(const struct iptrace_opts *o, struct pipeline *pl)
 	}
 	while (!stop_signal && !pipeline_done(pl) && (n = getline(&line, &cap, in)) >= 0) {
 		struct trace_record rec;
+		uint64_t t;
 
-		/* Lines carry no usable clock: order alone separates packets, ends flush them. */
-		pipeline_set_clock(pl, ++lineno, 0);
+		lineno++;
 		if (logline_parse(line, (size_t)n, &rec) < 0)
 			continue;
+		if (kind == CLOCK_NONE)
+			kind = read_clock_of(&rec, (uint64_t)o->window_ms * 1000000ull, pl);
+		/* A line without the clock's time, or one that steps back, keeps the clock. */
+		t = kind == CLOCK_UPTIME ? rec.uptime_ns : kind == CLOCK_WALL ? rec.ts_ns : lineno;
+		if (t > clock)
+			clock = t;
+		pipeline_set_clock(pl, clock, 0);
+		pipeline_tick(pl);
 		if (pipeline_add(pl, &rec) < 0) {
 			ret = EXIT_FAILURE;
 			break;
@@ -216,6 +248,7 @@ struct live {
 	struct nlrec		*rec;
 	struct resolver		*resolver;
 	struct nftrule		*nftrule;	/* nft rule text: with the nftrace socket only */
+	struct nfhook_order	*hooks;		/* the kernel's hook order: legacy+nft only */
 	struct rxbatch		*rx;		/* the receive loop's buffers, for either socket */
 };
 
@@ -710,6 +743,20 @@ static int trace_begin(struct run *r)
 	if (lv->nftrace && !(lv->nftrule = nftrule_new(&(struct nftrule_cfg){ 0 })))
 		diag_warning("cannot read nft rules (%s): nft steps show handles only",
 			     strerror(errno));
+	/*
+	 * Legacy and nft steps both: where they share a hook and a priority only the kernel
+	 * knows which runs first (the one registered last), and only kernels with
+	 * nfnetlink_hook say it. Without it the grouper reads the order from the records.
+	 */
+	if (lv->nflog && lv->nftrace) {
+		lv->hooks = nfhook_order_new();
+		ret = lv->hooks ? nfhook_order_load(lv->hooks) : -ENOMEM;
+		if (ret == -EOPNOTSUPP)
+			diag_info("the kernel does not list its hooks (no nfnetlink_hook): the order "
+				  "of legacy and nft chains at one hook and priority comes from the records");
+		else if (ret < 0)
+			diag_warning("cannot read the kernel's hook order: %s", strerror(-ret));
+	}
 	/* Set-up is done: from here on only teardown's needs remain. */
 	ret = privs_keep_net();
 	if (ret < 0)
@@ -744,10 +791,11 @@ static int make_pipeline(struct run *r)
 		.live_ifnames = o->mode == MODE_TRACE,
 		.resolver = r->lv.resolver,
 		.nftrule = r->lv.nftrule,
+		.hooks = r->lv.hooks,
 		.ct = r->ct,
 	};
 
-	/* --read lines are one tick apart: no window closes before the input ends. */
+	/* --read: until its first line tells its clock (run_read()), no window closes. */
 	if (o->mode == MODE_READ)
 		pc.window_ns = UINT64_MAX / 2;
 	r->pl = pipeline_new(&pc, &r->sink);
@@ -819,6 +867,7 @@ out_teardown:
 	}
 	resolver_free(r->lv.resolver);
 	nftrule_free(r->lv.nftrule);
+	nfhook_order_free(r->lv.hooks);
 	marker_free(r->lv.marker);
 	ct_lookup_close(r->ct);
 	if (r->lv.rec && nlrec_close(r->lv.rec) < 0) {

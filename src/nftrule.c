@@ -2,12 +2,16 @@
 /* nftrule.c: nft trace steps → the rule's text by handle, following ruleset events */
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <endian.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -39,7 +43,7 @@
 #define REASON_REPLACED		"the rule was replaced during the capture"
 #define REASON_UNSETTLED	"the ruleset changed while iptrace read it"
 #define REASON_GONE		"the rule was deleted before iptrace could read it"
-#define REASON_NOTABLE		"the table was deleted before iptrace could read it"
+#define REASON_NOTABLE		"the table or chain was deleted before iptrace could read it"
 #define REASON_UNREAD		"cannot read the nft ruleset"
 #define REASON_NAME		"the table's name is too long or not listable"
 #define REASON_CHAIN		"the table's rule of this handle is in another chain"
@@ -82,35 +86,49 @@ struct chn {
 	char		name[NFT_NAME_MAXLEN];
 };
 
-struct ntable {
-	struct ntable	*next;
-	uint8_t		family;
+/*
+ * A chain a step named: only those are listed (`list chain`), each when a step first needs
+ * it and again after a commit when a handle is missing. The chains a packet never crossed
+ * are never read: at 80k rules in 30k chains, most of them.
+ */
+struct nchain {
+	struct nchain	*next;
 	char		name[TRACE_NAME_MAX];
 	bool		loaded;
 	int		err;		/* last listing's error, 0 if it worked */
 	uint32_t	err_gen;	/* the newest generation taken in when it failed */
 	uint32_t	gen;		/* generation of the last listing */
 	uint64_t	loaded_at;
+};
+
+struct ntable {
+	struct ntable	*next;
+	uint8_t		family;
+	char		name[TRACE_NAME_MAX];
+	uint32_t	gen;		/* generation of the last listing of one of its chains */
+	uint64_t	loaded_at;	/* ... and when */
 	uint64_t	thandle;	/* the table's handle: a new one is a new table */
-	struct slot	*slots;
+	struct slot	*slots;		/* handles of every chain listed: unique in a table */
 	size_t		nslots, nused;
-	struct chn	*chains;	/* of the last listing: renames are told by handle */
+	struct nchain	*lchains;	/* the chains steps named */
+	struct chn	*chains;	/* handle -> name of the chains listed: renames */
 	size_t		nchains;
 	struct redefs	rd;
 };
 
-/* One ruleset event of a commit still open (its NEWGEN not yet seen). */
+/*
+ * One ruleset event of a commit still open (its NEWGEN not yet seen). Small: a whole-table
+ * rewrite of 80k rules is 160k events in one commit. Its names are "table\0chain\0" at
+ * offset @name of nftrule.names, shared with the event before when the same.
+ */
 struct pend {
+	uint64_t	handle;
+	uint32_t	name;
 	uint16_t	type;
 	uint8_t		family;
-	uint64_t	handle;
-	uint64_t	t;
-	char		table[NFT_NAME_MAXLEN];
-	char		chain[NFT_NAME_MAXLEN];
 };
 
 struct live_src {
-	struct nft_ctx		*nft;
 	struct mnl_socket	*nl;
 	uint32_t		seq;
 };
@@ -123,6 +141,10 @@ struct nftrule {
 	struct redefs		global;	/* losses: redefine every table */
 	struct pend		*pend;
 	size_t			npend, pcap;
+	char			*names;		/* the pending events' names */
+	size_t			nlen, ncap;
+	bool			pend_open;	/* an event of a commit was taken in */
+	uint64_t		pend_t0;	/* ... at this time */
 	bool			have_gen;
 	uint32_t		last_gen;	/* newest NEWGEN taken in */
 	uint64_t		last_gen_t;
@@ -285,9 +307,13 @@ static int gen_reply_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int live_gen(void *ctx, uint32_t *gen)
+/*
+ * One nf_tables request of @type for @family (of @table when not NULL): its reply to @cb,
+ * then the ack. 0 or a negative errno (the kernel's, or -EINVAL when @cb refused the reply).
+ */
+static int live_request(struct live_src *ls, uint16_t type, uint8_t family, const char *table,
+			mnl_cb_t cb, void *data)
 {
-	struct live_src *ls = ctx;
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
@@ -295,20 +321,31 @@ static int live_gen(void *ctx, uint32_t *gen)
 	ssize_t n;
 	int ret;
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 	nlh->nlmsg_seq = ++ls->seq;
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = AF_UNSPEC;
+	nfg->nfgen_family = family;
 	nfg->version = NFNETLINK_V0;
+	if (table)
+		mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
 	if (mnl_socket_sendto(ls->nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
-	n = mnl_socket_recvfrom(ls->nl, buf, sizeof(buf));
-	if (n < 0)
-		return -errno;
-	errno = 0;
-	ret = mnl_cb_run(buf, (size_t)n, ls->seq, portid, gen_reply_cb, gen);
-	return ret < 0 ? (errno ? -errno : -EINVAL) : 0;
+	do {
+		n = mnl_socket_recvfrom(ls->nl, buf, sizeof(buf));
+		if (n < 0)
+			return -errno;
+		errno = 0;
+		ret = mnl_cb_run(buf, (size_t)n, ls->seq, portid, cb, data);
+		if (ret < 0)
+			return errno ? -errno : -EINVAL;
+	} while (ret > 0);	/* the reply, then the ack that stops the run */
+	return 0;
+}
+
+static int live_gen(void *ctx, uint32_t *gen)
+{
+	return live_request(ctx, NFT_MSG_GETGEN, AF_UNSPEC, NULL, gen_reply_cb, gen);
 }
 
 /* nft's scanner takes these names unquoted; others can't be asked for by name. */
@@ -322,57 +359,207 @@ static bool listable(const char *name)
 	return true;
 }
 
-static int live_list(void *ctx, uint8_t family, const char *table, char **text, uint32_t *gen)
+static const struct nlattr_policy table_reply_policy[NFTA_TABLE_MAX + 1] = {
+	[NFTA_TABLE_HANDLE]	= { MNL_TYPE_U64 },
+};
+
+static int table_reply_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[NFTA_TABLE_MAX + 1] = { NULL };
+
+	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWTABLE ||
+	    nlattr_parse(nlh, sizeof(struct nfgenmsg), table_reply_policy, NFTA_TABLE_MAX, tb) < 0 ||
+	    !tb[NFTA_TABLE_HANDLE])
+		return MNL_CB_ERROR;
+	*(uint64_t *)data = be64toh(mnl_attr_get_u64(tb[NFTA_TABLE_HANDLE]));
+	return MNL_CB_OK;
+}
+
+/*
+ * The table's handle (NFT_MSG_GETTABLE): `list chain` doesn't print it, and a new handle
+ * under an old name is a new table whose rule handles started again.
+ */
+static int live_table_handle(struct live_src *ls, uint8_t family, const char *table,
+			     uint64_t *handle)
+{
+	*handle = 0;
+	return live_request(ls, NFT_MSG_GETTABLE, family, table, table_reply_cb, handle);
+}
+
+/* @out with its first line "table FAMILY NAME {" given the table's handle, into *@text. */
+static int with_table_handle(const char *out, uint64_t th, char **text)
+{
+	const char *nl = strchr(out, '\n');
+	size_t head = nl ? (size_t)(nl - out) : strlen(out);
+	int n;
+
+	if (head < 2 || memcmp(out + head - 2, " {", 2) != 0 || memmem(out, head, "# handle", 8))
+		n = asprintf(text, "%s", out);
+	else
+		n = asprintf(text, "%.*s # handle %" PRIu64 "%s", (int)head, out, th, out + head);
+	return n < 0 ? -ENOMEM : 0;
+}
+
+/* One listing's libnftables context: handles on, counter values off (a stale snapshot). */
+static struct nft_ctx *nft_open(void)
+{
+	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+
+	if (!nft)
+		return NULL;
+	nft_ctx_output_set_flags(nft, NFT_CTX_OUTPUT_HANDLE | NFT_CTX_OUTPUT_STATELESS);
+	if (nft_ctx_buffer_output(nft) || nft_ctx_buffer_error(nft)) {
+		nft_ctx_free(nft);
+		return NULL;
+	}
+	return nft;
+}
+
+/* The child's exit codes: the listing's text went down the pipe, or why not. */
+enum { LIST_OK, LIST_NOENT, LIST_FAIL };
+
+/* In the child: run @cmd, write its output to @fd. Never returns. */
+static __attribute__((noreturn)) void list_child(const char *cmd, int fd)
+{
+	struct nft_ctx *nft = nft_open();
+	const char *out, *err;
+	size_t n, off = 0;
+
+	if (!nft)
+		_exit(LIST_FAIL);
+	if (nft_run_cmd_from_buffer(nft, cmd) != 0) {
+		err = nft_ctx_get_error_buffer(nft);
+		_exit(err && strstr(err, "No such file or directory") ? LIST_NOENT : LIST_FAIL);
+	}
+	out = nft_ctx_get_output_buffer(nft);
+	n = out ? strlen(out) : 0;
+	while (off < n) {
+		ssize_t w = write(fd, out + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			_exit(LIST_FAIL);
+		off += (size_t)w;
+	}
+	_exit(LIST_OK);
+}
+
+/*
+ * @cmd's output into *@out (malloc'd), run by libnftables in a child process: libnftables
+ * builds the whole chain as expressions (~3 KB a rule: 34 MB for a 10,000-rule
+ * KUBE-SERVICES), memory that would stay in iptrace's heap, fragmented by the ruleset
+ * events' and the texts' allocations around it, and add to its peak. The child's goes with
+ * it. 0, -ENOENT (no such table or chain), or another negative errno.
+ */
+static int list_in_child(const char *cmd, char **out)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap);
+	int fds[2], status, ret = 0;
+	pid_t pid;
+
+	if (!buf)
+		return -ENOMEM;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		free(buf);
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		close(fds[0]);
+		close(fds[1]);
+		free(buf);
+		return ret;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		list_child(cmd, fds[1]);
+	}
+	close(fds[1]);
+	for (;;) {
+		ssize_t n;
+
+		if (len + 1 == cap) {
+			char *b = realloc(buf, cap * 2);
+
+			if (!b) {
+				ret = -ENOMEM;
+				break;
+			}
+			buf = b;
+			cap *= 2;
+		}
+		n = read(fds[0], buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : 0;
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			status = LIST_FAIL << 8;
+			break;
+		}
+	if (ret == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != LIST_OK))
+		ret = WIFEXITED(status) && WEXITSTATUS(status) == LIST_NOENT ? -ENOENT : -EIO;
+	if (ret < 0) {
+		free(buf);
+		return ret;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return 0;
+}
+
+static int live_list(void *ctx, uint8_t family, const char *table, const char *chain,
+		     char **text, uint32_t *gen)
 {
 	struct live_src *ls = ctx;
 	const char *fam = nftrace_family_name(family);
-	char cmd[128];
-	int ret;
+	char cmd[160];
+	int ret = -EAGAIN;
 
-	if (!fam || !listable(table))
+	if (!fam || !listable(table) || !listable(chain))
 		return -EINVAL;
-	snprintf(cmd, sizeof(cmd), "list table %s %s", fam, table);
+	snprintf(cmd, sizeof(cmd), "list chain %s %s %s", fam, table, chain);
 	/* The text is of one generation only if the generation is the same on both sides. */
 	for (int tries = 0; tries < 3; tries++) {
 		uint32_t g1, g2;
-		const char *out;
+		uint64_t th;
+		char *out = NULL;
 
 		ret = live_gen(ls, &g1);
 		if (ret < 0)
-			return ret;
-		if (nft_run_cmd_from_buffer(ls->nft, cmd) != 0) {
-			const char *err = nft_ctx_get_error_buffer(ls->nft);
-
-			nft_ctx_get_output_buffer(ls->nft);
-			return err && strstr(err, "No such file or directory") ? -ENOENT : -EIO;
-		}
-		out = nft_ctx_get_output_buffer(ls->nft);
-		nft_ctx_get_error_buffer(ls->nft);
-		ret = live_gen(ls, &g2);
+			break;
+		ret = list_in_child(cmd, &out);
 		if (ret < 0)
-			return ret;
-		if (g1 != g2)
-			continue;
-		*text = strdup(out ? out : "");
-		if (!*text)
-			return -ENOMEM;
-		*gen = g1;
-		return 0;
+			break;
+		ret = live_table_handle(ls, family, table, &th);
+		if (ret == 0)
+			ret = live_gen(ls, &g2);
+		if (ret == 0 && g1 != g2)
+			ret = -EAGAIN;
+		if (ret == 0)
+			ret = with_table_handle(out, th, text);
+		free(out);
+		if (ret == 0)
+			*gen = g1;
+		if (ret != -EAGAIN)
+			break;
 	}
-	return -EAGAIN;
+	return ret;
 }
 
 static int live_open(struct nftrule *nr)
 {
 	struct live_src *ls = &nr->ls;
 
-	ls->nft = nft_ctx_new(NFT_CTX_DEFAULT);
-	if (!ls->nft)
-		return -ENOMEM;
-	/* Counter values would be a stale snapshot: print rules as written. */
-	nft_ctx_output_set_flags(ls->nft, NFT_CTX_OUTPUT_HANDLE | NFT_CTX_OUTPUT_STATELESS);
-	if (nft_ctx_buffer_output(ls->nft) || nft_ctx_buffer_error(ls->nft))
-		return -ENOMEM;
 	ls->nl = mnl_socket_open(NETLINK_NETFILTER);
 	if (!ls->nl)
 		return -errno;
@@ -431,6 +618,12 @@ static int slots_grow(struct ntable *t)
 
 static void table_free(struct ntable *t)
 {
+	while (t->lchains) {
+		struct nchain *c = t->lchains;
+
+		t->lchains = c->next;
+		free(c);
+	}
 	for (size_t i = 0; i < t->nslots; i++)
 		free_vers(t->slots[i].v);
 	free(t->slots);
@@ -461,6 +654,23 @@ static struct ntable *table_get(struct nftrule *nr, uint8_t family, const char *
 	t->next = nr->tables;
 	nr->tables = t;
 	return t;
+}
+
+/* The chain @name of @t as steps name it (cut to TRACE_NAME_MAX - 1), made on first use. */
+static struct nchain *chain_get(struct ntable *t, const char *name)
+{
+	struct nchain *c;
+
+	for (c = t->lchains; c; c = c->next)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->next = t->lchains;
+	t->lchains = c;
+	return c;
 }
 
 static int redefs_add(struct redefs *rd, const struct redef *r, uint64_t now)
@@ -505,7 +715,8 @@ static void redef_table(struct nftrule *nr, struct ntable *t, const struct redef
 {
 	if (redefs_add(&t->rd, r, nr->now) < 0) {
 		/* Can't remember it for later listings: forget the table's texts instead. */
-		t->loaded = false;
+		for (struct nchain *c = t->lchains; c; c = c->next)
+			c->loaded = false;
 	}
 	nr->st.redefined++;
 	for (size_t i = 0; i < t->nslots; i++) {
@@ -534,6 +745,12 @@ static int load_one(void *data, const char *chain, uint64_t handle, const char *
 	struct ver *v, *cur;
 
 	if (!rule) {
+		/* The table's chains listed so far, by handle: a listing holds one or a few. */
+		for (size_t i = 0; i < lc->nchains; i++)
+			if (lc->chains[i].handle == handle) {
+				snprintf(lc->chains[i].name, sizeof(lc->chains[i].name), "%s", chain);
+				return 0;
+			}
 		if (lc->nchains == lc->ccap) {
 			size_t cap = lc->ccap ? lc->ccap * 2 : 16;
 			struct chn *c = realloc(lc->chains, cap * sizeof(*c));
@@ -589,16 +806,20 @@ static int load_one(void *data, const char *chain, uint64_t handle, const char *
 	return 0;
 }
 
-/* Drop versions no step can still need: ended, or gone from listings, KEEP_NS ago. */
-static void table_gc(struct nftrule *nr, struct ntable *t)
+/*
+ * Drop versions of chain @c no step can still need: ended, or gone from its listings,
+ * KEEP_NS ago (other chains' versions were not seen by this listing: they stay).
+ */
+static void table_gc(struct nftrule *nr, struct ntable *t, const struct nchain *c)
 {
 	for (size_t i = 0; i < t->nslots; i++) {
 		struct ver **pv = &t->slots[i].v;
 
 		while (*pv) {
 			struct ver *v = *pv;
-			bool old = (v->until != UINT64_MAX && v->until + KEEP_NS < nr->now) ||
-				   v->last_seen + KEEP_NS < nr->now;
+			bool old = strncmp(v->chain, c->name, TRACE_NAME_MAX - 1) == 0 &&
+				   ((v->until != UINT64_MAX && v->until + KEEP_NS < nr->now) ||
+				    v->last_seen + KEEP_NS < nr->now);
 
 			if (old) {
 				*pv = v->older;
@@ -610,7 +831,7 @@ static void table_gc(struct nftrule *nr, struct ntable *t)
 	}
 }
 
-static void table_load(struct nftrule *nr, struct ntable *t)
+static void chain_load(struct nftrule *nr, struct ntable *t, struct nchain *c)
 {
 	const struct nftrule_source *src = nr->cfg.source;
 	struct load_ctx lc = { .nr = nr, .t = t };
@@ -619,21 +840,33 @@ static void table_load(struct nftrule *nr, struct ntable *t)
 	int ret;
 
 	nr->st.loads++;
-	ret = src->list(src->ctx, t->family, t->name, &text, &lc.gen);
-	t->loaded_at = nr->now;
+	ret = src->list(src->ctx, t->family, t->name, c->name, &text, &lc.gen);
+	c->loaded_at = nr->now;
 	if (ret < 0) {
-		t->err = ret;
-		t->err_gen = nr->last_gen;
-		t->loaded = ret == -ENOENT;	/* "no such table" is an answer too */
+		c->err = ret;
+		c->err_gen = nr->last_gen;
+		c->loaded = ret == -ENOENT;	/* "no such table or chain" is an answer too */
 		if (ret == -ENOENT && src->gen(src->ctx, &lc.gen) == 0)
-			t->gen = lc.gen;
+			c->gen = lc.gen;
 		else
-			t->loaded = false;
+			c->loaded = false;
 		return;
+	}
+	/* The chains listed before: a listing adds to them (renames are told by handle). */
+	if (t->nchains) {
+		lc.chains = malloc(t->nchains * sizeof(*lc.chains));
+		if (!lc.chains) {
+			free(text);
+			c->err = -ENOMEM;
+			c->loaded = false;
+			return;
+		}
+		memcpy(lc.chains, t->chains, t->nchains * sizeof(*lc.chains));
+		lc.nchains = lc.ccap = t->nchains;
 	}
 	/* Parse the table's handle first: a new table under an old name redefines all. */
 	ret = nftrule_parse(text, &th, load_one, &lc);
-	if (ret == 0 && t->loaded && t->thandle && th != t->thandle) {
+	if (ret == 0 && t->loaded_at && t->thandle && th && th != t->thandle) {
 		bool seen = false;
 
 		for (size_t i = 0; i < t->rd.n; i++)
@@ -647,19 +880,21 @@ static void table_load(struct nftrule *nr, struct ntable *t)
 	}
 	free(text);
 	if (ret < 0) {
-		t->err = ret;
-		t->loaded = false;
+		c->err = ret;
+		c->loaded = false;
 		free(lc.chains);
 		return;
 	}
 	free(t->chains);
 	t->chains = lc.chains;
 	t->nchains = lc.nchains;
-	t->thandle = th;
-	t->gen = lc.gen;
-	t->err = 0;
-	t->loaded = true;
-	table_gc(nr, t);
+	if (th)
+		t->thandle = th;
+	t->gen = c->gen = lc.gen;
+	t->loaded_at = nr->now;
+	c->err = 0;
+	c->loaded = true;
+	table_gc(nr, t, c);
 }
 
 /* ---- events ---- */
@@ -717,15 +952,91 @@ static const struct ev_kind *ev_kind(uint16_t type)
 	return NULL;
 }
 
-static void copy_name(char *dst, const struct nlattr *a)
+/*
+ * "table\0chain\0" of a pending event into nftrule.names, *@off its offset: the last
+ * entry's when the names are the same (a commit's rule events name one table over and
+ * over). 0 or -ENOMEM.
+ */
+static int pend_names(struct nftrule *nr, const struct nlattr *ta, const struct nlattr *ca,
+		      uint32_t *off)
 {
-	snprintf(dst, NFT_NAME_MAXLEN, "%s", a ? mnl_attr_get_str(a) : "");
+	const char *table = mnl_attr_get_str(ta), *chain = ca ? mnl_attr_get_str(ca) : "";
+	size_t tl = strnlen(table, NFT_NAME_MAXLEN - 1), cl = strnlen(chain, NFT_NAME_MAXLEN - 1);
+
+	if (nr->npend) {
+		const char *lt = nr->names + nr->pend[nr->npend - 1].name, *lc = lt + strlen(lt) + 1;
+
+		if (strlen(lt) == tl && memcmp(lt, table, tl) == 0 && strlen(lc) == cl &&
+		    memcmp(lc, chain, cl) == 0) {
+			*off = nr->pend[nr->npend - 1].name;
+			return 0;
+		}
+	}
+	if (nr->nlen + tl + cl + 2 > nr->ncap) {
+		size_t cap = nr->ncap ? nr->ncap * 2 : 4096;
+		char *a;
+
+		while (cap < nr->nlen + tl + cl + 2)
+			cap *= 2;
+		if (cap > UINT32_MAX || !(a = realloc(nr->names, cap)))
+			return -ENOMEM;
+		nr->names = a;
+		nr->ncap = cap;
+	}
+	*off = (uint32_t)nr->nlen;
+	memcpy(nr->names + nr->nlen, table, tl);
+	nr->names[nr->nlen + tl] = '\0';
+	memcpy(nr->names + nr->nlen + tl + 1, chain, cl);
+	nr->names[nr->nlen + tl + 1 + cl] = '\0';
+	nr->nlen += tl + cl + 2;
+	return 0;
+}
+
+/* A DELRULE of the commit, for finding replaces: sorted, then searched per NEWRULE. */
+struct delkey {
+	uint64_t	handle;
+	uint8_t		family;
+	const char	*table;
+};
+
+static int delkey_cmp(const void *a, const void *b)
+{
+	const struct delkey *x = a, *y = b;
+
+	if (x->handle != y->handle)
+		return x->handle < y->handle ? -1 : 1;
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return strcmp(x->table, y->table);
+}
+
+/* The commit's DELRULEs, sorted; NULL when none (or no memory: then no replace is seen). */
+static struct delkey *commit_dels(const struct nftrule *nr, size_t *n)
+{
+	struct delkey *d;
+
+	*n = 0;
+	for (size_t i = 0; i < nr->npend; i++)
+		*n += nr->pend[i].type == NFT_MSG_DELRULE;
+	if (!*n || !(d = malloc(*n * sizeof(*d)))) {
+		*n = 0;
+		return NULL;
+	}
+	*n = 0;
+	for (size_t i = 0; i < nr->npend; i++)
+		if (nr->pend[i].type == NFT_MSG_DELRULE)
+			d[(*n)++] = (struct delkey){ nr->pend[i].handle, nr->pend[i].family,
+						     nr->names + nr->pend[i].name };
+	qsort(d, *n, sizeof(*d), delkey_cmp);
+	return d;
 }
 
 /* A commit ends: turn its events into redefinitions of the tables they touch. */
 static void commit_end(struct nftrule *nr, uint32_t gen)
 {
-	uint64_t t_lo = nr->npend ? nr->pend[0].t : nr->now;
+	uint64_t t_lo = nr->pend_open ? nr->pend_t0 : nr->now;
+	size_t ndels;
+	struct delkey *dels = commit_dels(nr, &ndels);
 
 	nr->st.commits++;
 	if (nr->have_gen && !gen_le(gen, nr->last_gen) && gen != nr->last_gen + 1) {
@@ -738,7 +1049,9 @@ static void commit_end(struct nftrule *nr, uint32_t gen)
 	}
 	for (size_t i = 0; i < nr->npend; i++) {
 		const struct pend *p = &nr->pend[i];
-		struct ntable *t = table_find(nr, p->family, p->table);
+		const char *ptable = nr->names + p->name, *pchain = ptable + strlen(ptable) + 1;
+		struct ntable *t = table_find(nr, p->family, ptable);
+		struct delkey key = { p->handle, p->family, ptable };
 		struct redef r = { 0, t_lo, nr->now, gen };
 		bool redefined = false;
 
@@ -749,11 +1062,7 @@ static void commit_end(struct nftrule *nr, uint32_t gen)
 		switch (p->type) {
 		case NFT_MSG_NEWRULE:
 			/* Replace: the same handle deleted and added in one commit. */
-			for (size_t j = 0; j < nr->npend; j++)
-				if (nr->pend[j].type == NFT_MSG_DELRULE &&
-				    nr->pend[j].handle == p->handle && nr->pend[j].family == p->family &&
-				    strcmp(nr->pend[j].table, p->table) == 0)
-					redefined = true;
+			redefined = dels && bsearch(&key, dels, ndels, sizeof(*dels), delkey_cmp);
 			r.handle = p->handle;
 			break;
 		case NFT_MSG_DELTABLE:
@@ -762,16 +1071,19 @@ static void commit_end(struct nftrule *nr, uint32_t gen)
 		case NFT_MSG_NEWCHAIN:
 			/* A known chain handle under another name: a rename. */
 			for (size_t j = 0; t && j < t->nchains; j++)
-				if (t->chains[j].handle == p->handle && strcmp(t->chains[j].name, p->chain))
+				if (t->chains[j].handle == p->handle && strcmp(t->chains[j].name, pchain))
 					redefined = true;
 			break;
 		default:
 			break;
 		}
-		if (redefined && (t || (t = table_get(nr, p->family, p->table))))
+		if (redefined && (t || (t = table_get(nr, p->family, ptable))))
 			redef_table(nr, t, &r);
 	}
+	free(dels);
 	nr->npend = 0;
+	nr->nlen = 0;
+	nr->pend_open = false;
 	if (!nr->have_gen || !gen_le(gen, nr->last_gen)) {
 		nr->last_gen = gen;
 		nr->last_gen_t = nr->now;
@@ -785,6 +1097,7 @@ int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_n
 	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
 	const struct ev_kind *k;
 	uint16_t type;
+	uint32_t name;
 	struct pend *p;
 
 	nr->now = now_ns;
@@ -806,6 +1119,13 @@ int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_n
 	}
 	if (!tb[k->table])
 		return -EINVAL;
+	if (!nr->pend_open) {
+		nr->pend_open = true;
+		nr->pend_t0 = now_ns;
+	}
+	/* What commit_end() reads: rules (replaces), a table's end, a chain's (re)naming. */
+	if (type == NFT_MSG_DELCHAIN || type == NFT_MSG_NEWTABLE)
+		return 0;
 	if (nr->npend == nr->pcap) {
 		size_t cap = nr->pcap ? nr->pcap * 2 : 16;
 		struct pend *a = realloc(nr->pend, cap * sizeof(*a));
@@ -817,13 +1137,15 @@ int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_n
 		nr->pend = a;
 		nr->pcap = cap;
 	}
+	if (pend_names(nr, tb[k->table], k->name ? tb[k->name] : NULL, &name) < 0) {
+		nftrule_lost(nr, now_ns);
+		return 0;
+	}
 	p = &nr->pend[nr->npend++];
 	p->type = type;
 	p->family = nfg->nfgen_family;
 	p->handle = k->handle && tb[k->handle] ? be64toh(mnl_attr_get_u64(tb[k->handle])) : 0;
-	p->t = now_ns;
-	copy_name(p->table, tb[k->table]);
-	copy_name(p->chain, k->name ? tb[k->name] : NULL);
+	p->name = name;
 	return 0;
 }
 
@@ -899,16 +1221,16 @@ bool nftrule_fill_fixed(struct trace_record *r)
 	return false;
 }
 
-/* A table whose last listing failed, with nothing new since to make another worth it. */
-static bool load_failed_lately(const struct nftrule *nr, const struct ntable *t)
+/* A chain whose last listing failed, with nothing new since to make another worth it. */
+static bool load_failed_lately(const struct nftrule *nr, const struct nchain *c)
 {
-	return !t->loaded && t->err && nr->now - t->loaded_at < RELOAD_BACKOFF_NS &&
-	       (!nr->have_gen || gen_le(nr->last_gen, t->err_gen));
+	return !c->loaded && c->err && nr->now - c->loaded_at < RELOAD_BACKOFF_NS &&
+	       (!nr->have_gen || gen_le(nr->last_gen, c->err_gen));
 }
 
 void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, uint64_t now_ns)
 {
-	struct ntable *loaded[8];
+	struct nchain *loaded[8];
 	size_t nloaded = 0;
 
 	if (now_ns > nr->now)
@@ -918,6 +1240,7 @@ void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, ui
 		struct trace_record *r = &recs[i];
 		const struct ver *v = NULL;
 		struct ntable *t;
+		struct nchain *c;
 		enum found f;
 
 		if (r->backend != TRACE_BACKEND_NFT || r->rule)
@@ -925,26 +1248,26 @@ void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, ui
 		r->rule_reason = NULL;
 		if (nftrule_fill_fixed(r))
 			continue;
-		if (strlen(r->table) >= TRACE_NAME_MAX - 1 ||
-		    !(t = table_get(nr, r->table_family, r->table))) {
+		if (strlen(r->table) >= TRACE_NAME_MAX - 1 || strlen(r->chain) >= TRACE_NAME_MAX - 1 ||
+		    !(t = table_get(nr, r->table_family, r->table)) || !(c = chain_get(t, r->chain))) {
 			r->rule_reason = REASON_NAME;
 			nr->st.unresolved++;
 			continue;
 		}
-		f = t->loaded ? lookup(nr, t, r, &v) : FND_NONE;
+		f = c->loaded ? lookup(nr, t, r, &v) : FND_NONE;
 		if ((f == FND_NONE || f == FND_RANGE) &&
-		    (!t->loaded || !nr->have_gen || !gen_le(nr->last_gen, t->gen))) {
+		    (!c->loaded || !nr->have_gen || !gen_le(nr->last_gen, c->gen))) {
 			bool done = false;
 
-			/* At most one listing of a table per packet. */
+			/* At most one listing of a chain per packet. */
 			for (size_t k = 0; k < nloaded; k++)
-				done |= loaded[k] == t;
-			done |= load_failed_lately(nr, t);
+				done |= loaded[k] == c;
+			done |= load_failed_lately(nr, c);
 			if (!done) {
-				table_load(nr, t);
+				chain_load(nr, t, c);
 				if (nloaded < sizeof(loaded) / sizeof(loaded[0]))
-					loaded[nloaded++] = t;
-				if (t->loaded)
+					loaded[nloaded++] = c;
+				if (c->loaded)
 					f = lookup(nr, t, r, &v);
 			}
 		}
@@ -954,10 +1277,10 @@ void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, ui
 			continue;
 		}
 		nr->st.unresolved++;
-		if (t->err == -ENOENT)
+		if (c->err == -ENOENT)
 			r->rule_reason = REASON_NOTABLE;
-		else if (!t->loaded)
-			r->rule_reason = t->err == -EINVAL ? REASON_NAME : REASON_UNREAD;
+		else if (!c->loaded)
+			r->rule_reason = c->err == -EINVAL ? REASON_NAME : REASON_UNREAD;
 		else if (f == FND_UNSETTLED)
 			r->rule_reason = REASON_UNSETTLED;
 		else if (f == FND_RANGE)
@@ -1005,8 +1328,7 @@ void nftrule_free(struct nftrule *nr)
 	}
 	free(nr->global.a);
 	free(nr->pend);
-	if (nr->ls.nft)
-		nft_ctx_free(nr->ls.nft);
+	free(nr->names);
 	if (nr->ls.nl)
 		mnl_socket_close(nr->ls.nl);
 	free(nr);

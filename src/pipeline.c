@@ -7,6 +7,7 @@
 #include <libmnl/libmnl.h>
 
 #include "iptrace/natlog.h"
+#include "iptrace/nfhook.h"
 #include "iptrace/nflog.h"
 #include "iptrace/nftrace.h"
 #include "iptrace/nftrule.h"
@@ -116,6 +117,7 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
 		.max_open = 4096,
 		.max_steps = PIPELINE_MAX_STEPS,
 		.emit = on_packet,
+		.hooks = cfg->hooks,
 	};
 	struct pipeline *pl = calloc(1, sizeof(*pl));
 
@@ -151,6 +153,11 @@ void pipeline_set_clock(struct pipeline *pl, uint64_t mono_ns, uint64_t wall_ns)
 {
 	pl->mono_ns = mono_ns;
 	pl->wall_ns = wall_ns;
+}
+
+void pipeline_set_window(struct pipeline *pl, uint64_t window_ns)
+{
+	grouper_set_window(pl->grouper, window_ns);
 }
 
 /* pipeline_add(), inline in the decoders' callbacks: they run once per record. */
@@ -279,6 +286,9 @@ static int nftrace_cb(const struct nlmsghdr *nlh, void *data)
 		 * events reach the rule cache here, in order with the records around them.
 		 */
 		ret = nftrace_ctx_learn(pl->nft, nlh);
+		/* A base chain came or went: the hook order the kernel lists changed. */
+		if (nfhook_order_known(pl->cfg.hooks) && nfhook_event_moves(nlh))
+			nfhook_order_load(pl->cfg.hooks);
 		if (pl->cfg.nftrule && nftrule_event(pl->cfg.nftrule, nlh, pl->mono_ns) < 0)
 			ret = -EINVAL;
 		if (ret < 0)

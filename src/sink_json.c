@@ -282,6 +282,8 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 		jb_u64(b, r->handle);
 	}
 	put_rule(b, r);
+	if (r->order_unknown)
+		jb_lit(b, ",\"order\":\"unknown\"");
 	family = r->backend == TRACE_BACKEND_NFT ? nftrace_family_name(r->table_family) : NULL;
 	if (family) {
 		jb_lit(b, ",\"family\":\"");
@@ -308,6 +310,13 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 		t = jb_room(b, SINK_TIME_MAX);
 		b->len += strlen(sink_fmt_time(r->ts_ns, t, SINK_TIME_MAX));
 		jb_c(b, '"');
+	}
+	if (r->uptime_ns) {	/* --read: the kernel's seconds since boot on the line */
+		char u[32];
+
+		snprintf(u, sizeof(u), ",\"uptime\":%" PRIu64 ".%06" PRIu64,
+			 r->uptime_ns / 1000000000u, r->uptime_ns % 1000000000u / 1000u);
+		jb_puts(b, u);
 	}
 	jb_c(b, '}');
 }

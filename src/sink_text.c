@@ -172,12 +172,16 @@ static int text_packet(struct sink *s, const struct packet *p)
 		proto, src, dst);
 	if (h->family == AF_INET)
 		fprintf(f, "  id %u", h->ipid);
-	fprintf(f, "  len %u  %s\n", h->len, sink_fmt_time(first->ts_ns, ts, sizeof(ts)));
+	fprintf(f, "  len %u  %s", h->len, sink_fmt_time(first->ts_ns, ts, sizeof(ts)));
+	if (first->uptime_ns)	/* --read: the kernel's seconds since boot on the line */
+		fprintf(f, "%suptime %" PRIu64 ".%06" PRIu64, first->ts_ns ? "  " : "",
+			first->uptime_ns / 1000000000u, first->uptime_ns % 1000000000u / 1000u);
+	fputc('\n', f);
 	if (p->ct) {
 		fputs("  ", f);
 		ct_print_text_line(f, p->ct);
 	}
-	bool ct_seen = false;
+	bool ct_seen = false, unknown = false;
 	uint32_t ct_state = 0;
 	uint8_t ct_dir = 0;
 
@@ -190,7 +194,10 @@ static int text_packet(struct sink *s, const struct packet *p)
 		kind_str(r, kind, sizeof(kind));
 		verdict_str(r, verdict, sizeof(verdict));
 		where_str(r, where, sizeof(where));
-		fprintf(f, "  %-*s %-*s %-*s ", wt, r->table, wc, r->chain, wk, kind);
+		/* "~": its place next to the other backend's steps at this hook is not known. */
+		fprintf(f, " %c%-*s %-*s %-*s ", r->order_unknown ? '~' : ' ', wt, r->table, wc,
+			r->chain, wk, kind);
+		unknown |= r->order_unknown;
 		if (wv)
 			fprintf(f, "%s%-*s%s ", col(s, verdict_color(r)), wv, verdict, col(s, C_OFF));
 		if (r->rule)
@@ -212,6 +219,9 @@ static int text_packet(struct sink *s, const struct packet *p)
 	}
 	if (p->steps_dropped)
 		fprintf(f, "  (%" PRIu32 " more steps not kept)\n", p->steps_dropped);
+	if (unknown)
+		fprintf(f, "  %s(~ legacy and nft steps at one hook and priority: which ran first is "
+			"not known)%s\n", col(s, C_DIM), col(s, C_OFF));
 	fputc('\n', f);
 	return sink_flush(s);
 }

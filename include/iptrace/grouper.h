@@ -20,6 +20,8 @@ struct packet {
 	const struct ct_entry		*ct;		/* --nat: its conntrack entry, or NULL */
 };
 
+struct nfhook_order;
+
 struct grouper_cfg {
 	uint64_t	window_ns;	/* a packet is complete after this long without records */
 	size_t		max_open;	/* bound on packets open at once; the oldest is evicted */
@@ -27,6 +29,8 @@ struct grouper_cfg {
 	/* Called for each complete packet, in completion order; return <0 to stop emitting. */
 	int		(*emit)(void *ctx, const struct packet *pkt);
 	void		*ctx;
+	/* The kernel's hook order (nfnetlink_hook), borrowed; NULL or empty: not known. */
+	const struct nfhook_order *hooks;
 };
 
 struct grouper_stats {
@@ -57,7 +61,19 @@ void grouper_free(struct grouper *g);
  * → PREROUTING on loopback; tables by priority within a hook). A record that would step
  * backwards starts a new packet. Limits: two packets identical in all those fields (IP ID
  * 0 with the same payload, e.g. retransmitted DF segments) met within the window and in a
- * valid order are merged; nft records are grouped by their trace id instead.
+ * valid order are merged; nft records are grouped by their trace id instead. A legacy record
+ * on another input interface than the packet's, within one pass through the stack, is
+ * another packet too (the path can't go on there).
+ *
+ * Order at a shared hook: legacy and nft records come on two sockets, so steps of both
+ * backends are merged by hook and priority. Where a legacy table and nft base chains share a
+ * hook and a priority the kernel runs the one registered last first, which no record says.
+ * The grouper takes that order from, in turn: the kernel's hook list (cfg.hooks); the
+ * records themselves (a mark set by one step and seen, or not seen, by the next: only one
+ * order may explain the marks); else one fixed choice, the legacy table first, with those
+ * steps marked order_unknown. The choice is made once per (family, hook, priority, tables)
+ * and kept for the capture, so two packets that met the same chains never come out in two
+ * orders; only the kernel's hook list, which is the truth, is asked afresh.
  */
 int grouper_add(struct grouper *g, const struct trace_record *rec, uint64_t now_ns);
 
@@ -70,6 +86,9 @@ struct trace_record *grouper_slot(struct grouper *g);
 
 /* grouper_expire - emit packets idle for window_ns at @now_ns. Returns 0 or emit's value. */
 int grouper_expire(struct grouper *g, uint64_t now_ns);
+
+/* grouper_set_window - a new window_ns, for packets open now and later (--read's clock). */
+void grouper_set_window(struct grouper *g, uint64_t window_ns);
 
 /* grouper_next_deadline - when the oldest open packet completes, or UINT64_MAX if none. */
 uint64_t grouper_next_deadline(const struct grouper *g);

@@ -13,9 +13,12 @@
  * ts_ns in the current year, UTC). Fills table, chain, kind, rulenum, in/out/physin/physout,
  * mark, MAC bytes (hw), and pkt (addresses, protocol, len, ttl, tos, ipid, frag flags, ports,
  * TCP seq/ack/window/flags, ICMP type/code/id/seq). hook is set for base chains only.
- * Times: "Mon DD HH:MM:SS" is taken as UTC in the current year (the previous one if that
- * would be more than a day ahead); RFC 3339 prefixes (rsyslog, journalctl -o short-iso) keep
- * their offset; dmesg's "[seconds since boot]" and /dev/kmsg leave ts_ns 0 (no wall clock).
+ * Times: "Mon DD HH:MM:SS[.frac]" (syslog, journalctl -o short/short-precise) is taken as UTC
+ * in the current year (the previous one if that would be more than a day ahead); dmesg -T's
+ * "[Www Mon DD HH:MM:SS YYYY]" as UTC; RFC 3339 prefixes (rsyslog, journalctl -o short-iso)
+ * keep their offset. A "[seconds.frac]" since boot anywhere in the prefix (dmesg, syslog's
+ * kernel lines, journalctl -o short-monotonic) goes to uptime_ns; without a calendar time
+ * ts_ns stays 0.
  * Not kept (struct pkt_hdr has no room): IP and TCP options, IPv6 extension headers other
  * than the fragment header's offset/M/low 16 ID bits, the ICMP error's inner packet, AH/ESP
  * SPI, UID/GID. Unknown words are skipped. raw_len stays 0 and payload_hash 0.

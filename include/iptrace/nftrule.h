@@ -10,18 +10,23 @@
 #include "iptrace/record.h"
 
 /*
- * Where tables are read from. The live source (cfg.source NULL) asks libnftables for
- * "list table FAMILY NAME" with handles and without counter values (NFT_CTX_OUTPUT_HANDLE |
- * NFT_CTX_OUTPUT_STATELESS) in the current network namespace, between two NFT_MSG_GETGEN
+ * Where chains are read from. The live source (cfg.source NULL) asks libnftables for
+ * "list chain FAMILY TABLE CHAIN" with handles and without counter values
+ * (NFT_CTX_OUTPUT_HANDLE | NFT_CTX_OUTPUT_STATELESS) in the current network namespace, which
+ * fetches that chain's rules alone (a rule dump filtered by NFTA_RULE_TABLE and
+ * NFTA_RULE_CHAIN), and the table's handle (NFT_MSG_GETTABLE), between two NFT_MSG_GETGEN
  * requests that must agree; tests replace it with saved text.
  */
 struct nftrule_source {
 	/*
-	 * list - @table of @family (NFPROTO_*) as `nft -a -s list table` prints it, malloc'd
-	 * and NUL-terminated into *@text, and the ruleset generation it shows into *@gen.
-	 * 0, -ENOENT when the table does not exist, or another negative errno.
+	 * list - @chain of @table of @family (NFPROTO_*) as `nft -a -s list chain` prints it,
+	 * the table's header with its "# handle N", malloc'd and NUL-terminated into *@text
+	 * (more chains may come with it: they are taken too), and the ruleset generation it
+	 * shows into *@gen. 0, -ENOENT when the table or the chain does not exist, or another
+	 * negative errno.
 	 */
-	int	(*list)(void *ctx, uint8_t family, const char *table, char **text, uint32_t *gen);
+	int	(*list)(void *ctx, uint8_t family, const char *table, const char *chain, char **text,
+			uint32_t *gen);
 	/* gen - the current ruleset generation (NFTA_GEN_ID). 0 or a negative errno. */
 	int	(*gen)(void *ctx, uint32_t *gen);
 	void	*ctx;
@@ -42,7 +47,7 @@ struct nftrule_cfg {
 struct nftrule;
 
 /*
- * nftrule_new - a resolver for nft steps. Nothing is read yet: a table is listed when a
+ * nftrule_new - a resolver for nft steps. Nothing is read yet: a chain is listed when a
  * step first needs it, and again after a commit when a handle is missing. With the live
  * source, create it in the traced namespace. NULL with errno. Free with nftrule_free().
  */
@@ -65,7 +70,7 @@ int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_n
  * one syntax for every nft step, exactly nft's, even where nft 1.0.6 leaves an xtables
  * match such as -m comment out) or rule_reason of the rule steps among
  * @n records (nft rule steps only; others are left alone). A text is given only when it is
- * certain to be the one the packet met. Reads a table at most once per call; @now_ns is
+ * certain to be the one the packet met. Reads a chain at most once per call; @now_ns is
  * the records' clock now (after every record of the packet was received). The strings
  * are borrowed from @nr until the next nftrule_event() or nftrule_resolve() call.
  */
@@ -79,7 +84,7 @@ void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, ui
 bool nftrule_fill_fixed(struct trace_record *r);
 
 struct nftrule_stats {
-	uint64_t	loads;		/* tables listed */
+	uint64_t	loads;		/* chains listed */
 	uint64_t	commits;	/* NEWGEN events */
 	uint64_t	redefined;	/* handles or tables whose text changed under them */
 	uint64_t	resolved;	/* steps given a text */

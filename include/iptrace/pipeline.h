@@ -14,6 +14,7 @@
 #include "iptrace/sink.h"
 
 struct ct_lookup;
+struct nfhook_order;
 struct nftrule;
 struct nlrec;
 
@@ -31,6 +32,11 @@ struct pipeline_cfg {
 	struct resolver		*resolver;	/* borrowed, may be NULL: no rule text */
 	struct nftrule		*nftrule;	/* borrowed, may be NULL: no nft rule text */
 	struct ct_lookup	*ct;		/* --nat: borrowed, NULL for none */
+	/*
+	 * The kernel's hook order, borrowed, NULL for none: read again after a ruleset event
+	 * that moves a hook, if it was read at all.
+	 */
+	struct nfhook_order	*hooks;
 };
 
 /* Opaque. */
@@ -45,6 +51,9 @@ void pipeline_free(struct pipeline *pl);
  * windows, @wall_ns stands in for records the kernel sent without a timestamp.
  */
 void pipeline_set_clock(struct pipeline *pl, uint64_t mono_ns, uint64_t wall_ns);
+
+/* pipeline_set_window - the grouping window from now on (--read, once its clock is known). */
+void pipeline_set_window(struct pipeline *pl, uint64_t window_ns);
 
 /* pipeline_add - one decoded record. Returns 0 or a negative errno. */
 int pipeline_add(struct pipeline *pl, struct trace_record *rec);

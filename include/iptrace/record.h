@@ -108,6 +108,17 @@ struct trace_record {
 	/* Legacy: the last resolver barrier received before this record (resolver.h). */
 	int32_t		barrier;
 	/*
+	 * Set by the grouper: this step shares its hook and priority with a step of the other
+	 * backend, and neither the kernel's hook list nor the packet's records told which ran
+	 * first; the order printed is the capture's fixed choice (see grouper.h).
+	 */
+	bool		order_unknown;
+	/*
+	 * --read: the kernel's time since boot the line shows ("[12345.678901]" of dmesg and of
+	 * syslog's kernel lines), ns; 0 when it shows none.
+	 */
+	uint64_t	uptime_ns;
+	/*
 	 * Last on purpose: decoders leave every byte before raw[] zero where they write
 	 * nothing (one memset up to offsetof(struct trace_record, raw)) and write raw[] only
 	 * as far as raw_len says. Add new fields above this line.

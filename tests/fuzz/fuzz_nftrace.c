@@ -80,7 +80,8 @@ struct fake {
 	uint32_t	gen;
 };
 
-static int fake_list(void *ctx, uint8_t family, const char *table, char **text, uint32_t *gen)
+static int fake_list(void *ctx, uint8_t family, const char *table, const char *chain,
+		     char **text, uint32_t *gen)
 {
 	static const char *const chains[] = {
 		"prerouting", "output", "forward", "input", "postrouting", "PREROUTING",
@@ -92,6 +93,7 @@ static int fake_list(void *ctx, uint8_t family, const char *table, char **text, 
 	size_t n = 0;
 	FILE *f;
 
+	(void)chain;	/* the whole table: more chains than asked for are taken too */
 	if (!fam || (fk->gen % 5) == 4)
 		return -ENOENT;		/* now and then the table is gone */
 	f = open_memstream(&t, &n);

@@ -160,6 +160,56 @@ static void test_loopback(void **state)
 	grouper_free(g);
 }
 
+/* Set a record's interfaces (empty strings: none). */
+static struct trace_record at(struct trace_record r, const char *in, const char *out)
+{
+	snprintf(r.in, sizeof(r.in), "%s", in);
+	snprintf(r.out, sizeof(r.out), "%s", out);
+	return r;
+}
+
+/*
+ * Place: the same datagram (same key) within the window, in order, but on another input
+ * interface is another packet; so is a "loop" back to PREROUTING from another interface
+ * than the one it left by. Loopback (out lo, in lo) stays one packet.
+ */
+static void test_place(void **state)
+{
+	struct out o;
+	struct grouper *g = mk(&o, 16);
+	struct trace_record pre = rec("raw", "PREROUTING", HOOK_PREROUTING, 5, "10.0.2.7");
+	struct trace_record fwd = rec("filter", "FORWARD", HOOK_FORWARD, 5, "10.0.2.7");
+	struct trace_record post = rec("nat", "POSTROUTING", HOOK_POSTROUTING, 5, "10.0.2.7");
+
+	(void)state;
+	grouper_add(g, (struct trace_record[]){ at(pre, "eth0", "") }, 1);
+	grouper_add(g, (struct trace_record[]){ at(fwd, "eth1", "eth2") }, 2);
+	grouper_flush(g);
+	assert_int_equal(o.n, 2);
+	/* A forwarded packet leaves by one interface. */
+	grouper_add(g, (struct trace_record[]){ at(fwd, "eth0", "eth1") }, 10);
+	grouper_add(g, (struct trace_record[]){ at(post, "", "eth2") }, 11);
+	grouper_flush(g);
+	assert_int_equal(o.n, 4);
+	/* Out eth1, then in at PREROUTING on eth0: not a loop, another packet. */
+	grouper_add(g, (struct trace_record[]){ at(pre, "eth0", "") }, 20);
+	grouper_add(g, (struct trace_record[]){ at(fwd, "eth0", "eth1") }, 21);
+	grouper_add(g, (struct trace_record[]){ at(post, "", "eth1") }, 22);
+	grouper_add(g, (struct trace_record[]){ at(pre, "eth0", "") }, 23);
+	grouper_flush(g);
+	assert_int_equal(o.n, 6);
+	assert_int_equal(o.steps[4], 3);
+	/* Loopback: out lo, in lo. */
+	grouper_add(g, (struct trace_record[]){ at(rec("raw", "OUTPUT", HOOK_OUTPUT, 5, "127.0.0.1"), "", "lo") }, 30);
+	grouper_add(g, (struct trace_record[]){ at(rec("nat", "POSTROUTING", HOOK_POSTROUTING, 5, "127.0.0.1"), "", "lo") }, 31);
+	grouper_add(g, (struct trace_record[]){ at(rec("raw", "PREROUTING", HOOK_PREROUTING, 5, "127.0.0.1"), "lo", "") }, 32);
+	grouper_add(g, (struct trace_record[]){ at(rec("filter", "INPUT", HOOK_INPUT, 5, "127.0.0.1"), "lo", "") }, 33);
+	grouper_flush(g);
+	assert_int_equal(o.n, 7);
+	assert_int_equal(o.steps[6], 4);
+	grouper_free(g);
+}
+
 /* User chains (HOOK_NONE from text input) inherit the packet's hook. */
 static void test_user_chain_inherits(void **state)
 {
@@ -364,6 +414,7 @@ int main(void)
 		cmocka_unit_test(test_interleave_and_nat),
 		cmocka_unit_test(test_backwards_is_new_packet),
 		cmocka_unit_test(test_loopback),
+		cmocka_unit_test(test_place),
 		cmocka_unit_test(test_user_chain_inherits),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_payload_in_key),

@@ -430,6 +430,43 @@ static void parse_edges(void **state)
 	}
 }
 
+/* The times a line can show: calendar (ts_ns) and the kernel's seconds since boot (uptime_ns). */
+static void parse_times(void **state)
+{
+	static const char body[] = "TRACE: raw:PREROUTING:policy:3 IN=a OUT= SRC=1.2.3.4 "
+		"DST=1.2.3.5 LEN=28 TOS=0x00 PREC=0x00 TTL=1 ID=1 PROTO=UDP SPT=1 DPT=2 LEN=8 ";
+	static const struct {
+		const char	*prefix;
+		uint64_t	ts_s, ts_frac, uptime;	/* ts_s 1: "a calendar time, this year" */
+	} cases[] = {
+		{ "[ 8123.456789] ", 0, 0, 8123456789000ull },		/* dmesg */
+		{ "[    0.500000] ", 0, 0, 500000000ull },
+		{ "[Mon Mar 30 19:33:27 2026] ", 1774899207, 0, 0 },	/* dmesg -T */
+		{ "[Mon Mar  2 01:02:03 2026] ", 1772413323, 0, 0 },
+		{ "Mar 30 19:33:27 node kernel: [ 12.000010] ", 1, 0, 12000010000ull },
+		{ "Mar 30 19:33:27.250000 node kernel: ", 1, 250000000, 0 },	/* short-precise */
+		{ "[12.5] node kernel: ", 0, 0, 12500000000ull },	/* short-monotonic */
+		{ "2026-03-30T19:33:27.5+0000 node kernel: ", 1774899207, 500000000, 0 },
+		{ "[x 12.5] [1.] [.5] ", 0, 0, 0 },			/* not times */
+	};
+	struct trace_record r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char line[512];
+
+		snprintf(line, sizeof(line), "%s%s", cases[i].prefix, body);
+		assert_int_equal(logline_parse(line, strlen(line), &r), 0);
+		assert_int_equal(r.uptime_ns, cases[i].uptime);
+		if (cases[i].ts_s == 1)
+			assert_int_equal(r.ts_ns % 1000000000ull, cases[i].ts_frac);
+		else
+			assert_int_equal(r.ts_ns, cases[i].ts_s * 1000000000ull + cases[i].ts_frac);
+		if (cases[i].ts_s)
+			assert_true(r.ts_ns > 0);
+	}
+}
+
 /*
  * An ICMP error too short for its body: the kernel prints TYPE and CODE, then INCOMPLETE.
  * Those stay (the parser used to drop them, and printing the record again lost them).
@@ -462,6 +499,7 @@ int main(void)
 		cmocka_unit_test(kernel_lines_round_trip),
 		cmocka_unit_test(parse_edges),
 		cmocka_unit_test(parse_icmp_incomplete),
+		cmocka_unit_test(parse_times),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

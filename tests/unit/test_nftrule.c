@@ -109,18 +109,23 @@ struct fake {
 	uint32_t	gen;		/* the ruleset's generation now */
 	unsigned	lists;
 	int		fail;		/* a listing error to return, 0: none */
+	const char	*text_d;	/* chain d's listing apart; NULL: the whole table */
+	char		asked[8][32];	/* the chains asked for, in order */
 };
 
-static int fake_list(void *ctx, uint8_t family, const char *table, char **text, uint32_t *gen)
+static int fake_list(void *ctx, uint8_t family, const char *table, const char *chain,
+		     char **text, uint32_t *gen)
 {
 	struct fake *fk = ctx;
 
+	if (fk->lists < 8)
+		snprintf(fk->asked[fk->lists], sizeof(fk->asked[0]), "%s", chain);
 	fk->lists++;
 	if (fk->fail)
 		return fk->fail;
 	if (!fk->text || strcmp(table, "t") != 0)
 		return -ENOENT;
-	*text = strdup(fk->text);
+	*text = strdup(fk->text_d && strcmp(chain, "d") == 0 ? fk->text_d : fk->text);
 	*gen = fk->gen;
 	return *text ? 0 : -ENOMEM;
 }
@@ -391,7 +396,7 @@ static void test_unsettled_deleted_and_table_gone(void **state)
 	event(nr, NFT_MSG_DELTABLE, 0, 0, 400 * MS);
 	event(nr, NFT_MSG_NEWGEN, 0, 14, 400 * MS);
 	assert_null(text_at(nr, 5, 500 * MS, 510 * MS, &why));
-	assert_string_equal(why, "the table was deleted before iptrace could read it");
+	assert_string_equal(why, "the table or chain was deleted before iptrace could read it");
 	nftrule_free(nr);
 }
 
@@ -414,6 +419,34 @@ static void test_lost_events(void **state)
 	nftrule_lost(nr, 300 * MS);
 	assert_null(text_at(nr, 2, 290 * MS, 310 * MS, NULL));
 	assert_string_equal(text_at(nr, 2, 400 * MS, 410 * MS, NULL), "udp dport 53 log accept");
+	nftrule_free(nr);
+}
+
+/*
+ * Only the chains steps name are listed, each once, by name: a packet through chains c and
+ * d lists both; another packet in c lists nothing more.
+ */
+static void test_chains_listed_apart(void **state)
+{
+	static const char D[] = "table inet t\n\tchain d { # handle 9\n"
+				"\t\tip saddr 10.0.0.1 accept # handle 10\n\t}\n}\n";
+	struct fake fk = { .text = T1, .gen = 10, .text_d = D };
+	struct nftrule_source src;
+	struct nftrule *nr = new_nr(&fk, &src);
+	struct trace_record r[2] = { step(2, 5 * MS), step(10, 6 * MS) };
+
+	(void)state;
+	snprintf(r[1].chain, sizeof(r[1].chain), "d");
+	nftrule_resolve(nr, r, 2, 10 * MS);
+	assert_string_equal(r[0].rule, "udp dport 53 counter accept");
+	assert_string_equal(r[1].rule, "ip saddr 10.0.0.1 accept");
+	assert_int_equal(fk.lists, 2);
+	assert_string_equal(fk.asked[0], "c");
+	assert_string_equal(fk.asked[1], "d");
+	r[0] = step(3, 20 * MS);
+	nftrule_resolve(nr, r, 1, 30 * MS);
+	assert_string_equal(r[0].rule, "tcp dport 22 drop");
+	assert_int_equal(fk.lists, 2);
 	nftrule_free(nr);
 }
 
@@ -463,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_unsettled_deleted_and_table_gone),
 		cmocka_unit_test(test_lost_events),
 		cmocka_unit_test(test_failed_listing_backoff),
+		cmocka_unit_test(test_chains_listed_apart),
 		cmocka_unit_test(test_malformed_events),
 	};
 

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# scripts/bench/nft-big.sh: iptrace's nft rule cache at 80k rules — peak RSS, ready time,
+# and resolved/wrong rule texts while kube-proxy-like rewrites run. Not part of `make check`
+# (see BENCHMARKS.md).
+#
+# Usage: scripts/bench/nft-big.sh [-s SERVICES] [-r REWRITES] [-q QUERIES]
+#   -s SERVICES  kube-proxy-like services in the nat table (default 10000: 80,008 rules in
+#                30,004 chains, loaded with iptables-nft-restore)
+#   -r REWRITES  whole-table rewrites (iptables-nft-restore, one rule more or less
+#                at the head of KUBE-SERVICES each time) during the capture (default 3)
+#   -q QUERIES   UDP queries to the traced service, spread over the rewrites (default 20)
+# Environment: IPTRACE (default src/iptrace).
+#
+# The lab is tests/lib.sh's client — router — server; the router holds the table, iptrace
+# traces --port 53 there with the nft marker. Service 10 (10.96.0.10:53) DNATs to the server;
+# the others to addresses nobody has. Prints iptrace's peak RSS (VmHWM, read from /proc
+# while it runs), its ready time (exec to the "tracing" line) and, over the nat steps of the
+# traced queries: resolved (a rule text given), unresolved (null, with a reason) and wrong
+# (a text that is not the rule the step names: a KUBE-SERVICES step without the service's
+# address, a KUBE-SEP step without its endpoint, ...).
+set -u
+cd "$(dirname "$0")/../.."
+TOP=$PWD
+: "${IPTRACE:=$TOP/src/iptrace}"
+export TESTS_LIB=$TOP/tests/lib.sh
+. "$TESTS_LIB"
+SERVICES=10000 REWRITES=3 QUERIES=20
+while getopts "s:r:q:h" o; do
+	case $o in
+	s) SERVICES=$OPTARG ;;
+	r) REWRITES=$OPTARG ;;
+	q) QUERIES=$OPTARG ;;
+	*) sed -n '2,/^set -u/p' "$0" | sed 's/^# \{0,1\}//; /^set -u/d'; exit 2 ;;
+	esac
+done
+need_root
+need_cmd iptables-nft-restore jq
+[ -x "$IPTRACE" ] || skip "no $IPTRACE: build first (make)"
+NS_PREFIX="ipt-nftbig-$$"
+OUT=$(mktemp -d); [ -n "${KEEP:-}" ] && echo "OUT=$OUT"
+trap 'lab_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$OUT"' EXIT
+
+# table SHIFT: the nat table in iptables-restore form; SHIFT=1 adds one rule at the head.
+table() {
+	awk -v n="$SERVICES" -v shift="$1" 'BEGIN {
+		print "*nat"
+		print ":PREROUTING ACCEPT [0:0]"
+		print ":INPUT ACCEPT [0:0]"
+		print ":OUTPUT ACCEPT [0:0]"
+		print ":POSTROUTING ACCEPT [0:0]"
+		print ":KUBE-SERVICES - [0:0]"
+		print ":KUBE-NODEPORTS - [0:0]"
+		print ":KUBE-MARK-MASQ - [0:0]"
+		print ":KUBE-POSTROUTING - [0:0]"
+		for (i = 1; i <= n; i++)
+			printf ":KUBE-SVC-%d - [0:0]\n:KUBE-SEP-%dA - [0:0]\n:KUBE-SEP-%dB - [0:0]\n", i, i, i
+		print "-A PREROUTING -j KUBE-SERVICES"
+		print "-A OUTPUT -j KUBE-SERVICES"
+		print "-A POSTROUTING -j KUBE-POSTROUTING"
+		print "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000"
+		print "-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN"
+		print "-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0"
+		print "-A KUBE-POSTROUTING -j MASQUERADE"
+		if (shift)
+			print "-A KUBE-SERVICES -d 10.95.0.1/32 -p udp -m udp --dport 53 -j RETURN"
+		for (i = 1; i <= n; i++) {
+			vip = sprintf("10.96.%d.%d", int(i / 256), i % 256)
+			ep = i == 10 ? "10.0.2.7" : sprintf("10.244.%d.%d", int(i / 256), i % 256)
+			printf "-A KUBE-SERVICES -d %s/32 -p udp -m udp --dport 53 -j KUBE-SVC-%d\n", vip, i
+			printf "-A KUBE-SVC-%d ! -s 10.244.0.0/16 -d %s/32 -p udp -m udp --dport 53 -j KUBE-MARK-MASQ\n", i, vip
+			printf "-A KUBE-SVC-%d -m statistic --mode random --probability 0.5 -j KUBE-SEP-%dA\n", i, i
+			printf "-A KUBE-SVC-%d -j KUBE-SEP-%dB\n", i, i
+			for (s = 0; s < 2; s++) {
+				c = sprintf("KUBE-SEP-%d%s", i, s ? "B" : "A")
+				printf "-A %s -s %s/32 -j KUBE-MARK-MASQ\n", c, ep
+				printf "-A %s -p udp -m udp -j DNAT --to-destination %s:53\n", c, ep
+			}
+		}
+		if (!shift)
+			print "-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"
+		print "COMMIT"
+	}'
+}
+
+lab_up
+table 0 >"$OUT/t0"
+table 1 >"$OUT/t1"
+t0=$EPOCHREALTIME
+ip netns exec "$R" iptables-nft-restore <"$OUT/t0" || fail "iptables-nft-restore failed"
+load=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+rules=$(ip netns exec "$R" iptables-nft-save -t nat | grep -c '^-A')
+echo "table: $rules nat rules loaded with iptables-nft-restore in ${load} s"
+
+DUR=$((REWRITES * 3 + 4))
+t0=$EPOCHREALTIME
+exec 3< <(exec ip netns exec "$R" "$IPTRACE" --backend nft --port 53 --format json \
+	--duration "$DUR" -o "$OUT/json" 2>&1)
+pid=$!
+while IFS= read -r line <&3; do
+	case $line in *tracing*) t1=$EPOCHREALTIME; break ;; esac
+done
+[ -n "${t1:-}" ] || fail "no ready line: $line"
+ready=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }')
+ipid=$(pgrep -f -n -- "--duration $DUR -o $OUT/json")
+cat <&3 >"$OUT/err" &
+
+# Queries spread over the capture, rewrites in between; VmHWM polled meanwhile.
+hwm=0
+( for q in $(seq 1 "$QUERIES"); do
+	udp_send "$C" 10.96.0.10 53 "q$q"
+	sleep "$(awk -v d="$DUR" -v n="$QUERIES" 'BEGIN { printf "%.2f", (d - 3) / n }')"
+done ) &
+qpid=$!
+( for w in $(seq 1 "$REWRITES"); do
+	sleep 1
+	[ -n "${KEEP:-}" ] && echo "$EPOCHREALTIME rewrite $w" >>"$OUT/rss"
+	ip netns exec "$R" iptables-nft-restore <"$OUT/t$((w % 2))"
+	[ -n "${KEEP:-}" ] && echo "$EPOCHREALTIME rewrite $w done" >>"$OUT/rss"
+done ) &
+wpid=$!
+while kill -0 "$pid" 2>/dev/null; do
+	h=$(awk '/^VmHWM/ { print $2 }' "/proc/$ipid/status" 2>/dev/null)
+	[ -n "$h" ] && hwm=$h
+	[ -n "${KEEP:-}" ] && echo "$EPOCHREALTIME $(awk '/^VmRSS/ { print $2 }' "/proc/$ipid/status" 2>/dev/null)" >>"$OUT/rss"
+	sleep 0.1
+done
+wait "$qpid" "$wpid"
+
+jq -c 'select(.type=="packet") | .steps[] | select(.backend=="nft" and .table=="nat" and .kind=="rule")' \
+	"$OUT/json" >"$OUT/steps"
+# wrong: a text that is not the rule its chain holds for this service.
+jq -rs '
+	def want: if .chain == "PREROUTING" or .chain == "OUTPUT" then "jump KUBE-SERVICES"
+		elif .chain == "KUBE-SERVICES" then "10.96.0.10 "
+		elif .chain == "KUBE-SVC-10" then "KUBE-(SEP-10[AB]|MARK-MASQ)"
+		elif (.chain | test("^KUBE-SEP-10[AB]$")) then "10.0.2.7"
+		elif .chain == "KUBE-MARK-MASQ" then "mark"
+		elif (.chain | test("POSTROUTING")) then "mark|masquerade|KUBE-POSTROUTING"
+		else "^$" end;
+	[.[] | select(.rule != null)] as $r |
+	"steps \(length)  resolved \($r | length)  unresolved \([.[] | select(.rule == null)] | length)  wrong \([$r[] | select(want as $w | .rule | test($w) | not)] | length)"
+	' "$OUT/steps" >"$OUT/summary"
+cat "$OUT/summary"
+jq -rs '[.[] | select(.rule == null) | .rule_reason] | group_by(.) | map("  null: \(length) \(.[0])") | .[]' "$OUT/steps"
+jq -r 'select(.rule != null and .chain == "KUBE-SERVICES" and (.rule | test("10.96.0.10 ") | not)) |
+	"  wrong: \(.chain) \(.rule)"' "$OUT/steps" | head -3
+echo "packets $(jq -c 'select(.type=="packet")' "$OUT/json" | grep -c .)  queries $QUERIES  rewrites $REWRITES"
+echo "ready ${ready} ms  peak RSS $((hwm / 1024)) MiB (VmHWM ${hwm} kB)"

@@ -385,6 +385,13 @@ static int json_packet(struct sink *s, const struct packet *p)
 		jb_lit(b, ",\"ipid\":");
 		jb_u64(b, h->ipid);
 	}
+	/* On the packet only: no step can change them (NAT rewrites an error's inner header). */
+	if ((h->proto == IPPROTO_ICMP || h->proto == IPPROTO_ICMPV6) && h->has_l4) {
+		jb_lit(b, ",\"icmp_type\":");
+		jb_u64(b, h->icmp_type);
+		jb_lit(b, ",\"icmp_code\":");
+		jb_u64(b, h->icmp_code);
+	}
 	if (p->steps_dropped) {
 		jb_lit(b, ",\"steps_dropped\":");
 		jb_u64(b, p->steps_dropped);

@@ -170,6 +170,14 @@ static int text_packet(struct sink *s, const struct packet *p)
 	proto_str(h->proto, proto, sizeof(proto));
 	fprintf(f, "%spacket %" PRIu64 "%s  %s %s \u2192 %s", col(s, C_BOLD), p->id, col(s, C_OFF),
 		proto, src, dst);
+	if ((h->proto == IPPROTO_ICMP || h->proto == IPPROTO_ICMPV6) && h->has_l4) {
+		const char *name = pkt_icmp_name(h->proto, h->icmp_type, h->icmp_code);
+
+		if (name)
+			fprintf(f, "  %s", name);
+		else
+			fprintf(f, "  type %u code %u", h->icmp_type, h->icmp_code);
+	}
 	if (h->family == AF_INET)
 		fprintf(f, "  id %u", h->ipid);
 	fprintf(f, "  len %u  %s\n", h->len, sink_fmt_time(first->ts_ns, ts, sizeof(ts)));

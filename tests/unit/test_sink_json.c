@@ -388,6 +388,32 @@ static void test_nat_endpoint_forms(void **state)
 	free(got);
 }
 
+/* ICMP type and code on the packet, where the header was there to read them. */
+static void test_icmp_fields(void **state)
+{
+	struct trace_record r;
+	struct packet p = { .id = 5, .nsteps = 1, .steps = &r };
+	char *got;
+
+	(void)state;
+	step_init(&r, "raw", "PREROUTING");
+	r.pkt.proto = IPPROTO_ICMP;
+	r.pkt.has_ports = false;
+	r.pkt.has_l4 = true;
+	r.pkt.icmp_type = 3;
+	r.pkt.icmp_code = 3;
+	got = packet_json(&p);
+	assert_non_null(strstr(got, ",\"proto\":\"icmp\",\"src\":\"10.0.1.2\",\"dst\":\"10.0.2.7\","
+			       "\"len\":60,\"ipid\":4660,\"icmp_type\":3,\"icmp_code\":3,\"steps\":["));
+	free(got);
+
+	/* Cut before the ICMP header: nothing to say. */
+	r.pkt.has_l4 = false;
+	got = packet_json(&p);
+	assert_null(strstr(got, "icmp_type"));
+	free(got);
+}
+
 /* Steps past the packet's bound, and its conntrack entry (--nat), before the steps. */
 static void test_dropped_and_conntrack(void **state)
 {
@@ -1095,6 +1121,7 @@ int main(void)
 		cmocka_unit_test(test_endpoints),
 		cmocka_unit_test(test_nat),
 		cmocka_unit_test(test_nat_endpoint_forms),
+		cmocka_unit_test(test_icmp_fields),
 		cmocka_unit_test(test_dropped_and_conntrack),
 		cmocka_unit_test(test_escapes),
 		cmocka_unit_test(test_escaper),

@@ -7,6 +7,7 @@
 
 #include "iptrace/pkt.h"
 #include "iptrace/natlog.h"
+#include "iptrace/nftrace.h"
 #include "iptrace/sink.h"
 
 #define C_BOLD	"\033[1m"
@@ -123,6 +124,18 @@ static void where_str(const struct trace_record *r, char *buf, size_t size)
 		snprintf(buf + n, size - n, "%smark 0x%" PRIx32, n ? " " : "", r->mark);
 }
 
+/* nft tables of one name may exist in several families: "inet firewalld", "ip firewalld". */
+static void table_str(const struct trace_record *r, char *buf, size_t size)
+{
+	const char *family = r->backend == TRACE_BACKEND_NFT ?
+			     nftrace_family_name(r->table_family) : NULL;
+
+	if (family)
+		snprintf(buf, size, "%s %s", family, r->table);
+	else
+		snprintf(buf, size, "%s", r->table);
+}
+
 static void kind_str(const struct trace_record *r, char *buf, size_t size)
 {
 	if (r->backend == TRACE_BACKEND_NFT && r->handle)
@@ -150,13 +163,15 @@ static int text_packet(struct sink *s, const struct packet *p)
 	const struct trace_record *first = &p->steps[0];
 	const struct pkt_hdr *h = &first->pkt;
 	char src[64], dst[64], proto[16], ts[40], where[96], kind[32], verdict[48];
+	char table[16 + TRACE_NAME_MAX];
 	int wt = 5, wc = 5, wk = 6, wv = 0, ww = 0;
 	FILE *f = s->out;
 
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct trace_record *r = &p->steps[i];
 
-		wt = width(r->table, wt);
+		table_str(r, table, sizeof(table));
+		wt = width(table, wt);
 		wc = width(r->chain, wc);
 		kind_str(r, kind, sizeof(kind));
 		wk = width(kind, wk);
@@ -195,10 +210,11 @@ static int text_packet(struct sink *s, const struct packet *p)
 
 		if (i)
 			put_nat(s, &p->steps[i - 1].pkt, &r->pkt, indent);
+		table_str(r, table, sizeof(table));
 		kind_str(r, kind, sizeof(kind));
 		verdict_str(r, verdict, sizeof(verdict));
 		where_str(r, where, sizeof(where));
-		fprintf(f, "  %-*s %-*s %-*s ", wt, r->table, wc, r->chain, wk, kind);
+		fprintf(f, "  %-*s %-*s %-*s ", wt, table, wc, r->chain, wk, kind);
 		if (wv)
 			fprintf(f, "%s%-*s%s ", col(s, verdict_color(r)), wv, verdict, col(s, C_OFF));
 		if (r->rule)
@@ -226,12 +242,13 @@ static int text_packet(struct sink *s, const struct packet *p)
 
 static int text_record(struct sink *s, const struct trace_record *r)
 {
-	char src[64], dst[64], proto[16];
+	char src[64], dst[64], proto[16], table[16 + TRACE_NAME_MAX];
 
 	endpoint(&r->pkt, false, src, sizeof(src));
 	endpoint(&r->pkt, true, dst, sizeof(dst));
 	proto_str(r->pkt.proto, proto, sizeof(proto));
-	fprintf(s->out, "%s:%s:%s:%" PRIu32 " in=%s out=%s %s %s \u2192 %s", r->table, r->chain,
+	table_str(r, table, sizeof(table));
+	fprintf(s->out, "%s:%s:%s:%" PRIu32 " in=%s out=%s %s %s \u2192 %s", table, r->chain,
 		trace_kind_name(r->kind), r->rulenum, r->in, r->out, proto, src, dst);
 	if (r->pkt.family == AF_INET)
 		fprintf(s->out, " id %u", r->pkt.ipid);

@@ -582,10 +582,15 @@ static int trace_begin(struct run *r)
 			return EXIT_FAILURE;
 		}
 	}
-	if (o->nat && !(r->ct = ct_lookup_open())) {
+	/* For --nat, and for the source NAT of nat POSTROUTING, which only conntrack shows. */
+	r->ct = ct_lookup_open();
+	if (!r->ct && o->nat) {
 		diag_error("cannot open a conntrack socket for --nat: %s", strerror(errno));
 		return EXIT_FAILURE;
 	}
+	if (!r->ct)
+		diag_warning("cannot open a conntrack socket (%s): the source NAT of nat "
+			     "POSTROUTING (SNAT, MASQUERADE) won't show", strerror(errno));
 	selection_describe(&o->sel, desc, sizeof(desc));
 	rc = live_setup(o, lv, tag, desc);
 	if (rc)
@@ -617,6 +622,16 @@ static int trace_begin(struct run *r)
 	return 0;
 }
 
+static void table_seen_v4(void *pl, const char *name)
+{
+	pipeline_table_seen(pl, AF_INET, name);
+}
+
+static void table_seen_v6(void *pl, const char *name)
+{
+	pipeline_table_seen(pl, AF_INET6, name);
+}
+
 static int make_pipeline(struct run *r)
 {
 	const struct iptrace_opts *o = &r->o;
@@ -629,7 +644,8 @@ static int make_pipeline(struct run *r)
 		.live_ifnames = o->mode == MODE_TRACE,
 		.resolver = r->lv.resolver,
 		.nftrule = r->lv.nftrule,
-		.ct = r->ct,
+		.ct = r->o.nat ? r->ct : NULL,
+		.ct_snat = r->ct,
 	};
 
 	/* --read lines are one tick apart: no window closes before the input ends. */
@@ -639,6 +655,11 @@ static int make_pipeline(struct run *r)
 	if (!r->pl) {
 		diag_error("out of memory");
 		return EXIT_FAILURE;
+	}
+	/* The legacy tables there now report every packet at their hooks (early ends). */
+	if (o->mode == MODE_TRACE) {
+		legacy_tables(AF_INET, table_seen_v4, r->pl);
+		legacy_tables(AF_INET6, table_seen_v6, r->pl);
 	}
 	if (r->lv.nftrace) {
 		struct live_feed f = { .lv = &r->lv, .pl = r->pl };

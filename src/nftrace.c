@@ -58,6 +58,7 @@ static const struct nlattr_policy chain_policy[NFTA_CHAIN_MAX + 1] = {
 	[NFTA_CHAIN_TABLE]	= { MNL_TYPE_NUL_STRING },
 	[NFTA_CHAIN_NAME]	= { MNL_TYPE_NUL_STRING },
 	[NFTA_CHAIN_HOOK]	= { MNL_TYPE_NESTED },
+	[NFTA_CHAIN_TYPE]	= { MNL_TYPE_NUL_STRING },
 };
 
 static const struct nlattr_policy hook_policy[NFTA_HOOK_MAX + 1] = {
@@ -248,6 +249,7 @@ struct chain_ent {
 	uint8_t			family;
 	int8_t			hook;
 	int32_t			prio;
+	bool			nat;	/* type nat: only a connection's first packet crosses it */
 	char			*table, *chain;	/* full names, as ruleset events give them */
 	/* The key: the names cut to TRACE_NAME_MAX-1, as records carry them. */
 	char			ktable[TRACE_NAME_MAX], kchain[TRACE_NAME_MAX];
@@ -425,7 +427,21 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 	}
 	e->hook = hook_of(e->family, ntohl(mnl_attr_get_u32(hk[NFTA_HOOK_HOOKNUM])));
 	e->prio = (int32_t)ntohl(mnl_attr_get_u32(hk[NFTA_HOOK_PRIORITY]));
+	e->nat = tb[NFTA_CHAIN_TYPE] && strcmp(mnl_attr_get_str(tb[NFTA_CHAIN_TYPE]), "nat") == 0;
 	return 0;
+}
+
+unsigned nftrace_ctx_hooks(const struct nftrace_ctx *c, int family)
+{
+	uint8_t own = family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+	unsigned hooks = 0;
+
+	for (size_t i = 0; i < CHAIN_BUCKETS; i++)
+		for (const struct chain_ent *e = c->buckets[i]; e; e = e->next)
+			if ((e->family == own || e->family == NFPROTO_INET) && !e->nat &&
+			    e->hook != HOOK_NONE)
+				hooks |= 1u << e->hook;
+	return hooks;
 }
 
 /*

@@ -70,6 +70,13 @@ const struct sink_ops *sink_lookup(const char *name);
 #define SINK_TIME_MAX 32
 /* sink_fmt_time - ISO 8601 UTC with microseconds into @buf (size >= SINK_TIME_MAX); "" for 0. */
 char *sink_fmt_time(uint64_t ts_ns, char *buf, size_t size);
+/*
+ * sink_fmt_table - the step's table as people name it into @buf (size >= SINK_TABLE_MAX):
+ * legacy "nat"; nft with its family, "inet firewalld" (tables of one name may exist in
+ * several families). Not escaped. Returns @buf.
+ */
+#define SINK_TABLE_MAX (8 + TRACE_NAME_MAX)
+char *sink_fmt_table(const struct trace_record *r, char *buf, size_t size);
 /* sink_fmt_addr - the record's source or destination address as text (size >= 46). */
 char *sink_fmt_addr(const struct pkt_hdr *h, bool dst, char *buf, size_t size);
 /*
@@ -83,6 +90,12 @@ char *sink_fmt_addr(const struct pkt_hdr *h, bool dst, char *buf, size_t size);
 size_t sink_json_escape(char *buf, size_t size, const char **s);
 /* sink_json_str - write @s as a JSON string (quoted, sink_json_escape()) to @f. */
 void sink_json_str(FILE *f, const char *s);
+
+/*
+ * sink_text_steps - the text format's lines for @p's steps (NAT and conntrack lines, the
+ * early end, included; no header line, no colour) to @f: what a pcapng comment holds.
+ */
+void sink_text_steps(FILE *f, const struct packet *p);
 
 extern const struct sink_ops sink_text_ops;
 extern const struct sink_ops sink_json_ops;

@@ -506,6 +506,8 @@ struct run {
 	struct ct_lookup	*ct;		/* --nat */
 	struct live		lv;		/* live tracing */
 	struct pipeline		*pl;
+	FILE			*pcap_out;	/* --pcap */
+	struct sink		pcap;
 	char			outname[4096];	/* --output-time's expansion */
 };
 
@@ -545,6 +547,14 @@ static int open_sink(struct run *r)
 	r->sink.opts.time_prefix = o->log_time;
 	/* Live: flushed when the sockets run dry; --replay: at the end. --read keeps per packet. */
 	r->sink.opts.deferred_flush = o->mode == MODE_TRACE || o->mode == MODE_REPLAY;
+	if (o->pcap) {
+		r->pcap_out = open_output(o->pcap);
+		if (!r->pcap_out) {
+			diag_error("cannot open '%s': %s", o->pcap, strerror(errno));
+			return EXIT_FAILURE;
+		}
+		r->pcap = (struct sink){ .ops = &sink_pcap_ops, .out = r->pcap_out };
+	}
 	return 0;
 }
 
@@ -666,7 +676,14 @@ static int make_pipeline(struct run *r)
 
 		nftrace_src_take_dump(r->lv.nftrace, live_dump, &f);
 	}
-	return r->sink.ops->begin(&r->sink) < 0 ? EXIT_FAILURE : 0;
+	if (r->sink.ops->begin(&r->sink) < 0)
+		return EXIT_FAILURE;
+	/* --pcap: a second sink, fed the same packets. */
+	if (r->pcap_out && (r->pcap.ops->begin(&r->pcap) < 0 || pipeline_add_sink(r->pl, &r->pcap) < 0)) {
+		diag_error("cannot write '%s': %s", r->o.pcap, strerror(errno));
+		return EXIT_FAILURE;
+	}
+	return 0;
 }
 
 /*
@@ -792,6 +809,10 @@ int main(int argc, char **argv)
 	if (r.out != stdout)
 		fclose(r.out);
 	else
+		fflush(stdout);
+	if (r.pcap_out && r.pcap_out != stdout && fclose(r.pcap_out) == EOF && !rc)
+		rc = EXIT_FAILURE;
+	else if (r.pcap_out == stdout)
 		fflush(stdout);
 	return rc;
 }

@@ -15,7 +15,7 @@ enum {
 	OPT_WINDOW, OPT_OUTPUT, OPT_READ, OPT_REPLAY, OPT_RECORD, OPT_NO_GROUP, OPT_COLOR,
 	OPT_NETNS, OPT_CLEANUP, OPT_LIST, OPT_LOG_TIME, OPT_OUTPUT_TIME,
 	OPT_NAT_LOG, OPT_NAT_TABLE, OPT_ALL, OPT_NAT,
-	OPT_DEMO, OPT_RCVBUF,
+	OPT_DEMO, OPT_RCVBUF, OPT_PCAP,
 };
 
 struct opt_desc {
@@ -54,6 +54,7 @@ static const struct opt_desc table[] = {
 	{ "read", required_argument, OPT_READ, "FILE|-", "read kernel TRACE lines (dmesg, journal, messages)" },
 	{ "replay", required_argument, OPT_REPLAY, "FILE", "replay netlink messages saved by --record" },
 	{ "record", required_argument, OPT_RECORD, "FILE", "also save the raw netlink messages to FILE" },
+	{ "pcap", required_argument, OPT_PCAP, "FILE", "also write the packets to FILE as pcapng, their steps as comments" },
 	{ "rcvbuf", required_argument, OPT_RCVBUF, "BYTES", "trace sockets' receive buffer (default 16 MiB NFLOG, 48 MiB nft trace)" },
 	{ "demo", no_argument, OPT_DEMO, NULL, "trace a DNS query and its reply in a throw-away namespace lab" },
 	{ "cleanup", no_argument, OPT_CLEANUP, NULL, "undo what killed captures left (rules, logger bindings)" },
@@ -135,6 +136,8 @@ static int nat_options(struct iptrace_opts *o, bool nat_log, char *err, size_t e
 		return parse_fail(err, errlen, "--all goes with --nat-log or --nat-table");
 	if (o->nat && o->mode != MODE_TRACE && o->mode != MODE_DEMO)
 		return parse_fail(err, errlen, "--nat goes with live tracing only");
+	if (o->pcap && nat_mode)
+		return parse_fail(err, errlen, "--pcap writes traced packets: not with the NAT modes");
 	if (!nat_mode)
 		return 0;
 	if (o->sel.iface[0] || o->sel.has_mark || o->sel.limit_per_s)
@@ -273,6 +276,11 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 		case OPT_RECORD:
 			o->record = optarg;
 			break;
+		case OPT_PCAP:
+			if (!*optarg)
+				return parse_fail(err, errlen, "empty --pcap file name");
+			o->pcap = optarg;
+			break;
 		case OPT_RCVBUF:
 			/* The kernel doubles it and has its own floor; above 1 GiB is a typo. */
 			if (parse_positive(optarg, &num) < 0 || num < 1024 || num > (1u << 30))
@@ -328,6 +336,10 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 	}
 	if (o->output_time && !o->output)
 		return parse_fail(err, errlen, "--output-time needs --output");
+	/* Standard output holds one stream: the format's unless it goes elsewhere. */
+	if (o->pcap && strcmp(o->pcap, "-") == 0 && strcmp(o->format, "journal") != 0 &&
+	    (!o->output || strcmp(o->output, "-") == 0))
+		return parse_fail(err, errlen, "--pcap - needs --output FILE (or --format journal) for the format");
 	if (optind < argc)
 		return parse_fail(err, errlen, "unexpected argument '%s'", argv[optind]);
 	if (o->mode == MODE_DEMO) {

@@ -101,6 +101,16 @@ extern const struct sink_ops sink_text_ops;
 extern const struct sink_ops sink_json_ops;
 extern const struct sink_ops sink_log_ops;
 /*
+ * --pcap: a pcapng file beside the format, not a format of its own (sink_lookup() doesn't
+ * know it). One Enhanced Packet Block per packet (per record with --no-group): the packet's
+ * bytes as first seen (the NFLOG copy; an nft trace's headers; headers rebuilt from a log
+ * line's fields), its time, its first step's interface (one Interface Description Block
+ * per name, LINKTYPE_RAW) and the steps as text prints them as its comment. Each block is
+ * written and flushed at once: the file is valid up to the last whole block, however the
+ * capture ends. begin() writes the section header.
+ */
+extern const struct sink_ops sink_pcap_ops;
+/*
  * The journal sink ignores @out: it sends each packet as an entry over the journal's native
  * protocol to $IPTRACE_JOURNAL_SOCKET or /run/systemd/journal/socket. begin() fails (with a
  * message on stderr) when that socket isn't there; end() closes it, also after a failure.

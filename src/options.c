@@ -42,7 +42,7 @@ static const struct opt_desc table[] = {
 	{ "ipv6", no_argument, '6', NULL, "IPv6 only" },
 	{ "netns", required_argument, OPT_NETNS, "NAME|PATH|PID", "trace inside another network namespace" },
 	{ "backend", required_argument, OPT_BACKEND, "auto|legacy|nft", "how packets are marked (default auto)" },
-	{ "format", required_argument, OPT_FORMAT, "text|json|log|journal", "output format (default text); journal: one entry per packet" },
+	{ "format", required_argument, OPT_FORMAT, "text|json|log|journal|dot", "output format (default text); journal: one entry per packet; dot: one Graphviz graph of all paths, at the end" },
 	{ "count", required_argument, 'c', "N", "stop after N complete packets" },
 	{ "duration", required_argument, 'd', "SECONDS", "stop after SECONDS" },
 	{ "window", required_argument, OPT_WINDOW, "MS", "a packet is complete after MS without records (default 250)" },
@@ -227,7 +227,7 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			break;
 		case OPT_FORMAT:
 			if (!sink_lookup(optarg))
-				return parse_fail(err, errlen, "unknown format '%s' (text, json, log or journal)", optarg);
+				return parse_fail(err, errlen, "unknown format '%s' (text, json, log, journal or dot)", optarg);
 			o->format = optarg;
 			break;
 		case 'c':
@@ -336,6 +336,8 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 	}
 	if (o->output_time && !o->output)
 		return parse_fail(err, errlen, "--output-time needs --output");
+	if (o->no_group && strcmp(o->format, "dot") == 0)
+		return parse_fail(err, errlen, "--format dot draws whole packets: not with --no-group");
 	/* Standard output holds one stream: the format's unless it goes elsewhere. */
 	if (o->pcap && strcmp(o->pcap, "-") == 0 && strcmp(o->format, "journal") != 0 &&
 	    (!o->output || strcmp(o->output, "-") == 0))

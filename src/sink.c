@@ -11,7 +11,7 @@
 const struct sink_ops *sink_lookup(const char *name)
 {
 	static const struct sink_ops *const all[] = {
-		&sink_text_ops, &sink_json_ops, &sink_log_ops, &sink_journal_ops,
+		&sink_text_ops, &sink_json_ops, &sink_log_ops, &sink_journal_ops, &sink_dot_ops,
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (strcmp(all[i]->name, name) == 0)

@@ -63,7 +63,10 @@ struct sink {
  */
 int sink_flush(const struct sink *s);
 
-/* sink_lookup - the ops for a format name ("text", "json", "log", "journal"), NULL if unknown. */
+/*
+ * sink_lookup - the ops for a format name ("text", "json", "log", "journal", "dot"), NULL if
+ * unknown.
+ */
 const struct sink_ops *sink_lookup(const char *name);
 
 /* Helpers shared by the formatters: one writer for each kind of text. */
@@ -100,6 +103,14 @@ void sink_text_steps(FILE *f, const struct packet *p);
 extern const struct sink_ops sink_text_ops;
 extern const struct sink_ops sink_json_ops;
 extern const struct sink_ops sink_log_ops;
+/*
+ * --format dot: one Graphviz digraph of all packets, written at end(): the chains packets
+ * crossed as nodes clustered by hook in kernel order, edges merged by (from, to, the rule
+ * that sent the packet on) and labelled with their packet count, an end node per way
+ * packets ended (ACCEPT; DROP and REJECT in red; an early end in orange). No record():
+ * it needs packets.
+ */
+extern const struct sink_ops sink_dot_ops;
 /*
  * --pcap: a pcapng file beside the format, not a format of its own (sink_lookup() doesn't
  * know it). One Enhanced Packet Block per packet (per record with --no-group): the packet's

@@ -40,6 +40,8 @@ struct pcap_state {
 
 static void put(struct pcap_state *st, const void *p, size_t n)
 {
+	if (!n)
+		return;
 	if (st->len + n > st->size) {
 		size_t size = st->size ? st->size : 4096;
 		uint8_t *b;

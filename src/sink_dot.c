@@ -115,6 +115,22 @@ static void table_free(struct table *t)
 	free(t->slots);
 }
 
+/* Room for element @n of the array *@arr of *@cap elements of @elem bytes. 0 or -1. */
+static int room(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	size_t c = *cap ? *cap * 2 : 32;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	p = realloc(*arr, c * elem);
+	if (!p)
+		return -1;
+	*arr = p;
+	*cap = c;
+	return 0;
+}
+
 static char *keyf(const char *a, const char *b, const char *c, int d)
 {
 	size_t n = strlen(a) + strlen(b) + strlen(c) + 16;
@@ -140,15 +156,8 @@ static size_t node(struct dot_state *st, int hook, const char *table, const char
 		free(key);
 		return i;
 	}
-	if (st->nnodes == st->cnodes) {
-		size_t c = st->cnodes ? st->cnodes * 2 : 32;
-		struct node *n = realloc(st->nodes, c * sizeof(*n));
-
-		if (!n)
-			goto err;
-		st->nodes = n;
-		st->cnodes = c;
-	}
+	if (room((void **)&st->nodes, &st->cnodes, st->nnodes, sizeof(*st->nodes)) < 0)
+		goto err;
 	st->nodes[st->nnodes] = (struct node){ strdup(table), strdup(chain), hook, end, 0 };
 	if (!st->nodes[st->nnodes].table || !st->nodes[st->nnodes].chain ||
 	    insert(&st->node_ix, key, st->nnodes) < 0) {
@@ -178,15 +187,8 @@ static int edge(struct dot_state *st, size_t from, size_t to, const char *rule)
 		st->edges[i].packets++;
 		return 0;
 	}
-	if (st->nedges == st->cedges) {
-		size_t c = st->cedges ? st->cedges * 2 : 32;
-		struct edge *e = realloc(st->edges, c * sizeof(*e));
-
-		if (!e)
-			goto err;
-		st->edges = e;
-		st->cedges = c;
-	}
+	if (room((void **)&st->edges, &st->cedges, st->nedges, sizeof(*st->edges)) < 0)
+		goto err;
 	st->edges[st->nedges] = (struct edge){ from, to, strdup(rule), 1 };
 	if (!st->edges[st->nedges].rule || insert(&st->edge_ix, key, st->nedges) < 0) {
 		free(st->edges[st->nedges].rule);

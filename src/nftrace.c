@@ -272,6 +272,9 @@ struct trace_slot {
 struct nftrace_ctx {
 	struct chain_ent	*buckets[CHAIN_BUCKETS];
 	struct trace_slot	slots[TRACE_SLOTS];
+	/* nftrace_ctx_hooks()' answer per family (0 IPv4, 1 IPv6), until a chain changes. */
+	bool			hooks_known[2];
+	unsigned		hooks[2];
 };
 
 struct nftrace_ctx *nftrace_ctx_new(void)
@@ -377,6 +380,7 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
 	    (type != NFT_MSG_NEWCHAIN && type != NFT_MSG_DELCHAIN && type != NFT_MSG_DELTABLE))
 		return 0;
+	c->hooks_known[0] = c->hooks_known[1] = false;
 	if (type == NFT_MSG_DELTABLE) {
 		/*
 		 * The table's own policy: read as a chain message, its NFTA_TABLE_USE (3, a
@@ -431,16 +435,21 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 	return 0;
 }
 
-unsigned nftrace_ctx_hooks(const struct nftrace_ctx *c, int family)
+unsigned nftrace_ctx_hooks(struct nftrace_ctx *c, int family)
 {
 	uint8_t own = family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+	size_t f = family == AF_INET6;
 	unsigned hooks = 0;
 
+	if (c->hooks_known[f])
+		return c->hooks[f];
 	for (size_t i = 0; i < CHAIN_BUCKETS; i++)
 		for (const struct chain_ent *e = c->buckets[i]; e; e = e->next)
 			if ((e->family == own || e->family == NFPROTO_INET) && !e->nat &&
 			    e->hook != HOOK_NONE)
 				hooks |= 1u << e->hook;
+	c->hooks[f] = hooks;
+	c->hooks_known[f] = true;
 	return hooks;
 }
 

@@ -64,6 +64,9 @@ static void name_nft_verdicts(struct pipeline *pl, struct trace_record *steps, s
 	}
 }
 
+#define ALL_HOOKS (HOOK_BIT(HOOK_PREROUTING) | HOOK_BIT(HOOK_INPUT) | HOOK_BIT(HOOK_FORWARD) | \
+		   HOOK_BIT(HOOK_OUTPUT) | HOOK_BIT(HOOK_POSTROUTING))
+
 static size_t family_index(uint8_t family)
 {
 	return family == AF_INET6;
@@ -79,12 +82,15 @@ static void learn_tables(struct pipeline *pl, const struct packet *p)
 
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct trace_record *r = &p->steps[i];
+		int family = r->pkt.family ? r->pkt.family :
+			     r->nfproto == NFPROTO_IPV6 ? AF_INET6 : AF_INET;
 
-		if (r->backend != TRACE_BACKEND_LEGACY || (seen && strcmp(seen, r->table) == 0))
+		/* Once every hook is known (mangle alone tells), nothing is left to learn. */
+		if (r->backend != TRACE_BACKEND_LEGACY || (seen && strcmp(seen, r->table) == 0) ||
+		    pl->legacy_hooks[family_index((uint8_t)family)] == ALL_HOOKS)
 			continue;
 		seen = r->table;
-		pipeline_table_seen(pl, r->pkt.family ? r->pkt.family :
-				    r->nfproto == NFPROTO_IPV6 ? AF_INET6 : AF_INET, r->table);
+		pipeline_table_seen(pl, family, r->table);
 	}
 }
 

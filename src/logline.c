@@ -10,6 +10,7 @@
 #include <linux/netfilter.h>
 
 #include "iptrace/logline.h"
+#include "iptrace/pkt.h"
 
 /*
  * Printing follows net/netfilter/nf_log_syslog.c (nf_log_ip_packet / nf_log_ip6_packet)
@@ -452,87 +453,10 @@ static void dump_ipv6(struct lbuf *m, const struct view *v, size_t ip6hoff, bool
 		add(m, "MARK=0x%x ", mark);
 }
 
-static void put16(uint8_t *p, unsigned v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16);
-	put16(p + 2, v & 0xffff);
-}
-
-/*
- * Rebuild network and transport headers from decoded fields (a record parsed from text),
- * so one dumper serves both. Returns the bytes written to @b (size >= 80).
- */
-static size_t rebuild(const struct pkt_hdr *h, uint8_t *b)
-{
-	size_t l3, n;
-	bool l4 = h->has_l4;
-
-	memset(b, 0, 80);
-	if (h->family == AF_INET) {
-		b[0] = 0x45;
-		b[1] = h->tos;
-		put16(b + 2, h->len);
-		put16(b + 4, h->ipid);
-		put16(b + 6, h->frag);
-		b[8] = h->ttl;
-		b[9] = h->proto;
-		memcpy(b + 12, &h->saddr, 4);
-		memcpy(b + 16, &h->daddr, 4);
-		l3 = 20;
-		if (h->frag & 0x1fff)
-			l4 = false;
-	} else if (h->family == AF_INET6) {
-		put32(b, 6u << 28 | (uint32_t)h->tos << 20 | (h->flowlabel & 0xfffff));
-		put16(b + 4, h->len >= 40 ? h->len - 40u : 0);
-		b[6] = h->proto;
-		b[7] = h->ttl;
-		memcpy(b + 8, &h->saddr, 16);
-		memcpy(b + 24, &h->daddr, 16);
-		l3 = 40;
-	} else {
-		return 0;
-	}
-	if (!l4)
-		return l3;
-	n = l3;
-	switch (h->proto) {
-	case IPPROTO_TCP:
-		put16(b + n, h->sport);
-		put16(b + n + 2, h->dport);
-		put32(b + n + 4, h->tcp_seq);
-		put32(b + n + 8, h->tcp_ack);
-		b[n + 12] = (uint8_t)(5 << 4 | (h->tcp_res & 0x0f));
-		b[n + 13] = h->tcp_flags;
-		put16(b + n + 14, h->tcp_window);
-		put16(b + n + 18, h->tcp_urg);
-		return n + 20;
-	case IPPROTO_UDP:
-	case IPPROTO_UDPLITE:
-		put16(b + n, h->sport);
-		put16(b + n + 2, h->dport);
-		put16(b + n + 4, h->l4len);
-		return n + 8;
-	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
-		b[n] = h->icmp_type;
-		b[n + 1] = h->icmp_code;
-		put16(b + n + 4, h->icmp_ident);
-		put16(b + n + 6, h->icmp_seqno);
-		return n + 8;
-	}
-	return l3;
-}
-
 int logline_format(FILE *f, const struct trace_record *rec)
 {
 	struct lbuf m = { .n = 0 };
-	uint8_t synth[80];
+	uint8_t synth[PKT_REBUILD_MAX];
 	struct view v = { 0 };
 	int family;
 
@@ -562,7 +486,7 @@ int logline_format(FILE *f, const struct trace_record *rec)
 			v.skblen = v.avail;
 	} else {
 		v.p = synth;
-		v.avail = rebuild(&rec->pkt, synth);
+		v.avail = pkt_rebuild(&rec->pkt, synth);
 		v.skblen = rec->pkt.len > v.avail ? rec->pkt.len : v.avail;
 		v.lossy = true;
 		family = rec->pkt.family;

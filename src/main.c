@@ -637,6 +637,8 @@ struct run {
 	struct live		lv;		/* live tracing */
 	struct pipeline		*pl;
 	struct xtlock		*lock;		/* iptables' lock, for the legacy rules */
+	FILE			*pcap_out;	/* --pcap */
+	struct sink		pcap;
 	char			outname[4096];	/* --output-time's expansion */
 };
 
@@ -680,6 +682,16 @@ static int open_sink(struct run *r)
 	r->sink.opts.time_prefix = o->log_time;
 	/* Live: flushed when the sockets run dry; --replay: at the end. --read keeps per packet. */
 	r->sink.opts.deferred_flush = o->mode == MODE_TRACE || o->mode == MODE_REPLAY;
+	if (o->pcap) {
+		ret = open_output(o->pcap, &r->waitmask, &r->pcap_out);
+		if (ret == -EINTR)
+			return SETUP_STOPPED;
+		if (ret < 0) {
+			diag_error("cannot open '%s': %s", o->pcap, strerror(-ret));
+			return EXIT_FAILURE;
+		}
+		r->pcap = (struct sink){ .ops = &sink_pcap_ops, .out = r->pcap_out };
+	}
 	return 0;
 }
 
@@ -720,10 +732,15 @@ static int trace_begin(struct run *r)
 			return EXIT_FAILURE;
 		}
 	}
-	if (o->nat && !(r->ct = ct_lookup_open())) {
+	/* For --nat, and for the source NAT of nat POSTROUTING, which only conntrack shows. */
+	r->ct = ct_lookup_open();
+	if (!r->ct && o->nat) {
 		diag_error("cannot open a conntrack socket for --nat: %s", strerror(errno));
 		return EXIT_FAILURE;
 	}
+	if (!r->ct)
+		diag_warning("cannot open a conntrack socket (%s): the source NAT of nat "
+			     "POSTROUTING (SNAT, MASQUERADE) won't show", strerror(errno));
 	selection_describe(&o->sel, desc, sizeof(desc));
 	rc = live_setup(o, lv, r->lock, tag, desc);
 	if (rc)
@@ -779,6 +796,16 @@ static int trace_begin(struct run *r)
 	return 0;
 }
 
+static void table_seen_v4(void *pl, const char *name)
+{
+	pipeline_table_seen(pl, AF_INET, name);
+}
+
+static void table_seen_v6(void *pl, const char *name)
+{
+	pipeline_table_seen(pl, AF_INET6, name);
+}
+
 static int make_pipeline(struct run *r)
 {
 	const struct iptrace_opts *o = &r->o;
@@ -792,7 +819,8 @@ static int make_pipeline(struct run *r)
 		.resolver = r->lv.resolver,
 		.nftrule = r->lv.nftrule,
 		.hooks = r->lv.hooks,
-		.ct = r->ct,
+		.ct = r->o.nat ? r->ct : NULL,
+		.ct_snat = r->ct,
 	};
 
 	/* --read: until its first line tells its clock (run_read()), no window closes. */
@@ -803,12 +831,24 @@ static int make_pipeline(struct run *r)
 		diag_error("out of memory");
 		return EXIT_FAILURE;
 	}
+	/* The legacy tables there now report every packet at their hooks (early ends). */
+	if (o->mode == MODE_TRACE) {
+		legacy_tables(AF_INET, table_seen_v4, r->pl);
+		legacy_tables(AF_INET6, table_seen_v6, r->pl);
+	}
 	if (r->lv.nftrace) {
 		struct live_feed f = { .lv = &r->lv, .pl = r->pl };
 
 		nftrace_src_take_dump(r->lv.nftrace, live_dump, &f);
 	}
-	return r->sink.ops->begin(&r->sink) < 0 ? EXIT_FAILURE : 0;
+	if (r->sink.ops->begin(&r->sink) < 0)
+		return EXIT_FAILURE;
+	/* --pcap: a second sink, fed the same packets. */
+	if (r->pcap_out && (r->pcap.ops->begin(&r->pcap) < 0 || pipeline_add_sink(r->pl, &r->pcap) < 0)) {
+		diag_error("cannot write '%s': %s", r->o.pcap, strerror(errno));
+		return EXIT_FAILURE;
+	}
+	return 0;
 }
 
 /*
@@ -986,5 +1026,9 @@ int main(int argc, char **argv)
 	else
 		fflush(stdout);
 	xtlock_free(r.lock);
+	if (r.pcap_out && r.pcap_out != stdout && fclose(r.pcap_out) == EOF && !rc)
+		rc = EXIT_FAILURE;
+	else if (r.pcap_out == stdout)
+		fflush(stdout);
 	return rc;
 }

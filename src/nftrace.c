@@ -58,6 +58,7 @@ static const struct nlattr_policy chain_policy[NFTA_CHAIN_MAX + 1] = {
 	[NFTA_CHAIN_TABLE]	= { MNL_TYPE_NUL_STRING },
 	[NFTA_CHAIN_NAME]	= { MNL_TYPE_NUL_STRING },
 	[NFTA_CHAIN_HOOK]	= { MNL_TYPE_NESTED },
+	[NFTA_CHAIN_TYPE]	= { MNL_TYPE_NUL_STRING },
 };
 
 static const struct nlattr_policy hook_policy[NFTA_HOOK_MAX + 1] = {
@@ -248,6 +249,7 @@ struct chain_ent {
 	uint8_t			family;
 	int8_t			hook;
 	int32_t			prio;
+	bool			nat;	/* type nat: only a connection's first packet crosses it */
 	char			*table, *chain;	/* full names, as ruleset events give them */
 	/* The key: the names cut to TRACE_NAME_MAX-1, as records carry them. */
 	char			ktable[TRACE_NAME_MAX], kchain[TRACE_NAME_MAX];
@@ -270,6 +272,9 @@ struct trace_slot {
 struct nftrace_ctx {
 	struct chain_ent	*buckets[CHAIN_BUCKETS];
 	struct trace_slot	slots[TRACE_SLOTS];
+	/* nftrace_ctx_hooks()' answer per family (0 IPv4, 1 IPv6), until a chain changes. */
+	bool			hooks_known[2];
+	unsigned		hooks[2];
 };
 
 struct nftrace_ctx *nftrace_ctx_new(void)
@@ -375,6 +380,7 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
 	    (type != NFT_MSG_NEWCHAIN && type != NFT_MSG_DELCHAIN && type != NFT_MSG_DELTABLE))
 		return 0;
+	c->hooks_known[0] = c->hooks_known[1] = false;
 	if (type == NFT_MSG_DELTABLE) {
 		/*
 		 * The table's own policy: read as a chain message, its NFTA_TABLE_USE (3, a
@@ -425,7 +431,26 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 	}
 	e->hook = hook_of(e->family, ntohl(mnl_attr_get_u32(hk[NFTA_HOOK_HOOKNUM])));
 	e->prio = (int32_t)ntohl(mnl_attr_get_u32(hk[NFTA_HOOK_PRIORITY]));
+	e->nat = tb[NFTA_CHAIN_TYPE] && strcmp(mnl_attr_get_str(tb[NFTA_CHAIN_TYPE]), "nat") == 0;
 	return 0;
+}
+
+unsigned nftrace_ctx_hooks(struct nftrace_ctx *c, int family)
+{
+	uint8_t own = family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+	size_t f = family == AF_INET6;
+	unsigned hooks = 0;
+
+	if (c->hooks_known[f])
+		return c->hooks[f];
+	for (size_t i = 0; i < CHAIN_BUCKETS; i++)
+		for (const struct chain_ent *e = c->buckets[i]; e; e = e->next)
+			if ((e->family == own || e->family == NFPROTO_INET) && !e->nat &&
+			    e->hook != HOOK_NONE)
+				hooks |= 1u << e->hook;
+	c->hooks[f] = hooks;
+	c->hooks_known[f] = true;
+	return hooks;
 }
 
 /*

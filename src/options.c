@@ -16,7 +16,7 @@ enum {
 	OPT_WINDOW, OPT_OUTPUT, OPT_READ, OPT_REPLAY, OPT_RECORD, OPT_NO_GROUP, OPT_COLOR,
 	OPT_NETNS, OPT_CLEANUP, OPT_LIST, OPT_LOG_TIME, OPT_OUTPUT_TIME,
 	OPT_NAT_LOG, OPT_NAT_TABLE, OPT_ALL, OPT_NAT,
-	OPT_DEMO, OPT_RCVBUF,
+	OPT_DEMO, OPT_RCVBUF, OPT_PCAP,
 };
 
 struct opt_desc {
@@ -44,7 +44,7 @@ static const struct opt_desc table[] = {
 	{ "netns", required_argument, OPT_NETNS, "NAME|PATH|PID", "trace inside another network namespace" },
 	{ "backend", required_argument, OPT_BACKEND, "auto|legacy|nft", "how packets are marked (default auto)" },
 	{ "wait", required_argument, 'w', "SECONDS", "wait at most SECONDS for the xtables lock, then give up (default 10; 0: don't wait)" },
-	{ "format", required_argument, OPT_FORMAT, "text|json|log|journal", "output format (default text); journal: one entry per packet" },
+	{ "format", required_argument, OPT_FORMAT, "text|json|log|journal|dot", "output format (default text); journal: one entry per packet; dot: one Graphviz graph of all paths, at the end" },
 	{ "count", required_argument, 'c', "N", "stop after N complete packets" },
 	{ "duration", required_argument, 'd', "SECONDS", "stop after SECONDS" },
 	{ "window", required_argument, OPT_WINDOW, "MS", "a packet is complete after MS without records (default 250)" },
@@ -56,6 +56,7 @@ static const struct opt_desc table[] = {
 	{ "read", required_argument, OPT_READ, "FILE|-", "read kernel TRACE lines (dmesg, journal, messages)" },
 	{ "replay", required_argument, OPT_REPLAY, "FILE", "replay netlink messages saved by --record" },
 	{ "record", required_argument, OPT_RECORD, "FILE", "also save the raw netlink messages to FILE" },
+	{ "pcap", required_argument, OPT_PCAP, "FILE", "also write the packets to FILE as pcapng, their steps as comments" },
 	{ "rcvbuf", required_argument, OPT_RCVBUF, "BYTES", "trace sockets' receive buffer (default 16 MiB NFLOG, 48 MiB nft trace)" },
 	{ "demo", no_argument, OPT_DEMO, NULL, "trace a DNS query and its reply in a throw-away namespace lab" },
 	{ "cleanup", no_argument, OPT_CLEANUP, NULL, "undo what killed captures left (rules, logger bindings)" },
@@ -138,6 +139,8 @@ static int nat_options(struct iptrace_opts *o, bool nat_log, char *err, size_t e
 		return parse_fail(err, errlen, "--all goes with --nat-log or --nat-table");
 	if (o->nat && o->mode != MODE_TRACE && o->mode != MODE_DEMO)
 		return parse_fail(err, errlen, "--nat goes with live tracing only");
+	if (o->pcap && nat_mode)
+		return parse_fail(err, errlen, "--pcap writes traced packets: not with the NAT modes");
 	if (!nat_mode)
 		return 0;
 	if (o->sel.iface[0] || o->sel.has_mark || o->sel.limit_per_s)
@@ -228,7 +231,7 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			break;
 		case OPT_FORMAT:
 			if (!sink_lookup(optarg))
-				return parse_fail(err, errlen, "unknown format '%s' (text, json, log or journal)", optarg);
+				return parse_fail(err, errlen, "unknown format '%s' (text, json, log, journal or dot)", optarg);
 			o->format = optarg;
 			break;
 		case 'w':
@@ -280,6 +283,11 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			break;
 		case OPT_RECORD:
 			o->record = optarg;
+			break;
+		case OPT_PCAP:
+			if (!*optarg)
+				return parse_fail(err, errlen, "empty --pcap file name");
+			o->pcap = optarg;
 			break;
 		case OPT_RCVBUF:
 			/* The kernel doubles it and has its own floor; above 1 GiB is a typo. */
@@ -336,6 +344,12 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 	}
 	if (o->output_time && !o->output)
 		return parse_fail(err, errlen, "--output-time needs --output");
+	if (o->no_group && strcmp(o->format, "dot") == 0)
+		return parse_fail(err, errlen, "--format dot draws whole packets: not with --no-group");
+	/* Standard output holds one stream: the format's unless it goes elsewhere. */
+	if (o->pcap && strcmp(o->pcap, "-") == 0 && strcmp(o->format, "journal") != 0 &&
+	    (!o->output || strcmp(o->output, "-") == 0))
+		return parse_fail(err, errlen, "--pcap - needs --output FILE (or --format journal) for the format");
 	if (optind < argc)
 		return parse_fail(err, errlen, "unexpected argument '%s'", argv[optind]);
 	if (o->mode == MODE_DEMO) {

@@ -6,6 +6,10 @@
 #include <string.h>
 #include <libmnl/libmnl.h>
 
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+
+#include "iptrace/annotate.h"
 #include "iptrace/natlog.h"
 #include "iptrace/nfhook.h"
 #include "iptrace/nflog.h"
@@ -15,11 +19,20 @@
 #include "iptrace/pipeline.h"
 
 #define PIPELINE_MAX_STEPS 256
+#define PIPELINE_MAX_NAT 16	/* NAT changes kept per packet (a path has a few at most) */
+#define PIPELINE_MAX_SINKS 2	/* the format's, and the pcapng file's */
 
 struct pipeline {
 	char			nft_verdict[PIPELINE_MAX_STEPS][16 + TRACE_NAME_MAX];
 	struct pipeline_cfg	cfg;
-	struct sink		*sink;
+	struct sink		*sink;		/* sinks[0] */
+	struct sink		*sinks[PIPELINE_MAX_SINKS];
+	size_t			nsinks;
+	/* The packet being emitted: its NAT changes, and the source conntrack gave it. */
+	struct packet_nat	nat[PIPELINE_MAX_NAT];
+	struct pkt_hdr		snat_after;
+	/* Per family (0 IPv4, 1 IPv6): hooks where a legacy table reports every packet. */
+	unsigned		legacy_hooks[2];
 	struct grouper		*grouper;
 	struct ifcache		ifc;
 	struct summary		sum;
@@ -52,6 +65,72 @@ static void name_nft_verdicts(struct pipeline *pl, struct trace_record *steps, s
 	}
 }
 
+#define ALL_HOOKS (HOOK_BIT(HOOK_PREROUTING) | HOOK_BIT(HOOK_INPUT) | HOOK_BIT(HOOK_FORWARD) | \
+		   HOOK_BIT(HOOK_OUTPUT) | HOOK_BIT(HOOK_POSTROUTING))
+
+static size_t family_index(uint8_t family)
+{
+	return family == AF_INET6;
+}
+
+/*
+ * The legacy tables a packet crossed: each reports every packet at its hooks, which is what
+ * tells a trace that stopped early (annotate_ended()) from one with nothing more to show.
+ */
+static void learn_tables(struct pipeline *pl, const struct packet *p)
+{
+	const char *seen = NULL;
+
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const struct trace_record *r = &p->steps[i];
+		int family = r->pkt.family ? r->pkt.family :
+			     r->nfproto == NFPROTO_IPV6 ? AF_INET6 : AF_INET;
+
+		/* Once every hook is known (mangle alone tells), nothing is left to learn. */
+		if (r->backend != TRACE_BACKEND_LEGACY || (seen && strcmp(seen, r->table) == 0) ||
+		    pl->legacy_hooks[family_index((uint8_t)family)] == ALL_HOOKS)
+			continue;
+		seen = r->table;
+		pipeline_table_seen(pl, family, r->table);
+	}
+}
+
+/*
+ * Where the packet's NAT happened, the source NAT no step showed (one conntrack lookup,
+ * only for a path that ends on an SNAT or MASQUERADE step in POSTROUTING), and whether its
+ * trace stopped early.
+ */
+static void annotate(struct pipeline *pl, struct packet *q)
+{
+	const struct trace_record *last = &q->steps[q->nsteps - 1];
+	struct ct_entry ce;
+	struct ct_tuple t;
+	const struct ct_entry *e = q->ct;
+	int fam;
+
+	q->nat = pl->nat;
+	q->nnat = annotate_nat(q, pl->nat, PIPELINE_MAX_NAT);
+	if (q->nnat < PIPELINE_MAX_NAT && pl->cfg.ct_snat && annotate_snat_last(q)) {
+		if (!e && ct_tuple_from_pkt(&q->steps[0].pkt, &t) == 0 &&
+		    ct_lookup_get(pl->cfg.ct_snat, &t, &ce) == 0)
+			e = &ce;
+		/* The packet's own direction: its first source is the entry's original one. */
+		if (e && e->orig.family == q->steps[0].pkt.family &&
+		    !memcmp(&e->orig.src, &q->steps[0].pkt.saddr, sizeof(e->orig.src)) &&
+		    annotate_snat(&last->pkt, e, &pl->snat_after))
+			pl->nat[q->nnat++] = (struct packet_nat){
+				.step = q->nsteps - 1, .before = &last->pkt, .after = &pl->snat_after,
+				.src = true, .hook = HOOK_POSTROUTING,
+			};
+	}
+	learn_tables(pl, q);
+	fam = last->pkt.family ? last->pkt.family : AF_INET;
+	/* The chain map's walk only for a packet that may have stopped early. */
+	if (last->hook == HOOK_PREROUTING || last->hook == HOOK_OUTPUT)
+		q->ended_hint = annotate_ended(q, pl->legacy_hooks[family_index((uint8_t)fam)] |
+					       nftrace_ctx_hooks(pl->nft, fam));
+}
+
 /*
  * A packet whose rules are known (or one --no-group record, @single): the rest of the
  * resolve stage, then the sink. Called in the order packets completed.
@@ -73,8 +152,10 @@ static int emit_packet(void *ctx, const struct packet *p, bool single)
 		nftrule_resolve(pl->cfg.nftrule, (struct trace_record *)p->steps, p->nsteps,
 				pl->mono_ns);
 	if (single) {
-		if (!pl->sink->ops->record || pl->sink->ops->record(pl->sink, p->steps) < 0)
-			pl->sink_err = -EIO;
+		for (size_t i = 0; i < pl->nsinks; i++)
+			if (!pl->sinks[i]->ops->record ||
+			    pl->sinks[i]->ops->record(pl->sinks[i], p->steps) < 0)
+				pl->sink_err = -EIO;
 		return 0;
 	}
 	if (p->has_nft)
@@ -83,8 +164,11 @@ static int emit_packet(void *ctx, const struct packet *p, bool single)
 	if (pl->cfg.ct && ct_tuple_from_pkt(&p->steps[0].pkt, &t) == 0 &&
 	    ct_lookup_get(pl->cfg.ct, &t, &ce) == 0)
 		q.ct = &ce;
-	if (pl->sink->ops->packet(pl->sink, &q) < 0)
-		pl->sink_err = -EIO;
+	if (q.nsteps)
+		annotate(pl, &q);
+	for (size_t i = 0; i < pl->nsinks; i++)
+		if (pl->sinks[i]->ops->packet(pl->sinks[i], &q) < 0)
+			pl->sink_err = -EIO;
 	pl->sum.packets++;
 	if (pl->cfg.count && pl->sum.packets >= pl->cfg.count) {
 		pl->done = true;
@@ -125,6 +209,7 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
 		return NULL;
 	pl->cfg = *cfg;
 	pl->sink = sink;
+	pl->sinks[pl->nsinks++] = sink;
 	/*
 	 * Our NFLOG instance is bound fresh and numbers its records from 0: expecting 0 counts
 	 * even records lost before the first one that arrived.
@@ -147,6 +232,19 @@ void pipeline_free(struct pipeline *pl)
 	grouper_free(pl->grouper);
 	nftrace_ctx_free(pl->nft);
 	free(pl);
+}
+
+int pipeline_add_sink(struct pipeline *pl, struct sink *sink)
+{
+	if (pl->nsinks == PIPELINE_MAX_SINKS)
+		return -ENOSPC;
+	pl->sinks[pl->nsinks++] = sink;
+	return 0;
+}
+
+void pipeline_table_seen(struct pipeline *pl, int family, const char *table)
+{
+	pl->legacy_hooks[family_index((uint8_t)family)] |= annotate_table_hooks(table);
 }
 
 void pipeline_set_clock(struct pipeline *pl, uint64_t mono_ns, uint64_t wall_ns)
@@ -361,10 +459,14 @@ int pipeline_replay(struct pipeline *pl, struct nlrec *r, const volatile sig_ato
 
 int pipeline_flush(struct pipeline *pl)
 {
-	if (pl->sink->ops->flush && pl->sink->ops->flush(pl->sink) < 0)
-		pl->sink_err = -EIO;
-	if (pl->sink->out && fflush(pl->sink->out) == EOF)
-		pl->sink_err = -EIO;
+	for (size_t i = 0; i < pl->nsinks; i++) {
+		struct sink *s = pl->sinks[i];
+
+		if (s->ops->flush && s->ops->flush(s) < 0)
+			pl->sink_err = -EIO;
+		if (s->out && fflush(s->out) == EOF)
+			pl->sink_err = -EIO;
+	}
 	return pl->sink_err;
 }
 
@@ -413,6 +515,7 @@ void pipeline_summary(const struct pipeline *pl, struct summary *sum)
 int pipeline_finish(struct pipeline *pl, const char *marker_name)
 {
 	struct summary sum;
+	int ret = 0;
 
 	if (pl->done)
 		pl->sum.dropped += grouper_discard(pl->grouper);
@@ -427,7 +530,10 @@ int pipeline_finish(struct pipeline *pl, const char *marker_name)
 		pl->sum.dropped += grouper_discard(pl->grouper);
 	pipeline_summary(pl, &sum);
 	sum.marker = marker_name;
-	if (pl->sink->ops->end(pl->sink, &sum) < 0)
-		return -EIO;
+	for (size_t i = 0; i < pl->nsinks; i++)
+		if (pl->sinks[i]->ops->end(pl->sinks[i], &sum) < 0)
+			ret = -EIO;
+	if (ret < 0)
+		return ret;
 	return pipeline_flush(pl);	/* what a deferring sink wrote, before any summary */
 }

@@ -213,3 +213,168 @@ int pkt_decode(const uint8_t *buf, size_t len, int family, struct pkt_hdr *hdr)
 		return decode_v6(buf, len, hdr);
 	return -EINVAL;
 }
+
+static void put16(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v & 0xffff);
+}
+
+/* The IPv4 header checksum (RFC 1071) of a header without options. */
+static uint16_t ip_csum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)get16(p + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+size_t pkt_rebuild(const struct pkt_hdr *h, uint8_t *b)
+{
+	size_t l3, n;
+	bool l4 = h->has_l4;
+
+	memset(b, 0, PKT_REBUILD_MAX);
+	if (h->family == AF_INET) {
+		b[0] = 0x45;
+		b[1] = h->tos;
+		put16(b + 2, h->len);
+		put16(b + 4, h->ipid);
+		put16(b + 6, h->frag);
+		b[8] = h->ttl;
+		b[9] = h->proto;
+		memcpy(b + 12, &h->saddr, 4);
+		memcpy(b + 16, &h->daddr, 4);
+		/* Right, so that a reader checking it (Wireshark can) does not flag our bytes. */
+		put16(b + 10, ip_csum(b, 20));
+		l3 = 20;
+		if (h->frag & 0x1fff)
+			l4 = false;
+	} else if (h->family == AF_INET6) {
+		put32(b, 6u << 28 | (uint32_t)h->tos << 20 | (h->flowlabel & 0xfffff));
+		put16(b + 4, h->len >= 40 ? h->len - 40u : 0);
+		b[6] = h->proto;
+		b[7] = h->ttl;
+		memcpy(b + 8, &h->saddr, 16);
+		memcpy(b + 24, &h->daddr, 16);
+		l3 = 40;
+	} else {
+		return 0;
+	}
+	if (!l4)
+		return l3;
+	n = l3;
+	switch (h->proto) {
+	case IPPROTO_TCP:
+		put16(b + n, h->sport);
+		put16(b + n + 2, h->dport);
+		put32(b + n + 4, h->tcp_seq);
+		put32(b + n + 8, h->tcp_ack);
+		b[n + 12] = (uint8_t)(5 << 4 | (h->tcp_res & 0x0f));
+		b[n + 13] = h->tcp_flags;
+		put16(b + n + 14, h->tcp_window);
+		put16(b + n + 18, h->tcp_urg);
+		return n + 20;
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+		put16(b + n, h->sport);
+		put16(b + n + 2, h->dport);
+		put16(b + n + 4, h->l4len);
+		return n + 8;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		b[n] = h->icmp_type;
+		b[n + 1] = h->icmp_code;
+		put16(b + n + 4, h->icmp_ident);
+		put16(b + n + 6, h->icmp_seqno);
+		return n + 8;
+	}
+	return l3;
+}
+
+/*
+ * ICMP and ICMPv6 messages as iptables' --icmp-type / --icmpv6-type name them (nft uses the
+ * same type names): a type with code 0xff names the type whatever its code; a (type, code)
+ * entry names that code, more precisely.
+ */
+struct icmp_name {
+	uint8_t		type, code;
+	const char	*name;
+};
+
+#define ANY 0xff
+static const struct icmp_name icmp4[] = {
+	{ 0, ANY, "echo-reply" },
+	{ 3, 0, "network-unreachable" }, { 3, 1, "host-unreachable" },
+	{ 3, 2, "protocol-unreachable" }, { 3, 3, "port-unreachable" },
+	{ 3, 4, "fragmentation-needed" }, { 3, 5, "source-route-failed" },
+	{ 3, 6, "network-unknown" }, { 3, 7, "host-unknown" }, { 3, 9, "network-prohibited" },
+	{ 3, 10, "host-prohibited" }, { 3, 11, "TOS-network-unreachable" },
+	{ 3, 12, "TOS-host-unreachable" }, { 3, 13, "communication-prohibited" },
+	{ 3, 14, "host-precedence-violation" }, { 3, 15, "precedence-cutoff" },
+	{ 3, ANY, "destination-unreachable" },
+	{ 4, ANY, "source-quench" },
+	{ 5, 0, "network-redirect" }, { 5, 1, "host-redirect" },
+	{ 5, 2, "TOS-network-redirect" }, { 5, 3, "TOS-host-redirect" },
+	{ 5, ANY, "redirect" },
+	{ 8, ANY, "echo-request" },
+	{ 9, ANY, "router-advertisement" },
+	{ 10, ANY, "router-solicitation" },
+	{ 11, 0, "ttl-zero-during-transit" }, { 11, 1, "ttl-zero-during-reassembly" },
+	{ 11, ANY, "time-exceeded" },
+	{ 12, 0, "ip-header-bad" }, { 12, 1, "required-option-missing" },
+	{ 12, ANY, "parameter-problem" },
+	{ 13, ANY, "timestamp-request" },
+	{ 14, ANY, "timestamp-reply" },
+	{ 15, ANY, "info-request" },
+	{ 16, ANY, "info-reply" },
+	{ 17, ANY, "address-mask-request" },
+	{ 18, ANY, "address-mask-reply" },
+};
+
+static const struct icmp_name icmp6[] = {
+	{ 1, 0, "no-route" }, { 1, 1, "communication-prohibited" }, { 1, 2, "beyond-scope" },
+	{ 1, 3, "address-unreachable" }, { 1, 4, "port-unreachable" },
+	{ 1, 5, "failed-policy" }, { 1, 6, "reject-route" },
+	{ 1, ANY, "destination-unreachable" },
+	{ 2, ANY, "packet-too-big" },
+	{ 3, 0, "ttl-zero-during-transit" }, { 3, 1, "ttl-zero-during-reassembly" },
+	{ 3, ANY, "time-exceeded" },
+	{ 4, 0, "bad-header" }, { 4, 1, "unknown-header-type" }, { 4, 2, "unknown-option" },
+	{ 4, ANY, "parameter-problem" },
+	{ 128, ANY, "echo-request" },
+	{ 129, ANY, "echo-reply" },
+	{ 130, ANY, "mld-listener-query" },
+	{ 131, ANY, "mld-listener-report" },
+	{ 132, ANY, "mld-listener-done" },
+	{ 133, ANY, "router-solicitation" },
+	{ 134, ANY, "router-advertisement" },
+	{ 135, ANY, "neighbour-solicitation" },
+	{ 136, ANY, "neighbour-advertisement" },
+	{ 137, ANY, "redirect" },
+};
+#undef ANY
+
+const char *pkt_icmp_name(uint8_t proto, uint8_t type, uint8_t code)
+{
+	const struct icmp_name *t = proto == IPPROTO_ICMPV6 ? icmp6 : icmp4;
+	size_t n = proto == IPPROTO_ICMPV6 ? sizeof(icmp6) / sizeof(icmp6[0]) :
+					     sizeof(icmp4) / sizeof(icmp4[0]);
+
+	if (proto != IPPROTO_ICMP && proto != IPPROTO_ICMPV6)
+		return NULL;
+	/* Codes come before their type's catch-all: the first match is the most precise. */
+	for (size_t i = 0; i < n; i++)
+		if (t[i].type == type && (t[i].code == code || t[i].code == 0xff))
+			return t[i].name;
+	return NULL;
+}

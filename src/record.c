@@ -21,17 +21,25 @@ const char *trace_backend_name(enum trace_backend backend)
 	return backend == TRACE_BACKEND_NFT ? "nft" : "legacy";
 }
 
+static const char *const hook_names[] = {
+	[HOOK_PREROUTING] = "PREROUTING", [HOOK_INPUT] = "INPUT",
+	[HOOK_FORWARD] = "FORWARD", [HOOK_OUTPUT] = "OUTPUT",
+	[HOOK_POSTROUTING] = "POSTROUTING",
+};
+
 enum trace_hook trace_hook_of(const char *chain)
 {
-	static const char *const names[] = {
-		[HOOK_PREROUTING] = "PREROUTING", [HOOK_INPUT] = "INPUT",
-		[HOOK_FORWARD] = "FORWARD", [HOOK_OUTPUT] = "OUTPUT",
-		[HOOK_POSTROUTING] = "POSTROUTING",
-	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(chain, names[i]) == 0)
+	for (size_t i = 0; i < sizeof(hook_names) / sizeof(hook_names[0]); i++)
+		if (strcmp(chain, hook_names[i]) == 0)
 			return (enum trace_hook)i;
 	return HOOK_NONE;
+}
+
+const char *trace_hook_name(int hook)
+{
+	if (hook < 0 || (size_t)hook >= sizeof(hook_names) / sizeof(hook_names[0]))
+		return NULL;
+	return hook_names[hook];
 }
 
 /*

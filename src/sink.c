@@ -1,20 +1,34 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sink.c: the formatter registry and helpers they share */
+#include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include "iptrace/nftrace.h"
 #include "iptrace/sink.h"
 
 const struct sink_ops *sink_lookup(const char *name)
 {
 	static const struct sink_ops *const all[] = {
-		&sink_text_ops, &sink_json_ops, &sink_log_ops, &sink_journal_ops,
+		&sink_text_ops, &sink_json_ops, &sink_log_ops, &sink_journal_ops, &sink_dot_ops,
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (strcmp(all[i]->name, name) == 0)
 			return all[i];
 	return NULL;
+}
+
+char *sink_fmt_table(const struct trace_record *r, char *buf, size_t size)
+{
+	const char *family = r->backend == TRACE_BACKEND_NFT ?
+			     nftrace_family_name(r->table_family) : NULL;
+
+	if (family)
+		snprintf(buf, size, "%s %s", family, r->table);
+	else
+		snprintf(buf, size, "%s", r->table);
+	return buf;
 }
 
 int sink_flush(const struct sink *s)

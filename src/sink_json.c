@@ -170,34 +170,37 @@ static void put_endpoint(struct jb *b, const struct pkt_hdr *h, bool dst)
 }
 
 /*
- * "nat" on a step whose addresses or ports differ from the step before (NAT ran in
- * between): {"src":[before, after]} and/or {"dst":[before, after]}, each endpoint as
- * "addr:port" ("[v6]:port", or the address alone without ports). Absent when nothing changed.
+ * "nat" on the step where the kernel changed addresses or ports (struct packet_nat):
+ * {"src":[before, after]} and/or {"dst":[before, after]}, each endpoint as "addr:port"
+ * ("[v6]:port", or the address alone without ports); with "by":"conntrack" and the "hook"
+ * it happened in when no NAT rule of this path did it (a reply's reverse NAT).
  */
-static void put_nat(struct jb *b, const struct pkt_hdr *prev, const struct pkt_hdr *cur)
+static void put_nat(struct jb *b, const struct packet_nat *n)
 {
-	bool s, d;
+	const char *hook = trace_hook_name(n->hook);
 
-	if (!prev || prev->family != cur->family || !cur->family)
-		return;
-	s = memcmp(&prev->saddr, &cur->saddr, sizeof(cur->saddr)) || prev->sport != cur->sport;
-	d = memcmp(&prev->daddr, &cur->daddr, sizeof(cur->daddr)) || prev->dport != cur->dport;
-	if (!s && !d)
-		return;
 	jb_lit(b, ",\"nat\":{");
-	if (s) {
+	if (n->src) {
 		jb_lit(b, "\"src\":[");
-		put_endpoint(b, prev, false);
+		put_endpoint(b, n->before, false);
 		jb_c(b, ',');
-		put_endpoint(b, cur, false);
+		put_endpoint(b, n->after, false);
 		jb_c(b, ']');
 	}
-	if (d) {
-		jb_puts(b, s ? ",\"dst\":[" : "\"dst\":[");
-		put_endpoint(b, prev, true);
+	if (n->dst) {
+		jb_puts(b, n->src ? ",\"dst\":[" : "\"dst\":[");
+		put_endpoint(b, n->before, true);
 		jb_c(b, ',');
-		put_endpoint(b, cur, true);
+		put_endpoint(b, n->after, true);
 		jb_c(b, ']');
+	}
+	if (n->conntrack) {
+		jb_lit(b, ",\"by\":\"conntrack\"");
+		if (hook) {
+			jb_lit(b, ",\"hook\":\"");
+			jb_puts(b, hook);
+			jb_c(b, '"');
+		}
 	}
 	jb_c(b, '}');
 }
@@ -260,8 +263,8 @@ static void put_ifs(struct jb *b, const struct trace_record *r)
 	}
 }
 
-/* One step object; @prev is the step before it in the packet (NULL: none), for "nat". */
-static void put_step(struct jb *b, const struct trace_record *r, const struct trace_record *prev)
+/* One step object; @nat is the NAT change the kernel made at this step (NULL: none). */
+static void put_step(struct jb *b, const struct trace_record *r, const struct packet_nat *nat)
 {
 	const char *family;
 
@@ -294,7 +297,8 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 		put_ct_view(b, r);
 	put_ifs(b, r);
 	put_addrs(b, &r->pkt);
-	put_nat(b, prev ? &prev->pkt : NULL, &r->pkt);
+	if (nat)
+		put_nat(b, nat);
 	if (r->mark) {
 		char m[16];
 
@@ -318,6 +322,29 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 			 r->uptime_ns / 1000000000u, r->uptime_ns % 1000000000u / 1000u);
 		jb_puts(b, u);
 	}
+	jb_c(b, '}');
+}
+
+/*
+ * "ended": the trace stopped before the packet's last hook (struct packet's ended_hint):
+ * {"after":"mangle PREROUTING","hook":"PREROUTING","hint":"dropped after routing: ..."}.
+ */
+static void put_ended(struct jb *b, const struct trace_record *last, const char *hint)
+{
+	char table[SINK_TABLE_MAX], after[SINK_TABLE_MAX + 1 + TRACE_NAME_MAX];
+	const char *hook = trace_hook_name(last->hook);
+
+	snprintf(after, sizeof(after), "%s %s", sink_fmt_table(last, table, sizeof(table)),
+		 last->chain);
+	jb_lit(b, ",\"ended\":{\"after\":");
+	jb_str(b, after);
+	if (hook) {
+		jb_lit(b, ",\"hook\":\"");
+		jb_puts(b, hook);
+		jb_c(b, '"');
+	}
+	jb_lit(b, ",\"hint\":");
+	jb_str(b, hint);
 	jb_c(b, '}');
 }
 
@@ -394,6 +421,13 @@ static int json_packet(struct sink *s, const struct packet *p)
 		jb_lit(b, ",\"ipid\":");
 		jb_u64(b, h->ipid);
 	}
+	/* On the packet only: no step can change them (NAT rewrites an error's inner header). */
+	if ((h->proto == IPPROTO_ICMP || h->proto == IPPROTO_ICMPV6) && h->has_l4) {
+		jb_lit(b, ",\"icmp_type\":");
+		jb_u64(b, h->icmp_type);
+		jb_lit(b, ",\"icmp_code\":");
+		jb_u64(b, h->icmp_code);
+	}
 	if (p->steps_dropped) {
 		jb_lit(b, ",\"steps_dropped\":");
 		jb_u64(b, p->steps_dropped);
@@ -403,11 +437,16 @@ static int json_packet(struct sink *s, const struct packet *p)
 		jb_flush(b);	/* the ct printer writes to the FILE itself */
 		ct_print_json_obj(s->out, p->ct);
 	}
+	if (p->ended_hint && p->nsteps)
+		put_ended(b, &p->steps[p->nsteps - 1], p->ended_hint);
 	jb_lit(b, ",\"steps\":[");
-	for (size_t i = 0; i < p->nsteps; i++) {
+	for (size_t i = 0, k = 0; i < p->nsteps; i++) {
+		/* One "nat" per step: a second change placed on the same step is left out. */
+		while (k < p->nnat && p->nat[k].step < i)
+			k++;
 		if (i)
 			jb_c(b, ',');
-		put_step(b, &p->steps[i], i ? &p->steps[i - 1] : NULL);
+		put_step(b, &p->steps[i], k < p->nnat && p->nat[k].step == i ? &p->nat[k] : NULL);
 	}
 	jb_lit(b, "]}\n");
 	/* Per packet (or when the capture goes idle), so `| jq` and `tail -f` see each packet. */

@@ -52,30 +52,28 @@ static int text_begin(struct sink *s)
 	return 0;
 }
 
-/* NAT between two steps, on a line of its own under the verdict column. */
-static void put_nat(struct sink *s, const struct pkt_hdr *prev, const struct pkt_hdr *cur,
-		    int indent)
+/*
+ * A NAT change on a line of its own under the verdict column, below the step it belongs to;
+ * conntrack's own (no rule of this path chose it) says so, and at which nat hook.
+ */
+static void put_nat(struct sink *s, const struct packet_nat *n, int indent)
 {
-	bool sc, dc;
+	const char *hook = trace_hook_name(n->hook);
 	char a[64], b[64];
 
-	if (prev->family != cur->family || !cur->family)
-		return;
-	sc = memcmp(&prev->saddr, &cur->saddr, sizeof(cur->saddr)) || prev->sport != cur->sport;
-	dc = memcmp(&prev->daddr, &cur->daddr, sizeof(cur->daddr)) || prev->dport != cur->dport;
-	if (!sc && !dc)
-		return;
 	fprintf(s->out, "%*s%s\u21b3", indent, "", col(s, C_NAT));
-	if (sc) {
-		endpoint(prev, false, a, sizeof(a));
-		endpoint(cur, false, b, sizeof(b));
+	if (n->src) {
+		endpoint(n->before, false, a, sizeof(a));
+		endpoint(n->after, false, b, sizeof(b));
 		fprintf(s->out, " src %s \u2192 %s", a, b);
 	}
-	if (dc) {
-		endpoint(prev, true, a, sizeof(a));
-		endpoint(cur, true, b, sizeof(b));
-		fprintf(s->out, "%s dst %s \u2192 %s", sc ? "," : "", a, b);
+	if (n->dst) {
+		endpoint(n->before, true, a, sizeof(a));
+		endpoint(n->after, true, b, sizeof(b));
+		fprintf(s->out, "%s dst %s \u2192 %s", n->src ? "," : "", a, b);
 	}
+	if (n->conntrack)
+		fprintf(s->out, " (conntrack%s%s)", hook ? ", at nat " : "", hook ? hook : "");
 	fprintf(s->out, "%s\n", col(s, C_OFF));
 }
 
@@ -143,20 +141,24 @@ static int width(const char *s, int w)
 /*
  * One line per step, in aligned columns: table, chain, kind and number, verdict, the
  * interfaces (and mark), then the rule as iptables-save prints it — last, as it is the
- * widest. NAT shows as its own line between the steps it happened between.
+ * widest. NAT shows as its own line under the step where the kernel did it; a trace that
+ * stopped early says so last.
  */
-static int text_packet(struct sink *s, const struct packet *p)
+static void text_steps(struct sink *s, const struct packet *p)
 {
-	const struct trace_record *first = &p->steps[0];
-	const struct pkt_hdr *h = &first->pkt;
-	char src[64], dst[64], proto[16], ts[40], where[96], kind[32], verdict[48];
+	char where[96], kind[32], verdict[48], table[SINK_TABLE_MAX];
 	int wt = 5, wc = 5, wk = 6, wv = 0, ww = 0;
 	FILE *f = s->out;
+	bool ct_seen = false, unknown = false;
+	uint32_t ct_state = 0;
+	uint8_t ct_dir = 0;
+	size_t k = 0;
 
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct trace_record *r = &p->steps[i];
 
-		wt = width(r->table, wt);
+		sink_fmt_table(r, table, sizeof(table));
+		wt = width(table, wt);
 		wc = width(r->chain, wc);
 		kind_str(r, kind, sizeof(kind));
 		wk = width(kind, wk);
@@ -165,37 +167,16 @@ static int text_packet(struct sink *s, const struct packet *p)
 		where_str(r, where, sizeof(where));
 		ww = width(where, ww);
 	}
-	endpoint(h, false, src, sizeof(src));
-	endpoint(h, true, dst, sizeof(dst));
-	proto_str(h->proto, proto, sizeof(proto));
-	fprintf(f, "%spacket %" PRIu64 "%s  %s %s \u2192 %s", col(s, C_BOLD), p->id, col(s, C_OFF),
-		proto, src, dst);
-	if (h->family == AF_INET)
-		fprintf(f, "  id %u", h->ipid);
-	fprintf(f, "  len %u  %s", h->len, sink_fmt_time(first->ts_ns, ts, sizeof(ts)));
-	if (first->uptime_ns)	/* --read: the kernel's seconds since boot on the line */
-		fprintf(f, "%suptime %" PRIu64 ".%06" PRIu64, first->ts_ns ? "  " : "",
-			first->uptime_ns / 1000000000u, first->uptime_ns % 1000000000u / 1000u);
-	fputc('\n', f);
-	if (p->ct) {
-		fputs("  ", f);
-		ct_print_text_line(f, p->ct);
-	}
-	bool ct_seen = false, unknown = false;
-	uint32_t ct_state = 0;
-	uint8_t ct_dir = 0;
-
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct trace_record *r = &p->steps[i];
 		int indent = 2 + wt + 1 + wc + 1 + wk + 1;
 
-		if (i)
-			put_nat(s, &p->steps[i - 1].pkt, &r->pkt, indent);
+		sink_fmt_table(r, table, sizeof(table));
 		kind_str(r, kind, sizeof(kind));
 		verdict_str(r, verdict, sizeof(verdict));
 		where_str(r, where, sizeof(where));
 		/* "~": its place next to the other backend's steps at this hook is not known. */
-		fprintf(f, " %c%-*s %-*s %-*s ", r->order_unknown ? '~' : ' ', wt, r->table, wc,
+		fprintf(f, " %c%-*s %-*s %-*s ", r->order_unknown ? '~' : ' ', wt, table, wc,
 			r->chain, wk, kind);
 		unknown |= r->order_unknown;
 		if (wv)
@@ -216,24 +197,77 @@ static int text_packet(struct sink *s, const struct packet *p)
 			ct_state = r->ct_state;
 			ct_dir = r->ct_dir;
 		}
+		for (; k < p->nnat && p->nat[k].step <= i; k++)
+			if (p->nat[k].step == i)
+				put_nat(s, &p->nat[k], indent);
 	}
 	if (p->steps_dropped)
 		fprintf(f, "  (%" PRIu32 " more steps not kept)\n", p->steps_dropped);
 	if (unknown)
 		fprintf(f, "  %s(~ legacy and nft steps at one hook and priority: which ran first is "
 			"not known)%s\n", col(s, C_DIM), col(s, C_OFF));
+	if (p->ended_hint && p->nsteps) {
+		const struct trace_record *last = &p->steps[p->nsteps - 1];
+
+		sink_fmt_table(last, table, sizeof(table));
+		fprintf(f, "  %s\u2717 ended after %s %s: %s%s\n", col(s, C_DROP), table, last->chain,
+			p->ended_hint, col(s, C_OFF));
+	}
+}
+
+void sink_text_steps(FILE *f, const struct packet *p)
+{
+	struct sink t = { .ops = &sink_text_ops, .out = f };
+
+	text_steps(&t, p);
+}
+
+/* The header line (and the conntrack entry, --nat), then the steps. */
+static int text_packet(struct sink *s, const struct packet *p)
+{
+	const struct trace_record *first = &p->steps[0];
+	const struct pkt_hdr *h = &first->pkt;
+	char src[64], dst[64], proto[16], ts[40];
+	FILE *f = s->out;
+
+	endpoint(h, false, src, sizeof(src));
+	endpoint(h, true, dst, sizeof(dst));
+	proto_str(h->proto, proto, sizeof(proto));
+	fprintf(f, "%spacket %" PRIu64 "%s  %s %s \u2192 %s", col(s, C_BOLD), p->id, col(s, C_OFF),
+		proto, src, dst);
+	if ((h->proto == IPPROTO_ICMP || h->proto == IPPROTO_ICMPV6) && h->has_l4) {
+		const char *name = pkt_icmp_name(h->proto, h->icmp_type, h->icmp_code);
+
+		if (name)
+			fprintf(f, "  %s", name);
+		else
+			fprintf(f, "  type %u code %u", h->icmp_type, h->icmp_code);
+	}
+	if (h->family == AF_INET)
+		fprintf(f, "  id %u", h->ipid);
+	fprintf(f, "  len %u  %s", h->len, sink_fmt_time(first->ts_ns, ts, sizeof(ts)));
+	if (first->uptime_ns)	/* --read: the kernel's seconds since boot on the line */
+		fprintf(f, "%suptime %" PRIu64 ".%06" PRIu64, first->ts_ns ? "  " : "",
+			first->uptime_ns / 1000000000u, first->uptime_ns % 1000000000u / 1000u);
+	fputc('\n', f);
+	if (p->ct) {
+		fputs("  ", f);
+		ct_print_text_line(f, p->ct);
+	}
+	text_steps(s, p);
 	fputc('\n', f);
 	return sink_flush(s);
 }
 
 static int text_record(struct sink *s, const struct trace_record *r)
 {
-	char src[64], dst[64], proto[16];
+	char src[64], dst[64], proto[16], table[SINK_TABLE_MAX];
 
 	endpoint(&r->pkt, false, src, sizeof(src));
 	endpoint(&r->pkt, true, dst, sizeof(dst));
 	proto_str(r->pkt.proto, proto, sizeof(proto));
-	fprintf(s->out, "%s:%s:%s:%" PRIu32 " in=%s out=%s %s %s \u2192 %s", r->table, r->chain,
+	sink_fmt_table(r, table, sizeof(table));
+	fprintf(s->out, "%s:%s:%s:%" PRIu32 " in=%s out=%s %s %s \u2192 %s", table, r->chain,
 		trace_kind_name(r->kind), r->rulenum, r->in, r->out, proto, src, dst);
 	if (r->pkt.family == AF_INET)
 		fprintf(s->out, " id %u", r->pkt.ipid);

@@ -11,6 +11,20 @@
 /* A complete packet: its steps in arrival order. Borrowed for the emit callback only. */
 struct ct_entry;
 
+/*
+ * A change of the packet's addresses or ports, on the step where the kernel made it: the
+ * NAT rule that chose it, or, where conntrack did it with no NAT rule on the path (a
+ * reply's reverse NAT, a later packet of a NATed connection), the last step before the nat
+ * hook it happened at. The resolve stage places them (annotate.h); the grouper leaves none.
+ */
+struct packet_nat {
+	size_t			step;		/* index into the packet's steps */
+	const struct pkt_hdr	*before, *after;	/* borrowed, like the steps */
+	bool			src, dst;	/* which endpoints changed */
+	bool			conntrack;	/* conntrack did it, no NAT rule of this path */
+	int8_t			hook;		/* enum trace_hook it happened in; HOOK_NONE: unknown */
+};
+
 struct packet {
 	uint64_t			id;		/* 1-based, in order of first record */
 	size_t				nsteps;
@@ -18,6 +32,14 @@ struct packet {
 	uint32_t			steps_dropped;	/* past max_steps */
 	bool				has_nft;	/* one of the steps is an nft record */
 	const struct ct_entry		*ct;		/* --nat: its conntrack entry, or NULL */
+	size_t				nnat;		/* NAT changes, in step order */
+	const struct packet_nat		*nat;
+	/*
+	 * The trace stopped before the packet's last hook although its last step let it go
+	 * on, and a later hook would have reported it: what that usually means (annotate.h);
+	 * NULL otherwise.
+	 */
+	const char			*ended_hint;
 };
 
 struct nfhook_order;

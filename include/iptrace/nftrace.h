@@ -64,6 +64,14 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh);
  */
 void nftrace_ctx_fill(struct nftrace_ctx *c, struct trace_record *rec);
 
+/*
+ * nftrace_ctx_hooks - the hooks (bit 1 << enum trace_hook) where a base chain of @family's
+ * tables (AF_INET: ip and inet; AF_INET6: ip6 and inet) that is not of type nat would
+ * report every traced packet crossing them, from the chain map. Walks the map after a
+ * chain message changed it, then answers from what it found.
+ */
+unsigned nftrace_ctx_hooks(struct nftrace_ctx *c, int family);
+
 /* Opaque: a netlink socket subscribed to NFNLGRP_NFTRACE (and ruleset events). */
 struct nftrace_src;
 

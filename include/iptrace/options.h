@@ -41,6 +41,7 @@ struct iptrace_opts {
 	bool			output_time;	/* --output-time: strftime(@output) at start */
 	const char		*input;		/* --read / --replay file, "-" for stdin */
 	const char		*record;	/* --record FILE */
+	const char		*pcap;		/* --pcap FILE: pcapng beside the format */
 	uint32_t		rcvbuf;		/* --rcvbuf BYTES for the trace sockets, 0: default */
 	const char		*netns;		/* --netns NAME|PATH|PID */
 	bool			verbose;

@@ -37,6 +37,12 @@ struct pipeline_cfg {
 	 * that moves a hook, if it was read at all.
 	 */
 	struct nfhook_order	*hooks;
+	/*
+	 * Live capture: borrowed, NULL for none (may be @ct). One lookup for a packet whose
+	 * path ends on an SNAT or MASQUERADE step in POSTROUTING: conntrack's reply tuple is
+	 * all that shows its new source (annotate.h). Other packets never ask.
+	 */
+	struct ct_lookup	*ct_snat;
 };
 
 /* Opaque. */
@@ -45,6 +51,21 @@ struct pipeline;
 /* pipeline_new - @sink is borrowed. NULL with errno. Free with pipeline_free(). */
 struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink);
 void pipeline_free(struct pipeline *pl);
+
+/*
+ * pipeline_add_sink - another sink fed the same packets and records as the first (--pcap
+ * beside the format), begun, flushed and ended by the caller and the pipeline like it.
+ * @sink is borrowed. 0, or -ENOSPC when the pipeline has all the sinks it can take (2).
+ */
+int pipeline_add_sink(struct pipeline *pl, struct sink *sink);
+
+/*
+ * pipeline_table_seen - the legacy table @table of @family (AF_INET, AF_INET6) exists: it
+ * reports every packet at its hooks, so a trace that stops before them stopped early
+ * (struct packet's ended_hint). The tables packets cross are learnt on the way; this tells
+ * the ones that exist before any packet did.
+ */
+void pipeline_table_seen(struct pipeline *pl, int family, const char *table);
 
 /*
  * pipeline_set_clock - the times the next records are seen at: @mono_ns drives grouping

@@ -24,4 +24,21 @@ uint32_t pkt_payload_hash(const void *buf, size_t len);
 /* pkt_proto_name - "tcp", "udp", "icmp", "icmpv6", "sctp", ... or NULL when unnamed. */
 const char *pkt_proto_name(uint8_t proto);
 
+/*
+ * pkt_icmp_name - an ICMP (@proto IPPROTO_ICMP) or ICMPv6 message's name as iptables names
+ * it, the code's where it has one ("port-unreachable", "host-redirect"), else the type's
+ * ("echo-request", "redirect"); NULL for an unnamed type or another protocol.
+ */
+const char *pkt_icmp_name(uint8_t proto, uint8_t type, uint8_t code);
+
+/*
+ * pkt_rebuild - network and transport headers rebuilt from decoded fields (a record parsed
+ * from a log line has no bytes), into @b (at least PKT_REBUILD_MAX bytes): IPv4 (with its
+ * header checksum) or IPv6 without options or extension headers, then the TCP, UDP or ICMP
+ * header when has_l4 (transport checksums 0: the payload is unknown). Returns the bytes
+ * written, 0 for a header of no known family.
+ */
+#define PKT_REBUILD_MAX 80
+size_t pkt_rebuild(const struct pkt_hdr *h, uint8_t *b);
+
 #endif

@@ -145,5 +145,7 @@ enum trace_hook {
 };
 /* trace_hook_of - the hook a legacy base chain name stands for, HOOK_NONE for user chains. */
 enum trace_hook trace_hook_of(const char *chain);
+/* trace_hook_name - "PREROUTING" ... "POSTROUTING" for an enum trace_hook, NULL for others. */
+const char *trace_hook_name(int hook);
 
 #endif

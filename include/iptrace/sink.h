@@ -63,13 +63,23 @@ struct sink {
  */
 int sink_flush(const struct sink *s);
 
-/* sink_lookup - the ops for a format name ("text", "json", "log", "journal"), NULL if unknown. */
+/*
+ * sink_lookup - the ops for a format name ("text", "json", "log", "journal", "dot"), NULL if
+ * unknown.
+ */
 const struct sink_ops *sink_lookup(const char *name);
 
 /* Helpers shared by the formatters: one writer for each kind of text. */
 #define SINK_TIME_MAX 32
 /* sink_fmt_time - ISO 8601 UTC with microseconds into @buf (size >= SINK_TIME_MAX); "" for 0. */
 char *sink_fmt_time(uint64_t ts_ns, char *buf, size_t size);
+/*
+ * sink_fmt_table - the step's table as people name it into @buf (size >= SINK_TABLE_MAX):
+ * legacy "nat"; nft with its family, "inet firewalld" (tables of one name may exist in
+ * several families). Not escaped. Returns @buf.
+ */
+#define SINK_TABLE_MAX (8 + TRACE_NAME_MAX)
+char *sink_fmt_table(const struct trace_record *r, char *buf, size_t size);
 /* sink_fmt_addr - the record's source or destination address as text (size >= 46). */
 char *sink_fmt_addr(const struct pkt_hdr *h, bool dst, char *buf, size_t size);
 /*
@@ -84,9 +94,33 @@ size_t sink_json_escape(char *buf, size_t size, const char **s);
 /* sink_json_str - write @s as a JSON string (quoted, sink_json_escape()) to @f. */
 void sink_json_str(FILE *f, const char *s);
 
+/*
+ * sink_text_steps - the text format's lines for @p's steps (NAT and conntrack lines, the
+ * early end, included; no header line, no colour) to @f: what a pcapng comment holds.
+ */
+void sink_text_steps(FILE *f, const struct packet *p);
+
 extern const struct sink_ops sink_text_ops;
 extern const struct sink_ops sink_json_ops;
 extern const struct sink_ops sink_log_ops;
+/*
+ * --format dot: one Graphviz digraph of all packets, written at end(): the chains packets
+ * crossed as nodes clustered by hook in kernel order, edges merged by (from, to, the rule
+ * that sent the packet on) and labelled with their packet count, an end node per way
+ * packets ended (ACCEPT; DROP and REJECT in red; an early end in orange). No record():
+ * it needs packets.
+ */
+extern const struct sink_ops sink_dot_ops;
+/*
+ * --pcap: a pcapng file beside the format, not a format of its own (sink_lookup() doesn't
+ * know it). One Enhanced Packet Block per packet (per record with --no-group): the packet's
+ * bytes as first seen (the NFLOG copy; an nft trace's headers; headers rebuilt from a log
+ * line's fields), its time, its first step's interface (one Interface Description Block
+ * per name, LINKTYPE_RAW) and the steps as text prints them as its comment. Each block is
+ * written and flushed at once: the file is valid up to the last whole block, however the
+ * capture ends. begin() writes the section header.
+ */
+extern const struct sink_ops sink_pcap_ops;
 /*
  * The journal sink ignores @out: it sends each packet as an entry over the journal's native
  * protocol to $IPTRACE_JOURNAL_SOCKET or /run/systemd/journal/socket. begin() fails (with a

@@ -13,6 +13,9 @@ tmp=$(mktemp -d)
 pids=()
 cleanup() {
 	local p ns
+	# A job killed between fork and exec is still this shell, with its EXIT trap and the
+	# handler bash runs it from on SIGTERM (the delay-0 kill below): only the script cleans.
+	[ "$BASHPID" = "$$" ] || return 0
 	for p in "${pids[@]}"; do
 		kill -9 "$p" 2>/dev/null
 		for ns in client router server; do

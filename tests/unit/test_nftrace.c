@@ -500,6 +500,30 @@ static void test_ctx_deltable(void **state)
 	nftrace_ctx_free(ctx);
 }
 
+/* The hooks where a non-nat base chain reports every packet, kept in step with the map. */
+static void test_ctx_hooks(void **state)
+{
+	struct trace_record r;
+	struct nftrace_ctx *ctx = ctx_with_chain("x", "fwd", 0, &r);
+	char buf[1024];
+	struct nlmsghdr *nlh;
+
+	(void)state;
+	assert_int_equal(nftrace_ctx_hooks(ctx, AF_INET), 1u << HOOK_FORWARD);
+	assert_int_equal(nftrace_ctx_hooks(ctx, AF_INET6), 0);
+	/* A nat chain sees only a connection's first packet: it does not count. */
+	nlh = put_newchain(buf, sizeof(buf), "x", "post", NF_INET_POST_ROUTING, 100);
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_TYPE, "nat");
+	assert_int_equal(nftrace_ctx_learn(ctx, nlh), 0);
+	assert_int_equal(nftrace_ctx_hooks(ctx, AF_INET), 1u << HOOK_FORWARD);
+	nlh = put_newchain(buf, sizeof(buf), "x", "in", NF_INET_LOCAL_IN, 0);
+	mnl_attr_put_strz(nlh, NFTA_CHAIN_TYPE, "filter");
+	assert_int_equal(nftrace_ctx_learn(ctx, nlh), 0);
+	assert_int_equal(nftrace_ctx_hooks(ctx, AF_INET),
+			 1u << HOOK_FORWARD | 1u << HOOK_INPUT);
+	nftrace_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -511,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_ctx_long_names),
 		cmocka_unit_test(test_ctx_deltable),
 		cmocka_unit_test(test_ctx_malformed),
+		cmocka_unit_test(test_ctx_hooks),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -144,6 +144,76 @@ static void test_ipv6_ext_headers(void **state)
 	assert_false(h.has_ports);
 }
 
+/* Headers rebuilt from fields decode to the same fields, with a right IPv4 checksum. */
+static void test_rebuild(void **state)
+{
+	uint8_t p[64], b[PKT_REBUILD_MAX];
+	struct pkt_hdr h, g;
+	size_t off = v4(p, IPPROTO_TCP, 40, 0x4000), n;
+	uint32_t sum = 0;
+
+	(void)state;
+	memcpy(p + off, "\x9c\x40\x00\x50\x00\x00\x00\x01\x00\x00\x00\x02\x50\x12\x72\x10"
+	       "\x00\x00\x00\x00", 20);
+	assert_int_equal(pkt_decode(p, off + 20, AF_INET, &h), 0);
+	n = pkt_rebuild(&h, b);
+	assert_int_equal(n, 40);
+	assert_int_equal(pkt_decode(b, n, AF_INET, &g), 0);
+	assert_int_equal(g.sport, 40000);
+	assert_int_equal(g.dport, 80);
+	assert_int_equal(g.tcp_seq, 1);
+	assert_int_equal(g.tcp_ack, 2);
+	assert_int_equal(g.tcp_flags, 0x12);
+	assert_int_equal(g.ipid, h.ipid);
+	assert_int_equal(g.len, 40);
+	assert_memory_equal(&g.saddr, &h.saddr, 4);
+	for (size_t i = 0; i < 20; i += 2)
+		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	assert_int_equal(sum, 0xffff);	/* a header with its checksum sums to all ones */
+
+	/* ICMP echo: type, code, id and sequence. */
+	memset(&h, 0, sizeof(h));
+	h.family = AF_INET6;
+	h.proto = IPPROTO_ICMPV6;
+	h.len = 104;
+	h.has_l4 = true;
+	h.icmp_type = 128;
+	h.icmp_ident = 7;
+	h.icmp_seqno = 3;
+	n = pkt_rebuild(&h, b);
+	assert_int_equal(n, 48);
+	assert_int_equal(pkt_decode(b, n, AF_INET6, &g), 0);
+	assert_int_equal(g.icmp_type, 128);
+	assert_int_equal(g.icmp_ident, 7);
+	assert_int_equal(g.icmp_seqno, 3);
+	assert_int_equal(g.len, 104);
+
+	h.family = 0;
+	assert_int_equal(pkt_rebuild(&h, b), 0);
+}
+
+/* ICMP names as iptables gives them: the code's where it has one, else the type's. */
+static void test_icmp_names(void **state)
+{
+	(void)state;
+	assert_string_equal(pkt_icmp_name(IPPROTO_ICMP, 8, 0), "echo-request");
+	assert_string_equal(pkt_icmp_name(IPPROTO_ICMP, 0, 0), "echo-reply");
+	assert_string_equal(pkt_icmp_name(IPPROTO_ICMP, 3, 3), "port-unreachable");
+	assert_string_equal(pkt_icmp_name(IPPROTO_ICMP, 3, 8), "destination-unreachable");
+	assert_string_equal(pkt_icmp_name(IPPROTO_ICMP, 5, 1), "host-redirect");
+	assert_string_equal(pkt_icmp_name(IPPROTO_ICMP, 5, 9), "redirect");
+	assert_string_equal(pkt_icmp_name(IPPROTO_ICMP, 11, 0), "ttl-zero-during-transit");
+	assert_null(pkt_icmp_name(IPPROTO_ICMP, 42, 0));
+	assert_string_equal(pkt_icmp_name(IPPROTO_ICMPV6, 128, 0), "echo-request");
+	assert_string_equal(pkt_icmp_name(IPPROTO_ICMPV6, 1, 4), "port-unreachable");
+	assert_string_equal(pkt_icmp_name(IPPROTO_ICMPV6, 137, 0), "redirect");
+	assert_string_equal(pkt_icmp_name(IPPROTO_ICMPV6, 2, 0), "packet-too-big");
+	assert_null(pkt_icmp_name(IPPROTO_ICMPV6, 8, 0));
+	assert_null(pkt_icmp_name(IPPROTO_UDP, 8, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +221,8 @@ int main(void)
 		cmocka_unit_test(test_tcp_and_truncation),
 		cmocka_unit_test(test_icmp_and_fragment),
 		cmocka_unit_test(test_ipv6_ext_headers),
+		cmocka_unit_test(test_rebuild),
+		cmocka_unit_test(test_icmp_names),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -313,16 +313,21 @@ static void test_endpoints(void **state)
 	free(got);
 }
 
-/* The "nat" block of a step whose endpoints differ from the step before it. */
+/*
+ * The "nat" block of the step where the kernel changed the packet (struct packet_nat): on
+ * that step, the endpoints before and after it; conntrack's own with "by" and "hook".
+ */
 static void test_nat(void **state)
 {
 	struct trace_record st[2];
-	struct packet p = { .id = 3, .nsteps = 2, .steps = st };
+	struct packet_nat n = { .step = 0, .before = &st[0].pkt, .after = &st[1].pkt };
+	struct packet p = { .id = 3, .nsteps = 2, .steps = st, .nnat = 1, .nat = &n };
 	const char *head =
 		"{\"type\":\"packet\",\"id\":\"3\",\"family\":\"ipv4\",\"proto\":\"udp\"," V4_EP
 		",\"len\":60,\"ipid\":4660,\"steps\":[{\"backend\":\"legacy\",\"table\":\"nat\","
 		"\"chain\":\"PREROUTING\",\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\","
-		"\"out\":\"\"," V4_EP "},{\"backend\":\"legacy\",\"table\":\"filter\","
+		"\"out\":\"\"," V4_EP;
+	const char *tail = "},{\"backend\":\"legacy\",\"table\":\"filter\","
 		"\"chain\":\"FORWARD\",\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"\",";
 	char want[1024], *got;
 
@@ -332,9 +337,10 @@ static void test_nat(void **state)
 	step_init(&st[1], "filter", "FORWARD");
 	set_v4(&st[1].pkt, "10.0.1.2", "10.244.0.5");
 	st[1].pkt.dport = 5353;
-	snprintf(want, sizeof(want), "%s%s", head,
-		 "\"src\":\"10.0.1.2\",\"sport\":40000,\"dst\":\"10.244.0.5\",\"dport\":5353,"
-		 "\"nat\":{\"dst\":[\"10.0.2.7:53\",\"10.244.0.5:5353\"]}}]}\n");
+	n.dst = true;
+	snprintf(want, sizeof(want), "%s%s%s%s", head,
+		 ",\"nat\":{\"dst\":[\"10.0.2.7:53\",\"10.244.0.5:5353\"]}", tail,
+		 "\"src\":\"10.0.1.2\",\"sport\":40000,\"dst\":\"10.244.0.5\",\"dport\":5353}]}\n");
 	got = packet_json(&p);
 	assert_string_equal(got, want);
 	free(got);
@@ -342,21 +348,37 @@ static void test_nat(void **state)
 	/* SNAT: the source port only. */
 	step_init(&st[1], "filter", "FORWARD");
 	st[1].pkt.sport = 1024;
-	snprintf(want, sizeof(want), "%s%s", head,
-		 "\"src\":\"10.0.1.2\",\"sport\":1024,\"dst\":\"10.0.2.7\",\"dport\":53,"
-		 "\"nat\":{\"src\":[\"10.0.1.2:40000\",\"10.0.1.2:1024\"]}}]}\n");
+	n.dst = false;
+	n.src = true;
+	snprintf(want, sizeof(want), "%s%s%s%s", head,
+		 ",\"nat\":{\"src\":[\"10.0.1.2:40000\",\"10.0.1.2:1024\"]}", tail,
+		 "\"src\":\"10.0.1.2\",\"sport\":1024,\"dst\":\"10.0.2.7\",\"dport\":53}]}\n");
 	got = packet_json(&p);
 	assert_string_equal(got, want);
 	free(got);
 
-	/* Both. */
+	/* Both, done by conntrack at a hook: it says so. */
 	set_v4(&st[1].pkt, "172.16.0.1", "10.244.0.5");
-	snprintf(want, sizeof(want), "%s%s", head,
-		 "\"src\":\"172.16.0.1\",\"sport\":1024,\"dst\":\"10.244.0.5\",\"dport\":53,"
-		 "\"nat\":{\"src\":[\"10.0.1.2:40000\",\"172.16.0.1:1024\"],"
-		 "\"dst\":[\"10.0.2.7:53\",\"10.244.0.5:53\"]}}]}\n");
+	n.dst = true;
+	n.conntrack = true;
+	n.hook = HOOK_PREROUTING;
+	snprintf(want, sizeof(want), "%s%s%s%s", head,
+		 ",\"nat\":{\"src\":[\"10.0.1.2:40000\",\"172.16.0.1:1024\"],"
+		 "\"dst\":[\"10.0.2.7:53\",\"10.244.0.5:53\"],\"by\":\"conntrack\","
+		 "\"hook\":\"PREROUTING\"}", tail,
+		 "\"src\":\"172.16.0.1\",\"sport\":1024,\"dst\":\"10.244.0.5\",\"dport\":53}]}\n");
 	got = packet_json(&p);
 	assert_string_equal(got, want);
+	free(got);
+
+	/* Unknown hook: "by" alone. Steps that differ without a packet_nat show none. */
+	n.hook = HOOK_NONE;
+	got = packet_json(&p);
+	assert_non_null(strstr(got, "\"by\":\"conntrack\"}"));
+	free(got);
+	p.nnat = 0;
+	got = packet_json(&p);
+	assert_null(strstr(got, ",\"nat\":"));
 	free(got);
 }
 
@@ -364,7 +386,8 @@ static void test_nat(void **state)
 static void test_nat_endpoint_forms(void **state)
 {
 	struct trace_record st[2];
-	struct packet p = { .id = 4, .nsteps = 2, .steps = st };
+	struct packet_nat n = { .step = 1, .before = &st[0].pkt, .after = &st[1].pkt, .dst = true };
+	struct packet p = { .id = 4, .nsteps = 2, .steps = st, .nnat = 1, .nat = &n };
 	char *got, *nat;
 
 	(void)state;
@@ -385,6 +408,55 @@ static void test_nat_endpoint_forms(void **state)
 	nat = strstr(got, ",\"nat\":");
 	assert_non_null(nat);
 	assert_string_equal(nat, ",\"nat\":{\"dst\":[\"2001:db8::7\",\"fd00::5\"]}}]}\n");
+	free(got);
+}
+
+/* "ended" before the steps: where the trace was last seen, its hook, and the hint. */
+static void test_ended(void **state)
+{
+	struct trace_record r;
+	struct packet p = { .id = 6, .nsteps = 1, .steps = &r, .ended_hint = "dropped \"here\"" };
+	char *got;
+
+	(void)state;
+	step_init(&r, "mangle", "PREROUTING");
+	got = packet_json(&p);
+	assert_non_null(strstr(got, ",\"ended\":{\"after\":\"mangle PREROUTING\",\"hook\":"
+			       "\"PREROUTING\",\"hint\":\"dropped \\\"here\\\"\"},\"steps\":["));
+	free(got);
+	/* An nft step names its table's family. */
+	r.backend = TRACE_BACKEND_NFT;
+	r.table_family = NFPROTO_INET;
+	strcpy(r.table, "firewalld");
+	strcpy(r.chain, "filter_PREROUTING");
+	got = packet_json(&p);
+	assert_non_null(strstr(got, "\"after\":\"inet firewalld filter_PREROUTING\""));
+	free(got);
+}
+
+/* ICMP type and code on the packet, where the header was there to read them. */
+static void test_icmp_fields(void **state)
+{
+	struct trace_record r;
+	struct packet p = { .id = 5, .nsteps = 1, .steps = &r };
+	char *got;
+
+	(void)state;
+	step_init(&r, "raw", "PREROUTING");
+	r.pkt.proto = IPPROTO_ICMP;
+	r.pkt.has_ports = false;
+	r.pkt.has_l4 = true;
+	r.pkt.icmp_type = 3;
+	r.pkt.icmp_code = 3;
+	got = packet_json(&p);
+	assert_non_null(strstr(got, ",\"proto\":\"icmp\",\"src\":\"10.0.1.2\",\"dst\":\"10.0.2.7\","
+			       "\"len\":60,\"ipid\":4660,\"icmp_type\":3,\"icmp_code\":3,\"steps\":["));
+	free(got);
+
+	/* Cut before the ICMP header: nothing to say. */
+	r.pkt.has_l4 = false;
+	got = packet_json(&p);
+	assert_null(strstr(got, "icmp_type"));
 	free(got);
 }
 
@@ -1095,6 +1167,8 @@ int main(void)
 		cmocka_unit_test(test_endpoints),
 		cmocka_unit_test(test_nat),
 		cmocka_unit_test(test_nat_endpoint_forms),
+		cmocka_unit_test(test_icmp_fields),
+		cmocka_unit_test(test_ended),
 		cmocka_unit_test(test_dropped_and_conntrack),
 		cmocka_unit_test(test_escapes),
 		cmocka_unit_test(test_escaper),

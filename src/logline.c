@@ -10,6 +10,7 @@
 #include <linux/netfilter.h>
 
 #include "iptrace/logline.h"
+#include "iptrace/sink.h"
 
 /*
  * Printing follows net/netfilter/nf_log_syslog.c (nf_log_ip_packet / nf_log_ip6_packet)
@@ -18,8 +19,11 @@
  * space, the kernel's own quirks included ("TRUNCATED" and "OPT (TRUNCATED)" without one).
  */
 
-/* A line can't be longer than the kernel's nf_log buffer (1024 bytes). */
-#define LINE_MAX_LEN	1024
+/*
+ * The kernel's nf_log buffer is 1024 bytes; the names in it may grow fourfold when escaped
+ * (sink_text_escape(): four interface names and two table/chain names, 488 bytes more).
+ */
+#define LINE_MAX_LEN	2048
 
 struct lbuf {
 	char	b[LINE_MAX_LEN];
@@ -535,15 +539,20 @@ int logline_format(FILE *f, const struct trace_record *rec)
 	uint8_t synth[80];
 	struct view v = { 0 };
 	int family;
+	/* The kernel prints names raw; here they are escaped as dmesg shows its lines. */
+	char t[SINK_TEXT_NAME_MAX(TRACE_NAME_MAX)], c[SINK_TEXT_NAME_MAX(TRACE_NAME_MAX)];
+	char in[SINK_TEXT_NAME_MAX(IF_NAMESIZE)], out[SINK_TEXT_NAME_MAX(IF_NAMESIZE)];
 
-	add(&m, "TRACE: %s:%s:%s:%lu ", rec->table, rec->chain, trace_kind_name(rec->kind),
+	add(&m, "TRACE: %s:%s:%s:%lu ", sink_text_name(rec->table, t, sizeof(t)),
+	    sink_text_name(rec->chain, c, sizeof(c)), trace_kind_name(rec->kind),
 	    rec->backend == TRACE_BACKEND_NFT ? (unsigned long)rec->handle :
 	    (unsigned long)rec->rulenum);
-	add(&m, "IN=%s OUT=%s ", rec->in, rec->out);
+	add(&m, "IN=%s OUT=%s ", sink_text_name(rec->in, in, sizeof(in)),
+	    sink_text_name(rec->out, out, sizeof(out)));
 	if (rec->physin[0])
-		add(&m, "PHYSIN=%s ", rec->physin);
+		add(&m, "PHYSIN=%s ", sink_text_name(rec->physin, in, sizeof(in)));
 	if (rec->physout[0])
-		add(&m, "PHYSOUT=%s ", rec->physout);
+		add(&m, "PHYSOUT=%s ", sink_text_name(rec->physout, out, sizeof(out)));
 	if (rec->in[0] || rec->ifindex_in) {
 		add(&m, "MAC=");
 		for (unsigned i = 0; i < rec->hw_len && i < TRACE_HW_MAX; i++)

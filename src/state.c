@@ -12,6 +12,7 @@
 
 #include "iptrace/diag.h"
 #include "iptrace/marker.h"
+#include "iptrace/sink.h"
 #include "iptrace/state.h"
 
 const char *state_dir(void)
@@ -340,7 +341,8 @@ int state_list(FILE *f)
 		return errno == ENOENT ? 0 : -errno;
 	while ((e = readdir(dir))) {
 		struct capture_state st;
-		char path[512], ns[32];
+		char path[512], ns[32], marker[SINK_TEXT_NAME_MAX(sizeof(st.marker))];
+		char desc[SINK_TEXT_NAME_MAX(sizeof(st.desc))];
 
 		if (!strstr(e->d_name, ".state") || strstr(e->d_name, ".tmp"))
 			continue;
@@ -348,8 +350,11 @@ int state_list(FILE *f)
 		if (state_load(path, &st) < 0)
 			continue;
 		snprintf(ns, sizeof(ns), "net:[%llu]", (unsigned long long)st.netns_ino);
+		/* A state file's words are shown escaped, as any name is (sink_text_escape()). */
 		fprintf(f, "%-8d %-6s %-22s %-20s %s\n", (int)st.pid,
-			state_live(&st) ? "live" : "stale", ns, st.marker, st.desc);
+			state_live(&st) ? "live" : "stale", ns,
+			sink_text_name(st.marker, marker, sizeof(marker)),
+			sink_text_name(st.desc, desc, sizeof(desc)));
 		n++;
 	}
 	closedir(dir);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <libmnl/libmnl.h>
 
+#include "iptrace/logline.h"
 #include "iptrace/natlog.h"
 #include "iptrace/nflog.h"
 #include "iptrace/nftrace.h"
@@ -147,8 +148,9 @@ static inline int add(struct pipeline *pl, struct trace_record *rec)
 			resolver_resolve(pl->cfg.resolver, rec, 1);
 		if (pl->cfg.nftrule)
 			nftrule_resolve(pl->cfg.nftrule, rec, 1, pl->mono_ns);
+		/* A failed write ends the run as in grouped output, not as a malformed message. */
 		if (!pl->sink->ops->record || pl->sink->ops->record(pl->sink, rec) < 0)
-			return -EIO;
+			pl->sink_err = -EIO;
 		return 0;
 	}
 	return grouper_add(pl->grouper, rec, pl->mono_ns) == -ENOMEM ? -ENOMEM : 0;
@@ -307,6 +309,45 @@ int pipeline_replay(struct pipeline *pl, struct nlrec *r, const volatile sig_ato
 				return 0;	/* the output failed: pipeline_finish() reports it */
 		}
 	return n < 0 ? n : 0;
+}
+
+int pipeline_read(struct pipeline *pl, FILE *in, const volatile sig_atomic_t *stop,
+		  struct logline_stats *st)
+{
+	struct logline_reader *r = logline_reader_new(in);
+	uint64_t lineno = 0;
+	const char *line;
+	size_t len;
+	int ret = 0;
+
+	if (!r)
+		return -ENOMEM;
+	while (!*stop && !pl->done && (ret = logline_next(r, &line, &len, st)) > 0) {
+		struct trace_record rec;
+
+		/* Lines carry no usable clock: order alone separates packets, ends flush them. */
+		pipeline_set_clock(pl, ++lineno, 0);
+		switch (logline_parse(line, len, &rec)) {
+		case 0:
+			break;
+		case -EPROTO:
+			st->foreign++;
+			continue;
+		case -ERANGE:
+			st->bad_time++;
+			continue;
+		case -ENOMSG:
+			continue;
+		default:
+			st->malformed++;
+			continue;
+		}
+		ret = add(pl, &rec);
+		if (ret < 0 || pl->sink_err)
+			break;	/* out of memory, or the output failed (pipeline_finish() says) */
+	}
+	logline_reader_free(r);
+	return ret < 0 ? ret : 0;
 }
 
 int pipeline_flush(struct pipeline *pl)

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <linux/capability.h>
 #include <libmnl/libmnl.h>
@@ -29,6 +30,7 @@
 #include "iptrace/nlrec.h"
 #include "iptrace/notify.h"
 #include "iptrace/options.h"
+#include "iptrace/output.h"
 #include "iptrace/pipeline.h"
 #include "iptrace/privs.h"
 #include "iptrace/resolver.h"
@@ -44,23 +46,6 @@ static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig)
 {
 	stop_signal = sig;
-}
-
-/* Output files: 0640, never through a symlink. */
-static FILE *open_output(const char *path)
-{
-	int fd;
-	FILE *f;
-
-	if (!path || strcmp(path, "-") == 0)
-		return stdout;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return NULL;
-	f = fdopen(fd, "w");
-	if (!f)
-		close(fd);
-	return f;
 }
 
 /* --output-time: the --output name through strftime(3), at the start time, in UTC. */
@@ -81,16 +66,18 @@ static int expand_output_time(struct iptrace_opts *o, char *buf, size_t size)
 	return 0;
 }
 
-static bool want_color(const struct iptrace_opts *o, FILE *out)
+static bool want_color(const struct iptrace_opts *o, int fd)
 {
 	const char *term = getenv("TERM");
 
 	if (o->color >= 0)
 		return o->color;
-	return isatty(fileno(out)) && !getenv("NO_COLOR") && term && strcmp(term, "dumb") != 0;
+	return isatty(fd) && !getenv("NO_COLOR") && term && strcmp(term, "dumb") != 0;
 }
 
-static void print_text_summary(const struct iptrace_opts *o, const struct pipeline *pl)
+/* The summary on stderr; @failed: the output failed, so not every packet counted is in it. */
+static void print_text_summary(const struct iptrace_opts *o, const struct pipeline *pl,
+			       bool failed)
 {
 	struct summary s;
 
@@ -105,65 +92,14 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 			     (unsigned long long)s.overruns, s.overruns == 1 ? "" : "s");
 	if (strcmp(o->format, "text") != 0)
 		return;
-	diag_info("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,
+	diag_info("%llu packet%s, %llu record%s, %llu lost%s%s", (unsigned long long)s.packets,
 		  s.packets == 1 ? "" : "s", (unsigned long long)s.records,
 		  s.records == 1 ? "" : "s", (unsigned long long)s.lost,
-		  s.dropped ? " (open packets dropped at --count)" : "");
+		  s.dropped ? " (open packets dropped at --count)" : "",
+		  failed ? "; the output failed: not all of them were written" : "");
 	if (s.limited && s.unmarked)
 		diag_info("--limit left %llu selected packet%s unmarked (not traced)",
 			  (unsigned long long)s.unmarked, s.unmarked == 1 ? "" : "s");
-}
-
-/* --read: kernel TRACE lines through the same grouper and sinks. */
-static int run_read(const struct iptrace_opts *o, struct pipeline *pl)
-{
-	FILE *in = strcmp(o->input, "-") == 0 ? stdin : fopen(o->input, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	uint64_t lineno = 0;
-	int ret = 0;
-
-	if (!in) {
-		diag_error("cannot open '%s': %s", o->input, strerror(errno));
-		return EXIT_FAILURE;
-	}
-	while (!stop_signal && !pipeline_done(pl) && (n = getline(&line, &cap, in)) >= 0) {
-		struct trace_record rec;
-
-		/* Lines carry no usable clock: order alone separates packets, ends flush them. */
-		pipeline_set_clock(pl, ++lineno, 0);
-		if (logline_parse(line, (size_t)n, &rec) < 0)
-			continue;
-		if (pipeline_add(pl, &rec) < 0) {
-			ret = EXIT_FAILURE;
-			break;
-		}
-	}
-	free(line);
-	if (in != stdin)
-		fclose(in);
-	return ret;
-}
-
-/* --replay: recorded netlink bytes through the live callbacks, at their recorded times. */
-static int run_replay(const struct iptrace_opts *o, struct pipeline *pl)
-{
-	struct nlrec *r = nlrec_open(o->input);
-	int ret;
-
-	if (!r) {
-		diag_error("cannot open '%s': %s", o->input,
-			   errno == EINVAL ? "not a recorded netlink file" : strerror(errno));
-		return EXIT_FAILURE;
-	}
-	ret = pipeline_replay(pl, r, &stop_signal);
-	nlrec_close(r);
-	if (ret < 0) {
-		diag_error("'%s' is truncated or corrupt", o->input);
-		return EXIT_FAILURE;
-	}
-	return 0;
 }
 
 struct live {
@@ -500,12 +436,15 @@ static int live_teardown(struct live *lv)
 struct run {
 	struct iptrace_opts	o;
 	sigset_t		waitmask;	/* the signal mask inside ppoll() */
-	FILE			*out;
+	struct output		*output;	/* stdout or --output */
+	FILE			*out;		/* output's stream */
 	struct sink		sink;
 	struct demo		*demo;		/* --demo: the lab */
 	struct ct_lookup	*ct;		/* --nat */
 	struct live		lv;		/* live tracing */
 	struct pipeline		*pl;
+	FILE			*in;		/* --read */
+	struct nlrec		*replay;	/* --replay */
 	char			outname[4096];	/* --output-time's expansion */
 };
 
@@ -534,14 +473,13 @@ static int open_sink(struct run *r)
 		return EXIT_USAGE;
 	}
 	/* The journal sink sends to the journal itself: no file to create. */
-	r->out = strcmp(o->format, "journal") == 0 ? stdout : open_output(o->output);
-	if (!r->out) {
-		diag_error("cannot open '%s': %s", o->output, strerror(errno));
-		return EXIT_FAILURE;
-	}
+	r->output = output_open(strcmp(o->format, "journal") == 0 ? NULL : o->output);
+	if (!r->output)
+		return EXIT_FAILURE;	/* said why */
+	r->out = output_file(r->output);
 	r->sink.ops = sink_lookup(o->format);
 	r->sink.out = r->out;
-	r->sink.opts.color = want_color(o, r->out);
+	r->sink.opts.color = want_color(o, output_fd(r->output));
 	r->sink.opts.time_prefix = o->log_time;
 	/* Live: flushed when the sockets run dry; --replay: at the end. --read keeps per packet. */
 	r->sink.opts.deferred_flush = o->mode == MODE_TRACE || o->mode == MODE_REPLAY;
@@ -648,6 +586,95 @@ static int make_pipeline(struct run *r)
 	return r->sink.ops->begin(&r->sink) < 0 ? EXIT_FAILURE : 0;
 }
 
+/* What --read skipped, said whatever the format (the JSON summary has no room for it). */
+static void say_skipped(const struct logline_stats *st)
+{
+	if (st->too_long)
+		diag_warning("%llu line%s longer than %d bytes skipped: the kernel's are shorter",
+			     (unsigned long long)st->too_long, st->too_long == 1 ? "" : "s",
+			     LOGLINE_MAX);
+	if (st->foreign)
+		diag_warning("%llu TRACE line%s that another program logged (not tagged "
+			     "'kernel:') skipped", (unsigned long long)st->foreign,
+			     st->foreign == 1 ? "" : "s");
+	if (st->bad_time)
+		diag_warning("%llu line%s with an impossible time skipped",
+			     (unsigned long long)st->bad_time, st->bad_time == 1 ? "" : "s");
+	if (st->malformed)
+		diag_warning("%llu TRACE line%s could not be parsed and were skipped",
+			     (unsigned long long)st->malformed, st->malformed == 1 ? "" : "s");
+}
+
+/*
+ * The input of --read or --replay, opened before anything else is made: one that can't
+ * be read is one line on stderr and exit 1, and the output is left alone. 0 or an exit code.
+ */
+static int open_input(struct run *r)
+{
+	const char *name = r->o.input;
+	struct stat sb;
+
+	if (r->o.mode == MODE_REPLAY) {
+		r->replay = nlrec_open(name);
+		if (!r->replay) {
+			diag_error("cannot open '%s': %s", name,
+				   errno == EINVAL ? "not a recorded netlink file" : strerror(errno));
+			return EXIT_FAILURE;
+		}
+		return 0;
+	}
+	r->in = strcmp(name, "-") == 0 ? stdin : fopen(name, "re");
+	if (!r->in) {
+		diag_error("cannot open '%s': %s", name, strerror(errno));
+		return EXIT_FAILURE;
+	}
+	/* fopen() takes a directory: its first read() would fail, after the output was emptied. */
+	if (fstat(fileno(r->in), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		diag_error("cannot read '%s': %s", name, strerror(EISDIR));
+		return EXIT_FAILURE;
+	}
+	return 0;
+}
+
+/* --read: kernel TRACE lines through the same grouper and sinks. */
+static int run_read(struct run *r)
+{
+	struct logline_stats st = { 0 };
+	int ret;
+
+	ret = output_start(r->output);
+	if (ret == 0)
+		ret = pipeline_read(r->pl, r->in, &stop_signal, &st);
+	say_skipped(&st);
+	if (ret == -ENOMEM) {
+		diag_error("out of memory");
+		return EXIT_FAILURE;
+	}
+	if (ret < 0 && output_error(r->output) == 0) {
+		if (r->in == stdin)
+			diag_error("cannot read standard input: %s", strerror(-ret));
+		else
+			diag_error("cannot read '%s': %s", r->o.input, strerror(-ret));
+	}
+	return ret < 0 ? EXIT_FAILURE : 0;
+}
+
+/* --replay: recorded netlink bytes through the live callbacks, at their recorded times. */
+static int run_replay(struct run *r)
+{
+	int ret = output_start(r->output);
+
+	if (ret == 0)
+		ret = pipeline_replay(r->pl, r->replay, &stop_signal);
+	if (ret < 0 && output_error(r->output))
+		return EXIT_FAILURE;	/* said with the output's reason, once, by capture() */
+	if (ret < 0) {
+		diag_error("'%s' is truncated or corrupt", r->o.input);
+		return EXIT_FAILURE;
+	}
+	return 0;
+}
+
 /*
  * The trace modes (live, --demo, --read, --replay): records through the pipeline into the
  * sink, then teardown and the summary, last, whatever ended the run. Returns an exit code.
@@ -660,18 +687,24 @@ static int capture(struct run *r)
 		goto out;
 	if (r->o.mode == MODE_TRACE && (rc = trace_begin(r)) != 0)
 		goto out_teardown;
+	if ((r->o.mode == MODE_READ || r->o.mode == MODE_REPLAY) && (rc = open_input(r)) != 0)
+		goto out_teardown;
 	rc = make_pipeline(r);
 	if (rc)
 		goto out_teardown;
 	switch (r->o.mode) {
 	case MODE_TRACE:
-		rc = run_live(&r->o, r->pl, &r->lv, &r->waitmask);
+		/* Set up: an existing output file is emptied only now. */
+		if (output_start(r->output) < 0)
+			rc = EXIT_FAILURE;
+		else
+			rc = run_live(&r->o, r->pl, &r->lv, &r->waitmask);
 		break;
 	case MODE_READ:
-		rc = run_read(&r->o, r->pl);
+		rc = run_read(r);
 		break;
 	case MODE_REPLAY:
-		rc = run_replay(&r->o, r->pl);
+		rc = run_replay(r);
 		break;
 	default:
 		break;
@@ -683,18 +716,25 @@ out_teardown:
 			rc = ret;
 	}
 	if (r->pl) {
-		if (pipeline_finish(r->pl, r->lv.marker ? marker_name(r->lv.marker) : NULL) < 0 &&
-		    !stop_signal && !rc)
-			rc = EXIT_FAILURE;
-		print_text_summary(&r->o, r->pl);
+		int fin = pipeline_finish(r->pl, r->lv.marker ? marker_name(r->lv.marker) : NULL);
+		/* A failed write is said (once, with its reason) before the summary. */
+		bool failed = output_say_error(r->output);
+
+		/* The sink's own failure (the journal's), or the output's but a closed pipe. */
+		if (failed || (fin < 0 && !output_error(r->output) && !stop_signal))
+			rc = rc ? rc : EXIT_FAILURE;
+		print_text_summary(&r->o, r->pl, failed);
 		pipeline_free(r->pl);
 	}
+	if (r->in && r->in != stdin)
+		fclose(r->in);
+	nlrec_close(r->replay);
 	resolver_free(r->lv.resolver);
 	nftrule_free(r->lv.nftrule);
 	marker_free(r->lv.marker);
 	ct_lookup_close(r->ct);
 	if (r->lv.rec && nlrec_close(r->lv.rec) < 0) {
-		diag_error("cannot write '%s': %s", r->o.record, strerror(errno));
+		diag_error("cannot write to '%s': %s", r->o.record, strerror(errno));
 		rc = rc ? rc : EXIT_FAILURE;
 	}
 out:
@@ -717,8 +757,19 @@ static int run_plain(const struct iptrace_opts *o)
 		}
 		diag_info("%d stale capture(s) cleaned up", ret);
 		return 0;
-	case MODE_LIST:
-		return state_list(stdout) < 0 ? EXIT_FAILURE : 0;
+	case MODE_LIST: {
+		struct output *out = output_open(NULL);
+
+		if (!out)
+			return EXIT_FAILURE;
+		/* A reader that goes away (| head) ends the list: EPIPE, no signal. */
+		signal(SIGPIPE, SIG_IGN);
+		ret = state_list(output_file(out));
+		if (output_say_error(out))
+			ret = -EIO;
+		output_close(out);
+		return ret < 0 ? EXIT_FAILURE : 0;
+	}
 	case MODE_TRACE:
 		/* Checked here, in the traced namespace, before anything is opened. */
 		if (o->sel.iface[0] && o->sel.iface[strlen(o->sel.iface) - 1] != '+' &&
@@ -732,12 +783,26 @@ static int run_plain(const struct iptrace_opts *o)
 	}
 }
 
+/*
+ * A descriptor 0, 1 or 2 the caller closed is held open on /dev/null the wrong way round
+ * (read-only for output): no socket or file of ours can become "standard output", and a
+ * write to it fails with EBADF, which is said.
+ */
+static void hold_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", fd ? O_RDONLY : O_WRONLY) < 0)
+			break;
+}
+
 int main(int argc, char **argv)
 {
 	struct run r = { 0 };
 	char err[256];
 	int rc, ret;
 
+	hold_std_fds();
 	if (options_parse(argc, argv, &r.o, err, sizeof(err)) < 0) {
 		diag_error("%s", err);
 		return EXIT_USAGE;
@@ -763,14 +828,14 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (r.o.mode == MODE_NAT_LOG)
-		rc = natlog_run(&r.o, r.out, &stop_signal, &r.waitmask);
+		rc = natlog_run(&r.o, r.output, &stop_signal, &r.waitmask);
 	else if (r.o.mode == MODE_NAT_TABLE)
-		rc = nattable_run(&r.o, r.out);
+		rc = nattable_run(&r.o, r.output);
 	else
 		rc = capture(&r);
-	if (r.out != stdout)
-		fclose(r.out);
-	else
-		fflush(stdout);
+	/* Every mode: a write that failed is said once, with the system's reason; exit 1. */
+	if (output_say_error(r.output))
+		rc = EXIT_FAILURE;
+	output_close(r.output);
 	return rc;
 }

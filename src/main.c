@@ -513,13 +513,6 @@ static int trace_begin(struct run *r)
 	int rc, ret;
 
 	snprintf(tag, sizeof(tag), "iptrace:%ld", (long)getpid());
-	if (o->record) {
-		lv->rec = nlrec_create(o->record);
-		if (!lv->rec) {
-			diag_error("cannot create '%s': %s", o->record, strerror(errno));
-			return EXIT_FAILURE;
-		}
-	}
 	if (o->nat && !(r->ct = ct_lookup_open())) {
 		diag_error("cannot open a conntrack socket for --nat: %s", strerror(errno));
 		return EXIT_FAILURE;
@@ -528,6 +521,14 @@ static int trace_begin(struct run *r)
 	rc = live_setup(o, lv, tag, desc);
 	if (rc)
 		return rc;
+	/* Not before: a start that fails leaves an existing --record file as it was. */
+	if (o->record) {
+		lv->rec = nlrec_create(o->record);
+		if (!lv->rec) {
+			diag_error("cannot create '%s': %s", o->record, strerror(errno));
+			return EXIT_FAILURE;
+		}
+	}
 	/* After the marker: its own rules are in the tables the resolver first looks at. */
 	lv->resolver = resolver_new(&(struct resolver_cfg){ 0 });
 	if (!lv->resolver) {

@@ -77,52 +77,54 @@ lab_up
 ip netns exec "$R" iptables-legacy -w -t raw -S >/dev/null
 ip netns exec "$R" ip6tables-legacy -w -t raw -S >/dev/null
 snapshot "$R" >"$tmp/before"
-ip netns exec "$R" "$IPTRACE" --backend legacy --port 53 -o /dev/full 2>"$tmp/live.err" &
-pid=$!
-wait_ready "$tmp/live.err"
-udp_send "$C" 10.0.2.7 53 "full"
-for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-kill -INT "$pid" 2>/dev/null
-wait "$pid"
-rc=$?
-pid=
-[ "$rc" = 1 ] || fail "live: exit $rc, want 1: $(cat "$tmp/live.err")"
-said "$tmp/live.err" "$full"
+# full_live NAME ARGS...: iptrace ARGS in R into /dev/full while a datagram crosses R:
+# exit 1 and the failure said once (stderr in $tmp/NAME.err).
+full_live() {
+	local name=$1 rc
+	shift
+	ip netns exec "$R" "$IPTRACE" "$@" -o /dev/full 2>"$tmp/$name.err" &
+	pid=$!
+	wait_ready "$tmp/$name.err"
+	udp_send "$C" 10.0.2.7 53 "$name"
+	for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -INT "$pid" 2>/dev/null
+	wait "$pid"
+	rc=$?
+	pid=
+	[ "$rc" = 1 ] || fail "$name: exit $rc, want 1: $(cat "$tmp/$name.err")"
+	said "$tmp/$name.err" "$full"
+}
+full_live live --backend legacy --port 53
 snapshot "$R" >"$tmp/after"
 diff <(strip_counters <"$tmp/before") <(strip_counters <"$tmp/after") || fail "live: state changed"
 # Conntrack runs in a namespace only once a rule needs it.
 ip netns exec "$R" iptables-legacy -w -A FORWARD -m conntrack --ctstate NEW -j ACCEPT
-ip netns exec "$R" "$IPTRACE" --nat-log --all -o /dev/full 2>"$tmp/nat.err" &
-pid=$!
-wait_ready "$tmp/nat.err"
-udp_send "$C" 10.0.2.7 53 "nat-full"
-for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-kill -INT "$pid" 2>/dev/null
-wait "$pid"
-rc=$?
-pid=
-[ "$rc" = 1 ] || fail "live --nat-log: exit $rc, want 1: $(cat "$tmp/nat.err")"
-said "$tmp/nat.err" "$full"
+full_live nat-log --nat-log --all
 pass "live tracing and the live NAT log into /dev/full: said once, exit 1, rules removed"
 
 # An existing output file: left as it was when the start fails (as non-root; as root when
 # the marker can't be installed), emptied once a run starts.
 echo "keep me" >"$tmp/old"
-chown nobody "$tmp/old"
+echo "keep me" >"$tmp/oldrec"
+chown nobody "$tmp/old" "$tmp/oldrec"
 chmod 777 "$tmp"
 setpriv --reuid=nobody --regid=nogroup --clear-groups \
-	"$IPTRACE" --port 53 -o "$tmp/old" 2>"$tmp/err" && fail "non-root: traced"
+	"$IPTRACE" --port 53 -o "$tmp/old" --record "$tmp/oldrec" 2>"$tmp/err" && fail "non-root: traced"
 [ "$(cat "$tmp/old")" = "keep me" ] || fail "a failed start as non-root emptied the file"
+[ "$(cat "$tmp/oldrec")" = "keep me" ] || fail "a failed start as non-root emptied --record's file"
 chmod 755 "$tmp"
 echo "keep me" >"$tmp/mine"
 N="$NS_PREFIX-f"
 ns_add "$N"
 ip netns exec "$N" nft add table inet keep
 ip netns exec "$N" nft add chain inet keep c '{ type filter hook input priority 0; }'
+echo "keep me" >"$tmp/minerec"
 ip netns exec "$N" bash -c 'nft add table inet "iptrace_$$" && exec "$0" --backend nft \
-	--port 53 -o "$1"' "$IPTRACE" "$tmp/mine" 2>"$tmp/err" && fail "the marker went in"
+	--port 53 -o "$1" --record "$2"' "$IPTRACE" "$tmp/mine" "$tmp/minerec" 2>"$tmp/err" &&
+	fail "the marker went in"
 grep -q 'cannot install the trace rules' "$tmp/err" || fail "$(cat "$tmp/err")"
 [ "$(cat "$tmp/mine")" = "keep me" ] || fail "a failed start as root emptied the file"
+[ "$(cat "$tmp/minerec")" = "keep me" ] || fail "a failed start as root emptied --record's file"
 "$IPTRACE" --read "$tmp/no-such-file" -o "$tmp/mine" 2>/dev/null && fail "read a missing file"
 [ "$(cat "$tmp/mine")" = "keep me" ] || fail "a missing --read input emptied the file"
 head -c 100000 /dev/zero | tr '\0' x >"$tmp/mine"

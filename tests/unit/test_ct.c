@@ -22,6 +22,7 @@
 #include "iptrace/natlog.h"
 #include "iptrace/nattable.h"
 #include "iptrace/nlrec.h"
+#include "test_util.h"
 
 /* tests/data/ct-events.nlrec: see tests/data/record-ct-events.sh for the flows. */
 #define EVENTS TEST_DATA_DIR "/ct-events.nlrec"
@@ -326,8 +327,6 @@ static char *run_natlog(const struct iptrace_opts *o)
 	static const volatile sig_atomic_t stop;
 	char dir[] = "/tmp/test_ct.XXXXXX", path[64], *out;
 	struct output *output;
-	FILE *f;
-	long n;
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/out", dir);
@@ -335,16 +334,7 @@ static char *run_natlog(const struct iptrace_opts *o)
 	assert_non_null(output);
 	assert_int_equal(natlog_run(o, output, &stop, NULL), 0);
 	output_close(output);
-	f = fopen(path, "re");
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	out = malloc((size_t)n + 1);
-	assert_non_null(out);
-	assert_int_equal(fread(out, 1, (size_t)n, f), (size_t)n);
-	out[n] = '\0';
-	fclose(f);
+	out = slurp_path(path);
 	unlink(path);
 	rmdir(dir);
 	return out;

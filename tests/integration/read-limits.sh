@@ -9,7 +9,7 @@ source "$TESTS_LIB"
 need_cmd jq setpriv
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
-trap 'rm -rf "$tmp"' EXIT
+trap 'lab_cleanup; rm -rf "$tmp"' EXIT
 
 TAIL='raw:PREROUTING:policy:1 IN=eth0 OUT= SRC=10.0.1.2 DST=10.0.2.7 LEN=60 TOS=0x00 PREC=0x00 TTL=64 PROTO=UDP SPT=1000 DPT=53 LEN=40 '
 # line ID PREFIX: a kernel TRACE line of a packet with IP ID ID, after PREFIX.

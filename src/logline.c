@@ -2,6 +2,7 @@
 /* logline.c: the kernel's syslog TRACE line — parse it (--read) and print it (--format log) */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <arpa/inet.h>
@@ -11,6 +12,7 @@
 
 #include "iptrace/logline.h"
 #include "iptrace/pkt.h"
+#include "iptrace/sink.h"
 
 /*
  * Printing follows net/netfilter/nf_log_syslog.c (nf_log_ip_packet / nf_log_ip6_packet)
@@ -19,8 +21,11 @@
  * space, the kernel's own quirks included ("TRUNCATED" and "OPT (TRUNCATED)" without one).
  */
 
-/* A line can't be longer than the kernel's nf_log buffer (1024 bytes). */
-#define LINE_MAX_LEN	1024
+/*
+ * The kernel's nf_log buffer is 1024 bytes; the names in it may grow fourfold when escaped
+ * (sink_text_escape(): four interface names and two table/chain names, 488 bytes more).
+ */
+#define LINE_MAX_LEN	2048
 
 struct lbuf {
 	char	b[LINE_MAX_LEN];
@@ -459,15 +464,20 @@ int logline_format(FILE *f, const struct trace_record *rec)
 	uint8_t synth[PKT_REBUILD_MAX];
 	struct view v = { 0 };
 	int family;
+	/* The kernel prints names raw; here they are escaped as dmesg shows its lines. */
+	char t[SINK_TEXT_NAME_MAX(TRACE_NAME_MAX)], c[SINK_TEXT_NAME_MAX(TRACE_NAME_MAX)];
+	char in[SINK_TEXT_NAME_MAX(IF_NAMESIZE)], out[SINK_TEXT_NAME_MAX(IF_NAMESIZE)];
 
-	add(&m, "TRACE: %s:%s:%s:%lu ", rec->table, rec->chain, trace_kind_name(rec->kind),
+	add(&m, "TRACE: %s:%s:%s:%lu ", sink_text_name(rec->table, t, sizeof(t)),
+	    sink_text_name(rec->chain, c, sizeof(c)), trace_kind_name(rec->kind),
 	    rec->backend == TRACE_BACKEND_NFT ? (unsigned long)rec->handle :
 	    (unsigned long)rec->rulenum);
-	add(&m, "IN=%s OUT=%s ", rec->in, rec->out);
+	add(&m, "IN=%s OUT=%s ", sink_text_name(rec->in, in, sizeof(in)),
+	    sink_text_name(rec->out, out, sizeof(out)));
 	if (rec->physin[0])
-		add(&m, "PHYSIN=%s ", rec->physin);
+		add(&m, "PHYSIN=%s ", sink_text_name(rec->physin, in, sizeof(in)));
 	if (rec->physout[0])
-		add(&m, "PHYSOUT=%s ", rec->physout);
+		add(&m, "PHYSOUT=%s ", sink_text_name(rec->physout, out, sizeof(out)));
 	if (rec->in[0] || rec->ifindex_in) {
 		add(&m, "MAC=");
 		for (unsigned i = 0; i < rec->hw_len && i < TRACE_HW_MAX; i++)
@@ -537,19 +547,43 @@ static int64_t days_from_civil(int64_t y, unsigned mo, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
-static uint64_t to_ns(int64_t y, unsigned mo, unsigned d, int h, int mi, int s)
+static bool leap(int64_t y)
 {
-	int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
-
-	return t > 0 ? (uint64_t)t * 1000000000ull : 0;
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-/* ".frac" at @s[*i] (up to ns; more digits are read and dropped): ns, *@i past it. */
-static uint64_t frac_ns(const char *s, size_t len, size_t *i)
+/*
+ * Seconds since the epoch of a UTC date and time, or -1 when there is no such time (Feb 31,
+ * 24:00, 99:99:99; a leap second :60 is one) or it can't be a kernel line's: before 1970,
+ * or past what a uint64_t of nanoseconds holds (2554). Never wrapped into another date.
+ */
+static int64_t civil_sec(int64_t y, int mo, int d, int h, int mi, int s)
+{
+	static const uint8_t mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int64_t t;
+
+	if (y < 1970 || y > 2554 || mo < 1 || mo > 12 || d < 1 ||
+	    d > mdays[mo - 1] + (mo == 2 && leap(y)) || h > 23 || mi > 59 || s > 60)
+		return -1;
+	t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + s;
+	return t;
+}
+
+/* @sec (+ @frac ns) as ns since the epoch; -ERANGE where that is before 1970 or past 2554. */
+static int to_ns(int64_t sec, uint64_t frac, uint64_t *ns)
+{
+	if (sec < 0 || (uint64_t)sec >= UINT64_MAX / 1000000000ull)
+		return -ERANGE;
+	*ns = (uint64_t)sec * 1000000000ull + frac;
+	return 0;
+}
+
+/* ".ddd" or ",ddd" (dmesg --time-format iso) at @s[*i]: the fraction in ns. */
+static uint64_t fraction(const char *s, size_t len, size_t *i)
 {
 	uint64_t frac = 0, scale = 1000000000ull;
 
-	if (*i >= len || s[*i] != '.')
+	if (*i >= len || (s[*i] != '.' && s[*i] != ','))
 		return 0;
 	for ((*i)++; *i < len && digits(s + *i, 1); (*i)++) {
 		if (scale > 1) {
@@ -560,79 +594,87 @@ static uint64_t frac_ns(const char *s, size_t len, size_t *i)
 	return frac;
 }
 
-/* "Mon DD HH:MM:SS" at @s (DD may be space-padded): its month (1-12), or -1. */
-static int syslog_stamp(const char *s, size_t len)
-{
-	int mo = -1;
-
-	if (len < 15 || s[3] != ' ' || s[6] != ' ' || s[9] != ':' || s[12] != ':' ||
-	    !(s[4] == ' ' || digits(s + 4, 1)) || !digits(s + 5, 1) || !digits(s + 7, 2) ||
-	    !digits(s + 10, 2) || !digits(s + 13, 2))
-		return -1;
-	for (int i = 0; i < 12; i++)
-		if (memcmp(s, months[i], 3) == 0)
-			mo = i + 1;
-	return mo;
-}
-
 /*
- * The time at the head of the line: "Mon DD HH:MM:SS[.frac]" (syslog, journalctl -o short
- * and short-precise; the year is the current one, or the last one when that would put the
- * line more than a day in the future), "[Www Mon DD HH:MM:SS YYYY]" (dmesg -T, local time
- * taken as UTC as dmesg gives no offset) or RFC 3339
- * "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|+HHMM)" (rsyslog, journalctl -o short-iso). 0 when
- * none: dmesg's "[seconds since boot]" has no wall clock to offer (line_uptime() reads it).
+ * The time at the head of the line: "Mon DD HH:MM:SS[.frac]" (syslog, journalctl; the year
+ * is the current one, or the last one when that would put the line more than a day in the
+ * future or the day is not in it) or RFC 3339 "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|+HHMM)"
+ * (rsyslog, journalctl -o short-iso, dmesg --time-format iso). *@used gets the bytes it
+ * spans, 0 when there is none: dmesg's "[seconds since boot]" has no wall clock to offer.
+ * Returns 0, or -ERANGE for a time that can't be (civil_sec()).
  */
-static uint64_t line_time(const char *s, size_t len)
+static int line_time(const char *s, size_t len, uint64_t *ts, size_t *used)
 {
-	int mo = syslog_stamp(s, len);
-
-	if (mo > 0) {
+	*ts = 0;
+	*used = 0;
+	if (len >= 15 && s[3] == ' ' && s[6] == ' ' && s[9] == ':' && s[12] == ':' &&
+	    (s[4] == ' ' || digits(s + 4, 1)) && digits(s + 5, 1) && digits(s + 7, 2) &&
+	    digits(s + 10, 2) && digits(s + 13, 2)) {
 		time_t now = time(NULL);
 		struct tm tm;
-		int day = s[4] == ' ' ? num(s + 5, 1) : num(s + 4, 2);
-		uint64_t t, now_ns = (uint64_t)now * 1000000000ull;
+		int mo = -1, day = s[4] == ' ' ? num(s + 5, 1) : num(s + 4, 2);
+		int64_t t, y;
 		size_t i = 15;
+		uint64_t frac;
 
-		if (!gmtime_r(&now, &tm))
-			return 0;
-		t = to_ns(tm.tm_year + 1900, (unsigned)mo, (unsigned)day, num(s + 7, 2),
-			  num(s + 10, 2), num(s + 13, 2));
-		if (t > now_ns + 86400ull * 1000000000ull)
-			t = to_ns(tm.tm_year + 1899, (unsigned)mo, (unsigned)day, num(s + 7, 2),
-				  num(s + 10, 2), num(s + 13, 2));
-		return t ? t + frac_ns(s, len, &i) : 0;
+		for (int k = 0; k < 12; k++)
+			if (memcmp(s, months[k], 3) == 0)
+				mo = k + 1;
+		if (mo < 0 || !gmtime_r(&now, &tm))
+			return 0;	/* not a syslog time after all */
+		frac = fraction(s, len, &i);
+		y = tm.tm_year + 1900;
+		t = civil_sec(y, mo, day, num(s + 7, 2), num(s + 10, 2), num(s + 13, 2));
+		if (t < 0 || t > (int64_t)now + 86400)
+			t = civil_sec(y - 1, mo, day, num(s + 7, 2), num(s + 10, 2), num(s + 13, 2));
+		*used = i;
+		return t < 0 ? -ERANGE : to_ns(t, frac, ts);
 	}
-	/* dmesg -T: "[Mon Mar 30 19:33:27 2026] " */
-	if (len >= 26 && s[0] == '[' && s[4] == ' ' && (mo = syslog_stamp(s + 5, len - 5)) > 0 &&
-	    s[20] == ' ' && digits(s + 21, 4) && s[25] == ']') {
-		const char *d = s + 5;
-		int day = d[4] == ' ' ? num(d + 5, 1) : num(d + 4, 2);
+	/* dmesg -T: "[Mon Mar 30 19:33:27 2026] ", local time taken as UTC (no offset given). */
+	if (len >= 26 && s[0] == '[' && s[4] == ' ' && s[8] == ' ' && s[11] == ' ' &&
+	    s[14] == ':' && s[17] == ':' && s[20] == ' ' && s[25] == ']' &&
+	    (s[9] == ' ' || digits(s + 9, 1)) && digits(s + 10, 1) && digits(s + 12, 2) &&
+	    digits(s + 15, 2) && digits(s + 18, 2) && digits(s + 21, 4)) {
+		int mo = -1, day = s[9] == ' ' ? num(s + 10, 1) : num(s + 9, 2);
+		int64_t t;
 
-		return to_ns(num(s + 21, 4), (unsigned)mo, (unsigned)day, num(d + 7, 2),
-			     num(d + 10, 2), num(d + 13, 2));
+		for (int k = 0; k < 12; k++)
+			if (memcmp(s + 5, months[k], 3) == 0)
+				mo = k + 1;
+		if (mo < 0)
+			return 0;
+		t = civil_sec(num(s + 21, 4), mo, day, num(s + 12, 2), num(s + 15, 2),
+			      num(s + 18, 2));
+		*used = 26;
+		return t < 0 ? -ERANGE : to_ns(t, 0, ts);
 	}
 	if (len >= 20 && digits(s, 4) && s[4] == '-' && digits(s + 5, 2) && s[7] == '-' &&
 	    digits(s + 8, 2) && s[10] == 'T' && digits(s + 11, 2) && s[13] == ':' &&
 	    digits(s + 14, 2) && s[16] == ':' && digits(s + 17, 2)) {
 		size_t i = 19;
-		uint64_t frac = frac_ns(s, len, &i), t;
-		int64_t off = 0;
+		uint64_t frac = fraction(s, len, &i);
+		int oh = 0, om = 0;
+		int64_t t;
 
 		if (i + 6 <= len && (s[i] == '+' || s[i] == '-') && digits(s + i + 1, 2) &&
-		    s[i + 3] == ':' && digits(s + i + 4, 2))
-			off = num(s + i + 1, 2) * 3600 + num(s + i + 4, 2) * 60;
-		else if (i + 5 <= len && (s[i] == '+' || s[i] == '-') && digits(s + i + 1, 4))
-			off = num(s + i + 1, 2) * 3600 + num(s + i + 3, 2) * 60;
-		else if (!(i < len && s[i] == 'Z'))
-			return 0;
-		if (i < len && s[i] == '-')
-			off = -off;
-		t = to_ns(num(s, 4), (unsigned)num(s + 5, 2), (unsigned)num(s + 8, 2),
-			  num(s + 11, 2), num(s + 14, 2), num(s + 17, 2));
-		if (!t)
-			return 0;
-		return t - (uint64_t)(off * 1000000000ll) + frac;
+		    s[i + 3] == ':' && digits(s + i + 4, 2)) {
+			oh = num(s + i + 1, 2);
+			om = num(s + i + 4, 2);
+			*used = i + 6;
+		} else if (i + 5 <= len && (s[i] == '+' || s[i] == '-') && digits(s + i + 1, 4)) {
+			oh = num(s + i + 1, 2);
+			om = num(s + i + 3, 2);
+			*used = i + 5;
+		} else if (i < len && s[i] == 'Z') {
+			*used = i + 1;
+		} else {
+			return 0;	/* no zone: no time to go by */
+		}
+		t = civil_sec(num(s, 4), num(s + 5, 2), num(s + 8, 2), num(s + 11, 2),
+			      num(s + 14, 2), num(s + 17, 2));
+		if (t < 0 || oh > 23 || om > 59)
+			return -ERANGE;
+		t -= (s[i] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+		return to_ns(t, frac, ts);
 	}
 	return 0;
 }
@@ -654,13 +696,85 @@ static uint64_t line_uptime(const char *s, size_t len)
 		if (i == d || i >= len || s[i] != '.')
 			continue;
 		d = i + 1;
-		frac = frac_ns(s, len, &i);
+		frac = fraction(s, len, &i);
 		if (i > d && i < len && s[i] == ']')
 			return sec * 1000000000ull + frac;
 		if (b + 1 >= s + len)
 			break;
 	}
 	return 0;
+}
+
+/*
+ * Is the text before "TRACE: " (@s, @len bytes, its time taken off) the kernel's? In a
+ * syslog file or journalctl's output another program can log "TRACE: " too (logger): only
+ * a line tagged "kernel:" counts there. Untagged lines (dmesg, /dev/kmsg, journalctl -o
+ * cat, a time alone) have nothing but the kernel's "[seconds]" before the text; dmesg -x
+ * puts its "kern  :warn  :" columns first.
+ */
+static bool kernel_line(const char *s, size_t len)
+{
+	const char *e = s + len, *o;
+
+	while (e > s && e[-1] == ' ')
+		e--;
+	/* The kernel's own "[seconds]" (or dmesg -T's "[date]") right before the text. */
+	if (e > s && e[-1] == ']' && (o = memrchr(s, '[', (size_t)(e - s)))) {
+		e = o;
+		while (e > s && e[-1] == ' ')
+			e--;
+	}
+	while (s < e && *s == ' ')
+		s++;
+	if (s == e)
+		return true;
+	if (e - s >= 7 && memcmp(e - 7, "kernel:", 7) == 0 && (e - 7 == s || e[-8] == ' '))
+		return true;
+	if (e - s >= 5 && memcmp(s, "kern", 4) == 0 && s[4] == ' ') {
+		for (s += 4; s < e && *s == ' '; s++)
+			;
+		return s < e && *s == ':';
+	}
+	return false;
+}
+
+static int hexdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * dmesg shows a byte the kernel escapes (a control byte, DEL, past ASCII) as "\xhh", and
+ * so does --format log: such an escape in a line stands for that byte, taken back here, so
+ * a name reads as the bytes it has (and a 15-byte interface name still fits IF_NAMESIZE).
+ * Other "\x" text stays as it is. Returns the length written to @out (at most @len).
+ */
+static size_t unescape(const char *in, size_t len, char *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		int hi, lo;
+
+		if (in[i] == '\\' && i + 3 < len && in[i + 1] == 'x' &&
+		    (hi = hexdigit(in[i + 2])) >= 0 && (lo = hexdigit(in[i + 3])) >= 0) {
+			unsigned c = (unsigned)(hi << 4 | lo);
+
+			if ((c >= 0x01 && c < 0x20) || c >= 0x7f) {
+				out[n++] = (char)c;
+				i += 3;
+				continue;
+			}
+		}
+		out[n++] = in[i];
+	}
+	return n;
 }
 
 struct tok {
@@ -907,26 +1021,40 @@ static int field(const struct tok *t, enum part part, struct trace_record *rec)
 	return 0;
 }
 
-int logline_parse(const char *line, size_t len, struct trace_record *rec)
+int logline_parse(const char *text, size_t len, struct trace_record *rec)
 {
-	const char *p, *end = line + len;
+	char line[LOGLINE_MAX];
+	const char *p, *end;
 	enum part part = PART_IP;
 	bool seen_in = false, seen_out = false, after_frag = false;
 	int depth = 0, n;
+	uint64_t ts;
+	size_t used;
 
-	while (end > line && (end[-1] == '\n' || end[-1] == '\r'))
-		end--;
-	len = (size_t)(end - line);
+	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	if (!memmem(text, len, "TRACE: ", 7))
+		return -ENOMSG;
+	if (len > LOGLINE_MAX)
+		return -EINVAL;	/* longer than the kernel's lines can be */
+	len = unescape(text, len, line);
+	end = line + len;
+	/* Escapes hold hex digits only: the same "TRACE: ", moved. */
 	p = memmem(line, len, "TRACE: ", 7);
 	if (!p)
 		return -ENOMSG;
+	n = line_time(line, (size_t)(p - line), &ts, &used);
+	if (!kernel_line(line + used, (size_t)(p - line) - used))
+		return -EPROTO;
+	if (n < 0)
+		return n;
 	memset(rec, 0, sizeof(*rec));
 	rec->backend = TRACE_BACKEND_LEGACY;
 	n = trace_prefix_parse(p, (size_t)(end - p), rec);
 	if (n < 0)
 		return n;
 	rec->hook = (int8_t)trace_hook_of(rec->chain);
-	rec->ts_ns = line_time(line, (size_t)(p - line));
+	rec->ts_ns = ts;
 	rec->uptime_ns = line_uptime(line, (size_t)(p - line));
 	p += n;
 
@@ -991,4 +1119,59 @@ int logline_parse(const char *line, size_t len, struct trace_record *rec)
 		rec->nfproto = NFPROTO_IPV4;
 	}
 	return 0;
+}
+
+/* ---- reading ---- */
+
+struct logline_reader {
+	FILE	*in;
+	char	line[LOGLINE_MAX + 1];
+};
+
+struct logline_reader *logline_reader_new(FILE *in)
+{
+	struct logline_reader *r = malloc(sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->in = in;
+	return r;
+}
+
+void logline_reader_free(struct logline_reader *r)
+{
+	free(r);
+}
+
+int logline_next(struct logline_reader *r, const char **line, size_t *len,
+		 struct logline_stats *st)
+{
+	for (;;) {
+		size_t n = 0;
+		bool over = false, any = false;
+		int c;
+
+		/* Byte by byte from stdio's buffer: what a pipe has is taken as it comes. */
+		while ((c = getc_unlocked(r->in)) != EOF) {
+			any = true;
+			if (c == '\n')
+				break;
+			if (n < LOGLINE_MAX)
+				r->line[n++] = (char)c;
+			else
+				over = true;	/* read on to the end of the line, keep nothing */
+		}
+		if (c == EOF && ferror(r->in))
+			return errno ? -errno : -EIO;
+		if (!any)
+			return 0;
+		if (over) {
+			st->too_long++;
+			continue;
+		}
+		r->line[n] = '\0';
+		*line = r->line;
+		*len = n;
+		return 1;
+	}
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <linux/capability.h>
 #include <libmnl/libmnl.h>
@@ -31,6 +32,7 @@
 #include "iptrace/nlrec.h"
 #include "iptrace/notify.h"
 #include "iptrace/options.h"
+#include "iptrace/output.h"
 #include "iptrace/pipeline.h"
 #include "iptrace/privs.h"
 #include "iptrace/resolver.h"
@@ -51,59 +53,6 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-/* An output file being opened: a FIFO without a reader is waited for (loop_retry()). */
-struct output_open {
-	const char	*path;
-	int		fd;
-};
-
-/* O_NONBLOCK: a FIFO nobody reads yet gives ENXIO at once instead of blocking in open(). */
-static int try_output(void *ctx)
-{
-	struct output_open *oo = ctx;
-
-	oo->fd = open(oo->path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC |
-		      O_NONBLOCK, 0640);
-	if (oo->fd >= 0)
-		return 0;
-	return errno == ENXIO ? -EAGAIN : -errno;
-}
-
-static void say_fifo(void *ctx)
-{
-	diag_info("waiting for a reader of FIFO '%s'", ((struct output_open *)ctx)->path);
-}
-
-/*
- * Output files: 0640, never through a symlink. A FIFO is waited for until it has a reader,
- * as long as it takes, but a signal ends the wait (-EINTR). Returns 0 with *@f, or -errno.
- */
-static int open_output(const char *path, const sigset_t *waitmask, FILE **f)
-{
-	struct output_open oo = { .path = path, .fd = -1 };
-	struct loop_retry r = {
-		.attempt = try_output, .slow = say_fifo, .ctx = &oo, .limit_s = -1,
-		.stop = &stop_signal, .waitmask = waitmask,
-	};
-	int ret, fl;
-
-	if (!path || strcmp(path, "-") == 0) {
-		*f = stdout;
-		return 0;
-	}
-	ret = loop_retry(&r);
-	if (ret < 0)
-		return ret;
-	/* Writes block again: a slow reader slows the output down, it doesn't lose it. */
-	fl = fcntl(oo.fd, F_GETFL);
-	if (fl < 0 || fcntl(oo.fd, F_SETFL, fl & ~O_NONBLOCK) < 0 || !(*f = fdopen(oo.fd, "w"))) {
-		ret = -errno;
-		close(oo.fd);
-		return ret;
-	}
-	return 0;
-}
-
 /* --output-time: the --output name through strftime(3), at the start time, in UTC. */
 static int expand_output_time(struct iptrace_opts *o, char *buf, size_t size)
 {
@@ -122,16 +71,17 @@ static int expand_output_time(struct iptrace_opts *o, char *buf, size_t size)
 	return 0;
 }
 
-static bool want_color(const struct iptrace_opts *o, FILE *out)
+static bool want_color(const struct iptrace_opts *o, int fd)
 {
 	const char *term = getenv("TERM");
 
 	if (o->color >= 0)
 		return o->color;
-	return isatty(fileno(out)) && !getenv("NO_COLOR") && term && strcmp(term, "dumb") != 0;
+	return isatty(fd) && !getenv("NO_COLOR") && term && strcmp(term, "dumb") != 0;
 }
 
-static void print_text_summary(const struct iptrace_opts *o, const struct pipeline *pl)
+static void print_text_summary(const struct iptrace_opts *o, const struct pipeline *pl,
+			       bool failed)
 {
 	struct summary s;
 
@@ -146,96 +96,14 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 			     (unsigned long long)s.overruns, s.overruns == 1 ? "" : "s");
 	if (strcmp(o->format, "text") != 0)
 		return;
-	diag_info("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,
+	diag_info("%llu packet%s, %llu record%s, %llu lost%s%s", (unsigned long long)s.packets,
 		  s.packets == 1 ? "" : "s", (unsigned long long)s.records,
 		  s.records == 1 ? "" : "s", (unsigned long long)s.lost,
-		  s.dropped ? " (open packets dropped at --count)" : "");
+		  s.dropped ? " (open packets dropped at --count)" : "",
+		  failed ? "; the output failed: not all of them were written" : "");
 	if (s.limited && s.unmarked)
 		diag_info("--limit left %llu selected packet%s unmarked (not traced)",
 			  (unsigned long long)s.unmarked, s.unmarked == 1 ? "" : "s");
-}
-
-/* --read: kernel TRACE lines through the same grouper and sinks. */
-/*
- * --read's clock, chosen by the first TRACE line: the kernel's seconds since boot when it
- * shows them (µs, and never stepped), else its calendar time (syslog's has whole seconds:
- * the window grows by one), else line order alone (one tick a line, a window no line
- * order closes: packets end by identity, order, place and the end of the input).
- */
-enum read_clock { CLOCK_NONE, CLOCK_UPTIME, CLOCK_WALL, CLOCK_LINES };
-
-static enum read_clock read_clock_of(const struct trace_record *rec, uint64_t window_ns,
-				     struct pipeline *pl)
-{
-	if (rec->uptime_ns) {
-		pipeline_set_window(pl, window_ns);
-		return CLOCK_UPTIME;
-	}
-	if (rec->ts_ns) {
-		pipeline_set_window(pl, window_ns + 1000000000ull);
-		return CLOCK_WALL;
-	}
-	return CLOCK_LINES;
-}
-
-static int run_read(const struct iptrace_opts *o, struct pipeline *pl)
-{
-	FILE *in = strcmp(o->input, "-") == 0 ? stdin : fopen(o->input, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	uint64_t lineno = 0, clock = 0;
-	enum read_clock kind = CLOCK_NONE;
-	int ret = 0;
-
-	if (!in) {
-		diag_error("cannot open '%s': %s", o->input, strerror(errno));
-		return EXIT_FAILURE;
-	}
-	while (!stop_signal && !pipeline_done(pl) && (n = getline(&line, &cap, in)) >= 0) {
-		struct trace_record rec;
-		uint64_t t;
-
-		lineno++;
-		if (logline_parse(line, (size_t)n, &rec) < 0)
-			continue;
-		if (kind == CLOCK_NONE)
-			kind = read_clock_of(&rec, (uint64_t)o->window_ms * 1000000ull, pl);
-		/* A line without the clock's time, or one that steps back, keeps the clock. */
-		t = kind == CLOCK_UPTIME ? rec.uptime_ns : kind == CLOCK_WALL ? rec.ts_ns : lineno;
-		if (t > clock)
-			clock = t;
-		pipeline_set_clock(pl, clock, 0);
-		pipeline_tick(pl);
-		if (pipeline_add(pl, &rec) < 0) {
-			ret = EXIT_FAILURE;
-			break;
-		}
-	}
-	free(line);
-	if (in != stdin)
-		fclose(in);
-	return ret;
-}
-
-/* --replay: recorded netlink bytes through the live callbacks, at their recorded times. */
-static int run_replay(const struct iptrace_opts *o, struct pipeline *pl)
-{
-	struct nlrec *r = nlrec_open(o->input);
-	int ret;
-
-	if (!r) {
-		diag_error("cannot open '%s': %s", o->input,
-			   errno == EINVAL ? "not a recorded netlink file" : strerror(errno));
-		return EXIT_FAILURE;
-	}
-	ret = pipeline_replay(pl, r, &stop_signal);
-	nlrec_close(r);
-	if (ret < 0) {
-		diag_error("'%s' is truncated or corrupt", o->input);
-		return EXIT_FAILURE;
-	}
-	return 0;
 }
 
 struct live {
@@ -630,15 +498,18 @@ static int live_teardown(struct live *lv)
 struct run {
 	struct iptrace_opts	o;
 	sigset_t		waitmask;	/* the signal mask inside ppoll() */
-	FILE			*out;
+	struct output		*output;	/* stdout or --output */
+	FILE			*out;		/* output's stream */
 	struct sink		sink;
 	struct demo		*demo;		/* --demo: the lab */
 	struct ct_lookup	*ct;		/* --nat */
 	struct live		lv;		/* live tracing */
 	struct pipeline		*pl;
 	struct xtlock		*lock;		/* iptables' lock, for the legacy rules */
-	FILE			*pcap_out;	/* --pcap */
+	struct output		*pcap_output;	/* --pcap */
 	struct sink		pcap;
+	FILE			*in;		/* --read */
+	struct nlrec		*replay;	/* --replay */
 	char			outname[4096];	/* --output-time's expansion */
 };
 
@@ -661,36 +532,29 @@ static void catch_signals(sigset_t *waitmask)
 static int open_sink(struct run *r)
 {
 	struct iptrace_opts *o = &r->o;
-	int ret;
 
 	if (o->output_time && expand_output_time(o, r->outname, sizeof(r->outname)) < 0) {
 		diag_error("cannot expand --output '%s' with the time", o->output);
 		return EXIT_USAGE;
 	}
 	/* The journal sink sends to the journal itself: no file to create. */
-	ret = strcmp(o->format, "journal") == 0 ? (r->out = stdout, 0) :
-	      open_output(o->output, &r->waitmask, &r->out);
-	if (ret == -EINTR)
-		return SETUP_STOPPED;
-	if (ret < 0) {
-		diag_error("cannot open '%s': %s", o->output, strerror(-ret));
-		return EXIT_FAILURE;
-	}
+	r->output = output_open(strcmp(o->format, "journal") == 0 ? NULL : o->output,
+				&stop_signal, &r->waitmask);
+	if (!r->output)
+		return errno == EINTR ? SETUP_STOPPED : EXIT_FAILURE;	/* else said why */
+	r->out = output_file(r->output);
 	r->sink.ops = sink_lookup(o->format);
 	r->sink.out = r->out;
-	r->sink.opts.color = want_color(o, r->out);
+	r->sink.opts.color = want_color(o, output_fd(r->output));
 	r->sink.opts.time_prefix = o->log_time;
 	/* Live: flushed when the sockets run dry; --replay: at the end. --read keeps per packet. */
 	r->sink.opts.deferred_flush = o->mode == MODE_TRACE || o->mode == MODE_REPLAY;
 	if (o->pcap) {
-		ret = open_output(o->pcap, &r->waitmask, &r->pcap_out);
-		if (ret == -EINTR)
-			return SETUP_STOPPED;
-		if (ret < 0) {
-			diag_error("cannot open '%s': %s", o->pcap, strerror(-ret));
-			return EXIT_FAILURE;
-		}
-		r->pcap = (struct sink){ .ops = &sink_pcap_ops, .out = r->pcap_out };
+		r->pcap_output = output_open(o->pcap, &stop_signal, &r->waitmask);
+		if (!r->pcap_output)
+			return errno == EINTR ? SETUP_STOPPED : EXIT_FAILURE;
+		r->pcap = (struct sink){ .ops = &sink_pcap_ops,
+					 .out = output_file(r->pcap_output) };
 	}
 	return 0;
 }
@@ -725,13 +589,6 @@ static int trace_begin(struct run *r)
 	int rc, ret;
 
 	snprintf(tag, sizeof(tag), "iptrace:%ld", (long)getpid());
-	if (o->record) {
-		lv->rec = nlrec_create(o->record);
-		if (!lv->rec) {
-			diag_error("cannot create '%s': %s", o->record, strerror(errno));
-			return EXIT_FAILURE;
-		}
-	}
 	/* For --nat, and for the source NAT of nat POSTROUTING, which only conntrack shows. */
 	r->ct = ct_lookup_open();
 	if (!r->ct && o->nat) {
@@ -745,6 +602,14 @@ static int trace_begin(struct run *r)
 	rc = live_setup(o, lv, r->lock, tag, desc);
 	if (rc)
 		return rc;
+	/* Not before: a start that fails leaves an existing --record file as it was. */
+	if (o->record) {
+		lv->rec = nlrec_create(o->record);
+		if (!lv->rec) {
+			diag_error("cannot create '%s': %s", o->record, strerror(errno));
+			return EXIT_FAILURE;
+		}
+	}
 	/*
 	 * After the marker (its own rules are in the tables the reader first reads), before
 	 * capabilities go (the reader keeps what GET_ENTRIES needs).
@@ -844,12 +709,102 @@ static int make_pipeline(struct run *r)
 	if (r->sink.ops->begin(&r->sink) < 0)
 		return EXIT_FAILURE;
 	/* --pcap: a second sink, fed the same packets. */
-	if (r->pcap_out && (r->pcap.ops->begin(&r->pcap) < 0 || pipeline_add_sink(r->pl, &r->pcap) < 0)) {
-		diag_error("cannot write '%s': %s", r->o.pcap, strerror(errno));
+	if (r->pcap_output &&
+	    (r->pcap.ops->begin(&r->pcap) < 0 || pipeline_add_sink(r->pl, &r->pcap) < 0))
+		return EXIT_FAILURE;	/* a failed write: said with its reason at the end */
+	return 0;
+}
+
+/* What --read skipped, said whatever the format (the JSON summary has no room for it). */
+static void say_skipped(const struct logline_stats *st)
+{
+	if (st->too_long)
+		diag_warning("%llu line%s longer than %d bytes skipped: the kernel's are shorter",
+			     (unsigned long long)st->too_long, st->too_long == 1 ? "" : "s",
+			     LOGLINE_MAX);
+	if (st->foreign)
+		diag_warning("%llu TRACE line%s that another program logged (not tagged "
+			     "'kernel:') skipped", (unsigned long long)st->foreign,
+			     st->foreign == 1 ? "" : "s");
+	if (st->bad_time)
+		diag_warning("%llu line%s with an impossible time skipped",
+			     (unsigned long long)st->bad_time, st->bad_time == 1 ? "" : "s");
+	if (st->malformed)
+		diag_warning("%llu TRACE line%s could not be parsed and were skipped",
+			     (unsigned long long)st->malformed, st->malformed == 1 ? "" : "s");
+}
+
+/*
+ * The input of --read or --replay, opened before anything else is made: one that can't
+ * be read is one line on stderr and exit 1, and the output is left alone. 0 or an exit code.
+ */
+static int open_input(struct run *r)
+{
+	const char *name = r->o.input;
+	struct stat sb;
+
+	if (r->o.mode == MODE_REPLAY) {
+		r->replay = nlrec_open(name);
+		if (!r->replay) {
+			diag_error("cannot open '%s': %s", name,
+				   errno == EINVAL ? "not a recorded netlink file" : strerror(errno));
+			return EXIT_FAILURE;
+		}
+		return 0;
+	}
+	r->in = strcmp(name, "-") == 0 ? stdin : fopen(name, "re");
+	if (!r->in) {
+		diag_error("cannot open '%s': %s", name, strerror(errno));
+		return EXIT_FAILURE;
+	}
+	/* fopen() takes a directory: its first read() would fail, after the output was emptied. */
+	if (fstat(fileno(r->in), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		diag_error("cannot read '%s': %s", name, strerror(EISDIR));
 		return EXIT_FAILURE;
 	}
 	return 0;
 }
+
+/* --read: kernel TRACE lines through the same grouper and sinks. */
+static int run_read(struct run *r)
+{
+	struct logline_stats st = { 0 };
+	int ret;
+
+	ret = output_start(r->output);
+	if (ret == 0)
+		ret = pipeline_read(r->pl, r->in, (uint64_t)r->o.window_ms * 1000000ull, &stop_signal,
+				    &st);
+	say_skipped(&st);
+	if (ret == -ENOMEM) {
+		diag_error("out of memory");
+		return EXIT_FAILURE;
+	}
+	if (ret < 0 && output_error(r->output) == 0) {
+		if (r->in == stdin)
+			diag_error("cannot read standard input: %s", strerror(-ret));
+		else
+			diag_error("cannot read '%s': %s", r->o.input, strerror(-ret));
+	}
+	return ret < 0 ? EXIT_FAILURE : 0;
+}
+
+/* --replay: recorded netlink bytes through the live callbacks, at their recorded times. */
+static int run_replay(struct run *r)
+{
+	int ret = output_start(r->output);
+
+	if (ret == 0)
+		ret = pipeline_replay(r->pl, r->replay, &stop_signal);
+	if (ret < 0 && output_error(r->output))
+		return EXIT_FAILURE;	/* said with the output's reason, once, by capture() */
+	if (ret < 0) {
+		diag_error("'%s' is truncated or corrupt", r->o.input);
+		return EXIT_FAILURE;
+	}
+	return 0;
+}
+
 
 /*
  * The trace modes (live, --demo, --read, --replay): records through the pipeline into the
@@ -868,18 +823,25 @@ static int capture(struct run *r)
 		/* A signal in set-up: an empty run (its summary too), like one a signal ends. */
 		stopped = true;
 	}
+	if ((r->o.mode == MODE_READ || r->o.mode == MODE_REPLAY) && (rc = open_input(r)) != 0)
+		goto out_teardown;
 	rc = make_pipeline(r);
 	if (rc || stopped)
 		goto out_teardown;
 	switch (r->o.mode) {
 	case MODE_TRACE:
-		rc = run_live(&r->o, r->pl, &r->lv, &r->waitmask);
+		/* Set up: an existing output file is emptied only now. */
+		if (output_start(r->output) < 0 ||
+		    (r->pcap_output && output_start(r->pcap_output) < 0))
+			rc = EXIT_FAILURE;
+		else
+			rc = run_live(&r->o, r->pl, &r->lv, &r->waitmask);
 		break;
 	case MODE_READ:
-		rc = run_read(&r->o, r->pl);
+		rc = run_read(r);
 		break;
 	case MODE_REPLAY:
-		rc = run_replay(&r->o, r->pl);
+		rc = run_replay(r);
 		break;
 	default:
 		break;
@@ -899,19 +861,27 @@ out_teardown:
 			rc = ret;
 	}
 	if (r->pl) {
-		if (pipeline_finish(r->pl, r->lv.marker ? marker_name(r->lv.marker) : NULL) < 0 &&
-		    !stop_signal && !rc)
-			rc = EXIT_FAILURE;
-		print_text_summary(&r->o, r->pl);
+		int fin = pipeline_finish(r->pl, r->lv.marker ? marker_name(r->lv.marker) : NULL);
+		/* A failed write is said (once, with its reason) before the summary. */
+		bool failed = output_say_error(r->output) |
+			      (r->pcap_output && output_say_error(r->pcap_output));
+
+		/* The sink's own failure (the journal's), or the output's but a closed pipe. */
+		if (failed || (fin < 0 && !output_error(r->output) && !stop_signal))
+			rc = rc ? rc : EXIT_FAILURE;
+		print_text_summary(&r->o, r->pl, failed);
 		pipeline_free(r->pl);
 	}
+	if (r->in && r->in != stdin)
+		fclose(r->in);
+	nlrec_close(r->replay);
 	resolver_free(r->lv.resolver);
 	nftrule_free(r->lv.nftrule);
 	nfhook_order_free(r->lv.hooks);
 	marker_free(r->lv.marker);
 	ct_lookup_close(r->ct);
 	if (r->lv.rec && nlrec_close(r->lv.rec) < 0) {
-		diag_error("cannot write '%s': %s", r->o.record, strerror(errno));
+		diag_error("cannot write to '%s': %s", r->o.record, strerror(errno));
 		rc = rc ? rc : EXIT_FAILURE;
 	}
 out:
@@ -959,11 +929,21 @@ static int run_plain(const struct iptrace_opts *o)
 	switch (o->mode) {
 	case MODE_CLEANUP:
 		return run_cleanup(o);
-	case MODE_LIST:
-		ret = state_list(stdout, &t);
+	case MODE_LIST: {
+		struct output *out = output_open(NULL, NULL, NULL);
+
+		if (!out)
+			return EXIT_FAILURE;
+		/* A reader that goes away (| head) ends the list: EPIPE, no signal. */
+		signal(SIGPIPE, SIG_IGN);
+		ret = state_list(output_file(out), &t);
 		if (ret < 0 && ret != -EPERM)
 			diag_error("cannot list the captures in %s: %s", state_dir(), strerror(-ret));
+		if (output_say_error(out))
+			ret = -EIO;
+		output_close(out);
 		return ret < 0 || t.refused ? EXIT_FAILURE : 0;
+	}
 	case MODE_TRACE:
 		/* Checked here, in the traced namespace, before anything is opened. */
 		if (o->sel.iface[0] && o->sel.iface[strlen(o->sel.iface) - 1] != '+' &&
@@ -977,12 +957,26 @@ static int run_plain(const struct iptrace_opts *o)
 	}
 }
 
+/*
+ * A descriptor 0, 1 or 2 the caller closed is held open on /dev/null the wrong way round
+ * (read-only for output): no socket or file of ours can become "standard output", and a
+ * write to it fails with EBADF, which is said.
+ */
+static void hold_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", fd ? O_RDONLY : O_WRONLY) < 0)
+			break;
+}
+
 int main(int argc, char **argv)
 {
 	struct run r = { 0 };
 	char err[256];
 	int rc, ret;
 
+	hold_std_fds();
 	if (options_parse(argc, argv, &r.o, err, sizeof(err)) < 0) {
 		diag_error("%s", err);
 		return EXIT_USAGE;
@@ -1012,23 +1006,23 @@ int main(int argc, char **argv)
 	}
 	rc = open_sink(&r);
 	if (rc) {
+		output_close(r.output);
 		xtlock_free(r.lock);
 		return rc == SETUP_STOPPED ? 0 : rc;
 	}
 	if (r.o.mode == MODE_NAT_LOG)
-		rc = natlog_run(&r.o, r.out, &stop_signal, &r.waitmask);
+		rc = natlog_run(&r.o, r.output, &stop_signal, &r.waitmask);
 	else if (r.o.mode == MODE_NAT_TABLE)
-		rc = nattable_run(&r.o, r.out);
+		rc = nattable_run(&r.o, r.output);
 	else
 		rc = capture(&r);
-	if (r.out != stdout)
-		fclose(r.out);
-	else
-		fflush(stdout);
 	xtlock_free(r.lock);
-	if (r.pcap_out && r.pcap_out != stdout && fclose(r.pcap_out) == EOF && !rc)
+	/* Every mode: a write that failed is said once, with the system's reason; exit 1. */
+	if (output_say_error(r.output))
 		rc = EXIT_FAILURE;
-	else if (r.pcap_out == stdout)
-		fflush(stdout);
+	output_close(r.output);
+	if (r.pcap_output && output_say_error(r.pcap_output))
+		rc = EXIT_FAILURE;
+	output_close(r.pcap_output);
 	return rc;
 }

@@ -258,12 +258,12 @@ static void seen_forget(struct seen *m, uint32_t id)
 
 struct natlog {
 	const struct iptrace_opts	*o;
+	struct output			*output;
 	FILE				*out;
 	bool				json;
 	struct seen			seen;
 	uint64_t			events, printed, malformed, overruns;
 	bool				done;	/* --count reached or output gone */
-	bool				out_err;
 	bool				started;	/* a summary is due */
 };
 
@@ -303,11 +303,8 @@ static int on_event(const struct nlmsghdr *nlh, void *data)
 	ret = nl->json ? natlog_print_json(nl->out, op, &e) : natlog_print_text(nl->out, op, &e);
 	/* A line at a time: the log is read with tail -f and folded while it grows. */
 	if (ret < 0 || fflush(nl->out) == EOF) {
-		/* A closed pipe (| head) ends the log like a signal; other errors are failures. */
-		nl->out_err = errno != EPIPE;
+		/* A closed pipe (| head) ends the log like a signal; main says other errors. */
 		nl->done = true;
-		if (nl->out_err)
-			diag_error("cannot write the NAT log: %s", strerror(errno));
 		return MNL_CB_STOP;
 	}
 	nl->printed++;
@@ -385,6 +382,8 @@ static int replay(struct natlog *nl, const char *path, const volatile sig_atomic
 		return EXIT_FAILURE;
 	}
 	nl->started = true;
+	if (output_start(nl->output) < 0)
+		nl->done = true;
 	while (!*stop && !nl->done && (ret = nlrec_next(r, &source, &ts, &buf, &len)) > 0) {
 		if (source == NLREC_CONNTRACK)
 			walk_events(nl, buf, len);
@@ -484,14 +483,15 @@ static int live(struct natlog *nl, const volatile sig_atomic_t *stop, const sigs
 	nl->started = true;
 	src = (struct loop_source){ mnl_socket_get_fd(sk), NLREC_CONNTRACK };
 	cfg.rx = rx;
-	ret = loop_run(&cfg, &stage);
+	/* Subscribed: an existing output file is emptied only now (main says a failure). */
+	ret = output_start(nl->output) < 0 ? 0 : loop_run(&cfg, &stage);
 	if (ret < 0) {
 		diag_error("%s: %s", stage == LOOP_POLL ? "poll" : "receiving conntrack events",
 			   strerror(-ret));
 		rc = EXIT_FAILURE;
 	}
 	if (feed.rec && nlrec_close(feed.rec) < 0) {
-		diag_error("cannot write '%s': %s", o->record, strerror(errno));
+		diag_error("cannot write to '%s': %s", o->record, strerror(errno));
 		rc = rc ? rc : EXIT_FAILURE;
 	}
 out_close:
@@ -500,28 +500,31 @@ out_close:
 	return rc;
 }
 
-int natlog_run(const struct iptrace_opts *o, FILE *out, const volatile sig_atomic_t *stop,
-	       const sigset_t *waitmask)
+int natlog_run(const struct iptrace_opts *o, struct output *out,
+	       const volatile sig_atomic_t *stop, const sigset_t *waitmask)
 {
-	struct natlog nl = { .o = o, .out = out, .json = strcmp(o->format, "json") == 0 };
+	struct natlog nl = {
+		.o = o, .output = out, .out = output_file(out), .json = strcmp(o->format, "json") == 0,
+	};
+	bool failed;
 	int rc;
 
 	rc = o->input ? replay(&nl, o->input, stop) : live(&nl, stop, waitmask);
 	if (!nl.started)
 		return rc;
 	if (nl.json)
-		fprintf(out, "{\"type\":\"summary\",\"events\":%" PRIu64 ",\"printed\":%" PRIu64
+		fprintf(nl.out, "{\"type\":\"summary\",\"events\":%" PRIu64 ",\"printed\":%" PRIu64
 			",\"overruns\":%" PRIu64 ",\"malformed\":%" PRIu64 "}\n", nl.events,
 			nl.printed, nl.overruns, nl.malformed);
-	fflush(out);
+	/* A failed write is said first, once, with its reason; the summary says it too. */
+	failed = output_say_error(out);
 	/* Conntrack events carry no sequence number: the overruns are what can be counted. */
-	diag_info("%" PRIu64 " conntrack events, %" PRIu64 " lines, %" PRIu64 " socket overruns%s%s",
+	diag_info("%" PRIu64 " conntrack events, %" PRIu64 " lines, %" PRIu64 " socket overruns%s%s%s",
 		  nl.events, nl.printed, nl.overruns, nl.overruns ? " (events were lost)" : "",
-		  nl.malformed ? ", some messages malformed" : "");
+		  nl.malformed ? ", some messages malformed" : "",
+		  failed ? "; the output failed: not all lines were written" : "");
 	free(nl.seen.s);
-	if (nl.out_err && !*stop)
-		rc = rc ? rc : EXIT_FAILURE;
-	return rc;
+	return failed ? EXIT_FAILURE : rc;
 }
 
 /* ---- the table ---- */
@@ -607,8 +610,9 @@ static bool row_selected(const struct nat_row *row, void *arg)
 	return nat_row_orig(row, &e) == 0 && ct_match(sel, &e);
 }
 
-int nattable_run(const struct iptrace_opts *o, FILE *out)
+int nattable_run(const struct iptrace_opts *o, struct output *output)
 {
+	FILE *out = output_file(output);
 	struct nattable *t = nattable_new();
 	uint64_t skipped = 0;
 	int ret, rc = 0;
@@ -646,9 +650,12 @@ int nattable_run(const struct iptrace_opts *o, FILE *out)
 			goto out;
 		}
 	}
-	ret = strcmp(o->format, "json") == 0 ? nattable_print_json(t, out) : nattable_print(t, out);
-	if (ret < 0)
+	/* Read or dumped: only now is an existing output file emptied. */
+	if (output_start(output) < 0)
 		rc = EXIT_FAILURE;
+	else if (strcmp(o->format, "json") == 0 ? nattable_print_json(t, out) < 0 :
+		 nattable_print(t, out) < 0)
+		rc = EXIT_FAILURE;	/* said by main, with the system's reason */
 out:
 	nattable_free(t);
 	return rc;

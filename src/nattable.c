@@ -343,31 +343,41 @@ const struct nat_row *nattable_get(const struct nattable *t, size_t i)
 	return NULL;
 }
 
+/* @r's columns as text into @f, each column's width in @w widened to fit. */
+static void row_text(const struct nat_row *r, char f[5][SINK_TEXT_NAME_MAX(NAT_FIELD_MAX)],
+		     size_t w[5])
+{
+	const char *v[5] = { r->proto, r->local, r->public_, r->alias, r->proxy };
+
+	for (int c = 0; c < 5; c++) {
+		size_t n = strlen(sink_text_name(v[c], f[c], sizeof(f[c])));
+
+		if (n > w[c])
+			w[c] = n;
+	}
+}
+
 int nattable_print(const struct nattable *t, FILE *out)
 {
 	static const char *const head[5] = { "Type", "Local", "Public", "Alias", "Proxy" };
+	/* A folded log's fields are any words: shown escaped (sink_text_escape()). */
+	char f[5][SINK_TEXT_NAME_MAX(NAT_FIELD_MAX)];
 	size_t w[5];
 
 	for (int c = 0; c < 5; c++)
 		w[c] = strlen(head[c]);
 	for (size_t i = 0; i < t->nslots; i++) {
-		const struct nat_row *r = &t->slots[i].row;
-		const char *f[5] = { r->proto, r->local, r->public_, r->alias, r->proxy };
-
-		if (!t->slots[i].live)
-			continue;
-		for (int c = 0; c < 5; c++)
-			if (strlen(f[c]) > w[c])
-				w[c] = strlen(f[c]);
+		if (t->slots[i].live)
+			row_text(&t->slots[i].row, f, w);
 	}
 	fprintf(out, "%-*s %-*s %-*s %-*s %s\n", (int)w[0], head[0], (int)w[1], head[1],
 		(int)w[2], head[2], (int)w[3], head[3], head[4]);
 	for (size_t i = 0; i < t->nslots; i++) {
-		const struct nat_row *r = &t->slots[i].row;
-
-		if (t->slots[i].live)
-			fprintf(out, "%-*s %-*s %-*s %-*s %s\n", (int)w[0], r->proto, (int)w[1],
-				r->local, (int)w[2], r->public_, (int)w[3], r->alias, r->proxy);
+		if (!t->slots[i].live)
+			continue;
+		row_text(&t->slots[i].row, f, w);
+		fprintf(out, "%-*s %-*s %-*s %-*s %s\n", (int)w[0], f[0], (int)w[1], f[1],
+			(int)w[2], f[2], (int)w[3], f[3], f[4]);
 	}
 	return fflush(out) == EOF || ferror(out) ? -EIO : 0;
 }
@@ -383,11 +393,10 @@ int nattable_print_json(const struct nattable *t, FILE *out)
 			continue;
 		fputs("{\"type\":\"nat_entry\"", out);
 		for (size_t j = 0; j < 6; j++) {
-			fprintf(out, ",\"%s\":", k[j]);
 			if (j == 4 && strcmp(v[j], "*:*") == 0)
-				fputs("null", out);
+				fputs(",\"proxy\":null", out);
 			else
-				sink_json_str(out, v[j]);
+				sink_json_field(out, k[j], v[j]);
 		}
 		fputs("}\n", out);
 	}

@@ -10,6 +10,7 @@
 #include <linux/netfilter.h>
 
 #include "iptrace/annotate.h"
+#include "iptrace/logline.h"
 #include "iptrace/natlog.h"
 #include "iptrace/nfhook.h"
 #include "iptrace/nflog.h"
@@ -274,13 +275,14 @@ static inline int add(struct pipeline *pl, struct trace_record *rec)
 	if (pl->cfg.no_group) {
 		struct packet one = { .nsteps = 1, .steps = rec };
 
+		/* A failed write (sink_err) ends the run as in grouped output, not as malformed. */
 		if (!pl->cfg.resolver)
 			emit_packet(pl, &one, true);
 		else if (resolver_hold(pl->cfg.resolver, &one, true) < 0)
 			return -ENOMEM;
 		else
 			resolver_release(pl->cfg.resolver, pl->mono_ns, emit_packet, pl);
-		return pl->sink_err;
+		return 0;
 	}
 	return grouper_add(pl->grouper, rec, pl->mono_ns) == -ENOMEM ? -ENOMEM : 0;
 }
@@ -455,6 +457,71 @@ int pipeline_replay(struct pipeline *pl, struct nlrec *r, const volatile sig_ato
 				return 0;	/* the output failed: pipeline_finish() reports it */
 		}
 	return n < 0 ? n : 0;
+}
+
+enum read_clock { CLOCK_NONE, CLOCK_UPTIME, CLOCK_WALL, CLOCK_LINES };
+
+/* --read's clock, chosen by the first TRACE line (pipeline_read()). */
+static enum read_clock read_clock_of(struct pipeline *pl, const struct trace_record *rec,
+				     uint64_t window_ns)
+{
+	if (rec->uptime_ns) {
+		pipeline_set_window(pl, window_ns);
+		return CLOCK_UPTIME;
+	}
+	if (rec->ts_ns) {
+		pipeline_set_window(pl, window_ns + 1000000000ull);
+		return CLOCK_WALL;
+	}
+	return CLOCK_LINES;
+}
+
+int pipeline_read(struct pipeline *pl, FILE *in, uint64_t window_ns,
+		  const volatile sig_atomic_t *stop, struct logline_stats *st)
+{
+	struct logline_reader *r = logline_reader_new(in);
+	uint64_t lineno = 0, clock = 0;
+	enum read_clock kind = CLOCK_NONE;
+	const char *line;
+	size_t len;
+	int ret = 0;
+
+	if (!r)
+		return -ENOMEM;
+	while (!*stop && !pl->done && (ret = logline_next(r, &line, &len, st)) > 0) {
+		struct trace_record rec;
+		uint64_t t;
+
+		lineno++;
+		switch (logline_parse(line, len, &rec)) {
+		case 0:
+			break;
+		case -EPROTO:
+			st->foreign++;
+			continue;
+		case -ERANGE:
+			st->bad_time++;
+			continue;
+		case -ENOMSG:
+			continue;
+		default:
+			st->malformed++;
+			continue;
+		}
+		if (kind == CLOCK_NONE)
+			kind = read_clock_of(pl, &rec, window_ns);
+		/* A line without the clock's time, or one that steps back, keeps the clock. */
+		t = kind == CLOCK_UPTIME ? rec.uptime_ns : kind == CLOCK_WALL ? rec.ts_ns : lineno;
+		if (t > clock)
+			clock = t;
+		pipeline_set_clock(pl, clock, 0);
+		pipeline_tick(pl);
+		ret = add(pl, &rec);
+		if (ret < 0 || pl->sink_err)
+			break;	/* out of memory, or the output failed (pipeline_finish() says) */
+	}
+	logline_reader_free(r);
+	return ret < 0 ? ret : 0;
 }
 
 int pipeline_flush(struct pipeline *pl)

@@ -24,10 +24,13 @@ char *sink_fmt_table(const struct trace_record *r, char *buf, size_t size)
 	const char *family = r->backend == TRACE_BACKEND_NFT ?
 			     nftrace_family_name(r->table_family) : NULL;
 
+	char name[SINK_TEXT_NAME_MAX(TRACE_NAME_MAX)];
+
+	sink_text_name(r->table, name, sizeof(name));
 	if (family)
-		snprintf(buf, size, "%s %s", family, r->table);
+		snprintf(buf, size, "%s %s", family, name);
 	else
-		snprintf(buf, size, "%s", r->table);
+		snprintf(buf, size, "%s", name);
 	return buf;
 }
 
@@ -119,45 +122,213 @@ char *sink_fmt_addr(const struct pkt_hdr *h, bool dst, char *buf, size_t size)
 	return buf;
 }
 
-size_t sink_json_escape(char *buf, size_t size, const char **s)
+/*
+ * The length of the valid UTF-8 sequence (2 to 4 bytes) that starts at @p (a byte of 0x80
+ * or more), 0 when there is none: overlong forms, surrogates and code points past U+10FFFF
+ * are not UTF-8 (RFC 3629, Unicode's table 3-7). A NUL fails the continuation test, so the
+ * scan never passes the string's end.
+ */
+static size_t utf8_seq(const unsigned char *p)
 {
-	static const char hex[] = "0123456789abcdef";
-	/* What is not written as it is: NUL (the end), control bytes, '"' and '\\'. */
-	static const bool special[256] = { [0 ... 0x1f] = true, ['"'] = true, ['\\'] = true };
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* U+0080 to U+009F: C1 controls, which some terminals obey as ESC-sequences. */
+static bool utf8_c1(const unsigned char *p)
+{
+	return p[0] == 0xc2 && p[1] < 0xa0;
+}
+
+static const char hex[] = "0123456789abcdef";
+
+size_t sink_text_escape(char *buf, size_t size, const char **s)
+{
 	const unsigned char *p = (const unsigned char *)*s;
 	size_t n = 0;
 
-	for (;; p++) {
-		if (!special[*p]) {
+	while (*p) {
+		size_t k;
+
+		if (*p >= 0x20 && *p < 0x7f) {
 			if (n == size)
 				break;
-			buf[n++] = (char)*p;
-		} else if (!*p) {
+			buf[n++] = (char)*p++;
+			continue;
+		}
+		k = *p >= 0x80 ? utf8_seq(p) : 0;
+		if (k && !utf8_c1(p)) {
+			if (size - n < k)
+				break;
+			memcpy(buf + n, p, k);
+			n += k;
+			p += k;
+			continue;
+		}
+		/* A control byte, a byte that is not UTF-8, or both bytes of a C1 control. */
+		k = k ? k : 1;
+		if (size - n < 4 * k)
 			break;
-		} else if (*p >= 0x20) {
-			if (size - n < 2)
-				break;
+		for (size_t i = 0; i < k; i++, p++) {
 			buf[n++] = '\\';
-			buf[n++] = (char)*p;
-		} else {
-			if (size - n < 6)
-				break;
-			memcpy(buf + n, "\\u00", 4);
-			buf[n + 4] = hex[*p >> 4];
-			buf[n + 5] = hex[*p & 0xf];
-			n += 6;
+			buf[n++] = 'x';
+			buf[n++] = hex[*p >> 4];
+			buf[n++] = hex[*p & 0xf];
 		}
 	}
 	*s = (const char *)p;
 	return n;
 }
 
-void sink_json_str(FILE *f, const char *s)
+void sink_text_put(FILE *f, const char *s)
 {
 	char buf[256];
 
-	putc('"', f);
 	while (*s)
-		fwrite(buf, 1, sink_json_escape(buf, sizeof(buf), &s), f);
+		fwrite(buf, 1, sink_text_escape(buf, sizeof(buf), &s), f);
+}
+
+char *sink_text_name(const char *s, char *buf, size_t size)
+{
+	size_t n = size ? sink_text_escape(buf, size - 1, &s) : 0;
+
+	if (size)
+		buf[n] = '\0';
+	return buf;
+}
+
+/* What JSON does not take as it is: NUL (the end), controls, '"', '\\', all past ASCII. */
+static const bool json_special[256] = {
+	[0 ... 0x1f] = true, ['"'] = true, ['\\'] = true, [0x7f ... 0xff] = true,
+};
+
+/* sink_json_escape() from @p on, @n bytes already in @buf: the whole escaping rule. */
+static __attribute__((noinline)) size_t json_escape(char *buf, size_t size, const char **s,
+						    bool *bad, const unsigned char *p, size_t n)
+{
+	size_t k;
+	unsigned c;
+
+	for (;; p++) {
+		if (!json_special[*p]) {
+			if (n == size)
+				break;
+			buf[n++] = (char)*p;
+			continue;
+		}
+		if (!*p)
+			break;
+		if (*p == '"' || *p == '\\') {
+			if (size - n < 2)
+				break;
+			buf[n++] = '\\';
+			buf[n++] = (char)*p;
+			continue;
+		}
+		k = *p >= 0x80 ? utf8_seq(p) : 1;
+		if (k > 1 && !utf8_c1(p)) {
+			if (size - n < k)
+				break;
+			memcpy(buf + n, p, k);
+			n += k;
+			p += k - 1;
+			continue;
+		}
+		if (!k) {
+			/* Not UTF-8: U+FFFD in its place, the exact bytes in the _hex sibling. */
+			if (size - n < 3)
+				break;
+			memcpy(buf + n, "\xef\xbf\xbd", 3);
+			n += 3;
+			*bad = true;
+			continue;
+		}
+		/* A control, DEL or a C1 control (two bytes: U+0080 + the second's low bits). */
+		c = k == 1 ? *p : 0x80 + (p[1] & 0x3f);
+		if (size - n < 6)
+			break;
+		memcpy(buf + n, "\\u00", 4);
+		buf[n + 4] = hex[c >> 4];
+		buf[n + 5] = hex[c & 0xf];
+		n += 6;
+		p += k - 1;
+	}
+	*s = (const char *)p;
+	return n;
+}
+
+size_t sink_json_escape(char *buf, size_t size, const char **s, bool *bad)
+{
+	const unsigned char *p = (const unsigned char *)*s;
+	size_t n = 0;
+
+	/*
+	 * Names are plain ASCII nearly always: copied here, in a loop that needs no register
+	 * saved, and the rest handed on (a tail call) from the first byte that needs care.
+	 * This runs for every name of every record.
+	 */
+	for (; !json_special[*p]; p++) {
+		if (n == size)
+			goto out;
+		buf[n++] = (char)*p;
+	}
+	if (*p)
+		return json_escape(buf, size, s, bad, p, n);
+out:
+	*s = (const char *)p;
+	return n;
+}
+
+size_t sink_hex(char *buf, size_t size, const char **s)
+{
+	const unsigned char *p = (const unsigned char *)*s;
+	size_t n = 0;
+
+	for (; *p && size - n >= 2; p++) {
+		buf[n++] = hex[*p >> 4];
+		buf[n++] = hex[*p & 0xf];
+	}
+	*s = (const char *)p;
+	return n;
+}
+
+void sink_json_field(FILE *f, const char *key, const char *s)
+{
+	const char *p = s;
+	bool bad = false;
+	char buf[256];
+
+	fprintf(f, ",\"%s\":\"", key);
+	while (*p)
+		fwrite(buf, 1, sink_json_escape(buf, sizeof(buf), &p, &bad), f);
+	putc('"', f);
+	if (!bad)
+		return;
+	fprintf(f, ",\"%s_hex\":\"", key);
+	for (p = s; *p;)
+		fwrite(buf, 1, sink_hex(buf, sizeof(buf), &p), f);
 	putc('"', f);
 }

@@ -293,16 +293,24 @@ err:
  * A DOT string's text: '"' and '\\' escaped, a control byte as the text \xNN (never raw in
  * a label, as text output never carries one). dot_str() adds the quotes.
  */
+/*
+ * @s as the text formats show a name (sink_text_name(): controls and bytes that are not
+ * UTF-8 as \xhh), then quoted for DOT ('"' and '\\' escaped).
+ */
 static void dot_esc(FILE *f, const char *s)
 {
-	for (const unsigned char *p = (const void *)s; *p; p++) {
+	size_t size = SINK_TEXT_NAME_MAX(strlen(s));
+	char *t = malloc(size);
+
+	if (!t)
+		return;
+	sink_text_name(s, t, size);
+	for (const char *p = t; *p; p++) {
 		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\\\x%02x", *p);
-		else
-			putc(*p, f);
+			putc('\\', f);
+		putc(*p, f);
 	}
+	free(t);
 }
 
 static void dot_str(FILE *f, const char *s)

@@ -43,6 +43,7 @@ struct jsink {
 	char	*buf;		/* the entry being built */
 	size_t	len, cap;
 	bool	oom;
+	bool	said;		/* a failed send was said */
 	char	*msg;		/* MESSAGE being built */
 	size_t	mlen, mcap;
 };
@@ -129,6 +130,22 @@ static void msgf(struct jsink *j, const char *fmt, ...)
 	j->mlen += (size_t)n;
 }
 
+/*
+ * A name into MESSAGE, escaped as text is (sink_text_escape()): MESSAGE is for people and
+ * their terminals. The per-field values keep the exact bytes (the native protocol is
+ * binary-safe).
+ */
+static void msg_name(struct jsink *j, const char *s)
+{
+	while (*s) {
+		grow(&j->msg, &j->mcap, j->mlen + SINK_TEXT_ESC_MAX + 1, &j->oom);
+		if (j->oom)
+			return;
+		j->mlen += sink_text_escape(j->msg + j->mlen, j->mcap - j->mlen - 1, &s);
+		j->msg[j->mlen] = '\0';
+	}
+}
+
 static void endpoint(const struct pkt_hdr *h, bool dst, char *buf, size_t size)
 {
 	char a[INET6_ADDRSTRLEN];
@@ -204,6 +221,11 @@ static int flush_entry(struct jsink *j)
 	if (j->msg)
 		j->msg[0] = '\0';
 	j->oom = false;
+	/* Every failed write is said, once: the rest would say the same. */
+	if (ret < 0 && !j->said) {
+		diag_error("cannot send to the journal: %s", strerror(-ret));
+		j->said = true;
+	}
 	return ret;
 }
 
@@ -253,15 +275,28 @@ static void put_step(struct jsink *j, const char *prefix, const struct trace_rec
 	if (r->mark)
 		fieldf(j, KEY("MARK"), "0x%" PRIx32, r->mark);
 	kind_text(r, kind, sizeof(kind));
-	msgf(j, "  %s %s %s", r->table, r->chain, kind);
-	if (r->verdict)
-		msgf(j, " %s%s", r->verdict, r->verdict_continues ? " (continue)" : "");
-	if (r->in[0])
-		msgf(j, " in %s", r->in);
-	if (r->out[0])
-		msgf(j, " out %s", r->out);
-	if (r->rule)
-		msgf(j, "  %s", r->rule);
+	msgf(j, "  ");
+	msg_name(j, r->table);
+	msgf(j, " ");
+	msg_name(j, r->chain);
+	msgf(j, " %s", kind);
+	if (r->verdict) {
+		msgf(j, " ");
+		msg_name(j, r->verdict);
+		msgf(j, "%s", r->verdict_continues ? " (continue)" : "");
+	}
+	if (r->in[0]) {
+		msgf(j, " in ");
+		msg_name(j, r->in);
+	}
+	if (r->out[0]) {
+		msgf(j, " out ");
+		msg_name(j, r->out);
+	}
+	if (r->rule) {
+		msgf(j, "  ");
+		msg_name(j, r->rule);
+	}
 	if (prev && prev->pkt.family == r->pkt.family && r->pkt.family) {
 		const struct pkt_hdr *a = &prev->pkt, *b = &r->pkt;
 		char from[64], to[64];

@@ -99,17 +99,56 @@ static void jb_u64(struct jb *b, uint64_t v)
 	jb_put(b, p, (size_t)(t + sizeof(t) - p));
 }
 
-/* @s as a JSON string, escaped in place by the escaper sink_json_str() uses too. */
-static void jb_str(struct jb *b, const char *s)
+/*
+ * @s as a JSON string, escaped in place by the escaper sink_json_field() uses too. Returns
+ * true when @s is not valid UTF-8 (its bad bytes were written as U+FFFD).
+ */
+static bool jb_str(struct jb *b, const char *s)
 {
+	bool bad = false;
+
 	jb_c(b, '"');
 	while (*s) {
 		char *p = jb_room(b, SINK_JSON_ESC_MAX);
 
-		b->len += sink_json_escape(p, b->size - b->len, &s);
+		b->len += sink_json_escape(p, b->size - b->len, &s, &bad);
+	}
+	jb_c(b, '"');
+	return bad;
+}
+
+/*
+ * A name's field: @key ("...":), the string, and where its bytes are not UTF-8 the
+ * @hexkey ("..._hex":") sibling with the exact bytes. Out of line: it runs only then.
+ */
+static __attribute__((noinline)) void jb_hex(struct jb *b, const char *hexkey, size_t hexlen,
+					     const char *s)
+{
+	jb_put(b, hexkey, hexlen);
+	while (*s) {
+		char *p = jb_room(b, 2);
+
+		b->len += sink_hex(p, b->size - b->len, &s);
 	}
 	jb_c(b, '"');
 }
+
+static inline void jb_name(struct jb *b, const char *key, size_t keylen, const char *hexkey,
+			   size_t hexlen, const char *s)
+{
+	jb_put(b, key, keylen);
+	if (jb_str(b, s))
+		jb_hex(b, hexkey, hexlen, s);
+}
+
+/* ,"KEY":"the name" (and ,"KEY_hex":"..." when it is not UTF-8); KEY a string literal. */
+#define jb_field(b, KEY, s) \
+	jb_name((b), ",\"" KEY "\":", sizeof(",\"" KEY "\":") - 1, \
+		",\"" KEY "_hex\":\"", sizeof(",\"" KEY "_hex\":\"") - 1, (s))
+/* The same for the first field of an object: no comma before it. */
+#define jb_field_first(b, KEY, s) \
+	jb_name((b), "\"" KEY "\":", sizeof("\"" KEY "\":") - 1, \
+		",\"" KEY "_hex\":\"", sizeof(",\"" KEY "_hex\":\"") - 1, (s))
 
 static void put_proto(struct jb *b, uint8_t proto)
 {
@@ -214,21 +253,16 @@ static void put_rule(struct jb *b, const struct trace_record *r)
 {
 	if (!r->verdict && !r->rule_reason)
 		return;
-	jb_lit(b, ",\"rule\":");
 	if (r->rule)
-		jb_str(b, r->rule);
+		jb_field(b, "rule", r->rule);
 	else
-		jb_lit(b, "null");
-	if (r->verdict) {
-		jb_lit(b, ",\"verdict\":");
-		jb_str(b, r->verdict);
-	}
+		jb_lit(b, ",\"rule\":null");
+	if (r->verdict)
+		jb_field(b, "verdict", r->verdict);
 	if (r->verdict_continues)
 		jb_lit(b, ",\"continue\":true");
-	if (!r->rule && r->rule_reason) {
-		jb_lit(b, ",\"rule_reason\":");
-		jb_str(b, r->rule_reason);
-	}
+	if (!r->rule && r->rule_reason)
+		jb_field(b, "rule_reason", r->rule_reason);
 }
 
 /* The conntrack view the kernel attached (nft records, first of a traversal). */
@@ -249,18 +283,12 @@ static void put_ct_view(struct jb *b, const struct trace_record *r)
 
 static void put_ifs(struct jb *b, const struct trace_record *r)
 {
-	jb_lit(b, ",\"in\":");
-	jb_str(b, r->in);
-	jb_lit(b, ",\"out\":");
-	jb_str(b, r->out);
-	if (r->physin[0]) {
-		jb_lit(b, ",\"physin\":");
-		jb_str(b, r->physin);
-	}
-	if (r->physout[0]) {
-		jb_lit(b, ",\"physout\":");
-		jb_str(b, r->physout);
-	}
+	jb_field(b, "in", r->in);
+	jb_field(b, "out", r->out);
+	if (r->physin[0])
+		jb_field(b, "physin", r->physin);
+	if (r->physout[0])
+		jb_field(b, "physout", r->physout);
 }
 
 /* One step object; @nat is the NAT change the kernel made at this step (NULL: none). */
@@ -270,10 +298,9 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct pa
 
 	jb_lit(b, "{\"backend\":\"");
 	jb_puts(b, trace_backend_name(r->backend));
-	jb_lit(b, "\",\"table\":");
-	jb_str(b, r->table);
-	jb_lit(b, ",\"chain\":");
-	jb_str(b, r->chain);
+	jb_c(b, '"');
+	jb_field(b, "table", r->table);
+	jb_field(b, "chain", r->chain);
 	jb_lit(b, ",\"kind\":\"");
 	jb_puts(b, trace_kind_name(r->kind));
 	jb_c(b, '"');
@@ -331,13 +358,16 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct pa
  */
 static void put_ended(struct jb *b, const struct trace_record *last, const char *hint)
 {
-	char table[SINK_TABLE_MAX], after[SINK_TABLE_MAX + 1 + TRACE_NAME_MAX];
+	const char *family = last->backend == TRACE_BACKEND_NFT ?
+			     nftrace_family_name(last->table_family) : NULL;
 	const char *hook = trace_hook_name(last->hook);
+	char after[16 + 2 * TRACE_NAME_MAX];
 
-	snprintf(after, sizeof(after), "%s %s", sink_fmt_table(last, table, sizeof(table)),
-		 last->chain);
-	jb_lit(b, ",\"ended\":{\"after\":");
-	jb_str(b, after);
+	/* The names as they are: jb_field() escapes them (and adds "after_hex" if it must). */
+	snprintf(after, sizeof(after), "%s%s%s %s", family ? family : "", family ? " " : "",
+		 last->table, last->chain);
+	jb_lit(b, ",\"ended\":{");
+	jb_field_first(b, "after", after);
 	if (hook) {
 		jb_lit(b, ",\"hook\":\"");
 		jb_puts(b, hook);

@@ -133,6 +133,7 @@ static int pcap_begin(struct sink *s)
 static long iface(struct sink *s, struct pcap_state *st, const char *name)
 {
 	static const uint8_t ns = 9;	/* if_tsresol: 10^-9 s, the records' own unit */
+	char shown[SINK_TEXT_NAME_MAX(IF_NAMESIZE)];
 
 	for (size_t i = 0; i < st->nifs; i++)
 		if (strncmp(st->ifs[i], name, IF_NAMESIZE) == 0)
@@ -144,7 +145,9 @@ static long iface(struct sink *s, struct pcap_state *st, const char *name)
 	put16(st, LINKTYPE_RAW);
 	put16(st, 0);
 	put32(st, 0);	/* snaplen: no limit */
-	option(st, IF_NAME, name, strnlen(name, IF_NAMESIZE));
+	/* pcapng's if_name is UTF-8 text, shown to people: escaped as the text formats do. */
+	sink_text_name(name, shown, sizeof(shown));
+	option(st, IF_NAME, shown, strlen(shown));
 	option(st, IF_TSRESOL, &ns, 1);
 	option(st, OPT_END, NULL, 0);
 	block_end(s, st);

@@ -97,26 +97,46 @@ static const char *verdict_color(const struct trace_record *r)
 	return "";
 }
 
+/*
+ * A step's columns as text. Names are whatever a namespace's root chose: escaped
+ * (sink_text_escape()), so no name can move the cursor, set a title or start a colour.
+ */
+#define NAME_TEXT	SINK_TEXT_NAME_MAX(TRACE_NAME_MAX)
+#define IF_TEXT		SINK_TEXT_NAME_MAX(IF_NAMESIZE)
+#define VERDICT_TEXT	SINK_TEXT_NAME_MAX(16 + TRACE_NAME_MAX)	/* "jump CHAIN" */
+struct step_text {
+	char	table[SINK_TABLE_MAX], chain[NAME_TEXT];
+	char	kind[32];
+	char	verdict[VERDICT_TEXT + 16];
+	char	where[4 * IF_TEXT + 32];
+};
+
 static void verdict_str(const struct trace_record *r, char *buf, size_t size)
 {
+	char v[VERDICT_TEXT];
+
 	if (!r->verdict)
 		snprintf(buf, size, "%s", r->rule_reason ? "?" : "");
 	else
-		snprintf(buf, size, "%s%s", r->verdict, r->verdict_continues ? " (continue)" : "");
+		snprintf(buf, size, "%s%s", sink_text_name(r->verdict, v, sizeof(v)),
+			 r->verdict_continues ? " (continue)" : "");
 }
 
 static void where_str(const struct trace_record *r, char *buf, size_t size)
 {
+	char a[IF_TEXT], b[IF_TEXT];
 	size_t n = 0;
 
 	buf[0] = '\0';
 	if (r->in[0])
-		n += (size_t)snprintf(buf + n, size - n, "in %s", r->in);
+		n += (size_t)snprintf(buf + n, size - n, "in %s", sink_text_name(r->in, a, sizeof(a)));
 	if (r->out[0] && n < size)
-		n += (size_t)snprintf(buf + n, size - n, "%sout %s", n ? " " : "", r->out);
+		n += (size_t)snprintf(buf + n, size - n, "%sout %s", n ? " " : "",
+				      sink_text_name(r->out, a, sizeof(a)));
 	if ((r->physin[0] || r->physout[0]) && n < size)
-		n += (size_t)snprintf(buf + n, size - n, "%sphys %s>%s", n ? " " : "", r->physin,
-				      r->physout);
+		n += (size_t)snprintf(buf + n, size - n, "%sphys %s>%s", n ? " " : "",
+				      sink_text_name(r->physin, a, sizeof(a)),
+				      sink_text_name(r->physout, b, sizeof(b)));
 	if (r->mark && n < size)
 		snprintf(buf + n, size - n, "%smark 0x%" PRIx32, n ? " " : "", r->mark);
 }
@@ -129,6 +149,15 @@ static void kind_str(const struct trace_record *r, char *buf, size_t size)
 		snprintf(buf, size, "%s", trace_kind_name(r->kind));
 	else
 		snprintf(buf, size, "%s %" PRIu32, trace_kind_name(r->kind), r->rulenum);
+}
+
+static void step_text(const struct trace_record *r, struct step_text *t)
+{
+	sink_fmt_table(r, t->table, sizeof(t->table));
+	sink_text_name(r->chain, t->chain, sizeof(t->chain));
+	kind_str(r, t->kind, sizeof(t->kind));
+	verdict_str(r, t->verdict, sizeof(t->verdict));
+	where_str(r, t->where, sizeof(t->where));
 }
 
 static int width(const char *s, int w)
@@ -146,7 +175,7 @@ static int width(const char *s, int w)
  */
 static void text_steps(struct sink *s, const struct packet *p)
 {
-	char where[96], kind[32], verdict[48], table[SINK_TABLE_MAX];
+	struct step_text t;
 	int wt = 5, wc = 5, wk = 6, wv = 0, ww = 0;
 	FILE *f = s->out;
 	bool ct_seen = false, unknown = false;
@@ -155,39 +184,35 @@ static void text_steps(struct sink *s, const struct packet *p)
 	size_t k = 0;
 
 	for (size_t i = 0; i < p->nsteps; i++) {
-		const struct trace_record *r = &p->steps[i];
-
-		sink_fmt_table(r, table, sizeof(table));
-		wt = width(table, wt);
-		wc = width(r->chain, wc);
-		kind_str(r, kind, sizeof(kind));
-		wk = width(kind, wk);
-		verdict_str(r, verdict, sizeof(verdict));
-		wv = width(verdict, wv);
-		where_str(r, where, sizeof(where));
-		ww = width(where, ww);
+		step_text(&p->steps[i], &t);
+		wt = width(t.table, wt);
+		wc = width(t.chain, wc);
+		wk = width(t.kind, wk);
+		wv = width(t.verdict, wv);
+		ww = width(t.where, ww);
 	}
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct trace_record *r = &p->steps[i];
 		int indent = 2 + wt + 1 + wc + 1 + wk + 1;
 
-		sink_fmt_table(r, table, sizeof(table));
-		kind_str(r, kind, sizeof(kind));
-		verdict_str(r, verdict, sizeof(verdict));
-		where_str(r, where, sizeof(where));
+		step_text(r, &t);
 		/* "~": its place next to the other backend's steps at this hook is not known. */
-		fprintf(f, " %c%-*s %-*s %-*s ", r->order_unknown ? '~' : ' ', wt, table, wc,
-			r->chain, wk, kind);
+		fprintf(f, " %c%-*s %-*s %-*s ", r->order_unknown ? '~' : ' ', wt, t.table, wc,
+			t.chain, wk, t.kind);
 		unknown |= r->order_unknown;
 		if (wv)
-			fprintf(f, "%s%-*s%s ", col(s, verdict_color(r)), wv, verdict, col(s, C_OFF));
-		if (r->rule)
-			fprintf(f, "%-*s  %s\n", ww, where, r->rule);
-		else if (r->rule_reason)
-			fprintf(f, "%-*s  %s(%s)%s\n", ww, where, col(s, C_DIM), r->rule_reason,
-				col(s, C_OFF));
-		else
-			fprintf(f, "%s\n", where);
+			fprintf(f, "%s%-*s%s ", col(s, verdict_color(r)), wv, t.verdict, col(s, C_OFF));
+		if (r->rule) {
+			fprintf(f, "%-*s  ", ww, t.where);
+			sink_text_put(f, r->rule);
+			fputc('\n', f);
+		} else if (r->rule_reason) {
+			fprintf(f, "%-*s  %s(", ww, t.where, col(s, C_DIM));
+			sink_text_put(f, r->rule_reason);
+			fprintf(f, ")%s\n", col(s, C_OFF));
+		} else {
+			fprintf(f, "%s\n", t.where);
+		}
 		/* Conntrack as the kernel saw it (nft records): said when it first shows or changes. */
 		if (r->has_ct && (!ct_seen || r->ct_state != ct_state || r->ct_dir != ct_dir)) {
 			fprintf(f, "%*s%s\u21b3 ct %s %s, id %" PRIu32 "%s\n", indent, "", col(s, C_DIM),
@@ -207,10 +232,8 @@ static void text_steps(struct sink *s, const struct packet *p)
 		fprintf(f, "  %s(~ legacy and nft steps at one hook and priority: which ran first is "
 			"not known)%s\n", col(s, C_DIM), col(s, C_OFF));
 	if (p->ended_hint && p->nsteps) {
-		const struct trace_record *last = &p->steps[p->nsteps - 1];
-
-		sink_fmt_table(last, table, sizeof(table));
-		fprintf(f, "  %s\u2717 ended after %s %s: %s%s\n", col(s, C_DROP), table, last->chain,
+		step_text(&p->steps[p->nsteps - 1], &t);
+		fprintf(f, "  %s\u2717 ended after %s %s: %s%s\n", col(s, C_DROP), t.table, t.chain,
 			p->ended_hint, col(s, C_OFF));
 	}
 }
@@ -261,23 +284,28 @@ static int text_packet(struct sink *s, const struct packet *p)
 
 static int text_record(struct sink *s, const struct trace_record *r)
 {
-	char src[64], dst[64], proto[16], table[SINK_TABLE_MAX];
+	char src[64], dst[64], proto[16], in[IF_TEXT], out[IF_TEXT];
+	struct step_text t;
 
 	endpoint(&r->pkt, false, src, sizeof(src));
 	endpoint(&r->pkt, true, dst, sizeof(dst));
 	proto_str(r->pkt.proto, proto, sizeof(proto));
-	sink_fmt_table(r, table, sizeof(table));
-	fprintf(s->out, "%s:%s:%s:%" PRIu32 " in=%s out=%s %s %s \u2192 %s", table, r->chain,
-		trace_kind_name(r->kind), r->rulenum, r->in, r->out, proto, src, dst);
+	step_text(r, &t);
+	fprintf(s->out, "%s:%s:%s:%" PRIu32 " in=%s out=%s %s %s \u2192 %s", t.table, t.chain,
+		trace_kind_name(r->kind), r->rulenum, sink_text_name(r->in, in, sizeof(in)),
+		sink_text_name(r->out, out, sizeof(out)), proto, src, dst);
 	if (r->pkt.family == AF_INET)
 		fprintf(s->out, " id %u", r->pkt.ipid);
 	if (r->verdict)
-		fprintf(s->out, "  %s%s%s%s", col(s, verdict_color(r)), r->verdict,
-			r->verdict_continues ? " (continue)" : "", col(s, C_OFF));
-	if (r->rule)
-		fprintf(s->out, "  %s", r->rule);
-	else if (r->rule_reason)
-		fprintf(s->out, "  %s(%s)%s", col(s, C_DIM), r->rule_reason, col(s, C_OFF));
+		fprintf(s->out, "  %s%s%s", col(s, verdict_color(r)), t.verdict, col(s, C_OFF));
+	if (r->rule) {
+		fputs("  ", s->out);
+		sink_text_put(s->out, r->rule);
+	} else if (r->rule_reason) {
+		fprintf(s->out, "  %s(", col(s, C_DIM));
+		sink_text_put(s->out, r->rule_reason);
+		fprintf(s->out, ")%s", col(s, C_OFF));
+	}
 	fputc('\n', s->out);
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include "iptrace/diag.h"
 #include "iptrace/marker.h"
 #include "iptrace/selector.h"
+#include "iptrace/sink.h"
 #include "iptrace/state.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -718,11 +719,15 @@ int state_list(FILE *f, struct state_tally *t)
 		return ret;
 	}
 	while (walk_next(&w, &st, name, sizeof(name))) {
-		char ns[32];
+		char ns[32], marker[SINK_TEXT_NAME_MAX(sizeof(st.marker))];
+		char desc[SINK_TEXT_NAME_MAX(sizeof(st.desc))];
 
 		snprintf(ns, sizeof(ns), "net:[%llu]", (unsigned long long)st.netns_ino);
+		/* A state file's words are shown escaped, as any name is (sink_text_escape()). */
 		fprintf(f, "%-8d %-6s %-22s %-20s %s\n", (int)st.pid,
-			state_live(&st) ? "live" : "stale", ns, st.marker, st.desc);
+			state_live(&st) ? "live" : "stale", ns,
+			sink_text_name(st.marker, marker, sizeof(marker)),
+			sink_text_name(st.desc, desc, sizeof(desc)));
 		n++;
 	}
 	t->refused = w.refused;

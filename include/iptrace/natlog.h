@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include "iptrace/ct.h"
 #include "iptrace/options.h"
+#include "iptrace/output.h"
 #include "iptrace/selector.h"
 
 /*
@@ -30,19 +31,21 @@ void ct_print_text_line(FILE *out, const struct ct_entry *e);
 
 /*
  * natlog_run - the --nat-log mode: subscribe to conntrack events (or, with o->input set,
- * replay a file recorded with --nat-log --record), print one line per event to @out until
- * *@stop is set (main's signal flag, read only here: the one-flag rule), --duration or
- * --count. Signals are unblocked only inside ppoll() with @waitmask. Diagnostics go to
- * stderr. Returns an exit code (0 or 1).
+ * replay a file recorded with --nat-log --record), print one line per event to @out
+ * (output_start() once subscribed or the file is open) until *@stop is set (main's signal
+ * flag, read only here: the one-flag rule), --duration, --count or a failed write (which
+ * the caller says: output_say_error()). Signals are unblocked only inside ppoll() with
+ * @waitmask. Diagnostics go to stderr. Returns an exit code (0 or 1).
  */
-int natlog_run(const struct iptrace_opts *o, FILE *out, const volatile sig_atomic_t *stop,
-	       const sigset_t *waitmask);
+int natlog_run(const struct iptrace_opts *o, struct output *out,
+	       const volatile sig_atomic_t *stop, const sigset_t *waitmask);
 
 /*
  * nattable_run - the --nat-table mode: fold o->input (a NAT log, "-" for stdin) or, with
- * no input, dump the conntrack table now; print the table to @out. Returns an exit code.
+ * no input, dump the conntrack table now; then (output_start()) print the table to @out.
+ * A failed write is left to the caller to say (output_say_error()). Returns an exit code.
  */
-int nattable_run(const struct iptrace_opts *o, FILE *out);
+int nattable_run(const struct iptrace_opts *o, struct output *out);
 
 /* An open ctnetlink socket for lookups (--nat in trace mode). Opaque. */
 struct ct_lookup;

@@ -6,9 +6,11 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <linux/netlink.h>
 #include "iptrace/grouper.h"
 #include "iptrace/ifcache.h"
+#include "iptrace/logline.h"
 #include "iptrace/marker.h"
 #include "iptrace/resolver.h"
 #include "iptrace/sink.h"
@@ -94,6 +96,19 @@ int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, siz
  * or nlrec_next()'s negative errno when the file is truncated or corrupt.
  */
 int pipeline_replay(struct pipeline *pl, struct nlrec *r, const volatile sig_atomic_t *stop);
+
+/*
+ * pipeline_read - --read: every line of @in (kernel TRACE lines, logline_parse()) through
+ * the pipeline until the end, *@stop, --count or a failed output. The clock is chosen by
+ * the first TRACE line: the kernel's seconds since boot when the lines show them, else
+ * their calendar time (whole seconds in syslog: the window, @window_ns, grows by one), else
+ * line order alone (one tick a line, with a window no line order closes: packets end by
+ * identity, order, place and the end of the input). What is skipped is counted in @st by
+ * reason (struct logline_stats). Returns 0, a negative errno when reading @in failed
+ * (-EISDIR for a directory), or -ENOMEM.
+ */
+int pipeline_read(struct pipeline *pl, FILE *in, uint64_t window_ns,
+		  const volatile sig_atomic_t *stop, struct logline_stats *st);
 
 /*
  * pipeline_flush - flush the sink's output (the sink defers it: sink_opts.deferred_flush).

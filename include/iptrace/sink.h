@@ -76,23 +76,59 @@ char *sink_fmt_time(uint64_t ts_ns, char *buf, size_t size);
 /*
  * sink_fmt_table - the step's table as people name it into @buf (size >= SINK_TABLE_MAX):
  * legacy "nat"; nft with its family, "inet firewalld" (tables of one name may exist in
- * several families). Not escaped. Returns @buf.
+ * several families), its name escaped as sink_text_escape() does. Returns @buf.
  */
-#define SINK_TABLE_MAX (8 + TRACE_NAME_MAX)
+#define SINK_TABLE_MAX (8 + SINK_TEXT_NAME_MAX(TRACE_NAME_MAX))
 char *sink_fmt_table(const struct trace_record *r, char *buf, size_t size);
 /* sink_fmt_addr - the record's source or destination address as text (size >= 46). */
 char *sink_fmt_addr(const struct pkt_hdr *h, bool dst, char *buf, size_t size);
 /*
- * sink_json_escape - the JSON escape of the string at *@s, without quotes: '"' and '\\'
- * after a backslash, bytes below 0x20 as \u00xx, every other byte as it is. Writes the
- * escapes of as many bytes as fit in @size bytes of @buf (no NUL), stopping at the string's
- * NUL; moves *@s past the bytes it escaped and returns the number of bytes written. With
- * @size >= SINK_JSON_ESC_MAX it writes at least one byte's escape.
+ * Names come from whoever set up a namespace (interfaces, tables, chains, rule comments, a
+ * --read file): any bytes but NUL. Two escaping rules, one writer each.
+ *
+ * Text (text, log, --nat-table, --list, diagnostics, the journal's MESSAGE), as dmesg and
+ * journalctl show a line: control bytes (0x00-0x1f, 0x7f), the UTF-8 encodings of the C1
+ * controls U+0080-U+009F and every byte that is not part of valid UTF-8 as "\xhh" (two
+ * lower-case hex digits), one per byte; valid UTF-8 as it is. A name can neither start nor
+ * end a terminal escape sequence.
+ *
+ * sink_text_escape - the text escape of the string at *@s into @buf: as many bytes as fit
+ * in @size (no NUL), stopping at the string's NUL; moves *@s past the bytes it escaped and
+ * returns the number written. With @size >= SINK_TEXT_ESC_MAX it writes at least one.
+ */
+#define SINK_TEXT_ESC_MAX 8
+size_t sink_text_escape(char *buf, size_t size, const char **s);
+/* sink_text_put - write @s to @f, escaped (sink_text_escape()). */
+void sink_text_put(FILE *f, const char *s);
+/*
+ * sink_text_name - @s escaped into @buf, NUL-terminated, cut after the last whole escape
+ * that fits; returns @buf. A name of n bytes needs at most 4n + 1 (SINK_TEXT_NAME_MAX(n)).
+ */
+#define SINK_TEXT_NAME_MAX(n) (4 * (n) + 1)
+char *sink_text_name(const char *s, char *buf, size_t size);
+
+/*
+ * JSON strings are always valid UTF-8. sink_json_escape - the JSON escape of the string
+ * at *@s, without quotes: '"' and '\\' after a backslash; control bytes, DEL and the C1
+ * controls as \u00xx; valid UTF-8 as it is; each byte that is not part of valid UTF-8 as
+ * U+FFFD (and *@bad set to true: the caller then adds the exact bytes as a "<key>_hex"
+ * sibling, sink_hex()). Writes the escapes of as many bytes as fit in @size bytes of @buf
+ * (no NUL), stopping at the string's NUL; moves *@s past the bytes it escaped and returns
+ * the number of bytes written. With @size >= SINK_JSON_ESC_MAX it writes at least one
+ * byte's escape.
  */
 #define SINK_JSON_ESC_MAX 6
-size_t sink_json_escape(char *buf, size_t size, const char **s);
-/* sink_json_str - write @s as a JSON string (quoted, sink_json_escape()) to @f. */
-void sink_json_str(FILE *f, const char *s);
+size_t sink_json_escape(char *buf, size_t size, const char **s, bool *bad);
+/*
+ * sink_hex - the bytes of the string at *@s as lower-case hex, two digits a byte, as many
+ * as fit in @size; moves *@s past them and returns the number of digits written.
+ */
+size_t sink_hex(char *buf, size_t size, const char **s);
+/*
+ * sink_json_field - write ,"@key":"@s" to @f (sink_json_escape()), and when @s is not valid
+ * UTF-8, ,"@key_hex":"its bytes in hex" after it.
+ */
+void sink_json_field(FILE *f, const char *key, const char *s);
 
 /*
  * sink_text_steps - the text format's lines for @p's steps (NAT and conntrack lines, the

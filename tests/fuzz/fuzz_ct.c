@@ -84,11 +84,12 @@ static void decode_each(const void *buf, size_t size)
  * of a file, as a conntrack --record wrote it. The file lives in a directory of this
  * process's own, made once.
  */
-static char rec_dir[64], rec_path[96];
+static char rec_dir[64], rec_path[96], out_path[96];
 
 static void remove_rec(void)
 {
 	unlink(rec_path);
+	unlink(out_path);
 	rmdir(rec_dir);
 }
 
@@ -102,6 +103,7 @@ static void setup(void)
 	if (strlen(rec_dir) >= sizeof(rec_dir) - 1 || !mkdtemp(rec_dir))
 		abort();
 	snprintf(rec_path, sizeof(rec_path), "%s/ct.nlrec", rec_dir);
+	snprintf(out_path, sizeof(out_path), "%s/ct.out", rec_dir);
 	atexit(remove_rec);
 }
 
@@ -136,8 +138,12 @@ static void replay(const void *buf, size_t size, unsigned variant)
 {
 	static const volatile sig_atomic_t stop;
 	const struct iptrace_opts *o = opts_for(variant);
-	FILE *err;
+	struct output *out;
+	struct fuzz_out got;
+	FILE *err, *f;
 	struct nlrec *r = nlrec_create(rec_path);
+	char chunk[4096];
+	size_t n;
 	int rc;
 
 	if (!r || (size && nlrec_write(r, NLREC_CONNTRACK, 1, buf, size) < 0) ||
@@ -149,12 +155,25 @@ static void replay(const void *buf, size_t size, unsigned variant)
 	 * point it at /dev/null meanwhile. libFuzzer and the sanitizers keep writing to the
 	 * real stderr (their own FILE and fd 2), so reports still show.
 	 */
+	out = output_open(out_path, NULL, NULL);
+	if (!out)
+		abort();
 	err = stderr;
 	stderr = fuzz_null();
-	rc = natlog_run(o, fuzz_null(), &stop, NULL);
+	rc = natlog_run(o, out, &stop, NULL);
 	stderr = err;
+	output_close(out);
 	if (rc != 0)
 		abort();	/* a well-formed file: malformed messages are counted, not fatal */
+	/* What it wrote (the file, emptied when the run started) passes the output oracle. */
+	f = fopen(out_path, "re");
+	if (!f)
+		abort();
+	fuzz_out_open(&got);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, n, got.f);
+	fclose(f);
+	fuzz_out_check(&got, strcmp(o->format, "json") == 0, false);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -13,6 +13,8 @@
 
 #include "iptrace/nlrec.h"
 #include "iptrace/pipeline.h"
+#include "iptrace/sink.h"
+#include "../oracle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -31,6 +33,45 @@ static inline FILE *fuzz_null(void)
 			abort();
 	}
 	return f;
+}
+
+/*
+ * The output oracle: what a sink wrote for an input, held in memory and checked when the
+ * run ends. Text and log output carry no raw control byte (no ESC but sink_text's own
+ * colours with @colours), no C1 control and only valid UTF-8; JSON output is one valid
+ * JSON value per line, all of it valid UTF-8, each "K_hex" right after its "K" (oracle.h).
+ */
+struct fuzz_out {
+	FILE	*f;
+	char	*buf;
+	size_t	len;
+};
+
+static inline FILE *fuzz_out_open(struct fuzz_out *o)
+{
+	o->buf = NULL;
+	o->len = 0;
+	o->f = open_memstream(&o->buf, &o->len);
+	if (!o->f)
+		abort();
+	return o->f;
+}
+
+/* fuzz_out_check - close @o and abort when its bytes break the oracle for @json/text. */
+static inline void fuzz_out_check(struct fuzz_out *o, bool json, bool colours)
+{
+	const char *bad;
+
+	if (fclose(o->f) != 0)
+		abort();
+	bad = json ? oracle_json_lines(o->buf, o->len) : oracle_text(o->buf, o->len, colours);
+	if (bad) {
+		fprintf(stderr, "output oracle: %s output breaks at byte %zu (0x%02x):\n%.*s\n",
+			json ? "JSON" : "text", (size_t)(bad - o->buf), (unsigned char)*bad,
+			(int)o->len, o->buf);
+		abort();
+	}
+	free(o->buf);
 }
 
 /*

@@ -29,7 +29,7 @@ budget() {
 		return
 	fi
 	case $1 in
-		nftrace|ct) runs=25000;;
+		nftrace|ct|read) runs=25000;;
 		*) runs=100000;;
 	esac
 	echo "-runs=${FUZZ_RUNS:-$runs} -seed=${FUZZ_SEED:-1}"
@@ -39,7 +39,7 @@ if [ -n "${FUZZ_TIME:-}" ]; then
 else
 	label="seed ${FUZZ_SEED:-1}"
 fi
-harnesses=${FUZZ_HARNESSES:-"nflog pkt logline nftrace ct natlog"}
+harnesses=${FUZZ_HARNESSES:-"nflog pkt logline nftrace ct natlog read"}
 jobs=${FUZZ_JOBS:-1}
 
 [ -n "$bin" ] || skip "FUZZ_BIN_DIR not set (run through make check or scripts/fuzz.sh)"
@@ -58,7 +58,7 @@ trap cleanup EXIT
 
 corpus=${FUZZ_CORPUS_DIR:-$tmp/corpus}
 artifacts=${FUZZ_ARTIFACT_DIR:-$bin/artifacts}
-all="nflog pkt logline nftrace ct natlog"
+all="nflog pkt logline nftrace ct natlog read"
 for h in $all; do
 	mkdir -p "$tmp/seeds/$h" || fail "cannot create the seed directories"
 done
@@ -76,6 +76,18 @@ for f in "${lines[@]}"; do
 	n=$((n + 1))
 done
 [ "$n" -gt 0 ] || fail "no kernel TRACE lines to seed the line parser with"
+# The --read loop: each file whole, and names as a hostile namespace sets them, raw and as
+# dmesg escapes them, among a logger line and an impossible time.
+for f in "${lines[@]}"; do
+	[ -f "$f" ] && cp "$f" "$tmp/seeds/read/$(basename "$f")"
+done
+printf '%s\n' \
+	$'Dec  6 02:51:50 h kernel: TRACE: raw:CH\e[31mAIN:rule:1 IN=v\e[7mX OUT= MAC= SRC=10.0.1.2 DST=10.0.2.7 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 PROTO=UDP SPT=1 DPT=53 LEN=40 ' \
+	'[ 12.5] TRACE: raw:CH\x1b[31mAIN:rule:1 IN=v\x1b[7mX\xff OUT= SRC=10.0.1.2 DST=10.0.2.7 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 PROTO=UDP SPT=1 DPT=53 LEN=40 ' \
+	'Dec  6 02:51:50 h root: TRACE: raw:PREROUTING:policy:1 IN=a OUT= SRC=1.2.3.4 DST=5.6.7.8 LEN=20 TOS=0x00 PREC=0x00 TTL=1 ID=1 PROTO=47 ' \
+	'Feb 31 99:99:99 h kernel: TRACE: raw:PREROUTING:policy:1 IN=a OUT= SRC=1.2.3.4 DST=5.6.7.8 LEN=20 TOS=0x00 PREC=0x00 TTL=1 ID=1 PROTO=47 ' \
+	>"$tmp/seeds/read/hostile" || fail "cannot write the --read seeds"
+cp "$tmp/seeds/read/hostile" "$tmp/seeds/logline/hostile" || fail "cannot copy the --read seeds"
 # NAT logs: libalias's alias.log and iptrace's own --nat-log text of the recorded conntrack
 # events (when the program is at hand), each whole (something to fold) and each line alone.
 nat=("$TEST_DATA_DIR/natd-alias.log")

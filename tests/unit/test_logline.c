@@ -489,6 +489,189 @@ static void parse_icmp_incomplete(void **state)
 	free(out);
 }
 
+/* ---- what --read takes (issue 17, items 1 and 6) ---- */
+
+#define BODY "TRACE: raw:PREROUTING:policy:1 IN=eth0 OUT= SRC=1.2.3.4 DST=5.6.7.8 LEN=20 " \
+	"TOS=0x00 PREC=0x00 TTL=1 ID=1 PROTO=47 "
+
+static int parse(const char *line)
+{
+	struct trace_record r;
+
+	return logline_parse(line, strlen(line), &r);
+}
+
+/* Only the kernel's lines: untagged ones, or tagged "kernel:" in syslog and the journal. */
+static void kernel_lines_only(void **state)
+{
+	static const char *const kernel[] = {
+		BODY,						/* journalctl -o cat */
+		"[ 1234.567890] " BODY,				/* dmesg */
+		"[Sun Dec  6 02:51:50 2026] " BODY,		/* dmesg -T */
+		"kern  :warn  : [ 1234.567890] " BODY,		/* dmesg -x */
+		"2026-12-06T02:51:50,123456+00:00 " BODY,	/* dmesg --time-format iso */
+		"Dec  6 02:51:50 host kernel: " BODY,		/* /var/log/messages */
+		"Dec  6 02:51:50 host kernel: [ 1234.567890] " BODY,	/* with printk time */
+		"Dec 06 02:51:50.123456 host kernel: " BODY,	/* journalctl -k -o short-precise */
+		"2026-12-06T02:51:50.123456+01:00 host kernel: " BODY,	/* rsyslog, ISO time */
+		"2026-12-06T02:51:50+0100 host kernel: " BODY,	/* journalctl -o short-iso */
+		"[ 1234.567890] host kernel: " BODY,		/* journalctl -o short-monotonic */
+		"Sun 2026-12-06 02:51:50 UTC host kernel: " BODY,	/* journalctl -o short-full */
+		"kernel: " BODY,
+	};
+	static const char *const other[] = {
+		"Dec  6 02:51:50 host root: " BODY,		/* logger 'TRACE: ...' */
+		"Dec  6 02:51:50 host myapp[123]: " BODY,
+		"2026-12-06T02:51:50+00:00 host notkernel: " BODY,
+		"Dec  6 02:51:50 host kernel: x " BODY,		/* the kernel's line starts with it */
+		"someone said " BODY,
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(kernel) / sizeof(kernel[0]); i++)
+		if (parse(kernel[i]) != 0)
+			fail_msg("not taken as the kernel's: %s", kernel[i]);
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+		if (parse(other[i]) != -EPROTO)
+			fail_msg("taken as the kernel's: %s", other[i]);
+}
+
+/* A time that can't be is refused (the line skipped), never wrapped into another date. */
+static void impossible_times(void **state)
+{
+	static const char *const bad[] = {
+		"Feb 31 12:00:00 h kernel: " BODY,
+		"Jan  5 99:99:99 h kernel: " BODY,
+		"Jan  5 24:00:00 h kernel: " BODY,
+		"Jan  0 01:00:00 h kernel: " BODY,
+		"Apr 31 01:00:00 h kernel: " BODY,
+		"2026-13-01T00:00:00Z h kernel: " BODY,
+		"2026-02-29T00:00:00Z h kernel: " BODY,		/* not a leap year */
+		"2026-01-01T00:60:00Z h kernel: " BODY,
+		"9999-12-31T23:59:59Z h kernel: " BODY,		/* past what ns since 1970 hold */
+		"2555-01-01T00:00:00Z h kernel: " BODY,
+		"1969-12-31T23:59:59Z h kernel: " BODY,
+		"1970-01-01T00:00:00+01:00 h kernel: " BODY,	/* 1969 in UTC */
+		"2026-01-01T00:00:00+25:00 h kernel: " BODY,
+	};
+	struct trace_record r;
+	static const char leap[] = "2024-02-29T23:59:60Z h kernel: " BODY;
+	static const char late[] = "2554-07-21T00:00:00Z h kernel: " BODY;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (parse(bad[i]) != -ERANGE)
+			fail_msg("a time taken: %s", bad[i]);
+	assert_int_equal(logline_parse(leap, strlen(leap), &r), 0);	/* leap day, leap second */
+	assert_int_equal(r.ts_ns, 1709251200ull * 1000000000ull);
+	assert_int_equal(logline_parse(late, strlen(late), &r), 0);
+	assert_true(r.ts_ns > 18446000000ull * 1000000000ull);
+}
+
+/*
+ * dmesg (and --format log) show a byte the kernel would escape as "\xhh": read back as
+ * that byte, so the names are the interface's and the chain's own, and a 15-byte name
+ * escaped to 60 characters still fits. Other "\x" text stays as it is.
+ */
+static void escaped_names(void **state)
+{
+	static const char line[] = "[ 5.1] TRACE: raw:CH\\x1b[31mAIN:rule:1 "
+		"IN=v\\x1b[7mX OUT=\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\x1b\\xff "
+		"PHYSIN=\\x41\\x00\\x5c SRC=1.2.3.4 DST=5.6.7.8 LEN=20 TOS=0x00 PREC=0x00 TTL=1 ID=1 "
+		"PROTO=47 ";
+	static const char raw[] = "TRACE: raw:CH\033[31mAIN:rule:1 IN=v\033[7mX OUT= SRC=1.2.3.4 "
+		"DST=5.6.7.8 LEN=20 TOS=0x00 PREC=0x00 TTL=1 ID=1 PROTO=47 ";
+	struct trace_record r;
+	char *out;
+
+	(void)state;
+	assert_int_equal(logline_parse(line, strlen(line), &r), 0);
+	assert_string_equal(r.chain, "CH\033[31mAIN");
+	assert_string_equal(r.in, "v\033[7mX");
+	assert_string_equal(r.out, "\033\033\033\033\033\033\033\033\033\033\033\033\033\033\xff");
+	assert_string_equal(r.physin, "\\x41\\x00\\x5c");	/* printable, NUL: not dmesg's */
+	out = format(&r);
+	assert_non_null(strstr(out, "TRACE: raw:CH\\x1b[31mAIN:rule:1 IN=v\\x1b[7mX OUT=\\x1b"));
+	free(out);
+	/* Raw bytes (journalctl -a, syslog(2)) are taken as they are, and printed escaped. */
+	assert_int_equal(logline_parse(raw, strlen(raw), &r), 0);
+	assert_string_equal(r.in, "v\033[7mX");
+	out = format(&r);
+	assert_null(strchr(out, '\033'));
+	free(out);
+}
+
+/* A line longer than LOGLINE_MAX is no kernel line. */
+static void long_line(void **state)
+{
+	char *line = malloc(LOGLINE_MAX + 2);
+
+	(void)state;
+	assert_non_null(line);
+	memset(line, ' ', LOGLINE_MAX + 1);
+	memcpy(line, BODY, strlen(BODY));
+	line[LOGLINE_MAX + 1] = '\0';
+	assert_int_equal(logline_parse(line, LOGLINE_MAX + 1, &(struct trace_record){ 0 }),
+			 -EINVAL);
+	assert_int_equal(logline_parse(line, LOGLINE_MAX, &(struct trace_record){ 0 }), 0);
+	free(line);
+}
+
+/* The bounded reader: whole lines, NULs kept, long ones skipped and counted, no newline at
+ * the end, a directory an error. */
+static void reader(void **state)
+{
+	struct logline_stats st = { 0 };
+	size_t big = 3 * LOGLINE_MAX, n = 0, len;
+	char *text = malloc(big + LOGLINE_MAX + 64);
+	const char *line;
+	struct logline_reader *r;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(text);
+	n += (size_t)sprintf(text + n, "one\n");
+	memset(text + n, 'x', big);
+	n += big;
+	text[n++] = '\n';
+	memset(text + n, 'y', LOGLINE_MAX);
+	n += LOGLINE_MAX;
+	text[n++] = '\n';
+	memcpy(text + n, "a\0b\n\nlast", 9);
+	n += 9;
+	f = fmemopen(text, n, "r");
+	assert_non_null(f);
+	r = logline_reader_new(f);
+	assert_non_null(r);
+	assert_int_equal(logline_next(r, &line, &len, &st), 1);
+	assert_int_equal(len, 3);
+	assert_string_equal(line, "one");
+	assert_int_equal(logline_next(r, &line, &len, &st), 1);	/* the 'x' line skipped */
+	assert_int_equal(len, LOGLINE_MAX);
+	assert_int_equal(line[0], 'y');
+	assert_int_equal(st.too_long, 1);
+	assert_int_equal(logline_next(r, &line, &len, &st), 1);
+	assert_int_equal(len, 3);
+	assert_memory_equal(line, "a\0b", 3);
+	assert_int_equal(logline_next(r, &line, &len, &st), 1);
+	assert_int_equal(len, 0);
+	assert_int_equal(logline_next(r, &line, &len, &st), 1);
+	assert_string_equal(line, "last");
+	assert_int_equal(logline_next(r, &line, &len, &st), 0);
+	assert_int_equal(st.too_long, 1);
+	logline_reader_free(r);
+	fclose(f);
+	free(text);
+
+	f = fopen("/", "re");
+	assert_non_null(f);
+	r = logline_reader_new(f);
+	assert_non_null(r);
+	assert_int_equal(logline_next(r, &line, &len, &st), -EISDIR);
+	logline_reader_free(r);
+	fclose(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +683,11 @@ int main(void)
 		cmocka_unit_test(parse_edges),
 		cmocka_unit_test(parse_icmp_incomplete),
 		cmocka_unit_test(parse_times),
+		cmocka_unit_test(kernel_lines_only),
+		cmocka_unit_test(impossible_times),
+		cmocka_unit_test(escaped_names),
+		cmocka_unit_test(long_line),
+		cmocka_unit_test(reader),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -18,6 +18,7 @@
 
 #include "iptrace/ct.h"
 #include "iptrace/sink.h"
+#include "../oracle.h"
 
 /* ---- a sink over a memory stream ---- */
 
@@ -497,7 +498,10 @@ static void test_dropped_and_conntrack(void **state)
 	free(got);
 }
 
-/* Names and resolver strings: '"' and '\\' after a backslash, control bytes as \u00xx. */
+/*
+ * Names and resolver strings: '"' and '\\' after a backslash, control bytes, DEL and C1
+ * controls as \u00xx, valid UTF-8 as it is.
+ */
 static void test_escapes(void **state)
 {
 	struct trace_record r;
@@ -506,7 +510,7 @@ static void test_escapes(void **state)
 	(void)state;
 	step_init(&r, "we\"ird\\", "tab\there\x01\x1f");
 	strcpy(r.in, "a\nb");
-	strcpy(r.out, "\x7f\xc3\xa9");	/* DEL and bytes past ASCII as they are */
+	strcpy(r.out, "\x7f\xc3\xa9\xc2\x9b");	/* DEL, é, CSI as a C1 control */
 	r.rule = "-A C -m comment --comment \"x\\y\"";
 	r.verdict = "ACCEPT";
 	got = record_json(&r);
@@ -514,26 +518,61 @@ static void test_escapes(void **state)
 		"{\"type\":\"record\",\"step\":{\"backend\":\"legacy\",\"table\":\"we\\\"ird\\\\\","
 		"\"chain\":\"tab\\u0009here\\u0001\\u001f\",\"kind\":\"rule\",\"rulenum\":1,"
 		"\"rule\":\"-A C -m comment --comment \\\"x\\\\y\\\"\",\"verdict\":\"ACCEPT\","
-		"\"in\":\"a\\u000ab\",\"out\":\"\x7f\xc3\xa9\"," V4_EP "}}\n");
+		"\"in\":\"a\\u000ab\",\"out\":\"\\u007f\xc3\xa9\\u009b\"," V4_EP "}}\n");
+	free(got);
+}
+
+/*
+ * Bytes that are not UTF-8: each as U+FFFD, and the exact bytes in a "<key>_hex" sibling
+ * right after the field; a valid name gets none.
+ */
+static void test_invalid_utf8(void **state)
+{
+	static char rule[] = "-A CH -m comment --comment \"\xff\xfe\"";
+	struct trace_record r;
+	char *got;
+
+	(void)state;
+	step_init(&r, "raw", "CH\xc0\xaf");	/* an overlong '/' */
+	strcpy(r.in, "v\xed\xa0\x80");		/* a surrogate */
+	strcpy(r.out, "\xf4\x90\x80\x80");	/* past U+10FFFF */
+	strcpy(r.physin, "ok\xc3\xa9");
+	r.rule = rule;
+	r.verdict = "jump CH\xc0\xaf";
+	got = record_json(&r);
+	assert_string_equal(got,
+		"{\"type\":\"record\",\"step\":{\"backend\":\"legacy\",\"table\":\"raw\","
+		"\"chain\":\"CH\xef\xbf\xbd\xef\xbf\xbd\",\"chain_hex\":\"4348c0af\",\"kind\":\"rule\","
+		"\"rulenum\":1,\"rule\":\"-A CH -m comment --comment \\\"\xef\xbf\xbd\xef\xbf\xbd\\\"\","
+		"\"rule_hex\":\"2d41204348202d6d20636f6d6d656e74202d2d636f6d6d656e74202"
+		"2fffe22\",\"verdict\":\"jump CH\xef\xbf\xbd\xef\xbf\xbd\",\"verdict_hex\":"
+		"\"6a756d70204348c0af\",\"in\":\"v\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\","
+		"\"in_hex\":\"76eda080\",\"out\":\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\","
+		"\"out_hex\":\"f4908080\",\"physin\":\"ok\xc3\xa9\"," V4_EP "}}\n");
+	assert_null(oracle_json_lines(got, strlen(got)));
 	free(got);
 }
 
 /* The FILE writer and the escaper itself, also where the escaper's buffer ends mid-string. */
 static void test_escaper(void **state)
 {
-	static const char in[] = "a\"b\\c\x01\x1f d\t";
-	static const char want[] = "a\\\"b\\\\c\\u0001\\u001f d\\u0009";
+	static const char in[] = "a\"b\\c\x01\x1f d\t\xc3\xa9\xf0\x9f\x98\x80\xff\xc2\x85";
+	static const char want[] = "a\\\"b\\\\c\\u0001\\u001f d\\u0009\xc3\xa9\xf0\x9f\x98\x80"
+				   "\xef\xbf\xbd\\u0085";
 	char buf[64], *got = NULL;
 	size_t n = 0;
+	bool bad;
 	FILE *f;
 
 	(void)state;
 	f = open_memstream(&got, &n);
 	assert_non_null(f);
-	sink_json_str(f, in);
-	sink_json_str(f, "");
+	sink_json_field(f, "k", "a\"b\\c\x01\x1f d\t");
+	sink_json_field(f, "e", "");
+	sink_json_field(f, "x", "\xfe" "A");
 	assert_int_equal(fclose(f), 0);
-	assert_string_equal(got, "\"a\\\"b\\\\c\\u0001\\u001f d\\u0009\"\"\"");
+	assert_string_equal(got, ",\"k\":\"a\\\"b\\\\c\\u0001\\u001f d\\u0009\",\"e\":\"\","
+				 "\"x\":\"\xef\xbf\xbd" "A\",\"x_hex\":\"fe41\"");
 	free(got);
 
 	/* In pieces of every size from SINK_JSON_ESC_MAX up: whole escapes only, same text. */
@@ -541,13 +580,15 @@ static void test_escaper(void **state)
 		const char *s = in;
 		size_t len = 0;
 
+		bad = false;
 		while (*s) {
-			size_t k = sink_json_escape(buf + len, size, &s);
+			size_t k = sink_json_escape(buf + len, size, &s, &bad);
 
 			assert_true(k > 0 && k <= size);
 			len += k;
 			assert_true(len < sizeof(buf));
 		}
+		assert_true(bad);
 		assert_int_equal(len, strlen(want));
 		assert_memory_equal(buf, want, len);
 	}
@@ -744,117 +785,30 @@ static void draw_step(struct trace_record *r, const struct trace_record *prev, c
 	}
 }
 
-/*
- * A tiny JSON validator, for the lines the sink writes: one value, no whitespace (the sink
- * writes none). Control bytes must be escaped; bytes past ASCII are taken as they are (the
- * sink passes names' bytes through: UTF-8 validity is another matter).
- */
-static const char *json_value(const char *p, int depth);
-
-static const char *json_string(const char *p)
-{
-	if (*p++ != '"')
-		return NULL;
-	for (;;) {
-		unsigned char c = (unsigned char)*p++;
-
-		if (c == '"')
-			return p;
-		if (c < 0x20)
-			return NULL;	/* NUL (the end) too */
-		if (c != '\\')
-			continue;
-		c = (unsigned char)*p++;
-		if (c == 'u') {
-			for (int i = 0; i < 4; i++, p++)
-				if (!strchr("0123456789abcdefABCDEF", *p) || !*p)
-					return NULL;
-		} else if (!c || !strchr("\"\\/bfnrt", c)) {
-			return NULL;
-		}
-	}
-}
-
-static const char *json_number(const char *p)
-{
-	const char *start;
-
-	if (*p == '-')
-		p++;
-	start = p;
-	while (*p >= '0' && *p <= '9')
-		p++;
-	if (p == start || (*start == '0' && p - start > 1))
-		return NULL;
-	return p;	/* the sink writes integers only */
-}
-
-/* @open's members up to @close: "key":value pairs (object) or values (array). */
-static const char *json_members(const char *p, char close, bool keys, int depth)
-{
-	if (*p == close)
-		return p + 1;
-	for (;;) {
-		if (keys) {
-			p = json_string(p);
-			if (!p || *p++ != ':')
-				return NULL;
-		}
-		p = json_value(p, depth);
-		if (!p)
-			return NULL;
-		if (*p == close)
-			return p + 1;
-		if (*p++ != ',')
-			return NULL;
-	}
-}
-
-static const char *json_value(const char *p, int depth)
-{
-	if (depth > 16)
-		return NULL;
-	switch (*p) {
-	case '{':
-		return json_members(p + 1, '}', true, depth + 1);
-	case '[':
-		return json_members(p + 1, ']', false, depth + 1);
-	case '"':
-		return json_string(p);
-	case 't':
-		return strncmp(p, "true", 4) ? NULL : p + 4;
-	case 'f':
-		return strncmp(p, "false", 5) ? NULL : p + 5;
-	case 'n':
-		return strncmp(p, "null", 4) ? NULL : p + 4;
-	default:
-		return json_number(p);
-	}
-}
-
-/* Does the validator tell JSON from what is not? */
+/* Does the validator (tests/oracle.h) tell JSON from what is not? */
 static void test_validator(void **state)
 {
 	static const char *const good[] = {
 		"{}", "[]", "{\"a\":[1,-2,\"x\\u001f\\\"\",true,false,null,{}]}", "\"\xc3\xa9\"",
+		"{\"in\":\"a\xef\xbf\xbd\",\"in_hex\":\"61ff\"}", "1.5e3",
 	};
 	static const char *const bad[] = {
 		"{", "{\"a\"}", "{\"a\":}", "[1,]", "\"a\x01\"", "\"\\x\"", "\"\\u12\"", "01",
-		"{\"a\":1,}", "tru", "\"abc",
+		"{\"a\":1,}", "tru", "\"abc", "\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
+		"\"\xf4\x90\x80\x80\"", "\"\xc3\"",
+		/* _hex: right after its field, lower-case, even, and only for what is not UTF-8 */
+		"{\"in\":\"a\",\"out\":\"\",\"in_hex\":\"61ff\"}", "{\"in\":\"a\",\"in_hex\":\"61FF\"}",
+		"{\"in\":\"a\",\"in_hex\":\"61f\"}", "{\"in\":\"a\",\"in_hex\":\"61\"}",
+		"{\"in\":\"a\",\"in_hex\":\"\"}",
 	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		const char *e = json_value(good[i], 0);
-
-		assert_non_null(e);
-		assert_int_equal(*e, '\0');
-	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		const char *e = json_value(bad[i], 0);
-
-		assert_true(!e || *e != '\0');
-	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!oracle_json_line(good[i], strlen(good[i])))
+			fail_msg("not taken: %s", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (oracle_json_line(bad[i], strlen(bad[i])))
+			fail_msg("taken: %s", bad[i]);
 }
 
 /* Print @n drawn packets (and, one in ten, a record) to @c; with @flushes, flush() at times. */
@@ -902,13 +856,11 @@ static void test_drawn_lines_parse(void **state)
 	all = cap_close(&c, &sum);
 	for (line = all; *line; k++) {
 		char *nl = strchr(line, '\n');
-		const char *end;
 		size_t steps = 0;
 
 		assert_non_null(nl);
 		*nl = '\0';
-		end = json_value(line, 0);
-		if (!end || *end)
+		if (!oracle_json_line(line, (size_t)(nl - line)))
 			fail_msg("line %u is not one JSON value: %s", k + 1, line);
 		if (k < N) {
 			for (const char *s = line; (s = strstr(s, "{\"backend\":")); s++)
@@ -1171,6 +1123,7 @@ int main(void)
 		cmocka_unit_test(test_ended),
 		cmocka_unit_test(test_dropped_and_conntrack),
 		cmocka_unit_test(test_escapes),
+		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_escaper),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_long_lines),

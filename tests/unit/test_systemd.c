@@ -358,6 +358,45 @@ static void test_journal_record(void **state)
 	close(lfd);
 }
 
+/*
+ * Names a namespace's root chose: the fields keep their exact bytes (the native protocol is
+ * binary-safe), MESSAGE shows them escaped, as text output does.
+ */
+static void test_journal_hostile_names(void **state)
+{
+	static struct entry e;
+	static const char rule[] = "-A CH\033[31mAIN -m comment --comment \"\033]0;pwned\a\xff\"";
+	struct trace_record r;
+	struct packet p = { .id = 2, .nsteps = 1, .steps = &r };
+	struct summary sum = { 0 };
+	const char *msg;
+	int lfd;
+	struct sink s = open_sink(&lfd);
+
+	(void)state;
+	mk_step(&r, "filter", "CH\033[31mAIN", 1, "10.0.0.1");
+	snprintf(r.in, sizeof(r.in), "v\033[7mX");
+	r.rule = rule;
+	r.verdict = "DROP";
+	assert_int_equal(s.ops->packet(&s, &p), 0);
+	recv_entry(lfd, &e);
+	assert_string_equal(get(&e, "STEP_1_CHAIN"), "CH\033[31mAIN");
+	assert_string_equal(get(&e, "STEP_1_IN"), "v\033[7mX");
+	assert_string_equal(get(&e, "STEP_1_RULE"), rule);
+	assert_string_equal(get(&e, "CHAIN"), "CH\033[31mAIN");
+	msg = get(&e, "MESSAGE");
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "\n  filter CH\\x1b[31mAIN rule 1 DROP in v\\x1b[7mX  -A "
+				    "CH\\x1b[31mAIN -m comment --comment \"\\x1b]0;pwned\\x07\\xff\""));
+	for (const char *c = msg; *c; c++)
+		assert_true(*c == '\n' || ((unsigned char)*c >= 0x20 && *c != 0x7f));
+	free_entry(&e);
+	assert_int_equal(s.ops->end(&s, &sum), 0);
+	recv_entry(lfd, &e);
+	free_entry(&e);
+	close(lfd);
+}
+
 /* The summary entry carries the JSON summary's counters, overruns and unmarked included. */
 static void test_journal_summary_counters(void **state)
 {
@@ -453,6 +492,7 @@ int main(void)
 		cmocka_unit_test(test_journal_stream),
 		cmocka_unit_test(test_journal_packet_fields),
 		cmocka_unit_test(test_journal_record),
+		cmocka_unit_test(test_journal_hostile_names),
 		cmocka_unit_test(test_journal_summary_counters),
 		cmocka_unit_test(test_journal_big_entry),
 		cmocka_unit_test(test_journal_missing_socket),

@@ -9,15 +9,13 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
-/* slurp - the whole of TEST_DATA_DIR/@name, NUL-terminated; the caller frees it. */
-static inline char *slurp(const char *name)
+/* slurp_path - the whole file at @path, NUL-terminated; the caller frees it. */
+static inline char *slurp_path(const char *path)
 {
-	char path[512];
 	FILE *f;
 	char *buf;
 	long n;
 
-	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
 	f = fopen(path, "re");
 	assert_non_null(f);
 	fseek(f, 0, SEEK_END);
@@ -29,6 +27,15 @@ static inline char *slurp(const char *name)
 	buf[n] = '\0';
 	fclose(f);
 	return buf;
+}
+
+/* slurp - the whole of TEST_DATA_DIR/@name, NUL-terminated; the caller frees it. */
+static inline char *slurp(const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
+	return slurp_path(path);
 }
 
 struct guarded {

@@ -92,7 +92,7 @@ static void run_read(const char *buf, size_t len, const struct sink_ops *ops, bo
 	if (!pl)
 		abort();
 	ops->begin(&sink);
-	if (pipeline_read(pl, in, &stop, &st) != 0)
+	if (pipeline_read(pl, in, 1000000, &stop, &st) != 0)
 		abort();
 	pipeline_finish(pl, NULL);
 	pipeline_summary(pl, &sum);

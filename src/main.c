@@ -448,13 +448,26 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, struct xtlo
  * stay with the logger binding they report through: restoring it alone would send their
  * records to the kernel log. The state file then says what is left for --cleanup.
  */
-static int live_teardown(struct live *lv)
+static int live_teardown(struct live *lv, bool forgive)
 {
 	bool rules_left = false;
 	int rc = 0, ret;
 
 	if (lv->marker) {
 		ret = marker_remove(lv->marker);
+		/*
+		 * @forgive: no signal ended the run, so one that came while removing the rules
+		 * waited for the xtables lock is the run's first: it ends the capture, not the
+		 * clean-up. Only a second one gives up (the rules then stay, for --cleanup).
+		 */
+		if (ret == -EINTR && forgive) {
+			int sig = stop_signal;
+
+			stop_signal = 0;
+			ret = marker_remove(lv->marker);
+			if (!stop_signal)
+				stop_signal = sig;
+		}
 		if (ret < 0) {
 			diag_error("cannot remove the trace rules: %s", marker_error(lv->marker));
 			rc = EXIT_FAILURE;
@@ -854,7 +867,7 @@ out_teardown:
 		 */
 		sig = stop_signal;
 		stop_signal = 0;
-		ret = live_teardown(&r->lv);
+		ret = live_teardown(&r->lv, !sig);
 		if (!stop_signal)
 			stop_signal = sig;
 		if (ret && !rc)

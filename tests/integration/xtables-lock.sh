@@ -143,6 +143,23 @@ ip netns exec "$N" "$IPTRACE" --cleanup 2>"$tmp/cl5" || fail "--cleanup: $(cat "
 unchanged "--cleanup after an interrupted teardown"
 pass "a second signal ends teardown's wait; --cleanup undid what stayed"
 
+# 5b. A run that --duration ended: the first signal to come during teardown's wait is the
+# run's first, and ends nothing but the capture (already over): teardown goes on.
+"${capture[@]}" --wait 60 --duration 2 -o "$tmp/out5b" 2>"$tmp/err5b" &
+pid=$!
+wait_ready "$tmp/err5b" "$pid"
+hold_lock
+sleep 3.5
+grep -q "waiting for the xtables lock" "$tmp/err5b" || fail "teardown's wait is not said: $(cat "$tmp/err5b")"
+kill -TERM "$pid"
+sleep 0.5
+kill -0 "$pid" 2>/dev/null || fail "the run's first signal ended teardown's wait: $(cat "$tmp/err5b")"
+release_lock
+wait "$pid" || fail "teardown after the run's first signal: exit $?: $(cat "$tmp/err5b")"
+[ -f "$IPTRACE_STATE_DIR/$pid.state" ] && fail "state file left after a whole teardown"
+unchanged "after a teardown the run's first signal did not end"
+pass "the run's first signal, come during teardown's wait, does not end it"
+
 # 6. A FIFO as --output: waited for, said, interruptible; with a reader it gets the output.
 mkfifo "$tmp/fifo"
 "$IPTRACE" --read "$TEST_DATA_DIR/kernel-trace.log" -o "$tmp/fifo" 2>"$tmp/err6" &

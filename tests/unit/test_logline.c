@@ -447,7 +447,7 @@ static void parse_times(void **state)
 		{ "Mar 30 19:33:27.250000 node kernel: ", 1, 250000000, 0 },	/* short-precise */
 		{ "[12.5] node kernel: ", 0, 0, 12500000000ull },	/* short-monotonic */
 		{ "2026-03-30T19:33:27.5+0000 node kernel: ", 1774899207, 500000000, 0 },
-		{ "[x 12.5] [1.] [.5] ", 0, 0, 0 },			/* not times */
+		{ "[x 12.5] [1.] [.5] node kernel: ", 0, 0, 0 },	/* not times */
 	};
 	struct trace_record r;
 

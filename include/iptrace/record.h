@@ -51,6 +51,11 @@ struct pkt_hdr {
 	uint8_t		icmp_type, icmp_code;
 	uint16_t	icmp_ident, icmp_seqno;
 	uint32_t	payload_hash;	/* hash of the L4 payload (NAT-proof), 0 if none */
+	/*
+	 * pkt_head_hash() of a record that has no raw bytes to compute it from: as --merge
+	 * reads it back ("payload_hash"). 0 in records of a capture; ask pkt_head_hash().
+	 */
+	uint32_t	head_hash;
 };
 
 /* One trace step as the kernel reported it. Plain struct: copy freely. */

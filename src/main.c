@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <net/if.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <linux/capability.h>
 #include <libmnl/libmnl.h>
 
@@ -507,6 +508,7 @@ struct run {
 	struct live		lv;		/* live tracing */
 	struct pipeline		*pl;
 	char			outname[4096];	/* --output-time's expansion */
+	struct utsname		uts;		/* the host name: the default node name */
 };
 
 /* Signals only set the flag; they are unblocked inside ppoll() alone. */
@@ -545,6 +547,7 @@ static int open_sink(struct run *r)
 	r->sink.opts.time_prefix = o->log_time;
 	/* Live: flushed when the sockets run dry; --replay: at the end. --read keeps per packet. */
 	r->sink.opts.deferred_flush = o->mode == MODE_TRACE || o->mode == MODE_REPLAY;
+	r->sink.opts.show_node = o->node;
 	return 0;
 }
 
@@ -617,6 +620,22 @@ static int trace_begin(struct run *r)
 	return 0;
 }
 
+/*
+ * The node every record is stamped with: --node, else for a capture here the host name —
+ * uname's, which --netns leaves as it is (it enters the network namespace only); none for
+ * records from elsewhere (--read, --replay).
+ */
+static const char *node_name(struct run *r)
+{
+	if (r->o.node)
+		return r->o.node;
+	if (r->o.mode != MODE_TRACE && r->o.mode != MODE_DEMO)
+		return NULL;
+	if (uname(&r->uts) < 0 || !trace_node_ok(r->uts.nodename))
+		return NULL;
+	return r->uts.nodename;
+}
+
 static int make_pipeline(struct run *r)
 {
 	const struct iptrace_opts *o = &r->o;
@@ -630,6 +649,7 @@ static int make_pipeline(struct run *r)
 		.resolver = r->lv.resolver,
 		.nftrule = r->lv.nftrule,
 		.ct = r->ct,
+		.node = node_name(r),
 	};
 
 	/* --read lines are one tick apart: no window closes before the input ends. */

@@ -15,7 +15,7 @@ enum {
 	OPT_WINDOW, OPT_OUTPUT, OPT_READ, OPT_REPLAY, OPT_RECORD, OPT_NO_GROUP, OPT_COLOR,
 	OPT_NETNS, OPT_CLEANUP, OPT_LIST, OPT_LOG_TIME, OPT_OUTPUT_TIME,
 	OPT_NAT_LOG, OPT_NAT_TABLE, OPT_ALL, OPT_NAT,
-	OPT_DEMO, OPT_RCVBUF,
+	OPT_DEMO, OPT_RCVBUF, OPT_NODE,
 };
 
 struct opt_desc {
@@ -54,6 +54,7 @@ static const struct opt_desc table[] = {
 	{ "read", required_argument, OPT_READ, "FILE|-", "read kernel TRACE lines (dmesg, journal, messages)" },
 	{ "replay", required_argument, OPT_REPLAY, "FILE", "replay netlink messages saved by --record" },
 	{ "record", required_argument, OPT_RECORD, "FILE", "also save the raw netlink messages to FILE" },
+	{ "node", required_argument, OPT_NODE, "NAME", "the node name in the output (default: the host name; none with --read, --replay)" },
 	{ "rcvbuf", required_argument, OPT_RCVBUF, "BYTES", "trace sockets' receive buffer (default 16 MiB NFLOG, 48 MiB nft trace)" },
 	{ "demo", no_argument, OPT_DEMO, NULL, "trace a DNS query and its reply in a throw-away namespace lab" },
 	{ "cleanup", no_argument, OPT_CLEANUP, NULL, "undo what killed captures left (rules, logger bindings)" },
@@ -120,6 +121,16 @@ static int parse_seconds(const char *s, double *out)
 	return 0;
 }
 
+/* --node NAME: what `uname -n` or a Kubernetes node name could be (trace_node_ok()). */
+static int parse_node(const char *s, const char **out, char *err, size_t errlen)
+{
+	if (!trace_node_ok(s))
+		return parse_fail(err, errlen, "invalid node name (1 to %d bytes, no control characters)",
+				  TRACE_NODE_MAX);
+	*out = s;
+	return 0;
+}
+
 /* The NAT modes: --nat-log (with --replay: a recorded conntrack file), --nat-table. */
 static int nat_options(struct iptrace_opts *o, bool nat_log, char *err, size_t errlen)
 {
@@ -137,6 +148,8 @@ static int nat_options(struct iptrace_opts *o, bool nat_log, char *err, size_t e
 		return parse_fail(err, errlen, "--nat goes with live tracing only");
 	if (!nat_mode)
 		return 0;
+	if (o->node)
+		return parse_fail(err, errlen, "--node doesn't apply to conntrack entries");
 	if (o->sel.iface[0] || o->sel.has_mark || o->sel.limit_per_s)
 		return parse_fail(err, errlen, "--iface, --mark and --limit don't apply to conntrack entries");
 	if (strcmp(o->format, "log") == 0)
@@ -273,11 +286,8 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 		case OPT_RECORD:
 			o->record = optarg;
 			break;
-		case OPT_RCVBUF:
-			/* The kernel doubles it and has its own floor; above 1 GiB is a typo. */
-			if (parse_positive(optarg, &num) < 0 || num < 1024 || num > (1u << 30))
-				return parse_fail(err, errlen, "invalid receive buffer '%s' (bytes, 1024-1073741824)", optarg);
-			o->rcvbuf = (uint32_t)num;
+		case OPT_NODE:
+			ret = parse_node(optarg, &o->node, err, errlen);
 			break;
 		case 'v':
 			o->verbose = true;

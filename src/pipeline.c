@@ -140,6 +140,7 @@ static inline int add(struct pipeline *pl, struct trace_record *rec)
 	if (!rec->ts_ns)
 		rec->ts_ns = pl->wall_ns;
 	rec->recv_ns = pl->mono_ns;
+	rec->node = pl->cfg.node;
 	if (pl->cfg.resolver)
 		resolver_observe(pl->cfg.resolver, rec);
 	if (pl->cfg.no_group) {
@@ -353,6 +354,7 @@ void pipeline_summary(const struct pipeline *pl, struct summary *sum)
 	*sum = pl->sum;
 	grouper_get_stats(pl->grouper, &st);
 	sum->evicted = st.evicted;
+	sum->node = pl->cfg.node;
 	/* Read by the marker from its counters as it came out: meaningful after teardown. */
 	if (pl->cfg.marker && pl->cfg.marker->sel->limit_per_s) {
 		sum->limited = true;

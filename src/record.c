@@ -34,6 +34,31 @@ enum trace_hook trace_hook_of(const char *chain)
 	return HOOK_NONE;
 }
 
+const char *trace_hook_name(enum trace_hook hook)
+{
+	switch (hook) {
+	case HOOK_PREROUTING:	return "prerouting";
+	case HOOK_INPUT:	return "input";
+	case HOOK_FORWARD:	return "forward";
+	case HOOK_OUTPUT:	return "output";
+	case HOOK_POSTROUTING:	return "postrouting";
+	case HOOK_NONE:		break;
+	}
+	return NULL;
+}
+
+bool trace_node_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > TRACE_NODE_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
 /*
  * Copy the field up to @sep into @dst (size TRACE_NAME_MAX); returns the end or NULL: no
  * @sep before @end, an empty field, one of TRACE_NAME_MAX bytes or more, or a NUL inside.

@@ -99,6 +99,17 @@ static void jb_u64(struct jb *b, uint64_t v)
 	jb_put(b, p, (size_t)(t + sizeof(t) - p));
 }
 
+/* @v as 8 lower-case hex digits. */
+static void jb_hex32(struct jb *b, uint32_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *p = jb_room(b, 8);
+
+	for (int i = 7; i >= 0; i--, v >>= 4)
+		p[i] = hex[v & 0xf];
+	b->len += 8;
+}
+
 /* @s as a JSON string, escaped in place by the escaper sink_json_str() uses too. */
 static void jb_str(struct jb *b, const char *s)
 {
@@ -244,6 +255,31 @@ static void put_ct_view(struct jb *b, const struct trace_record *r)
 	jb_c(b, '}');
 }
 
+/*
+ * ,"hook":"NAME", the names trace_hook_name() gives (what --merge reads back), as literals:
+ * one copy of a known size per step rather than a strlen() and a copy.
+ */
+static void put_hook(struct jb *b, int hook)
+{
+	switch (hook) {
+	case HOOK_PREROUTING:
+		jb_lit(b, ",\"hook\":\"prerouting\"");
+		break;
+	case HOOK_INPUT:
+		jb_lit(b, ",\"hook\":\"input\"");
+		break;
+	case HOOK_FORWARD:
+		jb_lit(b, ",\"hook\":\"forward\"");
+		break;
+	case HOOK_OUTPUT:
+		jb_lit(b, ",\"hook\":\"output\"");
+		break;
+	case HOOK_POSTROUTING:
+		jb_lit(b, ",\"hook\":\"postrouting\"");
+		break;
+	}
+}
+
 static void put_ifs(struct jb *b, const struct trace_record *r)
 {
 	jb_lit(b, ",\"in\":");
@@ -260,12 +296,22 @@ static void put_ifs(struct jb *b, const struct trace_record *r)
 	}
 }
 
-/* One step object; @prev is the step before it in the packet (NULL: none), for "nat". */
-static void put_step(struct jb *b, const struct trace_record *r, const struct trace_record *prev)
+/*
+ * One step object; @prev is the step before it in the packet (NULL: none), for "nat".
+ * @node: the packet crossed several nodes, each step says which (--merge).
+ */
+static void put_step(struct jb *b, const struct trace_record *r, const struct trace_record *prev,
+		     bool node)
 {
 	const char *family;
 
-	jb_lit(b, "{\"backend\":\"");
+	jb_c(b, '{');
+	if (node && r->node) {
+		jb_lit(b, "\"node\":");
+		jb_str(b, r->node);
+		jb_c(b, ',');
+	}
+	jb_lit(b, "\"backend\":\"");
 	jb_puts(b, trace_backend_name(r->backend));
 	jb_lit(b, "\",\"table\":");
 	jb_str(b, r->table);
@@ -290,8 +336,14 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct tr
 	}
 	if (r->has_ct)
 		put_ct_view(b, r);
+	put_hook(b, r->hook);
 	put_ifs(b, r);
 	put_addrs(b, &r->pkt);
+	/* Per step: one lower after each routing decision, and across nodes (--merge). */
+	if (r->pkt.family == AF_INET || r->pkt.family == AF_INET6) {
+		jb_lit(b, ",\"ttl\":");
+		jb_u64(b, r->pkt.ttl);
+	}
 	put_nat(b, prev ? &prev->pkt : NULL, &r->pkt);
 	if (r->mark) {
 		char m[16];
@@ -371,10 +423,19 @@ static int json_packet(struct sink *s, const struct packet *p)
 	const struct pkt_hdr *h = &p->steps[0].pkt;
 	struct json_line line;
 	struct jb *b = json_jb(s, &line);
+	bool multi = sink_multi_node(p);
+	uint32_t hash;
 
 	jb_lit(b, "{\"type\":\"packet\",\"id\":\"");
 	jb_u64(b, p->id);
-	jb_lit(b, "\",\"family\":\"");
+	/* Where it was first seen; each step says its own when there were several. */
+	if (p->steps[0].node) {
+		jb_lit(b, "\",\"node\":");
+		jb_str(b, p->steps[0].node);
+		jb_lit(b, ",\"family\":\"");
+	} else {
+		jb_lit(b, "\",\"family\":\"");
+	}
 	jb_puts(b, h->family == AF_INET6 ? "ipv6" : h->family == AF_INET ? "ipv4" : "unknown");
 	jb_lit(b, "\",");
 	put_proto(b, h->proto);
@@ -384,6 +445,12 @@ static int json_packet(struct sink *s, const struct packet *p)
 	if (h->family == AF_INET) {
 		jb_lit(b, ",\"ipid\":");
 		jb_u64(b, h->ipid);
+	}
+	hash = pkt_head_hash(&p->steps[0]);
+	if (hash) {
+		jb_lit(b, ",\"payload_hash\":\"");
+		jb_hex32(b, hash);
+		jb_c(b, '"');
 	}
 	if (p->steps_dropped) {
 		jb_lit(b, ",\"steps_dropped\":");
@@ -398,7 +465,7 @@ static int json_packet(struct sink *s, const struct packet *p)
 	for (size_t i = 0; i < p->nsteps; i++) {
 		if (i)
 			jb_c(b, ',');
-		put_step(b, &p->steps[i], i ? &p->steps[i - 1] : NULL);
+		put_step(b, &p->steps[i], i ? &p->steps[i - 1] : NULL, multi);
 	}
 	jb_lit(b, "]}\n");
 	/* Per packet (or when the capture goes idle), so `| jq` and `tail -f` see each packet. */
@@ -412,8 +479,14 @@ static int json_record(struct sink *s, const struct trace_record *r)
 	struct json_line line;
 	struct jb *b = json_jb(s, &line);
 
-	jb_lit(b, "{\"type\":\"record\",\"step\":");
-	put_step(b, r, NULL);
+	jb_lit(b, "{\"type\":\"record\",");
+	if (r->node) {
+		jb_lit(b, "\"node\":");
+		jb_str(b, r->node);
+		jb_c(b, ',');
+	}
+	jb_lit(b, "\"step\":");
+	put_step(b, r, NULL, false);
 	jb_lit(b, "}\n");
 	json_done(s, b);
 	return 0;	/* --no-group output errors show at the end */
@@ -433,6 +506,12 @@ static int json_end(struct sink *s, const struct summary *sum)
 		fprintf(s->out, ",\"marker\":\"%s\"", sum->marker);
 	if (sum->limited)
 		fprintf(s->out, ",\"unmarked\":%" PRIu64, sum->unmarked);
+	if (sum->malformed)
+		fprintf(s->out, ",\"malformed\":%" PRIu64, sum->malformed);
+	if (sum->node) {
+		fputs(",\"node\":", s->out);
+		sink_json_str(s->out, sum->node);
+	}
 	fputs("}\n", s->out);
 	free(s->priv);
 	s->priv = NULL;

@@ -140,22 +140,47 @@ static int width(const char *s, int w)
 	return n > w ? n : w;
 }
 
+/* "  node A", or for a packet seen on several nodes "  nodes A → B", in the order crossed. */
+static void put_nodes(struct sink *s, const struct packet *p, bool multi)
+{
+	const char *last = NULL;
+
+	if (!multi) {
+		if (s->opts.show_node && p->steps[0].node)
+			fprintf(s->out, "  node %s", p->steps[0].node);
+		return;
+	}
+	fputs("  nodes", s->out);
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const char *n = p->steps[i].node ? p->steps[i].node : "?";
+
+		if (last && strcmp(n, last) == 0)
+			continue;
+		fprintf(s->out, "%s%s", last ? " \u2192 " : " ", n);
+		last = n;
+	}
+}
+
 /*
  * One line per step, in aligned columns: table, chain, kind and number, verdict, the
  * interfaces (and mark), then the rule as iptables-save prints it — last, as it is the
- * widest. NAT shows as its own line between the steps it happened between.
+ * widest. NAT shows as its own line between the steps it happened between. A packet seen
+ * on several nodes (--merge) gets a first column: the node of each step.
  */
 static int text_packet(struct sink *s, const struct packet *p)
 {
 	const struct trace_record *first = &p->steps[0];
 	const struct pkt_hdr *h = &first->pkt;
 	char src[64], dst[64], proto[16], ts[40], where[96], kind[32], verdict[48];
-	int wt = 5, wc = 5, wk = 6, wv = 0, ww = 0;
+	bool multi = sink_multi_node(p);
+	int wn = 0, wt = 5, wc = 5, wk = 6, wv = 0, ww = 0;
 	FILE *f = s->out;
 
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct trace_record *r = &p->steps[i];
 
+		if (multi)
+			wn = width(r->node ? r->node : "?", wn);
 		wt = width(r->table, wt);
 		wc = width(r->chain, wc);
 		kind_str(r, kind, sizeof(kind));
@@ -172,7 +197,9 @@ static int text_packet(struct sink *s, const struct packet *p)
 		proto, src, dst);
 	if (h->family == AF_INET)
 		fprintf(f, "  id %u", h->ipid);
-	fprintf(f, "  len %u  %s\n", h->len, sink_fmt_time(first->ts_ns, ts, sizeof(ts)));
+	fprintf(f, "  len %u  %s", h->len, sink_fmt_time(first->ts_ns, ts, sizeof(ts)));
+	put_nodes(s, p, multi);
+	fputc('\n', f);
 	if (p->ct) {
 		fputs("  ", f);
 		ct_print_text_line(f, p->ct);
@@ -183,14 +210,17 @@ static int text_packet(struct sink *s, const struct packet *p)
 
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct trace_record *r = &p->steps[i];
-		int indent = 2 + wt + 1 + wc + 1 + wk + 1;
+		int indent = 2 + (wn ? wn + 1 : 0) + wt + 1 + wc + 1 + wk + 1;
 
 		if (i)
 			put_nat(s, &p->steps[i - 1].pkt, &r->pkt, indent);
 		kind_str(r, kind, sizeof(kind));
 		verdict_str(r, verdict, sizeof(verdict));
 		where_str(r, where, sizeof(where));
-		fprintf(f, "  %-*s %-*s %-*s ", wt, r->table, wc, r->chain, wk, kind);
+		fputs("  ", f);
+		if (wn)
+			fprintf(f, "%-*s ", wn, r->node ? r->node : "?");
+		fprintf(f, "%-*s %-*s %-*s ", wt, r->table, wc, r->chain, wk, kind);
 		if (wv)
 			fprintf(f, "%s%-*s%s ", col(s, verdict_color(r)), wv, verdict, col(s, C_OFF));
 		if (r->rule)
@@ -223,8 +253,11 @@ static int text_record(struct sink *s, const struct trace_record *r)
 	endpoint(&r->pkt, false, src, sizeof(src));
 	endpoint(&r->pkt, true, dst, sizeof(dst));
 	proto_str(r->pkt.proto, proto, sizeof(proto));
-	fprintf(s->out, "%s:%s:%s:%" PRIu32 " in=%s out=%s %s %s \u2192 %s", r->table, r->chain,
-		trace_kind_name(r->kind), r->rulenum, r->in, r->out, proto, src, dst);
+	fprintf(s->out, "%s:%s:%s:%" PRIu32 " in=%s out=%s", r->table, r->chain,
+		trace_kind_name(r->kind), r->rulenum, r->in, r->out);
+	if (s->opts.show_node && r->node)
+		fprintf(s->out, " node=%s", r->node);
+	fprintf(s->out, " %s %s \u2192 %s", proto, src, dst);
 	if (r->pkt.family == AF_INET)
 		fprintf(s->out, " id %u", r->pkt.ipid);
 	if (r->verdict)

@@ -48,6 +48,7 @@ struct iptrace_opts {
 	int			color;		/* -1 auto, 0 never, 1 always */
 	bool			nat_all;	/* --all: every conntrack entry, not only NAT */
 	bool			nat;		/* --nat: attach the conntrack entry to packets */
+	const char		*node;		/* --node NAME, NULL: the default (main.c) */
 };
 
 /*

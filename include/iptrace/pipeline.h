@@ -31,6 +31,8 @@ struct pipeline_cfg {
 	struct resolver		*resolver;	/* borrowed, may be NULL: no rule text */
 	struct nftrule		*nftrule;	/* borrowed, may be NULL: no nft rule text */
 	struct ct_lookup	*ct;		/* --nat: borrowed, NULL for none */
+	/* Every record's node (trace_record.node) and the summary's: borrowed, may be NULL. */
+	const char		*node;
 };
 
 /* Opaque. */

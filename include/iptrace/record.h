@@ -111,6 +111,13 @@ struct trace_record {
 	int32_t		prio;		/* hook priority of the step's base chain (grouper order) */
 	bool		has_prio;
 	/*
+	 * The node the step was traced on: --node or the host name, set by the pipeline as the
+	 * record comes in; from the input for --merge; NULL where none is known (--read and
+	 * --replay without --node). Borrowed: from the options, or --merge's input, valid while
+	 * a sink prints the packet.
+	 */
+	const char	*node;
+	/*
 	 * Last on purpose: decoders leave every byte before raw[] zero where they write
 	 * nothing (one memset up to offsetof(struct trace_record, raw)) and write raw[] only
 	 * as far as raw_len says. Add new fields above this line.
@@ -137,5 +144,14 @@ enum trace_hook {
 };
 /* trace_hook_of - the hook a legacy base chain name stands for, HOOK_NONE for user chains. */
 enum trace_hook trace_hook_of(const char *chain);
+/* trace_hook_name - "prerouting", "input", ... as nft names hooks; NULL for HOOK_NONE. */
+const char *trace_hook_name(enum trace_hook hook);
+
+/*
+ * trace_node_ok - true when @s may name a node (--node, "node" in --merge's input): 1 to
+ * TRACE_NODE_MAX bytes (a Kubernetes node name's limit), no control byte, as text prints it.
+ */
+#define TRACE_NODE_MAX	253
+bool trace_node_ok(const char *s);
 
 #endif

@@ -23,6 +23,7 @@
 #include "iptrace/logline.h"
 #include "iptrace/loop.h"
 #include "iptrace/marker.h"
+#include "iptrace/merge.h"
 #include "iptrace/natlog.h"
 #include "iptrace/nflog.h"
 #include "iptrace/nftrace.h"
@@ -97,7 +98,7 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 
 	pipeline_summary(pl, &s);
 	/* Never silent: messages we could not decode are said, whatever the format. */
-	if (s.malformed)
+	if (s.malformed && o->mode != MODE_MERGE)	/* its lines: said by run_merge() */
 		diag_warning("%llu netlink message(s) could not be decoded and were skipped",
 			     (unsigned long long)s.malformed);
 	if (s.overruns)
@@ -145,6 +146,89 @@ static int run_read(const struct iptrace_opts *o, struct pipeline *pl)
 	if (in != stdin)
 		fclose(in);
 	return ret;
+}
+
+static int merge_emit(void *ctx, const struct packet *p)
+{
+	struct pipeline *pl = ctx;
+
+	if (pipeline_packet(pl, p) < 0 || pipeline_done(pl))
+		return -1;
+	return 0;
+}
+
+/* Each input's lines into @m. 0, or an exit code. */
+static int merge_read(const struct iptrace_opts *o, struct merge *m)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < o->ninputs && !rc && !stop_signal; i++) {
+		const char *name = o->inputs[i];
+		bool std = strcmp(name, "-") == 0;
+		FILE *in = std ? stdin : fopen(name, "re");
+		uint64_t lineno = 0;
+		ssize_t n;
+
+		if (!in) {
+			diag_error("cannot open '%s': %s", name, strerror(errno));
+			rc = EXIT_FAILURE;
+			break;
+		}
+		while (!stop_signal && (n = getline(&line, &cap, in)) >= 0)
+			if (merge_line(m, std ? "stdin" : name, ++lineno, line, (size_t)n) < 0) {
+				diag_error("out of memory reading '%s'", name);
+				rc = EXIT_FAILURE;
+				break;
+			}
+		if (ferror(in)) {
+			diag_error("cannot read '%s': %s", name, strerror(errno));
+			rc = EXIT_FAILURE;
+		}
+		if (!std)
+			fclose(in);
+	}
+	free(line);
+	return rc;
+}
+
+/* --merge: every input read, then its packets joined across nodes, through the sink. */
+static int run_merge(const struct iptrace_opts *o, struct pipeline *pl)
+{
+	struct merge *m = merge_new(&(struct merge_cfg){
+		.skew_ns = (uint64_t)o->skew_ms * 1000000u,
+	});
+	struct merge_stats st;
+	int rc, ret;
+
+	if (!m) {
+		diag_error("out of memory");
+		return EXIT_FAILURE;
+	}
+	rc = merge_read(o, m);
+	ret = rc || stop_signal ? 0 : merge_run(m, merge_emit, pl);
+	if (ret == -ENOMEM) {
+		diag_error("out of memory");
+		rc = EXIT_FAILURE;
+	}
+	merge_get_stats(m, &st);
+	st.sum.skipped = st.other;
+	st.sum.malformed = st.malformed;
+	pipeline_add_counts(pl, &st.sum);
+	if (st.malformed)
+		diag_warning("%llu line%s that look%s like JSON but %s not iptrace's were skipped "
+			     "(the first: %s)", (unsigned long long)st.malformed,
+			     st.malformed == 1 ? "" : "s", st.malformed == 1 ? "s" : "",
+			     st.malformed == 1 ? "is" : "are", st.first_bad);
+	if (strcmp(o->format, "text") == 0)
+		diag_info("%llu packet%s from %zu node%s: %llu seen on more than one; %llu other "
+			  "line%s skipped", (unsigned long long)st.packets,
+			  st.packets == 1 ? "" : "s", st.nodes, st.nodes == 1 ? "" : "s",
+			  (unsigned long long)st.joined, (unsigned long long)st.other,
+			  st.other == 1 ? "" : "s");
+	merge_free(m);
+	return rc;
 }
 
 /* --replay: recorded netlink bytes through the live callbacks, at their recorded times. */
@@ -545,9 +629,13 @@ static int open_sink(struct run *r)
 	r->sink.out = r->out;
 	r->sink.opts.color = want_color(o, r->out);
 	r->sink.opts.time_prefix = o->log_time;
-	/* Live: flushed when the sockets run dry; --replay: at the end. --read keeps per packet. */
-	r->sink.opts.deferred_flush = o->mode == MODE_TRACE || o->mode == MODE_REPLAY;
-	r->sink.opts.show_node = o->node;
+	/*
+	 * Live: flushed when the sockets run dry; --replay, --merge: at the end. --read keeps
+	 * per packet.
+	 */
+	r->sink.opts.deferred_flush = o->mode == MODE_TRACE || o->mode == MODE_REPLAY ||
+				      o->mode == MODE_MERGE;
+	r->sink.opts.show_node = o->node || o->mode == MODE_MERGE;
 	return 0;
 }
 
@@ -623,7 +711,7 @@ static int trace_begin(struct run *r)
 /*
  * The node every record is stamped with: --node, else for a capture here the host name —
  * uname's, which --netns leaves as it is (it enters the network namespace only); none for
- * records from elsewhere (--read, --replay).
+ * records from elsewhere (--read, --replay) or read with their own (--merge).
  */
 static const char *node_name(struct run *r)
 {
@@ -692,6 +780,9 @@ static int capture(struct run *r)
 		break;
 	case MODE_REPLAY:
 		rc = run_replay(&r->o, r->pl);
+		break;
+	case MODE_MERGE:
+		rc = run_merge(&r->o, r->pl);
 		break;
 	default:
 		break;

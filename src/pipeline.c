@@ -51,6 +51,19 @@ static void name_nft_verdicts(struct pipeline *pl, struct trace_record *steps, s
 	}
 }
 
+/* A resolved packet to the sink, counted; -1 once --count is reached (stop emitting). */
+static int deliver(struct pipeline *pl, const struct packet *p)
+{
+	if (pl->sink->ops->packet(pl->sink, p) < 0)
+		pl->sink_err = -EIO;
+	pl->sum.packets++;
+	if (pl->cfg.count && pl->sum.packets >= pl->cfg.count) {
+		pl->done = true;
+		return -1;	/* stop emitting: the rest are dropped */
+	}
+	return 0;
+}
+
 static int on_packet(void *ctx, const struct packet *p)
 {
 	struct pipeline *pl = ctx;
@@ -75,14 +88,26 @@ static int on_packet(void *ctx, const struct packet *p)
 	if (pl->cfg.ct && ct_tuple_from_pkt(&p->steps[0].pkt, &t) == 0 &&
 	    ct_lookup_get(pl->cfg.ct, &t, &ce) == 0)
 		q.ct = &ce;
-	if (pl->sink->ops->packet(pl->sink, &q) < 0)
-		pl->sink_err = -EIO;
-	pl->sum.packets++;
-	if (pl->cfg.count && pl->sum.packets >= pl->cfg.count) {
-		pl->done = true;
-		return -1;	/* stop emitting: the rest are dropped */
-	}
-	return 0;
+	return deliver(pl, &q);
+}
+
+int pipeline_packet(struct pipeline *pl, const struct packet *p)
+{
+	if (pl->done)
+		return 0;
+	pl->sum.records += p->nsteps;
+	deliver(pl, p);
+	return pl->sink_err;
+}
+
+void pipeline_add_counts(struct pipeline *pl, const struct summary *c)
+{
+	pl->sum.lost += c->lost;
+	pl->sum.dropped += c->dropped;
+	pl->sum.evicted += c->evicted;
+	pl->sum.overruns += c->overruns;
+	pl->sum.skipped += c->skipped;
+	pl->sum.malformed += c->malformed;
 }
 
 struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
@@ -353,7 +378,7 @@ void pipeline_summary(const struct pipeline *pl, struct summary *sum)
 
 	*sum = pl->sum;
 	grouper_get_stats(pl->grouper, &st);
-	sum->evicted = st.evicted;
+	sum->evicted += st.evicted;
 	sum->node = pl->cfg.node;
 	/* Read by the marker from its counters as it came out: meaningful after teardown. */
 	if (pl->cfg.marker && pl->cfg.marker->sel->limit_per_s) {

@@ -68,6 +68,20 @@ int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, siz
 int pipeline_replay(struct pipeline *pl, struct nlrec *r, const volatile sig_atomic_t *stop);
 
 /*
+ * pipeline_packet - a packet complete and resolved already (--merge read it back): to the
+ * sink as the grouper's packets go, counted, up to --count. @p is borrowed for the call.
+ * Returns 0, or -EIO once the output failed; after --count, 0 without printing it.
+ */
+int pipeline_packet(struct pipeline *pl, const struct packet *p);
+
+/*
+ * pipeline_add_counts - counts from elsewhere added to the summary (--merge: what the
+ * nodes' summaries said, and its own lines skipped or malformed): @c's lost, dropped,
+ * evicted, overruns, skipped and malformed. Its packets and records are not added.
+ */
+void pipeline_add_counts(struct pipeline *pl, const struct summary *c);
+
+/*
  * pipeline_flush - flush the sink's output (the sink defers it: sink_opts.deferred_flush).
  * Returns 0, or -EIO once the output failed.
  */

@@ -509,7 +509,10 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 			return EXIT_FAILURE;
 		ret = logbind_apply(&lv->lb[f]);
 		if (ret < 0) {
-			diag_error("cannot bind nfnetlink_log to nf_log/%d: %s", pfs[f], strerror(-ret));
+			/* A container's /proc/sys is read-only unless it is privileged. */
+			diag_error("cannot bind nfnetlink_log to nf_log/%d: %s%s", pfs[f], strerror(-ret),
+				   ret == -EROFS ? " (legacy iptables tables need /proc/sys writable: "
+				   "in a container, a privileged one)" : "");
 			return EXIT_FAILURE;
 		}
 	}

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES="build-essential autoconf automake libtool pkg-config
 	libmnl-dev libnetfilter-log-dev libnftnl-dev libnftables-dev libip4tc-dev libip6tc-dev
 	libxtables-dev libcmocka-dev iptables nftables iproute2 conntrack jq kmod procps
-	iputils-ping python3 systemd util-linux clang libclang-rt-14-dev valgrind
+	iputils-ping python3 python3-yaml systemd util-linux clang libclang-rt-14-dev valgrind
 	dpkg-dev debhelper lintian man-db tshark graphviz"
 
 SUDO=

@@ -253,46 +253,6 @@ static void trace_key_of(const struct trace_record *r, struct gkey *k)
 	k->hash = key_hash(k);
 }
 
-/*
- * The L4 bytes after the transport header that both backends see: nft sends at most 20
- * bytes from the transport header on. Only where NAT can't touch them: UDP payload, ICMP
- * echo data (ICMP errors quote a header that NAT rewrites).
- */
-static uint32_t short_payload_hash(const struct trace_record *r)
-{
-	const struct pkt_hdr *h = &r->pkt;
-	size_t l4 = 0, end;
-
-	if (r->raw_len < 1)
-		return 0;
-	if (h->family == AF_INET)
-		l4 = (size_t)(r->raw[0] & 0x0f) * 4;
-	else if (h->family == AF_INET6 && r->raw_len > 6 && r->raw[6] == h->proto)
-		l4 = 40;
-	if (!l4 || l4 >= r->raw_len || (h->frag & 0x1fff))
-		return 0;
-	end = l4 + 20 < r->raw_len ? l4 + 20 : r->raw_len;
-	switch (h->proto) {
-	case IPPROTO_UDP:
-	case IPPROTO_UDPLITE:
-		l4 += 8;
-		break;
-	case IPPROTO_ICMP:
-		if (h->icmp_type != 0 && h->icmp_type != 8)
-			return 0;
-		l4 += 8;
-		break;
-	case IPPROTO_ICMPV6:
-		if (h->icmp_type != 128 && h->icmp_type != 129)
-			return 0;
-		l4 += 8;
-		break;
-	default:
-		return 0;
-	}
-	return l4 < end ? pkt_payload_hash(r->raw + l4, end - l4) : 0;
-}
-
 /* False when the record carries no decoded header to compute it from. */
 static bool weak_key_of(const struct trace_record *r, struct gkey *k)
 {
@@ -300,8 +260,11 @@ static bool weak_key_of(const struct trace_record *r, struct gkey *k)
 		return false;
 	legacy_key_of(r, k);
 	k->type = K_WEAK;
-	/* NAT leaves the IPv6 flow label alone: it stands in for the missing IP ID. */
-	k->payload_hash = short_payload_hash(r) ^ r->pkt.flowlabel;
+	/*
+	 * The payload as far as both backends see it. NAT leaves the IPv6 flow label alone: it
+	 * stands in for the missing IP ID.
+	 */
+	k->payload_hash = pkt_head_hash(r) ^ r->pkt.flowlabel;
 	k->hash = key_hash(k);
 	return true;
 }

@@ -14,6 +14,7 @@
 #include <net/if.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <linux/capability.h>
 #include <libmnl/libmnl.h>
 
@@ -24,6 +25,7 @@
 #include "iptrace/logline.h"
 #include "iptrace/loop.h"
 #include "iptrace/marker.h"
+#include "iptrace/merge.h"
 #include "iptrace/natlog.h"
 #include "iptrace/nflog.h"
 #include "iptrace/nftrace.h"
@@ -87,7 +89,7 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 
 	pipeline_summary(pl, &s);
 	/* Never silent: messages we could not decode are said, whatever the format. */
-	if (s.malformed)
+	if (s.malformed && o->mode != MODE_MERGE)	/* its lines: said by run_merge() */
 		diag_warning("%llu netlink message(s) could not be decoded and were skipped",
 			     (unsigned long long)s.malformed);
 	if (s.overruns)
@@ -104,6 +106,89 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 	if (s.limited && s.unmarked)
 		diag_info("--limit left %llu selected packet%s unmarked (not traced)",
 			  (unsigned long long)s.unmarked, s.unmarked == 1 ? "" : "s");
+}
+
+static int merge_emit(void *ctx, const struct packet *p)
+{
+	struct pipeline *pl = ctx;
+
+	if (pipeline_packet(pl, p) < 0 || pipeline_done(pl))
+		return -1;
+	return 0;
+}
+
+/* Each input's lines into @m. 0, or an exit code. */
+static int merge_read(const struct iptrace_opts *o, struct merge *m)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < o->ninputs && !rc && !stop_signal; i++) {
+		const char *name = o->inputs[i];
+		bool std = strcmp(name, "-") == 0;
+		FILE *in = std ? stdin : fopen(name, "re");
+		uint64_t lineno = 0;
+		ssize_t n;
+
+		if (!in) {
+			diag_error("cannot open '%s': %s", name, strerror(errno));
+			rc = EXIT_FAILURE;
+			break;
+		}
+		while (!stop_signal && (n = getline(&line, &cap, in)) >= 0)
+			if (merge_line(m, std ? "stdin" : name, ++lineno, line, (size_t)n) < 0) {
+				diag_error("out of memory reading '%s'", name);
+				rc = EXIT_FAILURE;
+				break;
+			}
+		if (ferror(in)) {
+			diag_error("cannot read '%s': %s", name, strerror(errno));
+			rc = EXIT_FAILURE;
+		}
+		if (!std)
+			fclose(in);
+	}
+	free(line);
+	return rc;
+}
+
+/* --merge: every input read, then its packets joined across nodes, through the sink. */
+static int run_merge(const struct iptrace_opts *o, struct pipeline *pl)
+{
+	struct merge *m = merge_new(&(struct merge_cfg){
+		.skew_ns = (uint64_t)o->skew_ms * 1000000u,
+	});
+	struct merge_stats st;
+	int rc, ret;
+
+	if (!m) {
+		diag_error("out of memory");
+		return EXIT_FAILURE;
+	}
+	rc = merge_read(o, m);
+	ret = rc || stop_signal ? 0 : merge_run(m, merge_emit, pl);
+	if (ret == -ENOMEM) {
+		diag_error("out of memory");
+		rc = EXIT_FAILURE;
+	}
+	merge_get_stats(m, &st);
+	st.sum.skipped = st.other;
+	st.sum.malformed = st.malformed;
+	pipeline_add_counts(pl, &st.sum);
+	if (st.malformed)
+		diag_warning("%llu line%s that look%s like JSON but %s not iptrace's were skipped "
+			     "(the first: %s)", (unsigned long long)st.malformed,
+			     st.malformed == 1 ? "" : "s", st.malformed == 1 ? "s" : "",
+			     st.malformed == 1 ? "is" : "are", st.first_bad);
+	if (strcmp(o->format, "text") == 0)
+		diag_info("%llu packet%s from %zu node%s: %llu seen on more than one; %llu other "
+			  "line%s skipped", (unsigned long long)st.packets,
+			  st.packets == 1 ? "" : "s", st.nodes, st.nodes == 1 ? "" : "s",
+			  (unsigned long long)st.joined, (unsigned long long)st.other,
+			  st.other == 1 ? "" : "s");
+	merge_free(m);
+	return rc;
 }
 
 struct live {
@@ -389,7 +474,10 @@ static int live_setup_locked(const struct iptrace_opts *o, struct live *lv,
 			return EXIT_FAILURE;
 		ret = logbind_apply(&lv->lb[f]);
 		if (ret < 0) {
-			diag_error("cannot bind nfnetlink_log to nf_log/%d: %s", pfs[f], strerror(-ret));
+			/* A container's /proc/sys is read-only unless it is privileged. */
+			diag_error("cannot bind nfnetlink_log to nf_log/%d: %s%s", pfs[f], strerror(-ret),
+				   ret == -EROFS ? " (legacy iptables tables need /proc/sys writable: "
+				   "in a container, a privileged one)" : "");
 			return EXIT_FAILURE;
 		}
 	}
@@ -524,6 +612,7 @@ struct run {
 	FILE			*in;		/* --read */
 	struct nlrec		*replay;	/* --replay */
 	char			outname[4096];	/* --output-time's expansion */
+	struct utsname		uts;		/* the host name: the default node name */
 };
 
 /* Signals only set the flag; they are unblocked inside ppoll() alone. */
@@ -560,8 +649,13 @@ static int open_sink(struct run *r)
 	r->sink.out = r->out;
 	r->sink.opts.color = want_color(o, output_fd(r->output));
 	r->sink.opts.time_prefix = o->log_time;
-	/* Live: flushed when the sockets run dry; --replay: at the end. --read keeps per packet. */
-	r->sink.opts.deferred_flush = o->mode == MODE_TRACE || o->mode == MODE_REPLAY;
+	/*
+	 * Live: flushed when the sockets run dry; --replay, --merge: at the end. --read keeps
+	 * per packet.
+	 */
+	r->sink.opts.deferred_flush = o->mode == MODE_TRACE || o->mode == MODE_REPLAY ||
+				      o->mode == MODE_MERGE;
+	r->sink.opts.show_node = o->node || o->mode == MODE_MERGE;
 	if (o->pcap) {
 		r->pcap_output = output_open(o->pcap, &stop_signal, &r->waitmask);
 		if (!r->pcap_output)
@@ -684,6 +778,22 @@ static void table_seen_v6(void *pl, const char *name)
 	pipeline_table_seen(pl, AF_INET6, name);
 }
 
+/*
+ * The node every record is stamped with: --node, else for a capture here the host name —
+ * uname's, which --netns leaves as it is (it enters the network namespace only); none for
+ * records from elsewhere (--read, --replay) or read with their own (--merge).
+ */
+static const char *node_name(struct run *r)
+{
+	if (r->o.node)
+		return r->o.node;
+	if (r->o.mode != MODE_TRACE && r->o.mode != MODE_DEMO)
+		return NULL;
+	if (uname(&r->uts) < 0 || !trace_node_ok(r->uts.nodename))
+		return NULL;
+	return r->uts.nodename;
+}
+
 static int make_pipeline(struct run *r)
 {
 	const struct iptrace_opts *o = &r->o;
@@ -699,6 +809,7 @@ static int make_pipeline(struct run *r)
 		.hooks = r->lv.hooks,
 		.ct = r->o.nat ? r->ct : NULL,
 		.ct_snat = r->ct,
+		.node = node_name(r),
 	};
 
 	/* --read: until its first line tells its clock (run_read()), no window closes. */
@@ -855,6 +966,9 @@ static int capture(struct run *r)
 		break;
 	case MODE_REPLAY:
 		rc = run_replay(r);
+		break;
+	case MODE_MERGE:
+		rc = output_start(r->output) < 0 ? EXIT_FAILURE : run_merge(&r->o, r->pl);
 		break;
 	default:
 		break;

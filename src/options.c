@@ -16,7 +16,7 @@ enum {
 	OPT_WINDOW, OPT_OUTPUT, OPT_READ, OPT_REPLAY, OPT_RECORD, OPT_NO_GROUP, OPT_COLOR,
 	OPT_NETNS, OPT_CLEANUP, OPT_LIST, OPT_LOG_TIME, OPT_OUTPUT_TIME,
 	OPT_NAT_LOG, OPT_NAT_TABLE, OPT_ALL, OPT_NAT,
-	OPT_DEMO, OPT_RCVBUF, OPT_PCAP,
+	OPT_DEMO, OPT_RCVBUF, OPT_PCAP, OPT_NODE, OPT_MERGE, OPT_SKEW,
 };
 
 struct opt_desc {
@@ -57,6 +57,9 @@ static const struct opt_desc table[] = {
 	{ "replay", required_argument, OPT_REPLAY, "FILE", "replay netlink messages saved by --record" },
 	{ "record", required_argument, OPT_RECORD, "FILE", "also save the raw netlink messages to FILE" },
 	{ "pcap", required_argument, OPT_PCAP, "FILE", "also write the packets to FILE as pcapng, their steps as comments" },
+	{ "node", required_argument, OPT_NODE, "NAME", "the node name in the output (default: the host name; none with --read, --replay)" },
+	{ "merge", no_argument, OPT_MERGE, NULL, "merge the JSON outputs of several nodes (FILE... or -): each packet once, every node's steps" },
+	{ "skew", required_argument, OPT_SKEW, "MS", "--merge: how far apart the nodes' clocks may be (default 500)" },
 	{ "rcvbuf", required_argument, OPT_RCVBUF, "BYTES", "trace sockets' receive buffer (default 16 MiB NFLOG, 48 MiB nft trace)" },
 	{ "demo", no_argument, OPT_DEMO, NULL, "trace a DNS query and its reply in a throw-away namespace lab" },
 	{ "cleanup", no_argument, OPT_CLEANUP, NULL, "undo what killed captures left (rules, logger bindings)" },
@@ -75,6 +78,7 @@ const char options_synopsis[] =
 	"iptrace [OPTIONS] SELECTOR...\n"
 	"       iptrace --read FILE|- [--format F]\n"
 	"       iptrace --replay FILE [--format F]\n"
+	"       iptrace --merge FILE|-... [--skew MS] [--format F]\n"
 	"       iptrace --cleanup | --list [--netns NS]\n"
 	"       iptrace --nat-log [--all] [SELECTOR...]\n"
 	"       iptrace --nat-table [FILE] [--all] [SELECTOR...]\n"
@@ -124,6 +128,42 @@ static int parse_seconds(const char *s, bool zero, double *out)
 	return 0;
 }
 
+/* --node NAME: what `uname -n` or a Kubernetes node name could be (trace_node_ok()). */
+static int parse_node(const char *s, const char **out, char *err, size_t errlen)
+{
+	if (!trace_node_ok(s))
+		return parse_fail(err, errlen, "invalid node name (1 to %d bytes, no control characters)",
+				  TRACE_NODE_MAX);
+	*out = s;
+	return 0;
+}
+
+/* --merge FILE...: the words left are its inputs; it reads packets, it selects none. */
+static int merge_options(struct iptrace_opts *o, bool skew, int argc, char **argv,
+			 char *err, size_t errlen)
+{
+	if (o->mode != MODE_MERGE) {
+		if (skew)
+			return parse_fail(err, errlen, "--skew goes with --merge");
+		if (optind < argc)
+			return parse_fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return 0;
+	}
+	if (optind >= argc)
+		return parse_fail(err, errlen, "--merge needs FILE arguments (- for standard input)");
+	if (!selection_empty(&o->sel) || o->want_families)
+		return parse_fail(err, errlen, "--merge prints every packet of its input: no selectors");
+	if (o->node)
+		return parse_fail(err, errlen, "--merge takes node names from its input: no --node");
+	if (strcmp(o->format, "log") == 0)
+		return parse_fail(err, errlen, "--merge prints text, json or journal: JSON lines don't keep what log prints");
+	if (o->no_group || o->record)
+		return parse_fail(err, errlen, "--merge prints packets: no --no-group or --record");
+	o->inputs = &argv[optind];
+	o->ninputs = (size_t)(argc - optind);
+	return 0;
+}
+
 /* The NAT modes: --nat-log (with --replay: a recorded conntrack file), --nat-table. */
 static int nat_options(struct iptrace_opts *o, bool nat_log, char *err, size_t errlen)
 {
@@ -143,6 +183,8 @@ static int nat_options(struct iptrace_opts *o, bool nat_log, char *err, size_t e
 		return parse_fail(err, errlen, "--pcap writes traced packets: not with the NAT modes");
 	if (!nat_mode)
 		return 0;
+	if (o->node)
+		return parse_fail(err, errlen, "--node doesn't apply to conntrack entries");
 	if (o->sel.iface[0] || o->sel.has_mark || o->sel.limit_per_s)
 		return parse_fail(err, errlen, "--iface, --mark and --limit don't apply to conntrack entries");
 	if (strcmp(o->format, "log") == 0)
@@ -157,12 +199,13 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 	size_t n = 0;
 	uint64_t num;
 	int c, ret;
-	bool nat_log = false;
+	bool nat_log = false, skew = false;
 
 	memset(o, 0, sizeof(*o));
 	o->format = "text";
 	o->window_ms = 250;
 	o->wait_s = XTLOCK_WAIT_DEFAULT;
+	o->skew_ms = 500;
 	o->color = -1;
 	optstring[n++] = ':';	/* report a missing argument as ':' */
 	for (size_t i = 0; i < NOPTS; i++) {
@@ -289,6 +332,18 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 				return parse_fail(err, errlen, "empty --pcap file name");
 			o->pcap = optarg;
 			break;
+		case OPT_NODE:
+			ret = parse_node(optarg, &o->node, err, errlen);
+			break;
+		case OPT_MERGE:
+			o->mode = MODE_MERGE;
+			break;
+		case OPT_SKEW:
+			if (parse_uint(optarg, 10, 0, 600000, &num) < 0)
+				return parse_fail(err, errlen, "invalid skew '%s' (milliseconds, 0-600000)", optarg);
+			o->skew_ms = (unsigned)num;
+			skew = true;
+			break;
 		case OPT_RCVBUF:
 			/* The kernel doubles it and has its own floor; above 1 GiB is a typo. */
 			if (parse_positive(optarg, &num) < 0 || num < 1024 || num > (1u << 30))
@@ -350,8 +405,9 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 	if (o->pcap && strcmp(o->pcap, "-") == 0 && strcmp(o->format, "journal") != 0 &&
 	    (!o->output || strcmp(o->output, "-") == 0))
 		return parse_fail(err, errlen, "--pcap - needs --output FILE (or --format journal) for the format");
-	if (optind < argc)
-		return parse_fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+	ret = merge_options(o, skew, argc, argv, err, errlen);
+	if (ret < 0)
+		return ret;
 	if (o->mode == MODE_DEMO) {
 		/* The lab's DNS exchange, both ways, and an end even if a packet went missing. */
 		if (o->netns)

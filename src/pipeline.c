@@ -132,6 +132,22 @@ static void annotate(struct pipeline *pl, struct packet *q)
 					       nftrace_ctx_hooks(pl->nft, fam));
 }
 
+/* A resolved packet to the sinks, counted; -1 once --count is reached (stop emitting). */
+static int deliver(struct pipeline *pl, struct packet *q)
+{
+	if (q->nsteps)
+		annotate(pl, q);
+	for (size_t i = 0; i < pl->nsinks; i++)
+		if (pl->sinks[i]->ops->packet(pl->sinks[i], q) < 0)
+			pl->sink_err = -EIO;
+	pl->sum.packets++;
+	if (pl->cfg.count && pl->sum.packets >= pl->cfg.count) {
+		pl->done = true;
+		return -1;	/* stop emitting: the rest are dropped */
+	}
+	return 0;
+}
+
 /*
  * A packet whose rules are known (or one --no-group record, @single): the rest of the
  * resolve stage, then the sink. Called in the order packets completed.
@@ -165,17 +181,28 @@ static int emit_packet(void *ctx, const struct packet *p, bool single)
 	if (pl->cfg.ct && ct_tuple_from_pkt(&p->steps[0].pkt, &t) == 0 &&
 	    ct_lookup_get(pl->cfg.ct, &t, &ce) == 0)
 		q.ct = &ce;
-	if (q.nsteps)
-		annotate(pl, &q);
-	for (size_t i = 0; i < pl->nsinks; i++)
-		if (pl->sinks[i]->ops->packet(pl->sinks[i], &q) < 0)
-			pl->sink_err = -EIO;
-	pl->sum.packets++;
-	if (pl->cfg.count && pl->sum.packets >= pl->cfg.count) {
-		pl->done = true;
-		return -1;	/* stop emitting: the rest are dropped */
-	}
-	return 0;
+	return deliver(pl, &q);
+}
+
+int pipeline_packet(struct pipeline *pl, const struct packet *p)
+{
+	struct packet q = *p;
+
+	if (pl->done)
+		return 0;
+	pl->sum.records += p->nsteps;
+	deliver(pl, &q);
+	return pl->sink_err;
+}
+
+void pipeline_add_counts(struct pipeline *pl, const struct summary *c)
+{
+	pl->sum.lost += c->lost;
+	pl->sum.dropped += c->dropped;
+	pl->sum.evicted += c->evicted;
+	pl->sum.overruns += c->overruns;
+	pl->sum.skipped += c->skipped;
+	pl->sum.malformed += c->malformed;
 }
 
 /*
@@ -270,6 +297,7 @@ static inline int add(struct pipeline *pl, struct trace_record *rec)
 	if (!rec->ts_ns)
 		rec->ts_ns = pl->wall_ns;
 	rec->recv_ns = pl->mono_ns;
+	rec->node = pl->cfg.node;
 	if (pl->cfg.resolver)
 		resolver_observe(pl->cfg.resolver, rec);
 	if (pl->cfg.no_group) {
@@ -571,7 +599,8 @@ void pipeline_summary(const struct pipeline *pl, struct summary *sum)
 
 	*sum = pl->sum;
 	grouper_get_stats(pl->grouper, &st);
-	sum->evicted = st.evicted;
+	sum->evicted += st.evicted;
+	sum->node = pl->cfg.node;
 	/* Read by the marker from its counters as it came out: meaningful after teardown. */
 	if (pl->cfg.marker && pl->cfg.marker->sel->limit_per_s) {
 		sum->limited = true;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* pkt.c: pure decoder of network and transport headers */
+#include <endian.h>
 #include <errno.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -23,15 +24,16 @@ uint32_t pkt_payload_hash(const void *buf, size_t len)
 	const uint8_t *p = buf;
 	uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
 
+	/* Words read little-endian: a node of either byte order prints the same hash. */
 	for (; len >= 8; p += 8, len -= 8) {
 		memcpy(&w, p, sizeof(w));
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h = (h ^ le64toh(w)) * 0xff51afd7ed558ccdull;
 		h ^= h >> 32;
 	}
 	if (len) {
 		w = 0;
 		memcpy(&w, p, len);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h = (h ^ le64toh(w)) * 0xff51afd7ed558ccdull;
 	}
 	h ^= h >> 29;
 	return (uint32_t)h;
@@ -200,6 +202,45 @@ out_proto:
 out:
 	h->proto = nexthdr;
 	return 0;
+}
+
+/*
+ * The L4 bytes after the transport header that both backends see: nft sends at most 20
+ * bytes from the transport header on. Only where NAT can't touch them: UDP payload, ICMP
+ * echo data (ICMP errors quote a header that NAT rewrites). Per packet or per join, not in
+ * pkt_decode(): most records never need it.
+ */
+uint32_t pkt_head_hash(const struct trace_record *r)
+{
+	const struct pkt_hdr *h = &r->pkt;
+	size_t l4 = 0, end;
+
+	if (r->raw_len < 1)
+		return h->head_hash;
+	if (h->family == AF_INET)
+		l4 = (size_t)(r->raw[0] & 0x0f) * 4;
+	else if (h->family == AF_INET6 && r->raw_len > 6 && r->raw[6] == h->proto)
+		l4 = 40;
+	if (!l4 || l4 >= r->raw_len || (h->frag & 0x1fff))
+		return 0;
+	end = l4 + 20 < r->raw_len ? l4 + 20 : r->raw_len;
+	switch (h->proto) {
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+		break;
+	case IPPROTO_ICMP:
+		if (h->icmp_type != 0 && h->icmp_type != 8)
+			return 0;
+		break;
+	case IPPROTO_ICMPV6:
+		if (h->icmp_type != 128 && h->icmp_type != 129)
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	l4 += 8;
+	return l4 < end ? pkt_payload_hash(r->raw + l4, end - l4) : 0;
 }
 
 int pkt_decode(const uint8_t *buf, size_t len, int family, struct pkt_hdr *hdr)

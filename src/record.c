@@ -42,6 +42,18 @@ const char *trace_hook_name(int hook)
 	return hook_names[hook];
 }
 
+bool trace_node_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > TRACE_NODE_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
 /*
  * Copy the field up to @sep into @dst (size TRACE_NAME_MAX); returns the end or NULL: no
  * @sep before @end, an empty field, one of TRACE_NAME_MAX bytes or more, or a NUL inside.

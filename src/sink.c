@@ -34,6 +34,19 @@ char *sink_fmt_table(const struct trace_record *r, char *buf, size_t size)
 	return buf;
 }
 
+bool sink_multi_node(const struct packet *p)
+{
+	const char *first = p->nsteps ? p->steps[0].node : NULL;
+
+	for (size_t i = 1; i < p->nsteps; i++) {
+		const char *n = p->steps[i].node;
+
+		if (n != first && (!n || !first || strcmp(n, first) != 0))
+			return true;
+	}
+	return false;
+}
+
 int sink_flush(const struct sink *s)
 {
 	if (s->opts.deferred_flush)

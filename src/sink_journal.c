@@ -24,13 +24,15 @@
  *           per step N (1-based): STEP_N_BACKEND, STEP_N_TABLE, STEP_N_CHAIN, STEP_N_KIND,
  *           STEP_N_RULENUM or STEP_N_HANDLE, STEP_N_RULE, STEP_N_VERDICT, STEP_N_IN,
  *           STEP_N_OUT, STEP_N_MARK, and STEP_N_SRC/STEP_N_DST ("addr:port") where NAT
- *           changed them; and TABLE, CHAIN, RULE once per distinct value, so that
+ *           changed them, STEP_N_NODE when the packet crossed several nodes (--merge);
+ *           and NODE, TABLE, CHAIN, RULE once per distinct value, so that
  *           `journalctl TABLE=nat` finds every packet that crossed nat (the journal keeps
  *           no order among repeated fields: the STEP_N_ ones carry it).
- *   record  MESSAGE_ID=2811253756d941ffad83b44702ae59fe (--no-group): MESSAGE, and the
- *           step's fields without the STEP_N_ prefix.
+ *   record  MESSAGE_ID=2811253756d941ffad83b44702ae59fe (--no-group): MESSAGE, NODE, and
+ *           the step's fields without the STEP_N_ prefix.
  *   summary MESSAGE_ID=3d54f8593de041958ecc77f60ab35d89: MESSAGE, PACKETS, RECORDS, LOST,
- *           DROPPED, EVICTED, OVERRUNS (when non-zero), MARKER, UNMARKED (with --limit).
+ *           DROPPED, EVICTED, OVERRUNS (when non-zero), MARKER, UNMARKED (with --limit),
+ *           NODE.
  * All carry SYSLOG_IDENTIFIER=iptrace and PRIORITY=6.
  */
 #define MSGID_PACKET	"1226dd637928408c9022206e28a530ee"
@@ -248,14 +250,17 @@ static void kind_text(const struct trace_record *r, char *buf, size_t size)
 
 /*
  * One step's fields under @prefix ("STEP_3_" or "" for a record) and its MESSAGE line.
- * @prev: the step before, to show NAT; NULL for the first.
+ * @prev: the step before, to show NAT; NULL for the first. @node: say the step's node
+ * (the packet crossed several).
  */
 static void put_step(struct jsink *j, const char *prefix, const struct trace_record *r,
-		     const struct trace_record *prev)
+		     const struct trace_record *prev, bool node)
 {
 	char key[64], kind[48];
 
 #define KEY(name) (snprintf(key, sizeof(key), "%s" name, prefix), key)
+	if (node && r->node)
+		field(j, KEY("NODE"), r->node);
 	field(j, KEY("BACKEND"), trace_backend_name(r->backend));
 	field(j, KEY("TABLE"), r->table);
 	field(j, KEY("CHAIN"), r->chain);
@@ -276,6 +281,10 @@ static void put_step(struct jsink *j, const char *prefix, const struct trace_rec
 		fieldf(j, KEY("MARK"), "0x%" PRIx32, r->mark);
 	kind_text(r, kind, sizeof(kind));
 	msgf(j, "  ");
+	if (node && r->node) {
+		msg_name(j, r->node);
+		msgf(j, ": ");
+	}
 	msg_name(j, r->table);
 	msgf(j, " ");
 	msg_name(j, r->chain);
@@ -347,11 +356,11 @@ static void put_header(struct jsink *j, const struct pkt_hdr *h, uint64_t ts_ns)
 	msgf(j, " len %u", h->len);
 }
 
-/* TABLE, CHAIN and RULE of step @i, each unless an earlier step had the same value. */
+/* NODE, TABLE, CHAIN and RULE of step @i, each unless an earlier step had the same value. */
 static void put_distinct(struct jsink *j, const struct packet *p, size_t i)
 {
 	const struct trace_record *r = &p->steps[i];
-	bool table = true, chain = true, rule = r->rule != NULL;
+	bool table = true, chain = true, rule = r->rule != NULL, node = r->node != NULL;
 
 	for (size_t k = 0; k < i; k++) {
 		const struct trace_record *e = &p->steps[k];
@@ -359,7 +368,10 @@ static void put_distinct(struct jsink *j, const struct packet *p, size_t i)
 		table = table && strcmp(e->table, r->table) != 0;
 		chain = chain && strcmp(e->chain, r->chain) != 0;
 		rule = rule && !(e->rule && strcmp(e->rule, r->rule) == 0);
+		node = node && !(e->node && strcmp(e->node, r->node) == 0);
 	}
+	if (node)
+		field(j, "NODE", r->node);
 	if (table)
 		field(j, "TABLE", r->table);
 	if (chain)
@@ -403,13 +415,19 @@ static int journal_packet(struct sink *s, const struct packet *p)
 {
 	struct jsink *j = s->priv;
 	const struct trace_record *last = p->nsteps ? &p->steps[p->nsteps - 1] : NULL;
+	bool multi;
 
 	if (!j || !p->nsteps)
 		return j ? 0 : -1;
+	multi = sink_multi_node(p);
 	common(j, MSGID_PACKET);
 	fieldf(j, "PACKET_ID", "%" PRIu64, p->id);
 	msgf(j, "packet %" PRIu64 " ", p->id);
 	put_header(j, &p->steps[0].pkt, p->steps[0].ts_ns);
+	if (p->steps[0].node && !multi) {
+		msgf(j, " node ");
+		msg_name(j, p->steps[0].node);
+	}
 	fieldf(j, "STEPS", "%zu", p->nsteps);
 	if (p->steps_dropped)
 		fieldf(j, "STEPS_DROPPED", "%" PRIu32, p->steps_dropped);
@@ -420,7 +438,7 @@ static int journal_packet(struct sink *s, const struct packet *p)
 
 		snprintf(prefix, sizeof(prefix), "STEP_%zu_", i + 1);
 		msgf(j, "\n");
-		put_step(j, prefix, &p->steps[i], i ? &p->steps[i - 1] : NULL);
+		put_step(j, prefix, &p->steps[i], i ? &p->steps[i - 1] : NULL, multi);
 		put_distinct(j, p, i);
 	}
 	if (p->steps_dropped)
@@ -435,9 +453,11 @@ static int journal_record(struct sink *s, const struct trace_record *r)
 	if (!j)
 		return -1;
 	common(j, MSGID_RECORD);
+	if (r->node)
+		field(j, "NODE", r->node);
 	put_header(j, &r->pkt, r->ts_ns);
 	msgf(j, ":");
-	put_step(j, "", r, NULL);
+	put_step(j, "", r, NULL, false);
 	return flush_entry(j) < 0 ? -1 : 0;
 }
 
@@ -461,6 +481,8 @@ static int journal_end(struct sink *s, const struct summary *sum)
 		field(j, "MARKER", sum->marker);
 	if (sum->limited)
 		fieldf(j, "UNMARKED", "%" PRIu64, sum->unmarked);
+	if (sum->node)
+		field(j, "NODE", sum->node);
 	msgf(j, "capture ended: %" PRIu64 " packet%s, %" PRIu64 " record%s, %" PRIu64 " lost",
 	     sum->packets, sum->packets == 1 ? "" : "s", sum->records,
 	     sum->records == 1 ? "" : "s", sum->lost);

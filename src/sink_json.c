@@ -99,6 +99,17 @@ static void jb_u64(struct jb *b, uint64_t v)
 	jb_put(b, p, (size_t)(t + sizeof(t) - p));
 }
 
+/* @v as 8 lower-case hex digits. */
+static void jb_hex32(struct jb *b, uint32_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *p = jb_room(b, 8);
+
+	for (int i = 7; i >= 0; i--, v >>= 4)
+		p[i] = hex[v & 0xf];
+	b->len += 8;
+}
+
 /*
  * @s as a JSON string, escaped in place by the escaper sink_json_field() uses too. Returns
  * true when @s is not valid UTF-8 (its bad bytes were written as U+FFFD).
@@ -281,6 +292,21 @@ static void put_ct_view(struct jb *b, const struct trace_record *r)
 	jb_c(b, '}');
 }
 
+/*
+ * ,"hook":"NAME", the names trace_hook_name() gives (what --merge reads back), as literals:
+ * one copy of a known size per step rather than a strlen() and a copy.
+ */
+static void put_hook(struct jb *b, int hook)
+{
+	const char *name = trace_hook_name(hook);
+
+	if (name) {
+		jb_lit(b, ",\"hook\":\"");
+		jb_puts(b, name);
+		jb_c(b, '"');
+	}
+}
+
 static void put_ifs(struct jb *b, const struct trace_record *r)
 {
 	jb_field(b, "in", r->in);
@@ -291,12 +317,21 @@ static void put_ifs(struct jb *b, const struct trace_record *r)
 		jb_field(b, "physout", r->physout);
 }
 
-/* One step object; @nat is the NAT change the kernel made at this step (NULL: none). */
-static void put_step(struct jb *b, const struct trace_record *r, const struct packet_nat *nat)
+/*
+ * One step object; @nat is the NAT change the kernel made at this step (NULL: none).
+ * @node: the packet crossed several nodes, each step says which (--merge).
+ */
+static void put_step(struct jb *b, const struct trace_record *r, const struct packet_nat *nat,
+		     bool node)
 {
 	const char *family;
 
-	jb_lit(b, "{\"backend\":\"");
+	jb_c(b, '{');
+	if (node && r->node) {
+		jb_field_first(b, "node", r->node);
+		jb_c(b, ',');
+	}
+	jb_lit(b, "\"backend\":\"");
 	jb_puts(b, trace_backend_name(r->backend));
 	jb_c(b, '"');
 	jb_field(b, "table", r->table);
@@ -322,8 +357,14 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct pa
 	}
 	if (r->has_ct)
 		put_ct_view(b, r);
+	put_hook(b, r->hook);
 	put_ifs(b, r);
 	put_addrs(b, &r->pkt);
+	/* Per step: one lower after each routing decision, and across nodes (--merge). */
+	if (r->pkt.family == AF_INET || r->pkt.family == AF_INET6) {
+		jb_lit(b, ",\"ttl\":");
+		jb_u64(b, r->pkt.ttl);
+	}
 	if (nat)
 		put_nat(b, nat);
 	if (r->mark) {
@@ -437,10 +478,16 @@ static int json_packet(struct sink *s, const struct packet *p)
 	const struct pkt_hdr *h = &p->steps[0].pkt;
 	struct json_line line;
 	struct jb *b = json_jb(s, &line);
+	bool multi = sink_multi_node(p);
+	uint32_t hash;
 
 	jb_lit(b, "{\"type\":\"packet\",\"id\":\"");
 	jb_u64(b, p->id);
-	jb_lit(b, "\",\"family\":\"");
+	/* Where it was first seen; each step says its own when there were several. */
+	jb_c(b, '"');
+	if (p->steps[0].node)
+		jb_field(b, "node", p->steps[0].node);
+	jb_lit(b, ",\"family\":\"");
 	jb_puts(b, h->family == AF_INET6 ? "ipv6" : h->family == AF_INET ? "ipv4" : "unknown");
 	jb_lit(b, "\",");
 	put_proto(b, h->proto);
@@ -457,6 +504,12 @@ static int json_packet(struct sink *s, const struct packet *p)
 		jb_u64(b, h->icmp_type);
 		jb_lit(b, ",\"icmp_code\":");
 		jb_u64(b, h->icmp_code);
+	}
+	hash = pkt_head_hash(&p->steps[0]);
+	if (hash) {
+		jb_lit(b, ",\"payload_hash\":\"");
+		jb_hex32(b, hash);
+		jb_c(b, '"');
 	}
 	if (p->steps_dropped) {
 		jb_lit(b, ",\"steps_dropped\":");
@@ -476,7 +529,8 @@ static int json_packet(struct sink *s, const struct packet *p)
 			k++;
 		if (i)
 			jb_c(b, ',');
-		put_step(b, &p->steps[i], k < p->nnat && p->nat[k].step == i ? &p->nat[k] : NULL);
+		put_step(b, &p->steps[i], k < p->nnat && p->nat[k].step == i ? &p->nat[k] : NULL,
+			 multi);
 	}
 	jb_lit(b, "]}\n");
 	/* Per packet (or when the capture goes idle), so `| jq` and `tail -f` see each packet. */
@@ -490,8 +544,13 @@ static int json_record(struct sink *s, const struct trace_record *r)
 	struct json_line line;
 	struct jb *b = json_jb(s, &line);
 
-	jb_lit(b, "{\"type\":\"record\",\"step\":");
-	put_step(b, r, NULL);
+	jb_lit(b, "{\"type\":\"record\",");
+	if (r->node) {
+		jb_field_first(b, "node", r->node);
+		jb_c(b, ',');
+	}
+	jb_lit(b, "\"step\":");
+	put_step(b, r, NULL, false);
 	jb_lit(b, "}\n");
 	json_done(s, b);
 	return 0;	/* --no-group output errors show at the end */
@@ -511,6 +570,10 @@ static int json_end(struct sink *s, const struct summary *sum)
 		fprintf(s->out, ",\"marker\":\"%s\"", sum->marker);
 	if (sum->limited)
 		fprintf(s->out, ",\"unmarked\":%" PRIu64, sum->unmarked);
+	if (sum->malformed)
+		fprintf(s->out, ",\"malformed\":%" PRIu64, sum->malformed);
+	if (sum->node)
+		sink_json_field(s->out, "node", sum->node);
 	fputs("}\n", s->out);
 	free(s->priv);
 	s->priv = NULL;

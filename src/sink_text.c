@@ -102,6 +102,7 @@ static const char *verdict_color(const struct trace_record *r)
  * (sink_text_escape()), so no name can move the cursor, set a title or start a colour.
  */
 #define NAME_TEXT	SINK_TEXT_NAME_MAX(TRACE_NAME_MAX)
+#define NODE_TEXT	SINK_TEXT_NAME_MAX(TRACE_NODE_MAX)
 #define IF_TEXT		SINK_TEXT_NAME_MAX(IF_NAMESIZE)
 #define VERDICT_TEXT	SINK_TEXT_NAME_MAX(16 + TRACE_NAME_MAX)	/* "jump CHAIN" */
 struct step_text {
@@ -167,16 +168,47 @@ static int width(const char *s, int w)
 	return n > w ? n : w;
 }
 
+/* A step's node as text shows names (escaped), "?" when it has none. */
+static const char *node_text(const struct trace_record *r, char *buf, size_t size)
+{
+	return r->node ? sink_text_name(r->node, buf, size) : "?";
+}
+
+/* "  node A", or for a packet seen on several nodes "  nodes A → B", in the order crossed. */
+static void put_nodes(struct sink *s, const struct packet *p, bool multi)
+{
+	char node[NODE_TEXT];
+	const char *last = NULL;
+
+	if (!multi) {
+		if (s->opts.show_node && p->steps[0].node)
+			fprintf(s->out, "  node %s", node_text(&p->steps[0], node, sizeof(node)));
+		return;
+	}
+	fputs("  nodes", s->out);
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const char *n = p->steps[i].node;
+
+		if (i && (n == last || (n && last && strcmp(n, last) == 0)))
+			continue;
+		fprintf(s->out, "%s%s", i ? " \u2192 " : " ", node_text(&p->steps[i], node, sizeof(node)));
+		last = n;
+	}
+}
+
 /*
  * One line per step, in aligned columns: table, chain, kind and number, verdict, the
  * interfaces (and mark), then the rule as iptables-save prints it — last, as it is the
  * widest. NAT shows as its own line under the step where the kernel did it; a trace that
- * stopped early says so last.
+ * stopped early says so last. A packet seen on
+ * several nodes (--merge) gets a first column: the node of each step.
  */
 static void text_steps(struct sink *s, const struct packet *p)
 {
 	struct step_text t;
-	int wt = 5, wc = 5, wk = 6, wv = 0, ww = 0;
+	char node[NODE_TEXT];
+	bool multi = sink_multi_node(p);
+	int wn = 0, wt = 5, wc = 5, wk = 6, wv = 0, ww = 0;
 	FILE *f = s->out;
 	bool ct_seen = false, unknown = false;
 	uint32_t ct_state = 0;
@@ -185,6 +217,8 @@ static void text_steps(struct sink *s, const struct packet *p)
 
 	for (size_t i = 0; i < p->nsteps; i++) {
 		step_text(&p->steps[i], &t);
+		if (multi)
+			wn = width(node_text(&p->steps[i], node, sizeof(node)), wn);
 		wt = width(t.table, wt);
 		wc = width(t.chain, wc);
 		wk = width(t.kind, wk);
@@ -193,11 +227,14 @@ static void text_steps(struct sink *s, const struct packet *p)
 	}
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct trace_record *r = &p->steps[i];
-		int indent = 2 + wt + 1 + wc + 1 + wk + 1;
+		int indent = 2 + (wn ? wn + 1 : 0) + wt + 1 + wc + 1 + wk + 1;
 
 		step_text(r, &t);
 		/* "~": its place next to the other backend's steps at this hook is not known. */
-		fprintf(f, " %c%-*s %-*s %-*s ", r->order_unknown ? '~' : ' ', wt, t.table, wc,
+		fputc(' ', f);
+		if (wn)
+			fprintf(f, " %-*s", wn, node_text(r, node, sizeof(node)));
+		fprintf(f, "%c%-*s %-*s %-*s ", r->order_unknown ? '~' : ' ', wt, t.table, wc,
 			t.chain, wk, t.kind);
 		unknown |= r->order_unknown;
 		if (wv)
@@ -272,6 +309,7 @@ static int text_packet(struct sink *s, const struct packet *p)
 	if (first->uptime_ns)	/* --read: the kernel's seconds since boot on the line */
 		fprintf(f, "%suptime %" PRIu64 ".%06" PRIu64, first->ts_ns ? "  " : "",
 			first->uptime_ns / 1000000000u, first->uptime_ns % 1000000000u / 1000u);
+	put_nodes(s, p, sink_multi_node(p));
 	fputc('\n', f);
 	if (p->ct) {
 		fputs("  ", f);
@@ -284,16 +322,19 @@ static int text_packet(struct sink *s, const struct packet *p)
 
 static int text_record(struct sink *s, const struct trace_record *r)
 {
-	char src[64], dst[64], proto[16], in[IF_TEXT], out[IF_TEXT];
+	char src[64], dst[64], proto[16], in[IF_TEXT], out[IF_TEXT], node[NODE_TEXT];
 	struct step_text t;
 
 	endpoint(&r->pkt, false, src, sizeof(src));
 	endpoint(&r->pkt, true, dst, sizeof(dst));
 	proto_str(r->pkt.proto, proto, sizeof(proto));
 	step_text(r, &t);
-	fprintf(s->out, "%s:%s:%s:%" PRIu32 " in=%s out=%s %s %s \u2192 %s", t.table, t.chain,
+	fprintf(s->out, "%s:%s:%s:%" PRIu32 " in=%s out=%s", t.table, t.chain,
 		trace_kind_name(r->kind), r->rulenum, sink_text_name(r->in, in, sizeof(in)),
-		sink_text_name(r->out, out, sizeof(out)), proto, src, dst);
+		sink_text_name(r->out, out, sizeof(out)));
+	if (s->opts.show_node && r->node)
+		fprintf(s->out, " node=%s", node_text(r, node, sizeof(node)));
+	fprintf(s->out, " %s %s \u2192 %s", proto, src, dst);
 	if (r->pkt.family == AF_INET)
 		fprintf(s->out, " id %u", r->pkt.ipid);
 	if (r->verdict)

@@ -17,6 +17,7 @@ enum iptrace_mode {
 	MODE_NAT_LOG,	/* --nat-log: conntrack events as a NAT log (input: a --record file) */
 	MODE_NAT_TABLE,	/* --nat-table [FILE]: the NAT table now, or folded from a NAT log */
 	MODE_DEMO,	/* --demo: build a lab, trace in it (then like MODE_TRACE), remove it */
+	MODE_MERGE,	/* --merge FILE...: JSON outputs of several nodes, one packet per packet */
 	MODE_HELP,
 	MODE_VERSION,
 };
@@ -50,6 +51,10 @@ struct iptrace_opts {
 	int			color;		/* -1 auto, 0 never, 1 always */
 	bool			nat_all;	/* --all: every conntrack entry, not only NAT */
 	bool			nat;		/* --nat: attach the conntrack entry to packets */
+	const char		*node;		/* --node NAME, NULL: the default (main.c) */
+	unsigned		skew_ms;	/* --merge: how far nodes' clocks may differ */
+	char			**inputs;	/* --merge: the FILE arguments ("-": stdin) */
+	size_t			ninputs;
 };
 
 /*

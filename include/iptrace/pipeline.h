@@ -45,6 +45,8 @@ struct pipeline_cfg {
 	 * all that shows its new source (annotate.h). Other packets never ask.
 	 */
 	struct ct_lookup	*ct_snat;
+	/* Every record's node (trace_record.node) and the summary's: borrowed, may be NULL. */
+	const char		*node;
 };
 
 /* Opaque. */
@@ -109,6 +111,20 @@ int pipeline_replay(struct pipeline *pl, struct nlrec *r, const volatile sig_ato
  */
 int pipeline_read(struct pipeline *pl, FILE *in, uint64_t window_ns,
 		  const volatile sig_atomic_t *stop, struct logline_stats *st);
+
+/*
+ * pipeline_packet - a packet complete and resolved already (--merge read it back): to the
+ * sink as the grouper's packets go, counted, up to --count. @p is borrowed for the call.
+ * Returns 0, or -EIO once the output failed; after --count, 0 without printing it.
+ */
+int pipeline_packet(struct pipeline *pl, const struct packet *p);
+
+/*
+ * pipeline_add_counts - counts from elsewhere added to the summary (--merge: what the
+ * nodes' summaries said, and its own lines skipped or malformed): @c's lost, dropped,
+ * evicted, overruns, skipped and malformed. Its packets and records are not added.
+ */
+void pipeline_add_counts(struct pipeline *pl, const struct summary *c);
 
 /*
  * pipeline_flush - flush the sink's output (the sink defers it: sink_opts.deferred_flush).

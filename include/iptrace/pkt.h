@@ -17,9 +17,20 @@ int pkt_decode(const uint8_t *buf, size_t len, int family, struct pkt_hdr *hdr);
 
 /*
  * pkt_payload_hash - a hash of @len bytes: what tells packets apart by their payload
- * (pkt_hdr.payload_hash, the grouper's keys).
+ * (pkt_hdr.payload_hash and head_hash, the grouper's keys). The same on every host and in
+ * every version: JSON's "payload_hash" is compared with other nodes' by --merge.
  */
 uint32_t pkt_payload_hash(const void *buf, size_t len);
+
+/*
+ * pkt_head_hash - the hash of the first 12 bytes after the UDP or ICMP(v6) echo header of
+ * @r's packet, from its raw[] bytes — what both markers' records carry (an nft record has
+ * 20 bytes of transport header) and NAT leaves alone: the same packet on any node, traced
+ * by either backend, has the same one (the grouper's nft-legacy join, JSON "payload_hash",
+ * --merge). 0 if it has none (TCP, an ICMP error, a later fragment, IPv6 with extension
+ * headers); a record without raw bytes (read back by --merge) gives its pkt.head_hash.
+ */
+uint32_t pkt_head_hash(const struct trace_record *r);
 
 /* pkt_proto_name - "tcp", "udp", "icmp", "icmpv6", "sctp", ... or NULL when unnamed. */
 const char *pkt_proto_name(uint8_t proto);

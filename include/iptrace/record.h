@@ -51,6 +51,11 @@ struct pkt_hdr {
 	uint8_t		icmp_type, icmp_code;
 	uint16_t	icmp_ident, icmp_seqno;
 	uint32_t	payload_hash;	/* hash of the L4 payload (NAT-proof), 0 if none */
+	/*
+	 * pkt_head_hash() of a record that has no raw bytes to compute it from: as --merge
+	 * reads it back ("payload_hash"). 0 in records of a capture; ask pkt_head_hash().
+	 */
+	uint32_t	head_hash;
 };
 
 /* One trace step as the kernel reported it. Plain struct: copy freely. */
@@ -119,6 +124,13 @@ struct trace_record {
 	 */
 	uint64_t	uptime_ns;
 	/*
+	 * The node the step was traced on: --node or the host name, set by the pipeline as the
+	 * record comes in; from the input for --merge; NULL where none is known (--read and
+	 * --replay without --node). Borrowed: from the options, or --merge's input, valid while
+	 * a sink prints the packet.
+	 */
+	const char	*node;
+	/*
 	 * Last on purpose: decoders leave every byte before raw[] zero where they write
 	 * nothing (one memset up to offsetof(struct trace_record, raw)) and write raw[] only
 	 * as far as raw_len says. Add new fields above this line.
@@ -147,5 +159,12 @@ enum trace_hook {
 enum trace_hook trace_hook_of(const char *chain);
 /* trace_hook_name - "PREROUTING" ... "POSTROUTING" for an enum trace_hook, NULL for others. */
 const char *trace_hook_name(int hook);
+
+/*
+ * trace_node_ok - true when @s may name a node (--node, "node" in --merge's input): 1 to
+ * TRACE_NODE_MAX bytes (a Kubernetes node name's limit), no control byte, as text prints it.
+ */
+#define TRACE_NODE_MAX	253
+bool trace_node_ok(const char *s);
 
 #endif

@@ -22,6 +22,7 @@ struct summary {
 	const char	*marker;	/* "legacy", "nft", or NULL (no marker: --read, --replay) */
 	bool		limited;	/* --limit was given: unmarked is meaningful */
 	uint64_t	unmarked;	/* selected packets --limit left unmarked (kernel counters) */
+	const char	*node;		/* the capture's node (pipeline_cfg.node), or NULL */
 };
 
 struct sink_opts {
@@ -33,6 +34,11 @@ struct sink_opts {
 	 * a reader of a pipe still sees each packet as soon as the records stop coming.
 	 */
 	bool	deferred_flush;
+	/*
+	 * Text: name the node in each packet's header (--node was given, or --merge). A packet
+	 * whose steps come from more than one node names them in every format, whatever this.
+	 */
+	bool	show_node;
 };
 
 
@@ -62,6 +68,12 @@ struct sink {
  * an earlier write error). 0 or -1.
  */
 int sink_flush(const struct sink *s);
+
+/*
+ * sink_multi_node - true when the steps of @p were traced on more than one node (--merge):
+ * then each step names its node.
+ */
+bool sink_multi_node(const struct packet *p);
 
 /*
  * sink_lookup - the ops for a format name ("text", "json", "log", "journal", "dot"), NULL if

@@ -20,8 +20,9 @@ bin=${FUZZ_BIN_DIR:-}
 # checkout path — may explore others: what it finds goes into regress/ with its fix).
 # FUZZ_TIME (scripts/fuzz.sh) explores for as long as it is given.
 # budget NAME: libFuzzer's limit for harness NAME. Without FUZZ_RUNS, 100000 inputs each,
-# but a quarter of that for nftrace (four pipelines per input) and ct (a file replayed per
-# input): each harness stays under ~20 s on a 2-core machine, all six under a minute.
+# but a quarter of that for nftrace (four pipelines per input), ct (a file replayed per
+# input) and merge (each line read and printed twice, then all read twice more): each
+# harness stays under ~20 s on a 2-core machine, all seven under a minute and a half.
 budget() {
 	local runs
 	if [ -n "${FUZZ_TIME:-}" ]; then
@@ -29,7 +30,7 @@ budget() {
 		return
 	fi
 	case $1 in
-		nftrace|ct|read) runs=25000;;
+		nftrace|ct|read|merge) runs=25000;;
 		*) runs=100000;;
 	esac
 	echo "-runs=${FUZZ_RUNS:-$runs} -seed=${FUZZ_SEED:-1}"
@@ -39,7 +40,7 @@ if [ -n "${FUZZ_TIME:-}" ]; then
 else
 	label="seed ${FUZZ_SEED:-1}"
 fi
-harnesses=${FUZZ_HARNESSES:-"nflog pkt logline nftrace ct natlog read"}
+harnesses=${FUZZ_HARNESSES:-"nflog pkt logline nftrace ct natlog read merge"}
 jobs=${FUZZ_JOBS:-1}
 
 [ -n "$bin" ] || skip "FUZZ_BIN_DIR not set (run through make check or scripts/fuzz.sh)"
@@ -58,7 +59,7 @@ trap cleanup EXIT
 
 corpus=${FUZZ_CORPUS_DIR:-$tmp/corpus}
 artifacts=${FUZZ_ARTIFACT_DIR:-$bin/artifacts}
-all="nflog pkt logline nftrace ct natlog read"
+all="nflog pkt logline nftrace ct natlog read merge"
 for h in $all; do
 	mkdir -p "$tmp/seeds/$h" || fail "cannot create the seed directories"
 done
@@ -96,13 +97,31 @@ if [ -n "${IPTRACE:-}" ] && [ -x "$IPTRACE" ] && [ -f "$TEST_DATA_DIR/ct-events.
 		>"$tmp/ct-events.natlog" 2>/dev/null; then
 	nat+=("$tmp/ct-events.natlog")
 fi
-for f in "${nat[@]}"; do
-	[ -s "$f" ] || continue
-	cp "$f" "$tmp/seeds/natlog/$(basename "$f")" &&
-		split -l 1 -a 5 -d "$f" "$tmp/seeds/natlog/$(basename "$f")-" ||
-		fail "cannot split $f"
-done
+# seed_lines HARNESS FILE...: each non-empty FILE whole and each of its lines alone.
+seed_lines() {
+	local h=$1 f
+	shift
+	for f in "$@"; do
+		[ -s "$f" ] || continue
+		cp "$f" "$tmp/seeds/$h/$(basename "$f")" &&
+			split -l 1 -a 5 -d "$f" "$tmp/seeds/$h/$(basename "$f")-" ||
+			fail "cannot split $f"
+	done
+}
+seed_lines natlog "${nat[@]}"
 [ -n "$(ls "$tmp/seeds/natlog")" ] || fail "no NAT log lines to seed the fold with"
+# JSON lines for --merge: the two nodes' outputs recorded in the namespace lab (each file,
+# both as one kubectl-like stream, each line alone), and the replays' own JSON.
+json=("$TEST_DATA_DIR"/merge-node-*.json "$TEST_DATA_DIR/nflog-dnat-udp.nlrec.json")
+if [ -n "${IPTRACE:-}" ] && [ -x "$IPTRACE" ]; then
+	for f in "$TEST_DATA_DIR"/*.nlrec; do
+		"$IPTRACE" --replay "$f" --format json --node "$(basename "$f" .nlrec)" \
+			>"$tmp/$(basename "$f").json" 2>/dev/null && json+=("$tmp/$(basename "$f").json")
+	done
+fi
+seed_lines merge "${json[@]}"
+cat "$TEST_DATA_DIR"/merge-node-*.json >"$tmp/seeds/merge/both-nodes" 2>/dev/null
+[ -n "$(ls "$tmp/seeds/merge")" ] || fail "no JSON lines to seed --merge with"
 counts=
 for h in $all; do
 	counts="$counts${counts:+, }$(ls "$tmp/seeds/$h" | wc -l) $h"

@@ -59,6 +59,13 @@ cases=$(cat <<'EOC'
 --host 10.0.0.1 --dest 10.0.0.2|--host
 --netns no-such-netns-$$ --port 53|no such namespace
 --dest no-such-host.invalid|cannot resolve
+--merge|needs FILE
+--merge a.json --port 53|no selectors
+--merge a.json --node n1|no --node
+--merge a.json --format log|log
+--merge a.json --no-group|no-group
+--merge a.json --skew soon|skew
+--port 53 --skew 100|--skew goes with --merge
 EOC
 )
 n=0

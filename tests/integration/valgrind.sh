@@ -78,7 +78,7 @@ vg_clean "replay and read"
 pass "$runs replay/read runs clean"
 
 # The existing tests, unchanged, with every "$IPTRACE" under valgrind.
-for t in read-fixture legacy-trace; do
+for t in read-fixture merge-fixture legacy-trace; do
 	bash "$here/$t.sh" >"$tmp/$t.out" 2>&1
 	rc=$?
 	if [ "$rc" != 0 ]; then

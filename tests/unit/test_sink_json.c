@@ -81,6 +81,8 @@ static char *record_json(const struct trace_record *r)
 
 #define TS 1795000000123456789ull	/* 2026-11-18T11:06:40.123456789Z */
 #define V4_EP "\"src\":\"10.0.1.2\",\"sport\":40000,\"dst\":\"10.0.2.7\",\"dport\":53"
+/* A step's endpoints, and its TTL after them. */
+#define V4_STEP V4_EP ",\"ttl\":64"
 
 static void set_v4(struct pkt_hdr *h, const char *src, const char *dst)
 {
@@ -116,6 +118,7 @@ static void step_init(struct trace_record *r, const char *table, const char *cha
 	r->pkt.len = 60;
 	r->pkt.ipid = 4660;
 	r->pkt.ttl = 64;
+	r->hook = HOOK_NONE;
 }
 
 /* ---- the packet line, field by field ---- */
@@ -139,9 +142,9 @@ static void test_legacy_packet(void **state)
 		"{\"type\":\"packet\",\"id\":\"7\",\"family\":\"ipv4\",\"proto\":\"udp\"," V4_EP
 		",\"len\":60,\"ipid\":4660,\"steps\":["
 		"{\"backend\":\"legacy\",\"table\":\"raw\",\"chain\":\"PREROUTING\","
-		"\"kind\":\"policy\",\"rulenum\":2,\"in\":\"eth0\",\"out\":\"\"," V4_EP "},"
+		"\"kind\":\"policy\",\"rulenum\":2,\"in\":\"eth0\",\"out\":\"\"," V4_STEP "},"
 		"{\"backend\":\"legacy\",\"table\":\"filter\",\"chain\":\"FORWARD\","
-		"\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"eth1\"," V4_EP
+		"\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"eth1\"," V4_STEP
 		",\"ts\":\"2026-11-18T11:06:40.123456Z\"}]}\n");
 	free(got);
 }
@@ -175,7 +178,7 @@ static void test_nft_steps(void **state)
 		"\"chain\":\"input\",\"kind\":\"rule\",\"handle\":12,\"family\":\"inet\","
 		"\"ct\":{\"id\":77,\"state\":\"established\",\"dir\":\"reply\","
 		"\"status\":[\"assured\",\"confirmed\"]},\"in\":\"eth0\",\"out\":\"\","
-		"\"physin\":\"veth0\",\"physout\":\"veth1\"," V4_EP ",\"mark\":\"0x1a2b\"}}\n");
+		"\"physin\":\"veth0\",\"physout\":\"veth1\"," V4_STEP ",\"mark\":\"0x1a2b\"}}\n");
 	free(got);
 
 	/*
@@ -196,7 +199,7 @@ static void test_nft_steps(void **state)
 		"{\"type\":\"record\",\"step\":{\"backend\":\"nft\",\"table\":\"filter\","
 		"\"chain\":\"input\",\"kind\":\"return\","
 		"\"ct\":{\"id\":77,\"state\":\"new\",\"dir\":\"original\",\"status\":[]},"
-		"\"in\":\"eth0\",\"out\":\"\",\"physin\":\"veth0\"," V4_EP ",\"mark\":\"0xffffffff\","
+		"\"in\":\"eth0\",\"out\":\"\",\"physin\":\"veth0\"," V4_STEP ",\"mark\":\"0xffffffff\","
 		"\"ts\":\"1970-01-01T00:00:00.000001Z\"}}\n");
 	free(got);
 
@@ -215,7 +218,7 @@ static void test_nft_steps(void **state)
 		"{\"type\":\"record\",\"step\":{\"backend\":\"nft\",\"table\":\"filter\","
 		"\"chain\":\"input\",\"kind\":\"rule\",\"handle\":5,"
 		"\"rule\":\"udp dport 53 accept\",\"verdict\":\"accept\",\"family\":\"ip\","
-		"\"in\":\"eth0\",\"out\":\"\"," V4_EP "}}\n");
+		"\"in\":\"eth0\",\"out\":\"\"," V4_STEP "}}\n");
 	free(got);
 }
 
@@ -256,7 +259,7 @@ static void test_rule_fields(void **state)
 		snprintf(want, sizeof(want),
 			 "{\"type\":\"record\",\"step\":{\"backend\":\"legacy\",\"table\":\"filter\","
 			 "\"chain\":\"FORWARD\",\"kind\":\"rule\",\"rulenum\":1%s,"
-			 "\"in\":\"eth0\",\"out\":\"\"," V4_EP "}}\n", cases[i].want);
+			 "\"in\":\"eth0\",\"out\":\"\"," V4_STEP "}}\n", cases[i].want);
 		got = record_json(&r);
 		assert_string_equal(got, want);
 		free(got);
@@ -285,7 +288,7 @@ static void test_endpoints(void **state)
 		"\"dst\":\"2001:db8:0:1::7\",\"dport\":8,\"len\":1280,\"steps\":["
 		"{\"backend\":\"legacy\",\"table\":\"raw\",\"chain\":\"PREROUTING\","
 		"\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"\","
-		"\"src\":\"2001:db8::1\",\"sport\":443,\"dst\":\"2001:db8:0:1::7\",\"dport\":8}]}\n");
+		"\"src\":\"2001:db8::1\",\"sport\":443,\"dst\":\"2001:db8:0:1::7\",\"dport\":8,\"ttl\":64}]}\n");
 	free(got);
 
 	step_init(&r, "raw", "PREROUTING");
@@ -300,7 +303,7 @@ static void test_endpoints(void **state)
 		"\"src\":\"192.168.100.200\",\"dst\":\"0.0.0.0\",\"len\":60,\"ipid\":0,\"steps\":["
 		"{\"backend\":\"legacy\",\"table\":\"raw\",\"chain\":\"PREROUTING\","
 		"\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"\","
-		"\"src\":\"192.168.100.200\",\"dst\":\"0.0.0.0\"}]}\n");
+		"\"src\":\"192.168.100.200\",\"dst\":\"0.0.0.0\",\"ttl\":64}]}\n");
 	free(got);
 
 	/* A protocol without a name is its number; a packet of no known family has no addresses. */
@@ -494,7 +497,7 @@ static void test_dropped_and_conntrack(void **state)
 		"\"dst\":\"10.0.1.2\",\"sport\":53,\"dport\":40000},\"nat\":[\"dnat\"],"
 		"\"status\":[\"dst_nat\"]},\"steps\":[{\"backend\":\"legacy\",\"table\":\"raw\","
 		"\"chain\":\"PREROUTING\",\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\","
-		"\"out\":\"\"," V4_EP "}]}\n");
+		"\"out\":\"\"," V4_STEP "}]}\n");
 	free(got);
 }
 
@@ -631,10 +634,67 @@ static void test_summary(void **state)
 	free(got);
 }
 
+/*
+ * The node: on the packet (its first step's), on each step only when the steps come from
+ * several nodes (--merge); on a record and the summary. The hook and the payload hash.
+ */
+#define NODE_STEP(node) \
+	"{" node "\"backend\":\"legacy\",\"table\":\"raw\",\"chain\":\"PREROUTING\"," \
+	"\"kind\":\"rule\",\"rulenum\":1,\"hook\":\"prerouting\",\"in\":\"eth0\"," \
+	"\"out\":\"\"," V4_STEP "}"
+#define NODE_HEAD \
+	"{\"type\":\"packet\",\"id\":\"1\",\"node\":\"node-a\",\"family\":\"ipv4\"," \
+	"\"proto\":\"udp\"," V4_EP ",\"len\":60,\"ipid\":4660,\"payload_hash\":\"0000abcd\"," \
+	"\"steps\":["
+
+static void test_nodes(void **state)
+{
+	struct trace_record st[2];
+	struct packet p = { .id = 1, .nsteps = 2, .steps = st };
+	struct summary sum = { .packets = 1, .records = 2, .malformed = 3, .node = "node-a" };
+	struct cap c;
+	char *got;
+
+	(void)state;
+	step_init(&st[0], "raw", "PREROUTING");
+	st[0].hook = HOOK_PREROUTING;
+	st[0].pkt.head_hash = 0xabcd;
+	st[0].node = "node-a";
+	st[1] = st[0];
+	got = packet_json(&p);
+	assert_string_equal(got, NODE_HEAD NODE_STEP("") "," NODE_STEP("") "]}\n");
+	free(got);
+
+	/* Two nodes: each step says its own (an equal name in another string is the same). */
+	st[1].node = "node-b";
+	got = packet_json(&p);
+	assert_string_equal(got, NODE_HEAD NODE_STEP("\"node\":\"node-a\",") ","
+			    NODE_STEP("\"node\":\"node-b\",") "]}\n");
+	free(got);
+	assert_true(sink_multi_node(&p));
+	st[1].node = strdup("node-a");
+	assert_false(sink_multi_node(&p));
+	free((char *)st[1].node);
+	st[1].node = NULL;
+	assert_true(sink_multi_node(&p));
+
+	/* A record names its node beside the step. */
+	got = record_json(&st[0]);
+	assert_string_equal(got, "{\"type\":\"record\",\"node\":\"node-a\",\"step\":"
+			    NODE_STEP("") "}\n");
+	free(got);
+
+	cap_open(&c, false);
+	got = cap_close(&c, &sum);
+	assert_string_equal(got, "{\"type\":\"summary\",\"packets\":1,\"records\":2,\"lost\":0,"
+				 "\"dropped\":0,\"evicted\":0,\"malformed\":3,\"node\":\"node-a\"}\n");
+	free(got);
+}
+
 /* ---- lines longer than the sink's buffer ---- */
 
 #define STEP_TEXT "{\"backend\":\"legacy\",\"table\":\"filter\",\"chain\":\"FORWARD\"," \
-		  "\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"\"," V4_EP "}"
+		  "\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"\"," V4_STEP "}"
 #define PKT_HEAD "{\"type\":\"packet\",\"id\":\"5\",\"family\":\"ipv4\",\"proto\":\"udp\"," \
 		 V4_EP ",\"len\":60,\"ipid\":4660,\"steps\":["
 
@@ -670,7 +730,7 @@ static void long_lines(bool deferred)
 			"\"chain\":\"FORWARD\",\"kind\":\"rule\",\"rulenum\":1,\"rule\":\"");
 	for (size_t i = 0; i < RULE_UNITS; i++)
 		w += sprintf(w, "ab\\\"\\u0002");
-	sprintf(w, "\",\"verdict\":\"ACCEPT\",\"in\":\"eth0\",\"out\":\"\"," V4_EP "}}\n");
+	sprintf(w, "\",\"verdict\":\"ACCEPT\",\"in\":\"eth0\",\"out\":\"\"," V4_STEP "}}\n");
 	assert_int_equal(c.s.ops->record(&c.s, &st[0]), 0);
 
 	got = cap_lines(&c);
@@ -1126,6 +1186,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_escaper),
 		cmocka_unit_test(test_summary),
+		cmocka_unit_test(test_nodes),
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_long_lines_deferred),
 		cmocka_unit_test(test_validator),

@@ -440,6 +440,57 @@ static void test_journal_summary_counters(void **state)
 	close(lfd);
 }
 
+/*
+ * NODE: once on a packet of one node (STEP_N_NODE only when it crossed several, each
+ * distinct node once then), on a record and on the summary.
+ */
+static void test_journal_nodes(void **state)
+{
+	static struct entry e;
+	struct trace_record steps[3];
+	struct packet p = { .id = 1, .nsteps = 3, .steps = steps };
+	struct summary sum = { .packets = 1, .node = "node-a" };
+	const char *msg;
+	int lfd;
+	struct sink s = open_sink(&lfd);
+
+	(void)state;
+	mk_step(&steps[0], "raw", "PREROUTING", 1, "10.96.0.10");
+	mk_step(&steps[1], "nat", "PREROUTING", 1, "10.96.0.10");
+	mk_step(&steps[2], "raw", "PREROUTING", 1, "10.96.0.10");
+	steps[0].node = steps[1].node = steps[2].node = "node-a";
+	assert_int_equal(s.ops->packet(&s, &p), 0);
+	recv_entry(lfd, &e);
+	assert_int_equal(count(&e, "NODE"), 1);
+	assert_string_equal(get(&e, "NODE"), "node-a");
+	assert_null(get(&e, "STEP_1_NODE"));
+	msg = get(&e, "MESSAGE");
+	assert_non_null(strstr(msg, " node node-a\n"));
+	free_entry(&e);
+
+	steps[2].node = "node-b";
+	assert_int_equal(s.ops->packet(&s, &p), 0);
+	recv_entry(lfd, &e);
+	assert_int_equal(count(&e, "NODE"), 2);
+	assert_string_equal(get(&e, "STEP_1_NODE"), "node-a");
+	assert_string_equal(get(&e, "STEP_2_NODE"), "node-a");
+	assert_string_equal(get(&e, "STEP_3_NODE"), "node-b");
+	msg = get(&e, "MESSAGE");
+	assert_non_null(strstr(msg, "\n  node-b: raw PREROUTING rule 1"));
+	free_entry(&e);
+
+	assert_int_equal(s.ops->record(&s, &steps[2]), 0);
+	recv_entry(lfd, &e);
+	assert_string_equal(get(&e, "NODE"), "node-b");
+	free_entry(&e);
+
+	assert_int_equal(s.ops->end(&s, &sum), 0);
+	recv_entry(lfd, &e);
+	assert_string_equal(get(&e, "NODE"), "node-a");
+	free_entry(&e);
+	close(lfd);
+}
+
 /* An entry bigger than a datagram may be goes through a sealed memfd. */
 static void test_journal_big_entry(void **state)
 {
@@ -494,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_journal_record),
 		cmocka_unit_test(test_journal_hostile_names),
 		cmocka_unit_test(test_journal_summary_counters),
+		cmocka_unit_test(test_journal_nodes),
 		cmocka_unit_test(test_journal_big_entry),
 		cmocka_unit_test(test_journal_missing_socket),
 	};

@@ -311,7 +311,7 @@ static void test_fields(void **state)
 		"\"proto\":\"udp\",\"src\":\"10.0.1.2\",\"sport\":1,\"dst\":\"10.0.0.1\",\"dport\":53,"
 		"\"len\":33,\"ipid\":7,\"payload_hash\":\"00c0ffee\",\"future\":{\"a\":[1,{}]},"
 		"\"steps\":[{\"backend\":\"legacy\",\"table\":\"raw\",\"chain\":\"PREROUTING\","
-		"\"hook\":\"prerouting\",\"kind\":\"policy\",\"rulenum\":4,\"rule\":null,"
+		"\"hook\":\"PREROUTING\",\"kind\":\"policy\",\"rulenum\":4,\"rule\":null,"
 		"\"rule_reason\":\"why\",\"in\":\"eth0\",\"out\":\"\",\"src\":\"10.0.1.2\","
 		"\"sport\":1,\"dst\":\"10.0.0.1\",\"dport\":53,\"ttl\":9,\"nat\":{\"x\":1},"
 		"\"later\":[true],\"ts\":\"2026-11-18T11:06:40.123456Z\"}],\"ct\":{\"id\":1}}";

@@ -330,7 +330,7 @@ static void test_nat(void **state)
 		"{\"type\":\"packet\",\"id\":\"3\",\"family\":\"ipv4\",\"proto\":\"udp\"," V4_EP
 		",\"len\":60,\"ipid\":4660,\"steps\":[{\"backend\":\"legacy\",\"table\":\"nat\","
 		"\"chain\":\"PREROUTING\",\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\","
-		"\"out\":\"\"," V4_EP;
+		"\"out\":\"\"," V4_STEP;
 	const char *tail = "},{\"backend\":\"legacy\",\"table\":\"filter\","
 		"\"chain\":\"FORWARD\",\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"\",";
 	char want[1024], *got;
@@ -344,7 +344,7 @@ static void test_nat(void **state)
 	n.dst = true;
 	snprintf(want, sizeof(want), "%s%s%s%s", head,
 		 ",\"nat\":{\"dst\":[\"10.0.2.7:53\",\"10.244.0.5:5353\"]}", tail,
-		 "\"src\":\"10.0.1.2\",\"sport\":40000,\"dst\":\"10.244.0.5\",\"dport\":5353}]}\n");
+		 "\"src\":\"10.0.1.2\",\"sport\":40000,\"dst\":\"10.244.0.5\",\"dport\":5353,\"ttl\":64}]}\n");
 	got = packet_json(&p);
 	assert_string_equal(got, want);
 	free(got);
@@ -356,7 +356,7 @@ static void test_nat(void **state)
 	n.src = true;
 	snprintf(want, sizeof(want), "%s%s%s%s", head,
 		 ",\"nat\":{\"src\":[\"10.0.1.2:40000\",\"10.0.1.2:1024\"]}", tail,
-		 "\"src\":\"10.0.1.2\",\"sport\":1024,\"dst\":\"10.0.2.7\",\"dport\":53}]}\n");
+		 "\"src\":\"10.0.1.2\",\"sport\":1024,\"dst\":\"10.0.2.7\",\"dport\":53,\"ttl\":64}]}\n");
 	got = packet_json(&p);
 	assert_string_equal(got, want);
 	free(got);
@@ -370,7 +370,7 @@ static void test_nat(void **state)
 		 ",\"nat\":{\"src\":[\"10.0.1.2:40000\",\"172.16.0.1:1024\"],"
 		 "\"dst\":[\"10.0.2.7:53\",\"10.244.0.5:53\"],\"by\":\"conntrack\","
 		 "\"hook\":\"PREROUTING\"}", tail,
-		 "\"src\":\"172.16.0.1\",\"sport\":1024,\"dst\":\"10.244.0.5\",\"dport\":53}]}\n");
+		 "\"src\":\"172.16.0.1\",\"sport\":1024,\"dst\":\"10.244.0.5\",\"dport\":53,\"ttl\":64}]}\n");
 	got = packet_json(&p);
 	assert_string_equal(got, want);
 	free(got);
@@ -424,6 +424,7 @@ static void test_ended(void **state)
 
 	(void)state;
 	step_init(&r, "mangle", "PREROUTING");
+	r.hook = HOOK_PREROUTING;
 	got = packet_json(&p);
 	assert_non_null(strstr(got, ",\"ended\":{\"after\":\"mangle PREROUTING\",\"hook\":"
 			       "\"PREROUTING\",\"hint\":\"dropped \\\"here\\\"\"},\"steps\":["));
@@ -521,7 +522,7 @@ static void test_escapes(void **state)
 		"{\"type\":\"record\",\"step\":{\"backend\":\"legacy\",\"table\":\"we\\\"ird\\\\\","
 		"\"chain\":\"tab\\u0009here\\u0001\\u001f\",\"kind\":\"rule\",\"rulenum\":1,"
 		"\"rule\":\"-A C -m comment --comment \\\"x\\\\y\\\"\",\"verdict\":\"ACCEPT\","
-		"\"in\":\"a\\u000ab\",\"out\":\"\\u007f\xc3\xa9\\u009b\"," V4_EP "}}\n");
+		"\"in\":\"a\\u000ab\",\"out\":\"\\u007f\xc3\xa9\\u009b\"," V4_STEP "}}\n");
 	free(got);
 }
 
@@ -551,7 +552,7 @@ static void test_invalid_utf8(void **state)
 		"2fffe22\",\"verdict\":\"jump CH\xef\xbf\xbd\xef\xbf\xbd\",\"verdict_hex\":"
 		"\"6a756d70204348c0af\",\"in\":\"v\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\","
 		"\"in_hex\":\"76eda080\",\"out\":\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\","
-		"\"out_hex\":\"f4908080\",\"physin\":\"ok\xc3\xa9\"," V4_EP "}}\n");
+		"\"out_hex\":\"f4908080\",\"physin\":\"ok\xc3\xa9\"," V4_STEP "}}\n");
 	assert_null(oracle_json_lines(got, strlen(got)));
 	free(got);
 }
@@ -640,7 +641,7 @@ static void test_summary(void **state)
  */
 #define NODE_STEP(node) \
 	"{" node "\"backend\":\"legacy\",\"table\":\"raw\",\"chain\":\"PREROUTING\"," \
-	"\"kind\":\"rule\",\"rulenum\":1,\"hook\":\"prerouting\",\"in\":\"eth0\"," \
+	"\"kind\":\"rule\",\"rulenum\":1,\"hook\":\"PREROUTING\",\"in\":\"eth0\"," \
 	"\"out\":\"\"," V4_STEP "}"
 #define NODE_HEAD \
 	"{\"type\":\"packet\",\"id\":\"1\",\"node\":\"node-a\",\"family\":\"ipv4\"," \

@@ -19,7 +19,7 @@ trap 'rm -rf "$WORK"' EXIT
 got=$(jq -r 'select(.type == "packet") | "\(.id) \(.node) \([.steps[].node] | group_by(.) |
 	map("\(.[0])=\(length)") | join(","))"' "$WORK/json" | tr '\n' ';')
 [ "$got" = "1 node-a node-a=9,node-b=8;2 node-b node-a=2,node-b=2;" ] || fail "json: '$got'"
-jq -se '.[0].steps | (.[4].verdict == "DNAT") and (.[5].nat.dst == ["10.96.0.10:53",
+jq -se '.[0].steps | (.[4].verdict == "DNAT") and (.[4].nat.dst == ["10.96.0.10:53",
 	"10.244.2.5:53"]) and (.[8].node == "node-a") and (.[9].node == "node-b") and
 	(.[9].in == "vxlan0") and (.[8].ttl == .[9].ttl) and (.[-1].out == "vpb")' "$WORK/json" \
 	>/dev/null || fail "json: the query's path: $(head -n 1 "$WORK/json")"

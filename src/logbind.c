@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* logbind.c: the nf_log binding, read and restored through /proc (netlink can't read it) */
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,22 +36,27 @@ int logbind_read(int pf, char *buf, size_t size)
 	return 0;
 }
 
+/* @name into the open nf_log file @fd, from its start. 0 or a negative errno. */
+static int put(int fd, const char *name)
+{
+	size_t len = strlen(name);
+	ssize_t n = pwrite(fd, name, len, 0);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
 int logbind_write(int pf, const char *name)
 {
 	char path[64];
-	size_t len = strlen(name);
-	ssize_t n;
-	int fd, ret = 0;
+	int fd, ret;
 
 	path_of(pf, path, sizeof(path));
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = write(fd, name, len);
-	if (n < 0)
-		ret = -errno;
-	else if ((size_t)n != len)
-		ret = -EIO;
+	ret = put(fd, name);
 	if (close(fd) < 0 && ret == 0)
 		ret = -errno;
 	return ret;
@@ -62,6 +68,7 @@ int logbind_prepare(struct logbind *lb, int pf)
 
 	lb->pf = pf;
 	lb->changed = false;
+	lb->fd = -1;
 	ret = logbind_read(pf, lb->saved, sizeof(lb->saved));
 	if (ret < 0)
 		return ret;
@@ -71,13 +78,20 @@ int logbind_prepare(struct logbind *lb, int pf)
 
 int logbind_apply(struct logbind *lb)
 {
+	char path[64];
 	int ret;
 
 	if (!lb->changed)
 		return 0;
-	ret = logbind_write(lb->pf, "nfnetlink_log");
-	if (ret < 0)
+	path_of(lb->pf, path, sizeof(path));
+	lb->fd = open(path, O_WRONLY | O_CLOEXEC);
+	ret = lb->fd < 0 ? -errno : put(lb->fd, "nfnetlink_log");
+	if (ret < 0) {
+		if (lb->fd >= 0)
+			close(lb->fd);
+		lb->fd = -1;
 		lb->changed = false;
+	}
 	return ret;
 }
 
@@ -87,8 +101,42 @@ int logbind_restore(struct logbind *lb)
 
 	if (!lb->changed)
 		return 0;
-	ret = logbind_write(lb->pf, lb->saved);
-	if (ret == 0)
+	ret = lb->fd >= 0 ? put(lb->fd, lb->saved) : logbind_write(lb->pf, lb->saved);
+	if (ret == 0) {
 		lb->changed = false;
+		if (lb->fd >= 0)
+			close(lb->fd);
+		lb->fd = -1;
+	}
 	return ret;
+}
+
+bool logbind_known(int pf, const char *name, char *list, size_t size)
+{
+	FILE *f = fopen("/proc/net/netfilter/nf_log", "re");
+	char line[512];
+	bool known = strcmp(name, "NONE") == 0;
+
+	if (list && size)
+		snprintf(list, size, "NONE");
+	if (!f)
+		return known;
+	while (fgets(line, sizeof(line), f)) {
+		char *end, *open = strchr(line, '('), *close = strrchr(line, ')'), *tok, *save;
+		long n = strtol(line, &end, 10);
+
+		if (end == line || n != pf || !open || !close || close < open)
+			continue;
+		*close = '\0';
+		for (tok = strtok_r(open + 1, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			size_t len = list ? strlen(list) : 0;
+
+			known |= strcmp(tok, name) == 0;
+			if (list && len < size)
+				snprintf(list + len, size - len, " %s", tok);
+		}
+		break;
+	}
+	fclose(f);
+	return known;
 }

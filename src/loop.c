@@ -133,3 +133,41 @@ int loop_run(const struct loop_cfg *c, enum loop_stage *stage)
 			break;
 	return 0;
 }
+
+/*
+ * Between tries: short enough that a freed lock or a new reader is taken at once as a
+ * person sees it, long enough to cost nothing while another program holds on for seconds.
+ */
+#define RETRY_NS	50000000ull
+
+int loop_retry(const struct loop_retry *r)
+{
+	uint64_t start = loop_clock_ns(CLOCK_MONOTONIC);
+	uint64_t limit = r->limit_s < 0 ? UINT64_MAX : (uint64_t)(r->limit_s * 1e9);
+	bool said = false;
+
+	for (;;) {
+		uint64_t spent, d;
+		struct timespec ts;
+		int ret = r->attempt(r->ctx);
+
+		if (ret != -EAGAIN)
+			return ret;
+		if (r->stop && *r->stop)
+			return -EINTR;
+		spent = loop_clock_ns(CLOCK_MONOTONIC) - start;
+		if (spent >= limit)
+			return -ETIMEDOUT;
+		if (!said && spent >= 1000000000ull && r->slow) {
+			r->slow(r->ctx);
+			said = true;
+		}
+		d = limit - spent < RETRY_NS ? limit - spent : RETRY_NS;
+		ts = (struct timespec){ .tv_sec = 0, .tv_nsec = (long)d };
+		/* A caught signal interrupts it (EINTR): the flag is looked at right after. */
+		if (ppoll(NULL, 0, &ts, r->waitmask) < 0 && errno != EINTR)
+			return -errno;
+		if (r->stop && *r->stop)
+			return -EINTR;
+	}
+}

@@ -16,6 +16,7 @@
 #include <linux/capability.h>
 #include <libmnl/libmnl.h>
 
+#include "iptrace/confine.h"
 #include "iptrace/demo.h"
 #include "iptrace/diag.h"
 #include "iptrace/logbind.h"
@@ -35,8 +36,11 @@
 #include "iptrace/rxbatch.h"
 #include "iptrace/sink.h"
 #include "iptrace/state.h"
+#include "iptrace/xtlock.h"
 
 #define EXIT_USAGE 2
+/* Set-up's answer when a signal ended a wait in it: nothing was changed, the run ends (0). */
+#define SETUP_STOPPED (-1)
 
 /* The one mutable global: set by signal handlers, read by the loop. */
 static volatile sig_atomic_t stop_signal;
@@ -46,21 +50,57 @@ static void on_signal(int sig)
 	stop_signal = sig;
 }
 
-/* Output files: 0640, never through a symlink. */
-static FILE *open_output(const char *path)
-{
-	int fd;
-	FILE *f;
+/* An output file being opened: a FIFO without a reader is waited for (loop_retry()). */
+struct output_open {
+	const char	*path;
+	int		fd;
+};
 
-	if (!path || strcmp(path, "-") == 0)
-		return stdout;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return NULL;
-	f = fdopen(fd, "w");
-	if (!f)
-		close(fd);
-	return f;
+/* O_NONBLOCK: a FIFO nobody reads yet gives ENXIO at once instead of blocking in open(). */
+static int try_output(void *ctx)
+{
+	struct output_open *oo = ctx;
+
+	oo->fd = open(oo->path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC |
+		      O_NONBLOCK, 0640);
+	if (oo->fd >= 0)
+		return 0;
+	return errno == ENXIO ? -EAGAIN : -errno;
+}
+
+static void say_fifo(void *ctx)
+{
+	diag_info("waiting for a reader of FIFO '%s'", ((struct output_open *)ctx)->path);
+}
+
+/*
+ * Output files: 0640, never through a symlink. A FIFO is waited for until it has a reader,
+ * as long as it takes, but a signal ends the wait (-EINTR). Returns 0 with *@f, or -errno.
+ */
+static int open_output(const char *path, const sigset_t *waitmask, FILE **f)
+{
+	struct output_open oo = { .path = path, .fd = -1 };
+	struct loop_retry r = {
+		.attempt = try_output, .slow = say_fifo, .ctx = &oo, .limit_s = -1,
+		.stop = &stop_signal, .waitmask = waitmask,
+	};
+	int ret, fl;
+
+	if (!path || strcmp(path, "-") == 0) {
+		*f = stdout;
+		return 0;
+	}
+	ret = loop_retry(&r);
+	if (ret < 0)
+		return ret;
+	/* Writes block again: a slow reader slows the output down, it doesn't lose it. */
+	fl = fcntl(oo.fd, F_GETFL);
+	if (fl < 0 || fcntl(oo.fd, F_SETFL, fl & ~O_NONBLOCK) < 0 || !(*f = fdopen(oo.fd, "w"))) {
+		ret = -errno;
+		close(oo.fd);
+		return ret;
+	}
+	return 0;
 }
 
 /* --output-time: the --output name through strftime(3), at the start time, in UTC. */
@@ -364,9 +404,16 @@ static enum marker_kind choose_marker(const struct iptrace_opts *o)
 #define NFLOG_RCVBUF	(16u << 20)
 #define NFTRACE_RCVBUF	(48u << 20)
 
-/* Set-up in order; on failure undo what was done. Returns 0 or an exit code. */
-static int live_setup(const struct iptrace_opts *o, struct live *lv, const char *tag,
-		      const char *desc)
+/* A failed or interrupted wait for the xtables lock in set-up: nothing was changed. */
+static int lock_failed(struct xtlock *lock, int ret)
+{
+	diag(ret == -EINTR ? DIAG_INFO : DIAG_ERROR, "%s: nothing was changed",
+	     xtlock_error(lock));
+	return ret == -EINTR ? SETUP_STOPPED : EXIT_FAILURE;
+}
+
+static int live_setup_locked(const struct iptrace_opts *o, struct live *lv,
+			     struct xtlock *lock, const char *tag, const char *desc)
 {
 	struct nflog_cfg nc = {
 		.group = 0, .copy_range = 256, .rcvbuf = o->rcvbuf ? o->rcvbuf : NFLOG_RCVBUF,
@@ -374,6 +421,7 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 	};
 	static const int pfs[2] = { 2, 10 };
 	enum marker_kind kind = choose_marker(o);
+	struct state_tally tally;
 	uint32_t port;
 	int ret;
 
@@ -382,9 +430,23 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 		diag_error("need root or CAP_NET_ADMIN to trace (try sudo)");
 		return EXIT_FAILURE;
 	}
+	/* Where this capture's own state goes, trusted before anything else (state.h). */
+	ret = state_check_dir();
+	if (ret < 0) {
+		if (ret != -EPERM)
+			diag_error("cannot use the state directory %s: %s", state_dir(), strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	/* Released by live_setup() once the rules are in (the marker takes it nested). */
+	if (kind != MARKER_NFT && (ret = xtlock_take(lock)) < 0)
+		return lock_failed(lock, ret);
 	/* A capture killed here before us left rules and a binding: undo them first. */
-	if (state_cleanup(true) < 0)
-		diag_warning("cannot read the state of earlier captures in %s", state_dir());
+	ret = state_cleanup(true, lock, &tally);
+	if (ret == -EINTR)
+		return lock_failed(lock, ret);
+	if (ret < 0 && ret != -EPERM)
+		diag_warning("cannot read the state of earlier captures in %s: %s", state_dir(),
+			     strerror(-ret));
 	ret = state_init(&lv->st, tag);
 	if (ret < 0) {
 		diag_error("cannot identify the network namespace: %s", strerror(-ret));
@@ -441,7 +503,7 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 			return EXIT_FAILURE;
 		}
 	}
-	lv->marker = marker_new(kind, &o->sel, tag);
+	lv->marker = marker_new(kind, &o->sel, tag, lock);
 	if (!lv->marker) {
 		diag_error("cannot create the marker: %s", strerror(errno));
 		return EXIT_FAILURE;
@@ -460,9 +522,32 @@ static int live_setup(const struct iptrace_opts *o, struct live *lv, const char 
 	return 0;
 }
 
-/* Teardown, in reverse order of set-up; safe on a partial set-up. Returns 0 or 1. */
+/*
+ * Set-up in order; on failure undo what was done. Returns 0, an exit code, or
+ * SETUP_STOPPED. With legacy tables involved, the xtables lock is taken before anything
+ * changes and held until the rules are in: a wait for it (bounded by --wait, ended by a
+ * signal) leaves everything as it was, the stale captures' leftovers and the logger
+ * binding included.
+ */
+static int live_setup(const struct iptrace_opts *o, struct live *lv, struct xtlock *lock,
+		      const char *tag, const char *desc)
+{
+	int rc = live_setup_locked(o, lv, lock, tag, desc);
+
+	if (xtlock_held(lock))
+		xtlock_drop(lock);
+	return rc;
+}
+
+/*
+ * Teardown, in reverse order of set-up; safe on a partial set-up. Returns 0 or 1. Rules
+ * that can't be removed (the xtables lock held past --wait, or a signal ended that wait)
+ * stay with the logger binding they report through: restoring it alone would send their
+ * records to the kernel log. The state file then says what is left for --cleanup.
+ */
 static int live_teardown(struct live *lv)
 {
+	bool rules_left = false;
 	int rc = 0, ret;
 
 	if (lv->marker) {
@@ -470,6 +555,7 @@ static int live_teardown(struct live *lv)
 		if (ret < 0) {
 			diag_error("cannot remove the trace rules: %s", marker_error(lv->marker));
 			rc = EXIT_FAILURE;
+			rules_left = lv->st.legacy[0] || lv->st.legacy[1];
 		}
 	}
 	nftrace_src_close(lv->nftrace);
@@ -477,6 +563,12 @@ static int live_teardown(struct live *lv)
 	rxbatch_free(lv->rx);
 	lv->rx = NULL;
 	for (int f = 1; lv->lb && f >= 0; f--) {
+		if (rules_left) {
+			if (lv->lb[f].changed)
+				diag_info("nf_log/%d stays bound to nfnetlink_log while the rules are in",
+					  lv->lb[f].pf);
+			continue;
+		}
 		ret = logbind_restore(&lv->lb[f]);
 		if (ret < 0) {
 			diag_error("cannot restore nf_log/%d to '%s': %s", lv->lb[f].pf, lv->lb[f].saved,
@@ -487,11 +579,14 @@ static int live_teardown(struct live *lv)
 	nflog_src_close(lv->nflog);
 	lv->nflog = NULL;
 	if (lv->st_saved) {
-		if (rc == 0)
+		if (rc == 0) {
 			state_remove(&lv->st);
-		else
+		} else {
+			/* What was undone is no longer in it (a restored binding, say). */
+			save_state(lv);
 			diag_error("left %s/%d.state: run 'iptrace --cleanup' to retry", state_dir(),
 				   (int)lv->st.pid);
+		}
 	}
 	return rc;
 }
@@ -506,6 +601,7 @@ struct run {
 	struct ct_lookup	*ct;		/* --nat */
 	struct live		lv;		/* live tracing */
 	struct pipeline		*pl;
+	struct xtlock		*lock;		/* iptables' lock, for the legacy rules */
 	char			outname[4096];	/* --output-time's expansion */
 };
 
@@ -524,19 +620,23 @@ static void catch_signals(sigset_t *waitmask)
 		sigaction(sigs[i], &sa, NULL);
 }
 
-/* The output file and the sink that writes to it. Returns 0 or an exit code. */
+/* The output file and the sink that writes to it. 0, an exit code or SETUP_STOPPED. */
 static int open_sink(struct run *r)
 {
 	struct iptrace_opts *o = &r->o;
+	int ret;
 
 	if (o->output_time && expand_output_time(o, r->outname, sizeof(r->outname)) < 0) {
 		diag_error("cannot expand --output '%s' with the time", o->output);
 		return EXIT_USAGE;
 	}
 	/* The journal sink sends to the journal itself: no file to create. */
-	r->out = strcmp(o->format, "journal") == 0 ? stdout : open_output(o->output);
-	if (!r->out) {
-		diag_error("cannot open '%s': %s", o->output, strerror(errno));
+	ret = strcmp(o->format, "journal") == 0 ? (r->out = stdout, 0) :
+	      open_output(o->output, &r->waitmask, &r->out);
+	if (ret == -EINTR)
+		return SETUP_STOPPED;
+	if (ret < 0) {
+		diag_error("cannot open '%s': %s", o->output, strerror(-ret));
 		return EXIT_FAILURE;
 	}
 	r->sink.ops = sink_lookup(o->format);
@@ -566,7 +666,10 @@ static int demo_begin(struct run *r)
 	return 0;
 }
 
-/* Live tracing up to its first record: marker, sockets, rule text. 0 or an exit code. */
+/*
+ * Live tracing up to its first record: marker, sockets, rule text; then privileges and
+ * file access cut to what the rest needs. 0, an exit code or SETUP_STOPPED.
+ */
 static int trace_begin(struct run *r)
 {
 	const struct iptrace_opts *o = &r->o;
@@ -587,7 +690,7 @@ static int trace_begin(struct run *r)
 		return EXIT_FAILURE;
 	}
 	selection_describe(&o->sel, desc, sizeof(desc));
-	rc = live_setup(o, lv, tag, desc);
+	rc = live_setup(o, lv, r->lock, tag, desc);
 	if (rc)
 		return rc;
 	/* After the marker: its own rules are in the tables the resolver first looks at. */
@@ -604,6 +707,11 @@ static int trace_begin(struct run *r)
 	ret = privs_keep_net();
 	if (ret < 0)
 		diag_warning("cannot drop capabilities: %s", strerror(-ret));
+	/* Without Landlock (or under a seccomp filter that refuses it) this is all there is. */
+	ret = confine_files(&(struct confine_paths){
+		.state_dir = state_dir(), .lock_file = xtlock_path(r->lock) });
+	if (ret < 0 && ret != -EOPNOTSUPP)
+		diag_warning("cannot confine file access: %s", strerror(-ret));
 	diag_info("tracing %s with the %s marker (rules tagged %s); Ctrl-C to stop", desc,
 		  marker_name(lv->marker), tag);
 	/* Type=notify: the rules are in and the socket is bound. */
@@ -654,14 +762,19 @@ static int make_pipeline(struct run *r)
  */
 static int capture(struct run *r)
 {
-	int rc = 0, ret;
+	bool stopped = false;
+	int rc = 0, ret, sig;
 
 	if (r->o.mode == MODE_DEMO && (rc = demo_begin(r)) != 0)
 		goto out;
-	if (r->o.mode == MODE_TRACE && (rc = trace_begin(r)) != 0)
-		goto out_teardown;
+	if (r->o.mode == MODE_TRACE && (rc = trace_begin(r)) != 0) {
+		if (rc != SETUP_STOPPED)
+			goto out_teardown;
+		/* A signal in set-up: an empty run (its summary too), like one a signal ends. */
+		stopped = true;
+	}
 	rc = make_pipeline(r);
-	if (rc)
+	if (rc || stopped)
 		goto out_teardown;
 	switch (r->o.mode) {
 	case MODE_TRACE:
@@ -678,7 +791,15 @@ static int capture(struct run *r)
 	}
 out_teardown:
 	if (r->o.mode == MODE_TRACE) {
+		/*
+		 * The signal that ended the run must not also end teardown's wait for the
+		 * xtables lock: only another one does (the rules then stay, for --cleanup).
+		 */
+		sig = stop_signal;
+		stop_signal = 0;
 		ret = live_teardown(&r->lv);
+		if (!stop_signal)
+			stop_signal = sig;
 		if (ret && !rc)
 			rc = ret;
 	}
@@ -703,22 +824,50 @@ out:
 	return rc;
 }
 
+/*
+ * --cleanup: every stale capture, or only those of --netns's namespace. Refused files and
+ * failed cleanups make it exit 1 (each said with its reason); a signal ends its wait for
+ * the xtables lock the default way.
+ */
+static int run_cleanup(const struct iptrace_opts *o)
+{
+	struct xtlock *lock = xtlock_new(&(struct xtlock_cfg){ .wait_s = o->wait_s });
+	struct state_tally t;
+	int ret;
+
+	if (!lock) {
+		diag_error("out of memory");
+		return EXIT_FAILURE;
+	}
+	ret = state_cleanup(o->netns != NULL, lock, &t);
+	xtlock_free(lock);
+	if (ret < 0) {
+		if (ret != -EPERM)
+			diag_error("cleanup failed: %s", strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	diag_info("%d stale capture(s) cleaned up", t.cleaned);
+	if (t.refused)
+		diag_error("%d state file(s) refused, left as they are: see above", t.refused);
+	if (t.failed)
+		diag_error("%d capture(s) not cleaned up, their state kept: see above", t.failed);
+	return t.refused || t.failed ? EXIT_FAILURE : 0;
+}
+
 /* Modes that need neither output nor signals. -1 when @o's mode is not one of them. */
 static int run_plain(const struct iptrace_opts *o)
 {
+	struct state_tally t;
 	int ret;
 
 	switch (o->mode) {
 	case MODE_CLEANUP:
-		ret = state_cleanup(o->netns != NULL);
-		if (ret < 0) {
-			diag_error("cleanup failed: %s", strerror(-ret));
-			return EXIT_FAILURE;
-		}
-		diag_info("%d stale capture(s) cleaned up", ret);
-		return 0;
+		return run_cleanup(o);
 	case MODE_LIST:
-		return state_list(stdout) < 0 ? EXIT_FAILURE : 0;
+		ret = state_list(stdout, &t);
+		if (ret < 0 && ret != -EPERM)
+			diag_error("cannot list the captures in %s: %s", state_dir(), strerror(-ret));
+		return ret < 0 || t.refused ? EXIT_FAILURE : 0;
 	case MODE_TRACE:
 		/* Checked here, in the traced namespace, before anything is opened. */
 		if (o->sel.iface[0] && o->sel.iface[strlen(o->sel.iface) - 1] != '+' &&
@@ -759,9 +908,17 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	catch_signals(&r.waitmask);
+	r.lock = xtlock_new(&(struct xtlock_cfg){
+		.wait_s = r.o.wait_s, .stop = &stop_signal, .waitmask = &r.waitmask });
+	if (!r.lock) {
+		diag_error("out of memory");
+		return EXIT_FAILURE;
+	}
 	rc = open_sink(&r);
-	if (rc)
-		return rc;
+	if (rc) {
+		xtlock_free(r.lock);
+		return rc == SETUP_STOPPED ? 0 : rc;
+	}
 	if (r.o.mode == MODE_NAT_LOG)
 		rc = natlog_run(&r.o, r.out, &stop_signal, &r.waitmask);
 	else if (r.o.mode == MODE_NAT_TABLE)
@@ -772,5 +929,6 @@ int main(int argc, char **argv)
 		fclose(r.out);
 	else
 		fflush(stdout);
+	xtlock_free(r.lock);
 	return rc;
 }

@@ -89,7 +89,8 @@ static const struct marker_ops marker_pair_ops = {
 	.release = pair_release,
 };
 
-struct marker *marker_new(enum marker_kind kind, const struct selection *sel, const char *tag)
+struct marker *marker_new(enum marker_kind kind, const struct selection *sel, const char *tag,
+			  struct xtlock *lock)
 {
 	struct marker *m;
 	const struct marker_ops *ops;
@@ -113,13 +114,14 @@ struct marker *marker_new(enum marker_kind kind, const struct selection *sel, co
 		return NULL;
 	m->ops = ops;
 	m->sel = sel;
+	m->lock = lock;
 	snprintf(m->tag, sizeof(m->tag), "%s", tag);
 	if (kind == MARKER_LEGACY_NFT) {
 		struct pair *p = calloc(1, sizeof(*p));
 
 		if (p) {
-			p->m[0] = marker_new(MARKER_LEGACY, sel, tag);
-			p->m[1] = marker_new(MARKER_NFT, sel, tag);
+			p->m[0] = marker_new(MARKER_LEGACY, sel, tag, lock);
+			p->m[1] = marker_new(MARKER_NFT, sel, tag, lock);
 		}
 		m->priv = p;
 		if (!p || !p->m[0] || !p->m[1]) {

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/file.h>
 #include <libiptc/libiptc.h>
 #include <libiptc/libip6tc.h>
 #include <linux/netfilter/xt_comment.h>
@@ -17,6 +16,7 @@
 
 #include "iptrace/diag.h"
 #include "iptrace/marker.h"
+#include "iptrace/xtlock.h"
 
 /*
  * libiptc is two libraries with the same shape (iptc_* for IPv4, ip6tc_* for IPv6); this
@@ -256,38 +256,6 @@ static int build_entry(const struct tc_ops *tc, const struct selection *sel,
 	return 0;
 }
 
-/*
- * The xtables lock, as iptables takes it: an flock on $XTABLES_LOCKFILE or
- * /run/xtables.lock, held from init to commit. Waits like `iptables -w`.
- */
-static int xt_lock(void)
-{
-	const char *path = getenv("XTABLES_LOCKFILE");
-	int fd;
-
-	if (!path || !*path)
-		path = "/run/xtables.lock";
-	fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			int ret = -errno;
-
-			close(fd);
-			return ret;
-		}
-	}
-	return fd;
-}
-
-static void xt_unlock(int fd)
-{
-	if (fd >= 0)
-		close(fd);	/* closing drops the flock */
-}
-
-
 /* Does entry @e carry a comment match equal to @tag? */
 static bool entry_has_tag(const struct tc_ops *tc, const void *e, const char *tag)
 {
@@ -358,9 +326,11 @@ static int delete_tagged(const struct tc_ops *tc, struct xtc_handle *h, const ch
 
 /*
  * One transaction on the raw table: lock, init, @apply, commit, unlock; retried when the
- * commit races another writer (EAGAIN: the table changed under us).
+ * commit races another writer (EAGAIN: the table changed under us). The lock is iptables'
+ * (xtlock.h): its wait is bounded and a signal ends it; a caller may hold it already.
  */
-static int raw_transaction(const struct tc_ops *tc, char *err, size_t errlen,
+static int raw_transaction(const struct tc_ops *tc, struct xtlock *lock, char *err,
+			   size_t errlen,
 			   int (*apply)(const struct tc_ops *tc, struct xtc_handle *h, void *arg),
 			   void *arg)
 {
@@ -368,18 +338,18 @@ static int raw_transaction(const struct tc_ops *tc, char *err, size_t errlen,
 
 	for (int attempt = 0; attempt < 20; attempt++) {
 		struct xtc_handle *h;
-		int lock = xt_lock();
 
-		if (lock < 0) {
-			snprintf(err, errlen, "cannot take the xtables lock: %s", strerror(-lock));
-			return lock;
+		ret = xtlock_take(lock);
+		if (ret < 0) {
+			snprintf(err, errlen, "%s", xtlock_error(lock));
+			return ret;
 		}
 		h = tc->init("raw");
 		if (!h) {
 			ret = -errno;
 			snprintf(err, errlen, "cannot open the %s raw table: %s", tc->cmd,
 				 tc->strerror(errno));
-			xt_unlock(lock);
+			xtlock_drop(lock);
 			return ret ? ret : -EIO;
 		}
 		ret = apply(tc, h, arg);
@@ -387,7 +357,7 @@ static int raw_transaction(const struct tc_ops *tc, char *err, size_t errlen,
 			int e = errno;
 
 			tc->free(h);
-			xt_unlock(lock);
+			xtlock_drop(lock);
 			if (e == EAGAIN)
 				continue;
 			snprintf(err, errlen, "cannot commit the %s raw table: %s", tc->cmd,
@@ -398,7 +368,7 @@ static int raw_transaction(const struct tc_ops *tc, char *err, size_t errlen,
 			snprintf(err, errlen, "cannot change the %s raw table: %s", tc->cmd,
 				 tc->strerror(-ret));
 		tc->free(h);
-		xt_unlock(lock);
+		xtlock_drop(lock);
 		return ret;
 	}
 	snprintf(err, errlen, "the %s raw table kept changing under us (xtables lock not honoured?)",
@@ -471,16 +441,18 @@ static const struct tc_ops *tc_for(int family)
 	return family == AF_INET ? &tc_v4 : &tc_v6;
 }
 
-static int remove_counted(int family, struct remove_arg *ra, char *err, size_t errlen)
+static int remove_counted(int family, struct xtlock *lock, struct remove_arg *ra, char *err,
+			  size_t errlen)
 {
-	return raw_transaction(tc_for(family), err, errlen, apply_remove, ra);
+	return raw_transaction(tc_for(family), lock, err, errlen, apply_remove, ra);
 }
 
-int legacy_remove_tagged(int family, const char *tag, char *err, size_t errlen)
+int legacy_remove_tagged(int family, const char *tag, struct xtlock *lock, char *err,
+			 size_t errlen)
 {
 	struct remove_arg ra = { .tag = tag };
 
-	return remove_counted(family, &ra, err, errlen);
+	return remove_counted(family, lock, &ra, err, errlen);
 }
 
 static int legacy_remove(struct marker *m)
@@ -497,7 +469,7 @@ static int legacy_remove(struct marker *m)
 			continue;
 		struct remove_arg ra = { .tag = m->tag };
 
-		r = remove_counted(f ? AF_INET6 : AF_INET, &ra, m->err, sizeof(m->err));
+		r = remove_counted(f ? AF_INET6 : AF_INET, m->lock, &ra, m->err, sizeof(m->err));
 		if (r < 0) {
 			ret = r;
 			continue;
@@ -590,8 +562,8 @@ static int legacy_install(struct marker *m)
 				  "keeps it after iptrace exits", f ? "ip6tables" : "iptables");
 		/* Mark before committing: a crash after the commit must still be cleaned. */
 		lp->any = true;
-		ret = raw_transaction(tc_for(f ? AF_INET6 : AF_INET), m->err, sizeof(m->err),
-				      apply_install, &arg);
+		ret = raw_transaction(tc_for(f ? AF_INET6 : AF_INET), m->lock, m->err,
+				      sizeof(m->err), apply_install, &arg);
 		if (ret < 0) {
 			char saved[sizeof(m->err)];
 

@@ -8,6 +8,7 @@
 
 #include "iptrace/nattable.h"
 #include "iptrace/selector.h"
+#include "iptrace/siphash.h"
 #include "iptrace/sink.h"
 
 struct slot {
@@ -17,10 +18,13 @@ struct slot {
 };
 
 struct nattable {
-	struct slot	*slots;
-	size_t		nslots, cap, nlive;
-	size_t		*buckets;	/* heads, SIZE_MAX when empty */
-	size_t		nbuckets;	/* a power of two */
+	struct slot		*slots;
+	size_t			nslots, cap, nlive;
+	size_t			*buckets;	/* heads, SIZE_MAX when empty */
+	size_t			nbuckets;	/* a power of two */
+	/* Ids come from a file anyone may have written: chains stay short only if no one
+	 * can know which ids collide. */
+	struct siphash_key	key;
 };
 
 #define NONE SIZE_MAX
@@ -169,13 +173,9 @@ int nat_line_parse(const char *line, char *op, struct nat_row *row)
 	return 0;
 }
 
-static size_t hash_id(const char *id)
+static size_t hash_id(const struct nattable *t, const char *id)
 {
-	size_t h = 5381;
-
-	while (*id)
-		h = h * 33 + (unsigned char)*id++;
-	return h;
+	return (size_t)siphash13(&t->key, id, strlen(id));
 }
 
 struct nattable *nattable_new(void)
@@ -184,6 +184,7 @@ struct nattable *nattable_new(void)
 
 	if (!t)
 		return NULL;
+	siphash_key_random(&t->key);
 	t->nbuckets = 64;
 	t->buckets = malloc(t->nbuckets * sizeof(*t->buckets));
 	if (!t->buckets) {
@@ -205,7 +206,7 @@ void nattable_free(struct nattable *t)
 
 static size_t find(const struct nattable *t, const char *id, size_t **link)
 {
-	size_t *l = &t->buckets[hash_id(id) & (t->nbuckets - 1)];
+	size_t *l = &t->buckets[hash_id(t, id) & (t->nbuckets - 1)];
 
 	while (*l != NONE && strcmp(t->slots[*l].row.id, id) != 0)
 		l = &t->slots[*l].next;
@@ -231,7 +232,7 @@ static int reindex(struct nattable *t, size_t nbuckets)
 		if (!t->slots[i].live)
 			continue;
 		t->slots[n] = t->slots[i];
-		h = hash_id(t->slots[n].row.id) & (nbuckets - 1);
+		h = hash_id(t, t->slots[n].row.id) & (nbuckets - 1);
 		t->slots[n].next = b[h];
 		b[h] = n++;
 	}
@@ -267,7 +268,7 @@ int nattable_put(struct nattable *t, const struct nat_row *row)
 	i = t->nslots++;
 	t->slots[i].row = *row;
 	t->slots[i].live = true;
-	h = hash_id(row->id) & (t->nbuckets - 1);
+	h = hash_id(t, row->id) & (t->nbuckets - 1);
 	t->slots[i].next = t->buckets[h];
 	t->buckets[h] = i;
 	t->nlive++;

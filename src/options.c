@@ -8,6 +8,7 @@
 
 #include "iptrace/options.h"
 #include "iptrace/sink.h"
+#include "iptrace/xtlock.h"
 
 enum {
 	OPT_PORT = 256, OPT_SPORT, OPT_DPORT, OPT_SRC, OPT_DST, OPT_HOST, OPT_PROTO,
@@ -42,6 +43,7 @@ static const struct opt_desc table[] = {
 	{ "ipv6", no_argument, '6', NULL, "IPv6 only" },
 	{ "netns", required_argument, OPT_NETNS, "NAME|PATH|PID", "trace inside another network namespace" },
 	{ "backend", required_argument, OPT_BACKEND, "auto|legacy|nft", "how packets are marked (default auto)" },
+	{ "wait", required_argument, 'w', "SECONDS", "wait at most SECONDS for the xtables lock, then give up (default 10; 0: don't wait)" },
 	{ "format", required_argument, OPT_FORMAT, "text|json|log|journal", "output format (default text); journal: one entry per packet" },
 	{ "count", required_argument, 'c', "N", "stop after N complete packets" },
 	{ "duration", required_argument, 'd', "SECONDS", "stop after SECONDS" },
@@ -105,7 +107,8 @@ static int parse_positive(const char *s, uint64_t *out)
 	return parse_uint(s, 10, 1, UINT64_MAX, out);
 }
 
-static int parse_seconds(const char *s, double *out)
+/* Seconds as a plain decimal (no sign, no exponent words), above 0 or, with @zero, 0 too. */
+static int parse_seconds(const char *s, bool zero, double *out)
 {
 	char *e;
 	double v;
@@ -114,7 +117,7 @@ static int parse_seconds(const char *s, double *out)
 		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &e);
-	if (errno || *e || !(v > 0) || !isfinite(v) || v > 1e9)
+	if (errno || *e || !(v > 0 || (zero && v == 0)) || !isfinite(v) || v > 1e9)
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -156,6 +159,7 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 	memset(o, 0, sizeof(*o));
 	o->format = "text";
 	o->window_ms = 250;
+	o->wait_s = XTLOCK_WAIT_DEFAULT;
 	o->color = -1;
 	optstring[n++] = ':';	/* report a missing argument as ':' */
 	for (size_t i = 0; i < NOPTS; i++) {
@@ -227,12 +231,16 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 				return parse_fail(err, errlen, "unknown format '%s' (text, json, log or journal)", optarg);
 			o->format = optarg;
 			break;
+		case 'w':
+			if (parse_seconds(optarg, true, &o->wait_s) < 0)
+				return parse_fail(err, errlen, "invalid wait '%s' (seconds, 0 or more)", optarg);
+			break;
 		case 'c':
 			if (parse_positive(optarg, &o->count) < 0)
 				return parse_fail(err, errlen, "invalid count '%s' (a positive number)", optarg);
 			break;
 		case 'd':
-			if (parse_seconds(optarg, &o->duration) < 0)
+			if (parse_seconds(optarg, false, &o->duration) < 0)
 				return parse_fail(err, errlen, "invalid duration '%s' (positive seconds)", optarg);
 			break;
 		case OPT_WINDOW:

@@ -79,6 +79,14 @@ ns_add() {
 	fi
 }
 
+# legacy_ns NAME: a namespace of this test whose legacy tables are in use (a raw rule of its
+# own), so that --backend auto picks the libiptc marker there.
+legacy_ns() {
+	ns_add "$1"
+	ip netns exec "$1" iptables-legacy -w -t raw -A PREROUTING -p tcp --dport 9 -j ACCEPT ||
+		fail "cannot add a legacy rule in $1"
+}
+
 # lab_up: client C (10.0.1.2) — router R (10.0.1.1 | 10.0.2.1) — server S (10.0.2.7).
 # R DNATs the service address 10.96.0.10:53 to S through kube-proxy-like user chains.
 # LAB_IFS="C R-to-C R-to-S S" names the interfaces (default "c0 r0 r1 s0"); LAB_MACS gives

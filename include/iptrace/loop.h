@@ -66,4 +66,24 @@ enum loop_stage { LOOP_POLL, LOOP_RECEIVE };
  */
 int loop_run(const struct loop_cfg *cfg, enum loop_stage *stage);
 
+/* What loop_retry() retries, and for how long. */
+struct loop_retry {
+	/* One try: -EAGAIN to try again in a moment; anything else ends the wait with it. */
+	int				(*attempt)(void *ctx);
+	/* Called once when the wait passes a second (may be NULL): say what is awaited. */
+	void				(*slow)(void *ctx);
+	void				*ctx;
+	double				limit_s;	/* give up after this long; < 0: never */
+	const volatile sig_atomic_t	*stop;		/* the signal flag; NULL: none */
+	const sigset_t			*waitmask;	/* signals unblocked while waiting; NULL: as now */
+};
+
+/*
+ * loop_retry - call @r->attempt until it returns anything but -EAGAIN, sleeping a short
+ * while in ppoll() between tries, so that a signal (caught: *@r->stop is set) ends the wait
+ * at once. Returns what @r->attempt returned, -EINTR when *@r->stop was set first, or
+ * -ETIMEDOUT after @r->limit_s (the first try is always made).
+ */
+int loop_retry(const struct loop_retry *r);
+
 #endif

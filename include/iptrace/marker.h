@@ -17,13 +17,16 @@ enum marker_kind {
 
 /* Opaque. */
 struct marker;
+struct xtlock;
 
 /*
  * marker_new - prepare a marker of @kind for @sel (borrowed: it must outlive the marker),
- * tagging what it installs with @tag (copied; e.g. "iptrace:1234"). Installs nothing yet.
- * Returns NULL with errno ENOMEM, or ENOTSUP for a kind not built in.
+ * tagging what it installs with @tag (copied; e.g. "iptrace:1234"). Legacy rules are
+ * changed under @lock (borrowed, like @sel; xtlock.h): the caller may hold it already.
+ * Installs nothing yet. Returns NULL with errno ENOMEM, or ENOTSUP for a kind not built in.
  */
-struct marker *marker_new(enum marker_kind kind, const struct selection *sel, const char *tag);
+struct marker *marker_new(enum marker_kind kind, const struct selection *sel, const char *tag,
+			  struct xtlock *lock);
 
 /*
  * marker_install - install the marks. All or nothing: on failure whatever was installed is
@@ -68,6 +71,7 @@ struct marker_ops {
 struct marker {
 	const struct marker_ops	*ops;
 	const struct selection	*sel;
+	struct xtlock		*lock;
 	char			tag[64];
 	char			err[256];
 	void			*priv;
@@ -78,10 +82,11 @@ extern const struct marker_ops marker_nft_ops;
 
 /*
  * legacy_remove_tagged - remove every rule whose comment is @tag from the raw table of
- * @family (AF_INET or AF_INET6); used by --cleanup for dead owners. Returns the number of
- * rules removed or a negative errno.
+ * @family (AF_INET or AF_INET6), under @lock; used by --cleanup for dead owners. Returns the
+ * number of rules removed (0: none had the tag) or a negative errno, with @err saying why.
  */
-int legacy_remove_tagged(int family, const char *tag, char *err, size_t errlen);
+int legacy_remove_tagged(int family, const char *tag, struct xtlock *lock, char *err,
+			 size_t errlen);
 
 /*
  * legacy_tables - the legacy tables of @family (AF_INET or AF_INET6) that exist now, as

@@ -114,9 +114,13 @@ static inline int nlrec_walk(const void *buf, size_t len, mnl_cb_t cb, void *dat
 			if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e))) {
 				errno = EBADMSG;
 				ret = MNL_CB_ERROR;
+			} else if (e->error == 0) {
+				ret = MNL_CB_STOP;	/* an acknowledgement */
 			} else {
-				errno = e->error < 0 ? -e->error : e->error;
-				ret = e->error == 0 ? MNL_CB_STOP : MNL_CB_ERROR;
+				/* -errno from the kernel; anything (INT_MIN too) from a file. */
+				errno = e->error >= -4095 && e->error < 0 ? -e->error :
+					e->error > 0 && e->error <= 4095 ? e->error : EPROTO;
+				ret = MNL_CB_ERROR;
 			}
 		}
 	}

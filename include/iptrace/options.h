@@ -35,6 +35,7 @@ struct iptrace_opts {
 	const char		*format;	/* "text", "json", "log", "journal" */
 	uint64_t		count;		/* 0: unlimited */
 	double			duration;	/* seconds, 0: unlimited */
+	double			wait_s;		/* --wait: the xtables lock, seconds */
 	unsigned		window_ms;	/* grouping window */
 	const char		*output;	/* NULL: stdout */
 	bool			output_time;	/* --output-time: strftime(@output) at start */

@@ -10,7 +10,8 @@
  * CAP_NET_RAW (libiptc opens a raw socket on every iptc_init, teardown included): in the
  * effective, permitted and bounding sets, none inheritable or ambient, so that no program
  * started later (the resolver's iptables-legacy-save) gets more. Without CAP_SETPCAP the
- * bounding set stays as it is. Returns 0 or a negative errno.
+ * bounding set stays as it is. When nothing else is held already (a unit's
+ * CapabilityBoundingSet=), nothing is called. Returns 0 or a negative errno.
  */
 int privs_keep_net(void);
 

@@ -10,6 +10,8 @@
 
 #include "iptrace/logbind.h"
 
+struct xtlock;
+
 #define STATE_DIR_DEFAULT "/run/iptrace"
 
 /*
@@ -19,7 +21,8 @@
 struct capture_state {
 	pid_t		pid;
 	uint64_t	starttime;	/* /proc/PID/stat field 22: tells a reused pid apart */
-	uint64_t	netns_dev, netns_ino;	/* the traced network namespace */
+	uint64_t	netns_dev, netns_ino;	/* finds the traced namespace (inodes are reused) */
+	uint64_t	netns_cookie;	/* proves it is the same one (never reused); 0: unknown */
 	char		tag[64];	/* comment on the legacy rules */
 	bool		legacy[2];	/* rules may be in ip / ip6 raw */
 	struct logbind	lb[2];		/* nf_log/2, nf_log/10 bindings to restore */
@@ -31,29 +34,63 @@ struct capture_state {
 const char *state_dir(void);
 
 /*
- * state_init - fill @st for this process and namespace. Returns 0 or -errno.
+ * state_init - fill @st for this process and namespace (its netns cookie: SO_NETNS_COOKIE,
+ * kernel 5.14; 0 on older kernels). Returns 0 or -errno.
  */
 int state_init(struct capture_state *st, const char *tag);
 
-/* state_save - write @st atomically (temp file + rename, 0600). 0 or -errno. */
+/*
+ * The state directory and its files are trusted only as sshd's StrictModes would: the
+ * directory and each file owned by root (or our euid) and not writable by group or others,
+ * neither a symbolic link (nor any file but a regular one), each file named PID.state
+ * (canonical digits) and holding pid=PID and tag=iptrace:PID of that same PID, its logger
+ * names plain words. Anything else is refused, with one line saying why.
+ */
+
+/*
+ * state_check_dir - the state directory, created (0700) if missing, is one we trust.
+ * 0, -EPERM when it is not (said on stderr), or another -errno.
+ */
+int state_check_dir(void);
+
+/* state_save - write @st atomically (temp file + rename, 0600). 0 or -errno (-EPERM: the
+ * directory is not trusted, said on stderr). */
 int state_save(const struct capture_state *st);
 /* state_remove - delete this capture's file. */
 void state_remove(const struct capture_state *st);
 
-/* state_live - true when the capture's process still runs (same pid and start time). */
+/*
+ * state_live - true when the capture's process still runs: same pid and start time, and
+ * neither a zombie nor dead (/proc/PID/stat's state Z or X).
+ */
 bool state_live(const struct capture_state *st);
 
-/*
- * state_cleanup - undo every stale capture (owner dead): remove its legacy rules by tag and
- * restore the logger bindings it changed, inside its namespace; then delete its file.
- * @only_here: only captures of the current namespace (done at every start); else every
- * namespace that can still be found (/run/netns, /proc/PID/ns/net). Says what it did on
- * stderr (diag.h).
- * Returns the number of captures cleaned, or -errno.
- */
-int state_cleanup(bool only_here);
+/* What state_cleanup() and state_list() met. */
+struct state_tally {
+	int	cleaned;	/* captures undone (or their namespace gone), files removed */
+	int	refused;	/* files not trusted: left as they are */
+	int	failed;		/* captures whose undoing failed or was refused: files kept */
+};
 
-/* state_list - print live and stale captures to @f. Returns how many, or -errno. */
-int state_list(FILE *f);
+/*
+ * state_cleanup - undo every stale capture (owner dead) whose file is trusted: remove its
+ * legacy rules by tag (under @lock, borrowed) and restore the logger bindings it changed,
+ * inside its namespace; then delete its file. The namespace is found by its nsfs inode and
+ * acted on only when its cookie is the one recorded (the kernel reuses inode numbers, never
+ * cookies); a binding is restored only while it still holds nfnetlink_log, as the capture
+ * left it, and no live capture of that namespace uses it; a saved logger name the kernel
+ * doesn't know stops the whole file. Each skip is said with its reason (diag.h).
+ * @only_here: only captures of the current namespace (done at every start); else every
+ * namespace that can still be found (/run/netns, /proc/PID/ns/net).
+ * Returns 0 with @t filled, -EINTR when a signal ended a wait for @lock, or -errno (-EPERM:
+ * the directory is not trusted, said).
+ */
+int state_cleanup(bool only_here, struct xtlock *lock, struct state_tally *t);
+
+/*
+ * state_list - print live and stale captures of trusted files to @f; refused ones are said
+ * on stderr and counted in @t->refused. Returns how many were printed, or -errno.
+ */
+int state_list(FILE *f, struct state_tally *t);
 
 #endif

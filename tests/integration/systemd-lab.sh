@@ -186,6 +186,12 @@ np=$(jq -s '[.[] | select(.type == "packet" and .dport == 53 and .proto == "udp"
 [ "$np" = 3 ] || { cat "$tmp/capture.json" >&2; fail "expected 3 DNS packets, got $np"; }
 [ "$(tail -n1 "$tmp/capture.json" | jq -r .type)" = summary ] || fail "summary is not last"
 check_restored "file capture"
+# Under the unit capset(2) is refused (SystemCallFilter=~@privileged) and the bounding set is
+# NET_ADMIN and NET_RAW already: the start has nothing to warn about, nor does the rest.
+in_lab journalctl -u iptrace@dns --no-pager -o json >"$tmp/journal1"
+jq -e -s '[.[] | select((.PRIORITY | tonumber) <= 4)] | length == 0' "$tmp/journal1" >/dev/null ||
+	{ jq -r 'select((.PRIORITY | tonumber) <= 4) | .MESSAGE' "$tmp/journal1" >&2
+	  fail "warnings or errors in the journal of a clean capture"; }
 pass "start → ready with $n rules, 3 packets in /var/log/iptrace/$files, inactive, all restored"
 
 # 2. SIGKILL in the middle: ExecStopPost= undoes it.

@@ -44,6 +44,9 @@ cases=$(cat <<'EOC'
 --port 53 --format xml|format
 --port 53 --backend iptables|backend
 --port 53 --window 0|window
+--port 53 --wait -1|wait
+--port 53 --wait soon|wait
+--port 53 -w 1x|wait
 --port 53 --color sometimes|colour
 --port 53 --mark zz|mark
 --port 53 --limit fast|rate

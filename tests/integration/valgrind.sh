@@ -21,11 +21,15 @@ IPTRACE_REAL=
 source "$TESTS_LIB"
 [ -x "$IPTRACE_REAL" ] || fail "no iptrace at '$IPTRACE_REAL'"
 
-# vg_clean WHAT: no valgrind report since the last call.
+# vg_clean WHAT: no valgrind report since the last call. Not a report: valgrind (3.19) not
+# knowing Landlock's calls (444-446): it answers ENOSYS, and iptrace then confines nothing,
+# as on a kernel without Landlock; the five lines of that warning are dropped.
 vg_clean() {
 	local f bad=0
 	for f in "$tmp"/vg/vg.*.log; do
 		[ -e "$f" ] || continue
+		awk '/WARNING: unhandled amd64-linux syscall: 44[456]$/ { skip = 5 }
+			skip > 0 { skip--; next } { print }' "$f" >"$f.kept" && mv "$f.kept" "$f"
 		if [ -s "$f" ]; then
 			echo "valgrind ($1):" >&2
 			cat "$f" >&2

@@ -13,6 +13,7 @@
 
 #include "iptrace/natlog.h"
 #include "iptrace/nattable.h"
+#include "iptrace/siphash.h"
 
 #define FIXTURE TEST_DATA_DIR "/natd-alias.log"
 
@@ -215,6 +216,85 @@ static void filter_rows(void **state)
 	assert_true(e.orig.has_icmp && !e.orig.has_ports && e.orig.icmp_id == 4660);
 }
 
+/*
+ * Id @i of 2^15 crafted ones: 15 pairs, "Ez" or "FY" by the bits of @i. Both pairs add the
+ * same to the classic h * 33 + c string hash, so all 32,768 ids have one full hash there.
+ */
+static void crafted_id(unsigned i, char id[31])
+{
+	for (int b = 0; b < 15; b++)
+		memcpy(id + 2 * b, i >> (14 - b) & 1 ? "FY" : "Ez", 2);
+	id[30] = '\0';
+}
+
+static size_t djb(const char *s)
+{
+	size_t h = 5381;
+
+	while (*s)
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}
+
+/* The keyed hash spreads ids that the classic one puts in a single chain. */
+static void crafted_ids_spread(void **state)
+{
+	static unsigned char seen[1u << 15];
+	struct siphash_key key;
+	char id[31], first[31];
+	size_t distinct = 0;
+
+	(void)state;
+	crafted_id(0, first);
+	siphash_key_random(&key);
+	memset(seen, 0, sizeof(seen));
+	for (unsigned i = 0; i < 1u << 15; i++) {
+		uint64_t h;
+
+		crafted_id(i, id);
+		assert_int_equal(djb(id), djb(first));	/* the attack, as crafted */
+		h = siphash13(&key, id, strlen(id)) & ((1u << 15) - 1);
+		distinct += !seen[h];
+		seen[h] = 1;
+	}
+	/* 2^15 ids into 2^15 buckets: about 2^15 (1 - 1/e) = 20,713 distinct if random. */
+	assert_true(distinct > 16000);
+	assert_int_equal(siphash13(&key, "1234", 4), siphash13(&key, "1234", 4));
+}
+
+/* 32,768 such ids as a NAT log: every row is kept, found and removed by its id. */
+static void crafted_ids_fold(void **state)
+{
+	struct nattable *t = nattable_new();
+	char *buf = NULL, id[31];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(t);
+	assert_non_null(f);
+	for (unsigned i = 0; i < 1u << 15; i++) {
+		crafted_id(i, id);
+		fprintf(f, "+ udp 10.0.0.1:%u 10.96.0.10:53 10.0.2.7:53 *:* (%s)\n", i, id);
+	}
+	assert_int_equal(fclose(f), 0);
+	f = fmemopen(buf, len, "r");
+	assert_non_null(f);
+	assert_int_equal(nattable_fold(t, f, NULL), 0);
+	fclose(f);
+	assert_int_equal(nattable_count(t), 1u << 15);
+	for (unsigned i = 0; i < 1u << 15; i += 2) {
+		crafted_id(i, id);
+		assert_int_equal(nattable_del(t, id), 0);
+	}
+	assert_int_equal(nattable_count(t), 1u << 14);
+	crafted_id(1, id);
+	assert_int_equal(nattable_del(t, id), 0);
+	assert_int_equal(nattable_del(t, id), -ENOENT);
+	nattable_free(t);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +303,8 @@ int main(void)
 		cmocka_unit_test(replace_remove_reuse),
 		cmocka_unit_test(many_rows),
 		cmocka_unit_test(filter_rows),
+		cmocka_unit_test(crafted_ids_spread),
+		cmocka_unit_test(crafted_ids_fold),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -303,6 +303,8 @@ static int snap_parse(char *buf, struct snap **out)
 			sp = strchr(pol, ' ');
 			if (sp)
 				*sp = '\0';
+			if (!*pol)	/* save prints a policy word, "-" for none */
+				goto err;
 			if (s->n == s->cap) {
 				size_t cap = s->cap ? s->cap * 2 : 16;
 				struct chain *nc = realloc(s->chains, cap * sizeof(*nc));
@@ -336,8 +338,12 @@ static int snap_parse(char *buf, struct snap **out)
 			struct rule *r;
 
 			if (!sorted) {
-				/* Sorted once, so that lookups (targets too) are binary searches. */
-				qsort(s->chains, s->n, sizeof(*s->chains), chain_cmp);
+				/*
+				 * Sorted once, so that lookups (targets too) are binary searches.
+				 * Without chains there is no array: qsort() takes no NULL.
+				 */
+				if (s->n)
+					qsort(s->chains, s->n, sizeof(*s->chains), chain_cmp);
 				sorted = true;
 			}
 			if (sp)
@@ -373,7 +379,7 @@ static int snap_parse(char *buf, struct snap **out)
 	}
 	if (tables != 1)
 		goto err;
-	if (!sorted)
+	if (!sorted && s->n)
 		qsort(s->chains, s->n, sizeof(*s->chains), chain_cmp);
 	*out = s;
 	return 0;

@@ -62,6 +62,7 @@ cases=$(cat <<'EOC'
 --host 10.0.0.1 --dest 10.0.0.2|--host
 --netns no-such-netns-$$ --port 53|no such namespace
 --dest no-such-host.invalid|cannot resolve
+--dest 0x7f.1|invalid address
 EOC
 )
 n=0

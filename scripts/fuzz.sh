@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-3600}
 shift || true
-harnesses=${*:-nflog pkt logline nftrace ct natlog}
+harnesses=${*:-nflog pkt logline nftrace ct natlog replay journal savetext state options}
 case $seconds in
 	''|*[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS] [HARNESS...]" >&2; exit 2;;
 esac

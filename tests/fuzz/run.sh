@@ -8,8 +8,9 @@
 # Environment: FUZZ_BIN_DIR (the built harnesses and the seeds tool), TEST_DATA_DIR, IPTRACE
 # (optional: its own --nat-log text as seeds), FUZZ_RUNS (inputs per harness), FUZZ_TIME,
 # FUZZ_CORPUS_DIR (keep the corpus there; default a temporary one), FUZZ_ARTIFACT_DIR (crash
-# inputs; default $FUZZ_BIN_DIR/artifacts), FUZZ_HARNESSES (default: all), FUZZ_JOBS
-# (harnesses at once).
+# inputs; default $FUZZ_BIN_DIR/artifacts), FUZZ_LOG_DIR (keep each harness's libFuzzer
+# output there, NAME.log; default a temporary one), FUZZ_HARNESSES (default: all),
+# FUZZ_JOBS (harnesses at once).
 set -uo pipefail
 source "$TESTS_LIB"
 
@@ -63,10 +64,11 @@ trap cleanup EXIT
 
 corpus=${FUZZ_CORPUS_DIR:-$tmp/corpus}
 artifacts=${FUZZ_ARTIFACT_DIR:-$bin/artifacts}
+logs=${FUZZ_LOG_DIR:-$tmp}
 for h in $all; do
 	mkdir -p "$tmp/seeds/$h" || fail "cannot create the seed directories"
 done
-mkdir -p "$artifacts" || fail "cannot create $artifacts"
+mkdir -p "$artifacts" "$logs" || fail "cannot create $artifacts or $logs"
 
 # Seeds: every recorded recv() buffer (NFLOG, nf_tables trace, conntrack), every packet
 # payload, every kernel TRACE line, every NAT log line.
@@ -169,7 +171,7 @@ run_one() {
 	# shellcheck disable=SC2046 # the budget is two words or one, none with spaces
 	TMPDIR="$tmp" "$bin/fuzz_$h" $(budget "$h") -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$artifacts/$h-" "${dirs[@]}" \
-		>"$tmp/$h.log" 2>&1
+		>"$logs/$h.log" 2>&1
 	rc=$?
 	echo $((SECONDS - start)) >"$tmp/$h.secs"
 	return $rc
@@ -177,16 +179,20 @@ run_one() {
 
 # report NAME RC: the harness's summary line, or its output when it failed.
 report() {
-	local h=$1 rc=$2 runs cov
+	local h=$1 rc=$2 runs cov rate
 	if [ "$rc" = 0 ]; then
-		runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$tmp/$h.log" |
+		runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$logs/$h.log" |
 			grep -Eo '[0-9]+$')
-		cov=$(grep -Eo 'cov: [0-9]+' "$tmp/$h.log" | tail -1)
-		echo "fuzz_$h: ${runs:-?} inputs ($label), $cov, clean, $(cat "$tmp/$h.secs")s"
+		cov=$(grep -Eo 'cov: [0-9]+' "$logs/$h.log" | tail -1)
+		# libFuzzer's whole seconds: 0 for a run shorter than one, then not worth saying.
+		rate=$(grep -Eo 'stat::average_exec_per_sec: *[0-9]+' "$logs/$h.log" |
+			grep -Eo '[0-9]+$')
+		[ "${rate:-0}" -gt 0 ] && rate=", $rate exec/s" || rate=
+		echo "fuzz_$h: ${runs:-?} inputs ($label)$rate, $cov, clean, $(cat "$tmp/$h.secs")s"
 		return 0
 	fi
 	echo "FAIL: fuzz_$h found a problem (exit $rc); its output:" >&2
-	tail -60 "$tmp/$h.log" >&2
+	tail -60 "$logs/$h.log" >&2
 	echo "reproduce: $bin/fuzz_$h $artifacts/$h-*" >&2
 	return 1
 }

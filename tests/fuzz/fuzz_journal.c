@@ -41,14 +41,11 @@ static void remove_socket(void)
 static void setup(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *tmp = getenv("TMPDIR");
 	int big = 64 << 20;
 
 	if (rx >= 0)
 		return;
-	snprintf(dir, sizeof(dir), "%s/fuzz_journal.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (strlen(dir) >= sizeof(dir) - 1 || !mkdtemp(dir))
-		abort();
+	fuzz_tmpdir("fuzz_journal", dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/socket", dir);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	rx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -262,6 +259,15 @@ static FUZZ_ORACLE void expect_u(const struct entry *e, const char *key, uint64_
 	expect(e, key, s);
 }
 
+/* @key holds @v, or is not there when @v is 0. */
+static FUZZ_ORACLE void expect_nz(const struct entry *e, const char *key, uint64_t v)
+{
+	if (v)
+		expect_u(e, key, v);
+	else
+		expect(e, key, NULL);
+}
+
 /* Every entry: the identity fields once each, MESSAGE once and last. */
 static FUZZ_ORACLE void common(const struct entry *e, const char *msgid)
 {
@@ -286,10 +292,8 @@ static FUZZ_ORACLE void check_step(const struct entry *e, const char *prefix,
 	expect(e, KEY("KIND"), trace_kind_name(r->kind));
 	if (r->backend == TRACE_BACKEND_LEGACY)
 		expect_u(e, KEY("RULENUM"), r->rulenum);
-	else if (r->handle)
-		expect_u(e, KEY("HANDLE"), r->handle);
 	else
-		expect(e, KEY("HANDLE"), NULL);
+		expect_nz(e, KEY("HANDLE"), r->handle);
 	expect(e, KEY("RULE"), r->rule);
 	expect(e, KEY("VERDICT"), r->verdict);
 	expect(e, KEY("IN"), r->in[0] ? r->in : NULL);
@@ -348,10 +352,7 @@ static FUZZ_ORACLE void check_packet(const struct entry *e, const struct packet 
 	common(e, "1226dd637928408c9022206e28a530ee");
 	expect_u(e, "PACKET_ID", p->id);
 	expect_u(e, "STEPS", p->nsteps);
-	if (p->steps_dropped)
-		expect_u(e, "STEPS_DROPPED", p->steps_dropped);
-	else
-		expect(e, "STEPS_DROPPED", NULL);
+	expect_nz(e, "STEPS_DROPPED", p->steps_dropped);
 	expect(e, "VERDICT", p->steps[p->nsteps - 1].verdict);
 	/*
 	 * Every step has its fields, unless journald's field limit was near: then the first
@@ -398,10 +399,7 @@ static FUZZ_ORACLE void check_summary(const struct entry *e, const struct summar
 	expect_u(e, "LOST", s->lost);
 	expect_u(e, "DROPPED", s->dropped);
 	expect_u(e, "EVICTED", s->evicted);
-	if (s->overruns)
-		expect_u(e, "OVERRUNS", s->overruns);
-	else
-		expect(e, "OVERRUNS", NULL);
+	expect_nz(e, "OVERRUNS", s->overruns);
 	expect(e, "MARKER", s->marker);
 	if (s->limited)
 		expect_u(e, "UNMARKED", s->unmarked);
@@ -453,23 +451,27 @@ static uint8_t take_record(struct fuzz_in *in, struct trace_record *r, struct te
 	return ctl;
 }
 
-/* The sink's call for @p or @r went out as one entry: read it and check it. */
-static struct entry entry;	/* big: one per process, as the socket is */
-
-static void check_sent(int ret, const struct packet *p, const struct trace_record *r)
+/*
+ * The sink's call (@ret its answer) for the packet @p, the record @r or (both NULL) the
+ * summary @s went out as one entry: read it and check it.
+ */
+static void check_sent(int ret, const struct packet *p, const struct trace_record *r,
+		       const struct summary *s)
 {
-	struct entry *e = &entry;
+	static struct entry e;	/* big: one per process, as the socket is */
 
 	if (ret < 0)
 		abort();
-	receive(e);
-	parse(e);
-	index_fields(e);
+	receive(&e);
+	parse(&e);
+	index_fields(&e);
 	if (p)
-		check_packet(e, p);
+		check_packet(&e, p);
+	else if (r)
+		check_record(&e, r);
 	else
-		check_record(e, r);
-	free(e->buf);
+		check_summary(&e, s);
+	free(e.buf);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -481,7 +483,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct summary sum = { 0 };
 	uint8_t flags = fuzz_u8(&in);
 	bool records = flags & 1;
-	struct entry *e = &entry;
 	uint64_t id = 0;
 	size_t n = 0;
 
@@ -507,13 +508,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ends = ctl & 64 || !in.left || n == MAX_STEPS;
 		if (records) {
 			for (size_t i = first; i < n; i++)
-				check_sent(sink.ops->record(&sink, &steps[i]), NULL, &steps[i]);
+				check_sent(sink.ops->record(&sink, &steps[i]), NULL, &steps[i],
+					   NULL);
 			n = 0;
 		} else if (ends) {
 			struct packet p = { .id = ++id, .nsteps = n, .steps = steps,
 					    .steps_dropped = fuzz_u8(&in) * 1000u };
 
-			check_sent(sink.ops->packet(&sink, &p), &p, NULL);
+			check_sent(sink.ops->packet(&sink, &p), &p, NULL, NULL);
 			n = 0;
 		}
 	}
@@ -526,12 +528,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sum.limited = flags & 2;
 	sum.unmarked = fuzz_uint(&in, 4);
 	sum.marker = flags & 4 ? "legacy" : flags & 8 ? "nft" : NULL;
-	if (sink.ops->end(&sink, &sum) < 0)
-		abort();
-	receive(e);
-	parse(e);
-	index_fields(e);
-	check_summary(e, &sum);
-	free(e->buf);
+	check_sent(sink.ops->end(&sink, &sum), NULL, NULL, &sum);
 	return 0;
 }

@@ -79,13 +79,9 @@ static void remove_all(void)
 
 static void setup(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	if (base[0])
 		return;
-	snprintf(base, sizeof(base), "%s/fuzz_state.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (strlen(base) >= sizeof(base) - 1 || !mkdtemp(base))
-		abort();
+	fuzz_tmpdir("fuzz_state", base, sizeof(base));
 	snprintf(dirpath, sizeof(dirpath), "%s/run", base);
 	snprintf(realdir, sizeof(realdir), "%s/real", base);
 	snprintf(target, sizeof(target), "%s/target", base);

@@ -41,6 +41,20 @@ static inline FILE *fuzz_null(void)
 }
 
 /*
+ * fuzz_tmpdir - make a directory of this process's own for @name's files into @dir: under
+ * $TMPDIR (run.sh points it at its own, removed at its end, crashes included) or /tmp.
+ * Aborts when it can't.
+ */
+static inline void fuzz_tmpdir(const char *name, char *dir, size_t size)
+{
+	const char *tmp = getenv("TMPDIR");
+	int n = snprintf(dir, size, "%s/%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+
+	if (n < 0 || (size_t)n >= size || !mkdtemp(dir))
+		abort();
+}
+
+/*
  * fuzz_dup - a heap copy of the input, 8-byte aligned (as a recv() buffer is), of exactly
  * @size bytes so ASan catches a read one past the end. Caller frees.
  */

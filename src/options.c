@@ -192,6 +192,31 @@ static int nat_options(struct iptrace_opts *o, bool nat_log, char *err, size_t e
 	return selection_finish(&o->sel, o->want_families, err, errlen);
 }
 
+/*
+ * What getopt_long() refused (@c ':' or '?'), said of the option as given. getopt leaves
+ * optopt 0 for a long option it doesn't know, the option's value for one given an argument
+ * it takes none of, the letter of a short one; optind is past a long option, but may still
+ * be on a cluster of short ones ("-Z4"), so a letter is named by itself.
+ */
+static int bad_option(int c, int argc, char **argv, char *err, size_t errlen)
+{
+	const char *arg = optind > 1 && optind - 1 < argc ? argv[optind - 1] : "";
+	bool is_long = strncmp(arg, "--", 2) == 0;
+
+	if (c == ':') {
+		if (is_long || optopt >= 256)
+			return parse_fail(err, errlen, "option '%s' needs an argument", arg);
+		return parse_fail(err, errlen, "option '-%c' needs an argument", optopt);
+	}
+	if (!optopt)
+		return parse_fail(err, errlen, "unknown option '%s'", arg);
+	for (size_t i = 0; i < NOPTS; i++)
+		if (table[i].val == optopt)
+			return parse_fail(err, errlen, "option '%.*s' takes no argument",
+					  (int)strcspn(arg, "="), arg);
+	return parse_fail(err, errlen, "unknown option '-%c'", optopt);
+}
+
 int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size_t errlen)
 {
 	struct option lopts[NOPTS + 1];
@@ -219,7 +244,12 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 	optstring[n] = '\0';
 	memset(&lopts[NOPTS], 0, sizeof(lopts[NOPTS]));
 	opterr = 0;
-	optind = 1;
+	/*
+	 * 0, not 1: getopt starts over from scratch (glibc and musl). With 1 it would go on in
+	 * the middle of a previous call's "-abc" where that call returned early (-h, an error),
+	 * reading an argv that may be gone.
+	 */
+	optind = 0;
 
 	while ((c = getopt_long(argc, argv, optstring, lopts, NULL)) != -1) {
 		ret = 0;
@@ -390,9 +420,8 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			o->mode = MODE_VERSION;
 			return 0;
 		case ':':
-			return parse_fail(err, errlen, "option '%s' needs an argument", argv[optind - 1]);
 		default:
-			return parse_fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
+			return bad_option(c, argc, argv, err, errlen);
 		}
 		if (ret < 0)
 			return ret;

@@ -101,10 +101,17 @@ int sel_parse_ports(const char *s, struct port_list *pl, char *err, size_t errle
 	return 0;
 }
 
-/* True for text that looks like a numeric address: never hand it to the resolver. */
+/*
+ * True for text that looks like a numeric address: never hand it to the resolver, which
+ * reads inet_aton()'s forms where inet_pton() refused them ("1.2.3" is 1.2.0.3, "0x7f.1"
+ * and "0x7f000001" 127.0.0.1; glibc before 2.32 even "1.2.3 x").
+ */
 static bool numeric_like(const char *s)
 {
-	return strspn(s, "0123456789.") == strlen(s) || strchr(s, ':') != NULL;
+	struct in_addr a;
+
+	return strspn(s, "0123456789.") == strlen(s) || strchr(s, ':') != NULL ||
+	       inet_aton(s, &a) != 0;
 }
 
 static int add_addr(struct addr_list *al, int family, const void *addr, unsigned plen,

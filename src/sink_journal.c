@@ -34,7 +34,12 @@
  *           DROPPED, EVICTED, OVERRUNS (when non-zero), MARKER, UNMARKED (with --limit),
  *           NODE.
  * All carry SYSLOG_IDENTIFIER=iptrace and PRIORITY=6.
+ * journald drops a whole entry of more than 1024 fields (ENTRY_FIELD_COUNT_MAX), and a
+ * packet may have 256 steps of up to 15 fields: the STEP_N_ fields (and TABLE, CHAIN,
+ * RULE) stop before a step that could pass that; MESSAGE always has every step's line.
  */
+#define JOURNAL_FIELDS_MAX	1024
+#define STEP_FIELDS_MAX		15	/* put_step()'s 12 and put_distinct()'s 3 */
 #define MSGID_PACKET	"1226dd637928408c9022206e28a530ee"
 #define MSGID_RECORD	"2811253756d941ffad83b44702ae59fe"
 #define MSGID_SUMMARY	"3d54f8593de041958ecc77f60ab35d89"
@@ -44,6 +49,8 @@ struct jsink {
 	int	fd;
 	char	*buf;		/* the entry being built */
 	size_t	len, cap;
+	size_t	nfields;	/* fields in it so far */
+	bool	full;		/* no room for more step fields: field() skips them */
 	bool	oom;
 	bool	said;		/* a failed send was said */
 	char	*msg;		/* MESSAGE being built */
@@ -85,6 +92,9 @@ static void field(struct jsink *j, const char *key, const char *val)
 {
 	size_t vl = strlen(val);
 
+	if (j->full)
+		return;
+	j->nfields++;
 	put_bytes(j, key, strlen(key));
 	if (memchr(val, '\n', vl)) {
 		uint8_t le[8];
@@ -210,6 +220,7 @@ static int flush_entry(struct jsink *j)
 {
 	int ret = 0;
 
+	j->full = false;
 	field(j, "MESSAGE", j->msg ? j->msg : "");
 	if (j->oom) {
 		ret = -ENOMEM;
@@ -219,6 +230,7 @@ static int flush_entry(struct jsink *j)
 			ret = send_memfd(j->fd, j->buf, j->len);
 	}
 	j->len = 0;
+	j->nfields = 0;
 	j->mlen = 0;
 	if (j->msg)
 		j->msg[0] = '\0';
@@ -437,6 +449,9 @@ static int journal_packet(struct sink *s, const struct packet *p)
 		char prefix[32];
 
 		snprintf(prefix, sizeof(prefix), "STEP_%zu_", i + 1);
+		/* From the step that might not fit on, MESSAGE lines only (journald's limit). */
+		if (j->nfields + STEP_FIELDS_MAX + 1 > JOURNAL_FIELDS_MAX)
+			j->full = true;
 		msgf(j, "\n");
 		put_step(j, prefix, &p->steps[i], i ? &p->steps[i - 1] : NULL, multi);
 		put_distinct(j, p, i);

@@ -189,6 +189,18 @@ static void name_of(pid_t pid, char *buf, size_t size)
 	snprintf(buf, size, "%d.state", (int)pid);
 }
 
+/*
+ * A text field on its own line: a newline in it (the selection names --iface's argument,
+ * any bytes) would start a line of its own, which the loader reads as a field.
+ */
+static void put_text(FILE *f, const char *key, const char *val)
+{
+	fprintf(f, "%s=", key);
+	for (; *val; val++)
+		fputc(*val == '\n' ? ' ' : *val, f);
+	fputc('\n', f);
+}
+
 int state_save(const struct capture_state *st)
 {
 	char name[32], tmp[40];
@@ -211,11 +223,13 @@ int state_save(const struct capture_state *st)
 		close(fd);
 		goto out_unlink;
 	}
-	fprintf(f, "pid=%d\nstarttime=%llu\nnetns=%llu:%llu\nnetns_cookie=%llu\ntag=%s\n"
-		"legacy4=%d\nlegacy6=%d\nmarker=%s\ndesc=%s\n", (int)st->pid,
-		(unsigned long long)st->starttime, (unsigned long long)st->netns_dev,
-		(unsigned long long)st->netns_ino, (unsigned long long)st->netns_cookie, st->tag,
-		st->legacy[0], st->legacy[1], st->marker, st->desc);
+	fprintf(f, "pid=%d\nstarttime=%llu\nnetns=%llu:%llu\nnetns_cookie=%llu\n",
+		(int)st->pid, (unsigned long long)st->starttime, (unsigned long long)st->netns_dev,
+		(unsigned long long)st->netns_ino, (unsigned long long)st->netns_cookie);
+	put_text(f, "tag", st->tag);
+	fprintf(f, "legacy4=%d\nlegacy6=%d\n", st->legacy[0], st->legacy[1]);
+	put_text(f, "marker", st->marker);
+	put_text(f, "desc", st->desc);
 	for (int i = 0; i < 2; i++)
 		if (st->lb[i].changed)
 			fprintf(f, "nf_log/%d=%s\n", st->lb[i].pf, st->lb[i].saved);

@@ -19,6 +19,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
+ * FUZZ_ORACLE - for a harness's checking code: no coverage instrumentation. Its branches
+ * are not the code under test; traced, they cost more than the target and steer the
+ * fuzzer toward inputs that vary the checks rather than what they check.
+ */
+#define FUZZ_ORACLE __attribute__((no_sanitize("coverage")))
+
+/*
  * The sinks write here: /dev/null, opened once per process (a harness is a process of its
  * own, so this is the one place a static is fine). Formatting still runs in full; only the
  * bytes vanish. Aborts when /dev/null can't be opened: a broken harness must not pass.
@@ -72,6 +79,20 @@ static inline void fuzz_out_check(struct fuzz_out *o, bool json, bool colours)
 		abort();
 	}
 	free(o->buf);
+}
+
+/*
+ * fuzz_tmpdir - make a directory of this process's own for @name's files into @dir: under
+ * $TMPDIR (run.sh points it at its own, removed at its end, crashes included) or /tmp.
+ * Aborts when it can't.
+ */
+static inline void fuzz_tmpdir(const char *name, char *dir, size_t size)
+{
+	const char *tmp = getenv("TMPDIR");
+	int n = snprintf(dir, size, "%s/%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+
+	if (n < 0 || (size_t)n >= size || !mkdtemp(dir))
+		abort();
 }
 
 /*
@@ -161,6 +182,48 @@ static inline void fuzz_feed(struct pipeline *pl, uint16_t source, const void *b
 			each(ctx, nlh, now);
 		pipeline_dispatch(pl, source, nlh, nlh->nlmsg_len);
 	}
+}
+
+/*
+ * A structured input read front to back, as LLVM's FuzzedDataProvider does: every read
+ * succeeds, giving zeros once the bytes run out, so any input maps to some structure and a
+ * mutation changes one field, not the framing of all that follows.
+ */
+struct fuzz_in {
+	const uint8_t	*p;
+	size_t		left;
+};
+
+static inline uint64_t fuzz_uint(struct fuzz_in *in, unsigned bytes)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < bytes && in->left; i++, in->p++, in->left--)
+		v |= (uint64_t)*in->p << (8 * i);
+	return v;
+}
+
+static inline uint8_t fuzz_u8(struct fuzz_in *in)
+{
+	return (uint8_t)fuzz_uint(in, 1);
+}
+
+/*
+ * fuzz_str - a string of up to @size - 1 bytes into @buf, NUL-terminated: a length byte
+ * (modulo @size), then that many bytes (fewer at the end of the input). The bytes are any,
+ * so a NUL among them ends the C string early, as it would a name the kernel sent.
+ */
+static inline char *fuzz_str(struct fuzz_in *in, char *buf, size_t size)
+{
+	size_t n = fuzz_u8(in) % size;
+
+	if (n > in->left)
+		n = in->left;
+	memcpy(buf, in->p, n);
+	buf[n] = '\0';
+	in->p += n;
+	in->left -= n;
+	return buf;
 }
 
 #endif

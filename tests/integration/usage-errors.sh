@@ -50,9 +50,12 @@ cases=$(cat <<'EOC'
 --port 53 --color sometimes|colour
 --port 53 --mark zz|mark
 --port 53 --limit fast|rate
---port 53 --bogus|unknown option
--Z --port 53|unknown option
+--port 53 --bogus|unknown option '--bogus'
+-Z --port 53|unknown option '-Z'
+--port 53 -vZ|unknown option '-Z'
+--port 53 --list=1|option '--list' takes no argument
 --port|needs an argument
+--port 53 -4c|option '-c' needs an argument
 --port 53 extra|unexpected argument
 |no selector
 --count 1|no selector
@@ -66,6 +69,7 @@ cases=$(cat <<'EOC'
 --merge a.json --no-group|no-group
 --merge a.json --skew soon|skew
 --port 53 --skew 100|--skew goes with --merge
+--dest 0x7f.1|invalid address
 EOC
 )
 n=0

@@ -16,37 +16,15 @@
 #include "iptrace/resolver.h"
 #include "iptrace/xtblob.h"
 #include "test_util.h"
+#include "../xtblob_file.h"
 
-/* A recorded blob (tests/data/record-xtblob.sh): its GET_INFO line, then the entries. */
-struct blob {
-	struct xtblob_info	info;
-	char			*data, *entries;	/* entries: 8-byte aligned, as the kernel's */
-};
-
+/* A recorded blob of TEST_DATA_DIR (xtblob_file.h). */
 static void blob_load(struct blob *b, const char *name)
 {
-	int fam, n = 0;
+	char path[512];
 
-	b->data = slurp(name);
-	memset(&b->info, 0, sizeof(b->info));
-	assert_int_equal(sscanf(b->data, "xtblob %d %31s %u %u %u %u %u %u %u %u %u %u %u %u %u%n",
-				&fam, b->info.name, &b->info.valid_hooks,
-				&b->info.hook_entry[0], &b->info.hook_entry[1],
-				&b->info.hook_entry[2], &b->info.hook_entry[3],
-				&b->info.hook_entry[4], &b->info.underflow[0],
-				&b->info.underflow[1], &b->info.underflow[2],
-				&b->info.underflow[3], &b->info.underflow[4],
-				&b->info.num_entries, &b->info.size, &n), 15);
-	b->info.family = fam == 6 ? AF_INET6 : AF_INET;
-	b->entries = aligned_alloc(8, b->info.size + 8);
-	assert_non_null(b->entries);
-	memcpy(b->entries, b->data + n + 1, b->info.size);
-}
-
-static void blob_free(struct blob *b)
-{
-	free(b->data);
-	free(b->entries);
+	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
+	assert_int_equal(blob_read(b, path), 0);
 }
 
 static struct xtversion *parse(const struct blob *b, bool (*want)(void *, const char *))

@@ -34,8 +34,8 @@ budget() {
 		return
 	fi
 	case $1 in
-		nftrace|ct|read|merge|state) runs=25000;;
-		replay|journal|savetext) runs=5000;;
+		nftrace|ct|merge|state) runs=25000;;
+		read|replay|journal|savetext) runs=5000;;
 		*) runs=100000;;
 	esac
 	echo "-runs=${FUZZ_RUNS:-$runs} -seed=${FUZZ_SEED:-1}"

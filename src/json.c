@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "iptrace/hex.h"
 #include "iptrace/json.h"
 
 struct jp {
@@ -20,24 +21,13 @@ static void skip_ws(struct jp *p)
 		p->pos++;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The 4 hex digits at @s (at least 4 bytes readable), or -1. */
 static long hex4(const char *s)
 {
 	long v = 0;
 
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(s[i]);
+		int h = hex_digit(s[i]);
 
 		if (h < 0)
 			return -1;

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <linux/netfilter.h>
 
+#include "iptrace/hex.h"
 #include "iptrace/logline.h"
 #include "iptrace/pkt.h"
 #include "iptrace/sink.h"
@@ -738,17 +739,6 @@ static bool kernel_line(const char *s, size_t len)
 	return false;
 }
 
-static int hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * dmesg shows a byte the kernel escapes (a control byte, DEL, past ASCII) as "\xhh", and
  * so does --format log: such an escape in a line stands for that byte, taken back here, so
@@ -763,7 +753,7 @@ static size_t unescape(const char *in, size_t len, char *out)
 		int hi, lo;
 
 		if (in[i] == '\\' && i + 3 < len && in[i + 1] == 'x' &&
-		    (hi = hexdigit(in[i + 2])) >= 0 && (lo = hexdigit(in[i + 3])) >= 0) {
+		    (hi = hex_digit(in[i + 2])) >= 0 && (lo = hex_digit(in[i + 3])) >= 0) {
 			unsigned c = (unsigned)(hi << 4 | lo);
 
 			if ((c >= 0x01 && c < 0x20) || c >= 0x7f) {

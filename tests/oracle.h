@@ -105,14 +105,21 @@ static inline const char *oracle_json_ws(const struct oracle_json *j, const char
 	return p;
 }
 
-static inline int oracle_hexval(char c)
+/*
+ * The value of @c among the hex digits of one case, -1 when it is none of them: a \uXXXX
+ * escape may be written in either case (@upper_too), a "K_hex" value only in lower case.
+ */
+static inline int oracle_hexval(char c, bool upper_too)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
+	static const char lower[] = "0123456789abcdef", upper[] = "0123456789ABCDEF";
+	const char *d;
+
+	if (c == '\0')
+		return -1;
+	if ((d = strchr(lower, c)))
+		return (int)(d - lower);
+	if (upper_too && (d = strchr(upper, c)))
+		return (int)(d - upper);
 	return -1;
 }
 
@@ -141,7 +148,7 @@ static inline const char *oracle_json_string(const struct oracle_json *j, const 
 				return NULL;
 			if (*q == 'u') {
 				for (int i = 1; i <= 4; i++)
-					if (q + i >= end || oracle_hexval((char)q[i]) < 0)
+					if (q + i >= end || oracle_hexval((char)q[i], true) < 0)
 						return NULL;
 				q += 5;
 			} else if (*q && strchr("\"\\/bfnrt", *q)) {
@@ -204,10 +211,9 @@ static inline bool oracle_hex_ok(const char *prev, size_t pn, const char *key, s
 	if (!vn || vn % 2 || vn / 2 > sizeof(bytes))
 		return false;
 	for (size_t i = 0; i < vn; i += 2) {
-		int hi = oracle_hexval(v[i]), lo = oracle_hexval(v[i + 1]);
+		int hi = oracle_hexval(v[i], false), lo = oracle_hexval(v[i + 1], false);
 
-		if (hi < 0 || lo < 0 || (v[i] >= 'A' && v[i] <= 'F') ||
-		    (v[i + 1] >= 'A' && v[i + 1] <= 'F'))
+		if (hi < 0 || lo < 0)
 			return false;
 		bytes[i / 2] = (unsigned char)(hi << 4 | lo);
 	}

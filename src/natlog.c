@@ -18,6 +18,7 @@
 #include "iptrace/loop.h"
 #include "iptrace/natlog.h"
 #include "iptrace/nattable.h"
+#include "iptrace/nlattr.h"
 #include "iptrace/nlrec.h"
 #include "iptrace/sink.h"
 
@@ -560,7 +561,6 @@ static int dump_table(const struct iptrace_opts *o, struct nattable *t)
 	struct dump_ctx d = { o, t, 0 };
 	struct mnl_socket *sk = mnl_socket_open(NETLINK_NETFILTER);
 	struct nlmsghdr *nlh;
-	struct nfgenmsg *nfg;
 	uint32_t seq = (uint32_t)time(NULL), portid;
 	int ret = 0;
 
@@ -571,14 +571,8 @@ static int dump_table(const struct iptrace_opts *o, struct nattable *t)
 		goto out;
 	}
 	portid = mnl_socket_get_portid(sk);
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = AF_UNSPEC;	/* every family */
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
+	nlh = nlattr_put_nfnl_header(buf, NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET,
+				     AF_UNSPEC /* every family */, NLM_F_DUMP, seq);
 	if (mnl_socket_sendto(sk, nlh, nlh->nlmsg_len) < 0) {
 		ret = -errno;
 		goto out;
@@ -749,17 +743,11 @@ int ct_lookup_get(struct ct_lookup *cl, const struct ct_tuple *t, struct ct_entr
 {
 	uint32_t buf[MNL_SOCKET_BUFFER_SIZE / 4];
 	struct get_ctx g = { e, false };
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
 	uint32_t seq = ++cl->seq;
+	struct nlmsghdr *nlh = nlattr_put_nfnl_header(buf, NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET,
+						      t->family, NLM_F_ACK, seq);
 	int ret;
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = t->family;
-	nfg->version = NFNETLINK_V0;
 	/* The kernel finds the entry by either direction's tuple under this attribute. */
 	put_tuple(nlh, CTA_TUPLE_ORIG, t);
 	if (mnl_socket_sendto(cl->sk, nlh, nlh->nlmsg_len) < 0)

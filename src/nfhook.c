@@ -191,16 +191,10 @@ static int dump_hook(struct mnl_socket *nl, uint32_t seq, uint8_t family, uint32
 {
 	char req[128];
 	uint32_t buf[8192 / 4];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = nlattr_put_nfnl_header(req, NFNL_SUBSYS_HOOK, NFNL_MSG_HOOK_GET,
+						      family, NLM_F_DUMP, seq);
 	uint32_t portid = mnl_socket_get_portid(nl);
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_HOOK << 8) | NFNL_MSG_HOOK_GET;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
 	mnl_attr_put_u32(nlh, NFNLA_HOOK_HOOKNUM, htonl(hook));
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;

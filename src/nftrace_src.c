@@ -35,16 +35,10 @@ static int dump_chains(struct mnl_socket *nl, int (*fn)(void *ctx, const void *b
 {
 	char req[256];
 	uint32_t buf[32768 / 4];	/* MNL_SOCKET_DUMP_SIZE of newer libmnl */
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(req);
-	struct nfgenmsg *nfg;
 	uint32_t seq = (uint32_t)time(NULL), portid = mnl_socket_get_portid(nl);
+	struct nlmsghdr *nlh = nlattr_put_nfnl_header(req, NFNL_SUBSYS_NFTABLES, NFT_MSG_GETCHAIN,
+						      AF_UNSPEC, NLM_F_DUMP, seq);
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = AF_UNSPEC;
-	nfg->version = NFNETLINK_V0;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {

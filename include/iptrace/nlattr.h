@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* nlattr.h: netlink attributes into a table, each checked by one validating callback */
+/* nlattr.h: netlink attributes into a table checked by one callback; nfnetlink request headers */
 #ifndef IPTRACE_NLATTR_H
 #define IPTRACE_NLATTR_H
 
@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
 
 /*
  * What an attribute of one type must be to enter the table: @type checked with
@@ -46,5 +47,27 @@ int nlattr_parse(const struct nlmsghdr *nlh, size_t hdrlen, const struct nlattr_
 /* nlattr_parse_nested - the same for the attributes nested in @nest (checked by its parser). */
 int nlattr_parse_nested(const struct nlattr *nest, const struct nlattr_policy *pol,
 			unsigned max, const struct nlattr **tb);
+
+/*
+ * nlattr_put_nfnl_header - start an nfnetlink request in @buf (zeroed as far as the
+ * headers go): message @type of subsystem @subsys, flags NLM_F_REQUEST | @flags, @seq,
+ * then the nfgenmsg for @family (version NFNETLINK_V0, res_id 0). Attributes follow with
+ * mnl_attr_put*(). Returns the message, which lives in @buf.
+ */
+static inline struct nlmsghdr *nlattr_put_nfnl_header(void *buf, uint8_t subsys, uint8_t type,
+							uint8_t family, uint16_t flags,
+							uint32_t seq)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = (uint16_t)(subsys << 8 | type);
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = family;
+	nfg->version = NFNETLINK_V0;
+	return nlh;
+}
 
 #endif

@@ -14,26 +14,17 @@
 #include <cmocka.h>
 
 #include "iptrace/annotate.h"
+#include "test_step.h"
 
 /* A legacy step of a UDP packet @src:40000 > @dst:53 at @hook. */
 static void step(struct trace_record *r, const char *table, const char *chain, int hook,
 		 const char *verdict, const char *src, const char *dst)
 {
-	memset(r, 0, sizeof(*r));
-	r->backend = TRACE_BACKEND_LEGACY;
-	r->kind = TRACE_KIND_RULE;
-	r->hook = (int8_t)hook;
-	strcpy(r->table, table);
-	strcpy(r->chain, chain);
+	step_rule(r, table, chain, hook);
 	r->verdict = verdict;
-	r->pkt.family = AF_INET;
-	r->pkt.proto = IPPROTO_UDP;
-	r->pkt.has_ports = true;
-	r->pkt.sport = 40000;
-	r->pkt.dport = 53;
+	hdr_v4(&r->pkt, src, dst);
+	hdr_udp(&r->pkt, 40000, 53);
 	r->pkt.ttl = 64;
-	assert_int_equal(inet_pton(AF_INET, src, &r->pkt.saddr), 1);
-	assert_int_equal(inet_pton(AF_INET, dst, &r->pkt.daddr), 1);
 }
 
 static struct packet pkt(struct trace_record *st, size_t n)

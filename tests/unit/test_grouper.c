@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "iptrace/grouper.h"
+#include "test_step.h"
 
 #define MS 1000000ull
 
@@ -49,20 +50,12 @@ static struct trace_record rec(const char *table, const char *chain, int hook, u
 {
 	struct trace_record r;
 
-	memset(&r, 0, sizeof(r));
-	snprintf(r.table, sizeof(r.table), "%s", table);
-	snprintf(r.chain, sizeof(r.chain), "%s", chain);
-	r.hook = (int8_t)hook;
-	r.pkt.family = AF_INET;
-	r.pkt.proto = IPPROTO_UDP;
+	step_rule(&r, table, chain, hook);
+	hdr_v4(&r.pkt, "10.0.1.2", dst);
+	hdr_udp(&r.pkt, 40000, 53);
 	r.pkt.ipid = ipid;
 	r.pkt.len = 60;
 	r.pkt.payload_hash = 0xabcd;
-	r.pkt.has_ports = true;
-	r.pkt.sport = 40000;
-	r.pkt.dport = 53;
-	inet_pton(AF_INET, "10.0.1.2", &r.pkt.saddr);
-	inet_pton(AF_INET, dst, &r.pkt.daddr);
 	return r;
 }
 

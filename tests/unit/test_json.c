@@ -19,6 +19,7 @@
 #include "iptrace/json.h"
 #include "iptrace/jsonpkt.h"
 #include "iptrace/sink.h"
+#include "test_step.h"
 
 static int parse(const char *s, struct json_tok *t, size_t n)
 {
@@ -174,25 +175,15 @@ static char *print_packet(const struct packet *p)
 
 static void step(struct trace_record *r, const char *table, const char *chain, int hook)
 {
-	memset(r, 0, sizeof(*r));
-	r->backend = TRACE_BACKEND_LEGACY;
-	r->kind = TRACE_KIND_RULE;
-	r->hook = (int8_t)hook;
-	strcpy(r->table, table);
-	strcpy(r->chain, chain);
+	step_rule(r, table, chain, hook);
 	r->rulenum = 3;
 	strcpy(r->in, "eth0");
-	r->pkt.family = AF_INET;
-	r->pkt.proto = IPPROTO_UDP;
+	hdr_v4(&r->pkt, "10.0.1.2", "10.96.0.10");
+	hdr_udp(&r->pkt, 40000, 53);
 	r->pkt.len = 60;
 	r->pkt.ipid = 4660;
 	r->pkt.ttl = 64;
 	r->pkt.head_hash = 0x1234abcd;
-	r->pkt.has_ports = true;
-	r->pkt.sport = 40000;
-	r->pkt.dport = 53;
-	inet_pton(AF_INET, "10.0.1.2", &r->pkt.saddr);
-	inet_pton(AF_INET, "10.96.0.10", &r->pkt.daddr);
 	r->ts_ns = TS;
 }
 

@@ -15,6 +15,7 @@
 
 #include "iptrace/merge.h"
 #include "iptrace/sink.h"
+#include "test_step.h"
 
 #define T0	1795000000000000000ull	/* 2026-11-18T11:06:40Z */
 #define MS	1000000ull
@@ -48,26 +49,17 @@ static char *line_of(const struct side *s)
 	for (int i = 0; i < 2; i++) {
 		struct trace_record *r = &st[i];
 
-		memset(r, 0, sizeof(*r));
+		step_rule(r, "t", i ? "out" : "in", i ? s->hook_out : s->hook_in);
 		/* nft: its chain names say no hook, only "hook" does. */
 		r->backend = TRACE_BACKEND_NFT;
-		r->kind = TRACE_KIND_RULE;
-		strcpy(r->table, "t");
-		strcpy(r->chain, i ? "out" : "in");
-		r->hook = (int8_t)(i ? s->hook_out : s->hook_in);
 		snprintf(r->in, sizeof(r->in), "%s", s->in ? s->in : "eth0");
 		r->node = s->node;
-		r->pkt.family = AF_INET;
-		r->pkt.proto = IPPROTO_UDP;
+		hdr_v4(&r->pkt, i && s->src_out ? s->src_out : s->src, i ? s->dst_out : s->dst_in);
+		hdr_udp(&r->pkt, s->sport ? s->sport : 40000, s->dport ? s->dport : 53);
 		r->pkt.len = 40;
 		r->pkt.ipid = s->ipid;
 		r->pkt.head_hash = 0xfeed;
-		r->pkt.has_ports = true;
-		r->pkt.sport = s->sport ? s->sport : 40000;
-		r->pkt.dport = s->dport ? s->dport : 53;
 		r->pkt.ttl = i ? s->ttl_out : s->ttl_in;
-		inet_pton(AF_INET, i && s->src_out ? s->src_out : s->src, &r->pkt.saddr);
-		inet_pton(AF_INET, i ? s->dst_out : s->dst_in, &r->pkt.daddr);
 		if (!s->untimed)
 			r->ts_ns = (uint64_t)((int64_t)T0 + (s->t_us + 100 * i) * 1000);
 	}

@@ -14,6 +14,7 @@
 #include "iptrace/nlrec.h"
 #include "iptrace/pipeline.h"
 #include "iptrace/pkt.h"
+#include "test_step.h"
 
 #define MAX_PKTS 8
 #define MAX_STEPS 64
@@ -160,13 +161,9 @@ static size_t datagram(uint8_t *b, uint16_t ipid, uint8_t dlast)
 static void mkrec(struct trace_record *r, int backend, const uint8_t *b, size_t len,
 		  uint32_t id, int hook, const char *table, const char *chain, int32_t prio)
 {
-	memset(r, 0, sizeof(*r));
+	step_rule(r, table, chain, hook);
 	r->backend = (enum trace_backend)backend;
-	r->kind = TRACE_KIND_RULE;
-	r->hook = (int8_t)hook;
 	r->trace_id = id;
-	snprintf(r->table, sizeof(r->table), "%s", table);
-	snprintf(r->chain, sizeof(r->chain), "%s", chain);
 	if (backend == TRACE_BACKEND_NFT) {
 		r->has_prio = true;
 		r->prio = prio;

@@ -19,6 +19,7 @@
 #include "iptrace/ct.h"
 #include "iptrace/sink.h"
 #include "../oracle.h"
+#include "test_step.h"
 
 /* ---- a sink over a memory stream ---- */
 
@@ -84,15 +85,6 @@ static char *record_json(const struct trace_record *r)
 /* A step's endpoints, and its TTL after them. */
 #define V4_STEP V4_EP ",\"ttl\":64"
 
-static void set_v4(struct pkt_hdr *h, const char *src, const char *dst)
-{
-	h->family = AF_INET;
-	memset(&h->saddr, 0, sizeof(h->saddr));
-	memset(&h->daddr, 0, sizeof(h->daddr));
-	assert_int_equal(inet_pton(AF_INET, src, &h->saddr), 1);
-	assert_int_equal(inet_pton(AF_INET, dst, &h->daddr), 1);
-}
-
 static void set_v6(struct pkt_hdr *h, const char *src, const char *dst)
 {
 	h->family = AF_INET6;
@@ -103,22 +95,14 @@ static void set_v6(struct pkt_hdr *h, const char *src, const char *dst)
 /* A legacy rule step of a UDP packet 10.0.1.2:40000 > 10.0.2.7:53 come in on eth0. */
 static void step_init(struct trace_record *r, const char *table, const char *chain)
 {
-	memset(r, 0, sizeof(*r));
-	r->backend = TRACE_BACKEND_LEGACY;
-	r->kind = TRACE_KIND_RULE;
-	strcpy(r->table, table);
-	strcpy(r->chain, chain);
+	step_rule(r, table, chain, HOOK_NONE);
 	r->rulenum = 1;
 	strcpy(r->in, "eth0");
-	set_v4(&r->pkt, "10.0.1.2", "10.0.2.7");
-	r->pkt.proto = IPPROTO_UDP;
-	r->pkt.has_ports = true;
-	r->pkt.sport = 40000;
-	r->pkt.dport = 53;
+	hdr_v4(&r->pkt, "10.0.1.2", "10.0.2.7");
+	hdr_udp(&r->pkt, 40000, 53);
 	r->pkt.len = 60;
 	r->pkt.ipid = 4660;
 	r->pkt.ttl = 64;
-	r->hook = HOOK_NONE;
 }
 
 /* ---- the packet line, field by field ---- */
@@ -292,7 +276,7 @@ static void test_endpoints(void **state)
 	free(got);
 
 	step_init(&r, "raw", "PREROUTING");
-	set_v4(&r.pkt, "192.168.100.200", "0.0.0.0");
+	hdr_v4(&r.pkt, "192.168.100.200", "0.0.0.0");
 	r.pkt.proto = IPPROTO_ICMP;
 	r.pkt.has_ports = false;
 	r.pkt.ipid = 0;
@@ -339,7 +323,7 @@ static void test_nat(void **state)
 	step_init(&st[0], "nat", "PREROUTING");
 	/* DNAT: the destination only. */
 	step_init(&st[1], "filter", "FORWARD");
-	set_v4(&st[1].pkt, "10.0.1.2", "10.244.0.5");
+	hdr_v4(&st[1].pkt, "10.0.1.2", "10.244.0.5");
 	st[1].pkt.dport = 5353;
 	n.dst = true;
 	snprintf(want, sizeof(want), "%s%s%s%s", head,
@@ -362,7 +346,7 @@ static void test_nat(void **state)
 	free(got);
 
 	/* Both, done by conntrack at a hook: it says so. */
-	set_v4(&st[1].pkt, "172.16.0.1", "10.244.0.5");
+	hdr_v4(&st[1].pkt, "172.16.0.1", "10.244.0.5");
 	n.dst = true;
 	n.conntrack = true;
 	n.hook = HOOK_PREROUTING;
@@ -798,7 +782,7 @@ static void pick_endpoints(struct pkt_hdr *h)
 	case 1:
 		break;	/* family unknown */
 	default:
-		set_v4(h, pick(2) ? "10.0.1.2" : "255.255.255.255", "10.0.2.7");
+		hdr_v4(h, pick(2) ? "10.0.1.2" : "255.255.255.255", "10.0.2.7");
 		break;
 	}
 	h->proto = (uint8_t)(pick(3) ? IPPROTO_UDP : pick(256));

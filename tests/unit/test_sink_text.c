@@ -18,6 +18,7 @@
 #include "iptrace/nattable.h"
 #include "iptrace/sink.h"
 #include "../oracle.h"
+#include "test_step.h"
 
 /* The names of issue 17, as a namespace's root can set them. */
 #define IFNAME	"v\033[7mX"
@@ -100,20 +101,12 @@ static void test_name_cut(void **state)
 
 static void step_init(struct trace_record *r, const char *table, const char *chain)
 {
-	memset(r, 0, sizeof(*r));
-	r->backend = TRACE_BACKEND_LEGACY;
-	r->kind = TRACE_KIND_RULE;
-	snprintf(r->table, sizeof(r->table), "%s", table);
-	snprintf(r->chain, sizeof(r->chain), "%s", chain);
+	step_rule(r, table, chain, HOOK_PREROUTING);
 	r->rulenum = 1;
 	snprintf(r->in, sizeof(r->in), "%s", IFNAME);
-	r->pkt.family = AF_INET;
-	assert_int_equal(inet_pton(AF_INET, "10.0.1.2", &r->pkt.saddr), 1);
-	assert_int_equal(inet_pton(AF_INET, "10.0.2.7", &r->pkt.daddr), 1);
-	r->pkt.proto = IPPROTO_UDP;
-	r->pkt.has_ports = r->pkt.has_l4 = true;
-	r->pkt.sport = 40000;
-	r->pkt.dport = 53;
+	hdr_v4(&r->pkt, "10.0.1.2", "10.0.2.7");
+	hdr_udp(&r->pkt, 40000, 53);
+	r->pkt.has_l4 = true;
 	r->pkt.len = 60;
 	r->pkt.ttl = 64;
 }

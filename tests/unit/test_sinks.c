@@ -15,30 +15,24 @@
 
 #include "iptrace/pkt.h"
 #include "iptrace/sink.h"
+#include "test_step.h"
 
 /* A legacy step of an ICMP echo request 10.0.1.2 > 10.0.2.7 at @hook, in on r0. */
 static void step(struct trace_record *r, const char *table, const char *chain, int hook,
 		 const char *verdict)
 {
-	memset(r, 0, sizeof(*r));
-	r->backend = TRACE_BACKEND_LEGACY;
-	r->kind = TRACE_KIND_RULE;
+	step_rule(r, table, chain, hook);
 	r->rulenum = 1;
-	r->hook = (int8_t)hook;
-	strcpy(r->table, table);
-	strcpy(r->chain, chain);
 	strcpy(r->in, "r0");
 	r->verdict = verdict;
 	r->ts_ns = 1795000000123456789ull;
-	r->pkt.family = AF_INET;
+	hdr_v4(&r->pkt, "10.0.1.2", "10.0.2.7");
 	r->pkt.proto = IPPROTO_ICMP;
 	r->pkt.has_l4 = true;
 	r->pkt.icmp_type = 8;
 	r->pkt.icmp_ident = 7;
 	r->pkt.len = 84;
 	r->pkt.ttl = 64;
-	inet_pton(AF_INET, "10.0.1.2", &r->pkt.saddr);
-	inet_pton(AF_INET, "10.0.2.7", &r->pkt.daddr);
 }
 
 /* Run @ops over @n packets (begin, packet..., end) into memory; the caller frees it. */

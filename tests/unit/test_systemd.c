@@ -17,6 +17,7 @@
 
 #include "iptrace/notify.h"
 #include "iptrace/sink.h"
+#include "test_step.h"
 
 static char tmpdir[64];
 
@@ -229,23 +230,14 @@ static bool recv_entry(int fd, struct entry *e)
 static void mk_step(struct trace_record *r, const char *table, const char *chain,
 		    uint32_t num, const char *daddr)
 {
-	memset(r, 0, sizeof(*r));
-	r->backend = TRACE_BACKEND_LEGACY;
-	r->kind = TRACE_KIND_RULE;
-	snprintf(r->table, sizeof(r->table), "%s", table);
-	snprintf(r->chain, sizeof(r->chain), "%s", chain);
+	step_rule(r, table, chain, HOOK_PREROUTING);
 	r->rulenum = num;
 	snprintf(r->in, sizeof(r->in), "eth0");
 	r->ts_ns = 1700000000ull * 1000000000ull;
-	r->pkt.family = AF_INET;
-	r->pkt.proto = 17;
+	hdr_v4(&r->pkt, "10.0.1.2", daddr);
+	hdr_udp(&r->pkt, 40053, 53);
 	r->pkt.len = 42;
 	r->pkt.ipid = 4369;
-	r->pkt.has_ports = true;
-	r->pkt.sport = 40053;
-	r->pkt.dport = 53;
-	inet_pton(AF_INET, "10.0.1.2", &r->pkt.saddr);
-	inet_pton(AF_INET, daddr, &r->pkt.daddr);
 }
 
 static struct sink open_sink(int *lfd)

@@ -59,6 +59,25 @@ static struct trace_record rec(const char *table, const char *chain, int hook, u
 	return r;
 }
 
+/* Add @n records of @s to @g, the first at @t0 and each a nanosecond later. */
+static void add_each(struct grouper *g, const struct trace_record *s, size_t n, uint64_t t0)
+{
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(grouper_add(g, &s[i], t0 + i), 0);
+}
+
+/* Add @n records of @s from @t0 on (add_each()) and flush: one more packet, of @n steps. */
+static void assert_one_packet(struct grouper *g, const struct out *o, const struct trace_record *s,
+			      size_t n, uint64_t t0)
+{
+	size_t before = o->n;
+
+	add_each(g, s, n, t0);
+	grouper_flush(g);
+	assert_int_equal(o->n, before + 1);
+	assert_int_equal(o->steps[before], n);
+}
+
 /* Two packets interleaved, one DNATed mid-path: two packets, steps in order. */
 static void test_interleave_and_nat(void **state)
 {
@@ -139,15 +158,10 @@ static void test_loopback(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < 5; i++)
-		grouper_add(g, &s[i], i);
-	grouper_flush(g);
-	assert_int_equal(o.n, 1);
-	assert_int_equal(o.steps[0], 5);
+	assert_one_packet(g, &o, s, 5, 0);
 	/* A second loop for the same key within the window is another packet. */
-	for (size_t i = 0; i < 5; i++)
-		grouper_add(g, &s[i], 10 + i);
-	grouper_add(g, &s[3], 20);
+	add_each(g, s, 5, 10);
+	add_each(g, &s[3], 1, 20);
 	grouper_flush(g);
 	assert_int_equal(o.n, 3);
 	grouper_free(g);
@@ -208,20 +222,16 @@ static void test_user_chain_inherits(void **state)
 {
 	struct out o;
 	struct grouper *g = mk(&o, 16);
-	struct trace_record s[] = {
-		rec("nat", "PREROUTING", HOOK_NONE, 3, "10.96.0.10"),
-		rec("nat", "KUBE-SERVICES", HOOK_NONE, 3, "10.96.0.10"),
-		rec("filter", "FORWARD", HOOK_NONE, 3, "10.0.2.7"),
-		rec("filter", "WEAVE-NPC", HOOK_NONE, 3, "10.0.2.7"),
-		rec("nat", "POSTROUTING", HOOK_NONE, 3, "10.0.2.7"),
+	static const char *const path[][2] = {
+		{ "nat", "PREROUTING" }, { "nat", "KUBE-SERVICES" },	/* DNATed here */
+		{ "filter", "FORWARD" }, { "filter", "WEAVE-NPC" }, { "nat", "POSTROUTING" },
 	};
+	struct trace_record s[5];
 
 	(void)state;
 	for (size_t i = 0; i < 5; i++)
-		grouper_add(g, &s[i], i);
-	grouper_flush(g);
-	assert_int_equal(o.n, 1);
-	assert_int_equal(o.steps[0], 5);
+		s[i] = rec(path[i][0], path[i][1], HOOK_NONE, 3, i < 2 ? "10.96.0.10" : "10.0.2.7");
+	assert_one_packet(g, &o, s, 5, 0);
 	grouper_free(g);
 }
 

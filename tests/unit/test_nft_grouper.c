@@ -180,54 +180,65 @@ static void mkrec(struct trace_record *r, int backend, const uint8_t *b, size_t 
 		assert_int_equal(pkt_decode(b, len, AF_INET, &r->pkt), 0);
 }
 
-static struct grouper *new_grouper(struct seen *s)
+/* mkrec()'s record added to @g at @t. */
+static void add(struct grouper *g, uint64_t t, int backend, const uint8_t *b, size_t len,
+		uint32_t id, int hook, const char *table, const char *chain, int32_t prio)
 {
+	struct trace_record r;
+
+	mkrec(&r, backend, b, len, id, hook, table, chain, prio);
+	assert_int_equal(grouper_add(g, &r, t), 0);
+}
+
+/* The grouping tests' fixture: a grouper (*@state) whose packets go to a fresh seen. */
+static int grouper_up(void **state)
+{
+	static struct seen s;
 	struct grouper_cfg gc = {
 		.window_ns = 1000, .max_open = 16, .max_steps = 32, .emit = emit_cb, .ctx = NULL,
 	};
 
-	memset(s, 0, sizeof(*s));
-	seen = s;
-	return grouper_new(&gc);
+	memset(&s, 0, sizeof(s));
+	seen = &s;
+	*state = grouper_new(&gc);
+	return *state ? 0 : -1;
+}
+
+static int grouper_down(void **state)
+{
+	grouper_free(*state);
+	return 0;
 }
 
 /* Legacy records first (full payload), then nft ones (20 bytes of L4): one packet. */
 static void test_legacy_then_nft(void **state)
 {
-	static struct seen s;
-	struct grouper *g = new_grouper(&s);
+	struct grouper *g = *state;
 	struct trace_record r;
 	uint8_t b[128];
 	size_t len = datagram(b, 4242, 10), len2;
 	uint8_t b2[128];
 
-	(void)state;
-	assert_non_null(g);
-	mkrec(&r, TRACE_BACKEND_LEGACY, b, len, 0, HOOK_PREROUTING, "raw", "PREROUTING", 0);
-	assert_int_equal(grouper_add(g, &r, 1), 0);
-	mkrec(&r, TRACE_BACKEND_LEGACY, b, len, 0, HOOK_PREROUTING, "nat", "PREROUTING", 0);
-	assert_int_equal(grouper_add(g, &r, 2), 0);
+	add(g, 1, TRACE_BACKEND_LEGACY, b, len, 0, HOOK_PREROUTING, "raw", "PREROUTING", 0);
+	add(g, 2, TRACE_BACKEND_LEGACY, b, len, 0, HOOK_PREROUTING, "nat", "PREROUTING", 0);
 	/* DNAT changed the destination: the NAT-proof fields still match. */
 	len2 = datagram(b2, 4242, 99);
-	mkrec(&r, TRACE_BACKEND_NFT, b2, len2, 77, HOOK_FORWARD, "fw", "fwd", 10);
-	assert_int_equal(grouper_add(g, &r, 3), 0);
+	add(g, 3, TRACE_BACKEND_NFT, b2, len2, 77, HOOK_FORWARD, "fw", "fwd", 10);
 	mkrec(&r, TRACE_BACKEND_NFT, b, len, 77, HOOK_PREROUTING, "fw", "pre", -200);
 	r.has_hdr = false;	/* a later record of a traversal (order here is artificial) */
 	assert_int_equal(grouper_add(g, &r, 4), 0);
 	/* Another datagram (other IP ID) is another packet. */
 	len = datagram(b, 4243, 10);
-	mkrec(&r, TRACE_BACKEND_NFT, b, len, 78, HOOK_PREROUTING, "fw", "pre", -200);
-	assert_int_equal(grouper_add(g, &r, 5), 0);
+	add(g, 5, TRACE_BACKEND_NFT, b, len, 78, HOOK_PREROUTING, "fw", "pre", -200);
 	assert_int_equal(grouper_flush(g), 0);
-	assert_int_equal(s.npkts, 2);
-	assert_int_equal(s.nsteps[0], 4);
+	assert_int_equal(seen->npkts, 2);
+	assert_int_equal(seen->nsteps[0], 4);
 	/* Sorted by hook and priority: raw -300, fw pre -200, nat -100, then forward. */
-	assert_string_equal(s.steps[0][0].table, "raw");
-	assert_string_equal(s.steps[0][1].chain, "pre");
-	assert_string_equal(s.steps[0][2].table, "nat");
-	assert_string_equal(s.steps[0][3].chain, "fwd");
-	assert_int_equal(s.nsteps[1], 1);
-	grouper_free(g);
+	assert_string_equal(seen->steps[0][0].table, "raw");
+	assert_string_equal(seen->steps[0][1].chain, "pre");
+	assert_string_equal(seen->steps[0][2].table, "nat");
+	assert_string_equal(seen->steps[0][3].chain, "fwd");
+	assert_int_equal(seen->nsteps[1], 1);
 }
 
 /*
@@ -237,8 +248,7 @@ static void test_legacy_then_nft(void **state)
  */
 static void test_merge_inherits(void **state)
 {
-	static struct seen s;
-	struct grouper *g = new_grouper(&s);
+	struct grouper *g = *state;
 	static const char *want[][2] = {
 		{ "raw", "PREROUTING" }, { "fw", "pre" }, { "fw", "unknown" },
 		{ "nat", "PREROUTING" }, { "nat", "KUBE-X" }, { "filter", "FORWARD" },
@@ -249,18 +259,11 @@ static void test_merge_inherits(void **state)
 	size_t len = datagram(b, 4244, 10);
 	uint64_t t = 1;
 
-	(void)state;
-	assert_non_null(g);
-	mkrec(&r, TRACE_BACKEND_LEGACY, b, len, 0, HOOK_PREROUTING, "raw", "PREROUTING", 0);
-	assert_int_equal(grouper_add(g, &r, t++), 0);
-	mkrec(&r, TRACE_BACKEND_LEGACY, b, len, 0, HOOK_PREROUTING, "nat", "PREROUTING", 0);
-	assert_int_equal(grouper_add(g, &r, t++), 0);
-	mkrec(&r, TRACE_BACKEND_LEGACY, b, len, 0, HOOK_NONE, "nat", "KUBE-X", 0);
-	assert_int_equal(grouper_add(g, &r, t++), 0);
-	mkrec(&r, TRACE_BACKEND_LEGACY, b, len, 0, HOOK_FORWARD, "filter", "FORWARD", 0);
-	assert_int_equal(grouper_add(g, &r, t++), 0);
-	mkrec(&r, TRACE_BACKEND_NFT, b, len, 90, HOOK_PREROUTING, "fw", "pre", -200);
-	assert_int_equal(grouper_add(g, &r, t++), 0);
+	add(g, t++, TRACE_BACKEND_LEGACY, b, len, 0, HOOK_PREROUTING, "raw", "PREROUTING", 0);
+	add(g, t++, TRACE_BACKEND_LEGACY, b, len, 0, HOOK_PREROUTING, "nat", "PREROUTING", 0);
+	add(g, t++, TRACE_BACKEND_LEGACY, b, len, 0, HOOK_NONE, "nat", "KUBE-X", 0);
+	add(g, t++, TRACE_BACKEND_LEGACY, b, len, 0, HOOK_FORWARD, "filter", "FORWARD", 0);
+	add(g, t++, TRACE_BACKEND_NFT, b, len, 90, HOOK_PREROUTING, "fw", "pre", -200);
 	mkrec(&r, TRACE_BACKEND_NFT, b, len, 90, HOOK_NONE, "fw", "unknown", 0);
 	r.has_prio = false;
 	r.has_hdr = false;
@@ -269,71 +272,55 @@ static void test_merge_inherits(void **state)
 	r.has_hdr = false;
 	assert_int_equal(grouper_add(g, &r, t++), 0);
 	assert_int_equal(grouper_flush(g), 0);
-	assert_int_equal(s.npkts, 1);
-	assert_int_equal(s.nsteps[0], 7);
+	assert_int_equal(seen->npkts, 1);
+	assert_int_equal(seen->nsteps[0], 7);
 	for (size_t i = 0; i < 7; i++) {
-		assert_string_equal(s.steps[0][i].table, want[i][0]);
-		assert_string_equal(s.steps[0][i].chain, want[i][1]);
+		assert_string_equal(seen->steps[0][i].table, want[i][0]);
+		assert_string_equal(seen->steps[0][i].chain, want[i][1]);
 	}
-	grouper_free(g);
 }
 
 /* On loopback the trace id changes: the new id's headers join it to the same packet. */
 static void test_loopback_id_change(void **state)
 {
-	static struct seen s;
-	struct grouper *g = new_grouper(&s);
-	struct trace_record r;
+	struct grouper *g = *state;
 	uint8_t b[128];
 	size_t len = datagram(b, 7, 1);
 
-	(void)state;
-	mkrec(&r, TRACE_BACKEND_NFT, b, len, 100, HOOK_OUTPUT, "t", "out", 0);
-	assert_int_equal(grouper_add(g, &r, 1), 0);
-	mkrec(&r, TRACE_BACKEND_NFT, b, len, 100, HOOK_POSTROUTING, "t", "post", 100);
-	assert_int_equal(grouper_add(g, &r, 2), 0);
-	mkrec(&r, TRACE_BACKEND_NFT, b, len, 200, HOOK_PREROUTING, "t", "pre", -100);
-	assert_int_equal(grouper_add(g, &r, 3), 0);
-	mkrec(&r, TRACE_BACKEND_NFT, b, 0, 200, HOOK_PREROUTING, "t", "sub", -100);
-	assert_int_equal(grouper_add(g, &r, 4), 0);
+	add(g, 1, TRACE_BACKEND_NFT, b, len, 100, HOOK_OUTPUT, "t", "out", 0);
+	add(g, 2, TRACE_BACKEND_NFT, b, len, 100, HOOK_POSTROUTING, "t", "post", 100);
+	add(g, 3, TRACE_BACKEND_NFT, b, len, 200, HOOK_PREROUTING, "t", "pre", -100);
+	add(g, 4, TRACE_BACKEND_NFT, b, 0, 200, HOOK_PREROUTING, "t", "sub", -100);
 	assert_int_equal(grouper_flush(g), 0);
-	assert_int_equal(s.npkts, 1);
-	assert_int_equal(s.nsteps[0], 4);
-	assert_string_equal(s.steps[0][3].chain, "sub");
-	grouper_free(g);
+	assert_int_equal(seen->npkts, 1);
+	assert_int_equal(seen->nsteps[0], 4);
+	assert_string_equal(seen->steps[0][3].chain, "sub");
 }
 
 /* A trace id reused by another packet within the window: two packets, not one. */
 static void test_trace_id_reuse(void **state)
 {
-	static struct seen s;
-	struct grouper *g = new_grouper(&s);
-	struct trace_record r;
+	struct grouper *g = *state;
 	uint8_t b[128];
 	size_t len = datagram(b, 1, 1);
 
-	(void)state;
-	mkrec(&r, TRACE_BACKEND_NFT, b, len, 5, HOOK_PREROUTING, "t", "pre", 0);
-	assert_int_equal(grouper_add(g, &r, 1), 0);
+	add(g, 1, TRACE_BACKEND_NFT, b, len, 5, HOOK_PREROUTING, "t", "pre", 0);
 	len = datagram(b, 2, 1);
-	mkrec(&r, TRACE_BACKEND_NFT, b, len, 5, HOOK_PREROUTING, "t", "pre", 0);
-	assert_int_equal(grouper_add(g, &r, 2), 0);
+	add(g, 2, TRACE_BACKEND_NFT, b, len, 5, HOOK_PREROUTING, "t", "pre", 0);
 	/* Past the window, the same id and headers start a new packet too. */
-	mkrec(&r, TRACE_BACKEND_NFT, b, len, 5, HOOK_PREROUTING, "t", "pre", 0);
-	assert_int_equal(grouper_add(g, &r, 5000), 0);
+	add(g, 5000, TRACE_BACKEND_NFT, b, len, 5, HOOK_PREROUTING, "t", "pre", 0);
 	assert_int_equal(grouper_flush(g), 0);
-	assert_int_equal(s.npkts, 3);
-	grouper_free(g);
+	assert_int_equal(seen->npkts, 3);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hybrid_replay),
-		cmocka_unit_test(test_legacy_then_nft),
-		cmocka_unit_test(test_merge_inherits),
-		cmocka_unit_test(test_loopback_id_change),
-		cmocka_unit_test(test_trace_id_reuse),
+		cmocka_unit_test_setup_teardown(test_legacy_then_nft, grouper_up, grouper_down),
+		cmocka_unit_test_setup_teardown(test_merge_inherits, grouper_up, grouper_down),
+		cmocka_unit_test_setup_teardown(test_loopback_id_change, grouper_up, grouper_down),
+		cmocka_unit_test_setup_teardown(test_trace_id_reuse, grouper_up, grouper_down),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

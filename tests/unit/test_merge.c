@@ -116,16 +116,36 @@ static void run(struct merge *m, struct seen *s)
 	assert_int_equal(merge_run(m, collect, s), 0);
 }
 
+/* One input line: the sink's line for @side, read from the input named @src. */
+struct part {
+	const char		*src;
+	const struct side	*side;
+};
+
+/*
+ * The lines of @parts (up to the first without a src), in that order, merged with @skew:
+ * how many packets, each in @s; the merge's counters in @st unless it is NULL.
+ */
+static size_t merged(uint64_t skew, const struct part *parts, struct seen *s,
+		     struct merge_stats *st)
+{
+	struct merge *m = new_merge(skew);
+
+	for (; parts->src; parts++)
+		feed(m, parts->src, parts->side);
+	run(m, s);
+	if (st)
+		merge_get_stats(m, st);
+	merge_free(m);
+	return s->n;
+}
+
 /* @x from input "x", then @y from "y", merged with the default skew: how many packets. */
 static size_t pair(const struct side *x, const struct side *y, struct seen *s)
 {
-	struct merge *m = new_merge(SKEW);
+	const struct part parts[] = { { "x", x }, { "y", y }, { NULL, NULL } };
 
-	feed(m, "x", x);
-	feed(m, "y", y);
-	run(m, s);
-	merge_free(m);
-	return s->n;
+	return merged(SKEW, parts, s, NULL);
 }
 
 /* A pod on A asks a service whose endpoint is on B: the query DNATed on A, then B. */
@@ -148,42 +168,34 @@ static const struct side reply_a = {
 
 static void test_direct(void **state)
 {
-	struct merge *m = new_merge(SKEW);
+	static const struct part parts[] = {
+		{ "a.json", &query_a }, { "a.json", &reply_a }, { "b.json", &query_b },
+		{ "b.json", &reply_b }, { NULL, NULL },
+	};
 	struct merge_stats st;
 	struct seen s;
 
 	(void)state;
-	feed(m, "a.json", &query_a);
-	feed(m, "a.json", &reply_a);
-	feed(m, "b.json", &query_b);
-	feed(m, "b.json", &reply_b);
-	run(m, &s);
-	assert_int_equal(s.n, 2);
+	assert_int_equal(merged(SKEW, parts, &s, &st), 2);
 	assert_string_equal(s.nodes[0], "A,A,B,B");
 	assert_string_equal(s.nodes[1], "B,B,A,A");
-	merge_get_stats(m, &st);
 	assert_int_equal(st.parts, 4);
 	assert_int_equal(st.packets, 2);
 	assert_int_equal(st.joined, 2);
 	assert_int_equal(st.nodes, 2);
-	merge_free(m);
 }
 
 /* B's clock off by @off_us: joined within the skew, apart beyond it. */
 static size_t packets_with_offset(int64_t off_us, uint64_t skew, struct seen *s)
 {
 	struct side qb = query_b, rb = reply_b;
-	struct merge *m = new_merge(skew);
+	const struct part parts[] = {
+		{ "a", &query_a }, { "a", &reply_a }, { "b", &qb }, { "b", &rb }, { NULL, NULL },
+	};
 
 	qb.t_us += off_us;
 	rb.t_us += off_us;
-	feed(m, "a", &query_a);
-	feed(m, "a", &reply_a);
-	feed(m, "b", &qb);
-	feed(m, "b", &rb);
-	run(m, s);
-	merge_free(m);
-	return s->n;
+	return merged(skew, parts, s, NULL);
 }
 
 static void test_skew(void **state)
@@ -263,7 +275,9 @@ static void test_hooks(void **state)
 static void test_order_ties(void **state)
 {
 	struct side a0 = query_a, a1 = query_a, b0 = query_b, b1 = query_b;
-	struct merge *m = new_merge(SKEW);
+	const struct part parts[] = {
+		{ "b", &b1 }, { "a", &a1 }, { "b", &b0 }, { "a", &a0 }, { NULL, NULL },
+	};
 	struct seen s;
 
 	(void)state;
@@ -274,15 +288,9 @@ static void test_order_ties(void **state)
 	b0.t_us = 9500;
 	b1.in = "b1";
 	b1.t_us = 19500;
-	feed(m, "b", &b1);
-	feed(m, "a", &a1);
-	feed(m, "b", &b0);
-	feed(m, "a", &a0);
-	run(m, &s);
-	assert_int_equal(s.n, 2);
+	assert_int_equal(merged(SKEW, parts, &s, NULL), 2);
 	assert_string_equal(s.ins[0], "a0,a0,b0,b0");
 	assert_string_equal(s.ins[1], "a1,a1,b1,b1");
-	merge_free(m);
 }
 
 /* Never joined: a part without times, two parts of one node, different keys. */
@@ -314,29 +322,19 @@ static void test_three_nodes(void **state)
 			  HOOK_PREROUTING, HOOK_POSTROUTING, 300, NULL, false, "192.168.50.2" };
 	struct side c = { "C", 9, "192.168.50.2", "10.244.3.4", "10.244.3.4", 0, 30053, 62, 61,
 			  HOOK_PREROUTING, HOOK_POSTROUTING, 500, NULL, false, NULL };
-	struct merge *m = new_merge(SKEW);
 	struct seen s;
 
 	(void)state;
-	feed(m, "c", &c);
-	feed(m, "a", &a);
-	feed(m, "b", &b);
-	run(m, &s);
-	assert_int_equal(s.n, 1);
+	assert_int_equal(merged(SKEW, (const struct part[]){ { "c", &c }, { "a", &a }, { "b", &b },
+							      { NULL, NULL } }, &s, NULL), 1);
 	assert_string_equal(s.nodes[0], "A,A,B,B,C,C");
-	merge_free(m);
 
 	/* C saw another source than B sent: B and C are not one packet. */
 	c.src = "10.0.0.1";
-	m = new_merge(SKEW);
-	feed(m, "c", &c);
-	feed(m, "b", &b);
-	feed(m, "a", &a);
-	run(m, &s);
-	assert_int_equal(s.n, 2);
+	assert_int_equal(merged(SKEW, (const struct part[]){ { "c", &c }, { "b", &b }, { "a", &a },
+							      { NULL, NULL } }, &s, NULL), 2);
 	assert_string_equal(s.nodes[0], "A,A,B,B");
 	assert_string_equal(s.nodes[1], "C,C");
-	merge_free(m);
 }
 
 static void add(struct merge *m, const char *src, uint64_t n, const char *line)
@@ -410,15 +408,11 @@ static int to_sink(void *ctx, const struct packet *p)
 /* A merged line merged again: the same packet (its steps name their nodes). */
 static void test_merged_again(void **state)
 {
-	struct merge *m = new_merge(SKEW);
 	struct seen s;
 
 	(void)state;
-	feed(m, "a", &query_a);
-	feed(m, "b", &query_b);
-	run(m, &s);
-	assert_int_equal(s.n, 1);
-	merge_free(m);
+	assert_int_equal(merged(SKEW, (const struct part[]){ { "a", &query_a }, { "b", &query_b },
+							      { NULL, NULL } }, &s, NULL), 1);
 	/* Now through the sink and back, with a third node after B. */
 	{
 		struct side c = { "C", 100, "10.244.1.2", "10.244.2.5", "10.244.2.5", 0, 0, 62, 61,

@@ -44,7 +44,9 @@ static int collect_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static void load(const char *name, struct collected *c)
+/* @fn on each nf_tables trace chunk of the recording TEST_DATA_DIR/@name, in order. */
+static void each_chunk(const char *name, void (*fn)(const void *buf, size_t len, void *data),
+		       void *data)
 {
 	char path[512];
 	struct nlrec *f;
@@ -56,11 +58,21 @@ static void load(const char *name, struct collected *c)
 	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
 	f = nlrec_open(path);
 	assert_non_null(f);
-	memset(c, 0, sizeof(*c));
 	while (nlrec_next(f, &src, &ts, &buf, &len) > 0)
 		if (src == NLREC_NFTRACE)
-			mnl_cb_run(buf, len, 0, 0, collect_cb, c);
+			fn(buf, len, data);
 	nlrec_close(f);
+}
+
+static void collect_chunk(const void *buf, size_t len, void *data)
+{
+	mnl_cb_run(buf, len, 0, 0, collect_cb, data);
+}
+
+static void load(const char *name, struct collected *c)
+{
+	memset(c, 0, sizeof(*c));
+	each_chunk(name, collect_chunk, c);
 }
 
 static const struct trace_record *find(const struct collected *c, const char *table,
@@ -142,15 +154,30 @@ static void test_recorded_dnat(void **state)
 	}
 }
 
-/* A crafted trace message; @extra adds attributes after the required ones. */
-static struct nlmsghdr *craft(char *buf, bool with_id, void (*extra)(struct nlmsghdr *))
+/* An nf_tables message @type of @family, headers only, built in @buf (@size bytes, zeroed). */
+static struct nlmsghdr *put_nft_msg(char *buf, size_t size, uint8_t type, uint8_t family)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh;
 	struct nfgenmsg *nfg;
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_TRACE;
+	memset(buf, 0, size);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = NFPROTO_INET;
+	nfg->nfgen_family = family;
+	return nlh;
+}
+
+#define CRAFT_SIZE 1024
+
+/*
+ * A crafted trace message in @buf (CRAFT_SIZE bytes):
+ * @extra adds attributes after the required ones.
+ */
+static struct nlmsghdr *craft(char *buf, bool with_id, void (*extra)(struct nlmsghdr *))
+{
+	struct nlmsghdr *nlh = put_nft_msg(buf, CRAFT_SIZE, NFT_MSG_TRACE, NFPROTO_INET);
+
 	mnl_attr_put_strz(nlh, NFTA_TRACE_TABLE, "t");
 	mnl_attr_put_strz(nlh, NFTA_TRACE_CHAIN, "c");
 	mnl_attr_put_u32(nlh, NFTA_TRACE_TYPE, htonl(NFT_TRACETYPE_POLICY));
@@ -219,7 +246,7 @@ static void add_ct(struct nlmsghdr *nlh)
 /* A verdict and its chain (cut to what records keep), the handle, the conntrack attributes. */
 static void test_crafted_fields(void **state)
 {
-	char buf[1024];
+	char buf[CRAFT_SIZE];
 	struct trace_record r;
 	struct nlmsghdr *nlh;
 
@@ -258,7 +285,7 @@ static void test_crafted_fields(void **state)
 
 static void test_crafted(void **state)
 {
-	char buf[1024];
+	char buf[CRAFT_SIZE];
 	struct trace_record r;
 	struct nlmsghdr *nlh;
 
@@ -290,35 +317,27 @@ static void test_crafted(void **state)
 	assert_int_equal(nftrace_decode(nlh, &r), -ENOMSG);
 }
 
+/* Every message of the chunk taught to the chain map @data. */
+static void learn_chunk(const void *buf, size_t len, void *data)
+{
+	const struct nlmsghdr *nlh = buf;
+	int n = (int)len;
+
+	for (; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n))
+		assert_int_equal(nftrace_ctx_learn(data, nlh), 0);
+}
+
 /* The chain map places base chains; regular chains and header-less records inherit. */
 static void test_ctx_fill(void **state)
 {
 	struct nftrace_ctx *ctx = nftrace_ctx_new();
 	struct collected c;
-	char path[512];
-	struct nlrec *f;
-	const void *buf;
-	uint16_t src;
-	uint64_t ts;
-	size_t len;
 
 	(void)state;
 	assert_non_null(ctx);
 	load("nftrace-dnat.nlrec", &c);
 	/* Learn the dump (the first NFTRACE chunks), then fill every record in order. */
-	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, "nftrace-dnat.nlrec");
-	f = nlrec_open(path);
-	assert_non_null(f);
-	while (nlrec_next(f, &src, &ts, &buf, &len) > 0) {
-		const struct nlmsghdr *nlh = buf;
-		int n = (int)len;
-
-		if (src != NLREC_NFTRACE)
-			continue;
-		for (; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n))
-			assert_int_equal(nftrace_ctx_learn(ctx, nlh), 0);
-	}
-	nlrec_close(f);
+	each_chunk("nftrace-dnat.nlrec", learn_chunk, ctx);
 	for (size_t i = 0; i < c.n; i++) {
 		struct trace_record *r = &c.rec[i];
 
@@ -366,25 +385,32 @@ static void test_step_verdict(void **state)
 	assert_string_equal(nftrace_step_verdict(&r, buf, sizeof(buf)), "accept");
 }
 
-/* An NFT_MSG_NEWCHAIN for an IPv4 base chain, as the kernel announces one, built in @buf. */
-static struct nlmsghdr *put_newchain(char *buf, size_t size, const char *table, const char *chain,
-				     uint32_t hooknum, int32_t prio)
+/*
+ * An NFT_MSG_NEWCHAIN for an IPv4 base chain, as the kernel announces one, built in @buf;
+ * its priority attribute holds the @plen bytes at @prio (a be32 when the kernel sends it).
+ */
+static struct nlmsghdr *put_chain(char *buf, size_t size, const char *table, const char *chain,
+				  uint32_t hooknum, const void *prio, size_t plen)
 {
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh = put_nft_msg(buf, size, NFT_MSG_NEWCHAIN, NFPROTO_IPV4);
 	struct nlattr *hook;
 
-	memset(buf, 0, size);
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN;
-	((struct nfgenmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)))->nfgen_family =
-		NFPROTO_IPV4;
 	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, table);
 	mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, chain);
 	hook = mnl_attr_nest_start(nlh, NFTA_CHAIN_HOOK);
 	mnl_attr_put_u32(nlh, NFTA_HOOK_HOOKNUM, htonl(hooknum));
-	mnl_attr_put_u32(nlh, NFTA_HOOK_PRIORITY, htonl((uint32_t)prio));
+	mnl_attr_put(nlh, NFTA_HOOK_PRIORITY, plen, prio);
 	mnl_attr_nest_end(nlh, hook);
 	return nlh;
+}
+
+/* put_chain() with priority @prio, as the kernel sends it. */
+static struct nlmsghdr *put_newchain(char *buf, size_t size, const char *table, const char *chain,
+				     uint32_t hooknum, int32_t prio)
+{
+	uint32_t be = htonl((uint32_t)prio);
+
+	return put_chain(buf, size, table, chain, hooknum, &be, sizeof(be));
 }
 
 /*
@@ -441,22 +467,13 @@ static void test_ctx_malformed(void **state)
 {
 	struct trace_record r;
 	struct nftrace_ctx *ctx = ctx_with_chain("x", "a", 10, &r);
+	const uint16_t short_prio = 5;	/* a be32 */
 	char buf[1024];
 	struct nlmsghdr *nlh;
-	struct nlattr *hook;
 
 	(void)state;
-	memset(buf, 0, sizeof(buf));
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN;
-	((struct nfgenmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)))->nfgen_family =
-		NFPROTO_IPV4;
-	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, "x");
-	mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, "a");
-	hook = mnl_attr_nest_start(nlh, NFTA_CHAIN_HOOK);
-	mnl_attr_put_u32(nlh, NFTA_HOOK_HOOKNUM, htonl(NF_INET_LOCAL_IN));
-	mnl_attr_put_u16(nlh, NFTA_HOOK_PRIORITY, 5);	/* a be32 */
-	mnl_attr_nest_end(nlh, hook);
+	nlh = put_chain(buf, sizeof(buf), "x", "a", NF_INET_LOCAL_IN, &short_prio,
+			sizeof(short_prio));
 	assert_int_equal(nftrace_ctx_learn(ctx, nlh), -EINVAL);
 	nlh = put_newchain(buf, sizeof(buf), "x", "a", NF_INET_LOCAL_IN, 20);
 	nlh->nlmsg_len += 2;
@@ -484,11 +501,7 @@ static void test_ctx_deltable(void **state)
 	assert_int_equal(r.prio, 10);
 
 	/* As the kernel sends it: name, flags, use, handle. */
-	memset(buf, 0, sizeof(buf));
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELTABLE;
-	((struct nfgenmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg)))->nfgen_family =
-		NFPROTO_IPV4;
+	nlh = put_nft_msg(buf, sizeof(buf), NFT_MSG_DELTABLE, NFPROTO_IPV4);
 	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, "x");
 	mnl_attr_put_u32(nlh, NFTA_TABLE_FLAGS, 0);
 	mnl_attr_put_u32(nlh, NFTA_TABLE_USE, htonl(3));

@@ -254,6 +254,28 @@ static struct sink open_sink(int *lfd)
 	return s;
 }
 
+/* @p through the sink: its entry into @e; true when it came as a memfd. */
+static bool packet_entry(struct sink *s, int lfd, const struct packet *p, struct entry *e)
+{
+	assert_int_equal(s->ops->packet(s, p), 0);
+	return recv_entry(lfd, e);
+}
+
+/* The sink ended with @sum: its summary entry into @e. */
+static void end_entry(struct sink *s, int lfd, const struct summary *sum, struct entry *e)
+{
+	assert_int_equal(s->ops->end(s, sum), 0);
+	recv_entry(lfd, e);
+}
+
+/* The sink ended with @sum (its summary entry not looked at) and its listener closed. */
+static void close_sink(struct sink *s, int lfd, const struct summary *sum, struct entry *e)
+{
+	end_entry(s, lfd, sum, e);
+	free_entry(e);
+	close(lfd);
+}
+
 static void test_journal_packet_fields(void **state)
 {
 	static struct entry e;
@@ -274,8 +296,7 @@ static void test_journal_packet_fields(void **state)
 	steps[2].rule = "-A FORWARD -p udp -m udp --dport 53 -j ACCEPT";
 	steps[2].verdict = "ACCEPT";
 	snprintf(steps[2].out, sizeof(steps[2].out), "eth1");
-	assert_int_equal(s.ops->packet(&s, &p), 0);
-	assert_false(recv_entry(lfd, &e));
+	assert_false(packet_entry(&s, lfd, &p, &e));
 	assert_string_equal(get(&e, "MESSAGE_ID"), "1226dd637928408c9022206e28a530ee");
 	assert_string_equal(get(&e, "SYSLOG_IDENTIFIER"), "iptrace");
 	assert_string_equal(get(&e, "PRIORITY"), "6");
@@ -313,8 +334,7 @@ static void test_journal_packet_fields(void **state)
 	assert_string_equal(e.key[e.n - 1], "MESSAGE");
 	free_entry(&e);
 
-	assert_int_equal(s.ops->end(&s, &sum), 0);
-	recv_entry(lfd, &e);
+	end_entry(&s, lfd, &sum, &e);
 	assert_string_equal(get(&e, "MESSAGE_ID"), "3d54f8593de041958ecc77f60ab35d89");
 	assert_string_equal(get(&e, "PACKETS"), "1");
 	assert_string_equal(get(&e, "RECORDS"), "3");
@@ -344,10 +364,7 @@ static void test_journal_record(void **state)
 	assert_string_equal(get(&e, "DST"), "10.0.0.1");
 	assert_null(get(&e, "PACKET_ID"));
 	free_entry(&e);
-	assert_int_equal(s.ops->end(&s, &sum), 0);
-	recv_entry(lfd, &e);
-	free_entry(&e);
-	close(lfd);
+	close_sink(&s, lfd, &sum, &e);
 }
 
 /*
@@ -370,8 +387,7 @@ static void test_journal_hostile_names(void **state)
 	snprintf(r.in, sizeof(r.in), "v\033[7mX");
 	r.rule = rule;
 	r.verdict = "DROP";
-	assert_int_equal(s.ops->packet(&s, &p), 0);
-	recv_entry(lfd, &e);
+	packet_entry(&s, lfd, &p, &e);
 	assert_string_equal(get(&e, "STEP_1_CHAIN"), "CH\033[31mAIN");
 	assert_string_equal(get(&e, "STEP_1_IN"), "v\033[7mX");
 	assert_string_equal(get(&e, "STEP_1_RULE"), rule);
@@ -383,10 +399,7 @@ static void test_journal_hostile_names(void **state)
 	for (const char *c = msg; *c; c++)
 		assert_true(*c == '\n' || ((unsigned char)*c >= 0x20 && *c != 0x7f));
 	free_entry(&e);
-	assert_int_equal(s.ops->end(&s, &sum), 0);
-	recv_entry(lfd, &e);
-	free_entry(&e);
-	close(lfd);
+	close_sink(&s, lfd, &sum, &e);
 }
 
 /* The summary entry carries the JSON summary's counters, overruns and unmarked included. */
@@ -402,8 +415,7 @@ static void test_journal_summary_counters(void **state)
 	struct sink s = open_sink(&lfd);
 
 	(void)state;
-	assert_int_equal(s.ops->end(&s, &sum), 0);
-	recv_entry(lfd, &e);
+	end_entry(&s, lfd, &sum, &e);
 	assert_string_equal(get(&e, "MESSAGE_ID"), "3d54f8593de041958ecc77f60ab35d89");
 	assert_string_equal(get(&e, "PACKETS"), "5");
 	assert_string_equal(get(&e, "RECORDS"), "25");
@@ -423,8 +435,7 @@ static void test_journal_summary_counters(void **state)
 	/* Without overruns or --limit, the fields are absent, as in JSON. */
 	s = open_sink(&lfd);
 	sum = (struct summary){ .packets = 1, .records = 1 };
-	assert_int_equal(s.ops->end(&s, &sum), 0);
-	recv_entry(lfd, &e);
+	end_entry(&s, lfd, &sum, &e);
 	assert_null(get(&e, "OVERRUNS"));
 	assert_null(get(&e, "UNMARKED"));
 	assert_null(get(&e, "MARKER"));
@@ -451,8 +462,7 @@ static void test_journal_nodes(void **state)
 	mk_step(&steps[1], "nat", "PREROUTING", 1, "10.96.0.10");
 	mk_step(&steps[2], "raw", "PREROUTING", 1, "10.96.0.10");
 	steps[0].node = steps[1].node = steps[2].node = "node-a";
-	assert_int_equal(s.ops->packet(&s, &p), 0);
-	recv_entry(lfd, &e);
+	packet_entry(&s, lfd, &p, &e);
 	assert_int_equal(count(&e, "NODE"), 1);
 	assert_string_equal(get(&e, "NODE"), "node-a");
 	assert_null(get(&e, "STEP_1_NODE"));
@@ -461,8 +471,7 @@ static void test_journal_nodes(void **state)
 	free_entry(&e);
 
 	steps[2].node = "node-b";
-	assert_int_equal(s.ops->packet(&s, &p), 0);
-	recv_entry(lfd, &e);
+	packet_entry(&s, lfd, &p, &e);
 	assert_int_equal(count(&e, "NODE"), 2);
 	assert_string_equal(get(&e, "STEP_1_NODE"), "node-a");
 	assert_string_equal(get(&e, "STEP_2_NODE"), "node-a");
@@ -476,8 +485,7 @@ static void test_journal_nodes(void **state)
 	assert_string_equal(get(&e, "NODE"), "node-b");
 	free_entry(&e);
 
-	assert_int_equal(s.ops->end(&s, &sum), 0);
-	recv_entry(lfd, &e);
+	end_entry(&s, lfd, &sum, &e);
 	assert_string_equal(get(&e, "NODE"), "node-a");
 	free_entry(&e);
 	close(lfd);
@@ -505,8 +513,7 @@ static void test_journal_big_entry(void **state)
 	for (size_t i = 0; i < nsteps; i++)
 		mk_step(&steps[i], "filter", "A-LONG-USER-CHAIN-NAME", (uint32_t)i + 1,
 			"10.96.0.10");
-	assert_int_equal(s.ops->packet(&s, &p), 0);
-	assert_true(recv_entry(lfd, &e));
+	assert_true(packet_entry(&s, lfd, &p, &e));
 	assert_string_equal(get(&e, "STEPS"), "8000");
 	assert_true(e.n <= 1024);
 	assert_string_equal(get(&e, "STEP_1_RULENUM"), "1");
@@ -515,16 +522,13 @@ static void test_journal_big_entry(void **state)
 	assert_null(get(&e, key));
 	msg = get(&e, "MESSAGE");
 	assert_non_null(msg);
-	for (const char *p = msg; *p; p++)
-		lines += *p == '\n';
+	for (const char *c = msg; *c; c++)
+		lines += *c == '\n';
 	assert_int_equal(lines, nsteps);
 	assert_non_null(strstr(msg, "A-LONG-USER-CHAIN-NAME rule 8000"));
 	free_entry(&e);
-	assert_int_equal(s.ops->end(&s, &sum), 0);
-	recv_entry(lfd, &e);
-	free_entry(&e);
+	close_sink(&s, lfd, &sum, &e);
 	free(steps);
-	close(lfd);
 }
 
 static void test_journal_missing_socket(void **state)

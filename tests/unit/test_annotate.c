@@ -32,12 +32,23 @@ static struct packet pkt(struct trace_record *st, size_t n)
 	return (struct packet){ .id = 1, .nsteps = n, .steps = st };
 }
 
+/* annotate_nat() finds exactly one change on @p: at step @at, by conntrack or not; that one. */
+static struct packet_nat one_nat(const struct packet *p, size_t at, bool conntrack)
+{
+	struct packet_nat n[4];
+
+	assert_int_equal(annotate_nat(p, n, 4), 1);
+	assert_int_equal(n[0].step, at);
+	assert_int_equal(n[0].conntrack, conntrack);
+	return n[0];
+}
+
 /* A new connection's DNAT: on the rule that chose it, not on the step that shows it. */
 static void test_dnat_rule(void **state)
 {
 	struct trace_record st[4];
 	struct packet p;
-	struct packet_nat n[4];
+	struct packet_nat n;
 
 	(void)state;
 	step(&st[0], "raw", "PREROUTING", HOOK_PREROUTING, "ACCEPT", "10.0.1.2", "10.96.0.10");
@@ -45,23 +56,19 @@ static void test_dnat_rule(void **state)
 	step(&st[2], "nat", "KUBE-SEP", HOOK_PREROUTING, "DNAT", "10.0.1.2", "10.96.0.10");
 	step(&st[3], "filter", "FORWARD", HOOK_FORWARD, "ACCEPT", "10.0.1.2", "10.0.2.7");
 	p = pkt(st, 4);
-	assert_int_equal(annotate_nat(&p, n, 4), 1);
-	assert_int_equal(n[0].step, 2);
-	assert_true(n[0].dst);
-	assert_false(n[0].src);
-	assert_false(n[0].conntrack);
-	assert_int_equal(n[0].hook, HOOK_PREROUTING);
-	assert_ptr_equal(n[0].before, &st[2].pkt);
-	assert_ptr_equal(n[0].after, &st[3].pkt);
+	n = one_nat(&p, 2, false);
+	assert_true(n.dst);
+	assert_false(n.src);
+	assert_int_equal(n.hook, HOOK_PREROUTING);
+	assert_ptr_equal(n.before, &st[2].pkt);
+	assert_ptr_equal(n.after, &st[3].pkt);
 
 	/* --replay: no verdicts, but the nat table crossed at that hook says a rule did it. */
 	for (int i = 0; i < 4; i++)
 		st[i].verdict = NULL;
-	assert_int_equal(annotate_nat(&p, n, 4), 1);
-	assert_int_equal(n[0].step, 2);
-	assert_false(n[0].conntrack);
+	one_nat(&p, 2, false);
 	/* No room: nothing written. */
-	assert_int_equal(annotate_nat(&p, n, 0), 0);
+	assert_int_equal(annotate_nat(&p, &n, 0), 0);
 }
 
 /*
@@ -72,7 +79,7 @@ static void test_reply_reverse_snat(void **state)
 {
 	struct trace_record st[3];
 	struct packet p;
-	struct packet_nat n[2];
+	struct packet_nat n;
 
 	(void)state;
 	step(&st[0], "raw", "PREROUTING", HOOK_PREROUTING, "ACCEPT", "10.0.2.7", "10.0.2.1");
@@ -80,21 +87,17 @@ static void test_reply_reverse_snat(void **state)
 	st[1].kind = TRACE_KIND_POLICY;
 	step(&st[2], "mangle", "FORWARD", HOOK_FORWARD, "ACCEPT", "10.0.2.7", "10.0.1.2");
 	p = pkt(st, 3);
-	assert_int_equal(annotate_nat(&p, n, 2), 1);
-	assert_int_equal(n[0].step, 1);
-	assert_true(n[0].dst);
-	assert_true(n[0].conntrack);
-	assert_int_equal(n[0].hook, HOOK_PREROUTING);
+	n = one_nat(&p, 1, true);
+	assert_true(n.dst);
+	assert_int_equal(n.hook, HOOK_PREROUTING);
 
 	/* Its reverse DNAT in POSTROUTING: the hook of the later step. */
 	step(&st[1], "filter", "FORWARD", HOOK_FORWARD, "ACCEPT", "10.0.2.7", "10.0.1.2");
 	step(&st[2], "mangle", "POSTROUTING", HOOK_POSTROUTING, "ACCEPT", "10.96.0.10", "10.0.1.2");
 	st[0].pkt.daddr = st[1].pkt.daddr;
-	assert_int_equal(annotate_nat(&p, n, 2), 1);
-	assert_int_equal(n[0].step, 1);
-	assert_true(n[0].src);
-	assert_true(n[0].conntrack);
-	assert_int_equal(n[0].hook, HOOK_POSTROUTING);
+	n = one_nat(&p, 1, true);
+	assert_true(n.src);
+	assert_int_equal(n.hook, HOOK_POSTROUTING);
 }
 
 /* nft steps: the conntrack state they carry, and NAT statements in the rule text. */
@@ -102,7 +105,6 @@ static void test_nft(void **state)
 {
 	struct trace_record st[2];
 	struct packet p;
-	struct packet_nat n[2];
 
 	(void)state;
 	step(&st[0], "nat", "prerouting", HOOK_PREROUTING, "accept", "10.0.1.2", "10.96.0.10");
@@ -110,25 +112,20 @@ static void test_nft(void **state)
 	st[0].backend = st[1].backend = TRACE_BACKEND_NFT;
 	st[0].rule = "ip daddr 10.96.0.10 udp dport 53 dnat to 10.0.2.7";
 	p = pkt(st, 2);
-	assert_int_equal(annotate_nat(&p, n, 2), 1);
-	assert_int_equal(n[0].step, 0);
-	assert_false(n[0].conntrack);
+	one_nat(&p, 0, false);
 
 	/* Matches on NAT status or ICMP types are not NAT statements; the table name says rule. */
 	st[0].rule = "ct status dnat icmp type redirect accept";
-	assert_int_equal(annotate_nat(&p, n, 2), 1);
-	assert_false(n[0].conntrack);
+	one_nat(&p, 0, false);
 	/* ... unless conntrack's state says the connection is not new. */
 	st[0].has_ct = true;
 	st[0].ct_state = NF_CT_STATE_BIT(IP_CT_ESTABLISHED);
 	st[0].ct_dir = IP_CT_DIR_REPLY;
-	assert_int_equal(annotate_nat(&p, n, 2), 1);
-	assert_true(n[0].conntrack);
+	one_nat(&p, 0, true);
 	st[0].ct_state = NF_CT_STATE_BIT(IP_CT_NEW);
 	st[0].ct_dir = IP_CT_DIR_ORIGINAL;
 	strcpy(st[0].table, "myfw");
-	assert_int_equal(annotate_nat(&p, n, 2), 1);
-	assert_false(n[0].conntrack);
+	one_nat(&p, 0, false);
 }
 
 /* The source NAT of nat POSTROUTING, which no later step shows, from conntrack's reply tuple. */

@@ -10,9 +10,16 @@
 
 #include "iptrace/pkt.h"
 
-static size_t v4(uint8_t *p, uint8_t proto, uint16_t totlen, uint16_t frag)
+#define V4_HLEN 20	/* what v4() writes before the transport header */
+
+/*
+ * At @p: an IPv4 header 10.44.0.44 > 10.96.0.10 of @proto, total length @totlen, flags and
+ * fragment offset @frag, then the @n transport bytes at @l4. Returns the bytes written.
+ */
+static size_t v4(uint8_t *p, uint8_t proto, uint16_t totlen, uint16_t frag, const void *l4,
+		 size_t n)
 {
-	memset(p, 0, 20);
+	memset(p, 0, V4_HLEN);
 	p[0] = 0x45;
 	p[1] = 0x10;
 	p[2] = (uint8_t)(totlen >> 8);
@@ -25,18 +32,18 @@ static size_t v4(uint8_t *p, uint8_t proto, uint16_t totlen, uint16_t frag)
 	p[9] = proto;
 	inet_pton(AF_INET, "10.44.0.44", p + 12);
 	inet_pton(AF_INET, "10.96.0.10", p + 16);
-	return 20;
+	memcpy(p + V4_HLEN, l4, n);
+	return V4_HLEN + n;
 }
 
 static void test_udp(void **state)
 {
 	uint8_t p[64];
 	struct pkt_hdr h;
-	size_t off = v4(p, IPPROTO_UDP, 33, 0x4000);
+	size_t len = v4(p, IPPROTO_UDP, 33, 0x4000, "\xab\x3a\x00\x35\x00\x0d\x00\x00hello", 13);
 
 	(void)state;
-	memcpy(p + off, "\xab\x3a\x00\x35\x00\x0d\x00\x00hello", 13);
-	assert_int_equal(pkt_decode(p, off + 13, AF_INET, &h), 0);
+	assert_int_equal(pkt_decode(p, len, AF_INET, &h), 0);
 	assert_int_equal(h.family, AF_INET);
 	assert_int_equal(h.proto, IPPROTO_UDP);
 	assert_int_equal(h.ipid, 20539);
@@ -50,27 +57,23 @@ static void test_udp(void **state)
 	assert_int_equal(h.l4len, 13);
 	assert_int_equal(h.payload_hash, pkt_payload_hash("hello", 5));
 	/* Link-layer padding past the total length is not payload. */
-	memset(p + off + 13, 0, 10);
-	assert_int_equal(pkt_decode(p, off + 23, 0, &h), 0);
+	memset(p + len, 0, 10);
+	assert_int_equal(pkt_decode(p, len + 10, 0, &h), 0);
 	assert_int_equal(h.payload_hash, pkt_payload_hash("hello", 5));
 }
 
 static void test_tcp_and_truncation(void **state)
 {
+	static const uint8_t syn_ack[20] = {
+		[1] = 80, [3] = 22, [4] = 0x01, 0x02, 0x03, 0x04,	/* ports, sequence */
+		[12] = 0x50, [13] = 0x12 /* SYN ACK */, [14] = 0xff, 0xff,
+	};
 	uint8_t p[80];
 	struct pkt_hdr h;
-	size_t off = v4(p, IPPROTO_TCP, 40, 0);
-	uint8_t *t = p + off;
+	size_t len = v4(p, IPPROTO_TCP, 40, 0, syn_ack, sizeof(syn_ack));
 
 	(void)state;
-	memset(t, 0, 20);
-	t[1] = 80;
-	t[3] = 22;
-	t[4] = 0x01; t[5] = 0x02; t[6] = 0x03; t[7] = 0x04;
-	t[12] = 0x50;
-	t[13] = 0x12;	/* SYN ACK */
-	t[14] = 0xff; t[15] = 0xff;
-	assert_int_equal(pkt_decode(p, off + 20, AF_INET, &h), 0);
+	assert_int_equal(pkt_decode(p, len, AF_INET, &h), 0);
 	assert_true(h.has_l4);
 	assert_int_equal(h.sport, 80);
 	assert_int_equal(h.dport, 22);
@@ -79,7 +82,7 @@ static void test_tcp_and_truncation(void **state)
 	assert_int_equal(h.tcp_window, 65535);
 	assert_int_equal(h.payload_hash, 0);
 	/* A truncated transport header leaves the network header decoded. */
-	assert_int_equal(pkt_decode(p, off + 10, AF_INET, &h), 0);
+	assert_int_equal(pkt_decode(p, V4_HLEN + 10, AF_INET, &h), 0);
 	assert_false(h.has_l4);
 	assert_false(h.has_ports);
 	assert_int_equal(h.proto, IPPROTO_TCP);
@@ -94,19 +97,17 @@ static void test_icmp_and_fragment(void **state)
 {
 	uint8_t p[64];
 	struct pkt_hdr h;
-	size_t off = v4(p, IPPROTO_ICMP, 28, 0);
+	size_t len = v4(p, IPPROTO_ICMP, 28, 0, "\x08\x00\x00\x00\x12\x34\x00\x07", 8);
 
 	(void)state;
-	memcpy(p + off, "\x08\x00\x00\x00\x12\x34\x00\x07", 8);
-	assert_int_equal(pkt_decode(p, off + 8, AF_INET, &h), 0);
+	assert_int_equal(pkt_decode(p, len, AF_INET, &h), 0);
 	assert_int_equal(h.icmp_type, 8);
 	assert_int_equal(h.icmp_ident, 0x1234);
 	assert_int_equal(h.icmp_seqno, 7);
 	assert_false(h.has_ports);
 	/* A later fragment has no transport header to decode. */
-	off = v4(p, IPPROTO_UDP, 28, 0x0010);
-	memcpy(p + off, "\xab\x3a\x00\x35\x00\x0d\x00\x00", 8);
-	assert_int_equal(pkt_decode(p, off + 8, AF_INET, &h), 0);
+	len = v4(p, IPPROTO_UDP, 28, 0x0010, "\xab\x3a\x00\x35\x00\x0d\x00\x00", 8);
+	assert_int_equal(pkt_decode(p, len, AF_INET, &h), 0);
 	assert_false(h.has_l4);
 }
 
@@ -149,13 +150,12 @@ static void test_rebuild(void **state)
 {
 	uint8_t p[64], b[PKT_REBUILD_MAX];
 	struct pkt_hdr h, g;
-	size_t off = v4(p, IPPROTO_TCP, 40, 0x4000), n;
+	size_t n = v4(p, IPPROTO_TCP, 40, 0x4000, "\x9c\x40\x00\x50\x00\x00\x00\x01\x00\x00\x00\x02"
+		      "\x50\x12\x72\x10\x00\x00\x00\x00", 20);
 	uint32_t sum = 0;
 
 	(void)state;
-	memcpy(p + off, "\x9c\x40\x00\x50\x00\x00\x00\x01\x00\x00\x00\x02\x50\x12\x72\x10"
-	       "\x00\x00\x00\x00", 20);
-	assert_int_equal(pkt_decode(p, off + 20, AF_INET, &h), 0);
+	assert_int_equal(pkt_decode(p, n, AF_INET, &h), 0);
 	n = pkt_rebuild(&h, b);
 	assert_int_equal(n, 40);
 	assert_int_equal(pkt_decode(b, n, AF_INET, &g), 0);
@@ -234,10 +234,10 @@ static void test_head_hash(void **state)
 	static const char data[] = "0123456789abcdefghij";	/* 20 bytes of payload */
 	uint8_t p[128];
 	struct trace_record whole, nft;
-	size_t off = v4(p, IPPROTO_UDP, 48, 0);
+	size_t off = V4_HLEN;
 
 	(void)state;
-	memcpy(p + off, "\xab\x3a\x00\x35\x00\x1c\x00\x00", 8);
+	v4(p, IPPROTO_UDP, 48, 0, "\xab\x3a\x00\x35\x00\x1c\x00\x00", 8);
 	memcpy(p + off + 8, data, 20);
 	rec_of(&whole, p, off + 28);
 	rec_of(&nft, p, off + 20);
@@ -254,8 +254,7 @@ static void test_head_hash(void **state)
 	nft.pkt.head_hash = 0x1234;
 	assert_int_equal(pkt_head_hash(&nft), 0x1234);
 	/* ICMP: echo data yes, an error's quoted header (NAT rewrites it) no. */
-	off = v4(p, IPPROTO_ICMP, 48, 0);
-	memcpy(p + off, "\x08\x00\x00\x00\x12\x34\x00\x07", 8);
+	v4(p, IPPROTO_ICMP, 48, 0, "\x08\x00\x00\x00\x12\x34\x00\x07", 8);
 	memcpy(p + off + 8, data, 20);
 	rec_of(&whole, p, off + 28);
 	assert_int_equal(pkt_head_hash(&whole), pkt_payload_hash(data, 12));
@@ -263,9 +262,7 @@ static void test_head_hash(void **state)
 	rec_of(&whole, p, off + 28);
 	assert_int_equal(pkt_head_hash(&whole), 0);
 	/* TCP: nft's 20 bytes are all header. */
-	off = v4(p, IPPROTO_TCP, 60, 0);
-	memset(p + off, 0, 20);
-	p[off + 12] = 0x50;
+	v4(p, IPPROTO_TCP, 60, 0, (const uint8_t[20]){ [12] = 0x50 }, 20);
 	memcpy(p + off + 20, data, 20);
 	rec_of(&whole, p, off + 40);
 	assert_int_equal(pkt_head_hash(&whole), 0);

@@ -78,6 +78,36 @@ static char *record_json(const struct trace_record *r)
 	return cap_lines(&c);
 }
 
+/* The sink's line for @p is exactly @want. */
+static void assert_packet_json(const struct packet *p, const char *want)
+{
+	char *got = packet_json(p);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* The sink's line for the record @r is exactly @want. */
+static void assert_record_json(const struct trace_record *r, const char *want)
+{
+	char *got = record_json(r);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* The summary line for @sum (@deferred: with deferred flushes) is exactly @want. */
+static void assert_summary_json(const struct summary *sum, bool deferred, const char *want)
+{
+	struct cap c;
+	char *got;
+
+	cap_open(&c, deferred);
+	got = cap_close(&c, sum);
+	assert_string_equal(got, want);
+	free(got);
+}
+
 /* ---- constructed steps ---- */
 
 #define TS 1795000000123456789ull	/* 2026-11-18T11:06:40.123456789Z */
@@ -112,7 +142,6 @@ static void test_legacy_packet(void **state)
 {
 	struct trace_record st[2];
 	struct packet p = { .id = 7, .nsteps = 2, .steps = st };
-	char *got;
 
 	(void)state;
 	step_init(&st[0], "raw", "PREROUTING");
@@ -121,8 +150,7 @@ static void test_legacy_packet(void **state)
 	step_init(&st[1], "filter", "FORWARD");
 	strcpy(st[1].out, "eth1");
 	st[1].ts_ns = TS;
-	got = packet_json(&p);
-	assert_string_equal(got,
+	assert_packet_json(&p,
 		"{\"type\":\"packet\",\"id\":\"7\",\"family\":\"ipv4\",\"proto\":\"udp\"," V4_EP
 		",\"len\":60,\"ipid\":4660,\"steps\":["
 		"{\"backend\":\"legacy\",\"table\":\"raw\",\"chain\":\"PREROUTING\","
@@ -130,7 +158,6 @@ static void test_legacy_packet(void **state)
 		"{\"backend\":\"legacy\",\"table\":\"filter\",\"chain\":\"FORWARD\","
 		"\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"eth1\"," V4_STEP
 		",\"ts\":\"2026-11-18T11:06:40.123456Z\"}]}\n");
-	free(got);
 }
 
 /*
@@ -140,7 +167,6 @@ static void test_legacy_packet(void **state)
 static void test_nft_steps(void **state)
 {
 	struct trace_record r;
-	char *got;
 
 	(void)state;
 	step_init(&r, "filter", "input");
@@ -156,14 +182,12 @@ static void test_nft_steps(void **state)
 	strcpy(r.physin, "veth0");
 	strcpy(r.physout, "veth1");
 	r.mark = 0x1a2b;
-	got = record_json(&r);
-	assert_string_equal(got,
+	assert_record_json(&r,
 		"{\"type\":\"record\",\"step\":{\"backend\":\"nft\",\"table\":\"filter\","
 		"\"chain\":\"input\",\"kind\":\"rule\",\"handle\":12,\"family\":\"inet\","
 		"\"ct\":{\"id\":77,\"state\":\"established\",\"dir\":\"reply\","
 		"\"status\":[\"assured\",\"confirmed\"]},\"in\":\"eth0\",\"out\":\"\","
 		"\"physin\":\"veth0\",\"physout\":\"veth1\"," V4_STEP ",\"mark\":\"0x1a2b\"}}\n");
-	free(got);
 
 	/*
 	 * No handle, a family without a name, a new connection in its original direction, a
@@ -178,14 +202,12 @@ static void test_nft_steps(void **state)
 	r.physout[0] = '\0';
 	r.mark = 0xffffffff;
 	r.ts_ns = 1000;		/* 1970-01-01T00:00:00.000001Z */
-	got = record_json(&r);
-	assert_string_equal(got,
+	assert_record_json(&r,
 		"{\"type\":\"record\",\"step\":{\"backend\":\"nft\",\"table\":\"filter\","
 		"\"chain\":\"input\",\"kind\":\"return\","
 		"\"ct\":{\"id\":77,\"state\":\"new\",\"dir\":\"original\",\"status\":[]},"
 		"\"in\":\"eth0\",\"out\":\"\",\"physin\":\"veth0\"," V4_STEP ",\"mark\":\"0xffffffff\","
 		"\"ts\":\"1970-01-01T00:00:00.000001Z\"}}\n");
-	free(got);
 
 	/* An ip table's rule with the verdict the nft resolver named: the family after it. */
 	r.has_ct = false;
@@ -197,13 +219,11 @@ static void test_nft_steps(void **state)
 	r.ts_ns = 0;
 	r.rule = "udp dport 53 accept";
 	r.verdict = "accept";
-	got = record_json(&r);
-	assert_string_equal(got,
+	assert_record_json(&r,
 		"{\"type\":\"record\",\"step\":{\"backend\":\"nft\",\"table\":\"filter\","
 		"\"chain\":\"input\",\"kind\":\"rule\",\"handle\":5,"
 		"\"rule\":\"udp dport 53 accept\",\"verdict\":\"accept\",\"family\":\"ip\","
 		"\"in\":\"eth0\",\"out\":\"\"," V4_STEP "}}\n");
-	free(got);
 }
 
 /* The resolver's answer: rule text or null with its reason, verdict, "continue". */
@@ -233,7 +253,7 @@ static void test_rule_fields(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct trace_record r;
-		char want[512], *got;
+		char want[512];
 
 		step_init(&r, "filter", "FORWARD");
 		r.rule = cases[i].rule;
@@ -244,9 +264,7 @@ static void test_rule_fields(void **state)
 			 "{\"type\":\"record\",\"step\":{\"backend\":\"legacy\",\"table\":\"filter\","
 			 "\"chain\":\"FORWARD\",\"kind\":\"rule\",\"rulenum\":1%s,"
 			 "\"in\":\"eth0\",\"out\":\"\"," V4_STEP "}}\n", cases[i].want);
-		got = record_json(&r);
-		assert_string_equal(got, want);
-		free(got);
+		assert_record_json(&r, want);
 	}
 }
 
@@ -255,7 +273,6 @@ static void test_endpoints(void **state)
 {
 	struct trace_record r;
 	struct packet p = { .id = 18446744073709551615ull, .nsteps = 1, .steps = &r };
-	char *got;
 
 	(void)state;
 	step_init(&r, "raw", "PREROUTING");
@@ -265,15 +282,13 @@ static void test_endpoints(void **state)
 	r.pkt.dport = 8;
 	r.pkt.len = 1280;
 	r.pkt.ipid = 0;
-	got = packet_json(&p);
-	assert_string_equal(got,
+	assert_packet_json(&p,
 		"{\"type\":\"packet\",\"id\":\"18446744073709551615\",\"family\":\"ipv6\","
 		"\"proto\":\"tcp\",\"src\":\"2001:db8::1\",\"sport\":443,"
 		"\"dst\":\"2001:db8:0:1::7\",\"dport\":8,\"len\":1280,\"steps\":["
 		"{\"backend\":\"legacy\",\"table\":\"raw\",\"chain\":\"PREROUTING\","
 		"\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"\","
 		"\"src\":\"2001:db8::1\",\"sport\":443,\"dst\":\"2001:db8:0:1::7\",\"dport\":8,\"ttl\":64}]}\n");
-	free(got);
 
 	step_init(&r, "raw", "PREROUTING");
 	hdr_v4(&r.pkt, "192.168.100.200", "0.0.0.0");
@@ -281,24 +296,20 @@ static void test_endpoints(void **state)
 	r.pkt.has_ports = false;
 	r.pkt.ipid = 0;
 	p.id = 1;
-	got = packet_json(&p);
-	assert_string_equal(got,
+	assert_packet_json(&p,
 		"{\"type\":\"packet\",\"id\":\"1\",\"family\":\"ipv4\",\"proto\":\"icmp\","
 		"\"src\":\"192.168.100.200\",\"dst\":\"0.0.0.0\",\"len\":60,\"ipid\":0,\"steps\":["
 		"{\"backend\":\"legacy\",\"table\":\"raw\",\"chain\":\"PREROUTING\","
 		"\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"\","
 		"\"src\":\"192.168.100.200\",\"dst\":\"0.0.0.0\",\"ttl\":64}]}\n");
-	free(got);
 
 	/* A protocol without a name is its number; a packet of no known family has no addresses. */
 	r.pkt.proto = 253;
 	r.pkt.family = 0;
-	got = packet_json(&p);
-	assert_string_equal(got,
+	assert_packet_json(&p,
 		"{\"type\":\"packet\",\"id\":\"1\",\"family\":\"unknown\",\"proto\":253,\"len\":60,"
 		"\"steps\":[{\"backend\":\"legacy\",\"table\":\"raw\",\"chain\":\"PREROUTING\","
 		"\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\",\"out\":\"\"}]}\n");
-	free(got);
 }
 
 /*
@@ -329,9 +340,7 @@ static void test_nat(void **state)
 	snprintf(want, sizeof(want), "%s%s%s%s", head,
 		 ",\"nat\":{\"dst\":[\"10.0.2.7:53\",\"10.244.0.5:5353\"]}", tail,
 		 "\"src\":\"10.0.1.2\",\"sport\":40000,\"dst\":\"10.244.0.5\",\"dport\":5353,\"ttl\":64}]}\n");
-	got = packet_json(&p);
-	assert_string_equal(got, want);
-	free(got);
+	assert_packet_json(&p, want);
 
 	/* SNAT: the source port only. */
 	step_init(&st[1], "filter", "FORWARD");
@@ -341,9 +350,7 @@ static void test_nat(void **state)
 	snprintf(want, sizeof(want), "%s%s%s%s", head,
 		 ",\"nat\":{\"src\":[\"10.0.1.2:40000\",\"10.0.1.2:1024\"]}", tail,
 		 "\"src\":\"10.0.1.2\",\"sport\":1024,\"dst\":\"10.0.2.7\",\"dport\":53,\"ttl\":64}]}\n");
-	got = packet_json(&p);
-	assert_string_equal(got, want);
-	free(got);
+	assert_packet_json(&p, want);
 
 	/* Both, done by conntrack at a hook: it says so. */
 	hdr_v4(&st[1].pkt, "172.16.0.1", "10.244.0.5");
@@ -355,9 +362,7 @@ static void test_nat(void **state)
 		 "\"dst\":[\"10.0.2.7:53\",\"10.244.0.5:53\"],\"by\":\"conntrack\","
 		 "\"hook\":\"PREROUTING\"}", tail,
 		 "\"src\":\"172.16.0.1\",\"sport\":1024,\"dst\":\"10.244.0.5\",\"dport\":53,\"ttl\":64}]}\n");
-	got = packet_json(&p);
-	assert_string_equal(got, want);
-	free(got);
+	assert_packet_json(&p, want);
 
 	/* Unknown hook: "by" alone. Steps that differ without a packet_nat show none. */
 	n.hook = HOOK_NONE;
@@ -455,7 +460,6 @@ static void test_dropped_and_conntrack(void **state)
 	struct trace_record r;
 	struct ct_entry ce;
 	struct packet p = { .id = 9, .nsteps = 1, .steps = &r, .steps_dropped = 300, .ct = &ce };
-	char *got;
 
 	(void)state;
 	step_init(&r, "raw", "PREROUTING");
@@ -473,8 +477,7 @@ static void test_dropped_and_conntrack(void **state)
 	ce.has_status = ce.has_id = true;
 	ce.status = IPS_DST_NAT;
 	ce.id = 4242;
-	got = packet_json(&p);
-	assert_string_equal(got,
+	assert_packet_json(&p,
 		"{\"type\":\"packet\",\"id\":\"9\",\"family\":\"ipv4\",\"proto\":\"udp\"," V4_EP
 		",\"len\":60,\"ipid\":4660,\"steps_dropped\":300,\"ct\":{\"id\":4242,"
 		"\"orig\":{\"proto\":\"udp\",\"src\":\"10.0.1.2\",\"dst\":\"10.96.0.10\","
@@ -483,7 +486,6 @@ static void test_dropped_and_conntrack(void **state)
 		"\"status\":[\"dst_nat\"]},\"steps\":[{\"backend\":\"legacy\",\"table\":\"raw\","
 		"\"chain\":\"PREROUTING\",\"kind\":\"rule\",\"rulenum\":1,\"in\":\"eth0\","
 		"\"out\":\"\"," V4_STEP "}]}\n");
-	free(got);
 }
 
 /*
@@ -493,7 +495,6 @@ static void test_dropped_and_conntrack(void **state)
 static void test_escapes(void **state)
 {
 	struct trace_record r;
-	char *got;
 
 	(void)state;
 	step_init(&r, "we\"ird\\", "tab\there\x01\x1f");
@@ -501,13 +502,11 @@ static void test_escapes(void **state)
 	strcpy(r.out, "\x7f\xc3\xa9\xc2\x9b");	/* DEL, é, CSI as a C1 control */
 	r.rule = "-A C -m comment --comment \"x\\y\"";
 	r.verdict = "ACCEPT";
-	got = record_json(&r);
-	assert_string_equal(got,
+	assert_record_json(&r,
 		"{\"type\":\"record\",\"step\":{\"backend\":\"legacy\",\"table\":\"we\\\"ird\\\\\","
 		"\"chain\":\"tab\\u0009here\\u0001\\u001f\",\"kind\":\"rule\",\"rulenum\":1,"
 		"\"rule\":\"-A C -m comment --comment \\\"x\\\\y\\\"\",\"verdict\":\"ACCEPT\","
 		"\"in\":\"a\\u000ab\",\"out\":\"\\u007f\xc3\xa9\\u009b\"," V4_STEP "}}\n");
-	free(got);
 }
 
 /*
@@ -587,36 +586,28 @@ static void test_summary(void **state)
 {
 	struct summary sum = { .packets = 3, .records = 15, .lost = 1, .dropped = 2,
 			       .evicted = 4 };
-	struct cap c;
-	char *got;
 
 	(void)state;
-	cap_open(&c, false);
-	got = cap_close(&c, &sum);
-	assert_string_equal(got, "{\"type\":\"summary\",\"packets\":3,\"records\":15,\"lost\":1,"
-				 "\"dropped\":2,\"evicted\":4}\n");
-	free(got);
+	assert_summary_json(&sum, false,
+		"{\"type\":\"summary\",\"packets\":3,\"records\":15,\"lost\":1,"
+		"\"dropped\":2,\"evicted\":4}\n");
 
 	sum.overruns = 5;
 	sum.marker = "nft";
 	sum.limited = true;
 	sum.unmarked = 0;	/* shown when --limit was given, 0 too */
-	cap_open(&c, true);
-	got = cap_close(&c, &sum);
-	assert_string_equal(got, "{\"type\":\"summary\",\"packets\":3,\"records\":15,\"lost\":1,"
-				 "\"dropped\":2,\"evicted\":4,\"overruns\":5,\"marker\":\"nft\","
-				 "\"unmarked\":0}\n");
-	free(got);
+	assert_summary_json(&sum, true,
+		"{\"type\":\"summary\",\"packets\":3,\"records\":15,\"lost\":1,"
+		"\"dropped\":2,\"evicted\":4,\"overruns\":5,\"marker\":\"nft\","
+		"\"unmarked\":0}\n");
 
 	sum.overruns = 0;
 	sum.marker = "legacy";
 	sum.limited = false;
 	sum.unmarked = 7;
-	cap_open(&c, false);
-	got = cap_close(&c, &sum);
-	assert_string_equal(got, "{\"type\":\"summary\",\"packets\":3,\"records\":15,\"lost\":1,"
-				 "\"dropped\":2,\"evicted\":4,\"marker\":\"legacy\"}\n");
-	free(got);
+	assert_summary_json(&sum, false,
+		"{\"type\":\"summary\",\"packets\":3,\"records\":15,\"lost\":1,"
+		"\"dropped\":2,\"evicted\":4,\"marker\":\"legacy\"}\n");
 }
 
 /*
@@ -637,8 +628,6 @@ static void test_nodes(void **state)
 	struct trace_record st[2];
 	struct packet p = { .id = 1, .nsteps = 2, .steps = st };
 	struct summary sum = { .packets = 1, .records = 2, .malformed = 3, .node = "node-a" };
-	struct cap c;
-	char *got;
 
 	(void)state;
 	step_init(&st[0], "raw", "PREROUTING");
@@ -646,16 +635,12 @@ static void test_nodes(void **state)
 	st[0].pkt.head_hash = 0xabcd;
 	st[0].node = "node-a";
 	st[1] = st[0];
-	got = packet_json(&p);
-	assert_string_equal(got, NODE_HEAD NODE_STEP("") "," NODE_STEP("") "]}\n");
-	free(got);
+	assert_packet_json(&p, NODE_HEAD NODE_STEP("") "," NODE_STEP("") "]}\n");
 
 	/* Two nodes: each step says its own (an equal name in another string is the same). */
 	st[1].node = "node-b";
-	got = packet_json(&p);
-	assert_string_equal(got, NODE_HEAD NODE_STEP("\"node\":\"node-a\",") ","
-			    NODE_STEP("\"node\":\"node-b\",") "]}\n");
-	free(got);
+	assert_packet_json(&p, NODE_HEAD NODE_STEP("\"node\":\"node-a\",") ","
+			   NODE_STEP("\"node\":\"node-b\",") "]}\n");
 	assert_true(sink_multi_node(&p));
 	st[1].node = strdup("node-a");
 	assert_false(sink_multi_node(&p));
@@ -664,16 +649,12 @@ static void test_nodes(void **state)
 	assert_true(sink_multi_node(&p));
 
 	/* A record names its node beside the step. */
-	got = record_json(&st[0]);
-	assert_string_equal(got, "{\"type\":\"record\",\"node\":\"node-a\",\"step\":"
-			    NODE_STEP("") "}\n");
-	free(got);
+	assert_record_json(&st[0], "{\"type\":\"record\",\"node\":\"node-a\",\"step\":"
+			   NODE_STEP("") "}\n");
 
-	cap_open(&c, false);
-	got = cap_close(&c, &sum);
-	assert_string_equal(got, "{\"type\":\"summary\",\"packets\":1,\"records\":2,\"lost\":0,"
-				 "\"dropped\":0,\"evicted\":0,\"malformed\":3,\"node\":\"node-a\"}\n");
-	free(got);
+	assert_summary_json(&sum, false,
+		"{\"type\":\"summary\",\"packets\":1,\"records\":2,\"lost\":0,"
+		"\"dropped\":0,\"evicted\":0,\"malformed\":3,\"node\":\"node-a\"}\n");
 }
 
 /* ---- lines longer than the sink's buffer ---- */

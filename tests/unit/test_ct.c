@@ -22,6 +22,7 @@
 #include "iptrace/natlog.h"
 #include "iptrace/nattable.h"
 #include "iptrace/nlrec.h"
+#include "test_nlrec.h"
 #include "test_util.h"
 
 /* tests/data/ct-events.nlrec: see tests/data/record-ct-events.sh for the flows. */
@@ -33,29 +34,28 @@ struct msgs {
 	uint32_t	*buf[MAXMSG];	/* copies, 4-byte aligned */
 };
 
+/* A copy of each message of a chunk (conntrack events only) into @data's msgs. */
+static void copy_chunk(void *data, uint16_t source, uint64_t ts_ns, const void *buf, size_t len)
+{
+	struct msgs *m = data;
+	const struct nlmsghdr *nlh = buf;
+	int left = (int)len;
+
+	(void)ts_ns;
+	assert_int_equal(source, NLREC_CONNTRACK);
+	for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+		assert_true(m->n < MAXMSG);
+		m->buf[m->n] = malloc(nlh->nlmsg_len);
+		memcpy(m->buf[m->n++], nlh, nlh->nlmsg_len);
+	}
+}
+
 static int load(void **state)
 {
 	struct msgs *m = calloc(1, sizeof(*m));
-	struct nlrec *r = nlrec_open(EVENTS);
-	const void *buf;
-	uint16_t src;
-	uint64_t ts;
-	size_t len;
 
 	assert_non_null(m);
-	assert_non_null(r);
-	while (nlrec_next(r, &src, &ts, &buf, &len) > 0) {
-		const struct nlmsghdr *nlh = buf;
-		int left = (int)len;
-
-		assert_int_equal(src, NLREC_CONNTRACK);
-		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-			assert_true(m->n < MAXMSG);
-			m->buf[m->n] = malloc(nlh->nlmsg_len);
-			memcpy(m->buf[m->n++], nlh, nlh->nlmsg_len);
-		}
-	}
-	nlrec_close(r);
+	each_chunk(EVENTS, copy_chunk, m);
 	*state = m;
 	return 0;
 }

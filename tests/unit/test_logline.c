@@ -15,6 +15,7 @@
 #include "iptrace/logline.h"
 #include "iptrace/nflog.h"
 #include "iptrace/nlrec.h"
+#include "test_nlrec.h"
 
 #define FIXTURE TEST_DATA_DIR "/kube-dns-trace.messages"
 #define KLOG TEST_DATA_DIR "/kernel-trace.log"
@@ -260,14 +261,8 @@ static int replay_cb(const struct nlmsghdr *nlh, void *data)
 static void load_replay(struct replay *rp)
 {
 	FILE *f = fopen(KIFS, "re");
-	struct nlrec *nr;
 	unsigned idx;
 	char nm[IF_NAMESIZE + 1];
-	const void *buf;
-	uint16_t source;
-	uint64_t ts;
-	size_t len;
-	int ret;
 
 	memset(rp, 0, sizeof(*rp));
 	assert_non_null(f);
@@ -277,13 +272,7 @@ static void load_replay(struct replay *rp)
 		memcpy(rp->names[idx], nm, strlen(nm) + 1);
 	}
 	fclose(f);
-	nr = nlrec_open(KREC);
-	assert_non_null(nr);
-	while ((ret = nlrec_next(nr, &source, &ts, &buf, &len)) > 0)
-		if (source == NLREC_NFLOG)
-			assert_true(mnl_cb_run(buf, len, 0, 0, replay_cb, rp) >= 0);
-	assert_int_equal(ret, 0);
-	nlrec_close(nr);
+	run_chunks(KREC, NLREC_NFLOG, replay_cb, rp);
 }
 
 /* NFLOG bytes of live records, printed, equal the kernel's syslog lines in order. */

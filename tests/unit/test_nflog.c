@@ -19,6 +19,7 @@
 #include "iptrace/nflog.h"
 #include "iptrace/nlrec.h"
 #include "iptrace/pipeline.h"
+#include "test_nlrec.h"
 
 #define REC_FILE TEST_DATA_DIR "/nflog-dnat-udp.nlrec"
 
@@ -44,21 +45,11 @@ static int collect_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* The records of REC_FILE, NFLOG chunks only. */
 static void load(struct collected *c)
 {
-	struct nlrec *r = nlrec_open(REC_FILE);
-	const void *buf;
-	uint16_t src;
-	uint64_t ts;
-	size_t len;
-
-	assert_non_null(r);
 	memset(c, 0, sizeof(*c));
-	while (nlrec_next(r, &src, &ts, &buf, &len) > 0) {
-		assert_int_equal(src, NLREC_NFLOG);
-		assert_true(mnl_cb_run(buf, len, 0, 0, collect_cb, c) >= 0);
-	}
-	nlrec_close(r);
+	assert_int_equal(run_chunks(REC_FILE, NLREC_NFLOG, collect_cb, c), 0);
 }
 
 /* The recording: two UDP datagrams 10.0.1.2 → 10.96.0.10:53, DNATed to 10.0.2.7:53. */
@@ -184,30 +175,20 @@ struct emitted {
 /* The recording replayed through the pipeline, as --replay does, into the JSON sink. */
 static void test_recorded_pipeline(void **state)
 {
-	struct nlrec *r = nlrec_open(REC_FILE);
 	char *buf = NULL;
-	size_t size = 0, len;
+	size_t size = 0;
 	FILE *f = open_memstream(&buf, &size);
 	struct sink sink = { .ops = &sink_json_ops, .out = f };
 	struct pipeline_cfg pc = { .window_ns = 250000000ull };
 	struct pipeline *pl;
-	const void *chunk;
-	uint16_t src;
-	uint64_t ts;
 	int packets = 0;
 
 	(void)state;
-	assert_non_null(r);
 	pl = pipeline_new(&pc, &sink);
 	assert_non_null(pl);
-	while (nlrec_next(r, &src, &ts, &chunk, &len) > 0) {
-		pipeline_set_clock(pl, ts, 0);
-		pipeline_tick(pl);
-		assert_int_equal(pipeline_dispatch(pl, src, chunk, len), 0);
-	}
+	each_chunk(REC_FILE, replay_chunk, pl);
 	assert_int_equal(pipeline_finish(pl, NULL), 0);
 	pipeline_free(pl);
-	nlrec_close(r);
 	fclose(f);
 	for (char *p = buf; (p = strstr(p, "\"type\":\"packet\"")); p++)
 		packets++;

@@ -14,6 +14,7 @@
 #include "iptrace/nlrec.h"
 #include "iptrace/pipeline.h"
 #include "iptrace/pkt.h"
+#include "test_nlrec.h"
 #include "test_step.h"
 
 #define MAX_PKTS 8
@@ -82,12 +83,6 @@ static void test_hybrid_replay(void **state)
 	struct pipeline_cfg pc = { .window_ns = 250000000ull };
 	struct sink sink = { .ops = &cap_ops };
 	struct pipeline *pl;
-	struct nlrec *f;
-	char path[512];
-	const void *buf;
-	uint16_t src;
-	uint64_t ts;
-	size_t len;
 	bool legacy = false, nft = false;
 	long raw, pre, sub, mangle, nat, filt, fwd, post;
 
@@ -96,15 +91,7 @@ static void test_hybrid_replay(void **state)
 	seen = &s;
 	pl = pipeline_new(&pc, &sink);
 	assert_non_null(pl);
-	snprintf(path, sizeof(path), "%s/hybrid-dnat.nlrec", TEST_DATA_DIR);
-	f = nlrec_open(path);
-	assert_non_null(f);
-	while (nlrec_next(f, &src, &ts, &buf, &len) > 0) {
-		pipeline_set_clock(pl, ts, 0);
-		pipeline_tick(pl);
-		assert_int_equal(pipeline_dispatch(pl, src, buf, len), 0);
-	}
-	nlrec_close(f);
+	each_chunk(TEST_DATA_DIR "/hybrid-dnat.nlrec", replay_chunk, pl);
 	assert_int_equal(pipeline_finish(pl, NULL), 0);
 	pipeline_free(pl);
 

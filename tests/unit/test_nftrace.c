@@ -17,6 +17,7 @@
 
 #include "iptrace/nftrace.h"
 #include "iptrace/nlrec.h"
+#include "test_nlrec.h"
 
 #define MAX_RECS 64
 
@@ -44,35 +45,17 @@ static int collect_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* @fn on each nf_tables trace chunk of the recording TEST_DATA_DIR/@name, in order. */
-static void each_chunk(const char *name, void (*fn)(const void *buf, size_t len, void *data),
-		       void *data)
-{
-	char path[512];
-	struct nlrec *f;
-	const void *buf;
-	uint16_t src;
-	uint64_t ts;
-	size_t len;
+/*
+ * nftrace-dnat.nlrec: `iptrace --port 53 --record` on a router whose iptables-nft nat
+ * table DNATs udp 10.96.0.10:53 to 10.0.2.7 through KUBE-SERVICES -> KUBE-SEP-DNS.
+ */
+#define DNAT_REC TEST_DATA_DIR "/nftrace-dnat.nlrec"
 
-	snprintf(path, sizeof(path), "%s/%s", TEST_DATA_DIR, name);
-	f = nlrec_open(path);
-	assert_non_null(f);
-	while (nlrec_next(f, &src, &ts, &buf, &len) > 0)
-		if (src == NLREC_NFTRACE)
-			fn(buf, len, data);
-	nlrec_close(f);
-}
-
-static void collect_chunk(const void *buf, size_t len, void *data)
-{
-	mnl_cb_run(buf, len, 0, 0, collect_cb, data);
-}
-
-static void load(const char *name, struct collected *c)
+/* The records of DNAT_REC's trace chunks, and how many other messages they had. */
+static void load(struct collected *c)
 {
 	memset(c, 0, sizeof(*c));
-	each_chunk(name, collect_chunk, c);
+	run_chunks(DNAT_REC, NLREC_NFTRACE, collect_cb, c);
 }
 
 static const struct trace_record *find(const struct collected *c, const char *table,
@@ -85,10 +68,7 @@ static const struct trace_record *find(const struct collected *c, const char *ta
 	return NULL;
 }
 
-/*
- * nftrace-dnat.nlrec: `iptrace --port 53 --record` on a router whose iptables-nft nat
- * table DNATs udp 10.96.0.10:53 to 10.0.2.7 through KUBE-SERVICES -> KUBE-SEP-DNS.
- */
+/* DNAT_REC's records, the marker's own chain's first. */
 static void test_recorded_dnat(void **state)
 {
 	struct collected c;
@@ -96,7 +76,7 @@ static void test_recorded_dnat(void **state)
 	struct in_addr vip, backend;
 
 	(void)state;
-	load("nftrace-dnat.nlrec", &c);
+	load(&c);
 	assert_true(c.n >= 6);
 	assert_true(c.chains >= 2);	/* the start-up dump went into the file too */
 	inet_pton(AF_INET, "10.96.0.10", &vip);
@@ -317,12 +297,15 @@ static void test_crafted(void **state)
 	assert_int_equal(nftrace_decode(nlh, &r), -ENOMSG);
 }
 
-/* Every message of the chunk taught to the chain map @data. */
-static void learn_chunk(const void *buf, size_t len, void *data)
+/* Every message of a trace chunk taught to the chain map @data. */
+static void learn_chunk(void *data, uint16_t source, uint64_t ts_ns, const void *buf, size_t len)
 {
 	const struct nlmsghdr *nlh = buf;
 	int n = (int)len;
 
+	(void)ts_ns;
+	if (source != NLREC_NFTRACE)
+		return;
 	for (; mnl_nlmsg_ok(nlh, n); nlh = mnl_nlmsg_next(nlh, &n))
 		assert_int_equal(nftrace_ctx_learn(data, nlh), 0);
 }
@@ -335,9 +318,9 @@ static void test_ctx_fill(void **state)
 
 	(void)state;
 	assert_non_null(ctx);
-	load("nftrace-dnat.nlrec", &c);
+	load(&c);
 	/* Learn the dump (the first NFTRACE chunks), then fill every record in order. */
-	each_chunk("nftrace-dnat.nlrec", learn_chunk, ctx);
+	each_chunk(DNAT_REC, learn_chunk, ctx);
 	for (size_t i = 0; i < c.n; i++) {
 		struct trace_record *r = &c.rec[i];
 

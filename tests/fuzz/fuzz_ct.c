@@ -178,12 +178,11 @@ static void replay(const void *buf, size_t size, unsigned variant)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	void *buf;
+	void *buf = fuzz_recv_dup(data, size);
 
-	if (size > NLREC_MAX_CHUNK)
-		return -1;	/* more than one recv() can return: not a valid input */
+	if (!buf)
+		return -1;
 	setup();
-	buf = fuzz_dup(data, size);
 	decode_each(buf, size);
 	/* One replay per input (they are the slow part), its options chosen by the bytes. */
 	replay(buf, size, size % 3);

@@ -156,48 +156,28 @@ static void ruleset_moves(void *ctx, const struct nlmsghdr *nlh, uint64_t now)
 static void run_pipeline(const void *buf, size_t size, const struct sink_ops *ops,
 			 bool no_group, uint64_t count, bool per_msg, bool rules)
 {
-	const uint64_t window = 1000000;
 	struct fake fk = { .gen = 1 };
 	const struct nftrule_source src = { .list = fake_list, .gen = fake_gen, .ctx = &fk };
-	struct nftrule *nr = NULL;
-	struct fuzz_out out;
-	/* Colours on for odd sizes: the oracle allows sink_text's own, and only with them on. */
-	bool color = size % 2;
-	struct sink sink = { .ops = ops, .out = fuzz_out_open(&out), .opts = { .color = color } };
-	struct pipeline_cfg cfg = {
-		.window_ns = window,
-		.count = count,
-		.no_group = no_group,
-	};
-	struct pipeline *pl;
-	struct ruleset ruleset = { 0 };
+	struct pipeline_cfg cfg = { .window_ns = 1000000, .count = count, .no_group = no_group };
+	struct ruleset ruleset = { .fk = &fk };
 
 	if (rules) {
-		nr = nftrule_new(&(struct nftrule_cfg){ .grace_ns = window / 2, .source = &src });
-		if (!nr)
+		ruleset.nr = nftrule_new(&(struct nftrule_cfg){ .grace_ns = cfg.window_ns / 2,
+								.source = &src });
+		if (!ruleset.nr)
 			abort();
-		cfg.nftrule = nr;
+		cfg.nftrule = ruleset.nr;
 	}
-	pl = pipeline_new(&cfg, &sink);
-	if (!pl)
-		abort();
-	ops->begin(&sink);
-	ruleset.fk = &fk;
-	ruleset.nr = nr;
-	fuzz_feed(pl, NLREC_NFTRACE, buf, size, per_msg, window, ruleset_moves, &ruleset);
-	pipeline_finish(pl, NULL);
-	pipeline_free(pl);
-	nftrule_free(nr);
-	fuzz_out_check(&out, ops == &sink_json_ops, color);
+	fuzz_live(&cfg, ops, NLREC_NFTRACE, buf, size, per_msg, ruleset_moves, &ruleset);
+	nftrule_free(ruleset.nr);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	void *buf;
+	void *buf = fuzz_recv_dup(data, size);
 
-	if (size > NLREC_MAX_CHUNK)
-		return -1;	/* more than one recv() can return: not a valid input */
-	buf = fuzz_dup(data, size);
+	if (!buf)
+		return -1;
 	decode_each(buf, size);
 	run_pipeline(buf, size, &sink_json_ops, false, 0, false, false);
 	run_pipeline(buf, size, &sink_text_ops, false, 2, true, true);

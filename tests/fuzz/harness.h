@@ -111,6 +111,16 @@ static inline void *fuzz_dup(const uint8_t *data, size_t size)
 }
 
 /*
+ * fuzz_recv_dup - fuzz_dup() of an input that stands for what one recv() on a netlink
+ * socket returned; NULL when it is longer than one can be (not a valid input: the harness
+ * returns -1).
+ */
+static inline void *fuzz_recv_dup(const uint8_t *data, size_t size)
+{
+	return size > NLREC_MAX_CHUNK ? NULL : fuzz_dup(data, size);
+}
+
+/*
  * fuzz_next_msg - the next whole netlink message of @buf at *@off, or NULL at the end.
  * mnl_nlmsg_ok() compares (int)nlmsg_len: a length of 2^31 or more passes as negative and
  * mnl_nlmsg_next() then jumps out of the buffer. Walk with unsigned sizes instead.
@@ -182,6 +192,31 @@ static inline void fuzz_feed(struct pipeline *pl, uint16_t source, const void *b
 			each(ctx, nlh, now);
 		pipeline_dispatch(pl, source, nlh, nlh->nlmsg_len);
 	}
+}
+
+/*
+ * fuzz_live - the live path for an input of @size bytes at @buf from @source: a pipeline
+ * with @cfg into a sink of @ops, fed as fuzz_feed() does (@per_msg, @each, @ctx as there;
+ * the window is @cfg's), finished; what the sink wrote must pass the output oracle. Colours
+ * are on for odd sizes: the oracle allows sink_text's own, and only with them on.
+ */
+static inline void fuzz_live(const struct pipeline_cfg *cfg, const struct sink_ops *ops,
+			     uint16_t source, const void *buf, size_t size, bool per_msg,
+			     void (*each)(void *ctx, const struct nlmsghdr *nlh, uint64_t now),
+			     void *ctx)
+{
+	struct fuzz_out out;
+	bool color = size % 2;
+	struct sink sink = { .ops = ops, .out = fuzz_out_open(&out), .opts = { .color = color } };
+	struct pipeline *pl = pipeline_new(cfg, &sink);
+
+	if (!pl)
+		abort();
+	ops->begin(&sink);
+	fuzz_feed(pl, source, buf, size, per_msg, cfg->window_ns, each, ctx);
+	pipeline_finish(pl, NULL);
+	pipeline_free(pl);
+	fuzz_out_check(&out, ops == &sink_json_ops, color);
 }
 
 /*

@@ -12,16 +12,13 @@
 #   then it checks each record's version (its KUBE-SERVICES rule number) against the reads
 #   around it. Exit 1 on a violation.
 set -u
-cd "$(dirname "$0")/../.."
-TOP=$PWD
-export TESTS_LIB=$TOP/tests/lib.sh
-. "$TESTS_LIB"
+. "$(dirname "$0")/common.sh"
 DUR=20 PERIOD=0.05
 while getopts "d:p:h" o; do
 	case $o in
 	d) DUR=$OPTARG ;;
 	p) PERIOD=$OPTARG ;;
-	*) sed -n '2,/^set -u/p' "$0" | sed 's/^# \{0,1\}//; /^set -u/d'; exit 2 ;;
+	*) usage ;;
 	esac
 done
 need_root

@@ -23,16 +23,12 @@
 # the save taken at the start. "wrong" counts steps naming any other text; "split" packets
 # without their first step, raw PREROUTING (the second part of a packet cut in two).
 set -u
-cd "$(dirname "$0")/../.."
-TOP=$PWD
-: "${IPTRACE:=$TOP/src/iptrace}"
-export TESTS_LIB=$TOP/tests/lib.sh
-. "$TESTS_LIB"
+. "$(dirname "$0")/common.sh"
 DUR=60
 while getopts "d:h" o; do
 	case $o in
 	d) DUR=$OPTARG ;;
-	*) sed -n '2,/^set -u/p' "$0" | sed 's/^# \{0,1\}//; /^set -u/d'; exit 2 ;;
+	*) usage ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -40,7 +36,7 @@ LABS=("$@")
 [ ${#LABS[@]} -gt 0 ] || LABS=(2000:1 10000:2)
 need_root
 need_cmd iptables-legacy-restore iptables-legacy-save jq
-[ -x "$IPTRACE" ] || skip "no $IPTRACE: build first (make)"
+need_iptrace
 GEN=$TOP/scripts/bench/kube-gen.sh
 NS_PREFIX="ipt-churn-$$"
 T=$(mktemp -d)

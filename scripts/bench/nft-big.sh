@@ -20,23 +20,19 @@
 # (a text that is not the rule the step names: a KUBE-SERVICES step without the service's
 # address, a KUBE-SEP step without its endpoint, ...).
 set -u
-cd "$(dirname "$0")/../.."
-TOP=$PWD
-: "${IPTRACE:=$TOP/src/iptrace}"
-export TESTS_LIB=$TOP/tests/lib.sh
-. "$TESTS_LIB"
+. "$(dirname "$0")/common.sh"
 SERVICES=10000 REWRITES=3 QUERIES=20
 while getopts "s:r:q:h" o; do
 	case $o in
 	s) SERVICES=$OPTARG ;;
 	r) REWRITES=$OPTARG ;;
 	q) QUERIES=$OPTARG ;;
-	*) sed -n '2,/^set -u/p' "$0" | sed 's/^# \{0,1\}//; /^set -u/d'; exit 2 ;;
+	*) usage ;;
 	esac
 done
 need_root
 need_cmd iptables-nft-restore jq
-[ -x "$IPTRACE" ] || skip "no $IPTRACE: build first (make)"
+need_iptrace
 NS_PREFIX="ipt-nftbig-$$"
 OUT=$(mktemp -d); [ -n "${KEEP:-}" ] && echo "OUT=$OUT"
 trap 'lab_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$OUT"' EXIT

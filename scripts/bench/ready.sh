@@ -14,20 +14,16 @@
 # timed. The legacy runs trace in a router with iptables-legacy tables; the nft runs in one
 # with an nf_tables table only.
 set -u
-cd "$(dirname "$0")/../.."
-TOP=$PWD
-: "${IPTRACE:=$TOP/src/iptrace}"
-export TESTS_LIB=$TOP/tests/lib.sh
-. "$TESTS_LIB"
+. "$(dirname "$0")/common.sh"
 RUNS=11
 while getopts "n:h" o; do
 	case $o in
 	n) RUNS=$OPTARG ;;
-	*) sed -n '2,/^set -u/p' "$0" | sed 's/^# \{0,1\}//; /^set -u/d'; exit 2 ;;
+	*) usage ;;
 	esac
 done
 need_root
-[ -x "$IPTRACE" ] || skip "no $IPTRACE: build first (make)"
+need_iptrace
 NS_PREFIX="ipt-ready-$$"
 trap 'lab_cleanup' EXIT
 

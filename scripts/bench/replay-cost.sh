@@ -13,12 +13,8 @@
 #   REPLAY_BACKEND=nft: record with the nft marker and three nf_tables tables instead (the
 #   marker's, a mangle-like one and a filter-like one: 5 records per forwarded packet).
 set -u
-cd "$(dirname "$0")/../.."
-TOP=$PWD
-: "${IPTRACE:=$TOP/src/iptrace}"
+. "$(dirname "$0")/common.sh"
 : "${UDPGEN:=$TOP/tests/bench/udpgen}"
-export TESTS_LIB=$TOP/tests/lib.sh
-. "$TESTS_LIB"
 OUT=${1:-$(mktemp -d /dev/shm/iptrace-replay.XXXXXX)}
 WANT=${2:-100000}
 PORT=5001

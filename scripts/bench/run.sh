@@ -24,14 +24,11 @@
 # number). Each tool runs alone, in a fresh lab of identical shape, under /usr/bin/time for
 # its CPU time and peak RSS; it is stopped once its CPU time stops moving after the traffic.
 set -u
-cd "$(dirname "$0")/../.."
-TOP=$PWD
-: "${IPTRACE:=$TOP/src/iptrace}"
-: "${IPTRACE_NFT:=$IPTRACE}"
+. "$(dirname "$0")/common.sh"
+# The binary itself, also where tests/lib.sh put IPTRACE_WRAPPER's wrapper in IPTRACE.
+: "${IPTRACE_NFT:=${IPTRACE_REAL:-$IPTRACE}}"
 : "${UDPGEN:=$TOP/tests/bench/udpgen}"
 : "${REPLAY_RECORDS:=100000}"
-export TESTS_LIB=$TOP/tests/lib.sh
-. "$TESTS_LIB"
 
 PACKETS=20000
 RATES="10000 40000 0"
@@ -46,13 +43,13 @@ while getopts "n:r:t:T:qh" o; do
 	t) TABLES=$OPTARG ;;
 	T) TOOLS=$OPTARG ;;
 	q) QUICK=1; PACKETS=2000; RATES=10000; TABLES=1 ;;
-	*) sed -n '2,/^set -u/p' "$0" | sed 's/^# \{0,1\}//; /^set -u/d'; exit 2 ;;
+	*) usage ;;
 	esac
 done
 
 need_root
 need_cmd iptables-legacy jq
-[ -x "$IPTRACE" ] || skip "no $IPTRACE: build first (make)"
+need_iptrace
 [ -x "$UDPGEN" ] || make -s tests/bench/udpgen >&2 || skip "cannot build $UDPGEN (make tests/bench/udpgen)"
 [ -x /usr/bin/time ] || skip "needs GNU time (/usr/bin/time)"
 NS_PREFIX="ipt-bench-$$"

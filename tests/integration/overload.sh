@@ -70,6 +70,23 @@ field() {
 	echo "$sum" | jq -r ".$1 // 0"
 }
 
+# overrun NAME ARGS...: a capture with a 4 KiB buffer, stopped while 3000 packets cross,
+# then a slow tail whose records reveal the gap; summary in $sum, packets that crossed in $n.
+overrun() {
+	local name=$1 base
+	shift
+	start "$name" "$@" --rcvbuf 4096
+	base=$(server_count)
+	kill -STOP "$pid"
+	flood 3000
+	sleep 0.2
+	kill -CONT "$pid"
+	settle
+	flood 20 200
+	stop "$name"
+	n=$(($(server_count) - base))
+}
+
 # calibrate NAME ARGS...: 200 packets of one flow at a gentle rate, nothing lost; one printed
 # packet per packet that crossed, a whole number of records each: that number in $k.
 calibrate() {
@@ -100,14 +117,7 @@ if ip netns exec "$R" nft add table ip olab 2>/dev/null; then
 		fail "cannot add an nft chain on R"
 	calibrate nftcalib --backend nft
 
-	start nft --backend nft --rcvbuf 4096
-	kill -STOP "$pid"
-	flood 3000
-	sleep 0.2
-	kill -CONT "$pid"
-	settle
-	flood 20 200
-	stop nft
+	overrun nft --backend nft
 	[ "$(field overruns)" -gt 0 ] || fail "nft: no overruns reported after a stopped flood: $sum"
 	[ "$(field lost)" = 0 ] || fail "nft: an overrun went into the exact lost count: $sum"
 	grep -q "overran" "$tmp/nft.err" || fail "nft: no overrun warning at the end"
@@ -124,16 +134,7 @@ calibrate calib --backend legacy
 
 # 2. Overload: a 4 KiB buffer, iptrace stopped while 3000 packets cross, then a slow tail
 #    whose records reveal the gap (a loss is seen when a later record arrives).
-start over --backend legacy --rcvbuf 4096
-base=$(server_count)
-kill -STOP "$pid"
-flood 3000
-sleep 0.2
-kill -CONT "$pid"
-settle
-flood 20 200
-stop over
-n=$(($(server_count) - base))
+overrun over --backend legacy
 rec=$(field records)
 lost=$(field lost)
 [ "$lost" -gt 0 ] || fail "overload: nothing lost with a 4 KiB buffer while stopped: $sum"

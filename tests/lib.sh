@@ -205,6 +205,19 @@ udp_send() {
 	ip netns exec "$1" bash -c "exec 3>/dev/udp/$2/$3; printf '%s' '${4:-hello}' >&3"
 }
 
+# one_packet FILE: $pkt, the one packet line of JSON output FILE to the lab's service
+# 10.96.0.10:53 (fail unless there is exactly one).
+one_packet() {
+	pkt=$(jq -c 'select(.type=="packet" and .dst=="10.96.0.10" and .dport==53)' "$1")
+	[ "$(printf '%s\n' "$pkt" | grep -c .)" = 1 ] ||
+		fail "expected one packet to 10.96.0.10:53: $(cat "$1")"
+}
+
+# pkt_is FILTER WHY: fail with WHY and the packet unless jq -e FILTER holds for $pkt.
+pkt_is() {
+	jq -e "$1" <<<"$pkt" >/dev/null || fail "$2: $pkt"
+}
+
 # wait_ready FILE [PID|-]: wait until iptrace PID (default: $!, the job just started) printed
 # its ready line ("tracing ..." naming its pid) on stderr. Matching the pid matters: the
 # shell truncates FILE in the child, so FILE may still hold an earlier run's ready line.

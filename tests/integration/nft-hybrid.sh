@@ -36,9 +36,8 @@ grep -q "with the legacy+nft marker" "$OUT/err" || fail "auto did not choose leg
 udp_send "$C" 10.96.0.10 53 hybrid-query
 wait "$pid" || fail "iptrace exited $?: $(cat "$OUT/err")"
 
-pkts=$(jq -c 'select(.type=="packet" and .dst=="10.96.0.10" and .dport==53)' "$OUT/json")
-[ "$(printf '%s\n' "$pkts" | grep -c .)" = 1 ] || fail "expected ONE packet: $(cat "$OUT/json")"
-seq=$(jq -r '[.steps[] | "\(.backend)/\(.table)/\(.chain)"] | join(" ")' <<<"$pkts")
+one_packet "$OUT/json"
+seq=$(jq -r '[.steps[] | "\(.backend)/\(.table)/\(.chain)"] | join(" ")' <<<"$pkt")
 echo "steps: $seq"
 # Kernel order at PREROUTING: raw (-300) < fw early (-200) -> inspect < mangle (-150) < nat
 # (-100); at FORWARD: mangle < filter (0) < fw late (+10); then POSTROUTING.
@@ -50,9 +49,8 @@ legacy/nat/POSTROUTING"
  got    $seq
  wanted $(echo $expect)"
 # Each step says its backend in its own terms: rulenum for legacy, handle for nft.
-jq -e '[.steps[] | select((.backend=="legacy" and (.rulenum|type)!="number") or
-	(.backend=="nft" and .family!="inet"))] | length == 0' <<<"$pkts" >/dev/null ||
-	fail "a step lacks its backend's fields: $pkts"
+pkt_is '[.steps[] | select((.backend=="legacy" and (.rulenum|type)!="number") or
+	(.backend=="nft" and .family!="inet"))] | length == 0' "a step lacks its backend's fields"
 jq -e 'select(.type=="summary") | .marker == "legacy+nft"' "$OUT/json" >/dev/null ||
 	fail "summary marker: $(tail -1 "$OUT/json")"
 

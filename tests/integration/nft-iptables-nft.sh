@@ -36,24 +36,23 @@ ip netns exec "$R" nft list table inet "iptrace_$pid" | grep -q "flags owner" ||
 udp_send "$C" 10.96.0.10 53 query-one
 wait "$pid" || fail "iptrace exited $?: $(cat "$OUT/err")"
 
-pkt=$(jq -c 'select(.type=="packet" and .dst=="10.96.0.10" and .dport==53)' "$OUT/json")
-[ "$(printf '%s\n' "$pkt" | grep -c .)" = 1 ] || fail "expected one packet to 10.96.0.10:53: $(cat "$OUT/json")"
+one_packet "$OUT/json"
 chains=$(jq -r '[.steps[] | "\(.table):\(.chain)"] | join(" ")' <<<"$pkt")
 for c in nat:PREROUTING nat:KUBE-SERVICES nat:KUBE-SEP-DNS filter:FORWARD; do
 	[[ " $chains " == *" $c "* ]] || fail "chain $c missing from the packet: $chains"
 done
 # Every step is an nft one, with a handle, a verdict and the table's family.
-jq -e '[.steps[] | select(.backend!="nft" or (.handle|type)!="number" or
-	(.verdict|type)!="string" or .family!="ip")] | length == 0' <<<"$pkt" >/dev/null ||
-	fail "steps without backend nft, handle, verdict or family: $pkt"
-jq -e '.steps[] | select(.chain=="PREROUTING") | .verdict == "jump KUBE-SERVICES"' <<<"$pkt" >/dev/null ||
-	fail "nat PREROUTING's verdict is not 'jump KUBE-SERVICES': $pkt"
+pkt_is '[.steps[] | select(.backend!="nft" or (.handle|type)!="number" or
+	(.verdict|type)!="string" or .family!="ip")] | length == 0' \
+	"steps without backend nft, handle, verdict or family"
+pkt_is '.steps[] | select(.chain=="PREROUTING") | .verdict == "jump KUBE-SERVICES"' \
+	"nat PREROUTING's verdict is not 'jump KUBE-SERVICES'"
 # DNAT visible: the forward step sees the new destination.
-jq -e '.steps[] | select(.table=="filter" and .chain=="FORWARD") | .dst == "10.0.2.7"' <<<"$pkt" >/dev/null ||
-	fail "DNAT not visible in filter FORWARD: $pkt"
+pkt_is '.steps[] | select(.table=="filter" and .chain=="FORWARD") | .dst == "10.0.2.7"' \
+	"DNAT not visible in filter FORWARD"
 # The marker's own steps are hidden without --verbose.
-jq -e '[.steps[] | select(.table|startswith("iptrace_"))] | length == 0' <<<"$pkt" >/dev/null ||
-	fail "own marker steps shown without --verbose"
+pkt_is '[.steps[] | select(.table|startswith("iptrace_"))] | length == 0' \
+	"own marker steps shown without --verbose"
 jq -e 'select(.type=="summary") | .marker == "nft"' "$OUT/json" >/dev/null ||
 	fail "summary does not name the nft marker: $(tail -1 "$OUT/json")"
 

@@ -36,8 +36,7 @@ run_capture() {
 	wait_ready "$OUT/err"
 	udp_send "$C" 10.96.0.10 53 native-query
 	wait "$pid" || fail "iptrace exited $?: $(cat "$OUT/err")"
-	pkt=$(jq -c 'select(.type=="packet" and .dst=="10.96.0.10" and .dport==53)' "$OUT/json")
-	[ "$(printf '%s\n' "$pkt" | grep -c .)" = 1 ] || fail "expected one packet: $(cat "$OUT/json")"
+	one_packet "$OUT/json"
 }
 
 handle_of() {	# TABLE-FAMILY TABLE PATTERN: the handle nft -a shows for the rule
@@ -64,13 +63,13 @@ order=$(jq -r '[.steps[] | .chain] | join(" ")' <<<"$pkt")
 [[ "$order" == "entry services through" ]] || fail "steps out of order or extra: $order"
 
 run_capture --verbose
-jq -e '.steps[0].table | startswith("iptrace_")' <<<"$pkt" >/dev/null ||
-	fail "--verbose does not show the marker's own step first: $pkt"
+pkt_is '.steps[0].table | startswith("iptrace_")' \
+	"--verbose does not show the marker's own step first"
 # The marker's rule accepts (ending only its own chain): no chain end or policy step of its own.
-jq -e '.steps[0].verdict == "accept" and .steps[0].family == "inet"' <<<"$pkt" >/dev/null ||
-	fail "the marker step's verdict or family: $pkt"
-jq -e '[.steps[] | select(.table | startswith("iptrace_"))] | length == 1' <<<"$pkt" >/dev/null ||
-	fail "more than the marker's rule step from its table: $pkt"
+pkt_is '.steps[0].verdict == "accept" and .steps[0].family == "inet"' \
+	"the marker step's verdict or family"
+pkt_is '[.steps[] | select(.table | startswith("iptrace_"))] | length == 1' \
+	"more than the marker's rule step from its table"
 
 # NFLOG group 0 owned by another capture: the nft marker warns and goes on with nft
 # records; the libiptc marker can't, and names the owner.

@@ -72,8 +72,8 @@ pkt=$(jq -c 'select(.type=="packet")' "$OUT/one.json")
 verdicts=$(jq -r '[.steps[] | .chain + "=" + .verdict] | join(" ")' <<<"$pkt")
 [ "$verdicts" = "entry=jump services services=accept through=jump checks checks=accept" ] ||
 	fail "verdicts: $verdicts"
-jq -e '.steps[] | select(.chain=="checks") | .rule == "udp dport 53 counter accept comment \"dns in\""' \
-	<<<"$pkt" >/dev/null || fail "the checks rule text: $pkt"
+pkt_is '.steps[] | select(.chain=="checks") | .rule == "udp dport 53 counter accept comment \"dns in\""' \
+	"the checks rule text"
 
 # --- rules change between two packets of one capture ---
 ip netns exec "$R" "$IPTRACE" --port 53 --backend nft --format json --count 2 -d 8 \

@@ -11,8 +11,7 @@ need_cmd iptables-legacy iptables-legacy-save
 tmp=$(mktemp -d)
 trap 'kill "$writer" 2>/dev/null; lab_cleanup; rm -rf "$tmp"' EXIT
 N="$NS_PREFIX-x"
-ns_add "$N"
-ip netns exec "$N" iptables-legacy -w -t raw -A PREROUTING -p tcp --dport 9 -j ACCEPT
+legacy_ns "$N"
 ip netns exec "$N" iptables-legacy -w -t raw -A OUTPUT -p tcp --dport 9 -j ACCEPT
 
 # The writer: appends foreign-i to PREROUTING and OUTPUT, and deletes foreign-(i-1) from

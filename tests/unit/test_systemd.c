@@ -240,40 +240,53 @@ static void mk_step(struct trace_record *r, const char *table, const char *chain
 	r->pkt.ipid = 4369;
 }
 
-static struct sink open_sink(int *lfd)
+/* A journal sink, begun, and the socket of the test's own its entries come to. */
+struct journal {
+	struct sink	s;
+	int		lfd;
+};
+
+static struct journal open_journal(void)
 {
 	char path[128];
-	struct sink s = { .ops = sink_lookup("journal") };
+	struct journal j = { .s = { .ops = sink_lookup("journal") } };
 
-	assert_non_null(s.ops);
+	assert_non_null(j.s.ops);
 	snprintf(path, sizeof(path), "%s/journal-%d", tmpdir, (int)getpid());
 	unlink(path);
-	*lfd = listener(path);
+	j.lfd = listener(path);
 	setenv("IPTRACE_JOURNAL_SOCKET", path, 1);
-	assert_int_equal(s.ops->begin(&s), 0);
-	return s;
+	assert_int_equal(j.s.ops->begin(&j.s), 0);
+	return j;
 }
 
 /* @p through the sink: its entry into @e; true when it came as a memfd. */
-static bool packet_entry(struct sink *s, int lfd, const struct packet *p, struct entry *e)
+static bool packet_entry(struct journal *j, const struct packet *p, struct entry *e)
 {
-	assert_int_equal(s->ops->packet(s, p), 0);
-	return recv_entry(lfd, e);
+	assert_int_equal(j->s.ops->packet(&j->s, p), 0);
+	return recv_entry(j->lfd, e);
+}
+
+/* @r through the sink as a record of its own: its entry into @e. */
+static void record_entry(struct journal *j, const struct trace_record *r, struct entry *e)
+{
+	assert_int_equal(j->s.ops->record(&j->s, r), 0);
+	recv_entry(j->lfd, e);
 }
 
 /* The sink ended with @sum: its summary entry into @e. */
-static void end_entry(struct sink *s, int lfd, const struct summary *sum, struct entry *e)
+static void end_entry(struct journal *j, const struct summary *sum, struct entry *e)
 {
-	assert_int_equal(s->ops->end(s, sum), 0);
-	recv_entry(lfd, e);
+	assert_int_equal(j->s.ops->end(&j->s, sum), 0);
+	recv_entry(j->lfd, e);
 }
 
-/* The sink ended with @sum (its summary entry not looked at) and its listener closed. */
-static void close_sink(struct sink *s, int lfd, const struct summary *sum, struct entry *e)
+/* The sink ended with @sum (its summary entry not looked at) and its socket closed. */
+static void close_journal(struct journal *j, const struct summary *sum, struct entry *e)
 {
-	end_entry(s, lfd, sum, e);
+	end_entry(j, sum, e);
 	free_entry(e);
-	close(lfd);
+	close(j->lfd);
 }
 
 static void test_journal_packet_fields(void **state)
@@ -283,8 +296,7 @@ static void test_journal_packet_fields(void **state)
 	struct packet p = { .id = 7, .nsteps = 3, .steps = steps };
 	struct summary sum = { .packets = 1, .records = 3, .marker = "legacy" };
 	const char *msg;
-	int lfd;
-	struct sink s = open_sink(&lfd);
+	struct journal j = open_journal();
 
 	(void)state;
 	mk_step(&steps[0], "raw", "PREROUTING", 1, "10.96.0.10");
@@ -296,7 +308,7 @@ static void test_journal_packet_fields(void **state)
 	steps[2].rule = "-A FORWARD -p udp -m udp --dport 53 -j ACCEPT";
 	steps[2].verdict = "ACCEPT";
 	snprintf(steps[2].out, sizeof(steps[2].out), "eth1");
-	assert_false(packet_entry(&s, lfd, &p, &e));
+	assert_false(packet_entry(&j, &p, &e));
 	assert_string_equal(get(&e, "MESSAGE_ID"), "1226dd637928408c9022206e28a530ee");
 	assert_string_equal(get(&e, "SYSLOG_IDENTIFIER"), "iptrace");
 	assert_string_equal(get(&e, "PRIORITY"), "6");
@@ -334,15 +346,15 @@ static void test_journal_packet_fields(void **state)
 	assert_string_equal(e.key[e.n - 1], "MESSAGE");
 	free_entry(&e);
 
-	end_entry(&s, lfd, &sum, &e);
+	end_entry(&j, &sum, &e);
 	assert_string_equal(get(&e, "MESSAGE_ID"), "3d54f8593de041958ecc77f60ab35d89");
 	assert_string_equal(get(&e, "PACKETS"), "1");
 	assert_string_equal(get(&e, "RECORDS"), "3");
 	assert_string_equal(get(&e, "MARKER"), "legacy");
 	assert_string_equal(get(&e, "MESSAGE"), "capture ended: 1 packet, 3 records, 0 lost");
-	assert_null(s.priv);
+	assert_null(j.s.priv);
 	free_entry(&e);
-	close(lfd);
+	close(j.lfd);
 }
 
 static void test_journal_record(void **state)
@@ -350,13 +362,11 @@ static void test_journal_record(void **state)
 	static struct entry e;
 	struct trace_record r;
 	struct summary sum = { 0 };
-	int lfd;
-	struct sink s = open_sink(&lfd);
+	struct journal j = open_journal();
 
 	(void)state;
 	mk_step(&r, "mangle", "OUTPUT", 3, "10.0.0.1");
-	assert_int_equal(s.ops->record(&s, &r), 0);
-	recv_entry(lfd, &e);
+	record_entry(&j, &r, &e);
 	assert_string_equal(get(&e, "MESSAGE_ID"), "2811253756d941ffad83b44702ae59fe");
 	assert_string_equal(get(&e, "TABLE"), "mangle");
 	assert_string_equal(get(&e, "CHAIN"), "OUTPUT");
@@ -364,7 +374,7 @@ static void test_journal_record(void **state)
 	assert_string_equal(get(&e, "DST"), "10.0.0.1");
 	assert_null(get(&e, "PACKET_ID"));
 	free_entry(&e);
-	close_sink(&s, lfd, &sum, &e);
+	close_journal(&j, &sum, &e);
 }
 
 /*
@@ -379,15 +389,14 @@ static void test_journal_hostile_names(void **state)
 	struct packet p = { .id = 2, .nsteps = 1, .steps = &r };
 	struct summary sum = { 0 };
 	const char *msg;
-	int lfd;
-	struct sink s = open_sink(&lfd);
+	struct journal j = open_journal();
 
 	(void)state;
 	mk_step(&r, "filter", "CH\033[31mAIN", 1, "10.0.0.1");
 	snprintf(r.in, sizeof(r.in), "v\033[7mX");
 	r.rule = rule;
 	r.verdict = "DROP";
-	packet_entry(&s, lfd, &p, &e);
+	packet_entry(&j, &p, &e);
 	assert_string_equal(get(&e, "STEP_1_CHAIN"), "CH\033[31mAIN");
 	assert_string_equal(get(&e, "STEP_1_IN"), "v\033[7mX");
 	assert_string_equal(get(&e, "STEP_1_RULE"), rule);
@@ -399,7 +408,7 @@ static void test_journal_hostile_names(void **state)
 	for (const char *c = msg; *c; c++)
 		assert_true(*c == '\n' || ((unsigned char)*c >= 0x20 && *c != 0x7f));
 	free_entry(&e);
-	close_sink(&s, lfd, &sum, &e);
+	close_journal(&j, &sum, &e);
 }
 
 /* The summary entry carries the JSON summary's counters, overruns and unmarked included. */
@@ -411,11 +420,10 @@ static void test_journal_summary_counters(void **state)
 		.marker = "nft", .limited = true, .unmarked = 15,
 	};
 	const char *msg;
-	int lfd;
-	struct sink s = open_sink(&lfd);
+	struct journal j = open_journal();
 
 	(void)state;
-	end_entry(&s, lfd, &sum, &e);
+	end_entry(&j, &sum, &e);
 	assert_string_equal(get(&e, "MESSAGE_ID"), "3d54f8593de041958ecc77f60ab35d89");
 	assert_string_equal(get(&e, "PACKETS"), "5");
 	assert_string_equal(get(&e, "RECORDS"), "25");
@@ -430,17 +438,17 @@ static void test_journal_summary_counters(void **state)
 	assert_string_equal(msg, "capture ended: 5 packets, 25 records, 2 lost, 4 nft socket "
 			    "overruns (records lost, number unknown)");
 	free_entry(&e);
-	close(lfd);
+	close(j.lfd);
 
 	/* Without overruns or --limit, the fields are absent, as in JSON. */
-	s = open_sink(&lfd);
+	j = open_journal();
 	sum = (struct summary){ .packets = 1, .records = 1 };
-	end_entry(&s, lfd, &sum, &e);
+	end_entry(&j, &sum, &e);
 	assert_null(get(&e, "OVERRUNS"));
 	assert_null(get(&e, "UNMARKED"));
 	assert_null(get(&e, "MARKER"));
 	free_entry(&e);
-	close(lfd);
+	close(j.lfd);
 }
 
 /*
@@ -454,15 +462,14 @@ static void test_journal_nodes(void **state)
 	struct packet p = { .id = 1, .nsteps = 3, .steps = steps };
 	struct summary sum = { .packets = 1, .node = "node-a" };
 	const char *msg;
-	int lfd;
-	struct sink s = open_sink(&lfd);
+	struct journal j = open_journal();
 
 	(void)state;
 	mk_step(&steps[0], "raw", "PREROUTING", 1, "10.96.0.10");
 	mk_step(&steps[1], "nat", "PREROUTING", 1, "10.96.0.10");
 	mk_step(&steps[2], "raw", "PREROUTING", 1, "10.96.0.10");
 	steps[0].node = steps[1].node = steps[2].node = "node-a";
-	packet_entry(&s, lfd, &p, &e);
+	packet_entry(&j, &p, &e);
 	assert_int_equal(count(&e, "NODE"), 1);
 	assert_string_equal(get(&e, "NODE"), "node-a");
 	assert_null(get(&e, "STEP_1_NODE"));
@@ -471,7 +478,7 @@ static void test_journal_nodes(void **state)
 	free_entry(&e);
 
 	steps[2].node = "node-b";
-	packet_entry(&s, lfd, &p, &e);
+	packet_entry(&j, &p, &e);
 	assert_int_equal(count(&e, "NODE"), 2);
 	assert_string_equal(get(&e, "STEP_1_NODE"), "node-a");
 	assert_string_equal(get(&e, "STEP_2_NODE"), "node-a");
@@ -480,15 +487,14 @@ static void test_journal_nodes(void **state)
 	assert_non_null(strstr(msg, "\n  node-b: raw PREROUTING rule 1"));
 	free_entry(&e);
 
-	assert_int_equal(s.ops->record(&s, &steps[2]), 0);
-	recv_entry(lfd, &e);
+	record_entry(&j, &steps[2], &e);
 	assert_string_equal(get(&e, "NODE"), "node-b");
 	free_entry(&e);
 
-	end_entry(&s, lfd, &sum, &e);
+	end_entry(&j, &sum, &e);
 	assert_string_equal(get(&e, "NODE"), "node-a");
 	free_entry(&e);
-	close(lfd);
+	close(j.lfd);
 }
 
 /*
@@ -505,15 +511,14 @@ static void test_journal_big_entry(void **state)
 	struct packet p = { .id = 1, .nsteps = nsteps, .steps = steps };
 	struct summary sum = { 0 };
 	char key[32];
-	int lfd;
-	struct sink s = open_sink(&lfd);
+	struct journal j = open_journal();
 
 	(void)state;
 	assert_non_null(steps);
 	for (size_t i = 0; i < nsteps; i++)
 		mk_step(&steps[i], "filter", "A-LONG-USER-CHAIN-NAME", (uint32_t)i + 1,
 			"10.96.0.10");
-	assert_true(packet_entry(&s, lfd, &p, &e));
+	assert_true(packet_entry(&j, &p, &e));
 	assert_string_equal(get(&e, "STEPS"), "8000");
 	assert_true(e.n <= 1024);
 	assert_string_equal(get(&e, "STEP_1_RULENUM"), "1");
@@ -527,7 +532,7 @@ static void test_journal_big_entry(void **state)
 	assert_int_equal(lines, nsteps);
 	assert_non_null(strstr(msg, "A-LONG-USER-CHAIN-NAME rule 8000"));
 	free_entry(&e);
-	close_sink(&s, lfd, &sum, &e);
+	close_journal(&j, &sum, &e);
 	free(steps);
 }
 

@@ -7,18 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <endian.h>
-#include <fcntl.h>
-#include <unistd.h>
-#include <sys/wait.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
-#include <nftables/libnftables.h>
 
+#include "iptrace/nftlist.h"
 #include "iptrace/nftrace.h"
 #include "iptrace/nftrule.h"
 #include "iptrace/nlattr.h"
@@ -47,12 +43,13 @@
 #define REASON_UNREAD		"cannot read the nft ruleset"
 #define REASON_NAME		"the table's name is too long or not listable"
 #define REASON_CHAIN		"the table's rule of this handle is in another chain"
+#define REASON_LATE		"the chain was not read in time"
 
 /*
  * A listing that failed (other than "no such table") is tried again after this long or
- * after a commit, not for every packet: it runs synchronously in the receive loop (a
- * libnftables listing and two GETGEN round trips), and a per-packet retry of a table that
- * can't be read (generation racing, nft unable to print it) would stall the capture.
+ * after a commit, not for every packet: a listing costs a process and, for a big chain, a
+ * good part of a second of CPU, and a per-packet retry of a table that can't be read
+ * (generation racing, nft unable to print it) would keep one running all the time.
  */
 #define RELOAD_BACKOFF_NS	1000000000ull
 
@@ -95,10 +92,13 @@ struct nchain {
 	struct nchain	*next;
 	char		name[TRACE_NAME_MAX];
 	bool		loaded;
+	bool		asked;		/* a listing was asked for: req_at is set */
+	bool		listing;	/* ... and its answer has not come yet */
 	int		err;		/* last listing's error, 0 if it worked */
 	uint32_t	err_gen;	/* the newest generation taken in when it failed */
 	uint32_t	gen;		/* generation of the last listing */
-	uint64_t	loaded_at;
+	uint64_t	req_at;		/* when the last listing was asked for */
+	uint64_t	loaded_at;	/* ... and for a failed one, when it failed */
 };
 
 struct ntable {
@@ -128,15 +128,10 @@ struct pend {
 	uint8_t		family;
 };
 
-struct live_src {
-	struct mnl_socket	*nl;
-	uint32_t		seq;
-};
-
 struct nftrule {
 	struct nftrule_cfg	cfg;
-	struct nftrule_source	live;	/* used when cfg.source is NULL */
-	struct live_src		ls;
+	struct nftrule_source	live;	/* used when cfg.source is NULL: */
+	struct nftlist		*lister;
 	struct ntable		*tables;
 	struct redefs		global;	/* losses: redefine every table */
 	struct pend		*pend;
@@ -289,285 +284,56 @@ int nftrule_parse(const char *text, uint64_t *table_handle,
 	return ret < 0 ? ret : 0;
 }
 
-/* ---- the live source: libnftables and NFT_MSG_GETGEN ---- */
+/* ---- the live source: listings in a child process (nftlist.h) ---- */
 
-static const struct nlattr_policy gen_policy[NFTA_GEN_MAX + 1] = {
-	[NFTA_GEN_ID]	= { MNL_TYPE_U32 },
-};
-
-static int gen_reply_cb(const struct nlmsghdr *nlh, void *data)
+static void live_listed(void *ctx, struct nftlist_answer *a)
 {
-	const struct nlattr *tb[NFTA_GEN_MAX + 1] = { NULL };
+	struct nftrule *nr = ctx;
 
-	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWGEN ||
-	    nlattr_parse(nlh, sizeof(struct nfgenmsg), gen_policy, NFTA_GEN_MAX, tb) < 0 ||
-	    !tb[NFTA_GEN_ID])
-		return MNL_CB_ERROR;
-	*(uint32_t *)data = ntohl(mnl_attr_get_u32(tb[NFTA_GEN_ID]));
-	return MNL_CB_OK;
+	nftrule_listed(nr, a->family, a->table, a->chain, a->err, a->text, a->gen, nr->now);
+	a->text = NULL;	/* taken */
 }
 
-/*
- * One nf_tables request of @type for @family (of @table when not NULL): its reply to @cb,
- * then the ack. 0 or a negative errno (the kernel's, or -EINVAL when @cb refused the reply).
- */
-static int live_request(struct live_src *ls, uint16_t type, uint8_t family, const char *table,
-			mnl_cb_t cb, void *data)
+static int live_list(void *ctx, uint8_t family, const char *table, const char *chain)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
-	uint32_t portid = mnl_socket_get_portid(ls->nl);
-	ssize_t n;
-	int ret;
+	struct nftrule *nr = ctx;
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = ++ls->seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
-	if (table)
-		mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
-	if (mnl_socket_sendto(ls->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	do {
-		n = mnl_socket_recvfrom(ls->nl, buf, sizeof(buf));
-		if (n < 0)
-			return -errno;
-		errno = 0;
-		ret = mnl_cb_run(buf, (size_t)n, ls->seq, portid, cb, data);
-		if (ret < 0)
-			return errno ? -errno : -EINVAL;
-	} while (ret > 0);	/* the reply, then the ack that stops the run */
-	return 0;
+	return nftlist_start(nr->lister, family, table, chain, nr->now);
 }
 
 static int live_gen(void *ctx, uint32_t *gen)
 {
-	return live_request(ctx, NFT_MSG_GETGEN, AF_UNSPEC, NULL, gen_reply_cb, gen);
-}
-
-/* nft's scanner takes these names unquoted; others can't be asked for by name. */
-static bool listable(const char *name)
-{
-	if (!isalpha((unsigned char)name[0]) && name[0] != '_')
-		return false;
-	for (const char *c = name; *c; c++)
-		if (!isalnum((unsigned char)*c) && !strchr("_.-/", *c))
-			return false;
-	return true;
-}
-
-static const struct nlattr_policy table_reply_policy[NFTA_TABLE_MAX + 1] = {
-	[NFTA_TABLE_HANDLE]	= { MNL_TYPE_U64 },
-};
-
-static int table_reply_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct nlattr *tb[NFTA_TABLE_MAX + 1] = { NULL };
-
-	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWTABLE ||
-	    nlattr_parse(nlh, sizeof(struct nfgenmsg), table_reply_policy, NFTA_TABLE_MAX, tb) < 0 ||
-	    !tb[NFTA_TABLE_HANDLE])
-		return MNL_CB_ERROR;
-	*(uint64_t *)data = be64toh(mnl_attr_get_u64(tb[NFTA_TABLE_HANDLE]));
-	return MNL_CB_OK;
-}
-
-/*
- * The table's handle (NFT_MSG_GETTABLE): `list chain` doesn't print it, and a new handle
- * under an old name is a new table whose rule handles started again.
- */
-static int live_table_handle(struct live_src *ls, uint8_t family, const char *table,
-			     uint64_t *handle)
-{
-	*handle = 0;
-	return live_request(ls, NFT_MSG_GETTABLE, family, table, table_reply_cb, handle);
-}
-
-/* @out with its first line "table FAMILY NAME {" given the table's handle, into *@text. */
-static int with_table_handle(const char *out, uint64_t th, char **text)
-{
-	const char *nl = strchr(out, '\n');
-	size_t head = nl ? (size_t)(nl - out) : strlen(out);
-	int n;
-
-	if (head < 2 || memcmp(out + head - 2, " {", 2) != 0 || memmem(out, head, "# handle", 8))
-		n = asprintf(text, "%s", out);
-	else
-		n = asprintf(text, "%.*s # handle %" PRIu64 "%s", (int)head, out, th, out + head);
-	return n < 0 ? -ENOMEM : 0;
-}
-
-/* One listing's libnftables context: handles on, counter values off (a stale snapshot). */
-static struct nft_ctx *nft_open(void)
-{
-	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
-
-	if (!nft)
-		return NULL;
-	nft_ctx_output_set_flags(nft, NFT_CTX_OUTPUT_HANDLE | NFT_CTX_OUTPUT_STATELESS);
-	if (nft_ctx_buffer_output(nft) || nft_ctx_buffer_error(nft)) {
-		nft_ctx_free(nft);
-		return NULL;
-	}
-	return nft;
-}
-
-/* The child's exit codes: the listing's text went down the pipe, or why not. */
-enum { LIST_OK, LIST_NOENT, LIST_FAIL };
-
-/* In the child: run @cmd, write its output to @fd. Never returns. */
-static __attribute__((noreturn)) void list_child(const char *cmd, int fd)
-{
-	struct nft_ctx *nft = nft_open();
-	const char *out, *err;
-	size_t n, off = 0;
-
-	if (!nft)
-		_exit(LIST_FAIL);
-	if (nft_run_cmd_from_buffer(nft, cmd) != 0) {
-		err = nft_ctx_get_error_buffer(nft);
-		_exit(err && strstr(err, "No such file or directory") ? LIST_NOENT : LIST_FAIL);
-	}
-	out = nft_ctx_get_output_buffer(nft);
-	n = out ? strlen(out) : 0;
-	while (off < n) {
-		ssize_t w = write(fd, out + off, n - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			_exit(LIST_FAIL);
-		off += (size_t)w;
-	}
-	_exit(LIST_OK);
-}
-
-/*
- * @cmd's output into *@out (malloc'd), run by libnftables in a child process: libnftables
- * builds the whole chain as expressions (~3 KB a rule: 34 MB for a 10,000-rule
- * KUBE-SERVICES), memory that would stay in iptrace's heap, fragmented by the ruleset
- * events' and the texts' allocations around it, and add to its peak. The child's goes with
- * it. 0, -ENOENT (no such table or chain), or another negative errno.
- */
-static int list_in_child(const char *cmd, char **out)
-{
-	size_t len = 0, cap = 65536;
-	char *buf = malloc(cap);
-	int fds[2], status, ret = 0;
-	pid_t pid;
-
-	if (!buf)
-		return -ENOMEM;
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		free(buf);
-		return -errno;
-	}
-	pid = fork();
-	if (pid < 0) {
-		ret = -errno;
-		close(fds[0]);
-		close(fds[1]);
-		free(buf);
-		return ret;
-	}
-	if (pid == 0) {
-		close(fds[0]);
-		list_child(cmd, fds[1]);
-	}
-	close(fds[1]);
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 == cap) {
-			char *b = realloc(buf, cap * 2);
-
-			if (!b) {
-				ret = -ENOMEM;
-				break;
-			}
-			buf = b;
-			cap *= 2;
-		}
-		n = read(fds[0], buf + len, cap - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : 0;
-			break;
-		}
-		len += (size_t)n;
-	}
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			status = LIST_FAIL << 8;
-			break;
-		}
-	if (ret == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != LIST_OK))
-		ret = WIFEXITED(status) && WEXITSTATUS(status) == LIST_NOENT ? -ENOENT : -EIO;
-	if (ret < 0) {
-		free(buf);
-		return ret;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	return 0;
-}
-
-static int live_list(void *ctx, uint8_t family, const char *table, const char *chain,
-		     char **text, uint32_t *gen)
-{
-	struct live_src *ls = ctx;
-	const char *fam = nftrace_family_name(family);
-	char cmd[160];
-	int ret = -EAGAIN;
-
-	if (!fam || !listable(table) || !listable(chain))
-		return -EINVAL;
-	snprintf(cmd, sizeof(cmd), "list chain %s %s %s", fam, table, chain);
-	/* The text is of one generation only if the generation is the same on both sides. */
-	for (int tries = 0; tries < 3; tries++) {
-		uint32_t g1, g2;
-		uint64_t th;
-		char *out = NULL;
-
-		ret = live_gen(ls, &g1);
-		if (ret < 0)
-			break;
-		ret = list_in_child(cmd, &out);
-		if (ret < 0)
-			break;
-		ret = live_table_handle(ls, family, table, &th);
-		if (ret == 0)
-			ret = live_gen(ls, &g2);
-		if (ret == 0 && g1 != g2)
-			ret = -EAGAIN;
-		if (ret == 0)
-			ret = with_table_handle(out, th, text);
-		free(out);
-		if (ret == 0)
-			*gen = g1;
-		if (ret != -EAGAIN)
-			break;
-	}
-	return ret;
+	return nftlist_gen(((struct nftrule *)ctx)->lister, gen);
 }
 
 static int live_open(struct nftrule *nr)
 {
-	struct live_src *ls = &nr->ls;
-
-	ls->nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!ls->nl)
+	nr->lister = nftlist_new(live_listed, nr);
+	if (!nr->lister)
 		return -errno;
-	if (mnl_socket_bind(ls->nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		return -errno;
-	ls->seq = (uint32_t)time(NULL);
-	nr->live = (struct nftrule_source){ .list = live_list, .gen = live_gen, .ctx = ls };
+	nr->live = (struct nftrule_source){ .list = live_list, .gen = live_gen, .ctx = nr };
 	return 0;
+}
+
+int nftrule_fd(const struct nftrule *nr)
+{
+	return nr->lister ? nftlist_fd(nr->lister) : -1;
+}
+
+void nftrule_feed(struct nftrule *nr, const void *buf, size_t len, uint64_t now_ns)
+{
+	if (now_ns > nr->now)
+		nr->now = now_ns;
+	if (nr->lister)
+		nftlist_feed(nr->lister, buf, len, nr->now);
+}
+
+void nftrule_tick(struct nftrule *nr, uint64_t now_ns)
+{
+	if (now_ns > nr->now)
+		nr->now = now_ns;
+	if (nr->lister)
+		nftlist_tick(nr->lister, nr->now);
 }
 
 /* ---- versions, tables ---- */
@@ -657,13 +423,20 @@ static struct ntable *table_get(struct nftrule *nr, uint8_t family, const char *
 }
 
 /* The chain @name of @t as steps name it (cut to TRACE_NAME_MAX - 1), made on first use. */
-static struct nchain *chain_get(struct ntable *t, const char *name)
+static struct nchain *chain_find(struct ntable *t, const char *name)
 {
-	struct nchain *c;
-
-	for (c = t->lchains; c; c = c->next)
+	for (struct nchain *c = t->lchains; c; c = c->next)
 		if (strcmp(c->name, name) == 0)
 			return c;
+	return NULL;
+}
+
+static struct nchain *chain_get(struct ntable *t, const char *name)
+{
+	struct nchain *c = chain_find(t, name);
+
+	if (c)
+		return c;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
@@ -731,6 +504,7 @@ struct load_ctx {
 	struct nftrule	*nr;
 	struct ntable	*t;
 	uint32_t	gen;
+	uint64_t	seen;		/* when the listing was asked for */
 	struct chn	*chains;
 	size_t		nchains, ccap;
 };
@@ -770,7 +544,7 @@ static int load_one(void *data, const char *chain, uint64_t handle, const char *
 	cur = s->handle ? s->v : NULL;
 	if (cur && cur->until == UINT64_MAX && strlen(cur->text) == len &&
 	    memcmp(cur->text, rule, len) == 0 && strcmp(cur->chain, chain) == 0) {
-		cur->last_seen = nr->now;	/* the same text: the version goes on */
+		cur->last_seen = lc->seen;	/* the same text: the version goes on */
 		return 0;
 	}
 	v = malloc(sizeof(*v) + len + 1 + cl + 1);
@@ -783,11 +557,13 @@ static int load_one(void *data, const char *chain, uint64_t handle, const char *
 	v->from = 0;
 	v->until = UINT64_MAX;
 	v->gen = lc->gen;
-	v->last_seen = nr->now;
+	v->last_seen = lc->seen;
 	if (cur && cur->until == UINT64_MAX && gen_le(lc->gen, nr->last_gen) && nr->have_gen) {
 		/*
 		 * A different text under a live handle with every event up to this listing taken
-		 * in, yet no redefinition seen: trust neither beyond what is certain.
+		 * in, yet no redefinition seen: trust neither beyond what is certain (the old
+		 * one up to the last listing that showed it, the new one from when this one
+		 * came back).
 		 */
 		cur->until = cur->last_seen;
 		v->from = nr->now;
@@ -831,25 +607,26 @@ static void table_gc(struct nftrule *nr, struct ntable *t, const struct nchain *
 	}
 }
 
-static void chain_load(struct nftrule *nr, struct ntable *t, struct nchain *c)
+/*
+ * A listing of @c came back (@ret, @text taken, of generation @gen). Its versions stand
+ * for the time it was asked for (req_at) on the side of the past, and for now on the side
+ * of the future: the kernel may have read the ruleset anywhere in between.
+ */
+static void chain_apply(struct nftrule *nr, struct ntable *t, struct nchain *c, int ret,
+			char *text, uint32_t gen)
 {
-	const struct nftrule_source *src = nr->cfg.source;
-	struct load_ctx lc = { .nr = nr, .t = t };
+	struct load_ctx lc = { .nr = nr, .t = t, .gen = gen, .seen = c->req_at };
 	uint64_t th = 0, prev_at = t->loaded_at;
-	char *text = NULL;
-	int ret;
 
-	nr->st.loads++;
-	ret = src->list(src->ctx, t->family, t->name, c->name, &text, &lc.gen);
-	c->loaded_at = nr->now;
 	if (ret < 0) {
 		c->err = ret;
 		c->err_gen = nr->last_gen;
-		c->loaded = ret == -ENOENT;	/* "no such table or chain" is an answer too */
-		if (ret == -ENOENT && src->gen(src->ctx, &lc.gen) == 0)
-			c->gen = lc.gen;
-		else
-			c->loaded = false;
+		c->loaded_at = nr->now;
+		/* "No such table or chain" is an answer too, of the generation it came with. */
+		c->loaded = ret == -ENOENT;
+		if (c->loaded)
+			c->gen = gen;
+		free(text);
 		return;
 	}
 	/* The chains listed before: a listing adds to them (renames are told by handle). */
@@ -859,6 +636,7 @@ static void chain_load(struct nftrule *nr, struct ntable *t, struct nchain *c)
 			free(text);
 			c->err = -ENOMEM;
 			c->loaded = false;
+			c->loaded_at = nr->now;
 			return;
 		}
 		memcpy(lc.chains, t->chains, t->nchains * sizeof(*lc.chains));
@@ -882,6 +660,7 @@ static void chain_load(struct nftrule *nr, struct ntable *t, struct nchain *c)
 	if (ret < 0) {
 		c->err = ret;
 		c->loaded = false;
+		c->loaded_at = nr->now;
 		free(lc.chains);
 		return;
 	}
@@ -891,13 +670,51 @@ static void chain_load(struct nftrule *nr, struct ntable *t, struct nchain *c)
 	if (th)
 		t->thandle = th;
 	t->gen = c->gen = lc.gen;
-	t->loaded_at = nr->now;
+	if (c->req_at > t->loaded_at)
+		t->loaded_at = c->req_at;
+	c->loaded_at = c->req_at;
 	c->err = 0;
 	c->loaded = true;
 	table_gc(nr, t, c);
 }
 
+/* Ask for a listing of @c; its answer comes through nftrule_listed(). */
+static void chain_request(struct nftrule *nr, struct ntable *t, struct nchain *c)
+{
+	const struct nftrule_source *src = nr->cfg.source;
+	int ret;
+
+	nr->st.loads++;
+	c->asked = true;
+	c->req_at = nr->now;
+	ret = src->list(src->ctx, t->family, t->name, c->name);
+	if (ret < 0)
+		chain_apply(nr, t, c, ret, NULL, 0);
+	else
+		c->listing = true;
+}
+
+void nftrule_listed(struct nftrule *nr, uint8_t family, const char *table, const char *chain,
+		    int err, char *text, uint32_t gen, uint64_t now_ns)
+{
+	struct ntable *t = table_find(nr, family, table);
+	struct nchain *c = t ? chain_find(t, chain) : NULL;
+
+	if (now_ns > nr->now)
+		nr->now = now_ns;
+	if (!c || !c->listing) {
+		free(text);	/* nobody asked */
+		return;
+	}
+	c->listing = false;
+	chain_apply(nr, t, c, err, text, gen);
+}
+
 /* ---- events ---- */
+
+static const struct nlattr_policy gen_policy[NFTA_GEN_MAX + 1] = {
+	[NFTA_GEN_ID]	= { MNL_TYPE_U32 },
+};
 
 static const struct nlattr_policy rule_policy[NFTA_RULE_MAX + 1] = {
 	[NFTA_RULE_TABLE]	= { MNL_TYPE_NUL_STRING },
@@ -1031,6 +848,7 @@ static struct delkey *commit_dels(const struct nftrule *nr, size_t *n)
 	return d;
 }
 
+/* A commit ends: turn its events into redefinitions of the tables they touch. */
 /* A commit ends: turn its events into redefinitions of the tables they touch. */
 static void commit_end(struct nftrule *nr, uint32_t gen)
 {
@@ -1228,11 +1046,62 @@ static bool load_failed_lately(const struct nftrule *nr, const struct nchain *c)
 	       (!nr->have_gen || gen_le(nr->last_gen, c->err_gen));
 }
 
+/* The table and chain step @r names, made on first use; false when it can't be asked for. */
+static bool step_chain(struct nftrule *nr, const struct trace_record *r, struct ntable **t,
+		       struct nchain **c)
+{
+	return strlen(r->table) < TRACE_NAME_MAX - 1 && strlen(r->chain) < TRACE_NAME_MAX - 1 &&
+	       (*t = table_get(nr, r->table_family, r->table)) && (*c = chain_get(*t, r->chain));
+}
+
+/* A step nftrule_fill_fixed() answers: nothing to look up. */
+static bool fixed(const struct trace_record *r)
+{
+	return r->kind == TRACE_KIND_POLICY || r->kind == TRACE_KIND_RETURN || !r->handle;
+}
+
+bool nftrule_wait(struct nftrule *nr, const struct trace_record *recs, size_t n,
+		  uint64_t since_ns, uint64_t now_ns)
+{
+	bool wait = false;
+
+	if (now_ns > nr->now)
+		nr->now = now_ns;
+	for (size_t i = 0; i < n; i++) {
+		const struct trace_record *r = &recs[i];
+		const struct ver *v;
+		struct ntable *t;
+		struct nchain *c;
+		enum found f;
+
+		if (r->backend != TRACE_BACKEND_NFT || r->rule || fixed(r) || !step_chain(nr, r, &t, &c))
+			continue;
+		if (c->listing) {
+			wait = true;
+			continue;
+		}
+		f = c->loaded ? lookup(nr, t, r, &v) : FND_NONE;
+		/* A text of a generation whose events are on their way: they settle it. */
+		if (f == FND_UNSETTLED)
+			wait = true;
+		if (f != FND_NONE && f != FND_RANGE)
+			continue;
+		/*
+		 * Worth a listing: a chain never read, or read before a commit that may have
+		 * added the rule. Once per chain after the packet was complete (a listing from
+		 * then on shows every rule it can have met), and not again soon after a failure.
+		 */
+		if ((c->asked && c->req_at >= since_ns) || load_failed_lately(nr, c) ||
+		    (c->loaded && nr->have_gen && gen_le(nr->last_gen, c->gen)))
+			continue;
+		chain_request(nr, t, c);
+		wait |= c->listing;
+	}
+	return wait;
+}
+
 void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, uint64_t now_ns)
 {
-	struct nchain *loaded[8];
-	size_t nloaded = 0;
-
 	if (now_ns > nr->now)
 		nr->now = now_ns;
 
@@ -1248,36 +1117,21 @@ void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, ui
 		r->rule_reason = NULL;
 		if (nftrule_fill_fixed(r))
 			continue;
-		if (strlen(r->table) >= TRACE_NAME_MAX - 1 || strlen(r->chain) >= TRACE_NAME_MAX - 1 ||
-		    !(t = table_get(nr, r->table_family, r->table)) || !(c = chain_get(t, r->chain))) {
+		if (!step_chain(nr, r, &t, &c)) {
 			r->rule_reason = REASON_NAME;
 			nr->st.unresolved++;
 			continue;
 		}
 		f = c->loaded ? lookup(nr, t, r, &v) : FND_NONE;
-		if ((f == FND_NONE || f == FND_RANGE) &&
-		    (!c->loaded || !nr->have_gen || !gen_le(nr->last_gen, c->gen))) {
-			bool done = false;
-
-			/* At most one listing of a chain per packet. */
-			for (size_t k = 0; k < nloaded; k++)
-				done |= loaded[k] == c;
-			done |= load_failed_lately(nr, c);
-			if (!done) {
-				chain_load(nr, t, c);
-				if (nloaded < sizeof(loaded) / sizeof(loaded[0]))
-					loaded[nloaded++] = c;
-				if (c->loaded)
-					f = lookup(nr, t, r, &v);
-			}
-		}
 		if (f == FND_OK) {
 			r->rule = v->text;
 			nr->st.resolved++;
 			continue;
 		}
 		nr->st.unresolved++;
-		if (c->err == -ENOENT)
+		if (c->listing && (f == FND_NONE || f == FND_RANGE))
+			r->rule_reason = REASON_LATE;
+		else if (c->err == -ENOENT)
 			r->rule_reason = REASON_NOTABLE;
 		else if (!c->loaded)
 			r->rule_reason = c->err == -EINVAL ? REASON_NAME : REASON_UNREAD;
@@ -1329,8 +1183,7 @@ void nftrule_free(struct nftrule *nr)
 	free(nr->global.a);
 	free(nr->pend);
 	free(nr->names);
-	if (nr->ls.nl)
-		mnl_socket_close(nr->ls.nl);
+	nftlist_free(nr->lister);
 	free(nr);
 }
 

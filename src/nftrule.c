@@ -35,6 +35,14 @@
 
 #define DEFAULT_GRACE_NS	20000000ull		/* 20 ms */
 #define KEEP_NS			60000000000ull		/* forget 60 s old history */
+/*
+ * More rules replaced in one table by one commit than this, and the table is redefined
+ * whole instead: each redefinition is a pass over the table's handles and stays in its
+ * history, so tens of thousands (a table deleted and made again, handles restarting) would
+ * stall the receive loop for seconds. The price is nulls for the table's other rules near
+ * the commit.
+ */
+#define REPLACES_MAX		64
 #define REASON_RETURN		"implicit return at the end of the chain"
 #define REASON_REPLACED		"the rule was replaced during the capture"
 #define REASON_UNSETTLED	"the ruleset changed while iptrace read it"
@@ -114,6 +122,9 @@ struct ntable {
 	struct chn	*chains;	/* handle -> name of the chains listed: renames */
 	size_t		nchains;
 	struct redefs	rd;
+	uint64_t	whole_commit;	/* the commit that last redefined it whole */
+	uint64_t	rep_commit;	/* the commit nrep counts replaces of */
+	size_t		nrep;
 };
 
 /*
@@ -849,54 +860,93 @@ static struct delkey *commit_dels(const struct nftrule *nr, size_t *n)
 }
 
 /* A commit ends: turn its events into redefinitions of the tables they touch. */
+/*
+ * Redefine @t whole in commit @r (once per commit: nr->st.commits numbers them); NULL @t is
+ * the table @family @name, made to remember it (a table never asked for is remembered once
+ * redefined: a step received before the commit and resolved after it must not get the
+ * text read after it).
+ */
+static struct ntable *redef_whole(struct nftrule *nr, struct ntable *t, uint8_t family,
+				  const char *name, const struct redef *r)
+{
+	struct redef w = *r;
+
+	if (!t && !(t = table_get(nr, family, name)))
+		return NULL;
+	if (t->whole_commit != nr->st.commits) {
+		t->whole_commit = nr->st.commits;
+		w.handle = 0;
+		redef_table(nr, t, &w);
+	}
+	return t;
+}
+
 /* A commit ends: turn its events into redefinitions of the tables they touch. */
 static void commit_end(struct nftrule *nr, uint32_t gen)
 {
 	uint64_t t_lo = nr->pend_open ? nr->pend_t0 : nr->now;
+	struct redef r = { 0, t_lo, nr->now, gen };
 	size_t ndels;
 	struct delkey *dels = commit_dels(nr, &ndels);
 
 	nr->st.commits++;
 	if (nr->have_gen && !gen_le(gen, nr->last_gen) && gen != nr->last_gen + 1) {
 		/* A gap in the generations: a commit's events were lost. */
-		struct redef r = { 0, nr->last_gen_t, nr->now, gen };
+		struct redef g = { 0, nr->last_gen_t, nr->now, gen };
 
-		redefs_add(&nr->global, &r, nr->now);
+		redefs_add(&nr->global, &g, nr->now);
 		for (struct ntable *t = nr->tables; t; t = t->next)
-			redef_table(nr, t, &r);
+			redef_table(nr, t, &g);
 	}
+	/*
+	 * A table deleted (iptables-nft-restore deletes the table it rewrites) is redefined
+	 * whole first: the rules made again after it in the commit start their handles
+	 * again, and each would otherwise look like a replace of the old one, a pass over
+	 * the table's handles apiece.
+	 */
+	for (size_t i = 0; i < nr->npend; i++)
+		if (nr->pend[i].type == NFT_MSG_DELTABLE)
+			redef_whole(nr, table_find(nr, nr->pend[i].family, nr->names + nr->pend[i].name),
+				    nr->pend[i].family, nr->names + nr->pend[i].name, &r);
 	for (size_t i = 0; i < nr->npend; i++) {
 		const struct pend *p = &nr->pend[i];
 		const char *ptable = nr->names + p->name, *pchain = ptable + strlen(ptable) + 1;
 		struct ntable *t = table_find(nr, p->family, ptable);
 		struct delkey key = { p->handle, p->family, ptable };
-		struct redef r = { 0, t_lo, nr->now, gen };
-		bool redefined = false;
+		struct redef h = r;
 
-		/*
-		 * A table never asked for is remembered once redefined: a step received before
-		 * the commit and resolved after it must not get the text read after it.
-		 */
+		if (t && t->whole_commit == nr->st.commits)
+			continue;	/* every handle of it is redefined already */
 		switch (p->type) {
 		case NFT_MSG_NEWRULE:
 			/* Replace: the same handle deleted and added in one commit. */
-			redefined = dels && bsearch(&key, dels, ndels, sizeof(*dels), delkey_cmp);
-			r.handle = p->handle;
-			break;
-		case NFT_MSG_DELTABLE:
-			redefined = true;
+			if (!dels || !bsearch(&key, dels, ndels, sizeof(*dels), delkey_cmp))
+				break;
+			if (!t && !(t = table_get(nr, p->family, ptable)))
+				break;
+			if (t->rep_commit != nr->st.commits) {
+				t->rep_commit = nr->st.commits;
+				t->nrep = 0;
+			}
+			/* Many of them: one pass for the whole table rather than one apiece. */
+			if (++t->nrep > REPLACES_MAX) {
+				redef_whole(nr, t, p->family, ptable, &r);
+				break;
+			}
+			h.handle = p->handle;
+			redef_table(nr, t, &h);
 			break;
 		case NFT_MSG_NEWCHAIN:
 			/* A known chain handle under another name: a rename. */
 			for (size_t j = 0; t && j < t->nchains; j++)
-				if (t->chains[j].handle == p->handle && strcmp(t->chains[j].name, pchain))
-					redefined = true;
+				if (t->chains[j].handle == p->handle && strcmp(t->chains[j].name, pchain)) {
+					redef_whole(nr, t, p->family, ptable, &r);
+					break;
+				}
 			break;
 		default:
 			break;
 		}
-		if (redefined && (t || (t = table_get(nr, p->family, ptable))))
-			redef_table(nr, t, &r);
 	}
 	free(dels);
 	nr->npend = 0;

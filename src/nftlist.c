@@ -476,8 +476,12 @@ void nftlist_tick(struct nftlist *l, uint64_t now_ns)
 		waitpid(l->pid, NULL, 0);
 	}
 	l->pid = 0;
+	/*
+	 * What it answered (all of it, when it ended as it should: the loop had not read it
+	 * yet). Answering its last chain starts the next child: then there is nothing left.
+	 */
 	drain(l, now_ns);
-	if (l->answered < l->batch.n)
+	if (!l->pid && l->answered < l->batch.n)
 		batch_end(l, w == 0 ? -ETIMEDOUT : -EIO, now_ns);
 }
 

@@ -26,14 +26,27 @@
  * the table deleted and made again (handles restart), a chain renamed (jumps print the new
  * name). Each text read is a version with the ruleset generation it was read at and the
  * span of receive times [from, until) of the steps it answers for; a redefinition seen in
- * a commit ends the versions read before that commit (until = the commit's first event -
- * grace) and starts the ones read after it (from = its NEWGEN + grace). Events come on the
- * trace records' own socket, so receive order is kernel order, up to the commit race the
- * grace covers. A version read at a generation whose events are not yet taken in may
- * reflect redefinitions we don't know of: it answers nothing until they are (unsettled).
+ * a commit ends the versions read before that commit and starts the ones read after it.
+ *
+ * Where a commit falls among the records is not where its events do. nf_tables_commit()
+ * bumps the generation, switches packets to the new rules, then walks every transaction
+ * of the commit (for a table of 80k rules made again, 190k of them: half a second here)
+ * and only then sends their events, NEWGEN last: records of packets that met the new rules
+ * come before the commit's first event, by as long as that walk took. What bounds the
+ * switch is the generation itself, which the kernel bumps just before it: a GETGEN that
+ * still answered the old one was read before the switch, so every record received before
+ * it was asked was made by the old rules. Such "barriers" come from the listings (each asks
+ * GETGEN) and from a GETGEN asked at most every BARRIER_NS while the loop is busy
+ * (nftrule_tick()). The versions read before a commit end at its last barrier (until); the
+ * ones read after it start at its NEWGEN + grace (from): packets inside a chain at the
+ * switch finish it with the old rules, and their records come before the events anyway.
+ * A version read at a generation whose events are not yet taken in may reflect
+ * redefinitions we don't know of: it answers nothing until they are (unsettled).
  */
 
 #define DEFAULT_GRACE_NS	20000000ull		/* 20 ms */
+#define BARRIER_NS		10000000ull		/* a GETGEN at most this often */
+#define MAX_BARRIERS		16
 #define KEEP_NS			60000000000ull		/* forget 60 s old history */
 /*
  * More rules replaced in one table by one commit than this, and the table is redefined
@@ -52,6 +65,7 @@
 #define REASON_NAME		"the table's name is too long or not listable"
 #define REASON_CHAIN		"the table's rule of this handle is in another chain"
 #define REASON_LATE		"the chain was not read in time"
+#define REASON_INFLIGHT		"the ruleset was being changed as the packet passed"
 
 /*
  * A listing that failed (other than "no such table") is tried again after this long or
@@ -77,7 +91,11 @@ struct slot {
 
 struct redef {
 	uint64_t	handle;		/* 0: the whole table (or all tables) */
-	uint64_t	t_lo, t_hi;	/* first event of the commit, its NEWGEN (or loss) */
+	/*
+	 * t_lo: the commit's last barrier (records received before it met older rules);
+	 * t_hi: its NEWGEN (or when the loss was seen).
+	 */
+	uint64_t	t_lo, t_hi;
 	uint32_t	gen;
 };
 
@@ -153,8 +171,16 @@ struct nftrule {
 	uint64_t		pend_t0;	/* ... at this time */
 	bool			have_gen;
 	uint32_t		last_gen;	/* newest NEWGEN taken in */
-	uint64_t		last_gen_t;
-	uint64_t		last_msg_t;	/* any message taken in */
+	/*
+	 * Barriers: per generation a GETGEN answered, in generation order, the last time
+	 * (records' clock) before which it was asked. The newest taken in and those after.
+	 */
+	struct barrier {
+		uint32_t	gen;
+		uint64_t	t;
+	}			bar[MAX_BARRIERS];
+	size_t			nbar;
+	uint64_t		last_poll;
 	uint64_t		now;
 	struct nftrule_stats	st;
 };
@@ -163,6 +189,80 @@ struct nftrule {
 static bool gen_le(uint32_t a, uint32_t b)
 {
 	return (int32_t)(a - b) <= 0;
+}
+
+/* ---- barriers ---- */
+
+/* Records received before @t_ns were made by rules of generation @gen or older. */
+static void barrier_add(struct nftrule *nr, uint32_t gen, uint64_t t_ns)
+{
+	size_t i = nr->nbar;
+
+	while (i > 0 && !gen_le(nr->bar[i - 1].gen, gen))
+		i--;
+	if (i > 0 && nr->bar[i - 1].gen == gen) {
+		if (t_ns > nr->bar[i - 1].t)
+			nr->bar[i - 1].t = t_ns;
+		return;
+	}
+	/* A barrier of an older generation than one held: it tells nothing more. */
+	if (i < nr->nbar && nr->bar[i].t >= t_ns)
+		return;
+	if (nr->nbar == MAX_BARRIERS) {
+		if (i == 0)
+			return;
+		memmove(&nr->bar[0], &nr->bar[1], --i * sizeof(nr->bar[0]));
+		nr->nbar--;
+	}
+	memmove(&nr->bar[i + 1], &nr->bar[i], (nr->nbar - i) * sizeof(nr->bar[0]));
+	nr->bar[i] = (struct barrier){ gen, t_ns };
+	nr->nbar++;
+}
+
+/*
+ * The last time before which every record received was made by a generation before @gen
+ * (0 when none is known: nothing received is known to be older).
+ */
+static uint64_t barrier_before(const struct nftrule *nr, uint32_t gen)
+{
+	uint64_t t = 0;
+
+	for (size_t i = 0; i < nr->nbar && !gen_le(gen, nr->bar[i].gen); i++)
+		if (nr->bar[i].t > t)
+			t = nr->bar[i].t;
+	return t;
+}
+
+/* The barriers no commit still to come needs: all but the newest of those taken in. */
+static void barrier_prune(struct nftrule *nr)
+{
+	size_t k = 0;
+
+	while (k + 1 < nr->nbar && gen_le(nr->bar[k + 1].gen, nr->last_gen))
+		k++;
+	memmove(&nr->bar[0], &nr->bar[k], (nr->nbar - k) * sizeof(nr->bar[0]));
+	nr->nbar -= k;
+}
+
+/*
+ * Whether step @r's rules are of a generation whose commits were all taken in: a barrier
+ * of such a generation came after it. If not, the commit it may have met has not sent its
+ * events yet, and what it redefined is not known.
+ */
+static bool settled(const struct nftrule *nr, const struct trace_record *r)
+{
+	return nr->have_gen && r->recv_ns <= barrier_before(nr, nr->last_gen + 1);
+}
+
+/* A barrier now (the records' clock @nr->now is before the GETGEN is asked). */
+static void barrier_poll(struct nftrule *nr)
+{
+	const struct nftrule_source *src = nr->cfg.source;
+	uint32_t gen;
+
+	nr->last_poll = nr->now;
+	if (src->gen(src->ctx, &gen) == 0)
+		barrier_add(nr, gen, nr->now);
 }
 
 /* ---- the parser ---- */
@@ -345,6 +445,9 @@ void nftrule_tick(struct nftrule *nr, uint64_t now_ns)
 		nr->now = now_ns;
 	if (nr->lister)
 		nftlist_tick(nr->lister, nr->now);
+	/* A barrier after every record taken so far, while they come. */
+	if (nr->now - nr->last_poll >= BARRIER_NS)
+		barrier_poll(nr);
 }
 
 /* ---- versions, tables ---- */
@@ -482,16 +585,11 @@ static int redefs_add(struct redefs *rd, const struct redef *r, uint64_t now)
 /* What a redefinition does to one version: end it, or start it after the commit. */
 static void redef_apply(const struct nftrule *nr, const struct redef *r, struct ver *v)
 {
-	uint64_t g = nr->cfg.grace_ns;
-
 	if (gen_le(r->gen, v->gen)) {
-		if (v->from < r->t_hi + g)
-			v->from = r->t_hi + g;
-	} else {
-		uint64_t u = r->t_lo > g ? r->t_lo - g : 0;
-
-		if (v->until > u)
-			v->until = u;
+		if (v->from < r->t_hi + nr->cfg.grace_ns)
+			v->from = r->t_hi + nr->cfg.grace_ns;
+	} else if (v->until > r->t_lo) {
+		v->until = r->t_lo;
 	}
 }
 
@@ -635,8 +733,10 @@ static void chain_apply(struct nftrule *nr, struct ntable *t, struct nchain *c, 
 		c->loaded_at = nr->now;
 		/* "No such table or chain" is an answer too, of the generation it came with. */
 		c->loaded = ret == -ENOENT;
-		if (c->loaded)
+		if (c->loaded) {
 			c->gen = gen;
+			barrier_add(nr, gen, c->req_at);
+		}
 		free(text);
 		return;
 	}
@@ -678,6 +778,8 @@ static void chain_apply(struct nftrule *nr, struct ntable *t, struct nchain *c, 
 	free(t->chains);
 	t->chains = lc.chains;
 	t->nchains = lc.nchains;
+	/* Its GETGEN was asked after the listing was: a barrier at that time. */
+	barrier_add(nr, gen, c->req_at);
 	if (th)
 		t->thandle = th;
 	t->gen = c->gen = lc.gen;
@@ -884,15 +986,14 @@ static struct ntable *redef_whole(struct nftrule *nr, struct ntable *t, uint8_t 
 /* A commit ends: turn its events into redefinitions of the tables they touch. */
 static void commit_end(struct nftrule *nr, uint32_t gen)
 {
-	uint64_t t_lo = nr->pend_open ? nr->pend_t0 : nr->now;
-	struct redef r = { 0, t_lo, nr->now, gen };
+	struct redef r = { 0, barrier_before(nr, gen), nr->now, gen };
 	size_t ndels;
 	struct delkey *dels = commit_dels(nr, &ndels);
 
 	nr->st.commits++;
 	if (nr->have_gen && !gen_le(gen, nr->last_gen) && gen != nr->last_gen + 1) {
 		/* A gap in the generations: a commit's events were lost. */
-		struct redef g = { 0, nr->last_gen_t, nr->now, gen };
+		struct redef g = { 0, barrier_before(nr, nr->last_gen + 1), nr->now, gen };
 
 		redefs_add(&nr->global, &g, nr->now);
 		for (struct ntable *t = nr->tables; t; t = t->next)
@@ -954,9 +1055,9 @@ static void commit_end(struct nftrule *nr, uint32_t gen)
 	nr->pend_open = false;
 	if (!nr->have_gen || !gen_le(gen, nr->last_gen)) {
 		nr->last_gen = gen;
-		nr->last_gen_t = nr->now;
 		nr->have_gen = true;
 	}
+	barrier_prune(nr);
 }
 
 int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_ns)
@@ -969,7 +1070,6 @@ int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_n
 	struct pend *p;
 
 	nr->now = now_ns;
-	nr->last_msg_t = now_ns;
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
 	    (nlh->nlmsg_flags & NLM_F_MULTI))
 		return 0;	/* not an event: a dump's reply, or another subsystem */
@@ -1019,22 +1119,24 @@ int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_n
 
 void nftrule_lost(struct nftrule *nr, uint64_t now_ns)
 {
-	struct redef r = { 0, nr->last_msg_t, now_ns, 0 };
+	struct redef r = { 0, barrier_before(nr, nr->last_gen + 1), now_ns, 0 };
 	const struct nftrule_source *src = nr->cfg.source;
 
 	nr->now = now_ns;
 	/*
-	 * Whatever the lost commits were, they are no newer than the generation now: texts
-	 * read before it end at the last message taken, texts read at or after it start now.
+	 * Whatever the lost commits were, they are after the last one taken in and no newer
+	 * than the generation now: texts read before it end at the last barrier of the last
+	 * one taken in, texts read at or after it start now.
 	 */
 	if (src->gen(src->ctx, &r.gen) < 0)
 		r.gen = nr->have_gen ? nr->last_gen + 1 : 0;
+	else
+		barrier_add(nr, r.gen, now_ns);
 	redefs_add(&nr->global, &r, now_ns);
 	for (struct ntable *t = nr->tables; t; t = t->next)
 		redef_table(nr, t, &r);
 	if (!nr->have_gen || !gen_le(r.gen, nr->last_gen)) {
 		nr->last_gen = r.gen;
-		nr->last_gen_t = now_ns;
 		nr->have_gen = true;
 	}
 }
@@ -1126,6 +1228,13 @@ bool nftrule_wait(struct nftrule *nr, const struct trace_record *recs, size_t n,
 
 		if (r->backend != TRACE_BACKEND_NFT || r->rule || fixed(r) || !step_chain(nr, r, &t, &c))
 			continue;
+		/* Which commits it may have met: a GETGEN after it says, then their events. */
+		if (!settled(nr, r) && nr->last_poll < r->recv_ns)
+			barrier_poll(nr);
+		if (!settled(nr, r)) {
+			wait = true;
+			continue;
+		}
 		if (c->listing) {
 			wait = true;
 			continue;
@@ -1169,6 +1278,11 @@ void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, ui
 			continue;
 		if (!step_chain(nr, r, &t, &c)) {
 			r->rule_reason = REASON_NAME;
+			nr->st.unresolved++;
+			continue;
+		}
+		if (!settled(nr, r)) {
+			r->rule_reason = REASON_INFLIGHT;
 			nr->st.unresolved++;
 			continue;
 		}

@@ -32,10 +32,11 @@ struct nftrule_source {
 
 struct nftrule_cfg {
 	/*
-	 * How long around a commit that redefined a handle (replace rule, table deleted and
-	 * made again, chain renamed, or events lost) a step is left unresolved: the kernel
-	 * switches rules on before it sends the commit's events, and packets already inside a
-	 * chain finish with the old rules. 0: 20 ms.
+	 * How long after a commit that redefined a handle (replace rule, table deleted and
+	 * made again, chain renamed, or events lost) was taken in a step is still left
+	 * unresolved: packets already inside a chain when the kernel switched finish it with
+	 * the old rules. Before the commit, the last GETGEN that saw the old generation bounds
+	 * it (nftrule.c). 0: 20 ms.
 	 */
 	uint64_t			grace_ns;
 	const struct nftrule_source	*source;	/* borrowed; NULL: the live kernel */
@@ -55,9 +56,10 @@ void nftrule_free(struct nftrule *nr);
 
 /*
  * The live source's listings: nftrule_fd() is what the loop reads (source NFTRULE_SOURCE;
- * -1 with a test's source), nftrule_feed() takes its bytes, nftrule_tick() (when the loop
- * wakes) notices a listing that died or took too long (NFTLIST_BOUND_NS) and starts the
- * next. @now_ns is the records' clock.
+ * -1 with a test's source), nftrule_feed() takes its bytes. nftrule_tick(), when the loop
+ * wakes, notices a listing that died or took too long (NFTLIST_BOUND_NS) and starts the
+ * next, and asks the ruleset's generation (at most every 10 ms): what bounds, among the
+ * records received so far, where the next commit falls. @now_ns is the records' clock.
  */
 int nftrule_fd(const struct nftrule *nr);
 void nftrule_feed(struct nftrule *nr, const void *buf, size_t len, uint64_t now_ns);
@@ -84,8 +86,10 @@ int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_n
 
 /*
  * nftrule_wait - true while one of the nft rule steps among @n records waits for a text
- * that is coming: a listing of its chain is running, or a listing showed a generation
- * whose ruleset events have not been taken in yet (they settle it). Starts the listings
+ * that is coming: a listing of its chain is running, a listing showed a generation whose
+ * ruleset events have not been taken in yet, or the step came after the last GETGEN that
+ * saw only commits taken in (asked now when none came after it) — it may have met a commit
+ * whose events are still to come (they settle it). Starts the listings
  * the steps need: a chain not read yet, or read before a commit that may have added the
  * rule; once per chain after @since_ns (when the packet was complete: a listing from then
  * on shows every rule it can have met), and not again within a second of a failed one
@@ -101,11 +105,13 @@ bool nftrule_wait(struct nftrule *nr, const struct trace_record *recs, size_t n,
  * one syntax for every nft step, exactly nft's, even where nft 1.0.6 leaves an xtables
  * match such as -m comment out) or rule_reason of the rule steps among @n records (nft
  * rule steps only; others are left alone) from what was read: it never reads, and never
- * waits. A text is given only when it is certain to be the one the packet met; a step
- * whose chain is still being read (its packet's bound passed) gets "the chain was not
- * read in time". @now_ns is the records' clock now (after every record of the packet was
- * received). The strings are borrowed from @nr until the next nftrule_event(),
- * nftrule_listed() (nftrule_feed(), nftrule_tick()) or nftrule_resolve() call.
+ * waits. A text is given only when it is certain to be the one the packet met. Past its
+ * packet's bound, a step whose chain is still being read gets "the chain was not read in
+ * time", one that may have met a commit whose events did not come "the ruleset was being
+ * changed as the packet passed". @now_ns is the records' clock now (after every record
+ * of the packet was received). The strings are borrowed from @nr until the next
+ * nftrule_event(), nftrule_listed() (nftrule_feed(), nftrule_tick()) or
+ * nftrule_resolve() call.
  */
 void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, uint64_t now_ns);
 

@@ -345,20 +345,32 @@ static void test_added_and_replaced_mid_capture(void **state)
 	(void)state;
 	/* Packet 1 at 5 ms, resolved at once: the old texts. */
 	assert_string_equal(text_at(nr, &fk, 2, 5 * MS, 6 * MS, NULL), "udp dport 53 counter accept");
-	/* A packet received before the commit but resolved after it (window still open). */
-	/* Commit 11 at 100 ms: insert handle 4, replace handle 2 (DELRULE + NEWRULE). */
+	/* The loop's GETGEN at 60 ms: generation 10 still (a barrier). */
+	nftrule_tick(nr, 60 * MS);
+	/*
+	 * Commit 11: insert handle 4, replace handle 2 (DELRULE + NEWRULE). The kernel
+	 * switched to it at some time after 60 ms; its events come at 100 ms.
+	 */
 	fk.text = T2;
 	fk.gen = 11;
 	event(nr, NFT_MSG_NEWRULE, 4, 0, 100 * MS);
 	event(nr, NFT_MSG_DELRULE, 2, 0, 100 * MS);
 	event(nr, NFT_MSG_NEWRULE, 2, 0, 100 * MS);
 	event(nr, NFT_MSG_NEWGEN, 0, 11, 101 * MS);
+	/* A packet received before the barrier but resolved after the commit: the old text. */
 	assert_string_equal(text_at(nr, &fk, 2, 50 * MS, 150 * MS, NULL), "udp dport 53 counter accept");
+	/*
+	 * Received after the barrier, long before the commit's first event: it may have met
+	 * the new rule already (the kernel sends the events only after it walked the whole
+	 * commit, the new rules in use meanwhile). No text.
+	 */
+	assert_null(text_at(nr, &fk, 2, 70 * MS, 150 * MS, &why));
+	assert_string_equal(why, "the rule was replaced during the capture");
 	/* Packet 2 at 200 ms: the new rule (one reload) and the replacing text. */
 	assert_string_equal(text_at(nr, &fk, 4, 200 * MS, 210 * MS, NULL), "udp dport 5353 accept");
 	assert_string_equal(text_at(nr, &fk, 2, 200 * MS, 210 * MS, NULL), "udp dport 53 log accept");
 	assert_int_equal(fk.lists, 2);
-	/* Inside the commit's grace: neither text is certain. */
+	/* Inside the commit's grace after its NEWGEN: neither text is certain. */
 	assert_null(text_at(nr, &fk, 2, 110 * MS, 210 * MS, &why));
 	assert_string_equal(why, "the rule was replaced during the capture");
 	/* Handle 3 never changed: any time. */
@@ -396,9 +408,11 @@ static void test_unsettled_deleted_and_table_gone(void **state)
 
 	(void)state;
 	/*
-	 * A commit not yet taken in from the socket: what was read may already reflect it.
-	 * The packet waits for the commit's events; past its bound, it gets no text.
+	 * A step the loop's GETGEN (55 ms) put before any new commit, read when a commit is
+	 * not yet taken in from the socket: the listing may already reflect it. The packet
+	 * waits for the commit's events; past its bound, it gets no text.
 	 */
+	nftrule_tick(nr, 55 * MS);
 	fk.text = T2;
 	fk.gen = 11;
 	r = step(3, 50 * MS);
@@ -408,11 +422,24 @@ static void test_unsettled_deleted_and_table_gone(void **state)
 	nftrule_resolve(nr, &r, 1, 62 * MS);
 	assert_null(r.rule);
 	assert_string_equal(r.rule_reason, "the ruleset changed while iptrace read it");
-	/* Its events come: settled, no second listing, the text. */
+	/*
+	 * A step after it (58 ms) that only a GETGEN of the new generation follows: it may
+	 * have met the commit, whose events have not come. It waits for them too.
+	 */
+	r = step(3, 58 * MS);
+	assert_true(nftrule_wait(nr, &r, 1, 63 * MS, 63 * MS));
+	nftrule_resolve(nr, &r, 1, 63 * MS);
+	assert_null(r.rule);
+	assert_string_equal(r.rule_reason, "the ruleset was being changed as the packet passed");
+	/* Their events come: settled, no second listing, the texts. */
 	event(nr, NFT_MSG_NEWRULE, 4, 0, 70 * MS);
 	event(nr, NFT_MSG_NEWGEN, 0, 11, 70 * MS);
 	r = step(3, 50 * MS);
 	assert_false(nftrule_wait(nr, &r, 1, 60 * MS, 71 * MS));
+	nftrule_resolve(nr, &r, 1, 71 * MS);
+	assert_string_equal(r.rule, "tcp dport 22 drop");
+	r = step(3, 58 * MS);
+	assert_false(nftrule_wait(nr, &r, 1, 63 * MS, 71 * MS));
 	nftrule_resolve(nr, &r, 1, 71 * MS);
 	assert_string_equal(r.rule, "tcp dport 22 drop");
 	assert_int_equal(fk.lists, 1);
@@ -426,7 +453,11 @@ static void test_unsettled_deleted_and_table_gone(void **state)
 	event(nr, NFT_MSG_DELRULE, 3, 0, 100 * MS);
 	event(nr, NFT_MSG_NEWGEN, 0, 12, 100 * MS);
 	assert_string_equal(text_at(nr, &fk, 3, 95 * MS, 120 * MS, NULL), "tcp dport 22 drop");
-	/* The table deleted and made again: handles restart, old texts end with it. */
+	/*
+	 * The table deleted and made again: handles restart, old texts end with it, at the
+	 * last GETGEN that still saw generation 12 (160 ms).
+	 */
+	nftrule_tick(nr, 160 * MS);
 	fk.text = "table inet t { # handle 2\n\tchain c { # handle 1\n"
 		  "\t\ticmp type echo-request drop # handle 3\n\t}\n}\n";
 	fk.gen = 13;
@@ -437,6 +468,7 @@ static void test_unsettled_deleted_and_table_gone(void **state)
 	assert_string_equal(text_at(nr, &fk, 3, 150 * MS, 300 * MS, NULL), "tcp dport 22 drop");
 	assert_string_equal(text_at(nr, &fk, 3, 300 * MS, 310 * MS, NULL), "icmp type echo-request drop");
 	assert_null(text_at(nr, &fk, 3, 205 * MS, 310 * MS, NULL));
+	assert_null(text_at(nr, &fk, 3, 170 * MS, 310 * MS, NULL));
 	/* No such table. */
 	fk.text = NULL;
 	fk.gen = 14;

@@ -1235,16 +1235,17 @@ bool nftrule_wait(struct nftrule *nr, const struct trace_record *recs, size_t n,
 			wait = true;
 			continue;
 		}
-		if (c->listing) {
+		f = c->loaded ? lookup(nr, t, r, &v) : FND_NONE;
+		if (f == FND_OK || f == FND_CHAIN)
+			continue;
+		/*
+		 * A text of a generation whose events are on their way (they settle it), or a
+		 * listing under way that may bring the step's.
+		 */
+		if (f == FND_UNSETTLED || c->listing) {
 			wait = true;
 			continue;
 		}
-		f = c->loaded ? lookup(nr, t, r, &v) : FND_NONE;
-		/* A text of a generation whose events are on their way: they settle it. */
-		if (f == FND_UNSETTLED)
-			wait = true;
-		if (f != FND_NONE && f != FND_RANGE)
-			continue;
 		/*
 		 * Worth a listing: a chain never read, or read before a commit that may have
 		 * added the rule. Once per chain after the packet was complete (a listing from

@@ -378,6 +378,41 @@ static void test_added_and_replaced_mid_capture(void **state)
 	nftrule_free(nr);
 }
 
+/* A step whose text is known does not wait for a listing of its chain under way. */
+static void test_known_text_does_not_wait(void **state)
+{
+	static const char T3[] = "table inet t { # handle 1\n\tchain c { # handle 1\n"
+				 "\t\tudp dport 5353 accept # handle 4\n"
+				 "\t\tudp dport 53 counter accept # handle 2\n"
+				 "\t\ttcp dport 22 drop # handle 3\n\t}\n}\n";
+	struct fake fk = { .text = T1, .gen = 10 };
+	struct nftrule_source src;
+	struct nftrule *nr = new_nr(&fk, &src);
+	struct trace_record r[2];
+
+	(void)state;
+	assert_string_equal(text_at(nr, &fk, 2, 5 * MS, 6 * MS, NULL), "udp dport 53 counter accept");
+	/* Commit 11 adds handle 4: a step naming it has the chain listed again. */
+	fk.text = T3;
+	fk.gen = 11;
+	event(nr, NFT_MSG_NEWRULE, 4, 0, 100 * MS);
+	event(nr, NFT_MSG_NEWGEN, 0, 11, 100 * MS);
+	r[0] = step(4, 200 * MS);
+	r[1] = step(3, 201 * MS);
+	assert_true(nftrule_wait(nr, &r[0], 1, 210 * MS, 210 * MS));
+	assert_int_equal(fk.lists, 2);
+	/* Meanwhile a packet through handle 3, read before and never redefined, goes on. */
+	assert_false(nftrule_wait(nr, &r[1], 1, 211 * MS, 211 * MS));
+	nftrule_resolve(nr, &r[1], 1, 211 * MS);
+	assert_string_equal(r[1].rule, "tcp dport 22 drop");
+	answer_all(nr, &fk, 250 * MS);
+	assert_false(nftrule_wait(nr, &r[0], 1, 210 * MS, 251 * MS));
+	nftrule_resolve(nr, &r[0], 1, 251 * MS);
+	assert_string_equal(r[0].rule, "udp dport 5353 accept");
+	assert_int_equal(fk.lists, 2);
+	nftrule_free(nr);
+}
+
 static void test_replaced_before_first_read(void **state)
 {
 	struct fake fk = { .text = T1, .gen = 10 };
@@ -572,6 +607,7 @@ int main(void)
 		cmocka_unit_test(test_lookup_policy_and_return),
 		cmocka_unit_test(test_added_and_replaced_mid_capture),
 		cmocka_unit_test(test_replaced_before_first_read),
+		cmocka_unit_test(test_known_text_does_not_wait),
 		cmocka_unit_test(test_unsettled_deleted_and_table_gone),
 		cmocka_unit_test(test_lost_events),
 		cmocka_unit_test(test_failed_listing_backoff),

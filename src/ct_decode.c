@@ -15,37 +15,37 @@
 #include "iptrace/pkt.h"
 
 static const struct nlattr_policy ip_policy[CTA_IP_MAX + 1] = {
-	[CTA_IP_V4_SRC] = { MNL_TYPE_U32 },
-	[CTA_IP_V4_DST] = { MNL_TYPE_U32 },
+	[CTA_IP_V4_SRC] = { .type = MNL_TYPE_U32 },
+	[CTA_IP_V4_DST] = { .type = MNL_TYPE_U32 },
 	[CTA_IP_V6_SRC] = { MNL_TYPE_BINARY, 16 },
 	[CTA_IP_V6_DST] = { MNL_TYPE_BINARY, 16 },
 };
 
 static const struct nlattr_policy proto_policy[CTA_PROTO_MAX + 1] = {
-	[CTA_PROTO_NUM] = { MNL_TYPE_U8 },
-	[CTA_PROTO_SRC_PORT] = { MNL_TYPE_U16 },
-	[CTA_PROTO_DST_PORT] = { MNL_TYPE_U16 },
-	[CTA_PROTO_ICMP_ID] = { MNL_TYPE_U16 },
-	[CTA_PROTO_ICMP_TYPE] = { MNL_TYPE_U8 },
-	[CTA_PROTO_ICMP_CODE] = { MNL_TYPE_U8 },
-	[CTA_PROTO_ICMPV6_ID] = { MNL_TYPE_U16 },
-	[CTA_PROTO_ICMPV6_TYPE] = { MNL_TYPE_U8 },
-	[CTA_PROTO_ICMPV6_CODE] = { MNL_TYPE_U8 },
+	[CTA_PROTO_NUM] = { .type = MNL_TYPE_U8 },
+	[CTA_PROTO_SRC_PORT] = { .type = MNL_TYPE_U16 },
+	[CTA_PROTO_DST_PORT] = { .type = MNL_TYPE_U16 },
+	[CTA_PROTO_ICMP_ID] = { .type = MNL_TYPE_U16 },
+	[CTA_PROTO_ICMP_TYPE] = { .type = MNL_TYPE_U8 },
+	[CTA_PROTO_ICMP_CODE] = { .type = MNL_TYPE_U8 },
+	[CTA_PROTO_ICMPV6_ID] = { .type = MNL_TYPE_U16 },
+	[CTA_PROTO_ICMPV6_TYPE] = { .type = MNL_TYPE_U8 },
+	[CTA_PROTO_ICMPV6_CODE] = { .type = MNL_TYPE_U8 },
 };
 
 static const struct nlattr_policy tuple_policy[CTA_TUPLE_MAX + 1] = {
-	[CTA_TUPLE_IP] = { MNL_TYPE_NESTED },
-	[CTA_TUPLE_PROTO] = { MNL_TYPE_NESTED },
-	[CTA_TUPLE_ZONE] = { MNL_TYPE_U16 },
+	[CTA_TUPLE_IP] = { .type = MNL_TYPE_NESTED },
+	[CTA_TUPLE_PROTO] = { .type = MNL_TYPE_NESTED },
+	[CTA_TUPLE_ZONE] = { .type = MNL_TYPE_U16 },
 };
 
 static const struct nlattr_policy top_policy[CTA_MAX + 1] = {
-	[CTA_TUPLE_ORIG] = { MNL_TYPE_NESTED },
-	[CTA_TUPLE_REPLY] = { MNL_TYPE_NESTED },
-	[CTA_STATUS] = { MNL_TYPE_U32 },
-	[CTA_TIMEOUT] = { MNL_TYPE_U32 },
-	[CTA_MARK] = { MNL_TYPE_U32 },
-	[CTA_ID] = { MNL_TYPE_U32 },
+	[CTA_TUPLE_ORIG] = { .type = MNL_TYPE_NESTED },
+	[CTA_TUPLE_REPLY] = { .type = MNL_TYPE_NESTED },
+	[CTA_STATUS] = { .type = MNL_TYPE_U32 },
+	[CTA_TIMEOUT] = { .type = MNL_TYPE_U32 },
+	[CTA_MARK] = { .type = MNL_TYPE_U32 },
+	[CTA_ID] = { .type = MNL_TYPE_U32 },
 };
 
 static int decode_ip(const struct nlattr *nest, struct ct_tuple *t)

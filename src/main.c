@@ -269,6 +269,7 @@ struct live_feed {
 	struct live	*lv;
 	struct pipeline	*pl;
 	bool		warned;		/* the overrun warning was given */
+	bool		ended;		/* the run is over: only rule texts are awaited */
 };
 
 static int live_datagram(void *ctx, uint16_t source, uint64_t mono, uint64_t wall,
@@ -276,7 +277,8 @@ static int live_datagram(void *ctx, uint16_t source, uint64_t mono, uint64_t wal
 {
 	struct live_feed *f = ctx;
 
-	if (f->lv->rec && source != RESOLVER_SOURCE)
+	/* What the run took in: not the resolvers' answers, nor what came after its end. */
+	if (f->lv->rec && source != RESOLVER_SOURCE && source != NFTRULE_SOURCE && !f->ended)
 		nlrec_write(f->lv->rec, source, mono, buf, len);
 	pipeline_set_clock(f->pl, mono, wall);
 	return pipeline_dispatch(f->pl, source, buf, len);
@@ -327,9 +329,43 @@ static bool live_done(void *ctx)
 	return pipeline_done(((struct live_feed *)ctx)->pl);
 }
 
+static bool live_answered(void *ctx)
+{
+	return !pipeline_waiting(((struct live_feed *)ctx)->pl);
+}
+
 static int live_flush(void *ctx)
 {
 	return pipeline_flush(((struct live_feed *)ctx)->pl);
+}
+
+/*
+ * The run is over (its end, --duration, or a signal) but packets may still wait for their
+ * rule texts: the sources go on being read, for the resolvers' answers and the ruleset
+ * events that settle an nft listing (records are ignored now), until no packet waits —
+ * each at most its bound — or another signal comes. The rules are still in meanwhile.
+ */
+static int wait_for_texts(struct live_feed *feed, struct loop_cfg *cfg, enum loop_stage *stage)
+{
+	static const struct loop_ops ops = {
+		.datagram = live_datagram, .deadline = live_deadline, .tick = live_tick,
+		.done = live_answered, .flush = live_flush,
+	};
+	sig_atomic_t sig = stop_signal;
+	int ret;
+
+	feed->ended = true;
+	pipeline_end_input(feed->pl);
+	if (pipeline_done(feed->pl) || !pipeline_waiting(feed->pl))
+		return 0;
+	/* As for teardown: the signal that ended the run does not end this wait, a second does. */
+	stop_signal = 0;
+	cfg->ops = &ops;
+	cfg->end_ns = UINT64_MAX;	/* each packet's bound ends it */
+	ret = loop_run(cfg, stage);
+	if (!stop_signal)
+		stop_signal = sig;
+	return ret;
 }
 
 static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct live *lv,
@@ -340,7 +376,7 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 		.tick = live_tick, .done = live_done, .flush = live_flush,
 	};
 	struct live_feed feed = { .lv = lv, .pl = pl };
-	struct loop_source src[3];
+	struct loop_source src[LOOP_MAX_SOURCES];
 	struct loop_cfg cfg = {
 		.src = src, .end_ns = loop_end_ns(o->duration),
 		.stop = &stop_signal, .waitmask = waitmask, .rx = lv->rx, .ops = &ops,
@@ -355,7 +391,11 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 		src[cfg.nsrc++] = (struct loop_source){ nftrace_src_fd(lv->nftrace), NLREC_NFTRACE };
 	if (lv->resolver)
 		src[cfg.nsrc++] = (struct loop_source){ resolver_fd(lv->resolver), RESOLVER_SOURCE };
+	if (lv->nftrule)
+		src[cfg.nsrc++] = (struct loop_source){ nftrule_fd(lv->nftrule), NFTRULE_SOURCE };
 	ret = loop_run(&cfg, &stage);
+	if (ret == 0)
+		ret = wait_for_texts(&feed, &cfg, &stage);
 	if (ret < 0) {
 		diag_error("%s: %s", stage == LOOP_POLL ? "poll" : "receiving trace records", strerror(-ret));
 		return EXIT_FAILURE;

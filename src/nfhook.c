@@ -18,21 +18,21 @@
 /* ---- the decoder ---- */
 
 static const struct nlattr_policy hook_policy[NFNLA_HOOK_MAX + 1] = {
-	[NFNLA_HOOK_HOOKNUM]		= { MNL_TYPE_U32 },
-	[NFNLA_HOOK_PRIORITY]		= { MNL_TYPE_U32 },
-	[NFNLA_HOOK_FUNCTION_NAME]	= { MNL_TYPE_NUL_STRING },
-	[NFNLA_HOOK_CHAIN_INFO]		= { MNL_TYPE_NESTED },
+	[NFNLA_HOOK_HOOKNUM]		= { .type = MNL_TYPE_U32 },
+	[NFNLA_HOOK_PRIORITY]		= { .type = MNL_TYPE_U32 },
+	[NFNLA_HOOK_FUNCTION_NAME]	= { .type = MNL_TYPE_NUL_STRING },
+	[NFNLA_HOOK_CHAIN_INFO]		= { .type = MNL_TYPE_NESTED },
 };
 
 static const struct nlattr_policy info_policy[NFNLA_HOOK_INFO_MAX + 1] = {
-	[NFNLA_HOOK_INFO_DESC]		= { MNL_TYPE_NESTED },
-	[NFNLA_HOOK_INFO_TYPE]		= { MNL_TYPE_U32 },
+	[NFNLA_HOOK_INFO_DESC]		= { .type = MNL_TYPE_NESTED },
+	[NFNLA_HOOK_INFO_TYPE]		= { .type = MNL_TYPE_U32 },
 };
 
 static const struct nlattr_policy desc_policy[NFNLA_CHAIN_MAX + 1] = {
-	[NFNLA_CHAIN_TABLE]		= { MNL_TYPE_NUL_STRING },
-	[NFNLA_CHAIN_FAMILY]		= { MNL_TYPE_U8 },
-	[NFNLA_CHAIN_NAME]		= { MNL_TYPE_NUL_STRING },
+	[NFNLA_CHAIN_TABLE]		= { .type = MNL_TYPE_NUL_STRING },
+	[NFNLA_CHAIN_FAMILY]		= { .type = MNL_TYPE_U8 },
+	[NFNLA_CHAIN_NAME]		= { .type = MNL_TYPE_NUL_STRING },
 };
 
 static void cut(char *dst, size_t size, const struct nlattr *a)
@@ -255,7 +255,7 @@ out:
 /* ---- events ---- */
 
 static const struct nlattr_policy chain_ev_policy[NFTA_CHAIN_MAX + 1] = {
-	[NFTA_CHAIN_HOOK]	= { MNL_TYPE_NESTED },
+	[NFTA_CHAIN_HOOK]	= { .type = MNL_TYPE_NESTED },
 };
 
 bool nfhook_event_moves(const struct nlmsghdr *nlh)

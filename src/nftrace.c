@@ -28,47 +28,47 @@
 
 /* What each attribute the decoder reads must be (nlattr.h). */
 static const struct nlattr_policy trace_policy[TRACE_ATTR_MAX + 1] = {
-	[NFTA_TRACE_TABLE]		= { MNL_TYPE_NUL_STRING },
-	[NFTA_TRACE_CHAIN]		= { MNL_TYPE_NUL_STRING },
-	[NFTA_TRACE_RULE_HANDLE]	= { MNL_TYPE_U64 },
-	[NFTA_TRACE_TYPE]		= { MNL_TYPE_U32 },
-	[NFTA_TRACE_VERDICT]		= { MNL_TYPE_NESTED },
-	[NFTA_TRACE_ID]			= { MNL_TYPE_U32 },
-	[NFTA_TRACE_LL_HEADER]		= { MNL_TYPE_BINARY },
-	[NFTA_TRACE_NETWORK_HEADER]	= { MNL_TYPE_BINARY },
-	[NFTA_TRACE_TRANSPORT_HEADER]	= { MNL_TYPE_BINARY },
-	[NFTA_TRACE_IIF]		= { MNL_TYPE_U32 },
-	[NFTA_TRACE_IIFTYPE]		= { MNL_TYPE_U16 },
-	[NFTA_TRACE_OIF]		= { MNL_TYPE_U32 },
-	[NFTA_TRACE_MARK]		= { MNL_TYPE_U32 },
-	[NFTA_TRACE_NFPROTO]		= { MNL_TYPE_U32 },
-	[NFTA_TRACE_POLICY]		= { MNL_TYPE_U32 },
-	[TRACE_CT_ID]			= { MNL_TYPE_U32 },
-	[TRACE_CT_DIRECTION]		= { MNL_TYPE_U8 },
-	[TRACE_CT_STATUS]		= { MNL_TYPE_U32 },
-	[TRACE_CT_STATE]		= { MNL_TYPE_U32 },
+	[NFTA_TRACE_TABLE]		= { .type = MNL_TYPE_NUL_STRING },
+	[NFTA_TRACE_CHAIN]		= { .type = MNL_TYPE_NUL_STRING },
+	[NFTA_TRACE_RULE_HANDLE]	= { .type = MNL_TYPE_U64 },
+	[NFTA_TRACE_TYPE]		= { .type = MNL_TYPE_U32 },
+	[NFTA_TRACE_VERDICT]		= { .type = MNL_TYPE_NESTED },
+	[NFTA_TRACE_ID]			= { .type = MNL_TYPE_U32 },
+	[NFTA_TRACE_LL_HEADER]		= { .type = MNL_TYPE_BINARY },
+	[NFTA_TRACE_NETWORK_HEADER]	= { .type = MNL_TYPE_BINARY },
+	[NFTA_TRACE_TRANSPORT_HEADER]	= { .type = MNL_TYPE_BINARY },
+	[NFTA_TRACE_IIF]		= { .type = MNL_TYPE_U32 },
+	[NFTA_TRACE_IIFTYPE]		= { .type = MNL_TYPE_U16 },
+	[NFTA_TRACE_OIF]		= { .type = MNL_TYPE_U32 },
+	[NFTA_TRACE_MARK]		= { .type = MNL_TYPE_U32 },
+	[NFTA_TRACE_NFPROTO]		= { .type = MNL_TYPE_U32 },
+	[NFTA_TRACE_POLICY]		= { .type = MNL_TYPE_U32 },
+	[TRACE_CT_ID]			= { .type = MNL_TYPE_U32 },
+	[TRACE_CT_DIRECTION]		= { .type = MNL_TYPE_U8 },
+	[TRACE_CT_STATUS]		= { .type = MNL_TYPE_U32 },
+	[TRACE_CT_STATE]		= { .type = MNL_TYPE_U32 },
 };
 
 static const struct nlattr_policy verdict_policy[NFTA_VERDICT_MAX + 1] = {
-	[NFTA_VERDICT_CODE]	= { MNL_TYPE_U32 },
-	[NFTA_VERDICT_CHAIN]	= { MNL_TYPE_NUL_STRING },
+	[NFTA_VERDICT_CODE]	= { .type = MNL_TYPE_U32 },
+	[NFTA_VERDICT_CHAIN]	= { .type = MNL_TYPE_NUL_STRING },
 };
 
 static const struct nlattr_policy chain_policy[NFTA_CHAIN_MAX + 1] = {
-	[NFTA_CHAIN_TABLE]	= { MNL_TYPE_NUL_STRING },
-	[NFTA_CHAIN_NAME]	= { MNL_TYPE_NUL_STRING },
-	[NFTA_CHAIN_HOOK]	= { MNL_TYPE_NESTED },
-	[NFTA_CHAIN_TYPE]	= { MNL_TYPE_NUL_STRING },
+	[NFTA_CHAIN_TABLE]	= { .type = MNL_TYPE_NUL_STRING },
+	[NFTA_CHAIN_NAME]	= { .type = MNL_TYPE_NUL_STRING },
+	[NFTA_CHAIN_HOOK]	= { .type = MNL_TYPE_NESTED },
+	[NFTA_CHAIN_TYPE]	= { .type = MNL_TYPE_NUL_STRING },
 };
 
 static const struct nlattr_policy hook_policy[NFTA_HOOK_MAX + 1] = {
-	[NFTA_HOOK_HOOKNUM]	= { MNL_TYPE_U32 },
-	[NFTA_HOOK_PRIORITY]	= { MNL_TYPE_U32 },
+	[NFTA_HOOK_HOOKNUM]	= { .type = MNL_TYPE_U32 },
+	[NFTA_HOOK_PRIORITY]	= { .type = MNL_TYPE_U32 },
 };
 
 /* Only the name is read; the rest (flags, use, handle...) must not be checked as a chain's. */
 static const struct nlattr_policy table_policy[NFTA_TABLE_NAME + 1] = {
-	[NFTA_TABLE_NAME]	= { MNL_TYPE_NUL_STRING },
+	[NFTA_TABLE_NAME]	= { .type = MNL_TYPE_NUL_STRING },
 };
 
 /* Copy a string attribute, cut to TRACE_NAME_MAX-1 (nft names may be longer). */

@@ -151,7 +151,7 @@ int nftrace_src_take_dump(struct nftrace_src *src,
 }
 
 static const struct nlattr_policy hook_only_policy[NFTA_CHAIN_MAX + 1] = {
-	[NFTA_CHAIN_HOOK]	= { MNL_TYPE_NESTED },
+	[NFTA_CHAIN_HOOK]	= { .type = MNL_TYPE_NESTED },
 };
 
 /* Does any chain of the dump in @buf have a hook? *@ctx (a bool) says. */

@@ -7,18 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <endian.h>
-#include <fcntl.h>
-#include <unistd.h>
-#include <sys/wait.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
-#include <nftables/libnftables.h>
 
+#include "iptrace/nftlist.h"
 #include "iptrace/nftrace.h"
 #include "iptrace/nftrule.h"
 #include "iptrace/nlattr.h"
@@ -30,15 +26,36 @@
  * the table deleted and made again (handles restart), a chain renamed (jumps print the new
  * name). Each text read is a version with the ruleset generation it was read at and the
  * span of receive times [from, until) of the steps it answers for; a redefinition seen in
- * a commit ends the versions read before that commit (until = the commit's first event -
- * grace) and starts the ones read after it (from = its NEWGEN + grace). Events come on the
- * trace records' own socket, so receive order is kernel order, up to the commit race the
- * grace covers. A version read at a generation whose events are not yet taken in may
- * reflect redefinitions we don't know of: it answers nothing until they are (unsettled).
+ * a commit ends the versions read before that commit and starts the ones read after it.
+ *
+ * Where a commit falls among the records is not where its events do. nf_tables_commit()
+ * bumps the generation, switches packets to the new rules, then walks every transaction
+ * of the commit (for a table of 80k rules made again, 190k of them: half a second here)
+ * and only then sends their events, NEWGEN last: records of packets that met the new rules
+ * come before the commit's first event, by as long as that walk took. What bounds the
+ * switch is the generation itself, which the kernel bumps just before it: a GETGEN that
+ * still answered the old one was read before the switch, so every record received before
+ * it was asked was made by the old rules. Such "barriers" come from the listings (each asks
+ * GETGEN) and from a GETGEN asked at most every BARRIER_NS while the loop is busy
+ * (nftrule_tick()). The versions read before a commit end at its last barrier (until); the
+ * ones read after it start at its NEWGEN + grace (from): packets inside a chain at the
+ * switch finish it with the old rules, and their records come before the events anyway.
+ * A version read at a generation whose events are not yet taken in may reflect
+ * redefinitions we don't know of: it answers nothing until they are (unsettled).
  */
 
 #define DEFAULT_GRACE_NS	20000000ull		/* 20 ms */
+#define BARRIER_NS		10000000ull		/* a GETGEN at most this often */
+#define MAX_BARRIERS		16
 #define KEEP_NS			60000000000ull		/* forget 60 s old history */
+/*
+ * More rules replaced in one table by one commit than this, and the table is redefined
+ * whole instead: each redefinition is a pass over the table's handles and stays in its
+ * history, so tens of thousands (a table deleted and made again, handles restarting) would
+ * stall the receive loop for seconds. The price is nulls for the table's other rules near
+ * the commit.
+ */
+#define REPLACES_MAX		64
 #define REASON_RETURN		"implicit return at the end of the chain"
 #define REASON_REPLACED		"the rule was replaced during the capture"
 #define REASON_UNSETTLED	"the ruleset changed while iptrace read it"
@@ -47,12 +64,14 @@
 #define REASON_UNREAD		"cannot read the nft ruleset"
 #define REASON_NAME		"the table's name is too long or not listable"
 #define REASON_CHAIN		"the table's rule of this handle is in another chain"
+#define REASON_LATE		"the chain was not read in time"
+#define REASON_INFLIGHT		"the ruleset was being changed as the packet passed"
 
 /*
  * A listing that failed (other than "no such table") is tried again after this long or
- * after a commit, not for every packet: it runs synchronously in the receive loop (a
- * libnftables listing and two GETGEN round trips), and a per-packet retry of a table that
- * can't be read (generation racing, nft unable to print it) would stall the capture.
+ * after a commit, not for every packet: a listing costs a process and, for a big chain, a
+ * good part of a second of CPU, and a per-packet retry of a table that can't be read
+ * (generation racing, nft unable to print it) would keep one running all the time.
  */
 #define RELOAD_BACKOFF_NS	1000000000ull
 
@@ -72,7 +91,11 @@ struct slot {
 
 struct redef {
 	uint64_t	handle;		/* 0: the whole table (or all tables) */
-	uint64_t	t_lo, t_hi;	/* first event of the commit, its NEWGEN (or loss) */
+	/*
+	 * t_lo: the commit's last barrier (records received before it met older rules);
+	 * t_hi: its NEWGEN (or when the loss was seen).
+	 */
+	uint64_t	t_lo, t_hi;
 	uint32_t	gen;
 };
 
@@ -95,10 +118,13 @@ struct nchain {
 	struct nchain	*next;
 	char		name[TRACE_NAME_MAX];
 	bool		loaded;
+	bool		asked;		/* a listing was asked for: req_at is set */
+	bool		listing;	/* ... and its answer has not come yet */
 	int		err;		/* last listing's error, 0 if it worked */
 	uint32_t	err_gen;	/* the newest generation taken in when it failed */
 	uint32_t	gen;		/* generation of the last listing */
-	uint64_t	loaded_at;
+	uint64_t	req_at;		/* when the last listing was asked for */
+	uint64_t	loaded_at;	/* ... and for a failed one, when it failed */
 };
 
 struct ntable {
@@ -114,6 +140,9 @@ struct ntable {
 	struct chn	*chains;	/* handle -> name of the chains listed: renames */
 	size_t		nchains;
 	struct redefs	rd;
+	uint64_t	whole_commit;	/* the commit that last redefined it whole */
+	uint64_t	rep_commit;	/* the commit nrep counts replaces of */
+	size_t		nrep;
 };
 
 /*
@@ -128,15 +157,10 @@ struct pend {
 	uint8_t		family;
 };
 
-struct live_src {
-	struct mnl_socket	*nl;
-	uint32_t		seq;
-};
-
 struct nftrule {
 	struct nftrule_cfg	cfg;
-	struct nftrule_source	live;	/* used when cfg.source is NULL */
-	struct live_src		ls;
+	struct nftrule_source	live;	/* used when cfg.source is NULL: */
+	struct nftlist		*lister;
 	struct ntable		*tables;
 	struct redefs		global;	/* losses: redefine every table */
 	struct pend		*pend;
@@ -147,8 +171,16 @@ struct nftrule {
 	uint64_t		pend_t0;	/* ... at this time */
 	bool			have_gen;
 	uint32_t		last_gen;	/* newest NEWGEN taken in */
-	uint64_t		last_gen_t;
-	uint64_t		last_msg_t;	/* any message taken in */
+	/*
+	 * Barriers: per generation a GETGEN answered, in generation order, the last time
+	 * (records' clock) before which it was asked. The newest taken in and those after.
+	 */
+	struct barrier {
+		uint32_t	gen;
+		uint64_t	t;
+	}			bar[MAX_BARRIERS];
+	size_t			nbar;
+	uint64_t		last_poll;
 	uint64_t		now;
 	struct nftrule_stats	st;
 };
@@ -157,6 +189,80 @@ struct nftrule {
 static bool gen_le(uint32_t a, uint32_t b)
 {
 	return (int32_t)(a - b) <= 0;
+}
+
+/* ---- barriers ---- */
+
+/* Records received before @t_ns were made by rules of generation @gen or older. */
+static void barrier_add(struct nftrule *nr, uint32_t gen, uint64_t t_ns)
+{
+	size_t i = nr->nbar;
+
+	while (i > 0 && !gen_le(nr->bar[i - 1].gen, gen))
+		i--;
+	if (i > 0 && nr->bar[i - 1].gen == gen) {
+		if (t_ns > nr->bar[i - 1].t)
+			nr->bar[i - 1].t = t_ns;
+		return;
+	}
+	/* A barrier of an older generation than one held: it tells nothing more. */
+	if (i < nr->nbar && nr->bar[i].t >= t_ns)
+		return;
+	if (nr->nbar == MAX_BARRIERS) {
+		if (i == 0)
+			return;
+		memmove(&nr->bar[0], &nr->bar[1], --i * sizeof(nr->bar[0]));
+		nr->nbar--;
+	}
+	memmove(&nr->bar[i + 1], &nr->bar[i], (nr->nbar - i) * sizeof(nr->bar[0]));
+	nr->bar[i] = (struct barrier){ gen, t_ns };
+	nr->nbar++;
+}
+
+/*
+ * The last time before which every record received was made by a generation before @gen
+ * (0 when none is known: nothing received is known to be older).
+ */
+static uint64_t barrier_before(const struct nftrule *nr, uint32_t gen)
+{
+	uint64_t t = 0;
+
+	for (size_t i = 0; i < nr->nbar && !gen_le(gen, nr->bar[i].gen); i++)
+		if (nr->bar[i].t > t)
+			t = nr->bar[i].t;
+	return t;
+}
+
+/* The barriers no commit still to come needs: all but the newest of those taken in. */
+static void barrier_prune(struct nftrule *nr)
+{
+	size_t k = 0;
+
+	while (k + 1 < nr->nbar && gen_le(nr->bar[k + 1].gen, nr->last_gen))
+		k++;
+	memmove(&nr->bar[0], &nr->bar[k], (nr->nbar - k) * sizeof(nr->bar[0]));
+	nr->nbar -= k;
+}
+
+/*
+ * Whether step @r's rules are of a generation whose commits were all taken in: a barrier
+ * of such a generation came after it. If not, the commit it may have met has not sent its
+ * events yet, and what it redefined is not known.
+ */
+static bool settled(const struct nftrule *nr, const struct trace_record *r)
+{
+	return nr->have_gen && r->recv_ns <= barrier_before(nr, nr->last_gen + 1);
+}
+
+/* A barrier now (the records' clock @nr->now is before the GETGEN is asked). */
+static void barrier_poll(struct nftrule *nr)
+{
+	const struct nftrule_source *src = nr->cfg.source;
+	uint32_t gen;
+
+	nr->last_poll = nr->now;
+	if (src->gen(src->ctx, &gen) == 0)
+		barrier_add(nr, gen, nr->now);
 }
 
 /* ---- the parser ---- */
@@ -289,285 +395,59 @@ int nftrule_parse(const char *text, uint64_t *table_handle,
 	return ret < 0 ? ret : 0;
 }
 
-/* ---- the live source: libnftables and NFT_MSG_GETGEN ---- */
+/* ---- the live source: listings in a child process (nftlist.h) ---- */
 
-static const struct nlattr_policy gen_policy[NFTA_GEN_MAX + 1] = {
-	[NFTA_GEN_ID]	= { MNL_TYPE_U32 },
-};
-
-static int gen_reply_cb(const struct nlmsghdr *nlh, void *data)
+static void live_listed(void *ctx, struct nftlist_answer *a)
 {
-	const struct nlattr *tb[NFTA_GEN_MAX + 1] = { NULL };
+	struct nftrule *nr = ctx;
 
-	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWGEN ||
-	    nlattr_parse(nlh, sizeof(struct nfgenmsg), gen_policy, NFTA_GEN_MAX, tb) < 0 ||
-	    !tb[NFTA_GEN_ID])
-		return MNL_CB_ERROR;
-	*(uint32_t *)data = ntohl(mnl_attr_get_u32(tb[NFTA_GEN_ID]));
-	return MNL_CB_OK;
+	nftrule_listed(nr, a->family, a->table, a->chain, a->err, a->text, a->gen, nr->now);
+	a->text = NULL;	/* taken */
 }
 
-/*
- * One nf_tables request of @type for @family (of @table when not NULL): its reply to @cb,
- * then the ack. 0 or a negative errno (the kernel's, or -EINVAL when @cb refused the reply).
- */
-static int live_request(struct live_src *ls, uint16_t type, uint8_t family, const char *table,
-			mnl_cb_t cb, void *data)
+static int live_list(void *ctx, uint8_t family, const char *table, const char *chain)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
-	uint32_t portid = mnl_socket_get_portid(ls->nl);
-	ssize_t n;
-	int ret;
+	struct nftrule *nr = ctx;
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = ++ls->seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
-	if (table)
-		mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
-	if (mnl_socket_sendto(ls->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	do {
-		n = mnl_socket_recvfrom(ls->nl, buf, sizeof(buf));
-		if (n < 0)
-			return -errno;
-		errno = 0;
-		ret = mnl_cb_run(buf, (size_t)n, ls->seq, portid, cb, data);
-		if (ret < 0)
-			return errno ? -errno : -EINVAL;
-	} while (ret > 0);	/* the reply, then the ack that stops the run */
-	return 0;
+	return nftlist_start(nr->lister, family, table, chain, nr->now);
 }
 
 static int live_gen(void *ctx, uint32_t *gen)
 {
-	return live_request(ctx, NFT_MSG_GETGEN, AF_UNSPEC, NULL, gen_reply_cb, gen);
-}
-
-/* nft's scanner takes these names unquoted; others can't be asked for by name. */
-static bool listable(const char *name)
-{
-	if (!isalpha((unsigned char)name[0]) && name[0] != '_')
-		return false;
-	for (const char *c = name; *c; c++)
-		if (!isalnum((unsigned char)*c) && !strchr("_.-/", *c))
-			return false;
-	return true;
-}
-
-static const struct nlattr_policy table_reply_policy[NFTA_TABLE_MAX + 1] = {
-	[NFTA_TABLE_HANDLE]	= { MNL_TYPE_U64 },
-};
-
-static int table_reply_cb(const struct nlmsghdr *nlh, void *data)
-{
-	const struct nlattr *tb[NFTA_TABLE_MAX + 1] = { NULL };
-
-	if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWTABLE ||
-	    nlattr_parse(nlh, sizeof(struct nfgenmsg), table_reply_policy, NFTA_TABLE_MAX, tb) < 0 ||
-	    !tb[NFTA_TABLE_HANDLE])
-		return MNL_CB_ERROR;
-	*(uint64_t *)data = be64toh(mnl_attr_get_u64(tb[NFTA_TABLE_HANDLE]));
-	return MNL_CB_OK;
-}
-
-/*
- * The table's handle (NFT_MSG_GETTABLE): `list chain` doesn't print it, and a new handle
- * under an old name is a new table whose rule handles started again.
- */
-static int live_table_handle(struct live_src *ls, uint8_t family, const char *table,
-			     uint64_t *handle)
-{
-	*handle = 0;
-	return live_request(ls, NFT_MSG_GETTABLE, family, table, table_reply_cb, handle);
-}
-
-/* @out with its first line "table FAMILY NAME {" given the table's handle, into *@text. */
-static int with_table_handle(const char *out, uint64_t th, char **text)
-{
-	const char *nl = strchr(out, '\n');
-	size_t head = nl ? (size_t)(nl - out) : strlen(out);
-	int n;
-
-	if (head < 2 || memcmp(out + head - 2, " {", 2) != 0 || memmem(out, head, "# handle", 8))
-		n = asprintf(text, "%s", out);
-	else
-		n = asprintf(text, "%.*s # handle %" PRIu64 "%s", (int)head, out, th, out + head);
-	return n < 0 ? -ENOMEM : 0;
-}
-
-/* One listing's libnftables context: handles on, counter values off (a stale snapshot). */
-static struct nft_ctx *nft_open(void)
-{
-	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
-
-	if (!nft)
-		return NULL;
-	nft_ctx_output_set_flags(nft, NFT_CTX_OUTPUT_HANDLE | NFT_CTX_OUTPUT_STATELESS);
-	if (nft_ctx_buffer_output(nft) || nft_ctx_buffer_error(nft)) {
-		nft_ctx_free(nft);
-		return NULL;
-	}
-	return nft;
-}
-
-/* The child's exit codes: the listing's text went down the pipe, or why not. */
-enum { LIST_OK, LIST_NOENT, LIST_FAIL };
-
-/* In the child: run @cmd, write its output to @fd. Never returns. */
-static __attribute__((noreturn)) void list_child(const char *cmd, int fd)
-{
-	struct nft_ctx *nft = nft_open();
-	const char *out, *err;
-	size_t n, off = 0;
-
-	if (!nft)
-		_exit(LIST_FAIL);
-	if (nft_run_cmd_from_buffer(nft, cmd) != 0) {
-		err = nft_ctx_get_error_buffer(nft);
-		_exit(err && strstr(err, "No such file or directory") ? LIST_NOENT : LIST_FAIL);
-	}
-	out = nft_ctx_get_output_buffer(nft);
-	n = out ? strlen(out) : 0;
-	while (off < n) {
-		ssize_t w = write(fd, out + off, n - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			_exit(LIST_FAIL);
-		off += (size_t)w;
-	}
-	_exit(LIST_OK);
-}
-
-/*
- * @cmd's output into *@out (malloc'd), run by libnftables in a child process: libnftables
- * builds the whole chain as expressions (~3 KB a rule: 34 MB for a 10,000-rule
- * KUBE-SERVICES), memory that would stay in iptrace's heap, fragmented by the ruleset
- * events' and the texts' allocations around it, and add to its peak. The child's goes with
- * it. 0, -ENOENT (no such table or chain), or another negative errno.
- */
-static int list_in_child(const char *cmd, char **out)
-{
-	size_t len = 0, cap = 65536;
-	char *buf = malloc(cap);
-	int fds[2], status, ret = 0;
-	pid_t pid;
-
-	if (!buf)
-		return -ENOMEM;
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		free(buf);
-		return -errno;
-	}
-	pid = fork();
-	if (pid < 0) {
-		ret = -errno;
-		close(fds[0]);
-		close(fds[1]);
-		free(buf);
-		return ret;
-	}
-	if (pid == 0) {
-		close(fds[0]);
-		list_child(cmd, fds[1]);
-	}
-	close(fds[1]);
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 == cap) {
-			char *b = realloc(buf, cap * 2);
-
-			if (!b) {
-				ret = -ENOMEM;
-				break;
-			}
-			buf = b;
-			cap *= 2;
-		}
-		n = read(fds[0], buf + len, cap - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			ret = n < 0 ? -errno : 0;
-			break;
-		}
-		len += (size_t)n;
-	}
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			status = LIST_FAIL << 8;
-			break;
-		}
-	if (ret == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != LIST_OK))
-		ret = WIFEXITED(status) && WEXITSTATUS(status) == LIST_NOENT ? -ENOENT : -EIO;
-	if (ret < 0) {
-		free(buf);
-		return ret;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	return 0;
-}
-
-static int live_list(void *ctx, uint8_t family, const char *table, const char *chain,
-		     char **text, uint32_t *gen)
-{
-	struct live_src *ls = ctx;
-	const char *fam = nftrace_family_name(family);
-	char cmd[160];
-	int ret = -EAGAIN;
-
-	if (!fam || !listable(table) || !listable(chain))
-		return -EINVAL;
-	snprintf(cmd, sizeof(cmd), "list chain %s %s %s", fam, table, chain);
-	/* The text is of one generation only if the generation is the same on both sides. */
-	for (int tries = 0; tries < 3; tries++) {
-		uint32_t g1, g2;
-		uint64_t th;
-		char *out = NULL;
-
-		ret = live_gen(ls, &g1);
-		if (ret < 0)
-			break;
-		ret = list_in_child(cmd, &out);
-		if (ret < 0)
-			break;
-		ret = live_table_handle(ls, family, table, &th);
-		if (ret == 0)
-			ret = live_gen(ls, &g2);
-		if (ret == 0 && g1 != g2)
-			ret = -EAGAIN;
-		if (ret == 0)
-			ret = with_table_handle(out, th, text);
-		free(out);
-		if (ret == 0)
-			*gen = g1;
-		if (ret != -EAGAIN)
-			break;
-	}
-	return ret;
+	return nftlist_gen(((struct nftrule *)ctx)->lister, gen);
 }
 
 static int live_open(struct nftrule *nr)
 {
-	struct live_src *ls = &nr->ls;
-
-	ls->nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!ls->nl)
+	nr->lister = nftlist_new(live_listed, nr);
+	if (!nr->lister)
 		return -errno;
-	if (mnl_socket_bind(ls->nl, 0, MNL_SOCKET_AUTOPID) < 0)
-		return -errno;
-	ls->seq = (uint32_t)time(NULL);
-	nr->live = (struct nftrule_source){ .list = live_list, .gen = live_gen, .ctx = ls };
+	nr->live = (struct nftrule_source){ .list = live_list, .gen = live_gen, .ctx = nr };
 	return 0;
+}
+
+int nftrule_fd(const struct nftrule *nr)
+{
+	return nr->lister ? nftlist_fd(nr->lister) : -1;
+}
+
+void nftrule_feed(struct nftrule *nr, const void *buf, size_t len, uint64_t now_ns)
+{
+	if (now_ns > nr->now)
+		nr->now = now_ns;
+	if (nr->lister)
+		nftlist_feed(nr->lister, buf, len, nr->now);
+}
+
+void nftrule_tick(struct nftrule *nr, uint64_t now_ns)
+{
+	if (now_ns > nr->now)
+		nr->now = now_ns;
+	if (nr->lister)
+		nftlist_tick(nr->lister, nr->now);
+	/* A barrier after every record taken so far, while they come. */
+	if (nr->now - nr->last_poll >= BARRIER_NS)
+		barrier_poll(nr);
 }
 
 /* ---- versions, tables ---- */
@@ -657,13 +537,20 @@ static struct ntable *table_get(struct nftrule *nr, uint8_t family, const char *
 }
 
 /* The chain @name of @t as steps name it (cut to TRACE_NAME_MAX - 1), made on first use. */
-static struct nchain *chain_get(struct ntable *t, const char *name)
+static struct nchain *chain_find(struct ntable *t, const char *name)
 {
-	struct nchain *c;
-
-	for (c = t->lchains; c; c = c->next)
+	for (struct nchain *c = t->lchains; c; c = c->next)
 		if (strcmp(c->name, name) == 0)
 			return c;
+	return NULL;
+}
+
+static struct nchain *chain_get(struct ntable *t, const char *name)
+{
+	struct nchain *c = chain_find(t, name);
+
+	if (c)
+		return c;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
@@ -698,16 +585,11 @@ static int redefs_add(struct redefs *rd, const struct redef *r, uint64_t now)
 /* What a redefinition does to one version: end it, or start it after the commit. */
 static void redef_apply(const struct nftrule *nr, const struct redef *r, struct ver *v)
 {
-	uint64_t g = nr->cfg.grace_ns;
-
 	if (gen_le(r->gen, v->gen)) {
-		if (v->from < r->t_hi + g)
-			v->from = r->t_hi + g;
-	} else {
-		uint64_t u = r->t_lo > g ? r->t_lo - g : 0;
-
-		if (v->until > u)
-			v->until = u;
+		if (v->from < r->t_hi + nr->cfg.grace_ns)
+			v->from = r->t_hi + nr->cfg.grace_ns;
+	} else if (v->until > r->t_lo) {
+		v->until = r->t_lo;
 	}
 }
 
@@ -731,6 +613,7 @@ struct load_ctx {
 	struct nftrule	*nr;
 	struct ntable	*t;
 	uint32_t	gen;
+	uint64_t	seen;		/* when the listing was asked for */
 	struct chn	*chains;
 	size_t		nchains, ccap;
 };
@@ -770,7 +653,7 @@ static int load_one(void *data, const char *chain, uint64_t handle, const char *
 	cur = s->handle ? s->v : NULL;
 	if (cur && cur->until == UINT64_MAX && strlen(cur->text) == len &&
 	    memcmp(cur->text, rule, len) == 0 && strcmp(cur->chain, chain) == 0) {
-		cur->last_seen = nr->now;	/* the same text: the version goes on */
+		cur->last_seen = lc->seen;	/* the same text: the version goes on */
 		return 0;
 	}
 	v = malloc(sizeof(*v) + len + 1 + cl + 1);
@@ -783,11 +666,13 @@ static int load_one(void *data, const char *chain, uint64_t handle, const char *
 	v->from = 0;
 	v->until = UINT64_MAX;
 	v->gen = lc->gen;
-	v->last_seen = nr->now;
+	v->last_seen = lc->seen;
 	if (cur && cur->until == UINT64_MAX && gen_le(lc->gen, nr->last_gen) && nr->have_gen) {
 		/*
 		 * A different text under a live handle with every event up to this listing taken
-		 * in, yet no redefinition seen: trust neither beyond what is certain.
+		 * in, yet no redefinition seen: trust neither beyond what is certain (the old
+		 * one up to the last listing that showed it, the new one from when this one
+		 * came back).
 		 */
 		cur->until = cur->last_seen;
 		v->from = nr->now;
@@ -831,25 +716,28 @@ static void table_gc(struct nftrule *nr, struct ntable *t, const struct nchain *
 	}
 }
 
-static void chain_load(struct nftrule *nr, struct ntable *t, struct nchain *c)
+/*
+ * A listing of @c came back (@ret, @text taken, of generation @gen). Its versions stand
+ * for the time it was asked for (req_at) on the side of the past, and for now on the side
+ * of the future: the kernel may have read the ruleset anywhere in between.
+ */
+static void chain_apply(struct nftrule *nr, struct ntable *t, struct nchain *c, int ret,
+			char *text, uint32_t gen)
 {
-	const struct nftrule_source *src = nr->cfg.source;
-	struct load_ctx lc = { .nr = nr, .t = t };
+	struct load_ctx lc = { .nr = nr, .t = t, .gen = gen, .seen = c->req_at };
 	uint64_t th = 0, prev_at = t->loaded_at;
-	char *text = NULL;
-	int ret;
 
-	nr->st.loads++;
-	ret = src->list(src->ctx, t->family, t->name, c->name, &text, &lc.gen);
-	c->loaded_at = nr->now;
 	if (ret < 0) {
 		c->err = ret;
 		c->err_gen = nr->last_gen;
-		c->loaded = ret == -ENOENT;	/* "no such table or chain" is an answer too */
-		if (ret == -ENOENT && src->gen(src->ctx, &lc.gen) == 0)
-			c->gen = lc.gen;
-		else
-			c->loaded = false;
+		c->loaded_at = nr->now;
+		/* "No such table or chain" is an answer too, of the generation it came with. */
+		c->loaded = ret == -ENOENT;
+		if (c->loaded) {
+			c->gen = gen;
+			barrier_add(nr, gen, c->req_at);
+		}
+		free(text);
 		return;
 	}
 	/* The chains listed before: a listing adds to them (renames are told by handle). */
@@ -859,6 +747,7 @@ static void chain_load(struct nftrule *nr, struct ntable *t, struct nchain *c)
 			free(text);
 			c->err = -ENOMEM;
 			c->loaded = false;
+			c->loaded_at = nr->now;
 			return;
 		}
 		memcpy(lc.chains, t->chains, t->nchains * sizeof(*lc.chains));
@@ -882,36 +771,77 @@ static void chain_load(struct nftrule *nr, struct ntable *t, struct nchain *c)
 	if (ret < 0) {
 		c->err = ret;
 		c->loaded = false;
+		c->loaded_at = nr->now;
 		free(lc.chains);
 		return;
 	}
 	free(t->chains);
 	t->chains = lc.chains;
 	t->nchains = lc.nchains;
+	/* Its GETGEN was asked after the listing was: a barrier at that time. */
+	barrier_add(nr, gen, c->req_at);
 	if (th)
 		t->thandle = th;
 	t->gen = c->gen = lc.gen;
-	t->loaded_at = nr->now;
+	if (c->req_at > t->loaded_at)
+		t->loaded_at = c->req_at;
+	c->loaded_at = c->req_at;
 	c->err = 0;
 	c->loaded = true;
 	table_gc(nr, t, c);
 }
 
+/* Ask for a listing of @c; its answer comes through nftrule_listed(). */
+static void chain_request(struct nftrule *nr, struct ntable *t, struct nchain *c)
+{
+	const struct nftrule_source *src = nr->cfg.source;
+	int ret;
+
+	nr->st.loads++;
+	c->asked = true;
+	c->req_at = nr->now;
+	ret = src->list(src->ctx, t->family, t->name, c->name);
+	if (ret < 0)
+		chain_apply(nr, t, c, ret, NULL, 0);
+	else
+		c->listing = true;
+}
+
+void nftrule_listed(struct nftrule *nr, uint8_t family, const char *table, const char *chain,
+		    int err, char *text, uint32_t gen, uint64_t now_ns)
+{
+	struct ntable *t = table_find(nr, family, table);
+	struct nchain *c = t ? chain_find(t, chain) : NULL;
+
+	if (now_ns > nr->now)
+		nr->now = now_ns;
+	if (!c || !c->listing) {
+		free(text);	/* nobody asked */
+		return;
+	}
+	c->listing = false;
+	chain_apply(nr, t, c, err, text, gen);
+}
+
 /* ---- events ---- */
 
+static const struct nlattr_policy gen_policy[NFTA_GEN_MAX + 1] = {
+	[NFTA_GEN_ID]	= { .type = MNL_TYPE_U32 },
+};
+
 static const struct nlattr_policy rule_policy[NFTA_RULE_MAX + 1] = {
-	[NFTA_RULE_TABLE]	= { MNL_TYPE_NUL_STRING },
-	[NFTA_RULE_HANDLE]	= { MNL_TYPE_U64 },
+	[NFTA_RULE_TABLE]	= { .type = MNL_TYPE_NUL_STRING },
+	[NFTA_RULE_HANDLE]	= { .type = MNL_TYPE_U64 },
 };
 
 static const struct nlattr_policy chain_policy[NFTA_CHAIN_MAX + 1] = {
-	[NFTA_CHAIN_TABLE]	= { MNL_TYPE_NUL_STRING },
-	[NFTA_CHAIN_NAME]	= { MNL_TYPE_NUL_STRING },
-	[NFTA_CHAIN_HANDLE]	= { MNL_TYPE_U64 },
+	[NFTA_CHAIN_TABLE]	= { .type = MNL_TYPE_NUL_STRING },
+	[NFTA_CHAIN_NAME]	= { .type = MNL_TYPE_NUL_STRING },
+	[NFTA_CHAIN_HANDLE]	= { .type = MNL_TYPE_U64 },
 };
 
 static const struct nlattr_policy table_policy[NFTA_TABLE_MAX + 1] = {
-	[NFTA_TABLE_NAME]	= { MNL_TYPE_NUL_STRING },
+	[NFTA_TABLE_NAME]	= { .type = MNL_TYPE_NUL_STRING },
 };
 
 /* How each kind of event is read: its policy, and where its table, chain name and handle are. */
@@ -1032,53 +962,92 @@ static struct delkey *commit_dels(const struct nftrule *nr, size_t *n)
 }
 
 /* A commit ends: turn its events into redefinitions of the tables they touch. */
+/*
+ * Redefine @t whole in commit @r (once per commit: nr->st.commits numbers them); NULL @t is
+ * the table @family @name, made to remember it (a table never asked for is remembered once
+ * redefined: a step received before the commit and resolved after it must not get the
+ * text read after it).
+ */
+static struct ntable *redef_whole(struct nftrule *nr, struct ntable *t, uint8_t family,
+				  const char *name, const struct redef *r)
+{
+	struct redef w = *r;
+
+	if (!t && !(t = table_get(nr, family, name)))
+		return NULL;
+	if (t->whole_commit != nr->st.commits) {
+		t->whole_commit = nr->st.commits;
+		w.handle = 0;
+		redef_table(nr, t, &w);
+	}
+	return t;
+}
+
+/* A commit ends: turn its events into redefinitions of the tables they touch. */
 static void commit_end(struct nftrule *nr, uint32_t gen)
 {
-	uint64_t t_lo = nr->pend_open ? nr->pend_t0 : nr->now;
+	struct redef r = { 0, barrier_before(nr, gen), nr->now, gen };
 	size_t ndels;
 	struct delkey *dels = commit_dels(nr, &ndels);
 
 	nr->st.commits++;
 	if (nr->have_gen && !gen_le(gen, nr->last_gen) && gen != nr->last_gen + 1) {
 		/* A gap in the generations: a commit's events were lost. */
-		struct redef r = { 0, nr->last_gen_t, nr->now, gen };
+		struct redef g = { 0, barrier_before(nr, nr->last_gen + 1), nr->now, gen };
 
-		redefs_add(&nr->global, &r, nr->now);
+		redefs_add(&nr->global, &g, nr->now);
 		for (struct ntable *t = nr->tables; t; t = t->next)
-			redef_table(nr, t, &r);
+			redef_table(nr, t, &g);
 	}
+	/*
+	 * A table deleted (iptables-nft-restore deletes the table it rewrites) is redefined
+	 * whole first: the rules made again after it in the commit start their handles
+	 * again, and each would otherwise look like a replace of the old one, a pass over
+	 * the table's handles apiece.
+	 */
+	for (size_t i = 0; i < nr->npend; i++)
+		if (nr->pend[i].type == NFT_MSG_DELTABLE)
+			redef_whole(nr, table_find(nr, nr->pend[i].family, nr->names + nr->pend[i].name),
+				    nr->pend[i].family, nr->names + nr->pend[i].name, &r);
 	for (size_t i = 0; i < nr->npend; i++) {
 		const struct pend *p = &nr->pend[i];
 		const char *ptable = nr->names + p->name, *pchain = ptable + strlen(ptable) + 1;
 		struct ntable *t = table_find(nr, p->family, ptable);
 		struct delkey key = { p->handle, p->family, ptable };
-		struct redef r = { 0, t_lo, nr->now, gen };
-		bool redefined = false;
+		struct redef h = r;
 
-		/*
-		 * A table never asked for is remembered once redefined: a step received before
-		 * the commit and resolved after it must not get the text read after it.
-		 */
+		if (t && t->whole_commit == nr->st.commits)
+			continue;	/* every handle of it is redefined already */
 		switch (p->type) {
 		case NFT_MSG_NEWRULE:
 			/* Replace: the same handle deleted and added in one commit. */
-			redefined = dels && bsearch(&key, dels, ndels, sizeof(*dels), delkey_cmp);
-			r.handle = p->handle;
-			break;
-		case NFT_MSG_DELTABLE:
-			redefined = true;
+			if (!dels || !bsearch(&key, dels, ndels, sizeof(*dels), delkey_cmp))
+				break;
+			if (!t && !(t = table_get(nr, p->family, ptable)))
+				break;
+			if (t->rep_commit != nr->st.commits) {
+				t->rep_commit = nr->st.commits;
+				t->nrep = 0;
+			}
+			/* Many of them: one pass for the whole table rather than one apiece. */
+			if (++t->nrep > REPLACES_MAX) {
+				redef_whole(nr, t, p->family, ptable, &r);
+				break;
+			}
+			h.handle = p->handle;
+			redef_table(nr, t, &h);
 			break;
 		case NFT_MSG_NEWCHAIN:
 			/* A known chain handle under another name: a rename. */
 			for (size_t j = 0; t && j < t->nchains; j++)
-				if (t->chains[j].handle == p->handle && strcmp(t->chains[j].name, pchain))
-					redefined = true;
+				if (t->chains[j].handle == p->handle && strcmp(t->chains[j].name, pchain)) {
+					redef_whole(nr, t, p->family, ptable, &r);
+					break;
+				}
 			break;
 		default:
 			break;
 		}
-		if (redefined && (t || (t = table_get(nr, p->family, ptable))))
-			redef_table(nr, t, &r);
 	}
 	free(dels);
 	nr->npend = 0;
@@ -1086,9 +1055,9 @@ static void commit_end(struct nftrule *nr, uint32_t gen)
 	nr->pend_open = false;
 	if (!nr->have_gen || !gen_le(gen, nr->last_gen)) {
 		nr->last_gen = gen;
-		nr->last_gen_t = nr->now;
 		nr->have_gen = true;
 	}
+	barrier_prune(nr);
 }
 
 int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_ns)
@@ -1101,7 +1070,6 @@ int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_n
 	struct pend *p;
 
 	nr->now = now_ns;
-	nr->last_msg_t = now_ns;
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
 	    (nlh->nlmsg_flags & NLM_F_MULTI))
 		return 0;	/* not an event: a dump's reply, or another subsystem */
@@ -1151,22 +1119,24 @@ int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_n
 
 void nftrule_lost(struct nftrule *nr, uint64_t now_ns)
 {
-	struct redef r = { 0, nr->last_msg_t, now_ns, 0 };
+	struct redef r = { 0, barrier_before(nr, nr->last_gen + 1), now_ns, 0 };
 	const struct nftrule_source *src = nr->cfg.source;
 
 	nr->now = now_ns;
 	/*
-	 * Whatever the lost commits were, they are no newer than the generation now: texts
-	 * read before it end at the last message taken, texts read at or after it start now.
+	 * Whatever the lost commits were, they are after the last one taken in and no newer
+	 * than the generation now: texts read before it end at the last barrier of the last
+	 * one taken in, texts read at or after it start now.
 	 */
 	if (src->gen(src->ctx, &r.gen) < 0)
 		r.gen = nr->have_gen ? nr->last_gen + 1 : 0;
+	else
+		barrier_add(nr, r.gen, now_ns);
 	redefs_add(&nr->global, &r, now_ns);
 	for (struct ntable *t = nr->tables; t; t = t->next)
 		redef_table(nr, t, &r);
 	if (!nr->have_gen || !gen_le(r.gen, nr->last_gen)) {
 		nr->last_gen = r.gen;
-		nr->last_gen_t = now_ns;
 		nr->have_gen = true;
 	}
 }
@@ -1228,11 +1198,70 @@ static bool load_failed_lately(const struct nftrule *nr, const struct nchain *c)
 	       (!nr->have_gen || gen_le(nr->last_gen, c->err_gen));
 }
 
+/* The table and chain step @r names, made on first use; false when it can't be asked for. */
+static bool step_chain(struct nftrule *nr, const struct trace_record *r, struct ntable **t,
+		       struct nchain **c)
+{
+	return strlen(r->table) < TRACE_NAME_MAX - 1 && strlen(r->chain) < TRACE_NAME_MAX - 1 &&
+	       (*t = table_get(nr, r->table_family, r->table)) && (*c = chain_get(*t, r->chain));
+}
+
+/* A step nftrule_fill_fixed() answers: nothing to look up. */
+static bool fixed(const struct trace_record *r)
+{
+	return r->kind == TRACE_KIND_POLICY || r->kind == TRACE_KIND_RETURN || !r->handle;
+}
+
+bool nftrule_wait(struct nftrule *nr, const struct trace_record *recs, size_t n,
+		  uint64_t since_ns, uint64_t now_ns)
+{
+	bool wait = false;
+
+	if (now_ns > nr->now)
+		nr->now = now_ns;
+	for (size_t i = 0; i < n; i++) {
+		const struct trace_record *r = &recs[i];
+		const struct ver *v;
+		struct ntable *t;
+		struct nchain *c;
+		enum found f;
+
+		if (r->backend != TRACE_BACKEND_NFT || r->rule || fixed(r) || !step_chain(nr, r, &t, &c))
+			continue;
+		/* Which commits it may have met: a GETGEN after it says, then their events. */
+		if (!settled(nr, r) && nr->last_poll < r->recv_ns)
+			barrier_poll(nr);
+		if (!settled(nr, r)) {
+			wait = true;
+			continue;
+		}
+		f = c->loaded ? lookup(nr, t, r, &v) : FND_NONE;
+		if (f == FND_OK || f == FND_CHAIN)
+			continue;
+		/*
+		 * A text of a generation whose events are on their way (they settle it), or a
+		 * listing under way that may bring the step's.
+		 */
+		if (f == FND_UNSETTLED || c->listing) {
+			wait = true;
+			continue;
+		}
+		/*
+		 * Worth a listing: a chain never read, or read before a commit that may have
+		 * added the rule. Once per chain after the packet was complete (a listing from
+		 * then on shows every rule it can have met), and not again soon after a failure.
+		 */
+		if ((c->asked && c->req_at >= since_ns) || load_failed_lately(nr, c) ||
+		    (c->loaded && nr->have_gen && gen_le(nr->last_gen, c->gen)))
+			continue;
+		chain_request(nr, t, c);
+		wait |= c->listing;
+	}
+	return wait;
+}
+
 void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, uint64_t now_ns)
 {
-	struct nchain *loaded[8];
-	size_t nloaded = 0;
-
 	if (now_ns > nr->now)
 		nr->now = now_ns;
 
@@ -1248,36 +1277,26 @@ void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, ui
 		r->rule_reason = NULL;
 		if (nftrule_fill_fixed(r))
 			continue;
-		if (strlen(r->table) >= TRACE_NAME_MAX - 1 || strlen(r->chain) >= TRACE_NAME_MAX - 1 ||
-		    !(t = table_get(nr, r->table_family, r->table)) || !(c = chain_get(t, r->chain))) {
+		if (!step_chain(nr, r, &t, &c)) {
 			r->rule_reason = REASON_NAME;
 			nr->st.unresolved++;
 			continue;
 		}
-		f = c->loaded ? lookup(nr, t, r, &v) : FND_NONE;
-		if ((f == FND_NONE || f == FND_RANGE) &&
-		    (!c->loaded || !nr->have_gen || !gen_le(nr->last_gen, c->gen))) {
-			bool done = false;
-
-			/* At most one listing of a chain per packet. */
-			for (size_t k = 0; k < nloaded; k++)
-				done |= loaded[k] == c;
-			done |= load_failed_lately(nr, c);
-			if (!done) {
-				chain_load(nr, t, c);
-				if (nloaded < sizeof(loaded) / sizeof(loaded[0]))
-					loaded[nloaded++] = c;
-				if (c->loaded)
-					f = lookup(nr, t, r, &v);
-			}
+		if (!settled(nr, r)) {
+			r->rule_reason = REASON_INFLIGHT;
+			nr->st.unresolved++;
+			continue;
 		}
+		f = c->loaded ? lookup(nr, t, r, &v) : FND_NONE;
 		if (f == FND_OK) {
 			r->rule = v->text;
 			nr->st.resolved++;
 			continue;
 		}
 		nr->st.unresolved++;
-		if (c->err == -ENOENT)
+		if (c->listing && (f == FND_NONE || f == FND_RANGE))
+			r->rule_reason = REASON_LATE;
+		else if (c->err == -ENOENT)
 			r->rule_reason = REASON_NOTABLE;
 		else if (!c->loaded)
 			r->rule_reason = c->err == -EINVAL ? REASON_NAME : REASON_UNREAD;
@@ -1329,8 +1348,7 @@ void nftrule_free(struct nftrule *nr)
 	free(nr->global.a);
 	free(nr->pend);
 	free(nr->names);
-	if (nr->ls.nl)
-		mnl_socket_close(nr->ls.nl);
+	nftlist_free(nr->lister);
 	free(nr);
 }
 

@@ -10,6 +10,7 @@
 #include <linux/netfilter.h>
 
 #include "iptrace/annotate.h"
+#include "iptrace/hold.h"
 #include "iptrace/logline.h"
 #include "iptrace/natlog.h"
 #include "iptrace/nfhook.h"
@@ -35,10 +36,13 @@ struct pipeline {
 	/* Per family (0 IPv4, 1 IPv6): hooks where a legacy table reports every packet. */
 	unsigned		legacy_hooks[2];
 	struct grouper		*grouper;
+	/* Packets whose rule texts are still to come: with a resolver of either kind. */
+	struct hold		*hold;
 	struct ifcache		ifc;
 	struct summary		sum;
 	uint64_t		mono_ns, wall_ns;
 	bool			done;
+	bool			ended;		/* pipeline_end_input(): no more records */
 	uint32_t		next_seq;
 	int			sink_err;
 	struct nftrace_ctx	*nft;		/* chain map + per-trace-id headers */
@@ -165,6 +169,8 @@ static int emit_packet(void *ctx, const struct packet *p, bool single)
 			pl->sum.dropped++;
 		return -1;
 	}
+	if (pl->cfg.resolver)
+		resolver_late((struct trace_record *)p->steps, p->nsteps);
 	if (pl->cfg.nftrule)
 		nftrule_resolve(pl->cfg.nftrule, (struct trace_record *)p->steps, p->nsteps,
 				pl->mono_ns);
@@ -205,21 +211,57 @@ void pipeline_add_counts(struct pipeline *pl, const struct summary *c)
 	pl->sum.malformed += c->malformed;
 }
 
+static bool has_legacy(const struct packet *p)
+{
+	for (size_t i = 0; i < p->nsteps; i++)
+		if (p->steps[i].backend == TRACE_BACKEND_LEGACY)
+			return true;
+	return false;
+}
+
+/* The hold's busy: an nft step whose chain is being read (nftrule_wait()). */
+static bool nft_busy(void *ctx, const struct packet *p, uint64_t since_ns)
+{
+	struct pipeline *pl = ctx;
+
+	return pl->cfg.nftrule && nftrule_wait(pl->cfg.nftrule, p->steps, p->nsteps, since_ns,
+					       pl->mono_ns);
+}
+
 /*
- * The grouper's emit. With legacy tables the resolver holds the packet (a copy) until its
- * rules are certain or its wait bound passes, and hands packets back in order.
+ * A complete packet (or one --no-group record, @single) to the resolve stage. One whose
+ * rule texts are still to come is held (hold.h), and so is every one after it, so that
+ * packets are printed in the order they completed; the others go straight on.
  */
+static int take(struct pipeline *pl, const struct packet *p, bool single)
+{
+	bool wait = false;
+	uint32_t id;
+
+	if (!pl->hold)
+		return emit_packet(pl, p, single);
+	/* First, so that its listings start now, whatever is held before it. */
+	if (pl->cfg.nftrule)
+		wait = nftrule_wait(pl->cfg.nftrule, p->steps, p->nsteps, pl->mono_ns, pl->mono_ns);
+	if (pl->cfg.resolver && has_legacy(p))
+		wait = true;
+	if (!wait && !hold_count(pl->hold))
+		return emit_packet(pl, p, single);
+	if (hold_add(pl->hold, p, single, pl->mono_ns, &id) < 0)
+		return -ENOMEM;
+	if (pl->cfg.resolver)
+		resolver_ask(pl->cfg.resolver, pl->hold, id, p->nsteps);
+	return hold_release(pl->hold, pl->mono_ns);
+}
+
+/* The grouper's emit. */
 static int on_packet(void *ctx, const struct packet *p)
 {
 	struct pipeline *pl = ctx;
 
 	if (pl->done)
 		return -1;
-	if (!pl->cfg.resolver)
-		return emit_packet(pl, p, false);
-	if (resolver_hold(pl->cfg.resolver, p, false) < 0)
-		return -1;
-	return resolver_release(pl->cfg.resolver, pl->mono_ns, emit_packet, pl) < 0 ? -1 : 0;
+	return take(pl, p, false) < 0 ? -1 : 0;
 }
 
 struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
@@ -246,7 +288,10 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
 	gc.ctx = pl;
 	pl->grouper = grouper_new(&gc);
 	pl->nft = nftrace_ctx_new();
-	if (!pl->grouper || !pl->nft) {
+	if (cfg->resolver || cfg->nftrule)
+		pl->hold = hold_new(&(struct hold_cfg){
+			.wait_ns = cfg->text_wait_ns, .busy = nft_busy, .emit = emit_packet, .ctx = pl });
+	if (!pl->grouper || !pl->nft || ((cfg->resolver || cfg->nftrule) && !pl->hold)) {
 		pipeline_free(pl);
 		return NULL;
 	}
@@ -258,6 +303,7 @@ void pipeline_free(struct pipeline *pl)
 	if (!pl)
 		return;
 	grouper_free(pl->grouper);
+	hold_free(pl->hold);
 	nftrace_ctx_free(pl->nft);
 	free(pl);
 }
@@ -289,7 +335,7 @@ void pipeline_set_window(struct pipeline *pl, uint64_t window_ns)
 /* pipeline_add(), inline in the decoders' callbacks: they run once per record. */
 static inline int add(struct pipeline *pl, struct trace_record *rec)
 {
-	if (pl->done)
+	if (pl->done || pl->ended)
 		return 0;
 	pl->sum.records++;
 	if (!pl->cfg.verbose && pl->cfg.marker && marker_owns(pl->cfg.marker, rec))
@@ -304,13 +350,7 @@ static inline int add(struct pipeline *pl, struct trace_record *rec)
 		struct packet one = { .nsteps = 1, .steps = rec };
 
 		/* A failed write (sink_err) ends the run as in grouped output, not as malformed. */
-		if (!pl->cfg.resolver)
-			emit_packet(pl, &one, true);
-		else if (resolver_hold(pl->cfg.resolver, &one, true) < 0)
-			return -ENOMEM;
-		else
-			resolver_release(pl->cfg.resolver, pl->mono_ns, emit_packet, pl);
-		return 0;
+		return take(pl, &one, true) == -ENOMEM ? -ENOMEM : 0;
 	}
 	return grouper_add(pl->grouper, rec, pl->mono_ns) == -ENOMEM ? -ENOMEM : 0;
 }
@@ -452,8 +492,14 @@ static inline int dispatch(struct pipeline *pl, uint16_t source, const void *buf
 		break;
 	case RESOLVER_SOURCE:
 		if (pl->cfg.resolver) {
-			resolver_feed(pl->cfg.resolver, buf, len);
-			resolver_release(pl->cfg.resolver, pl->mono_ns, emit_packet, pl);
+			resolver_feed(pl->cfg.resolver, pl->hold, buf, len);
+			hold_release(pl->hold, pl->mono_ns);
+		}
+		return pl->sink_err;
+	case NFTRULE_SOURCE:
+		if (pl->cfg.nftrule) {
+			nftrule_feed(pl->cfg.nftrule, buf, len, pl->mono_ns);
+			hold_release(pl->hold, pl->mono_ns);
 		}
 		return pl->sink_err;
 	default:
@@ -568,8 +614,10 @@ int pipeline_flush(struct pipeline *pl)
 int pipeline_tick(struct pipeline *pl)
 {
 	grouper_expire(pl->grouper, pl->mono_ns);
-	if (pl->cfg.resolver)
-		resolver_release(pl->cfg.resolver, pl->mono_ns, emit_packet, pl);
+	if (pl->cfg.nftrule)
+		nftrule_tick(pl->cfg.nftrule, pl->mono_ns);
+	if (pl->hold)
+		hold_release(pl->hold, pl->mono_ns);
 	return pl->sink_err;
 }
 
@@ -578,8 +626,8 @@ uint64_t pipeline_deadline(const struct pipeline *pl)
 	uint64_t d = grouper_next_deadline(pl->grouper);
 
 	/* A held packet's wait bound. */
-	if (pl->cfg.resolver && resolver_deadline(pl->cfg.resolver) < d)
-		d = resolver_deadline(pl->cfg.resolver);
+	if (pl->hold && hold_deadline(pl->hold) < d)
+		d = hold_deadline(pl->hold);
 	return d;
 }
 
@@ -608,20 +656,29 @@ void pipeline_summary(const struct pipeline *pl, struct summary *sum)
 	}
 }
 
+void pipeline_end_input(struct pipeline *pl)
+{
+	pl->ended = true;
+	if (pl->done)
+		pl->sum.dropped += grouper_discard(pl->grouper);
+	else
+		grouper_flush(pl->grouper);
+}
+
+bool pipeline_waiting(const struct pipeline *pl)
+{
+	return pl->hold && hold_count(pl->hold) && !pl->done;
+}
+
 int pipeline_finish(struct pipeline *pl, const char *marker_name)
 {
 	struct summary sum;
 	int ret = 0;
 
-	if (pl->done)
-		pl->sum.dropped += grouper_discard(pl->grouper);
-	else
-		grouper_flush(pl->grouper);
-	/* Held packets: their answers (bounded wait), in order; past --count, dropped. */
-	if (pl->cfg.resolver && pl->done)
-		resolver_release(pl->cfg.resolver, UINT64_MAX, emit_packet, pl);
-	else if (pl->cfg.resolver)
-		resolver_finish(pl->cfg.resolver, emit_packet, pl);
+	pipeline_end_input(pl);
+	/* Held packets: what came for them, in order (the rest "late"); past --count, dropped. */
+	if (pl->hold)
+		hold_release(pl->hold, UINT64_MAX);
 	if (pl->done)	/* flush may have reached the count too */
 		pl->sum.dropped += grouper_discard(pl->grouper);
 	pipeline_summary(pl, &sum);

@@ -1162,35 +1162,13 @@ static void reader_loop(int sock, struct resolver_reader *rd, struct resolver_qu
 
 /* --- the client (iptrace's process) -------------------------------------------------- */
 
-struct held {
-	struct packet		p;
-	struct trace_record	*steps;
-	char			**strs;		/* 3 per step: rule, verdict, reason (malloc'd) */
-	uint32_t		first_id;
-	uint32_t		left;		/* legacy steps not answered yet */
-	uint64_t		deadline;
-	bool			single;
-};
-
 struct resolver {
 	struct resolver_cfg	cfg;
 	pid_t			pid;
 	int			sock;
 	int32_t			pos;		/* last barrier seen */
 	bool			kicked;
-	struct held		*q;		/* ring */
-	size_t			head, n, cap;
-	uint32_t		next_id;
 };
-
-static void held_free(struct held *h)
-{
-	for (size_t i = 0; h->strs && i < 3 * h->p.nsteps; i++)
-		free(h->strs[i]);
-	free(h->strs);
-	free(h->steps);
-	memset(h, 0, sizeof(*h));
-}
 
 /* The reader's process: nothing of ours but its socket, gone when we go. */
 static void reader_child(int sock, uint32_t portid, pid_t parent)
@@ -1254,8 +1232,6 @@ struct resolver *resolver_new(const struct resolver_cfg *cfg)
 	if (!r)
 		return NULL;
 	r->cfg = *cfg;
-	if (!r->cfg.wait_ns)
-		r->cfg.wait_ns = 5000000000ull;
 	r->pos = -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		goto err;
@@ -1300,12 +1276,6 @@ void resolver_free(struct resolver *r)
 {
 	if (!r)
 		return;
-	while (r->n) {
-		held_free(&r->q[r->head]);
-		r->head = (r->head + 1) % r->cap;
-		r->n--;
-	}
-	free(r->q);
 	if (r->sock > 0)
 		close(r->sock);	/* the reader's EOF: it ends */
 	if (r->pid > 0) {
@@ -1358,53 +1328,21 @@ static int rec_family(const struct trace_record *rec)
 	return AF_INET;
 }
 
-int resolver_hold(struct resolver *r, const struct packet *p, bool single)
+void resolver_ask(struct resolver *r, struct hold *h, uint32_t id, size_t n)
 {
-	struct held *h;
-	size_t n = p->nsteps;
-
-	if (r->n == r->cap) {
-		size_t nc = r->cap ? r->cap * 2 : 64;
-		struct held *q = calloc(nc, sizeof(*q));
-
-		if (!q)
-			return -ENOMEM;
-		for (size_t i = 0; i < r->n; i++)
-			q[i] = r->q[(r->head + i) % r->cap];
-		free(r->q);
-		r->q = q;
-		r->head = 0;
-		r->cap = nc;
-	}
-	h = &r->q[(r->head + r->n) % r->cap];
-	memset(h, 0, sizeof(*h));
-	h->p = *p;
-	h->single = single;
-	h->steps = malloc((n ? n : 1) * sizeof(*h->steps));
-	h->strs = calloc(3 * (n ? n : 1), sizeof(char *));
-	if (!h->steps || !h->strs) {
-		held_free(h);
-		return -ENOMEM;
-	}
-	memcpy(h->steps, p->steps, n * sizeof(*h->steps));
-	h->p.steps = h->steps;
-	h->first_id = r->next_id;
-	r->next_id += (uint32_t)n;
-	h->deadline = loop_clock_ns(CLOCK_MONOTONIC) + r->cfg.wait_ns;
-	r->n++;
 	for (size_t i = 0; i < n; i++) {
-		struct trace_record *s = &h->steps[i];
-		const struct trace_record *nx = i + 1 < n ? &h->steps[i + 1] : NULL;
+		struct trace_record *s = hold_step(h, id + (uint32_t)i);
+		const struct trace_record *nx = i + 1 < n ? hold_step(h, id + (uint32_t)i + 1) : NULL;
 		struct msg_query m;
 
-		if (s->backend != TRACE_BACKEND_LEGACY)
+		if (!s || s->backend != TRACE_BACKEND_LEGACY)
 			continue;
 		s->rule = s->verdict = NULL;
 		s->rule_reason = NULL;
 		s->verdict_continues = false;
 		memset(&m, 0, sizeof(m));
 		m.type = MSG_QUERY;
-		m.q.id = h->first_id + (uint32_t)i;
+		m.q.id = id + (uint32_t)i;
 		m.q.lo = s->barrier;
 		m.q.family = (uint8_t)rec_family(s);
 		m.q.kind = (uint8_t)s->kind;
@@ -1427,125 +1365,48 @@ int resolver_hold(struct resolver *r, const struct packet *p, bool single)
 						RESOLVER_REASON_UNREAD;
 			continue;
 		}
-		h->left++;
+		hold_expect(h, m.q.id);
 	}
-	return 0;
 }
 
-static struct held *held_by_id(struct resolver *r, uint32_t id, size_t *step)
+/* An answer into its held step: the strings live as long as the packet is held. */
+static void apply(struct hold *h, struct trace_record *s, const struct resolver_answer *a)
 {
-	for (size_t i = 0; i < r->n; i++) {
-		struct held *h = &r->q[(r->head + i) % r->cap];
+	const char *rule = a->has_rule ? hold_keep(h, a->id, a->rule) : NULL;
+	const char *verdict = a->verdict[0] ? hold_keep(h, a->id, a->verdict) : NULL;
+	const char *reason = a->reason[0] ? hold_keep(h, a->id, a->reason) : NULL;
 
-		if (id - h->first_id < h->p.nsteps) {
-			*step = id - h->first_id;
-			return h;
-		}
-	}
-	return NULL;
-}
-
-static void apply(struct held *h, size_t i, const struct resolver_answer *a)
-{
-	struct trace_record *s = &h->steps[i];
-	char **str = &h->strs[3 * i];
-
-	if (a->has_rule)
-		str[0] = strdup(a->rule);
-	if (a->verdict[0])
-		str[1] = strdup(a->verdict);
-	if (a->reason[0])
-		str[2] = strdup(a->reason);
-	s->rule = str[0];
-	s->verdict = str[1];
-	s->rule_reason = str[2] ? str[2] : str[0] ? NULL : RESOLVER_REASON_UNREAD;
+	s->rule = rule;
+	s->verdict = verdict;
+	s->rule_reason = reason ? reason : rule ? NULL : RESOLVER_REASON_UNREAD;
 	s->verdict_continues = a->cont;
 }
 
-void resolver_feed(struct resolver *r, const void *buf, size_t len)
+void resolver_feed(struct resolver *r, struct hold *h, const void *buf, size_t len)
 {
 	struct resolver_answer a;
-	struct held *h;
-	size_t i;
+	struct trace_record *s;
 
+	(void)r;
 	if (len < offsetof(struct resolver_answer, rule) + 1 || len > sizeof(a))
 		return;
 	memcpy(&a, buf, len);
 	a.rule[len - offsetof(struct resolver_answer, rule) - 1] = '\0';
 	a.verdict[sizeof(a.verdict) - 1] = '\0';
 	a.reason[sizeof(a.reason) - 1] = '\0';
-	h = held_by_id(r, a.id, &i);
-	if (!h || h->steps[i].rule || h->steps[i].rule_reason || h->steps[i].verdict)
+	s = hold_step(h, a.id);
+	if (!s || s->backend != TRACE_BACKEND_LEGACY || s->rule || s->rule_reason || s->verdict)
 		return;	/* emitted already (its bound passed) */
-	apply(h, i, &a);
-	h->left--;
+	apply(h, s, &a);
+	hold_answered(h, a.id);
 }
 
-int resolver_release(struct resolver *r, uint64_t now_ns, resolver_emit_fn emit, void *ctx)
+void resolver_late(struct trace_record *recs, size_t n)
 {
-	int ret = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct trace_record *s = &recs[i];
 
-	while (r->n) {
-		struct held *h = &r->q[r->head];
-
-		if (h->left && now_ns < h->deadline)
-			break;
-		for (size_t i = 0; h->left && i < h->p.nsteps; i++) {
-			struct trace_record *s = &h->steps[i];
-
-			if (s->backend == TRACE_BACKEND_LEGACY && !s->rule && !s->verdict &&
-			    !s->rule_reason)
-				s->rule_reason = RESOLVER_REASON_LATE;
-		}
-		/* Each one is handed over, also after a failure: the caller counts them. */
-		{
-			int e = emit(ctx, &h->p, h->single);
-
-			if (e < 0 && ret == 0)
-				ret = e;
-		}
-		held_free(h);
-		r->head = (r->head + 1) % r->cap;
-		r->n--;
+		if (s->backend == TRACE_BACKEND_LEGACY && !s->rule && !s->verdict && !s->rule_reason)
+			s->rule_reason = RESOLVER_REASON_LATE;
 	}
-	return ret;
-}
-
-uint64_t resolver_deadline(const struct resolver *r)
-{
-	return r->n ? r->q[r->head].deadline : UINT64_MAX;
-}
-
-size_t resolver_pending(const struct resolver *r)
-{
-	return r->n;
-}
-
-int resolver_finish(struct resolver *r, resolver_emit_fn emit, void *ctx)
-{
-	uint64_t end = loop_clock_ns(CLOCK_MONOTONIC) + r->cfg.wait_ns;
-	union {
-		struct resolver_answer	a;
-		char			b[sizeof(struct resolver_answer)];
-	} u;
-
-	for (;;) {
-		uint64_t now = loop_clock_ns(CLOCK_MONOTONIC);
-		bool waiting = false;
-		struct pollfd p = { .fd = r->sock, .events = POLLIN };
-		ssize_t n;
-
-		for (size_t i = 0; i < r->n; i++)
-			if (r->q[(r->head + i) % r->cap].left)
-				waiting = true;
-		if (!waiting || now >= end)
-			break;
-		if (poll(&p, 1, (int)((end - now) / 1000000ull) + 1) <= 0)
-			break;
-		while ((n = recv(r->sock, u.b, sizeof(u.b), MSG_DONTWAIT)) > 0)
-			resolver_feed(r, u.b, (size_t)n);
-		if (n == 0)
-			break;
-	}
-	return resolver_release(r, UINT64_MAX, emit, ctx);
 }

@@ -9,24 +9,22 @@
 #include <linux/netlink.h>
 #include "iptrace/record.h"
 
+/* The socket source id (as NLREC_*) of the chain listings' texts, for the receive loop. */
+#define NFTRULE_SOURCE	0x7e02
+
 /*
- * Where chains are read from. The live source (cfg.source NULL) asks libnftables for
- * "list chain FAMILY TABLE CHAIN" with handles and without counter values
- * (NFT_CTX_OUTPUT_HANDLE | NFT_CTX_OUTPUT_STATELESS) in the current network namespace, which
- * fetches that chain's rules alone (a rule dump filtered by NFTA_RULE_TABLE and
- * NFTA_RULE_CHAIN), and the table's handle (NFT_MSG_GETTABLE), between two NFT_MSG_GETGEN
- * requests that must agree; tests replace it with saved text.
+ * Where chains are read from. The live source (cfg.source NULL) lists them in a child
+ * process (nftlist.h) whose texts come back on nftrule_fd(); tests replace it with saved
+ * text, answered when they choose.
  */
 struct nftrule_source {
 	/*
-	 * list - @chain of @table of @family (NFPROTO_*) as `nft -a -s list chain` prints it,
-	 * the table's header with its "# handle N", malloc'd and NUL-terminated into *@text
-	 * (more chains may come with it: they are taken too), and the ruleset generation it
-	 * shows into *@gen. 0, -ENOENT when the table or the chain does not exist, or another
-	 * negative errno.
+	 * list - start listing @chain of @table of @family (NFPROTO_*) as `nft -a -s list
+	 * chain` prints it, the table's header with its "# handle N" (more chains may come
+	 * with it: they are taken too). The answer comes later, through nftrule_listed(),
+	 * never from inside this call. 0, or a negative errno (then no answer comes).
 	 */
-	int	(*list)(void *ctx, uint8_t family, const char *table, const char *chain, char **text,
-			uint32_t *gen);
+	int	(*list)(void *ctx, uint8_t family, const char *table, const char *chain);
 	/* gen - the current ruleset generation (NFTA_GEN_ID). 0 or a negative errno. */
 	int	(*gen)(void *ctx, uint32_t *gen);
 	void	*ctx;
@@ -34,10 +32,11 @@ struct nftrule_source {
 
 struct nftrule_cfg {
 	/*
-	 * How long around a commit that redefined a handle (replace rule, table deleted and
-	 * made again, chain renamed, or events lost) a step is left unresolved: the kernel
-	 * switches rules on before it sends the commit's events, and packets already inside a
-	 * chain finish with the old rules. 0: 20 ms.
+	 * How long after a commit that redefined a handle (replace rule, table deleted and
+	 * made again, chain renamed, or events lost) was taken in a step is still left
+	 * unresolved: packets already inside a chain when the kernel switched finish it with
+	 * the old rules. Before the commit, the last GETGEN that saw the old generation bounds
+	 * it (nftrule.c). 0: 20 ms.
 	 */
 	uint64_t			grace_ns;
 	const struct nftrule_source	*source;	/* borrowed; NULL: the live kernel */
@@ -48,11 +47,32 @@ struct nftrule;
 
 /*
  * nftrule_new - a resolver for nft steps. Nothing is read yet: a chain is listed when a
- * step first needs it, and again after a commit when a handle is missing. With the live
- * source, create it in the traced namespace. NULL with errno. Free with nftrule_free().
+ * step first needs it (nftrule_wait()), and again after a commit when a handle is missing.
+ * With the live source, create it in the traced namespace. NULL with errno. Free with
+ * nftrule_free() (which ends a listing still running).
  */
 struct nftrule *nftrule_new(const struct nftrule_cfg *cfg);
 void nftrule_free(struct nftrule *nr);
+
+/*
+ * The live source's listings: nftrule_fd() is what the loop reads (source NFTRULE_SOURCE;
+ * -1 with a test's source), nftrule_feed() takes its bytes. nftrule_tick(), when the loop
+ * wakes, notices a listing that died or took too long (NFTLIST_BOUND_NS) and starts the
+ * next, and asks the ruleset's generation (at most every 10 ms): what bounds, among the
+ * records received so far, where the next commit falls. @now_ns is the records' clock.
+ */
+int nftrule_fd(const struct nftrule *nr);
+void nftrule_feed(struct nftrule *nr, const void *buf, size_t len, uint64_t now_ns);
+void nftrule_tick(struct nftrule *nr, uint64_t now_ns);
+
+/*
+ * nftrule_listed - the answer to a listing the source started: 0 and @text (taken:
+ * malloc'd, NUL-terminated; NULL with an error) of generation @gen; -ENOENT (no such
+ * table or chain, at generation @gen); -EINVAL (a name nft can't be asked for); another
+ * negative errno. An answer nobody waits for is dropped.
+ */
+void nftrule_listed(struct nftrule *nr, uint8_t family, const char *table, const char *chain,
+		    int err, char *text, uint32_t gen, uint64_t now_ns);
 
 /*
  * nftrule_event - one message from the nf_tables socket that also carries the trace
@@ -65,14 +85,33 @@ void nftrule_free(struct nftrule *nr);
 int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_ns);
 
 /*
+ * nftrule_wait - true while one of the nft rule steps among @n records waits for a text
+ * that is coming: a listing of its chain is running, a listing showed a generation whose
+ * ruleset events have not been taken in yet, or the step came after the last GETGEN that
+ * saw only commits taken in (asked now when none came after it) — it may have met a commit
+ * whose events are still to come (they settle it). Starts the listings
+ * the steps need: a chain not read yet, or read before a commit that may have added the
+ * rule; once per chain after @since_ns (when the packet was complete: a listing from then
+ * on shows every rule it can have met), and not again within a second of a failed one
+ * unless a commit came. @now_ns is the records' clock now. A packet that waits is held
+ * (hold.h), so receiving never does.
+ */
+bool nftrule_wait(struct nftrule *nr, const struct trace_record *recs, size_t n,
+		  uint64_t since_ns, uint64_t now_ns);
+
+/*
  * nftrule_resolve - fill rule (nft syntax, as `nft -a list ruleset` prints the rule, less
  * its "# handle N" comment and the counter values — also for tables iptables-nft manages:
  * one syntax for every nft step, exactly nft's, even where nft 1.0.6 leaves an xtables
- * match such as -m comment out) or rule_reason of the rule steps among
- * @n records (nft rule steps only; others are left alone). A text is given only when it is
- * certain to be the one the packet met. Reads a chain at most once per call; @now_ns is
- * the records' clock now (after every record of the packet was received). The strings
- * are borrowed from @nr until the next nftrule_event() or nftrule_resolve() call.
+ * match such as -m comment out) or rule_reason of the rule steps among @n records (nft
+ * rule steps only; others are left alone) from what was read: it never reads, and never
+ * waits. A text is given only when it is certain to be the one the packet met. Past its
+ * packet's bound, a step whose chain is still being read gets "the chain was not read in
+ * time", one that may have met a commit whose events did not come "the ruleset was being
+ * changed as the packet passed". @now_ns is the records' clock now (after every record
+ * of the packet was received). The strings are borrowed from @nr until the next
+ * nftrule_event(), nftrule_listed() (nftrule_feed(), nftrule_tick()) or
+ * nftrule_resolve() call.
  */
 void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, uint64_t now_ns);
 
@@ -84,7 +123,7 @@ void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, ui
 bool nftrule_fill_fixed(struct trace_record *r);
 
 struct nftrule_stats {
-	uint64_t	loads;		/* chains listed */
+	uint64_t	loads;		/* chain listings asked for */
 	uint64_t	commits;	/* NEWGEN events */
 	uint64_t	redefined;	/* handles or tables whose text changed under them */
 	uint64_t	resolved;	/* steps given a text */

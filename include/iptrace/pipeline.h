@@ -33,6 +33,11 @@ struct pipeline_cfg {
 	bool			live_ifnames;
 	struct resolver		*resolver;	/* borrowed, may be NULL: no rule text */
 	struct nftrule		*nftrule;	/* borrowed, may be NULL: no nft rule text */
+	/*
+	 * With either: the bound on a packet's wait for its rule texts (hold.h), from when
+	 * it was complete; 0: HOLD_WAIT_NS (5 s). Receiving and grouping never wait.
+	 */
+	uint64_t		text_wait_ns;
 	struct ct_lookup	*ct;		/* --nat: borrowed, NULL for none */
 	/*
 	 * The kernel's hook order, borrowed, NULL for none: read again after a ruleset event
@@ -145,8 +150,19 @@ bool pipeline_done(const struct pipeline *pl);
 void pipeline_add_overrun(struct pipeline *pl);
 
 /*
- * pipeline_finish - end of capture: flush open packets (or drop them when the count was
- * reached), then the sink's end with the summary. Returns 0 or negative errno.
+ * pipeline_end_input - no more records are taken: open packets complete now (or are
+ * dropped when --count was reached). Packets may still wait for their rule texts: keep
+ * feeding the resolvers' sources (RESOLVER_SOURCE, NFTRULE_SOURCE) and the nft ruleset
+ * events (NLREC_NFTRACE: its records are ignored now) with pipeline_dispatch() and ticking
+ * while pipeline_waiting() says so; pipeline_deadline() says when the next bound passes.
+ */
+void pipeline_end_input(struct pipeline *pl);
+bool pipeline_waiting(const struct pipeline *pl);
+
+/*
+ * pipeline_finish - end of capture: pipeline_end_input(), the packets still held printed
+ * with what came for them (in order; past --count, dropped), then the sink's end with the
+ * summary. Returns 0 or negative errno.
  */
 int pipeline_finish(struct pipeline *pl, const char *marker_name);
 /* pipeline_summary - the counters so far. */

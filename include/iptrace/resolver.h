@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <linux/netlink.h>
 #include "iptrace/grouper.h"
+#include "iptrace/hold.h"
 #include "iptrace/record.h"
 #include "iptrace/xtblob.h"
 
@@ -29,9 +30,10 @@
  *   get no rule.
  * - Texts come from iptables-legacy-save runs bracketed by two rounds that saw the same
  *   version (and no change polled in between), kept only for chains packets crossed.
- * - A packet with legacy steps is held (in order with the others) until its steps are
- *   answered: about one round after its last record (a tenth of the time goes to rounds:
- *   ~1.2 s for 80k rules, ~0.25 s for 16k, less for small tables), at most wait_ns.
+ * - A packet with legacy steps is held (in order with the others, hold.h) until its steps
+ *   are answered: about one round after its last record (a tenth of the time goes to
+ *   rounds: ~1.2 s for 80k rules, ~0.25 s for 16k, less for small tables), at most the
+ *   hold's bound (5 s).
  *
  * What remains possible: two rewrites that keep the table's size between two rounds, or
  *   a rewrite and its undo within one 10 ms poll, where the packet met the middle version
@@ -53,7 +55,7 @@
  *   NOTEXT   the rule is certain but three save runs in a row did not match a version read
  *            on both sides of them (the table kept changing, or the save program failed);
  *            tried again after the table's next change.
- *   LATE     the packet waited its bound (resolver_cfg.wait_ns, 5 s) without an answer, or
+ *   LATE     the packet waited its bound (hold.h, 5 s) without an answer, or
  *            its rounds were forgotten (a table that is a new version at every round keeps
  *            only the last 6 versions).
  *   START    the record came before the table's first read (a table created after the
@@ -154,7 +156,6 @@ void resolver_reader_stats(const struct resolver_reader *rd, struct resolver_sta
 
 struct resolver_cfg {
 	uint32_t	nflog_portid;	/* where barriers go: our NFLOG socket */
-	uint64_t	wait_ns;	/* bound on a packet's wait for its rules (0: 5 s) */
 };
 
 /* Opaque. */
@@ -181,32 +182,22 @@ void resolver_barrier(struct resolver *r, const struct nlmsghdr *nlh);
 void resolver_observe(struct resolver *r, struct trace_record *rec);
 
 /*
- * What the client does with a complete packet (or, @single, one record of --no-group):
- * holds a copy until every legacy step is answered or cfg.wait_ns passed, then calls @emit
- * in the order packets were held. The steps' rule, verdict and rule_reason are filled (NULL
- * rule with a reason when not certain); their strings live until @emit returns.
+ * resolver_ask - ask the reader about the legacy steps among the @n steps of a packet held
+ * in @h from id @id on (hold_add()): each question is announced to @h (hold_expect()), and
+ * its answer, when it comes (resolver_feed()), is written into the held step: rule,
+ * verdict and rule_reason (NULL rule with a reason when not certain), strings kept by @h.
+ * A step that can't be asked (the reader's queue is full, or it is gone) gets its reason
+ * at once. The packet waits (hold.h) until every answer came or its bound passed.
  */
-typedef int (*resolver_emit_fn)(void *ctx, const struct packet *p, bool single);
+void resolver_ask(struct resolver *r, struct hold *h, uint32_t id, size_t n);
 
-/* resolver_hold - take @p (copied). Returns 0 or -ENOMEM. */
-int resolver_hold(struct resolver *r, const struct packet *p, bool single);
-
-/* resolver_feed - answers from the reader (one datagram of RESOLVER_SOURCE). */
-void resolver_feed(struct resolver *r, const void *buf, size_t len);
+/* resolver_feed - answers from the reader (one datagram of RESOLVER_SOURCE), into @h. */
+void resolver_feed(struct resolver *r, struct hold *h, const void *buf, size_t len);
 
 /*
- * resolver_release - emit held packets that are ready (or past the wait bound at @now_ns),
- * in order, each one even after @emit failed (it decides what a failure means for the
- * rest, e.g. counting them as dropped). Returns 0 or emit's first negative value.
- * resolver_deadline() says when the head's bound passes (UINT64_MAX if nothing is held).
+ * resolver_late - the legacy steps among @recs that got no answer before their packet's
+ * bound passed: RESOLVER_REASON_LATE (pure).
  */
-int resolver_release(struct resolver *r, uint64_t now_ns, resolver_emit_fn emit, void *ctx);
-uint64_t resolver_deadline(const struct resolver *r);
-
-/* resolver_finish - end of capture: wait (bounded) for the answers, then emit everything. */
-int resolver_finish(struct resolver *r, resolver_emit_fn emit, void *ctx);
-
-/* resolver_pending - packets held. */
-size_t resolver_pending(const struct resolver *r);
+void resolver_late(struct trace_record *recs, size_t n);
 
 #endif

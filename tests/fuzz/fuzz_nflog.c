@@ -97,7 +97,7 @@ static void run_pipeline(const void *buf, size_t size, const struct sink_ops *op
 		.window_ns = 1000000, .count = count, .no_group = no_group,
 	};
 
-	fuzz_live(&cfg, ops, NLREC_NFLOG, buf, size, per_msg, NULL, NULL);
+	fuzz_live(&cfg, ops, NLREC_NFLOG, buf, size, per_msg, NULL, NULL, NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -74,26 +74,44 @@ static void decode_each(const void *buf, size_t size)
  * The rule cache's table source: no libnftables, no kernel (as tests/unit/test_nftrule.c).
  * Every table asked for exists with the chains the recordings trace through, in one of two
  * versions; the harness moves the generation while messages arrive, so the cache sees its
- * tables redefined under it as it does around a live commit.
+ * tables redefined under it as it does around a live commit. Listings are answered later,
+ * between messages (as the live child's come while records do), some not before the end.
  */
 struct fake {
 	uint32_t	gen;
+	unsigned	n;		/* listings asked for, not answered yet */
+	struct {
+		uint8_t	family;
+		char	table[TRACE_NAME_MAX], chain[TRACE_NAME_MAX];
+	} q[16];
 };
 
-static int fake_list(void *ctx, uint8_t family, const char *table, const char *chain,
-		     char **text, uint32_t *gen)
+static int fake_list(void *ctx, uint8_t family, const char *table, const char *chain)
+{
+	struct fake *fk = ctx;
+
+	if (fk->n == sizeof(fk->q) / sizeof(fk->q[0]))
+		return -EAGAIN;
+	fk->q[fk->n].family = family;
+	snprintf(fk->q[fk->n].table, sizeof(fk->q[0].table), "%s", table);
+	snprintf(fk->q[fk->n].chain, sizeof(fk->q[0].chain), "%s", chain);
+	fk->n++;
+	return 0;
+}
+
+/* The table now: 0 and *@text, or the error a listing would answer. */
+static int fake_text(const struct fake *fk, uint8_t family, const char *table, char **text)
 {
 	static const char *const chains[] = {
 		"prerouting", "output", "forward", "input", "postrouting", "PREROUTING",
 		"FORWARD", "KUBE-SERVICES", "KUBE-SEP-DNS", "mypre", "mysub", "myfwd",
 	};
-	const struct fake *fk = ctx;
 	const char *fam = nftrace_family_name(family);
 	char *t = NULL;
 	size_t n = 0;
 	FILE *f;
 
-	(void)chain;	/* the whole table: more chains than asked for are taken too */
+	/* The whole table: more chains than asked for are taken too. */
 	if (!fam || (fk->gen % 5) == 4)
 		return -ENOENT;		/* now and then the table is gone */
 	f = open_memstream(&t, &n);
@@ -119,8 +137,22 @@ static int fake_list(void *ctx, uint8_t family, const char *table, const char *c
 		return -EIO;
 	}
 	*text = t;
-	*gen = fk->gen;
 	return 0;
+}
+
+/* The listings asked for so far come back, at @now. */
+static void fake_answer(struct fake *fk, struct nftrule *nr, uint64_t now)
+{
+	unsigned n = fk->n;
+
+	fk->n = 0;	/* an answer may ask for more: they wait for the next round */
+	for (unsigned i = 0; i < n; i++) {
+		char *text = NULL;
+		int err = fake_text(fk, fk->q[i].family, fk->q[i].table, &text);
+
+		nftrule_listed(nr, fk->q[i].family, fk->q[i].table, fk->q[i].chain, err, text,
+			       fk->gen, now);
+	}
 }
 
 static int fake_gen(void *ctx, uint32_t *gen)
@@ -134,16 +166,34 @@ struct ruleset {
 	struct fake	*fk;
 	struct nftrule	*nr;
 	unsigned	i;
+	uint64_t	now;	/* the last message's time */
 };
 
 static void ruleset_moves(void *ctx, const struct nlmsghdr *nlh, uint64_t now)
 {
 	struct ruleset *rs = ctx;
 
+	rs->now = now;
 	if (++rs->i % 3 == 0)
 		rs->fk->gen++;
 	if (rs->nr && (nlh->nlmsg_seq & 0xff) == 0x55)
 		nftrule_lost(rs->nr, now);
+	/* Listings take a few messages' time. */
+	if (rs->nr && rs->i % 4 == 0)
+		fake_answer(rs->fk, rs->nr, now);
+}
+
+/* The end (even sizes): the listings still out come back before the pipeline finishes. */
+static void ruleset_ends(void *ctx, struct pipeline *pl)
+{
+	struct ruleset *rs = ctx;
+	uint64_t later = rs->now + 1000000;
+
+	if (!rs->nr)
+		return;
+	fake_answer(rs->fk, rs->nr, later);
+	pipeline_set_clock(pl, later, 0);
+	pipeline_tick(pl);
 }
 
 /*
@@ -168,7 +218,8 @@ static void run_pipeline(const void *buf, size_t size, const struct sink_ops *op
 			abort();
 		cfg.nftrule = ruleset.nr;
 	}
-	fuzz_live(&cfg, ops, NLREC_NFTRACE, buf, size, per_msg, ruleset_moves, &ruleset);
+	fuzz_live(&cfg, ops, NLREC_NFTRACE, buf, size, per_msg, ruleset_moves,
+		  size % 2 ? NULL : ruleset_ends, &ruleset);
 	nftrule_free(ruleset.nr);
 }
 

@@ -197,13 +197,14 @@ static inline void fuzz_feed(struct pipeline *pl, uint16_t source, const void *b
 /*
  * fuzz_live - the live path for an input of @size bytes at @buf from @source: a pipeline
  * with @cfg into a sink of @ops, fed as fuzz_feed() does (@per_msg, @each, @ctx as there;
- * the window is @cfg's), finished; what the sink wrote must pass the output oracle. Colours
- * are on for odd sizes: the oracle allows sink_text's own, and only with them on.
+ * the window is @cfg's), then @end (if any) with @ctx and the pipeline, then finished; what
+ * the sink wrote must pass the output oracle. Colours are on for odd sizes: the oracle
+ * allows sink_text's own, and only with them on.
  */
 static inline void fuzz_live(const struct pipeline_cfg *cfg, const struct sink_ops *ops,
 			     uint16_t source, const void *buf, size_t size, bool per_msg,
 			     void (*each)(void *ctx, const struct nlmsghdr *nlh, uint64_t now),
-			     void *ctx)
+			     void (*end)(void *ctx, struct pipeline *pl), void *ctx)
 {
 	struct fuzz_out out;
 	bool color = size % 2;
@@ -214,6 +215,8 @@ static inline void fuzz_live(const struct pipeline_cfg *cfg, const struct sink_o
 		abort();
 	ops->begin(&sink);
 	fuzz_feed(pl, source, buf, size, per_msg, cfg->window_ns, each, ctx);
+	if (end)
+		end(ctx, pl);
 	pipeline_finish(pl, NULL);
 	pipeline_free(pl);
 	fuzz_out_check(&out, ops == &sink_json_ops, color);

@@ -108,32 +108,64 @@ struct fake {
 	const char	*text;		/* the table now; NULL: no such table */
 	uint32_t	gen;		/* the ruleset's generation now */
 	unsigned	lists;
-	int		fail;		/* a listing error to return, 0: none */
+	int		fail;		/* a listing error to answer, 0: none */
 	const char	*text_d;	/* chain d's listing apart; NULL: the whole table */
 	char		asked[8][32];	/* the chains asked for, in order */
+	/* Listings started and not answered yet (the answer is the table then). */
+	struct {
+		uint8_t	family;
+		char	table[32], chain[32];
+	} pending[8];
+	unsigned	npending;
 };
 
-static int fake_list(void *ctx, uint8_t family, const char *table, const char *chain,
-		     char **text, uint32_t *gen)
+static int fake_list(void *ctx, uint8_t family, const char *table, const char *chain)
 {
 	struct fake *fk = ctx;
 
 	if (fk->lists < 8)
 		snprintf(fk->asked[fk->lists], sizeof(fk->asked[0]), "%s", chain);
 	fk->lists++;
-	if (fk->fail)
-		return fk->fail;
-	if (!fk->text || strcmp(table, "t") != 0)
-		return -ENOENT;
-	*text = strdup(fk->text_d && strcmp(chain, "d") == 0 ? fk->text_d : fk->text);
-	*gen = fk->gen;
-	return *text ? 0 : -ENOMEM;
+	assert_true(fk->npending < 8);
+	fk->pending[fk->npending].family = family;
+	snprintf(fk->pending[fk->npending].table, sizeof(fk->pending[0].table), "%s", table);
+	snprintf(fk->pending[fk->npending].chain, sizeof(fk->pending[0].chain), "%s", chain);
+	fk->npending++;
+	return 0;
 }
 
 static int fake_gen(void *ctx, uint32_t *gen)
 {
 	*gen = ((struct fake *)ctx)->gen;
 	return 0;
+}
+
+/* The listings started so far answered at @now, from the table as it is now. */
+static void answer_all(struct nftrule *nr, struct fake *fk, uint64_t now)
+{
+	for (unsigned i = 0; i < fk->npending; i++) {
+		const char *chain = fk->pending[i].chain, *table = fk->pending[i].table;
+		char *text = NULL;
+		int err = fk->fail;
+
+		if (!err && (!fk->text || strcmp(table, "t") != 0))
+			err = -ENOENT;
+		if (!err) {
+			text = strdup(fk->text_d && strcmp(chain, "d") == 0 ? fk->text_d : fk->text);
+			assert_non_null(text);
+		}
+		nftrule_listed(nr, fk->pending[i].family, table, chain, err, text, fk->gen, now);
+	}
+	fk->npending = 0;
+}
+
+/* What the pipeline does for a packet complete at @now: its listings, then its texts. */
+static void resolve(struct nftrule *nr, struct fake *fk, struct trace_record *r, size_t n,
+		    uint64_t now)
+{
+	nftrule_wait(nr, r, n, now, now);
+	answer_all(nr, fk, now);
+	nftrule_resolve(nr, r, n, now);
 }
 
 static const char T1[] = "table inet t { # handle 1\n\tchain c { # handle 1\n"
@@ -190,13 +222,13 @@ static struct trace_record step(uint64_t handle, uint64_t recv_ns)
 }
 
 /* resolve one step at @now: its text, or NULL (with a reason). */
-static const char *text_at(struct nftrule *nr, uint64_t handle, uint64_t recv, uint64_t now,
-			   const char **reason)
+static const char *text_at(struct nftrule *nr, struct fake *fk, uint64_t handle, uint64_t recv,
+			   uint64_t now, const char **reason)
 {
 	static struct trace_record r;
 
 	r = step(handle, recv);
-	nftrule_resolve(nr, &r, 1, now);
+	resolve(nr, fk, &r, 1, now);
 	if (reason)
 		*reason = r.rule_reason;
 	if (!r.rule)
@@ -288,7 +320,7 @@ static void test_lookup_policy_and_return(void **state)
 	r[2].has_policy = true;
 	r[2].policy = NF_DROP;
 	r[3].kind = TRACE_KIND_RETURN;
-	nftrule_resolve(nr, r, 4, 10 * MS);
+	resolve(nr, &fk, r, 4, 10 * MS);
 	assert_string_equal(r[0].rule, "udp dport 53 counter accept");
 	assert_string_equal(r[1].rule, "tcp dport 22 drop");
 	assert_string_equal(r[2].rule, "policy drop");
@@ -298,7 +330,7 @@ static void test_lookup_policy_and_return(void **state)
 	/* A step naming another chain than the listing's is never given that text. */
 	r[0] = step(2, 11 * MS);
 	snprintf(r[0].chain, sizeof(r[0].chain), "other");
-	nftrule_resolve(nr, r, 1, 12 * MS);
+	resolve(nr, &fk, r, 1, 12 * MS);
 	assert_null(r[0].rule);
 	nftrule_free(nr);
 }
@@ -312,25 +344,72 @@ static void test_added_and_replaced_mid_capture(void **state)
 
 	(void)state;
 	/* Packet 1 at 5 ms, resolved at once: the old texts. */
-	assert_string_equal(text_at(nr, 2, 5 * MS, 6 * MS, NULL), "udp dport 53 counter accept");
-	/* A packet received before the commit but resolved after it (window still open). */
-	/* Commit 11 at 100 ms: insert handle 4, replace handle 2 (DELRULE + NEWRULE). */
+	assert_string_equal(text_at(nr, &fk, 2, 5 * MS, 6 * MS, NULL), "udp dport 53 counter accept");
+	/* The loop's GETGEN at 60 ms: generation 10 still (a barrier). */
+	nftrule_tick(nr, 60 * MS);
+	/*
+	 * Commit 11: insert handle 4, replace handle 2 (DELRULE + NEWRULE). The kernel
+	 * switched to it at some time after 60 ms; its events come at 100 ms.
+	 */
 	fk.text = T2;
 	fk.gen = 11;
 	event(nr, NFT_MSG_NEWRULE, 4, 0, 100 * MS);
 	event(nr, NFT_MSG_DELRULE, 2, 0, 100 * MS);
 	event(nr, NFT_MSG_NEWRULE, 2, 0, 100 * MS);
 	event(nr, NFT_MSG_NEWGEN, 0, 11, 101 * MS);
-	assert_string_equal(text_at(nr, 2, 50 * MS, 150 * MS, NULL), "udp dport 53 counter accept");
+	/* A packet received before the barrier but resolved after the commit: the old text. */
+	assert_string_equal(text_at(nr, &fk, 2, 50 * MS, 150 * MS, NULL), "udp dport 53 counter accept");
+	/*
+	 * Received after the barrier, long before the commit's first event: it may have met
+	 * the new rule already (the kernel sends the events only after it walked the whole
+	 * commit, the new rules in use meanwhile). No text.
+	 */
+	assert_null(text_at(nr, &fk, 2, 70 * MS, 150 * MS, &why));
+	assert_string_equal(why, "the rule was replaced during the capture");
 	/* Packet 2 at 200 ms: the new rule (one reload) and the replacing text. */
-	assert_string_equal(text_at(nr, 4, 200 * MS, 210 * MS, NULL), "udp dport 5353 accept");
-	assert_string_equal(text_at(nr, 2, 200 * MS, 210 * MS, NULL), "udp dport 53 log accept");
+	assert_string_equal(text_at(nr, &fk, 4, 200 * MS, 210 * MS, NULL), "udp dport 5353 accept");
+	assert_string_equal(text_at(nr, &fk, 2, 200 * MS, 210 * MS, NULL), "udp dport 53 log accept");
 	assert_int_equal(fk.lists, 2);
-	/* Inside the commit's grace: neither text is certain. */
-	assert_null(text_at(nr, 2, 110 * MS, 210 * MS, &why));
+	/* Inside the commit's grace after its NEWGEN: neither text is certain. */
+	assert_null(text_at(nr, &fk, 2, 110 * MS, 210 * MS, &why));
 	assert_string_equal(why, "the rule was replaced during the capture");
 	/* Handle 3 never changed: any time. */
-	assert_string_equal(text_at(nr, 3, 110 * MS, 210 * MS, NULL), "tcp dport 22 drop");
+	assert_string_equal(text_at(nr, &fk, 3, 110 * MS, 210 * MS, NULL), "tcp dport 22 drop");
+	nftrule_free(nr);
+}
+
+/* A step whose text is known does not wait for a listing of its chain under way. */
+static void test_known_text_does_not_wait(void **state)
+{
+	static const char T3[] = "table inet t { # handle 1\n\tchain c { # handle 1\n"
+				 "\t\tudp dport 5353 accept # handle 4\n"
+				 "\t\tudp dport 53 counter accept # handle 2\n"
+				 "\t\ttcp dport 22 drop # handle 3\n\t}\n}\n";
+	struct fake fk = { .text = T1, .gen = 10 };
+	struct nftrule_source src;
+	struct nftrule *nr = new_nr(&fk, &src);
+	struct trace_record r[2];
+
+	(void)state;
+	assert_string_equal(text_at(nr, &fk, 2, 5 * MS, 6 * MS, NULL), "udp dport 53 counter accept");
+	/* Commit 11 adds handle 4: a step naming it has the chain listed again. */
+	fk.text = T3;
+	fk.gen = 11;
+	event(nr, NFT_MSG_NEWRULE, 4, 0, 100 * MS);
+	event(nr, NFT_MSG_NEWGEN, 0, 11, 100 * MS);
+	r[0] = step(4, 200 * MS);
+	r[1] = step(3, 201 * MS);
+	assert_true(nftrule_wait(nr, &r[0], 1, 210 * MS, 210 * MS));
+	assert_int_equal(fk.lists, 2);
+	/* Meanwhile a packet through handle 3, read before and never redefined, goes on. */
+	assert_false(nftrule_wait(nr, &r[1], 1, 211 * MS, 211 * MS));
+	nftrule_resolve(nr, &r[1], 1, 211 * MS);
+	assert_string_equal(r[1].rule, "tcp dport 22 drop");
+	answer_all(nr, &fk, 250 * MS);
+	assert_false(nftrule_wait(nr, &r[0], 1, 210 * MS, 251 * MS));
+	nftrule_resolve(nr, &r[0], 1, 251 * MS);
+	assert_string_equal(r[0].rule, "udp dport 5353 accept");
+	assert_int_equal(fk.lists, 2);
 	nftrule_free(nr);
 }
 
@@ -348,9 +427,9 @@ static void test_replaced_before_first_read(void **state)
 	event(nr, NFT_MSG_DELRULE, 2, 0, 100 * MS);
 	event(nr, NFT_MSG_NEWRULE, 2, 0, 100 * MS);
 	event(nr, NFT_MSG_NEWGEN, 0, 11, 100 * MS);
-	assert_null(text_at(nr, 2, 50 * MS, 150 * MS, &why));
+	assert_null(text_at(nr, &fk, 2, 50 * MS, 150 * MS, &why));
 	assert_string_equal(why, "the rule was replaced during the capture");
-	assert_string_equal(text_at(nr, 2, 300 * MS, 310 * MS, NULL), "udp dport 53 log accept");
+	assert_string_equal(text_at(nr, &fk, 2, 300 * MS, 310 * MS, NULL), "udp dport 53 log accept");
 	nftrule_free(nr);
 }
 
@@ -359,27 +438,61 @@ static void test_unsettled_deleted_and_table_gone(void **state)
 	struct fake fk = { .text = T1, .gen = 10 };
 	struct nftrule_source src;
 	struct nftrule *nr = new_nr(&fk, &src);
+	struct trace_record r;
 	const char *why;
 
 	(void)state;
-	/* A commit not yet taken in from the socket: what was read may already reflect it. */
+	/*
+	 * A step the loop's GETGEN (55 ms) put before any new commit, read when a commit is
+	 * not yet taken in from the socket: the listing may already reflect it. The packet
+	 * waits for the commit's events; past its bound, it gets no text.
+	 */
+	nftrule_tick(nr, 55 * MS);
 	fk.text = T2;
 	fk.gen = 11;
-	assert_null(text_at(nr, 3, 50 * MS, 60 * MS, &why));
-	assert_string_equal(why, "the ruleset changed while iptrace read it");
+	r = step(3, 50 * MS);
+	assert_true(nftrule_wait(nr, &r, 1, 60 * MS, 60 * MS));
+	answer_all(nr, &fk, 61 * MS);
+	assert_true(nftrule_wait(nr, &r, 1, 60 * MS, 62 * MS));
+	nftrule_resolve(nr, &r, 1, 62 * MS);
+	assert_null(r.rule);
+	assert_string_equal(r.rule_reason, "the ruleset changed while iptrace read it");
+	/*
+	 * A step after it (58 ms) that only a GETGEN of the new generation follows: it may
+	 * have met the commit, whose events have not come. It waits for them too.
+	 */
+	r = step(3, 58 * MS);
+	assert_true(nftrule_wait(nr, &r, 1, 63 * MS, 63 * MS));
+	nftrule_resolve(nr, &r, 1, 63 * MS);
+	assert_null(r.rule);
+	assert_string_equal(r.rule_reason, "the ruleset was being changed as the packet passed");
+	/* Their events come: settled, no second listing, the texts. */
 	event(nr, NFT_MSG_NEWRULE, 4, 0, 70 * MS);
 	event(nr, NFT_MSG_NEWGEN, 0, 11, 70 * MS);
-	assert_string_equal(text_at(nr, 3, 80 * MS, 90 * MS, NULL), "tcp dport 22 drop");
+	r = step(3, 50 * MS);
+	assert_false(nftrule_wait(nr, &r, 1, 60 * MS, 71 * MS));
+	nftrule_resolve(nr, &r, 1, 71 * MS);
+	assert_string_equal(r.rule, "tcp dport 22 drop");
+	r = step(3, 58 * MS);
+	assert_false(nftrule_wait(nr, &r, 1, 63 * MS, 71 * MS));
+	nftrule_resolve(nr, &r, 1, 71 * MS);
+	assert_string_equal(r.rule, "tcp dport 22 drop");
+	assert_int_equal(fk.lists, 1);
+	assert_string_equal(text_at(nr, &fk, 3, 80 * MS, 90 * MS, NULL), "tcp dport 22 drop");
 	/* A handle the table no longer has, never read: deleted before iptrace could read it. */
-	assert_null(text_at(nr, 9, 80 * MS, 90 * MS, &why));
+	assert_null(text_at(nr, &fk, 9, 80 * MS, 90 * MS, &why));
 	assert_string_equal(why, "the rule was deleted before iptrace could read it");
 	/* A rule read before it was deleted keeps its text: handles are never reused. */
 	fk.text = "table inet t { # handle 1\n\tchain c { # handle 1\n\t}\n}\n";
 	fk.gen = 12;
 	event(nr, NFT_MSG_DELRULE, 3, 0, 100 * MS);
 	event(nr, NFT_MSG_NEWGEN, 0, 12, 100 * MS);
-	assert_string_equal(text_at(nr, 3, 95 * MS, 120 * MS, NULL), "tcp dport 22 drop");
-	/* The table deleted and made again: handles restart, old texts end with it. */
+	assert_string_equal(text_at(nr, &fk, 3, 95 * MS, 120 * MS, NULL), "tcp dport 22 drop");
+	/*
+	 * The table deleted and made again: handles restart, old texts end with it, at the
+	 * last GETGEN that still saw generation 12 (160 ms).
+	 */
+	nftrule_tick(nr, 160 * MS);
 	fk.text = "table inet t { # handle 2\n\tchain c { # handle 1\n"
 		  "\t\ticmp type echo-request drop # handle 3\n\t}\n}\n";
 	fk.gen = 13;
@@ -387,15 +500,16 @@ static void test_unsettled_deleted_and_table_gone(void **state)
 	event(nr, NFT_MSG_NEWTABLE, 0, 0, 200 * MS);
 	event(nr, NFT_MSG_NEWRULE, 3, 0, 200 * MS);
 	event(nr, NFT_MSG_NEWGEN, 0, 13, 201 * MS);
-	assert_string_equal(text_at(nr, 3, 150 * MS, 300 * MS, NULL), "tcp dport 22 drop");
-	assert_string_equal(text_at(nr, 3, 300 * MS, 310 * MS, NULL), "icmp type echo-request drop");
-	assert_null(text_at(nr, 3, 205 * MS, 310 * MS, NULL));
+	assert_string_equal(text_at(nr, &fk, 3, 150 * MS, 300 * MS, NULL), "tcp dport 22 drop");
+	assert_string_equal(text_at(nr, &fk, 3, 300 * MS, 310 * MS, NULL), "icmp type echo-request drop");
+	assert_null(text_at(nr, &fk, 3, 205 * MS, 310 * MS, NULL));
+	assert_null(text_at(nr, &fk, 3, 170 * MS, 310 * MS, NULL));
 	/* No such table. */
 	fk.text = NULL;
 	fk.gen = 14;
 	event(nr, NFT_MSG_DELTABLE, 0, 0, 400 * MS);
 	event(nr, NFT_MSG_NEWGEN, 0, 14, 400 * MS);
-	assert_null(text_at(nr, 5, 500 * MS, 510 * MS, &why));
+	assert_null(text_at(nr, &fk, 5, 500 * MS, 510 * MS, &why));
 	assert_string_equal(why, "the table or chain was deleted before iptrace could read it");
 	nftrule_free(nr);
 }
@@ -407,18 +521,18 @@ static void test_lost_events(void **state)
 	struct nftrule *nr = new_nr(&fk, &src);
 
 	(void)state;
-	assert_string_equal(text_at(nr, 2, 5 * MS, 6 * MS, NULL), "udp dport 53 counter accept");
+	assert_string_equal(text_at(nr, &fk, 2, 5 * MS, 6 * MS, NULL), "udp dport 53 counter accept");
 	/* Generation 11 (the replace) was lost: 12 arrives with a gap. */
 	fk.text = T2;
 	fk.gen = 12;
 	event(nr, NFT_MSG_NEWGEN, 0, 12, 100 * MS);
 	/* Before the last message taken (1 ms) the old text stands; after, only re-read text. */
-	assert_null(text_at(nr, 2, 50 * MS, 150 * MS, NULL));
-	assert_string_equal(text_at(nr, 2, 200 * MS, 210 * MS, NULL), "udp dport 53 log accept");
+	assert_null(text_at(nr, &fk, 2, 50 * MS, 150 * MS, NULL));
+	assert_string_equal(text_at(nr, &fk, 2, 200 * MS, 210 * MS, NULL), "udp dport 53 log accept");
 	/* ENOBUFS: the same without a generation to tell. */
 	nftrule_lost(nr, 300 * MS);
-	assert_null(text_at(nr, 2, 290 * MS, 310 * MS, NULL));
-	assert_string_equal(text_at(nr, 2, 400 * MS, 410 * MS, NULL), "udp dport 53 log accept");
+	assert_null(text_at(nr, &fk, 2, 290 * MS, 310 * MS, NULL));
+	assert_string_equal(text_at(nr, &fk, 2, 400 * MS, 410 * MS, NULL), "udp dport 53 log accept");
 	nftrule_free(nr);
 }
 
@@ -437,14 +551,14 @@ static void test_chains_listed_apart(void **state)
 
 	(void)state;
 	snprintf(r[1].chain, sizeof(r[1].chain), "d");
-	nftrule_resolve(nr, r, 2, 10 * MS);
+	resolve(nr, &fk, r, 2, 10 * MS);
 	assert_string_equal(r[0].rule, "udp dport 53 counter accept");
 	assert_string_equal(r[1].rule, "ip saddr 10.0.0.1 accept");
 	assert_int_equal(fk.lists, 2);
 	assert_string_equal(fk.asked[0], "c");
 	assert_string_equal(fk.asked[1], "d");
 	r[0] = step(3, 20 * MS);
-	nftrule_resolve(nr, r, 1, 30 * MS);
+	resolve(nr, &fk, r, 1, 30 * MS);
 	assert_string_equal(r[0].rule, "tcp dport 22 drop");
 	assert_int_equal(fk.lists, 2);
 	nftrule_free(nr);
@@ -462,24 +576,24 @@ static void test_failed_listing_backoff(void **state)
 	const char *why;
 
 	(void)state;
-	assert_null(text_at(nr, 2, 5 * MS, 6 * MS, &why));
+	assert_null(text_at(nr, &fk, 2, 5 * MS, 6 * MS, &why));
 	assert_string_equal(why, "cannot read the nft ruleset");
 	assert_int_equal(fk.lists, 1);
 	for (uint64_t t = 10; t < 900; t += 10)
-		assert_null(text_at(nr, 2, t * MS, (t + 1) * MS, NULL));
+		assert_null(text_at(nr, &fk, 2, t * MS, (t + 1) * MS, NULL));
 	assert_int_equal(fk.lists, 1);
 	/* A commit: worth another try (it fails again). */
 	fk.gen = 11;
 	event(nr, NFT_MSG_NEWGEN, 0, 11, 900 * MS);
-	assert_null(text_at(nr, 2, 910 * MS, 911 * MS, NULL));
+	assert_null(text_at(nr, &fk, 2, 910 * MS, 911 * MS, NULL));
 	assert_int_equal(fk.lists, 2);
-	assert_null(text_at(nr, 2, 920 * MS, 921 * MS, NULL));
+	assert_null(text_at(nr, &fk, 2, 920 * MS, 921 * MS, NULL));
 	assert_int_equal(fk.lists, 2);
 	/* A second after the last try, with the table readable again: the text. */
 	fk.fail = 0;
-	assert_null(text_at(nr, 2, 1500 * MS, 1501 * MS, NULL));
+	assert_null(text_at(nr, &fk, 2, 1500 * MS, 1501 * MS, NULL));
 	assert_int_equal(fk.lists, 2);
-	assert_string_equal(text_at(nr, 2, 1920 * MS, 1921 * MS, NULL),
+	assert_string_equal(text_at(nr, &fk, 2, 1920 * MS, 1921 * MS, NULL),
 			    "udp dport 53 counter accept");
 	assert_int_equal(fk.lists, 3);
 	nftrule_free(nr);
@@ -493,6 +607,7 @@ int main(void)
 		cmocka_unit_test(test_lookup_policy_and_return),
 		cmocka_unit_test(test_added_and_replaced_mid_capture),
 		cmocka_unit_test(test_replaced_before_first_read),
+		cmocka_unit_test(test_known_text_does_not_wait),
 		cmocka_unit_test(test_unsettled_deleted_and_table_gone),
 		cmocka_unit_test(test_lost_events),
 		cmocka_unit_test(test_failed_listing_backoff),

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/sock_diag.h>
 #include <libnetfilter_log/libnetfilter_log.h>
 
 #include "iptrace/nflog.h"
@@ -145,6 +146,19 @@ int nflog_src_fd(const struct nflog_src *src)
 uint32_t nflog_src_portid(const struct nflog_src *src)
 {
 	return mnl_socket_get_portid(src->nl);
+}
+
+int nflog_src_drops(const struct nflog_src *src, uint64_t *drops)
+{
+	uint32_t mem[SK_MEMINFO_VARS] = { 0 };
+	socklen_t len = sizeof(mem);
+
+	if (getsockopt(mnl_socket_get_fd(src->nl), SOL_SOCKET, SO_MEMINFO, mem, &len) < 0)
+		return -errno;
+	if (len <= SK_MEMINFO_DROPS * sizeof(mem[0]))
+		return -ENOPROTOOPT;
+	*drops = mem[SK_MEMINFO_DROPS];
+	return 0;
 }
 
 int nflog_group_owner(uint16_t group, uint32_t *portid)

@@ -60,7 +60,7 @@ static const struct opt_desc table[] = {
 	{ "node", required_argument, OPT_NODE, "NAME", "the node name in the output (default: the host name; none with --read, --replay)" },
 	{ "merge", no_argument, OPT_MERGE, NULL, "merge the JSON outputs of several nodes (FILE... or -): each packet once, every node's steps" },
 	{ "skew", required_argument, OPT_SKEW, "MS", "--merge: how far apart the nodes' clocks may be (default 500)" },
-	{ "rcvbuf", required_argument, OPT_RCVBUF, "BYTES", "trace sockets' receive buffer (default 16 MiB NFLOG, 48 MiB nft trace)" },
+	{ "rcvbuf", required_argument, OPT_RCVBUF, "BYTES", "trace sockets' receive buffer (default 48 MiB)" },
 	{ "demo", no_argument, OPT_DEMO, NULL, "trace a DNS query and its reply in a throw-away namespace lab" },
 	{ "cleanup", no_argument, OPT_CLEANUP, NULL, "undo what killed captures left (rules, logger bindings)" },
 	{ "list", no_argument, OPT_LIST, NULL, "list live and stale captures" },

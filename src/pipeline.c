@@ -641,6 +641,13 @@ void pipeline_add_overrun(struct pipeline *pl)
 	pl->sum.overruns++;
 }
 
+void pipeline_socket_drops(struct pipeline *pl, uint64_t drops)
+{
+	/* Every gap is records the socket dropped: the gaps are part of its count. */
+	if (drops > pl->sum.lost)
+		pl->sum.lost = drops;
+}
+
 void pipeline_summary(const struct pipeline *pl, struct summary *sum)
 {
 	struct grouper_stats st;

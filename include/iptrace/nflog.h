@@ -42,6 +42,12 @@ struct nflog_src *nflog_src_open(const struct nflog_cfg *cfg);
 void nflog_src_close(struct nflog_src *src);
 int nflog_src_fd(const struct nflog_src *src);
 uint32_t nflog_src_portid(const struct nflog_src *src);
+/*
+ * nflog_src_drops - the messages the kernel could not queue on the socket since it opened
+ * (its own count, SO_MEMINFO): each TRACE record is a message of its own, so these are the
+ * records lost, those after the last one that arrived included. 0 or -errno.
+ */
+int nflog_src_drops(const struct nflog_src *src, uint64_t *drops);
 
 /*
  * nflog_group_owner - the netlink port id that owns NFLOG @group in this namespace, read

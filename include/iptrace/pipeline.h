@@ -148,6 +148,12 @@ bool pipeline_done(const struct pipeline *pl);
  * records was lost, so it is counted apart from the exact "lost".
  */
 void pipeline_add_overrun(struct pipeline *pl);
+/*
+ * pipeline_socket_drops - the NFLOG socket's own count of the records it dropped, read when
+ * the run ends: a sequence gap shows only records lost before one that arrived, so those
+ * lost at the very end of a burst count from this ("lost" becomes the larger of the two).
+ */
+void pipeline_socket_drops(struct pipeline *pl, uint64_t drops);
 
 /*
  * pipeline_end_input - no more records are taken: open packets complete now (or are

@@ -4,8 +4,11 @@
 # stderr, printed once the rules are in and the sockets bound), per marker, in a namespace lab.
 # Not part of `make check` (see BENCHMARKS.md).
 #
-# Usage: scripts/bench/ready.sh [-n RUNS]
-#   -n RUNS   captures per marker (default 11); prints min, median and max in milliseconds
+# Usage: scripts/bench/ready.sh [-n RUNS] [-s SERVICES]
+#   -n RUNS       captures per marker (default 11); prints min, median and max in milliseconds
+#   -s SERVICES   the router also holds a kube-proxy-like nat table of SERVICES services
+#                 (kube-gen.sh: 8 rules a service; 10000 = 80,008 rules), loaded with
+#                 iptables-legacy-restore for the legacy marker, iptables-nft-restore for nft
 # Environment: IPTRACE (default src/iptrace).
 #
 # iptrace is started with --netns (so entering the namespace is part of the time) straight
@@ -15,10 +18,11 @@
 # with an nf_tables table only.
 set -u
 . "$(dirname "$0")/common.sh"
-RUNS=11
-while getopts "n:h" o; do
+RUNS=11 SERVICES=0
+while getopts "n:s:h" o; do
 	case $o in
 	n) RUNS=$OPTARG ;;
+	s) SERVICES=$OPTARG ;;
 	*) usage ;;
 	esac
 done
@@ -61,6 +65,16 @@ for backend in legacy nft; do
 	else
 		ip netns exec "$R" nft add table inet filter
 		ip netns exec "$R" nft "add chain inet filter forward { type filter hook forward priority 0; }"
+	fi
+	if [ "$SERVICES" -gt 0 ]; then
+		restore=iptables-$backend-restore
+		for part in base "services $SERVICES"; do
+			# shellcheck disable=SC2086
+			scripts/bench/kube-gen.sh $part | ip netns exec "$R" "$restore" --noflush ||
+				fail "cannot load $SERVICES services"
+		done
+		echo "ready ($backend marker): nat table of $SERVICES services," \
+			"$(ip netns exec "$R" "${restore%-restore}-save" -t nat | grep -c '^-A') rules"
 	fi
 	for i in $(seq 1 "$RUNS"); do
 		ready_ms "$backend" || exit 1

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # overload.sh: loss under overload is counted, never silent. Legacy marker with a 4 KiB
 # receive buffer, stopped (SIGSTOP) during a flood: received + lost == the records the kernel
-# made (server counter × records per packet), exactly. The grouping bound: more packets open
+# made (server counter × records per packet), exactly, also when nothing comes after the loss. The grouping bound: more packets open
 # at once than 4096 → "evicted" says how many, every packet still printed. The nft marker:
 # one packet printed per packet of a flow; stopped during a flood: "overruns" > 0. Peak RSS
 # (VmHWM) stays under 32 MiB throughout.
@@ -70,11 +70,13 @@ field() {
 	echo "$sum" | jq -r ".$1 // 0"
 }
 
-# overrun NAME ARGS...: a capture with a 4 KiB buffer, stopped while 3000 packets cross,
-# then a slow tail whose records reveal the gap; summary in $sum, packets that crossed in $n.
+# overrun NAME [--no-tail] ARGS...: a capture with a 4 KiB buffer, stopped while 3000
+# packets cross, then (unless --no-tail) a slow tail whose records come after the gap;
+# summary in $sum, packets that crossed in $n.
 overrun() {
-	local name=$1 base
+	local name=$1 tail=1 base
 	shift
+	[ "$1" = --no-tail ] && { tail=0; shift; }
 	start "$name" "$@" --rcvbuf 4096
 	base=$(server_count)
 	kill -STOP "$pid"
@@ -82,7 +84,7 @@ overrun() {
 	sleep 0.2
 	kill -CONT "$pid"
 	settle
-	flood 20 200
+	[ "$tail" = 1 ] && flood 20 200
 	stop "$name"
 	n=$(($(server_count) - base))
 }
@@ -142,6 +144,16 @@ lost=$(field lost)
 	fail "overload: received $rec + lost $lost != $n packets × $k records"
 grep -q "socket overrun" "$tmp/over.err" || fail "overload: no warning on stderr"
 pass "overload: received $rec + lost $lost == $n packets × $k records"
+
+# 2b. The same without the tail: the records lost are the last the kernel made, so no later
+#     one shows a gap; the socket's own drop count gives them.
+overrun overend --no-tail --backend legacy
+rec=$(field records)
+lost=$(field lost)
+[ "$lost" -gt 0 ] || fail "overload (no tail): the loss at the end went uncounted: $sum"
+[ $((rec + lost)) = $((n * k)) ] ||
+	fail "overload (no tail): received $rec + lost $lost != $n packets × $k records"
+pass "overload (no tail): received $rec + lost $lost == $n packets × $k records"
 
 # 3. The grouping bound: 6000 packets within a 5 s window, so more than 4096 are open at
 #    once; the oldest are evicted (printed early), all of them are printed.

@@ -237,15 +237,18 @@ if [ "$jobs" -le 1 ]; then
 		run_one "$h"
 		report "$h" $? || status=1
 	done
-else	# all at once (scripts/fuzz.sh on a machine with cores to spare)
-	declare -A pids
-	for h in $harnesses; do
-		run_one "$h" &
-		pids[$h]=$!
-	done
-	for h in $harnesses; do
-		wait "${pids[$h]}"
-		report "$h" $? || status=1
+else	# $jobs harnesses at a time (scripts/fuzz.sh: as many as there are cores)
+	read -ra all <<<"$harnesses"
+	for ((i = 0; i < ${#all[@]}; i += jobs)); do
+		declare -A pids=()
+		for h in "${all[@]:i:jobs}"; do
+			run_one "$h" &
+			pids[$h]=$!
+		done
+		for h in "${all[@]:i:jobs}"; do
+			wait "${pids[$h]}"
+			report "$h" $? || status=1
+		done
 	done
 fi
 exit $status

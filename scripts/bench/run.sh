@@ -266,7 +266,7 @@ for tables in $TABLES; do
 done
 lab_cleanup
 } | tee "$OUT/table.txt"
-echo "lost%: (expected - received) / expected; lost*: what the tool itself reports as lost (NFLOG sequence gaps), - when it can't;"
+echo "lost%: (expected - received) / expected; lost*: what the tool itself reports as lost (NFLOG sequence gaps and socket drops), - when it can't;"
 echo "  +Novr: iptrace's nf_tables trace socket overran N times (records lost, their number unknown)."
 echo "cpu%: the tool's CPU time over the time from the first packet sent until it went idle."
 

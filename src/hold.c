@@ -103,17 +103,35 @@ int hold_add(struct hold *h, const struct packet *p, bool single, uint64_t now_n
 	return 0;
 }
 
+/*
+ * Ids grow along the queue, counted modulo 2^32 from the head's first id (a packet whose ids
+ * would wrap starts again at 0, still after the ones before it in that count): the packet
+ * that can hold @id is the last one starting at or before it, found by halving. Answers
+ * come for any held packet, and a burst can hold thousands.
+ */
 static struct held *held_of(struct hold *h, uint32_t id, size_t *step)
 {
-	for (size_t i = 0; i < h->n; i++) {
-		struct held *x = &h->q[(h->head + i) % h->cap];
+	size_t lo = 0, hi = h->n;
+	uint32_t base, key;
+	struct held *x;
 
-		if (id - x->first_id < x->p.nsteps) {
-			*step = id - x->first_id;
-			return x;
-		}
+	if (!h->n)
+		return NULL;
+	base = h->q[h->head].first_id;
+	key = id - base;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (h->q[(h->head + mid) % h->cap].first_id - base <= key)
+			lo = mid;
+		else
+			hi = mid;
 	}
-	return NULL;
+	x = &h->q[(h->head + lo) % h->cap];
+	if (id - x->first_id >= x->p.nsteps)
+		return NULL;
+	*step = id - x->first_id;
+	return x;
 }
 
 struct trace_record *hold_step(struct hold *h, uint32_t id)

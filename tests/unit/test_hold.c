@@ -336,6 +336,67 @@ static uint64_t records_taken(const struct env *e)
 	return sum.records;
 }
 
+static int count_emit(void *ctx, const struct packet *p, bool single)
+{
+	(void)p;
+	(void)single;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+/*
+ * A burst holds thousands of packets, and answers come for any of them: every step id finds
+ * its own step, also once the head has moved on and the ring has wrapped, and the ids of
+ * packets that left, or not given yet, find nothing.
+ */
+static void test_many_held(void **state)
+{
+	enum { FIRST = 3000, MORE = 1500, LEFT = 1000, ALL = FIRST + MORE };
+	static uint32_t id[ALL];
+	size_t emitted = 0;
+	struct hold *h = hold_new(&(struct hold_cfg){ .wait_ns = 100 * MS, .emit = count_emit,
+						      .ctx = &emitted });
+	struct trace_record r[4];
+	uint64_t handle = 0;
+
+	(void)state;
+	assert_non_null(h);
+	for (size_t i = 0; i < ALL; i++) {
+		size_t n = i % 4 + 1;
+		struct packet p = one_packet(r, n, (uint32_t)i);
+
+		for (size_t k = 0; k < n; k++)
+			r[k].handle = ++handle;
+		assert_int_equal(hold_add(h, &p, false, MS, &id[i]), 0);
+		hold_expect(h, id[i]);
+		/* The first LEFT are answered and leave before the rest come. */
+		if (i == FIRST - 1) {
+			for (size_t j = 0; j < LEFT; j++)
+				hold_answered(h, id[j]);
+			assert_int_equal(hold_release(h, 2 * MS), 0);
+			assert_int_equal(emitted, LEFT);
+		}
+	}
+	assert_int_equal(hold_count(h), ALL - LEFT);
+	handle = 0;
+	for (size_t i = 0; i < ALL; i++) {
+		for (size_t k = 0; k < i % 4 + 1; k++) {
+			struct trace_record *t = hold_step(h, id[i] + (uint32_t)k);
+
+			handle++;
+			if (i < LEFT) {
+				assert_null(t);
+				continue;
+			}
+			assert_non_null(t);
+			assert_int_equal(t->handle, handle);
+			assert_int_equal(t->trace_id, i);
+		}
+	}
+	assert_null(hold_step(h, id[ALL - 1] + (ALL - 1) % 4 + 1));
+	hold_free(h);
+}
+
 /*
  * Three packets: A in chain c, B in chain d, C in chain c with two records received in two
  * loop turns. Both listings run for several loop turns, during which every record is taken
@@ -458,6 +519,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_queue_order_and_bound),
+		cmocka_unit_test(test_many_held),
 		cmocka_unit_test(test_listing_completes_later),
 		cmocka_unit_test(test_bound),
 		cmocka_unit_test(test_no_group),

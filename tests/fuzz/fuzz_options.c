@@ -20,7 +20,7 @@
  * resolves nothing (no DNS, no hang), and aborts when handed text that is a number in
  * disguise — what inet_aton() or inet_pton() read as an address ("0x7f.1", "017.0.0.1",
  * "2130706433" are all 127.0.0.1 to getaddrinfo()), or only digits and dots,
- * or anything with a colon. CONTRACT.md: dotted or colon numeric text never goes to the
+ * or anything with a colon. As the README says, dotted or colon numeric text never goes to the
  * resolver (getaddrinfo would turn 1.2.3 into 1.2.0.3). Names ending in ".test" (RFC 2606)
  * get addresses, a number of them that depends on the name, so the resolved path runs too.
  */

@@ -429,9 +429,9 @@ static enum marker_kind choose_marker(const struct iptrace_opts *o)
  * (Rmem in /proc/net/netlink): an NFLOG record takes 832 bytes of buffer, an nf_tables trace
  * message 1,280 (its skb is trimmed into a 1 KiB slab). A packet through three tables costs
  * 5 NFLOG records (4,160 bytes) or 9 trace messages, the hidden ones included (11,520
- * bytes). One sender here reaches 200,000 packets/s: a burst of 20,000 packets through three
- * legacy tables is 100,000 records (83 MB) in 0.1 s, far faster than any reader, and a third
- * of it was lost with 16 MiB; 48 MiB holds it. Kernel memory, and only while records wait;
+ * bytes). A burst of 20,000 packets through three legacy tables, at the 200,000 packets/s
+ * one sender reaches, is 100,000 records (83 MB) in 0.1 s, far faster than any reader:
+ * 48 MiB, doubled, holds it (BENCHMARKS.md). Kernel memory, and only while records wait;
  * not iptrace's RSS.
  */
 #define NFLOG_RCVBUF	(48u << 20)

@@ -262,7 +262,8 @@ static void put_nat(struct jb *b, const struct packet_nat *n)
  */
 static void put_rule(struct jb *b, const struct trace_record *r)
 {
-	if (!r->verdict && !r->rule_reason)
+	/* A text is shown whenever there is one: --merge reads it back as it was written. */
+	if (!r->verdict && !r->rule_reason && !r->rule)
 		return;
 	if (r->rule)
 		jb_field(b, "rule", r->rule);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "iptrace/hex.h"
+#include "iptrace/utf8.h"
 #include "iptrace/json.h"
 
 struct jp {
@@ -34,40 +35,6 @@ static long hex4(const char *s)
 		v = v << 4 | h;
 	}
 	return v;
-}
-
-/*
- * The length of the UTF-8 sequence at @u (@room bytes readable), 0 when it is not a valid,
- * shortest-form one of a scalar value (Unicode's table 3-7: no surrogates, none past
- * U+10FFFF).
- */
-static size_t utf8_len(const unsigned char *u, size_t room)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (u[0] >= 0xc2 && u[0] <= 0xdf)
-		n = 2;
-	else if (u[0] >= 0xe0 && u[0] <= 0xef)
-		n = 3;
-	else if (u[0] >= 0xf0 && u[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (u[0] == 0xe0)
-		lo = 0xa0;
-	else if (u[0] == 0xed)
-		hi = 0x9f;
-	else if (u[0] == 0xf0)
-		lo = 0x90;
-	else if (u[0] == 0xf4)
-		hi = 0x8f;
-	if (room < n || u[1] < lo || u[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (u[i] < 0x80 || u[i] > 0xbf)
-			return 0;
-	return n;
 }
 
 /* A string from its opening quote: checked, not decoded (json_unescape() does that). */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sink.c: the formatter registry and helpers they share */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -7,6 +8,7 @@
 
 #include "iptrace/nftrace.h"
 #include "iptrace/sink.h"
+#include "iptrace/utf8.h"
 
 const struct sink_ops *sink_lookup(const char *name)
 {
@@ -135,41 +137,6 @@ char *sink_fmt_addr(const struct pkt_hdr *h, bool dst, char *buf, size_t size)
 	return buf;
 }
 
-/*
- * The length of the valid UTF-8 sequence (2 to 4 bytes) that starts at @p (a byte of 0x80
- * or more), 0 when there is none: overlong forms, surrogates and code points past U+10FFFF
- * are not UTF-8 (RFC 3629, Unicode's table 3-7). A NUL fails the continuation test, so the
- * scan never passes the string's end.
- */
-static size_t utf8_seq(const unsigned char *p)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		n = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		n = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (p[0] == 0xe0)
-		lo = 0xa0;
-	else if (p[0] == 0xed)
-		hi = 0x9f;
-	else if (p[0] == 0xf0)
-		lo = 0x90;
-	else if (p[0] == 0xf4)
-		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /* U+0080 to U+009F: C1 controls, which some terminals obey as ESC-sequences. */
 static bool utf8_c1(const unsigned char *p)
 {
@@ -192,7 +159,7 @@ size_t sink_text_escape(char *buf, size_t size, const char **s)
 			buf[n++] = (char)*p++;
 			continue;
 		}
-		k = *p >= 0x80 ? utf8_seq(p) : 0;
+		k = *p >= 0x80 ? utf8_len(p, SIZE_MAX) : 0;
 		if (k && !utf8_c1(p)) {
 			if (size - n < k)
 				break;
@@ -261,7 +228,7 @@ static __attribute__((noinline)) size_t json_escape(char *buf, size_t size, cons
 			buf[n++] = (char)*p;
 			continue;
 		}
-		k = *p >= 0x80 ? utf8_seq(p) : 1;
+		k = *p >= 0x80 ? utf8_len(p, SIZE_MAX) : 1;
 		if (k > 1 && !utf8_c1(p)) {
 			if (size - n < k)
 				break;

@@ -6,25 +6,28 @@
 
 #include "iptrace/record.h"
 
+#define NAME_CASE(v, name) case v: return name;
 const char *trace_kind_name(enum trace_kind kind)
 {
 	switch (kind) {
-	case TRACE_KIND_RULE:	return "rule";
-	case TRACE_KIND_RETURN:	return "return";
-	case TRACE_KIND_POLICY:	return "policy";
+	TRACE_KIND_NAMES(NAME_CASE)
 	}
 	return "?";
 }
 
 const char *trace_backend_name(enum trace_backend backend)
 {
-	return backend == TRACE_BACKEND_NFT ? "nft" : "legacy";
+	switch (backend) {
+	TRACE_BACKEND_NAMES(NAME_CASE)
+	}
+	return "?";
 }
+#undef NAME_CASE
 
 static const char *const hook_names[] = {
-	[HOOK_PREROUTING] = "PREROUTING", [HOOK_INPUT] = "INPUT",
-	[HOOK_FORWARD] = "FORWARD", [HOOK_OUTPUT] = "OUTPUT",
-	[HOOK_POSTROUTING] = "POSTROUTING",
+#define NAME_AT(v, name) [v] = name,
+	TRACE_HOOK_NAMES(NAME_AT)
+#undef NAME_AT
 };
 
 enum trace_hook trace_hook_of(const char *chain)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sink_json.c: JSON lines — one packet object per line, the summary object last */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -75,39 +76,14 @@ static void jb_c(struct jb *b, char c)
 	jb_put(b, &c, 1);
 }
 
-/* "00" to "99": numbers are written two digits at a time, half the divisions. */
-static const char digits2[200] =
-	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-	"8081828384858687888990919293949596979899";
-
-static void jb_u64(struct jb *b, uint64_t v)
-{
-	char t[20], *p = t + sizeof(t);
-
-	while (v >= 100) {
-		p -= 2;
-		memcpy(p, digits2 + v % 100 * 2, 2);
-		v /= 100;
-	}
-	if (v >= 10) {
-		p -= 2;
-		memcpy(p, digits2 + v * 2, 2);
-	} else {
-		*--p = (char)('0' + v);
-	}
-	jb_put(b, p, (size_t)(t + sizeof(t) - p));
-}
-
 /* @v as 8 lower-case hex digits. */
-static void jb_hex32(struct jb *b, uint32_t v)
+static char *put_hex32(char *w, uint32_t v)
 {
 	static const char hex[] = "0123456789abcdef";
-	char *p = jb_room(b, 8);
 
 	for (int i = 7; i >= 0; i--, v >>= 4)
-		p[i] = hex[v & 0xf];
-	b->len += 8;
+		w[i] = hex[v & 0xf];
+	return w + 8;
 }
 
 /*
@@ -144,15 +120,92 @@ static __attribute__((noinline)) void jb_hex(struct jb *b, const char *hexkey, s
 	jb_c(b, '"');
 }
 
-static inline void jb_name(struct jb *b, const char *key, size_t keylen, const char *hexkey,
-			   size_t hexlen, const char *s)
+/*
+ * Most of a line is bounded: names of at most TRACE_NAME_MAX or IF_NAMESIZE bytes, numbers,
+ * addresses, times. Room for a bounded part is made once (jb_begin()) and its fields are
+ * written through a cursor @w with no check each: per field, the checks cost more than the
+ * writing. Texts of any length (rules, verdicts, node names, hints) go through jb_name().
+ * A whole step with every field at its longest is 1,975 bytes (test_longest_step); jb_end()
+ * holds each part to PART_MAX.
+ */
+#define PART_MAX 4096
+
+static inline char *jb_begin(struct jb *b)
 {
+	return jb_room(b, PART_MAX);
+}
+
+static inline void jb_end(struct jb *b, char *w)
+{
+	assert(w >= b->buf + b->len && w <= b->buf + b->len + PART_MAX);
+	b->len = (size_t)(w - b->buf);
+}
+
+static inline char *put(char *w, const char *s, size_t n)
+{
+	memcpy(w, s, n);
+	return w + n;
+}
+
+/* String literals only. */
+#define lit(w, s) put((w), "" s "", sizeof(s) - 1)
+
+/* A name of our own (a hook, a kind, a protocol): plain ASCII, nothing to escape. */
+static inline char *put_plain(char *w, const char *s)
+{
+	while (*s)
+		*w++ = *s++;
+	return w;
+}
+
+/*
+ * A name's field: @key ("...":), the string, and where its bytes are not UTF-8 the
+ * @hexkey ("..._hex":") sibling with the exact bytes. At most @keylen + @hexlen + 8 bytes
+ * for each byte of @s, and 3.
+ */
+static __attribute__((noinline)) char *put_hex_sibling(char *w, const char *hexkey,
+							 size_t hexlen, const char *s)
+{
+	w = put(w, hexkey, hexlen);
+	w += sink_hex(w, SIZE_MAX, &s);
+	*w++ = '"';
+	return w;
+}
+
+static inline char *put_name(char *w, const char *key, size_t keylen, const char *hexkey,
+			     size_t hexlen, const char *s)
+{
+	bool bad = false;
+
+	w = put(w, key, keylen);
+	*w++ = '"';
+	w = sink_json_put(w, s, &bad);
+	*w++ = '"';
+	return bad ? put_hex_sibling(w, hexkey, hexlen, s) : w;
+}
+
+/* ,"KEY":"the name" (and ,"KEY_hex":"..." when it is not UTF-8); KEY a string literal. */
+#define field(w, KEY, s) \
+	put_name((w), ",\"" KEY "\":", sizeof(",\"" KEY "\":") - 1, \
+		 ",\"" KEY "_hex\":\"", sizeof(",\"" KEY "_hex\":\"") - 1, (s))
+
+/* put_name() for a text of any length: in one piece when it fits the buffer. */
+static void jb_name(struct jb *b, const char *key, size_t keylen, const char *hexkey,
+		    size_t hexlen, const char *s)
+{
+	size_t most = keylen + hexlen + 8 * strlen(s) + 3;
+
+	if (most <= b->size) {
+		b->len = (size_t)(put_name(jb_room(b, most), key, keylen, hexkey, hexlen, s) -
+				  b->buf);
+		return;
+	}
 	jb_put(b, key, keylen);
 	if (jb_str(b, s))
 		jb_hex(b, hexkey, hexlen, s);
 }
 
-/* ,"KEY":"the name" (and ,"KEY_hex":"..." when it is not UTF-8); KEY a string literal. */
+/* field() for texts of any length. */
 #define jb_field(b, KEY, s) \
 	jb_name((b), ",\"" KEY "\":", sizeof(",\"" KEY "\":") - 1, \
 		",\"" KEY "_hex\":\"", sizeof(",\"" KEY "_hex\":\"") - 1, (s))
@@ -161,62 +214,60 @@ static inline void jb_name(struct jb *b, const char *key, size_t keylen, const c
 	jb_name((b), "\"" KEY "\":", sizeof("\"" KEY "\":") - 1, \
 		",\"" KEY "_hex\":\"", sizeof(",\"" KEY "_hex\":\"") - 1, (s))
 
-static void put_proto(struct jb *b, uint8_t proto)
+static char *put_proto(char *w, uint8_t proto)
 {
 	const char *n = pkt_proto_name(proto);
 
-	jb_lit(b, "\"proto\":");
-	if (n) {
-		jb_c(b, '"');
-		jb_puts(b, n);
-		jb_c(b, '"');
-	} else {
-		jb_u64(b, proto);
-	}
+	w = lit(w, "\"proto\":");
+	if (!n)
+		return sink_put_u64(w, proto);
+	*w++ = '"';
+	w = put_plain(w, n);
+	*w++ = '"';
+	return w;
 }
 
-/* An address, quoted: it needs no escaping. Formatted in place. */
-static void put_addr(struct jb *b, const struct pkt_hdr *h, bool dst)
+/* An address, quoted: it needs no escaping. */
+static char *put_addr(char *w, const struct pkt_hdr *h, bool dst)
 {
-	char *p = jb_room(b, INET6_ADDRSTRLEN + 2);
-	size_t n = strlen(sink_fmt_addr(h, dst, p + 1, INET6_ADDRSTRLEN));
-
-	p[0] = '"';
-	p[n + 1] = '"';
-	b->len += n + 2;
+	*w++ = '"';
+	w = sink_put_addr(w, h, dst);
+	*w++ = '"';
+	return w;
 }
 
-static void put_addrs(struct jb *b, const struct pkt_hdr *h)
+static char *put_addrs(char *w, const struct pkt_hdr *h)
 {
 	if (h->family != AF_INET && h->family != AF_INET6)
-		return;
-	jb_lit(b, ",\"src\":");
-	put_addr(b, h, false);
+		return w;
+	w = lit(w, ",\"src\":");
+	w = put_addr(w, h, false);
 	if (h->has_ports) {
-		jb_lit(b, ",\"sport\":");
-		jb_u64(b, h->sport);
+		w = lit(w, ",\"sport\":");
+		w = sink_put_u64(w, h->sport);
 	}
-	jb_lit(b, ",\"dst\":");
-	put_addr(b, h, true);
+	w = lit(w, ",\"dst\":");
+	w = put_addr(w, h, true);
 	if (h->has_ports) {
-		jb_lit(b, ",\"dport\":");
-		jb_u64(b, h->dport);
+		w = lit(w, ",\"dport\":");
+		w = sink_put_u64(w, h->dport);
 	}
+	return w;
 }
 
 /* "10.0.0.1:53", "[2001:db8::1]:53", or the address alone when there are no ports. */
-static void put_endpoint(struct jb *b, const struct pkt_hdr *h, bool dst)
+static char *put_endpoint(char *w, const struct pkt_hdr *h, bool dst)
 {
-	char a[INET6_ADDRSTRLEN];
 	bool v6 = h->family == AF_INET6 && h->has_ports;
 
-	jb_puts(b, v6 ? "\"[" : "\"");
-	jb_puts(b, sink_fmt_addr(h, dst, a, sizeof(a)));
+	w = v6 ? lit(w, "\"[") : lit(w, "\"");
+	w = sink_put_addr(w, h, dst);
 	if (h->has_ports) {
-		jb_puts(b, v6 ? "]:" : ":");
-		jb_u64(b, dst ? h->dport : h->sport);
+		w = v6 ? lit(w, "]:") : lit(w, ":");
+		w = sink_put_u64(w, dst ? h->dport : h->sport);
 	}
-	jb_c(b, '"');
+	*w++ = '"';
+	return w;
 }
 
 /*
@@ -225,34 +276,35 @@ static void put_endpoint(struct jb *b, const struct pkt_hdr *h, bool dst)
  * ("[v6]:port", or the address alone without ports); with "by":"conntrack" and the "hook"
  * it happened in when no NAT rule of this path did it (a reply's reverse NAT).
  */
-static void put_nat(struct jb *b, const struct packet_nat *n)
+static char *put_nat(char *w, const struct packet_nat *n)
 {
 	const char *hook = trace_hook_name(n->hook);
 
-	jb_lit(b, ",\"nat\":{");
+	w = lit(w, ",\"nat\":{");
 	if (n->src) {
-		jb_lit(b, "\"src\":[");
-		put_endpoint(b, n->before, false);
-		jb_c(b, ',');
-		put_endpoint(b, n->after, false);
-		jb_c(b, ']');
+		w = lit(w, "\"src\":[");
+		w = put_endpoint(w, n->before, false);
+		*w++ = ',';
+		w = put_endpoint(w, n->after, false);
+		*w++ = ']';
 	}
 	if (n->dst) {
-		jb_puts(b, n->src ? ",\"dst\":[" : "\"dst\":[");
-		put_endpoint(b, n->before, true);
-		jb_c(b, ',');
-		put_endpoint(b, n->after, true);
-		jb_c(b, ']');
+		w = n->src ? lit(w, ",\"dst\":[") : lit(w, "\"dst\":[");
+		w = put_endpoint(w, n->before, true);
+		*w++ = ',';
+		w = put_endpoint(w, n->after, true);
+		*w++ = ']';
 	}
 	if (n->conntrack) {
-		jb_lit(b, ",\"by\":\"conntrack\"");
+		w = lit(w, ",\"by\":\"conntrack\"");
 		if (hook) {
-			jb_lit(b, ",\"hook\":\"");
-			jb_puts(b, hook);
-			jb_c(b, '"');
+			w = lit(w, ",\"hook\":\"");
+			w = put_plain(w, hook);
+			*w++ = '"';
 		}
 	}
-	jb_c(b, '}');
+	*w++ = '}';
+	return w;
 }
 
 /*
@@ -278,44 +330,62 @@ static void put_rule(struct jb *b, const struct trace_record *r)
 }
 
 /* The conntrack view the kernel attached (nft records, first of a traversal). */
-static void put_ct_view(struct jb *b, const struct trace_record *r)
+static char *put_ct_view(char *w, const struct trace_record *r)
 {
 	char st[CT_STATUS_JSON_MAX];
 
-	jb_lit(b, ",\"ct\":{\"id\":");
-	jb_u64(b, r->ct_id);
-	jb_lit(b, ",\"state\":\"");
-	jb_puts(b, ct_state_name(r->ct_state));
-	jb_lit(b, "\",\"dir\":\"");
-	jb_puts(b, r->ct_dir == IP_CT_DIR_ORIGINAL ? "original" : "reply");
-	jb_lit(b, "\",\"status\":");
-	jb_puts(b, ct_status_json(st, sizeof(st), r->ct_status));
-	jb_c(b, '}');
+	w = lit(w, ",\"ct\":{\"id\":");
+	w = sink_put_u64(w, r->ct_id);
+	w = lit(w, ",\"state\":\"");
+	w = put_plain(w, ct_state_name(r->ct_state));
+	w = lit(w, "\",\"dir\":\"");
+	w = r->ct_dir == IP_CT_DIR_ORIGINAL ? lit(w, "original") : lit(w, "reply");
+	w = lit(w, "\",\"status\":");
+	w = put_plain(w, ct_status_json(st, sizeof(st), r->ct_status));
+	*w++ = '}';
+	return w;
 }
 
 /*
- * ,"hook":"NAME", the names trace_hook_name() gives (what --merge reads back), as literals:
- * one copy of a known size per step rather than a strlen() and a copy.
+ * The names record.h gives the enums, as literals: a constant copy each, the fields of
+ * every step. An unknown value writes nothing (hook) or "?" (as trace_*_name()).
  */
-static void put_hook(struct jb *b, int hook)
+#define HOOK_CASE(v, name) case v: return lit(w, ",\"hook\":\"" name "\"");
+static char *put_hook(char *w, int hook)
 {
-	const char *name = trace_hook_name(hook);
-
-	if (name) {
-		jb_lit(b, ",\"hook\":\"");
-		jb_puts(b, name);
-		jb_c(b, '"');
+	switch (hook) {
+	TRACE_HOOK_NAMES(HOOK_CASE)
 	}
+	return w;
 }
 
-static void put_ifs(struct jb *b, const struct trace_record *r)
+#define KIND_CASE(v, name) case v: return lit(w, ",\"kind\":\"" name "\"");
+static char *put_kind(char *w, enum trace_kind kind)
 {
-	jb_field(b, "in", r->in);
-	jb_field(b, "out", r->out);
+	switch (kind) {
+	TRACE_KIND_NAMES(KIND_CASE)
+	}
+	return lit(w, ",\"kind\":\"?\"");
+}
+
+#define BACKEND_CASE(v, name) case v: return lit(w, "\"backend\":\"" name "\"");
+static char *put_backend(char *w, enum trace_backend backend)
+{
+	switch (backend) {
+	TRACE_BACKEND_NAMES(BACKEND_CASE)
+	}
+	return lit(w, "\"backend\":\"?\"");
+}
+
+static char *put_ifs(char *w, const struct trace_record *r)
+{
+	w = field(w, "in", r->in);
+	w = field(w, "out", r->out);
 	if (r->physin[0])
-		jb_field(b, "physin", r->physin);
+		w = field(w, "physin", r->physin);
 	if (r->physout[0])
-		jb_field(b, "physout", r->physout);
+		w = field(w, "physout", r->physout);
+	return w;
 }
 
 /*
@@ -326,72 +396,61 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct pa
 		     bool node)
 {
 	const char *family;
+	char *w;
 
 	jb_c(b, '{');
 	if (node && r->node) {
 		jb_field_first(b, "node", r->node);
 		jb_c(b, ',');
 	}
-	jb_lit(b, "\"backend\":\"");
-	jb_puts(b, trace_backend_name(r->backend));
-	jb_c(b, '"');
-	jb_field(b, "table", r->table);
-	jb_field(b, "chain", r->chain);
-	jb_lit(b, ",\"kind\":\"");
-	jb_puts(b, trace_kind_name(r->kind));
-	jb_c(b, '"');
+	w = jb_begin(b);
+	w = put_backend(w, r->backend);
+	w = field(w, "table", r->table);
+	w = field(w, "chain", r->chain);
+	w = put_kind(w, r->kind);
 	if (r->backend == TRACE_BACKEND_LEGACY) {
-		jb_lit(b, ",\"rulenum\":");
-		jb_u64(b, r->rulenum);
+		w = lit(w, ",\"rulenum\":");
+		w = sink_put_u64(w, r->rulenum);
 	} else if (r->handle) {
-		jb_lit(b, ",\"handle\":");
-		jb_u64(b, r->handle);
+		w = lit(w, ",\"handle\":");
+		w = sink_put_u64(w, r->handle);
 	}
+	jb_end(b, w);
 	put_rule(b, r);
+
+	w = jb_begin(b);
 	if (r->order_unknown)
-		jb_lit(b, ",\"order\":\"unknown\"");
+		w = lit(w, ",\"order\":\"unknown\"");
 	family = r->backend == TRACE_BACKEND_NFT ? nftrace_family_name(r->table_family) : NULL;
 	if (family) {
-		jb_lit(b, ",\"family\":\"");
-		jb_puts(b, family);
-		jb_c(b, '"');
+		w = lit(w, ",\"family\":\"");
+		w = put_plain(w, family);
+		*w++ = '"';
 	}
 	if (r->has_ct)
-		put_ct_view(b, r);
-	put_hook(b, r->hook);
-	put_ifs(b, r);
-	put_addrs(b, &r->pkt);
+		w = put_ct_view(w, r);
+	w = put_hook(w, r->hook);
+	w = put_ifs(w, r);
+	w = put_addrs(w, &r->pkt);
 	/* Per step: one lower after each routing decision, and across nodes (--merge). */
 	if (r->pkt.family == AF_INET || r->pkt.family == AF_INET6) {
-		jb_lit(b, ",\"ttl\":");
-		jb_u64(b, r->pkt.ttl);
+		w = lit(w, ",\"ttl\":");
+		w = sink_put_u64(w, r->pkt.ttl);
 	}
 	if (nat)
-		put_nat(b, nat);
-	if (r->mark) {
-		char m[16];
-
-		snprintf(m, sizeof(m), "%" PRIx32, r->mark);
-		jb_lit(b, ",\"mark\":\"0x");
-		jb_puts(b, m);
-		jb_c(b, '"');
-	}
+		w = put_nat(w, nat);
+	if (r->mark)
+		w += sprintf(w, ",\"mark\":\"0x%" PRIx32 "\"", r->mark);
 	if (r->ts_ns) {
-		char *t;
-
-		jb_lit(b, ",\"ts\":\"");
-		t = jb_room(b, SINK_TIME_MAX);
-		b->len += strlen(sink_fmt_time(r->ts_ns, t, SINK_TIME_MAX));
-		jb_c(b, '"');
+		w = lit(w, ",\"ts\":\"");
+		w = sink_put_time(w, r->ts_ns);
+		*w++ = '"';
 	}
-	if (r->uptime_ns) {	/* --read: the kernel's seconds since boot on the line */
-		char u[32];
-
-		snprintf(u, sizeof(u), ",\"uptime\":%" PRIu64 ".%06" PRIu64,
-			 r->uptime_ns / 1000000000u, r->uptime_ns % 1000000000u / 1000u);
-		jb_puts(b, u);
-	}
-	jb_c(b, '}');
+	if (r->uptime_ns)	/* --read: the kernel's seconds since boot on the line */
+		w += sprintf(w, ",\"uptime\":%" PRIu64 ".%06" PRIu64,
+			     r->uptime_ns / 1000000000u, r->uptime_ns % 1000000000u / 1000u);
+	*w++ = '}';
+	jb_end(b, w);
 }
 
 /*
@@ -443,7 +502,7 @@ static int json_begin(struct sink *s)
 /* A sink used without begin() (a test driving the pipeline) writes each line through one. */
 struct json_line {
 	struct jb	b;
-	char		buf[4096];
+	char		buf[2 * PART_MAX];
 };
 
 static struct jb *json_jb(struct sink *s, struct json_line *l)
@@ -481,41 +540,47 @@ static int json_packet(struct sink *s, const struct packet *p)
 	struct jb *b = json_jb(s, &line);
 	bool multi = sink_multi_node(p);
 	uint32_t hash;
+	char *w;
 
-	jb_lit(b, "{\"type\":\"packet\",\"id\":\"");
-	jb_u64(b, p->id);
+	w = jb_begin(b);
+	w = lit(w, "{\"type\":\"packet\",\"id\":\"");
+	w = sink_put_u64(w, p->id);
+	*w++ = '"';
+	jb_end(b, w);
 	/* Where it was first seen; each step says its own when there were several. */
-	jb_c(b, '"');
 	if (p->steps[0].node)
 		jb_field(b, "node", p->steps[0].node);
-	jb_lit(b, ",\"family\":\"");
-	jb_puts(b, h->family == AF_INET6 ? "ipv6" : h->family == AF_INET ? "ipv4" : "unknown");
-	jb_lit(b, "\",");
-	put_proto(b, h->proto);
-	put_addrs(b, h);
-	jb_lit(b, ",\"len\":");
-	jb_u64(b, h->len);
+	w = jb_begin(b);
+	w = lit(w, ",\"family\":\"");
+	w = put_plain(w, h->family == AF_INET6 ? "ipv6" : h->family == AF_INET ? "ipv4" :
+			 "unknown");
+	w = lit(w, "\",");
+	w = put_proto(w, h->proto);
+	w = put_addrs(w, h);
+	w = lit(w, ",\"len\":");
+	w = sink_put_u64(w, h->len);
 	if (h->family == AF_INET) {
-		jb_lit(b, ",\"ipid\":");
-		jb_u64(b, h->ipid);
+		w = lit(w, ",\"ipid\":");
+		w = sink_put_u64(w, h->ipid);
 	}
 	/* On the packet only: no step can change them (NAT rewrites an error's inner header). */
 	if ((h->proto == IPPROTO_ICMP || h->proto == IPPROTO_ICMPV6) && h->has_l4) {
-		jb_lit(b, ",\"icmp_type\":");
-		jb_u64(b, h->icmp_type);
-		jb_lit(b, ",\"icmp_code\":");
-		jb_u64(b, h->icmp_code);
+		w = lit(w, ",\"icmp_type\":");
+		w = sink_put_u64(w, h->icmp_type);
+		w = lit(w, ",\"icmp_code\":");
+		w = sink_put_u64(w, h->icmp_code);
 	}
 	hash = pkt_head_hash(&p->steps[0]);
 	if (hash) {
-		jb_lit(b, ",\"payload_hash\":\"");
-		jb_hex32(b, hash);
-		jb_c(b, '"');
+		w = lit(w, ",\"payload_hash\":\"");
+		w = put_hex32(w, hash);
+		*w++ = '"';
 	}
 	if (p->steps_dropped) {
-		jb_lit(b, ",\"steps_dropped\":");
-		jb_u64(b, p->steps_dropped);
+		w = lit(w, ",\"steps_dropped\":");
+		w = sink_put_u64(w, p->steps_dropped);
 	}
+	jb_end(b, w);
 	if (p->ct) {
 		jb_lit(b, ",\"ct\":");
 		jb_flush(b);	/* the ct printer writes to the FILE itself */

@@ -139,6 +139,17 @@ struct trace_record {
 	uint8_t		raw[TRACE_RAW_MAX];
 };
 
+/*
+ * The names of the enums' values, once: X(value, "name") for each. The functions below
+ * return them; a writer may also expand them into literals (a constant copy each).
+ */
+#define TRACE_KIND_NAMES(X) \
+	X(TRACE_KIND_RULE, "rule") X(TRACE_KIND_RETURN, "return") X(TRACE_KIND_POLICY, "policy")
+#define TRACE_BACKEND_NAMES(X) X(TRACE_BACKEND_LEGACY, "legacy") X(TRACE_BACKEND_NFT, "nft")
+#define TRACE_HOOK_NAMES(X) \
+	X(HOOK_PREROUTING, "PREROUTING") X(HOOK_INPUT, "INPUT") X(HOOK_FORWARD, "FORWARD") \
+	X(HOOK_OUTPUT, "OUTPUT") X(HOOK_POSTROUTING, "POSTROUTING")
+
 const char *trace_kind_name(enum trace_kind kind);
 const char *trace_backend_name(enum trace_backend backend);
 

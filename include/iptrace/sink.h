@@ -81,10 +81,18 @@ bool sink_multi_node(const struct packet *p);
  */
 const struct sink_ops *sink_lookup(const char *name);
 
-/* Helpers shared by the formatters: one writer for each kind of text. */
+/*
+ * Helpers shared by the formatters: one writer for each kind of text. The sink_put_*
+ * writers write at @p with no bound and no NUL and return the end: the caller made room
+ * (the most each writes is given); the sink_fmt_* ones are the same into a sized buffer.
+ */
 #define SINK_TIME_MAX 32
-/* sink_fmt_time - ISO 8601 UTC with microseconds into @buf (size >= SINK_TIME_MAX); "" for 0. */
+/* sink_put_time - @ts_ns (not 0) as ISO 8601 UTC with microseconds: 27 bytes. */
+char *sink_put_time(char *p, uint64_t ts_ns);
+/* sink_fmt_time - sink_put_time() into @buf (size >= SINK_TIME_MAX), NUL-terminated; "" for 0. */
 char *sink_fmt_time(uint64_t ts_ns, char *buf, size_t size);
+/* sink_put_u64 - @v in decimal: at most 20 bytes. */
+char *sink_put_u64(char *p, uint64_t v);
 /*
  * sink_fmt_table - the step's table as people name it into @buf (size >= SINK_TABLE_MAX):
  * legacy "nat"; nft with its family, "inet firewalld" (tables of one name may exist in
@@ -92,7 +100,12 @@ char *sink_fmt_time(uint64_t ts_ns, char *buf, size_t size);
  */
 #define SINK_TABLE_MAX (8 + SINK_TEXT_NAME_MAX(TRACE_NAME_MAX))
 char *sink_fmt_table(const struct trace_record *r, char *buf, size_t size);
-/* sink_fmt_addr - the record's source or destination address as text (size >= 46). */
+/*
+ * sink_put_addr - the record's source or destination address as inet_ntop() writes it:
+ * at most INET6_ADDRSTRLEN - 1 bytes; nothing for a family that is neither IPv4 nor IPv6.
+ */
+char *sink_put_addr(char *p, const struct pkt_hdr *h, bool dst);
+/* sink_fmt_addr - sink_put_addr() into @buf (size >= INET6_ADDRSTRLEN), NUL-terminated. */
 char *sink_fmt_addr(const struct pkt_hdr *h, bool dst, char *buf, size_t size);
 /*
  * Names come from whoever set up a namespace (interfaces, tables, chains, rule comments, a
@@ -131,6 +144,11 @@ char *sink_text_name(const char *s, char *buf, size_t size);
  */
 #define SINK_JSON_ESC_MAX 6
 size_t sink_json_escape(char *buf, size_t size, const char **s, bool *bad);
+/*
+ * sink_json_put - the whole escape of @s at @p, as sink_json_escape() writes it: at most
+ * SINK_JSON_ESC_MAX bytes for each byte of @s.
+ */
+char *sink_json_put(char *p, const char *s, bool *bad);
 /*
  * sink_hex - the bytes of the string at *@s as lower-case hex, two digits a byte, as many
  * as fit in @size; moves *@s past them and returns the number of digits written.

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* test_sink_json.c: what the JSON sink writes, field by field, and how its lines reach the FILE */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -537,6 +538,73 @@ static void test_invalid_utf8(void **state)
 		"\"in_hex\":\"76eda080\",\"out\":\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\","
 		"\"out_hex\":\"f4908080\",\"physin\":\"ok\xc3\xa9\"," V4_STEP "}}\n");
 	assert_null(oracle_json_lines(got, strlen(got)));
+	free(got);
+}
+
+/* @n bytes of @dst: one that is not UTF-8 (U+FFFD and a _hex sibling), then controls (\u0001). */
+static void worst_name(char *dst, size_t n)
+{
+	memset(dst, 0x01, n - 1);
+	dst[0] = (char)0xff;
+	dst[n - 1] = '\0';
+}
+
+/*
+ * A step with every field a step can have, each at its longest: the sink writes a step in
+ * two bounded parts (sink_json.c's PART_MAX, held by an assert) around the rule texts; the
+ * whole step stays under 2 KiB.
+ */
+static void test_longest_step(void **state)
+{
+	static const uint8_t all_ones[16] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	};
+	struct trace_record r;
+	struct pkt_hdr before, after;
+	struct packet_nat nat = { .step = 0, .before = &before, .after = &after, .src = true,
+				  .dst = true, .conntrack = true, .hook = HOOK_POSTROUTING };
+	struct packet p = { .id = UINT64_MAX, .nsteps = 1, .steps = &r, .nat = &nat, .nnat = 1 };
+	char *got, *step;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	r.backend = TRACE_BACKEND_NFT;
+	r.kind = TRACE_KIND_POLICY;
+	r.hook = HOOK_POSTROUTING;
+	worst_name(r.table, sizeof(r.table));
+	worst_name(r.chain, sizeof(r.chain));
+	worst_name(r.in, sizeof(r.in));
+	worst_name(r.out, sizeof(r.out));
+	worst_name(r.physin, sizeof(r.physin));
+	worst_name(r.physout, sizeof(r.physout));
+	r.handle = UINT64_MAX;
+	r.table_family = NFPROTO_BRIDGE;
+	r.order_unknown = true;
+	r.has_ct = true;
+	r.ct_id = UINT32_MAX;
+	r.ct_state = UINT32_MAX;
+	r.ct_dir = IP_CT_DIR_REPLY;
+	r.ct_status = UINT32_MAX;
+	r.mark = UINT32_MAX;
+	r.ts_ns = UINT64_MAX;
+	r.uptime_ns = UINT64_MAX;
+	r.pkt.family = AF_INET6;
+	r.pkt.proto = IPPROTO_UDP;
+	r.pkt.has_ports = true;
+	r.pkt.sport = r.pkt.dport = UINT16_MAX;
+	r.pkt.ttl = UINT8_MAX;
+	memcpy(&r.pkt.saddr, all_ones, 16);
+	memcpy(&r.pkt.daddr, all_ones, 16);
+	before = after = r.pkt;
+	got = packet_json(&p);
+	assert_null(oracle_json_lines(got, strlen(got)));
+	step = strstr(got, "\"steps\":[");
+	assert_non_null(step);
+	assert_non_null(strstr(step, "\"chain_hex\":\"ff01"));
+	assert_non_null(strstr(step, "\"physout_hex\":\"ff01"));
+	assert_non_null(strstr(step, "\"uptime\":"));
+	assert_true(strlen(step) < 2048);
 	free(got);
 }
 
@@ -1136,6 +1204,36 @@ static void test_fmt_addr(void **state)
 	assert_string_equal(sink_fmt_addr(&h, false, got, sizeof(got)), "");
 }
 
+static void put_u64_is(uint64_t v)
+{
+	char got[24], want[24];
+
+	snprintf(want, sizeof(want), "%" PRIu64, v);
+	*sink_put_u64(got, v) = '\0';
+	assert_string_equal(got, want);
+}
+
+/*
+ * sink_put_u64() writes what printf's PRIu64 does: every value to 10^6, each power of ten
+ * and its neighbours, random ones.
+ */
+static void test_put_u64(void **state)
+{
+	uint64_t p10 = 1;
+
+	(void)state;
+	for (uint64_t v = 0; v <= 1000000; v++)
+		put_u64_is(v);
+	for (int d = 0; d < 20; d++, p10 *= 10) {
+		put_u64_is(p10 - 1);
+		put_u64_is(p10);
+		put_u64_is(p10 + 1);
+	}
+	for (int i = 0; i < 1000000; i++)
+		put_u64_is(((uint64_t)pick(UINT32_MAX) << 32 | pick(UINT32_MAX)) >> pick(64));
+	put_u64_is(UINT64_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1163,6 +1261,8 @@ int main(void)
 		cmocka_unit_test(test_write_fails),
 		cmocka_unit_test(test_fmt_time),
 		cmocka_unit_test(test_fmt_addr),
+		cmocka_unit_test(test_put_u64),
+		cmocka_unit_test(test_longest_step),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

@@ -182,7 +182,7 @@ struct nftrule {
 	size_t			nbar;
 	uint64_t		last_poll;
 	uint64_t		now;
-	struct nftrule_stats	st;
+	uint64_t		commits;	/* NEWGEN events taken in: numbers the commits */
 };
 
 /* Serial-number order: generations are u32 counters that wrap. */
@@ -600,7 +600,6 @@ static void redef_table(struct nftrule *nr, struct ntable *t, const struct redef
 		for (struct nchain *c = t->lchains; c; c = c->next)
 			c->loaded = false;
 	}
-	nr->st.redefined++;
 	for (size_t i = 0; i < t->nslots; i++) {
 		if (!t->slots[i].handle || (r->handle && t->slots[i].handle != r->handle))
 			continue;
@@ -797,7 +796,6 @@ static void chain_request(struct nftrule *nr, struct ntable *t, struct nchain *c
 	const struct nftrule_source *src = nr->cfg.source;
 	int ret;
 
-	nr->st.loads++;
 	c->asked = true;
 	c->req_at = nr->now;
 	ret = src->list(src->ctx, t->family, t->name, c->name);
@@ -961,9 +959,8 @@ static struct delkey *commit_dels(const struct nftrule *nr, size_t *n)
 	return d;
 }
 
-/* A commit ends: turn its events into redefinitions of the tables they touch. */
 /*
- * Redefine @t whole in commit @r (once per commit: nr->st.commits numbers them); NULL @t is
+ * Redefine @t whole in commit @r (once per commit: nr->commits numbers them); NULL @t is
  * the table @family @name, made to remember it (a table never asked for is remembered once
  * redefined: a step received before the commit and resolved after it must not get the
  * text read after it).
@@ -975,8 +972,8 @@ static struct ntable *redef_whole(struct nftrule *nr, struct ntable *t, uint8_t 
 
 	if (!t && !(t = table_get(nr, family, name)))
 		return NULL;
-	if (t->whole_commit != nr->st.commits) {
-		t->whole_commit = nr->st.commits;
+	if (t->whole_commit != nr->commits) {
+		t->whole_commit = nr->commits;
 		w.handle = 0;
 		redef_table(nr, t, &w);
 	}
@@ -990,7 +987,7 @@ static void commit_end(struct nftrule *nr, uint32_t gen)
 	size_t ndels;
 	struct delkey *dels = commit_dels(nr, &ndels);
 
-	nr->st.commits++;
+	nr->commits++;
 	if (nr->have_gen && !gen_le(gen, nr->last_gen) && gen != nr->last_gen + 1) {
 		/* A gap in the generations: a commit's events were lost. */
 		struct redef g = { 0, barrier_before(nr, nr->last_gen + 1), nr->now, gen };
@@ -1016,7 +1013,7 @@ static void commit_end(struct nftrule *nr, uint32_t gen)
 		struct delkey key = { p->handle, p->family, ptable };
 		struct redef h = r;
 
-		if (t && t->whole_commit == nr->st.commits)
+		if (t && t->whole_commit == nr->commits)
 			continue;	/* every handle of it is redefined already */
 		switch (p->type) {
 		case NFT_MSG_NEWRULE:
@@ -1025,8 +1022,8 @@ static void commit_end(struct nftrule *nr, uint32_t gen)
 				break;
 			if (!t && !(t = table_get(nr, p->family, ptable)))
 				break;
-			if (t->rep_commit != nr->st.commits) {
-				t->rep_commit = nr->st.commits;
+			if (t->rep_commit != nr->commits) {
+				t->rep_commit = nr->commits;
 				t->nrep = 0;
 			}
 			/* Many of them: one pass for the whole table rather than one apiece. */
@@ -1279,21 +1276,17 @@ void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, ui
 			continue;
 		if (!step_chain(nr, r, &t, &c)) {
 			r->rule_reason = REASON_NAME;
-			nr->st.unresolved++;
 			continue;
 		}
 		if (!settled(nr, r)) {
 			r->rule_reason = REASON_INFLIGHT;
-			nr->st.unresolved++;
 			continue;
 		}
 		f = c->loaded ? lookup(nr, t, r, &v) : FND_NONE;
 		if (f == FND_OK) {
 			r->rule = v->text;
-			nr->st.resolved++;
 			continue;
 		}
-		nr->st.unresolved++;
 		if (c->listing && (f == FND_NONE || f == FND_RANGE))
 			r->rule_reason = REASON_LATE;
 		else if (c->err == -ENOENT)
@@ -1352,7 +1345,3 @@ void nftrule_free(struct nftrule *nr)
 	free(nr);
 }
 
-void nftrule_get_stats(const struct nftrule *nr, struct nftrule_stats *st)
-{
-	*st = nr->st;
-}

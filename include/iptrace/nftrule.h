@@ -122,14 +122,6 @@ void nftrule_resolve(struct nftrule *nr, struct trace_record *recs, size_t n, ui
  */
 bool nftrule_fill_fixed(struct trace_record *r);
 
-struct nftrule_stats {
-	uint64_t	loads;		/* chain listings asked for */
-	uint64_t	commits;	/* NEWGEN events */
-	uint64_t	redefined;	/* handles or tables whose text changed under them */
-	uint64_t	resolved;	/* steps given a text */
-	uint64_t	unresolved;	/* steps left with a reason */
-};
-void nftrule_get_stats(const struct nftrule *nr, struct nftrule_stats *st);
 
 /*
  * nftrule_lost - ruleset events may have been lost (ENOBUFS on the socket) at @now_ns:

@@ -42,6 +42,7 @@
 /* net/if.h (through record.h) before the uapi headers, which then skip their copy of it. */
 #include "iptrace/resolver.h"
 #include "iptrace/loop.h"
+#include "iptrace/marker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1009,19 +1010,24 @@ struct msg_query {
 };
 
 /* The tables that exist now, from /proc: opening a missing one would create it. */
-static void watch_existing(struct resolver_reader *rd, int family, const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char name[64];
+struct watch_ctx {
+	struct resolver_reader	*rd;
+	int			family;
+};
 
-	if (!f)
-		return;
-	while (fgets(name, sizeof(name), f)) {
-		name[strcspn(name, "\n")] = '\0';
-		if (name[0])
-			resolver_reader_watch(rd, family, name);
-	}
-	fclose(f);
+static void watch_table(void *ctx, const char *name)
+{
+	struct watch_ctx *w = ctx;
+
+	resolver_reader_watch(w->rd, w->family, name);
+}
+
+/* Follow the legacy tables that exist now (legacy_tables(): never by opening one). */
+static void watch_existing(struct resolver_reader *rd, int family)
+{
+	struct watch_ctx w = { rd, family };
+
+	legacy_tables(family, watch_table, &w);
 }
 
 static void send_answer(int sock, const struct resolver_answer *a)
@@ -1210,8 +1216,8 @@ static void reader_child(int sock, uint32_t portid, pid_t parent)
 	rd = resolver_reader_new(&src);
 	if (!rd)
 		_exit(1);
-	watch_existing(rd, AF_INET, "/proc/net/ip_tables_names");
-	watch_existing(rd, AF_INET6, "/proc/net/ip6_tables_names");
+	watch_existing(rd, AF_INET);
+	watch_existing(rd, AF_INET6);
 	resolver_reader_poll(rd);
 	resolver_reader_round(rd);
 	/* Barriers 0 and 1 are queued: from here on every record has a lower bound. */

@@ -118,8 +118,8 @@ char *sink_put_u64(char *p, uint64_t v)
 }
 
 /*
- * Days since 1970-01-01 to a Gregorian date (H. Hinnant's days_from_civil inverse): the
- * gmtime_r() this replaces took a lock and a loop over years, a fifth of a record's cost.
+ * Days since 1970-01-01 to a Gregorian date (H. Hinnant's civil_from_days): arithmetic
+ * only, where gmtime_r() takes a lock and walks the years, for every step printed.
  */
 static void civil_from_days(uint32_t z, unsigned *y, unsigned *m, unsigned *d)
 {

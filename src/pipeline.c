@@ -46,11 +46,6 @@ struct pipeline {
 	uint32_t		next_seq;
 	int			sink_err;
 	struct nftrace_ctx	*nft;		/* chain map + per-trace-id headers */
-	/* Replay: the last "ifN" written per field (in, out, physin, physout). */
-	struct {
-		uint32_t	index;
-		char		name[IF_NAMESIZE];
-	} ifn[4];
 };
 
 /*
@@ -360,52 +355,44 @@ int pipeline_add(struct pipeline *pl, struct trace_record *rec)
 	return add(pl, rec);
 }
 
-/* "ifN" without snprintf: out of line, as it runs only when an index changes. */
-static __attribute__((noinline)) void fmt_ifn(uint32_t index, char *name)
+/* "ifN" for a replayed record (no live interface to name it), without snprintf. */
+static void fmt_ifn(uint32_t index, char *name)
 {
-	char t[10], *e = t + sizeof(t), *q = e;
+	char *p = name + 3;
 
-	do {
-		*--q = (char)('0' + index % 10);
-		index /= 10;
-	} while (index);
+	for (uint32_t v = index; v >= 10; v /= 10)
+		p++;
 	name[0] = 'i';
 	name[1] = 'f';
-	memcpy(name + 2, q, (size_t)(e - q));
-	name[2 + (e - q)] = '\0';
+	*p = '\0';
+	do {
+		*--p = (char)('0' + index % 10);
+		index /= 10;
+	} while (index);
+}
+
+/* ifindex @index into @name, afresh for each record: the kernel's name, or "ifN". */
+static inline void name_one(struct pipeline *pl, uint32_t index, char *name)
+{
+	if (!index)
+		name[0] = '\0';
+	else if (pl->cfg.live_ifnames)
+		ifcache_name(&pl->ifc, index, name);
+	else
+		fmt_ifn(index, name);
 }
 
 /*
- * Field @k of the record (0 in, 1 out, 2 physin, 3 physout): ifindex @index into @name.
- * Replayed names are written whole, padding included, as the record was cleared: the same
- * bytes whether they come from the last one or are formatted again.
+ * The record's interface names from its indexes (decoders leave the names empty); inline
+ * in both callbacks, as GCC would not.
  */
-static inline void name_one(struct pipeline *pl, int k, uint32_t index, char *name)
-{
-	if (!index) {
-		name[0] = '\0';
-		return;
-	}
-	if (pl->cfg.live_ifnames) {
-		ifcache_name(&pl->ifc, index, name);
-		return;
-	}
-	if (index != pl->ifn[k].index) {
-		memset(pl->ifn[k].name, 0, IF_NAMESIZE);
-		fmt_ifn(index, pl->ifn[k].name);
-		pl->ifn[k].index = index;
-	}
-	memcpy(name, pl->ifn[k].name, IF_NAMESIZE);
-}
-
-/* Forced inline into the two callbacks: it runs once per record, its call cost ~10. */
 static inline __attribute__((always_inline)) void name_ifaces(struct pipeline *pl,
 							     struct trace_record *rec)
 {
-	name_one(pl, 0, rec->ifindex_in, rec->in);
-	name_one(pl, 1, rec->ifindex_out, rec->out);
-	name_one(pl, 2, rec->ifindex_physin, rec->physin);
-	name_one(pl, 3, rec->ifindex_physout, rec->physout);
+	name_one(pl, rec->ifindex_in, rec->in);
+	name_one(pl, rec->ifindex_out, rec->out);
+	name_one(pl, rec->ifindex_physin, rec->physin);
+	name_one(pl, rec->ifindex_physout, rec->physout);
 }
 
 /* The NFLOG decoder's callback (see pipeline_dispatch()). */

@@ -424,6 +424,8 @@ static void test_prefix_parser(void **state)
 {
 	struct trace_record r;
 	const char *ok = "TRACE: nat:KUBE-SEP-VQ37SWWSIRRGCSAM:rule:2 IN=weave";
+	const char *long31 = "TRACE: filter:ABCDEFGHIJKLMNOPQRSTUVWXYZ01234:rule:12 ";
+	const char *long32 = "TRACE: filter:ABCDEFGHIJKLMNOPQRSTUVWXYZ012345:rule:12 ";
 
 	(void)state;
 	assert_int_equal(trace_prefix_parse(ok, strlen(ok), &r), 44);	/* with its space */
@@ -434,6 +436,19 @@ static void test_prefix_parser(void **state)
 	assert_int_equal(trace_prefix_parse("LOG: x", 6, &r), -ENOMSG);
 	assert_int_equal(trace_prefix_parse("TRACE: raw:OUTPUT:return:7", 26, &r), 26);
 	assert_int_equal(r.kind, TRACE_KIND_RETURN);
+	/* Names up to TRACE_NAME_MAX - 1 bytes, none with a NUL, each ended by its ':'. */
+	assert_int_equal(trace_prefix_parse(long31, strlen(long31), &r), (int)strlen(long31));
+	assert_string_equal(r.chain, "ABCDEFGHIJKLMNOPQRSTUVWXYZ01234");
+	assert_string_equal(r.table, "filter");
+	assert_int_equal(r.kind, TRACE_KIND_RULE);
+	assert_int_equal(r.rulenum, 12);
+	assert_int_equal(trace_prefix_parse(long32, strlen(long32), &r), -EINVAL);
+	assert_int_equal(trace_prefix_parse("TRACE: ra\0w:X:rule:1 ", 21, &r), -EINVAL);
+	assert_int_equal(trace_prefix_parse("TRACE: raw:X", 12, &r), -EINVAL);
+	assert_int_equal(trace_prefix_parse("TRACE: raw:X:polic", 18, &r), -EINVAL);
+	assert_int_equal(trace_prefix_parse("TRACE: raw:X:rules:1", 20, &r), -EINVAL);
+	assert_int_equal(trace_prefix_parse("TRACE: raw:X:policy:4", 21, &r), 21);
+	assert_int_equal(r.kind, TRACE_KIND_POLICY);
 }
 
 /* Replayed chunks of any length come back whole and 4-byte aligned, across read blocks. */

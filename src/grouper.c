@@ -360,18 +360,9 @@ static bool forwarded(int hook)
 	return hook == HOOK_FORWARD || hook == HOOK_POSTROUTING;
 }
 
-/* Two interface names, both known, that differ; in place (names are a few bytes long). */
 static bool differ(const char *a, const char *b)
 {
-	if (!a[0] || !b[0])
-		return false;
-	for (size_t i = 0; i < IF_NAMESIZE; i++) {
-		if (a[i] != b[i])
-			return true;
-		if (!a[i])
-			break;
-	}
-	return false;
+	return a[0] && b[0] && strncmp(a, b, IF_NAMESIZE) != 0;
 }
 
 /*

@@ -35,7 +35,7 @@ int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	 * repeated type wins. test_nflog holds the library to that.
 	 */
 	struct nlattr *tb[NFULA_MAX + 1] = { NULL };
-	const struct nfgenmsg *nfg = (const void *)((const char *)nlh + MNL_NLMSG_HDRLEN);
+	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
 	const struct nfulnl_msg_packet_hdr *ph;
 	const struct nlattr *a;
 	int ret;
@@ -53,47 +53,47 @@ int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	rec->nfproto = nfg->nfgen_family;
 	/* The length with the NUL: the parser stops at the NUL as at the end. */
 	a = tb[NFULA_PREFIX];
-	ret = trace_prefix_parse(nlattr_data(a), nlattr_len(a), rec);
+	ret = trace_prefix_parse(mnl_attr_get_str(a), mnl_attr_get_payload_len(a), rec);
 	if (ret < 0)
 		return ret;
-	ph = nlattr_data(tb[NFULA_PACKET_HDR]);
+	ph = mnl_attr_get_payload(tb[NFULA_PACKET_HDR]);
 	rec->hook = ph->hook <= HOOK_POSTROUTING ? (int8_t)ph->hook : HOOK_NONE;
 	if (tb[NFULA_MARK])
-		rec->mark = ntohl(nlattr_u32(tb[NFULA_MARK]));
+		rec->mark = ntohl(mnl_attr_get_u32(tb[NFULA_MARK]));
 	if (tb[NFULA_IFINDEX_INDEV])
-		rec->ifindex_in = ntohl(nlattr_u32(tb[NFULA_IFINDEX_INDEV]));
+		rec->ifindex_in = ntohl(mnl_attr_get_u32(tb[NFULA_IFINDEX_INDEV]));
 	if (tb[NFULA_IFINDEX_OUTDEV])
-		rec->ifindex_out = ntohl(nlattr_u32(tb[NFULA_IFINDEX_OUTDEV]));
+		rec->ifindex_out = ntohl(mnl_attr_get_u32(tb[NFULA_IFINDEX_OUTDEV]));
 	if (tb[NFULA_IFINDEX_PHYSINDEV])
-		rec->ifindex_physin = ntohl(nlattr_u32(tb[NFULA_IFINDEX_PHYSINDEV]));
+		rec->ifindex_physin = ntohl(mnl_attr_get_u32(tb[NFULA_IFINDEX_PHYSINDEV]));
 	if (tb[NFULA_IFINDEX_PHYSOUTDEV])
-		rec->ifindex_physout = ntohl(nlattr_u32(tb[NFULA_IFINDEX_PHYSOUTDEV]));
+		rec->ifindex_physout = ntohl(mnl_attr_get_u32(tb[NFULA_IFINDEX_PHYSOUTDEV]));
 	if (tb[NFULA_SEQ]) {
-		rec->seq = ntohl(nlattr_u32(tb[NFULA_SEQ]));
+		rec->seq = ntohl(mnl_attr_get_u32(tb[NFULA_SEQ]));
 		rec->has_seq = true;
 	}
 	if (tb[NFULA_TIMESTAMP]) {
 		/* Copied out: attributes are 4-byte aligned, the struct's be64s want 8. */
 		struct nfulnl_msg_packet_timestamp ts;
 
-		memcpy(&ts, nlattr_data(tb[NFULA_TIMESTAMP]), sizeof(ts));
+		memcpy(&ts, mnl_attr_get_payload(tb[NFULA_TIMESTAMP]), sizeof(ts));
 		rec->ts_ns = be64toh(ts.sec) * 1000000000ull + be64toh(ts.usec) * 1000ull;
 	}
 	if (tb[NFULA_HWTYPE])
-		rec->hw_type = ntohs(nlattr_u16(tb[NFULA_HWTYPE]));
+		rec->hw_type = ntohs(mnl_attr_get_u16(tb[NFULA_HWTYPE]));
 	if (tb[NFULA_HWHEADER]) {
-		uint16_t len = nlattr_len(tb[NFULA_HWHEADER]);
+		uint16_t len = mnl_attr_get_payload_len(tb[NFULA_HWHEADER]);
 
-		if (tb[NFULA_HWLEN] && ntohs(nlattr_u16(tb[NFULA_HWLEN])) < len)
-			len = ntohs(nlattr_u16(tb[NFULA_HWLEN]));
+		if (tb[NFULA_HWLEN] && ntohs(mnl_attr_get_u16(tb[NFULA_HWLEN])) < len)
+			len = ntohs(mnl_attr_get_u16(tb[NFULA_HWLEN]));
 		if (len > TRACE_HW_MAX)
 			len = TRACE_HW_MAX;
-		memcpy(rec->hw, nlattr_data(tb[NFULA_HWHEADER]), len);
+		memcpy(rec->hw, mnl_attr_get_payload(tb[NFULA_HWHEADER]), len);
 		rec->hw_len = len;
 	}
 	if (tb[NFULA_PAYLOAD]) {
-		const uint8_t *pk = nlattr_data(tb[NFULA_PAYLOAD]);
-		size_t len = nlattr_len(tb[NFULA_PAYLOAD]);
+		const uint8_t *pk = mnl_attr_get_payload(tb[NFULA_PAYLOAD]);
+		size_t len = mnl_attr_get_payload_len(tb[NFULA_PAYLOAD]);
 
 		rec->raw_len = (uint16_t)(len < TRACE_RAW_MAX ? len : TRACE_RAW_MAX);
 		memcpy(rec->raw, pk, rec->raw_len);

@@ -6,7 +6,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 
@@ -33,37 +32,6 @@ static inline bool nlattr_walkable(const struct nlmsghdr *nlh, size_t hdrlen)
 {
 	return nlh->nlmsg_len >= MNL_NLMSG_HDRLEN + MNL_ALIGN(hdrlen) &&
 	       nlh->nlmsg_len % MNL_ALIGNTO == 0;
-}
-
-/*
- * The payload of an attribute the table holds (checked by its parser), read in place:
- * libmnl's getters of the same name are a call each, for a pointer add or a load. The
- * byte order is the caller's to convert (netfilter's are big-endian).
- */
-static inline const void *nlattr_data(const struct nlattr *a)
-{
-	return (const char *)a + MNL_ATTR_HDRLEN;
-}
-
-static inline uint16_t nlattr_len(const struct nlattr *a)
-{
-	return (uint16_t)(a->nla_len - MNL_ATTR_HDRLEN);
-}
-
-static inline uint32_t nlattr_u32(const struct nlattr *a)
-{
-	uint32_t v;
-
-	memcpy(&v, nlattr_data(a), sizeof(v));
-	return v;
-}
-
-static inline uint16_t nlattr_u16(const struct nlattr *a)
-{
-	uint16_t v;
-
-	memcpy(&v, nlattr_data(a), sizeof(v));
-	return v;
 }
 
 /*

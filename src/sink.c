@@ -70,22 +70,21 @@ static void put2(char *p, unsigned v)
 
 char *sink_put_u64(char *p, uint64_t v)
 {
-	uint64_t x = 1000000;
-	char *end;
-	int n = 6;
+	char t[20], *q = t + sizeof(t);
+	size_t n;
 
-	/* Most numbers are ports, rule numbers, a TTL: five digits at most, no loop. */
-	if (v < 100) {
-		if (v < 10) {
-			*p = (char)('0' + v);
-			return p + 1;
-		}
-		put2(p, (unsigned)v);
-		return p + 2;
-	}
+	/* Most numbers are ports, rule numbers, a TTL: up to five digits, written in place. */
 	if (v < 100000) {
 		unsigned u = (unsigned)v;
 
+		if (u < 10) {
+			*p = (char)('0' + u);
+			return p + 1;
+		}
+		if (u < 100) {
+			put2(p, u);
+			return p + 2;
+		}
 		if (u < 1000) {
 			*p = (char)('0' + u / 100);
 			put2(p + 1, u % 100);
@@ -101,20 +100,13 @@ char *sink_put_u64(char *p, uint64_t v)
 		put2(p + 3, u % 100);
 		return p + 5;
 	}
-	while (n < 20 && v >= x) {	/* 10^19 is the last power of ten a uint64_t holds */
-		n++;
-		x *= 10;
-	}
-	end = p + n;
-	for (p = end; v >= 100; v /= 100) {
-		p -= 2;
-		put2(p, (unsigned)(v % 100));
-	}
-	if (v >= 10)
-		put2(p - 2, (unsigned)v);
-	else
-		p[-1] = (char)('0' + v);
-	return end;
+	do {
+		*--q = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	n = (size_t)(t + sizeof(t) - q);
+	memcpy(p, q, n);
+	return p + n;
 }
 
 /*

@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* nftrace.c: pure decoder of NFT_MSG_TRACE messages, and the chain map records lack */
+/*
+ * nftrace.c: pure decoder of NFT_MSG_TRACE messages, and the chain map records lack.
+ * One libmnl walk (nlattr_parse()), not libnftnl's nftnl_trace_nlmsg_parse(): that one
+ * calls exit(1) on a malformed message (a --replay file, a fuzzer's input), allocates per
+ * message and skips the conntrack attributes below (BENCHMARKS.md, "Profile").
+ */
 #include <endian.h>
 #include <errno.h>
 #include <stddef.h>

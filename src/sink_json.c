@@ -440,15 +440,15 @@ static void put_step(struct jb *b, const struct trace_record *r, const struct pa
 	if (nat)
 		w = put_nat(w, nat);
 	if (r->mark)
-		w += sprintf(w, ",\"mark\":\"0x%" PRIx32 "\"", r->mark);
+		w += snprintf(w, 32, ",\"mark\":\"0x%" PRIx32 "\"", r->mark);
 	if (r->ts_ns) {
 		w = lit(w, ",\"ts\":\"");
 		w = sink_put_time(w, r->ts_ns);
 		*w++ = '"';
 	}
 	if (r->uptime_ns)	/* --read: the kernel's seconds since boot on the line */
-		w += sprintf(w, ",\"uptime\":%" PRIu64 ".%06" PRIu64,
-			     r->uptime_ns / 1000000000u, r->uptime_ns % 1000000000u / 1000u);
+		w += snprintf(w, 48, ",\"uptime\":%" PRIu64 ".%06" PRIu64,
+			      r->uptime_ns / 1000000000u, r->uptime_ns % 1000000000u / 1000u);
 	*w++ = '}';
 	jb_end(b, w);
 }

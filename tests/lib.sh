@@ -13,6 +13,8 @@ if [ -n "${IPTRACE_WRAPPER:-}" ] && [ -z "${IPTRACE_REAL:-}" ]; then
 	export IPTRACE IPTRACE_REAL IPTRACE_WRAPPER
 fi
 SKIP=77
+# The source tree's top: its data (tests/data), scripts and unit files.
+SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Each test keeps its own crash-recovery state: parallel tests never clean each other's.
 if [ -z "${IPTRACE_STATE_DIR:-}" ]; then
 	IPTRACE_STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/iptrace-state.XXXXXX")

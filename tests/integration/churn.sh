@@ -7,10 +7,9 @@
 source "$TESTS_LIB"
 need_root
 need_cmd iptables-legacy-restore iptables-legacy-save jq
-top=$(cd "$(dirname "$TESTS_LIB")/.." && pwd)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-CHURN_KEEP=$T IPTRACE=$IPTRACE "$top/scripts/bench/churn.sh" -d 12 300:0.3 > "$T/table" \
+CHURN_KEEP=$T IPTRACE=$IPTRACE "$SRCDIR/scripts/bench/churn.sh" -d 12 300:0.3 > "$T/table" \
 	2> "$T/err"
 rc=$?
 [ $rc = 77 ] && skip "$(cat "$T/err")"

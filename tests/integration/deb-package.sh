@@ -6,9 +6,8 @@
 set -u
 . "$TESTS_LIB"
 need_root
-srcdir=$(cd "$(dirname "$TESTS_LIB")/.." && pwd)
 trap lab_cleanup EXIT
-bash "$srcdir/scripts/deb-test.sh" "$srcdir"
+bash "$SRCDIR/scripts/deb-test.sh" "$SRCDIR"
 rc=$?
 [ "$rc" = "$SKIP" ] && skip "scripts/deb-test.sh cannot run here (its SKIP line says why)"
 [ "$rc" = 0 ] || fail "scripts/deb-test.sh: exit $rc"

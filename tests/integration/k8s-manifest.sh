@@ -14,7 +14,7 @@ set -u
 . "$TESTS_LIB"
 need_cmd python3 jq setpriv unshare nft iptables-legacy
 python3 -c 'import yaml' 2>/dev/null || skip "needs python3-yaml"
-MANIFEST=$(cd "$(dirname "$TESTS_LIB")/.." && pwd)/deploy/iptrace-daemonset.yaml
+MANIFEST=$SRCDIR/deploy/iptrace-daemonset.yaml
 [ -r "$MANIFEST" ] || fail "no $MANIFEST"
 tmp=$(mktemp -d)
 trap 'lab_cleanup; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT

@@ -6,9 +6,9 @@
 set -u
 source "$TESTS_LIB"
 need_cmd jq
-A=${TEST_DATA_DIR:-$(dirname "$TESTS_LIB")/data}/merge-node-a.json
-B=${TEST_DATA_DIR:-$(dirname "$TESTS_LIB")/data}/merge-node-b.json
-MSG=${TEST_DATA_DIR:-$(dirname "$TESTS_LIB")/data}/kube-dns-trace.messages
+A=${TEST_DATA_DIR:-$SRCDIR/tests/data}/merge-node-a.json
+B=${TEST_DATA_DIR:-$SRCDIR/tests/data}/merge-node-b.json
+MSG=${TEST_DATA_DIR:-$SRCDIR/tests/data}/kube-dns-trace.messages
 [ -r "$A" ] && [ -r "$B" ] && [ -r "$MSG" ] || fail "no fixtures in $(dirname "$A")"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

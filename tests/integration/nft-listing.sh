@@ -10,10 +10,9 @@
 source "$TESTS_LIB"
 need_root
 need_cmd iptables-nft-restore iptables-nft-save jq
-top=$(cd "$(dirname "$TESTS_LIB")/.." && pwd)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-IPTRACE=$IPTRACE "$top/scripts/bench/nft-big.sh" -g -s 2000 -r 2 -i 10 >"$T/out" 2>&1
+IPTRACE=$IPTRACE "$SRCDIR/scripts/bench/nft-big.sh" -g -s 2000 -r 2 -i 10 >"$T/out" 2>&1
 rc=$?
 [ $rc = 77 ] && skip "$(cat "$T/out")"
 [ $rc = 0 ] || fail "nft-big.sh failed ($rc): $(cat "$T/out")"

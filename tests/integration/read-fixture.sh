@@ -4,7 +4,7 @@
 set -u
 source "$TESTS_LIB"
 need_cmd jq
-FIXTURE=${TEST_DATA_DIR:-$(dirname "$TESTS_LIB")/data}/kube-dns-trace.messages
+FIXTURE=${TEST_DATA_DIR:-$SRCDIR/tests/data}/kube-dns-trace.messages
 [ -r "$FIXTURE" ] || fail "no fixture $FIXTURE"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

@@ -8,7 +8,7 @@
 # Built from tests/data/kube-dns-trace.messages (its first datagram, IP ID 20539, 22 lines).
 source "$TESTS_LIB"
 need_cmd jq awk
-FIXTURE=$(dirname "$TESTS_LIB")/data/kube-dns-trace.messages
+FIXTURE=$SRCDIR/tests/data/kube-dns-trace.messages
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 

@@ -23,7 +23,6 @@ cg2=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
 sysunits=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null)
 [ -d "$sysunits" ] || sysunits=/lib/systemd/system
 unit=$(dirname "$IPTRACE")/../systemd/iptrace@.service
-srcdir=$(dirname "$TESTS_LIB")/..
 [ -f "$unit" ] || fail "$unit was not built"
 
 tmp=$(mktemp -d)
@@ -119,7 +118,7 @@ conf_dir=$(dirname "$(sed -n 's|^EnvironmentFile=||p' "$unit")")
 in_lab install -d "$(dirname "$bin")" "$conf_dir" /run/lab-units
 in_lab sh -c "cat >'$bin' && chmod 755 '$bin'" <"$IPTRACE" || fail "cannot install $bin in the lab"
 in_lab sh -c "cat >/run/lab-units/iptrace@.service" <"$unit"
-in_lab sh -c "cat >/run/lab-units/iptrace@.timer" <"$srcdir/systemd/iptrace@.timer"
+in_lab sh -c "cat >/run/lab-units/iptrace@.timer" <"$SRCDIR/systemd/iptrace@.timer"
 in_lab systemctl daemon-reload
 
 # Legacy tables and a rule of the lab's own, so that "as before" means something.

@@ -4,9 +4,8 @@
 # unit's exposure by `systemd-analyze security --offline=yes` is at most 2.0.
 set -u
 . "$TESTS_LIB"
-srcdir=$(dirname "$TESTS_LIB")/..
 unit=$(dirname "$IPTRACE")/../systemd/iptrace@.service
-timer=$srcdir/systemd/iptrace@.timer
+timer=$SRCDIR/systemd/iptrace@.timer
 max_exposure=2.0
 # Not a skip: systemd-analyze is a test dependency that scripts/setup.sh installs.
 command -v systemd-analyze >/dev/null ||

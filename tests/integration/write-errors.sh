@@ -9,7 +9,7 @@ set -u
 source "$TESTS_LIB"
 need_root
 need_cmd iptables-legacy nft jq setpriv
-D=${TEST_DATA_DIR:-$(dirname "$TESTS_LIB")/data}
+D=${TEST_DATA_DIR:-$SRCDIR/tests/data}
 tmp=$(mktemp -d)
 chmod 755 "$tmp"
 cleanup() {

@@ -678,7 +678,7 @@ int pipeline_finish(struct pipeline *pl, const char *marker_name)
 	pipeline_summary(pl, &sum);
 	sum.marker = marker_name;
 	for (size_t i = 0; i < pl->nsinks; i++)
-		if (pl->sinks[i]->ops->end(pl->sinks[i], &sum) < 0)
+		if (pl->sinks[i]->ops->end && pl->sinks[i]->ops->end(pl->sinks[i], &sum) < 0)
 			ret = -EIO;
 	if (ret < 0)
 		return ret;

@@ -51,6 +51,7 @@ struct sink_ops {
 	int		(*packet)(struct sink *s, const struct packet *p);
 	/* One record as it arrives (ungrouped output); NULL if the format needs packets. */
 	int		(*record)(struct sink *s, const struct trace_record *r);
+	/* The summary, once at the end; NULL for a sink with nothing to finish. */
 	int		(*end)(struct sink *s, const struct summary *sum);
 	/* Optional: hand what the sink buffers itself to @out (deferred_flush). 0 or -1. */
 	int		(*flush)(struct sink *s);

@@ -244,16 +244,8 @@ static int cap_record(struct sink *s, const struct trace_record *r)
 	return 0;
 }
 
-static int cap_end(struct sink *s, const struct summary *sum)
-{
-	(void)s;
-	(void)sum;
-	return 0;
-}
-
 static const struct sink_ops cap_ops = {
 	.name = "capture", .begin = cap_begin, .packet = cap_packet, .record = cap_record,
-	.end = cap_end,
 };
 
 static void env_init(struct env *e, bool no_group, uint64_t wait_ns)

@@ -44,15 +44,8 @@ static int cap_packet(struct sink *s, const struct packet *p)
 	return 0;
 }
 
-static int cap_end(struct sink *s, const struct summary *sum)
-{
-	(void)s;
-	(void)sum;
-	return 0;
-}
-
 static const struct sink_ops cap_ops = {
-	.name = "capture", .begin = cap_begin, .packet = cap_packet, .end = cap_end,
+	.name = "capture", .begin = cap_begin, .packet = cap_packet,
 };
 
 static int emit_cb(void *ctx, const struct packet *p)

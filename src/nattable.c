@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include "iptrace/array.h"
 #include "iptrace/nattable.h"
 #include "iptrace/selector.h"
 #include "iptrace/siphash.h"
@@ -255,13 +256,11 @@ int nattable_put(struct nattable *t, const struct nat_row *row)
 		/* Dead slots first: a long log of short flows must not grow without bound. */
 		if (t->nslots - t->nlive > t->nslots / 2 && reindex(t, t->nbuckets) == 0)
 			return nattable_put(t, row);
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		struct slot *s = realloc(t->slots, cap * sizeof(*s));
+		struct slot *s = array_grow(t->slots, &t->cap, sizeof(*s), 64);
 
 		if (!s)
 			return -ENOMEM;
 		t->slots = s;
-		t->cap = cap;
 	}
 	if (t->nslots >= t->nbuckets && reindex(t, t->nbuckets * 2) < 0)
 		return -ENOMEM;

@@ -12,6 +12,7 @@
 #include <linux/netfilter/nfnetlink_hook.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include "iptrace/array.h"
 #include "iptrace/nfhook.h"
 #include "iptrace/nlattr.h"
 
@@ -118,13 +119,11 @@ void nfhook_order_clear(struct nfhook_order *o)
 int nfhook_order_add(struct nfhook_order *o, const struct nfhook_entry *e)
 {
 	if (o->n == o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 32;
-		struct nfhook_entry *a = realloc(o->e, cap * sizeof(*a));
+		struct nfhook_entry *a = array_grow(o->e, &o->cap, sizeof(*a), 32);
 
 		if (!a)
 			return -ENOMEM;
 		o->e = a;
-		o->cap = cap;
 	}
 	o->e[o->n++] = *e;
 	return 0;

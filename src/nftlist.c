@@ -21,6 +21,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <nftables/libnftables.h>
 
+#include "iptrace/array.h"
 #include "iptrace/nftlist.h"
 #include "iptrace/nftrace.h"
 #include "iptrace/nlattr.h"
@@ -314,13 +315,11 @@ static int reqs_add(struct reqs *r, uint8_t family, const char *table, const cha
 	struct req *q;
 
 	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 8;
-		struct req *a = realloc(r->a, cap * sizeof(*a));
+		struct req *a = array_grow(r->a, &r->cap, sizeof(*a), 8);
 
 		if (!a)
 			return -ENOMEM;
 		r->a = a;
-		r->cap = cap;
 	}
 	q = &r->a[r->n++];
 	q->family = family;

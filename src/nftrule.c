@@ -14,6 +14,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include "iptrace/array.h"
 #include "iptrace/nftlist.h"
 #include "iptrace/nftrace.h"
 #include "iptrace/nftrule.h"
@@ -570,13 +571,11 @@ static int redefs_add(struct redefs *rd, const struct redef *r, uint64_t now)
 			rd->a[k++] = rd->a[i];
 	rd->n = k;
 	if (rd->n == rd->cap) {
-		size_t cap = rd->cap ? rd->cap * 2 : 8;
-		struct redef *a = realloc(rd->a, cap * sizeof(*a));
+		struct redef *a = array_grow(rd->a, &rd->cap, sizeof(*a), 8);
 
 		if (!a)
 			return -ENOMEM;
 		rd->a = a;
-		rd->cap = cap;
 	}
 	rd->a[rd->n++] = *r;
 	return 0;
@@ -634,13 +633,11 @@ static int load_one(void *data, const char *chain, uint64_t handle, const char *
 				return 0;
 			}
 		if (lc->nchains == lc->ccap) {
-			size_t cap = lc->ccap ? lc->ccap * 2 : 16;
-			struct chn *c = realloc(lc->chains, cap * sizeof(*c));
+			struct chn *c = array_grow(lc->chains, &lc->ccap, sizeof(*c), 16);
 
 			if (!c)
 				return -ENOMEM;
 			lc->chains = c;
-			lc->ccap = cap;
 		}
 		lc->chains[lc->nchains].handle = handle;
 		snprintf(lc->chains[lc->nchains++].name, sizeof(lc->chains[0].name), "%s", chain);
@@ -1092,15 +1089,13 @@ int nftrule_event(struct nftrule *nr, const struct nlmsghdr *nlh, uint64_t now_n
 	if (type == NFT_MSG_DELCHAIN || type == NFT_MSG_NEWTABLE)
 		return 0;
 	if (nr->npend == nr->pcap) {
-		size_t cap = nr->pcap ? nr->pcap * 2 : 16;
-		struct pend *a = realloc(nr->pend, cap * sizeof(*a));
+		struct pend *a = array_grow(nr->pend, &nr->pcap, sizeof(*a), 16);
 
 		if (!a) {
 			nftrule_lost(nr, now_ns);	/* can't keep it: as if lost */
 			return 0;
 		}
 		nr->pend = a;
-		nr->pcap = cap;
 	}
 	if (pend_names(nr, tb[k->table], k->name ? tb[k->name] : NULL, &name) < 0) {
 		nftrule_lost(nr, now_ns);

@@ -41,6 +41,7 @@
  */
 /* net/if.h (through record.h) before the uapi headers, which then skip their copy of it. */
 #include "iptrace/resolver.h"
+#include "iptrace/array.h"
 #include "iptrace/loop.h"
 #include "iptrace/marker.h"
 
@@ -235,13 +236,11 @@ static int want_chain(struct rtab *t, const char *chain)
 		return 0;
 	i = -1 - i;
 	if (t->nwanted == t->capwanted) {
-		size_t nc = t->capwanted ? t->capwanted * 2 : 16;
-		char **p = realloc(t->wanted, nc * sizeof(*p));
+		char **p = array_grow(t->wanted, &t->capwanted, sizeof(*p), 16);
 
 		if (!p)
 			return -ENOMEM;
 		t->wanted = p;
-		t->capwanted = nc;
 	}
 	s = strdup(chain);
 	if (!s)
@@ -609,13 +608,11 @@ static int save_line(void *arg, char *line)
 	if (!target_agrees(sr->v->x, r, line))
 		return -EAGAIN;	/* another version's line */
 	if (sr->ngot == sr->cap) {
-		size_t nc = sr->cap ? sr->cap * 2 : 64;
-		void *p = realloc(sr->got, nc * sizeof(*sr->got));
+		void *p = array_grow(sr->got, &sr->cap, sizeof(*sr->got), 64);
 
 		if (!p)
 			return -ENOMEM;
 		sr->got = p;
-		sr->cap = nc;
 	}
 	copy = strdup(line);
 	if (!copy)
@@ -1092,13 +1089,11 @@ static void reader_loop(int sock, struct resolver_reader *rd, struct resolver_qu
 				kicked = true;
 			} else if (m.type == MSG_QUERY && (size_t)n == sizeof(m) && npend < MAX_PENDING) {
 				if (npend == cap) {
-					size_t nc = cap ? cap * 2 : 64;
-					void *q = realloc(pend, nc * sizeof(*pend));
+					void *q = array_grow(pend, &cap, sizeof(*pend), 64);
 
 					if (!q)
 						continue;
 					pend = *pendp = q;
-					cap = nc;
 				}
 				pend[npend++] = m.q;
 			}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "iptrace/array.h"
 #include "iptrace/sink.h"
 
 /*
@@ -118,16 +119,14 @@ static void table_free(struct table *t)
 /* Room for element @n of the array *@arr of *@cap elements of @elem bytes. 0 or -1. */
 static int room(void **arr, size_t *cap, size_t n, size_t elem)
 {
-	size_t c = *cap ? *cap * 2 : 32;
 	void *p;
 
 	if (n < *cap)
 		return 0;
-	p = realloc(*arr, c * elem);
+	p = array_grow(*arr, cap, elem, 32);
 	if (!p)
 		return -1;
 	*arr = p;
-	*cap = c;
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* xtblob.c: a legacy table's GET_ENTRIES blob → chains of rule identities and evidence (pure) */
 /* net/if.h (through record.h) before the uapi headers, which then skip their copy of it. */
+#include "iptrace/array.h"
 #include "iptrace/xtblob.h"
 
 #include <errno.h>
@@ -134,13 +135,11 @@ static uint32_t tname_index(struct xtversion *v, const char *name, size_t *cap)
 		if (strncmp(v->tnames[i], name, XT_EXTENSION_MAXNAMELEN) == 0)
 			return i;
 	if (v->ntnames == *cap) {
-		size_t nc = *cap ? *cap * 2 : 8;
-		void *p = realloc(v->tnames, nc * sizeof(*v->tnames));
+		void *p = array_grow(v->tnames, cap, sizeof(*v->tnames), 8);
 
 		if (!p)
 			return UINT32_MAX;
 		v->tnames = p;
-		*cap = nc;
 	}
 	memset(v->tnames[v->ntnames], 0, XT_EXTENSION_MAXNAMELEN);
 	memcpy(v->tnames[v->ntnames], name, strnlen(name, XT_EXTENSION_MAXNAMELEN - 1));

@@ -355,20 +355,11 @@ int pipeline_add(struct pipeline *pl, struct trace_record *rec)
 	return add(pl, rec);
 }
 
-/* "ifN" for a replayed record (no live interface to name it), without snprintf. */
+/* "ifN" for a replayed record (no live interface to name it): at most 13 bytes. */
 static void fmt_ifn(uint32_t index, char *name)
 {
-	char *p = name + 3;
-
-	for (uint32_t v = index; v >= 10; v /= 10)
-		p++;
-	name[0] = 'i';
-	name[1] = 'f';
-	*p = '\0';
-	do {
-		*--p = (char)('0' + index % 10);
-		index /= 10;
-	} while (index);
+	memcpy(name, "if", 2);
+	*sink_put_u64(name + 2, index) = '\0';
 }
 
 /* ifindex @index into @name, afresh for each record: the kernel's name, or "ifN". */

@@ -1331,12 +1331,14 @@ static int rec_family(const struct trace_record *rec)
 
 void resolver_ask(struct resolver *r, struct hold *h, uint32_t id, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		struct trace_record *s = hold_step(h, id + (uint32_t)i);
-		const struct trace_record *nx = i + 1 < n ? hold_step(h, id + (uint32_t)i + 1) : NULL;
+	struct trace_record *steps = hold_step(h, id);	/* the packet's n steps, in a row */
+
+	for (size_t i = 0; steps && i < n; i++) {
+		struct trace_record *s = &steps[i];
+		const struct trace_record *nx = i + 1 < n ? &steps[i + 1] : NULL;
 		struct msg_query m;
 
-		if (!s || s->backend != TRACE_BACKEND_LEGACY)
+		if (s->backend != TRACE_BACKEND_LEGACY)
 			continue;
 		s->rule = s->verdict = NULL;
 		s->rule_reason = NULL;

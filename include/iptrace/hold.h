@@ -55,7 +55,10 @@ void hold_free(struct hold *h);
 int hold_add(struct hold *h, const struct packet *p, bool single, uint64_t now_ns,
 	     uint32_t *id);
 
-/* hold_step - the held copy of step @id (writable), or NULL once its packet left. */
+/*
+ * hold_step - the held copy of step @id (writable), or NULL once its packet left. A
+ * packet's steps lie in a row: from its first id's step, step i is at [i].
+ */
 struct trace_record *hold_step(struct hold *h, uint32_t id);
 
 /* hold_expect - step @id's packet waits for one more answer (hold_answered()). */

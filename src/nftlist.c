@@ -127,22 +127,16 @@ static int nl_open(struct nl *nl)
  * One nf_tables request of @type for @family (of @table when not NULL): its reply to @cb,
  * then the ack. 0 or a negative errno (the kernel's, or -EINVAL when @cb refused the reply).
  */
-static int nl_request(struct nl *nl, uint16_t type, uint8_t family, const char *table,
+static int nl_request(struct nl *nl, uint8_t type, uint8_t family, const char *table,
 		      mnl_cb_t cb, void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = nlattr_put_nfnl_header(buf, NFNL_SUBSYS_NFTABLES, type,
+						      family, NLM_F_ACK, ++nl->seq);
 	uint32_t portid = mnl_socket_get_portid(nl->sock);
 	ssize_t n;
 	int ret;
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = ++nl->seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = family;
-	nfg->version = NFNETLINK_V0;
 	if (table)
 		mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, table);
 	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)

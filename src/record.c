@@ -59,24 +59,21 @@ bool trace_node_ok(const char *s)
 
 /*
  * Copy the field up to @sep into @dst (size TRACE_NAME_MAX); returns the end or NULL: no
- * @sep before @end, an empty field, one of TRACE_NAME_MAX bytes or more, or a NUL inside.
- * One pass, byte by byte: the names are a few bytes long, shorter than a library call.
+ * @sep before @end, an empty field, or one of TRACE_NAME_MAX bytes or more. [p, end) holds
+ * no NUL (trace_prefix_parse() ends the text at the first).
  */
 static const char *field(const char *p, const char *end, char sep, char *dst)
 {
 	size_t room = (size_t)(end - p), n;
+	const char *q;
 
-	if (room > TRACE_NAME_MAX)
-		room = TRACE_NAME_MAX;
-	for (n = 0; n < room && p[n] != sep; n++) {
-		if (p[n] == '\0')
-			return NULL;
-		dst[n] = p[n];
-	}
-	if (n == 0 || n == room)
+	q = memchr(p, sep, room < TRACE_NAME_MAX ? room : TRACE_NAME_MAX);
+	if (!q || q == p)
 		return NULL;
+	n = (size_t)(q - p);
+	memcpy(dst, p, n);
 	dst[n] = '\0';
-	return p + n + 1;
+	return q + 1;
 }
 
 /* The kind field with its ':', compared in place: "rule", "return" or "policy". */
@@ -102,7 +99,8 @@ static const char *kind_field(const char *p, const char *end, enum trace_kind *k
 int trace_prefix_parse(const char *s, size_t len, struct trace_record *rec)
 {
 	static const char tag[] = "TRACE: ";
-	const char *p = s, *end = s + len;
+	/* A NUL ends the text as @len does: NFULA_PREFIX carries one, --read lines none. */
+	const char *p = s, *end = s + strnlen(s, len);
 	uint32_t num = 0;
 	int digits = 0;
 
@@ -122,10 +120,10 @@ int trace_prefix_parse(const char *s, size_t len, struct trace_record *rec)
 	}
 	if (digits == 0)
 		return -EINVAL;
-	/* The kernel's prefix ends with one space; a NUL may follow in NFULA_PREFIX. */
+	/* The kernel's prefix ends with one space. */
 	if (p < end && *p == ' ')
 		p++;
-	else if (p < end && *p != '\0')
+	else if (p < end)
 		return -EINVAL;
 	rec->rulenum = num;
 	return (int)(p - s);

@@ -1123,6 +1123,12 @@ static int run_plain(const struct iptrace_opts *o)
 			diag_error("unknown interface '%s'", o->sel.iface);
 			return EXIT_USAGE;
 		}
+		/* Only here is it known whether --backend auto takes the libiptc marker. */
+		if (choose_marker(o) != MARKER_NFT && !sel_limit_fits_xt(&o->sel)) {
+			diag_error("--limit above 10000/s is refused by the legacy marker's limit "
+				   "match (use --backend nft, or a lower rate)");
+			return EXIT_USAGE;
+		}
 		return -1;
 	default:
 		return -1;

@@ -38,7 +38,7 @@ static const struct opt_desc table[] = {
 	{ "proto", required_argument, OPT_PROTO, "PROTO", "tcp, udp, icmp, icmpv6, sctp or a number" },
 	{ "iface", required_argument, 'i', "IF", "input interface (PREROUTING) / output interface (OUTPUT)" },
 	{ "mark", required_argument, OPT_MARK, "VALUE[/MASK]", "trace packets with this firewall mark" },
-	{ "limit", required_argument, OPT_LIMIT, "RATE", "mark at most RATE packets (N/s, N/min); none by default" },
+	{ "limit", required_argument, OPT_LIMIT, "RATE", "mark at most RATE packets (N/s, N/min, N/hour); none by default" },
 	{ "ipv4", no_argument, '4', NULL, "IPv4 only" },
 	{ "ipv6", no_argument, '6', NULL, "IPv6 only" },
 	{ "netns", required_argument, OPT_NETNS, "NAME|PATH|PID", "trace inside another network namespace" },
@@ -185,7 +185,7 @@ static int nat_options(struct iptrace_opts *o, bool nat_log, char *err, size_t e
 		return 0;
 	if (o->node)
 		return parse_fail(err, errlen, "--node doesn't apply to conntrack entries");
-	if (o->sel.iface[0] || o->sel.has_mark || o->sel.limit_per_s)
+	if (o->sel.iface[0] || o->sel.has_mark || o->sel.limit)
 		return parse_fail(err, errlen, "--iface, --mark and --limit don't apply to conntrack entries");
 	if (strcmp(o->format, "log") == 0)
 		return parse_fail(err, errlen, "the NAT modes print text or json, not log");
@@ -284,7 +284,7 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			ret = sel_parse_mark(optarg, &o->sel, err, errlen);
 			break;
 		case OPT_LIMIT:
-			ret = sel_parse_limit(optarg, &o->sel.limit_per_s, err, errlen);
+			ret = sel_parse_limit(optarg, &o->sel, err, errlen);
 			break;
 		case '4':
 			o->want_families = SEL_IPV4;
@@ -456,8 +456,6 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 		return parse_fail(err, errlen, "no selector given (e.g. --port 53 or --dest ADDR); see --help");
 	if (o->sel.host.n && (o->sel.src.n || o->sel.dst.n))
 		return parse_fail(err, errlen, "--host can't be combined with --src or --dest");
-	if (o->sel.limit_per_s > 10000 && o->backend == BACKEND_LEGACY)
-		return parse_fail(err, errlen, "--limit above 10000/s is refused by the kernel's limit match");
 	if ((o->mode == MODE_TRACE || o->mode == MODE_DEMO) &&
 	    selection_finish(&o->sel, o->want_families, err, errlen) < 0)
 		return -EINVAL;

@@ -610,7 +610,11 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 /* Add up the limit's counters of our rules (see build_rule) into np->unmarked. */
 static int read_counters(struct nft_priv *np)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	/*
+	 * Not MNL_SOCKET_BUFFER_SIZE (4 KiB): the batch acks' 8 KiB reads on this socket let
+	 * the kernel fill dump batches as large (up to 32 KiB); a smaller read is truncated.
+	 */
+	char buf[32768];
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	struct ctr_sum cs = { 0 };
 	struct nlmsghdr *nlh;

@@ -716,6 +716,11 @@ static int demo_begin(struct run *r)
 {
 	int ret;
 
+	/* Said plainly, not as ip(8)'s "mount --make-shared /run/netns failed". */
+	if (!privs_have(CAP_SYS_ADMIN) || !privs_have(CAP_NET_ADMIN)) {
+		diag_error("--demo needs root: it builds network namespaces (try sudo)");
+		return EXIT_FAILURE;
+	}
 	r->demo = demo_new();
 	if (!r->demo)
 		return errno == EINTR ? 0 : EXIT_FAILURE;

@@ -343,10 +343,11 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			ret = sel_parse_limit(optarg, &o->sel, err, errlen);
 			break;
 		case '4':
-			o->want_families = SEL_IPV4;
-			break;
 		case '6':
-			o->want_families = SEL_IPV6;
+			/* Both would be the default; the last one winning would drop a family. */
+			if (o->want_families && o->want_families != (c == '4' ? SEL_IPV4 : SEL_IPV6))
+				return parse_fail(err, errlen, "-4 and -6 exclude each other (give neither for both)");
+			o->want_families = c == '4' ? SEL_IPV4 : SEL_IPV6;
 			break;
 		case OPT_BACKEND:
 			if (strcmp(optarg, "auto") == 0)

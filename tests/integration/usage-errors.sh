@@ -85,6 +85,8 @@ cases=$(cat <<'EOC'
 --nat-log --replay a.nlrec --record r.nlrec|--record
 --list --record r.nlrec|--record
 --port 53 --limit 10/fortnight|rate
+--port 53 -4 -6|exclude each other
+--port 53 -6 --ipv4|exclude each other
 EOC
 )
 n=0

@@ -716,6 +716,11 @@ static int demo_begin(struct run *r)
 {
 	int ret;
 
+	/* Said plainly, not as ip(8)'s "mount --make-shared /run/netns failed". */
+	if (!privs_have(CAP_SYS_ADMIN) || !privs_have(CAP_NET_ADMIN)) {
+		diag_error("--demo needs root: it builds network namespaces (try sudo)");
+		return EXIT_FAILURE;
+	}
 	r->demo = demo_new();
 	if (!r->demo)
 		return errno == EINTR ? 0 : EXIT_FAILURE;
@@ -1121,6 +1126,12 @@ static int run_plain(const struct iptrace_opts *o)
 		if (o->sel.iface[0] && o->sel.iface[strlen(o->sel.iface) - 1] != '+' &&
 		    !if_nametoindex(o->sel.iface)) {
 			diag_error("unknown interface '%s'", o->sel.iface);
+			return EXIT_USAGE;
+		}
+		/* Only here is it known whether --backend auto takes the libiptc marker. */
+		if (choose_marker(o) != MARKER_NFT && !sel_limit_fits_xt(&o->sel)) {
+			diag_error("--limit above 10000/s is refused by the legacy marker's limit "
+				   "match (use --backend nft, or a lower rate)");
 			return EXIT_USAGE;
 		}
 		return -1;

@@ -222,12 +222,16 @@ static int build_entry(const struct tc_ops *tc, const struct selection *sel,
 		mk->mark = sel->mark;
 		mk->mask = sel->mark_mask;
 	}
-	if (sel->limit_per_s && !counting) {
-		struct xt_rateinfo *ri = add_ext(b, "limit", 0, sizeof(*ri));
+	if (sel->limit && !counting) {
+		struct xt_rateinfo *ri;
 
+		/* A rate xt_limit can't hold would be an avg of 0: no limit at all. */
+		if (!sel_limit_fits_xt(sel))
+			return -ERANGE;
+		ri = add_ext(b, "limit", 0, sizeof(*ri));
 		if (!ri)
 			return -E2BIG;
-		ri->avg = XT_LIMIT_SCALE / sel->limit_per_s;
+		ri->avg = XT_LIMIT_SCALE * sel->limit_unit / sel->limit;
 		ri->burst = 5;
 	}
 	ci = add_ext(b, "comment", 0, sizeof(*ci));
@@ -405,7 +409,7 @@ static int apply_install(const struct tc_ops *tc, struct xtc_handle *h, void *ar
 			    !proto_fits_family(rs.proto, tc->family))
 				continue;
 			/* With --limit, the counting twin goes first (see build_entry). */
-			for (int twin = sel->limit_per_s ? 1 : 0; twin >= 0; twin--) {
+			for (int twin = sel->limit ? 1 : 0; twin >= 0; twin--) {
 				ret = build_entry(tc, sel, &rs, output, arg->tag, twin, &b);
 				if (ret < 0)
 					return ret;

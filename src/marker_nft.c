@@ -231,20 +231,20 @@ static struct nftnl_rule *build_rule(const struct nft_priv *np, size_t c,
 	 * With --limit: a counter before the limit counts every selected packet, one after it
 	 * the marked ones; nft_remove() reads both, the difference is what the limit left.
 	 */
-	if (ret == 0 && sel->limit_per_s)
+	if (ret == 0 && sel->limit)
 		ret = add_expr(r, nftnl_expr_alloc("counter"));
-	if (ret == 0 && sel->limit_per_s) {
+	if (ret == 0 && sel->limit) {
 		e = nftnl_expr_alloc("limit");
 		if (e) {
-			nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, sel->limit_per_s);
-			nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+			nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, sel->limit);
+			nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, sel->limit_unit);
 			nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, 5);
 			nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
 			nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
 		}
 		ret = add_expr(r, e);
 	}
-	if (ret == 0 && sel->limit_per_s)
+	if (ret == 0 && sel->limit)
 		ret = add_expr(r, nftnl_expr_alloc("counter"));
 	/* meta nftrace set 1 accept */
 	if (ret == 0) {
@@ -610,7 +610,11 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 /* Add up the limit's counters of our rules (see build_rule) into np->unmarked. */
 static int read_counters(struct nft_priv *np)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	/*
+	 * Not MNL_SOCKET_BUFFER_SIZE (4 KiB): the batch acks' 8 KiB reads on this socket let
+	 * the kernel fill dump batches as large (up to 32 KiB); a smaller read is truncated.
+	 */
+	char buf[32768];
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	struct ctr_sum cs = { 0 };
 	struct nlmsghdr *nlh;
@@ -653,7 +657,7 @@ static int nft_remove(struct marker *m)
 
 	if (!np || !np->installed)
 		return 0;
-	if (m->sel->limit_per_s && read_counters(np) < 0)
+	if (m->sel->limit && read_counters(np) < 0)
 		diag_warning("cannot read the --limit counters of inet %s", np->table);
 	ret = batch_start(&bt, &np->seq);
 	if (ret == 0)

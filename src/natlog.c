@@ -631,7 +631,9 @@ int nattable_run(const struct iptrace_opts *o, struct output *output)
 			rc = EXIT_FAILURE;
 			goto out;
 		}
-		if (skipped)
+		if (skipped == 1)
+			diag_warning("1 line of '%s' is not a NAT log line: skipped", o->input);
+		else if (skipped)
 			diag_warning("%" PRIu64 " lines of '%s' are not NAT log lines: skipped", skipped,
 				     o->input);
 		if (!selection_empty(&o->sel))

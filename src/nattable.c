@@ -310,8 +310,9 @@ int nattable_fold(struct nattable *t, FILE *in, uint64_t *skipped)
 		if (ret < 0)
 			break;
 	}
+	/* getline's own reason (EISDIR for a directory), not a bare I/O error. */
 	if (!ret && ferror(in))
-		ret = -EIO;
+		ret = errno ? -errno : -EIO;
 	free(line);
 	return ret;
 }

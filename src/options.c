@@ -38,7 +38,7 @@ static const struct opt_desc table[] = {
 	{ "proto", required_argument, OPT_PROTO, "PROTO", "tcp, udp, icmp, icmpv6, sctp or a number" },
 	{ "iface", required_argument, 'i', "IF", "input interface (PREROUTING) / output interface (OUTPUT)" },
 	{ "mark", required_argument, OPT_MARK, "VALUE[/MASK]", "trace packets with this firewall mark" },
-	{ "limit", required_argument, OPT_LIMIT, "RATE", "mark at most RATE packets (N/s, N/min); none by default" },
+	{ "limit", required_argument, OPT_LIMIT, "RATE", "mark at most RATE packets (N/s, N/min, N/hour); none by default" },
 	{ "ipv4", no_argument, '4', NULL, "IPv4 only" },
 	{ "ipv6", no_argument, '6', NULL, "IPv6 only" },
 	{ "netns", required_argument, OPT_NETNS, "NAME|PATH|PID", "trace inside another network namespace" },
@@ -138,6 +138,61 @@ static int parse_node(const char *s, const char **out, char *err, size_t errlen)
 	return 0;
 }
 
+/* The options that choose a mode other than live tracing, as a message names them. */
+static const char *const mode_options[] = {
+	[MODE_READ] = "--read", [MODE_REPLAY] = "--replay", [MODE_CLEANUP] = "--cleanup",
+	[MODE_LIST] = "--list", [MODE_NAT_TABLE] = "--nat-table", [MODE_DEMO] = "--demo",
+	[MODE_MERGE] = "--merge",
+};
+
+/* A second, different mode is refused: the last one given must not silently win. */
+static int set_mode(struct iptrace_opts *o, enum iptrace_mode m, char *err, size_t errlen)
+{
+	if (o->mode != MODE_TRACE && o->mode != m)
+		return parse_fail(err, errlen, "%s can't be combined with %s", mode_options[m],
+				  mode_options[o->mode]);
+	o->mode = m;
+	return 0;
+}
+
+/*
+ * --read, --replay, --cleanup, --list select nothing and record nothing (nor does
+ * --nat-table, or a replayed --nat-log): selectors or a --record file there would be
+ * ignored, the output not what the user asked for.
+ */
+static int offline_options(const struct iptrace_opts *o, char *err, size_t errlen)
+{
+	bool selects = !selection_empty(&o->sel) || o->sel.limit || o->want_families;
+
+	switch (o->mode) {
+	case MODE_READ:
+	case MODE_REPLAY:
+		if (selects)
+			return parse_fail(err, errlen, "%s prints every packet of its input: no selectors",
+					  mode_options[o->mode]);
+		break;
+	case MODE_CLEANUP:
+	case MODE_LIST:
+		if (selects)
+			return parse_fail(err, errlen, "%s acts on whole captures: no selectors "
+					  "(--netns picks the namespace)", mode_options[o->mode]);
+		break;
+	case MODE_NAT_TABLE:
+		break;
+	case MODE_NAT_LOG:	/* its selectors filter; a replayed one records nothing */
+		if (o->input && o->record)
+			return parse_fail(err, errlen, "--record saves a live capture's messages: "
+					  "not with --replay");
+		return 0;
+	default:
+		return 0;
+	}
+	if (o->record)
+		return parse_fail(err, errlen, "--record saves a live capture's messages: not with %s",
+				  mode_options[o->mode]);
+	return 0;
+}
+
 /* --merge FILE...: the words left are its inputs; it reads packets, it selects none. */
 static int merge_options(struct iptrace_opts *o, bool skew, int argc, char **argv,
 			 char *err, size_t errlen)
@@ -171,7 +226,8 @@ static int nat_options(struct iptrace_opts *o, bool nat_log, char *err, size_t e
 
 	if (nat_log) {
 		if (o->mode != MODE_TRACE && o->mode != MODE_REPLAY)
-			return parse_fail(err, errlen, "--nat-log can't be combined with --read or --nat-table");
+			return parse_fail(err, errlen, "--nat-log can't be combined with %s",
+					  mode_options[o->mode]);
 		o->mode = MODE_NAT_LOG;
 	}
 	nat_mode = o->mode == MODE_NAT_LOG || o->mode == MODE_NAT_TABLE;
@@ -185,7 +241,7 @@ static int nat_options(struct iptrace_opts *o, bool nat_log, char *err, size_t e
 		return 0;
 	if (o->node)
 		return parse_fail(err, errlen, "--node doesn't apply to conntrack entries");
-	if (o->sel.iface[0] || o->sel.has_mark || o->sel.limit_per_s)
+	if (o->sel.iface[0] || o->sel.has_mark || o->sel.limit)
 		return parse_fail(err, errlen, "--iface, --mark and --limit don't apply to conntrack entries");
 	if (strcmp(o->format, "log") == 0)
 		return parse_fail(err, errlen, "the NAT modes print text or json, not log");
@@ -284,13 +340,14 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			ret = sel_parse_mark(optarg, &o->sel, err, errlen);
 			break;
 		case OPT_LIMIT:
-			ret = sel_parse_limit(optarg, &o->sel.limit_per_s, err, errlen);
+			ret = sel_parse_limit(optarg, &o->sel, err, errlen);
 			break;
 		case '4':
-			o->want_families = SEL_IPV4;
-			break;
 		case '6':
-			o->want_families = SEL_IPV6;
+			/* Both would be the default; the last one winning would drop a family. */
+			if (o->want_families && o->want_families != (c == '4' ? SEL_IPV4 : SEL_IPV6))
+				return parse_fail(err, errlen, "-4 and -6 exclude each other (give neither for both)");
+			o->want_families = c == '4' ? SEL_IPV4 : SEL_IPV6;
 			break;
 		case OPT_BACKEND:
 			if (strcmp(optarg, "auto") == 0)
@@ -347,11 +404,11 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 				return parse_fail(err, errlen, "invalid colour '%s' (auto, always or never)", optarg);
 			break;
 		case OPT_READ:
-			o->mode = MODE_READ;
+			ret = set_mode(o, MODE_READ, err, errlen);
 			o->input = optarg;
 			break;
 		case OPT_REPLAY:
-			o->mode = MODE_REPLAY;
+			ret = set_mode(o, MODE_REPLAY, err, errlen);
 			o->input = optarg;
 			break;
 		case OPT_RECORD:
@@ -366,7 +423,7 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			ret = parse_node(optarg, &o->node, err, errlen);
 			break;
 		case OPT_MERGE:
-			o->mode = MODE_MERGE;
+			ret = set_mode(o, MODE_MERGE, err, errlen);
 			break;
 		case OPT_SKEW:
 			if (parse_uint(optarg, 10, 0, 600000, &num) < 0)
@@ -389,13 +446,13 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			o->netns = optarg;
 			break;
 		case OPT_CLEANUP:
-			o->mode = MODE_CLEANUP;
+			ret = set_mode(o, MODE_CLEANUP, err, errlen);
 			break;
 		case OPT_LIST:
-			o->mode = MODE_LIST;
+			ret = set_mode(o, MODE_LIST, err, errlen);
 			break;
 		case OPT_DEMO:
-			o->mode = MODE_DEMO;
+			ret = set_mode(o, MODE_DEMO, err, errlen);
 			break;
 		case OPT_NAT:
 			o->nat = true;
@@ -410,7 +467,7 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			/* getopt takes an optional argument only after '=': take the next word too. */
 			if (!optarg && optind < argc && (argv[optind][0] != '-' || !argv[optind][1]))
 				optarg = argv[optind++];
-			o->mode = MODE_NAT_TABLE;
+			ret = set_mode(o, MODE_NAT_TABLE, err, errlen);
 			o->input = optarg;
 			break;
 		case 'h':
@@ -450,14 +507,14 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 			o->duration = 10;
 	}
 	ret = nat_options(o, nat_log, err, errlen);
+	if (ret == 0)
+		ret = offline_options(o, err, errlen);
 	if (ret < 0)
 		return ret;
 	if (o->mode == MODE_TRACE && selection_empty(&o->sel))
 		return parse_fail(err, errlen, "no selector given (e.g. --port 53 or --dest ADDR); see --help");
 	if (o->sel.host.n && (o->sel.src.n || o->sel.dst.n))
 		return parse_fail(err, errlen, "--host can't be combined with --src or --dest");
-	if (o->sel.limit_per_s > 10000 && o->backend == BACKEND_LEGACY)
-		return parse_fail(err, errlen, "--limit above 10000/s is refused by the kernel's limit match");
 	if ((o->mode == MODE_TRACE || o->mode == MODE_DEMO) &&
 	    selection_finish(&o->sel, o->want_families, err, errlen) < 0)
 		return -EINVAL;

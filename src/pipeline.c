@@ -635,7 +635,7 @@ void pipeline_summary(const struct pipeline *pl, struct summary *sum)
 	sum->evicted += st.evicted;
 	sum->node = pl->cfg.node;
 	/* Read by the marker from its counters as it came out: meaningful after teardown. */
-	if (pl->cfg.marker && pl->cfg.marker->sel->limit_per_s) {
+	if (pl->cfg.marker && pl->cfg.marker->sel->limit) {
 		sum->limited = true;
 		sum->unmarked = marker_unmarked(pl->cfg.marker);
 	}

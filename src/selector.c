@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <sys/socket.h>
+#include <linux/netfilter/xt_limit.h>
 
 #include "iptrace/pkt.h"
 #include "iptrace/selector.h"
@@ -257,24 +258,30 @@ int sel_parse_mark(const char *s, struct selection *sel, char *err, size_t errle
 	return 0;
 }
 
-int sel_parse_limit(const char *s, uint32_t *per_s, char *err, size_t errlen)
+int sel_parse_limit(const char *s, struct selection *sel, char *err, size_t errlen)
 {
 	const char *slash = strchr(s, '/');
-	long n, mult = 1;
+	long n, unit;
 
 	if (!slash || parse_num(s, slash, 1, 1000000, &n) < 0)
 		return parse_fail(err, errlen, "invalid rate '%s' (N/s, N/min or N/hour)", s);
 	if (strcmp(slash + 1, "s") == 0 || strcmp(slash + 1, "second") == 0)
-		mult = 1;
+		unit = 1;
 	else if (strcmp(slash + 1, "min") == 0 || strcmp(slash + 1, "minute") == 0)
-		mult = 60;
+		unit = 60;
 	else if (strcmp(slash + 1, "hour") == 0 || strcmp(slash + 1, "h") == 0)
-		mult = 3600;
+		unit = 3600;
 	else
 		return parse_fail(err, errlen, "invalid rate '%s' (N/s, N/min or N/hour)", s);
-	/* Kept per second; slower rates round up to 1/s. */
-	*per_s = (uint32_t)((n + mult - 1) / mult);
+	/* Kept in the unit given: both limit matches take it, and 10/min is not 1/s. */
+	sel->limit = (uint32_t)n;
+	sel->limit_unit = (uint32_t)unit;
 	return 0;
+}
+
+bool sel_limit_fits_xt(const struct selection *sel)
+{
+	return (uint64_t)sel->limit <= (uint64_t)XT_LIMIT_SCALE * sel->limit_unit;
 }
 
 static unsigned list_families(const struct addr_list *al)
@@ -474,7 +481,8 @@ char *selection_describe(const struct selection *sel, char *buf, size_t size)
 	if (sel->has_mark)
 		off = put(buf, size, off, "%smark 0x%x/0x%x", off ? ", " : "", sel->mark,
 			  sel->mark_mask);
-	if (sel->limit_per_s)
-		put(buf, size, off, "%slimit %u/s", off ? ", " : "", sel->limit_per_s);
+	if (sel->limit)
+		put(buf, size, off, "%slimit %u/%s", off ? ", " : "", sel->limit,
+		    sel->limit_unit == 3600 ? "hour" : sel->limit_unit == 60 ? "min" : "s");
 	return buf;
 }

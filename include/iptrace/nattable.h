@@ -60,8 +60,8 @@ int nattable_del(struct nattable *t, const char *id);
 int nattable_apply(struct nattable *t, char op, const struct nat_row *row);
 /*
  * nattable_fold - fold every NAT log line of @in into @t. Lines that are not NAT log
- * lines are skipped and counted in *@skipped. Returns 0 or negative errno (-EIO on a
- * read error, -ENOMEM).
+ * lines are skipped and counted in *@skipped. Returns 0 or negative errno (the read's,
+ * e.g. -EISDIR, or -EIO; -ENOMEM).
  */
 int nattable_fold(struct nattable *t, FILE *in, uint64_t *skipped);
 

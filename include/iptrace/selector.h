@@ -49,7 +49,8 @@ struct selection {
 	char			iface[16];
 	bool			has_mark;
 	uint32_t		mark, mark_mask;
-	uint32_t		limit_per_s;	/* 0: no limit */
+	uint32_t		limit;		/* --limit: packets per limit_unit seconds, 0: none */
+	uint32_t		limit_unit;	/* 1, 60 or 3600 */
 };
 
 /* parse_fail - @fmt into @err (size @errlen), the parsers' one-line reason. Returns -EINVAL. */
@@ -67,7 +68,13 @@ int sel_parse_ports(const char *s, struct port_list *pl, char *err, size_t errle
 int sel_parse_addr(const char *s, struct addr_list *al, char *err, size_t errlen);
 int sel_parse_proto(const char *s, struct selection *sel, char *err, size_t errlen);
 int sel_parse_mark(const char *s, struct selection *sel, char *err, size_t errlen);
-int sel_parse_limit(const char *s, uint32_t *per_s, char *err, size_t errlen);
+int sel_parse_limit(const char *s, struct selection *sel, char *err, size_t errlen);
+
+/*
+ * sel_limit_fits_xt - whether the legacy marker's limit match can hold @sel's --limit (true
+ * without one). xt_limit counts in 1/10000 s: a rate above 10000/s would be no limit at all.
+ */
+bool sel_limit_fits_xt(const struct selection *sel);
 
 /*
  * selection_finish - work out the families from the addresses and protocols, restricted

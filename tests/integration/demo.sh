@@ -152,6 +152,16 @@ pass "SIGKILL of the whole group: the next demo removes the lab"
 "$IPTRACE" --demo --netns foo >/dev/null 2>"$tmp/err"
 [ $? = 2 ] && grep -q -- "--demo builds its own namespaces" "$tmp/err" || fail "--demo --netns: $(cat "$tmp/err")"
 
+# Not root: one line that says so (it was ip(8)'s "mount --make-shared /run/netns failed"
+# and a failed command), exit 1.
+if command -v setpriv >/dev/null; then
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$IPTRACE" --demo >/dev/null 2>"$tmp/err"
+	rc=$?
+	[ "$rc" = 1 ] && [ "$(wc -l <"$tmp/err")" = 1 ] &&
+		grep -q -- "--demo needs root" "$tmp/err" || fail "--demo as nobody: exit $rc: $(cat "$tmp/err")"
+	pass "--demo as nobody: 'needs root', exit 1"
+fi
+
 host_state >"$tmp/host.after"
 diff -u "$tmp/host.before" "$tmp/host.after" || fail "the host namespace changed"
 pass "host links, tables, sysctls and nft ruleset unchanged"

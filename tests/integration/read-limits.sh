@@ -45,6 +45,20 @@ one_error "a missing file" "cannot open '$tmp/none': No such file or directory" 
 	"$IPTRACE" --read "$tmp/none" --format json
 pass "a directory, an unreadable or a missing file: one line, exit 1, no '0 packets'"
 
+# --nat-table FILE reads its log the same way: a directory is said as one (was "Input/output
+# error").
+for f in text json; do
+	one_error "--nat-table a directory ($f)" "cannot read '$tmp/dir': Is a directory" \
+		"$IPTRACE" --nat-table "$tmp/dir" --format "$f"
+done
+pass "--nat-table of a directory: 'Is a directory', exit 1"
+{ echo 'not a NAT line'; echo '+ udp 10.0.1.2:1000 10.96.0.10:53 10.0.2.1:1000 10.0.2.7:53 (id 7)'; } \
+	>"$tmp/nat1.log"
+"$IPTRACE" --nat-table "$tmp/nat1.log" >"$tmp/out" 2>"$tmp/err" || fail "--nat-table: exit $?"
+grep -qxF "iptrace: warning: 1 line of '$tmp/nat1.log' is not a NAT log line: skipped" "$tmp/err" ||
+	fail "--nat-table, one line skipped: $(cat "$tmp/err")"
+pass "--nat-table: one skipped line said in the singular"
+
 # A 64 MiB line between two kernel lines, read from a pipe with 20 MiB of address space:
 # skipped and said; the lines around it read.
 { line 1 ""; head -c 64M /dev/zero | tr '\0' x; echo; line 2 "[ 5.0] "; } |

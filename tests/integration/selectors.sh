@@ -99,6 +99,45 @@ for m in legacy nft; do
 	pass "$m --limit 1/s: $(jq -r 'select(.type == "summary") | "\(.packets) traced, \(.unmarked) unmarked"' "$tmp/lim")"
 done
 
+# --limit keeps its unit: 10/min goes in as 10/min (it was rounded up to 1/s, 60/min). With
+# --port 53 the nft marker has 8 rules, a counter dump past 4 KiB: still read back. 8
+# datagrams, burst 5: the rest are unmarked.
+for m in legacy nft; do
+	ip netns exec "$R" "$IPTRACE" --backend $m --port 53 --limit 10/min --format json \
+		--window 100 >"$tmp/lim" 2>"$tmp/lim.err" &
+	pid=$!
+	wait_ready "$tmp/lim.err"
+	if [ $m = legacy ]; then
+		ip netns exec "$R" iptables-legacy-save -t raw | grep -q -- '-m limit --limit 10/min ' ||
+			fail "legacy --limit 10/min: $(ip netns exec "$R" iptables-legacy-save -t raw)"
+	else
+		ip netns exec "$R" nft list ruleset | grep -q 'limit rate 10/minute ' ||
+			fail "nft --limit 10/min: $(ip netns exec "$R" nft list ruleset)"
+	fi
+	for n in $(seq 1 8); do udp4 53; done
+	sleep 0.4
+	kill -INT "$pid"
+	wait "$pid" || fail "$m --limit 10/min: exit $?"
+	grep -q 'cannot read the --limit counters' "$tmp/lim.err" && fail "$m: $(cat "$tmp/lim.err")"
+	jq -e -s '(map(select(.type == "packet")) | length) as $p | .[-1] |
+		.type == "summary" and .unmarked >= 2 and $p + .unmarked == 8' \
+		"$tmp/lim" >/dev/null || fail "$m --limit 10/min: $(tail -n 1 "$tmp/lim")"
+	pass "$m --limit 10/min: the rule says 10/min; $(jq -r 'select(.type == "summary") | "\(.packets) traced, \(.unmarked) unmarked"' "$tmp/lim")"
+done
+
+# Above 10000/s xt_limit would be no limit at all: refused where --backend auto takes the
+# legacy marker (R has legacy tables), as with --backend legacy; nft takes it.
+for b in auto legacy; do
+	ip netns exec "$R" "$IPTRACE" --backend $b --port 53 --limit 10001/s -o "$tmp/fast" \
+		2>"$tmp/fast.err"
+	rc=$?
+	[ "$rc" = 2 ] && grep -q 'above 10000/s' "$tmp/fast.err" && [ ! -e "$tmp/fast" ] ||
+		fail "--backend $b --limit 10001/s: exit $rc: $(cat "$tmp/fast.err")"
+done
+ip netns exec "$R" "$IPTRACE" --backend nft --port 53 --limit 10001/s --duration 0.2 \
+	2>"$tmp/fast.err" || fail "nft --limit 10001/s: $(cat "$tmp/fast.err")"
+pass "--limit 10001/s: refused by the legacy marker (auto too), taken by nft"
+
 # --netns from outside: the same capture, entered by name and by path.
 iptrace_outside() {
 	"$IPTRACE" --netns "$1" --host 10.0.1.2 --proto icmp --format json --count 1 --duration 10 \

@@ -70,6 +70,23 @@ cases=$(cat <<'EOC'
 --merge a.json --skew soon|skew
 --port 53 --skew 100|--skew goes with --merge
 --dest 0x7f.1|invalid address
+--read a.log --replay b.nlrec|--replay can't be combined with --read
+--cleanup --read a.log|--read can't be combined with --cleanup
+--demo --read a.log|--read can't be combined with --demo
+--nat-table --list|--list can't be combined with --nat-table
+--cleanup --nat-log|--nat-log can't be combined with --cleanup
+--read a.log --port 53|no selectors
+--replay a.nlrec -4|no selectors
+--read a.log --limit 1/s|no selectors
+--cleanup --port 53|no selectors
+--list --host 10.0.0.1|no selectors
+--read a.log --record r.nlrec|--record
+--nat-table --record r.nlrec|--record
+--nat-log --replay a.nlrec --record r.nlrec|--record
+--list --record r.nlrec|--record
+--port 53 --limit 10/fortnight|rate
+--port 53 -4 -6|exclude each other
+--port 53 -6 --ipv4|exclude each other
 EOC
 )
 n=0

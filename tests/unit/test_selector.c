@@ -72,9 +72,9 @@ static void test_addrs(void **state)
 
 static void test_proto_mark_limit(void **state)
 {
-	struct selection sel = { 0 };
+	struct selection sel = { 0 }, lim = { 0 };
 	char err[128];
-	uint32_t rate;
+	char desc[128];
 
 	(void)state;
 	assert_int_equal(sel_parse_proto("tcp,udp,132", &sel, err, sizeof(err)), 0);
@@ -87,12 +87,27 @@ static void test_proto_mark_limit(void **state)
 	assert_int_equal(sel_parse_mark("12", &sel, err, sizeof(err)), 0);
 	assert_int_equal(sel.mark_mask, 0xffffffffu);
 	assert_int_equal(sel_parse_mark("x", &sel, err, sizeof(err)), -EINVAL);
-	assert_int_equal(sel_parse_limit("100/s", &rate, err, sizeof(err)), 0);
-	assert_int_equal(rate, 100);
-	assert_int_equal(sel_parse_limit("120/min", &rate, err, sizeof(err)), 0);
-	assert_int_equal(rate, 2);
-	assert_int_equal(sel_parse_limit("100", &rate, err, sizeof(err)), -EINVAL);
-	assert_int_equal(sel_parse_limit("0/s", &rate, err, sizeof(err)), -EINVAL);
+	assert_int_equal(sel_parse_limit("100/s", &lim, err, sizeof(err)), 0);
+	assert_int_equal(lim.limit, 100);
+	assert_int_equal(lim.limit_unit, 1);
+	/* Kept per minute or hour: 10/min is not rounded up to 1/s (60/min). */
+	assert_int_equal(sel_parse_limit("10/min", &lim, err, sizeof(err)), 0);
+	assert_int_equal(lim.limit, 10);
+	assert_int_equal(lim.limit_unit, 60);
+	assert_true(sel_limit_fits_xt(&lim));
+	assert_int_equal(sel_parse_limit("3/hour", &lim, err, sizeof(err)), 0);
+	assert_int_equal(lim.limit, 3);
+	assert_int_equal(lim.limit_unit, 3600);
+	assert_string_equal(selection_describe(&lim, desc, sizeof(desc)), "limit 3/hour");
+	/* xt_limit's bound: 10000/s, and 600000/min is as fast. */
+	assert_int_equal(sel_parse_limit("10000/s", &lim, err, sizeof(err)), 0);
+	assert_true(sel_limit_fits_xt(&lim));
+	assert_int_equal(sel_parse_limit("10001/s", &lim, err, sizeof(err)), 0);
+	assert_false(sel_limit_fits_xt(&lim));
+	assert_int_equal(sel_parse_limit("600001/min", &lim, err, sizeof(err)), 0);
+	assert_false(sel_limit_fits_xt(&lim));
+	assert_int_equal(sel_parse_limit("100", &lim, err, sizeof(err)), -EINVAL);
+	assert_int_equal(sel_parse_limit("0/s", &lim, err, sizeof(err)), -EINVAL);
 }
 
 /* The pairs both markers write a rule for: src × dst in order; --host as src then dst. */

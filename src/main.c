@@ -966,16 +966,22 @@ static int run_read(struct run *r)
 /* --replay: recorded netlink bytes through the live callbacks, at their recorded times. */
 static int run_replay(struct run *r)
 {
+	struct summary sum;
+	uint64_t nat_chunks = 0;
 	int ret = output_start(r->output);
 
 	if (ret == 0)
-		ret = pipeline_replay(r->pl, r->replay, &stop_signal);
+		ret = pipeline_replay(r->pl, r->replay, &stop_signal, &nat_chunks);
 	if (ret < 0 && output_error(r->output))
 		return EXIT_FAILURE;	/* said with the output's reason, once, by capture() */
 	if (ret < 0) {
 		diag_error("'%s' is truncated or corrupt", r->o.input);
 		return EXIT_FAILURE;
 	}
+	pipeline_summary(r->pl, &sum);
+	if (nat_chunks && !sum.records)
+		diag_note("'%s' holds conntrack events, no trace records: replay it with "
+			  "--nat-log --replay", r->o.input);
 	return 0;
 }
 

@@ -373,7 +373,7 @@ static int replay(struct natlog *nl, const char *path, const volatile sig_atomic
 	struct nlrec *r = nlrec_open(path);
 	const void *buf;
 	uint16_t source;
-	uint64_t ts;
+	uint64_t ts, others = 0;
 	size_t len;
 	int ret = 0;
 
@@ -388,12 +388,17 @@ static int replay(struct natlog *nl, const char *path, const volatile sig_atomic
 	while (!*stop && !nl->done && (ret = nlrec_next(r, &source, &ts, &buf, &len)) > 0) {
 		if (source == NLREC_CONNTRACK)
 			walk_events(nl, buf, len);
+		else
+			others++;
 	}
 	nlrec_close(r);
 	if (ret < 0) {
 		diag_error("'%s' is truncated or corrupt", path);
 		return EXIT_FAILURE;
 	}
+	if (others && !nl->events)
+		diag_note("'%s' holds trace records, no conntrack events: replay it with --replay "
+			  "(without --nat-log)", path);
 	return 0;
 }
 

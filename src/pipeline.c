@@ -495,14 +495,17 @@ int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, siz
 	return dispatch(pl, source, buf, len);
 }
 
-int pipeline_replay(struct pipeline *pl, struct nlrec *r, const volatile sig_atomic_t *stop)
+int pipeline_replay(struct pipeline *pl, struct nlrec *r, const volatile sig_atomic_t *stop,
+		    uint64_t *nat_chunks)
 {
 	struct nlrec_chunk c[64];
 	int n = 0;
 
+	*nat_chunks = 0;
 	/* Here rather than in main: no call per chunk for the clock, done or dispatch. */
 	while (!*stop && !pl->done && (n = nlrec_next_batch(r, c, 64)) > 0)
 		for (int i = 0; i < n && !*stop && !pl->done; i++) {
+			*nat_chunks += c[i].source == NLREC_CONNTRACK;
 			pipeline_set_clock(pl, c[i].ts_ns, 0);
 			pipeline_tick(pl);
 			if (dispatch(pl, c[i].source, c[i].buf, c[i].len) < 0)

@@ -100,9 +100,11 @@ int pipeline_dispatch(struct pipeline *pl, uint16_t source, const void *buf, siz
 /*
  * pipeline_replay - --replay: every chunk of @r through pipeline_dispatch() at its recorded
  * time (the grouping clock), until the end, *@stop, --count or a failed output. Returns 0,
- * or nlrec_next()'s negative errno when the file is truncated or corrupt.
+ * or nlrec_next()'s negative errno when the file is truncated or corrupt. *@nat_chunks:
+ * the chunks of conntrack events it passed over (--nat-log's, not traced packets).
  */
-int pipeline_replay(struct pipeline *pl, struct nlrec *r, const volatile sig_atomic_t *stop);
+int pipeline_replay(struct pipeline *pl, struct nlrec *r, const volatile sig_atomic_t *stop,
+		    uint64_t *nat_chunks);
 
 /*
  * pipeline_read - --read: every line of @in (kernel TRACE lines, logline_parse()) through

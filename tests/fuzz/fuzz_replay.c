@@ -157,6 +157,7 @@ static void replay(int end, bool count_one)
 	struct pipeline_cfg cfg = { .window_ns = 250000000, .count = count_one };
 	struct nlrec *r = nlrec_open(memfd_path);
 	struct pipeline *pl;
+	uint64_t nat_chunks;
 	int ret;
 
 	if (!r)
@@ -164,7 +165,7 @@ static void replay(int end, bool count_one)
 	pl = pipeline_new(&cfg, &sink);
 	if (!pl || sink.ops->begin(&sink) < 0)
 		abort();
-	ret = pipeline_replay(pl, r, &stop);
+	ret = pipeline_replay(pl, r, &stop, &nat_chunks);
 	/* --count stops early: a corrupt end may then go unseen, never a sound file refused. */
 	if (ret != end && !(count_one && ret == 0 && pipeline_done(pl))) {
 		fprintf(stderr, "pipeline_replay() gave %d, the file's end is %d\n", ret, end);

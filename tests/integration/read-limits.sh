@@ -103,3 +103,16 @@ got=$(jq -r 'select(.type == "packet") | "\(.ipid) \(.steps[0].ts)"' "$tmp/times
 grep -q 'warning: 3 lines with an impossible time skipped' "$tmp/times.err" ||
 	fail "times: not said: $(cat "$tmp/times.err")"
 pass "impossible times (Feb 31, 99:99:99, year 9999): lines skipped and said"
+
+# A recording of the other kind: the 0 packets (0 events) come with what to run instead.
+"$IPTRACE" --replay "$SRCDIR/tests/data/ct-events.nlrec" >/dev/null 2>"$tmp/kind.err" ||
+	fail "--replay of conntrack events: exit $?"
+grep -q "holds conntrack events, no trace records: replay it with --nat-log --replay" \
+	"$tmp/kind.err" || fail "--replay of conntrack events: $(cat "$tmp/kind.err")"
+"$IPTRACE" --nat-log --replay "$SRCDIR/tests/data/nflog-dnat-udp.nlrec" >/dev/null \
+	2>"$tmp/kind.err" || fail "--nat-log --replay of trace records: exit $?"
+grep -q "holds trace records, no conntrack events: replay it with --replay" "$tmp/kind.err" ||
+	fail "--nat-log --replay of trace records: $(cat "$tmp/kind.err")"
+"$IPTRACE" --replay "$SRCDIR/tests/data/nflog-dnat-udp.nlrec" >/dev/null 2>"$tmp/kind.err"
+grep -q 'note:' "$tmp/kind.err" && fail "a trace recording replayed: $(cat "$tmp/kind.err")"
+pass "a recording of the other kind: said what to run instead"

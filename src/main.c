@@ -1091,7 +1091,9 @@ static int run_cleanup(const struct iptrace_opts *o)
 	ret = state_cleanup(o->netns != NULL, lock, &t);
 	xtlock_free(lock);
 	if (ret < 0) {
-		if (ret != -EPERM)
+		if (ret == -EACCES)
+			diag_error("cleanup failed: %s: %s (run as root)", state_dir(), strerror(-ret));
+		else if (ret != -EPERM)
 			diag_error("cleanup failed: %s", strerror(-ret));
 		return EXIT_FAILURE;
 	}
@@ -1121,7 +1123,8 @@ static int run_plain(const struct iptrace_opts *o)
 		signal(SIGPIPE, SIG_IGN);
 		ret = state_list(output_file(out), &t);
 		if (ret < 0 && ret != -EPERM)
-			diag_error("cannot list the captures in %s: %s", state_dir(), strerror(-ret));
+			diag_error("cannot list the captures in %s: %s%s", state_dir(), strerror(-ret),
+				   ret == -EACCES ? " (run as root)" : "");
 		if (output_say_error(out))
 			ret = -EIO;
 		output_close(out);

@@ -723,10 +723,13 @@ int state_list(FILE *f, struct state_tally *t)
 	int dfd, n = 0, ret;
 
 	memset(t, 0, sizeof(*t));
-	fprintf(f, "%-8s %-6s %-22s %-20s %s\n", "PID", "STATE", "NETNS", "MARKER", "SELECTION");
+	/* The header once the directory is known readable: a failed list prints no table. */
 	dfd = dir_open(false);
+	if (dfd < 0 && dfd != -ENOENT)
+		return dfd;
+	fprintf(f, "%-8s %-6s %-22s %-20s %s\n", "PID", "STATE", "NETNS", "MARKER", "SELECTION");
 	if (dfd < 0)
-		return dfd == -ENOENT ? 0 : dfd;
+		return 0;
 	ret = walk_start(&w, dfd, DIAG_ERROR);
 	if (ret < 0) {
 		close(dfd);

@@ -7,7 +7,7 @@
 # start only warns; a file not named PID.state is ignored, one whose pid or tag is not its
 # name's is refused; a saved logger name the kernel doesn't know for that family stops the
 # whole undo; a zombie capture (killed, never reaped) is listed as stale, not live. After each
-# case, fixing what was wrong lets --cleanup restore everything.
+# case, fixing what was wrong lets --cleanup restore everything. Not root, both say so.
 set -u
 . "$TESTS_LIB"
 need_root
@@ -176,3 +176,16 @@ restored "zombie"
 kill "$parent"
 wait "$parent" 2>/dev/null
 pass "a zombie capture is listed as stale, and --cleanup undoes it"
+
+# 6. Not root: the state directory (0700, root's) can't be read. One line that says so and
+# what to do; --list prints no table.
+if command -v setpriv >/dev/null; then
+	chmod 0700 "$D"
+	for cmd in --cleanup --list; do
+		refused setpriv --reuid nobody --regid nogroup --clear-groups "$IPTRACE" $cmd
+		[ "$(wc -l <"$tmp/err")" = 1 ] && grep -q "$D: Permission denied (run as root)" \
+			"$tmp/err" || fail "$cmd as nobody: $(cat "$tmp/err")"
+		[ -s "$tmp/out" ] && fail "$cmd as nobody wrote: $(cat "$tmp/out")"
+	done
+	pass "not root: --cleanup and --list say to run as root, and print no table"
+fi

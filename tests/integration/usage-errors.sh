@@ -92,8 +92,10 @@ EOC
 n=0
 while IFS='|' read -r args want; do
 	n=$((n + 1))
+	# A case wrongly taken for a capture ends by the timeout (SIGTERM, exit 0): a failure.
 	# shellcheck disable=SC2086
-	ip netns exec "$N" "$IPTRACE" -o "$tmp/out.$n" $args >"$tmp/stdout" 2>"$tmp/stderr"
+	timeout 20 ip netns exec "$N" "$IPTRACE" -o "$tmp/out.$n" $args >"$tmp/stdout" \
+		2>"$tmp/stderr"
 	rc=$?
 	[ "$rc" = 2 ] || fail "'$args': exit $rc, want 2 ($(cat "$tmp/stderr"))"
 	lines=$(wc -l <"$tmp/stderr")

@@ -227,7 +227,7 @@ static int enter_netns(const char *spec)
 		int ret = -errno;
 
 		close(fd);
-		return ret == -EINVAL ? -ENOENT : ret;
+		return ret;
 	}
 	close(fd);
 	return 0;
@@ -1182,9 +1182,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (r.o.netns && (ret = enter_netns(r.o.netns)) < 0) {
+		/* setns() says EINVAL for a file that is not a network namespace. */
 		diag_error("cannot enter network namespace '%s': %s", r.o.netns,
-			   ret == -ENOENT ? "no such namespace" : strerror(-ret));
-		return ret == -ENOENT ? EXIT_USAGE : EXIT_FAILURE;
+			   ret == -ENOENT ? "no such namespace" :
+			   ret == -EINVAL ? "not a network namespace" : strerror(-ret));
+		return ret == -ENOENT || ret == -EINVAL ? EXIT_USAGE : EXIT_FAILURE;
 	}
 	rc = run_plain(&r.o);
 	if (rc >= 0)

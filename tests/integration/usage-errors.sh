@@ -61,6 +61,7 @@ cases=$(cat <<'EOC'
 --count 1|no selector
 --host 10.0.0.1 --dest 10.0.0.2|--host
 --netns no-such-netns-$$ --port 53|no such namespace
+--netns /etc/passwd --port 53|not a network namespace
 --dest no-such-host.invalid|cannot resolve
 --merge|needs FILE
 --merge a.json --port 53|no selectors

@@ -96,6 +96,10 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 		diag_warning("the nf_tables trace socket overran %llu time%s: an unknown number "
 			     "of nft records were lost, not in the lost count",
 			     (unsigned long long)s.overruns, s.overruns == 1 ? "" : "s");
+	if (s.foreign)
+		diag_note("%llu nft trace record%s of packets another program marked (another "
+			  "capture, an nftrace rule) skipped", (unsigned long long)s.foreign,
+			  s.foreign == 1 ? "" : "s");
 	if (strcmp(o->format, "text") != 0)
 		return;
 	diag_info("%llu packet%s, %llu record%s, %llu lost%s%s", (unsigned long long)s.packets,

@@ -82,6 +82,7 @@ static void pair_release(struct marker *m)
 
 static const struct marker_ops marker_pair_ops = {
 	.name = "legacy+nft",
+	.starts_nft = true,
 	.install = pair_install,
 	.remove = pair_remove,
 	.owns = pair_owns,
@@ -148,6 +149,11 @@ int marker_remove(struct marker *m)
 bool marker_owns(const struct marker *m, const struct trace_record *rec)
 {
 	return m->ops->owns(m, rec);
+}
+
+bool marker_starts_nft(const struct marker *m)
+{
+	return m->ops->starts_nft;
 }
 
 const char *marker_name(const struct marker *m)

@@ -675,6 +675,17 @@ static int nft_remove(struct marker *m)
 	return 0;
 }
 
+bool marker_nft_table(const struct trace_record *rec)
+{
+	static const char prefix[] = "iptrace_";
+	const char *p = rec->table + sizeof(prefix) - 1;
+
+	if (rec->backend != TRACE_BACKEND_NFT || rec->table_family != NFPROTO_INET ||
+	    strncmp(rec->table, prefix, sizeof(prefix) - 1) != 0 || !*p)
+		return false;
+	return strspn(p, "0123456789") == strlen(p);
+}
+
 static bool nft_owns(const struct marker *m, const struct trace_record *rec)
 {
 	const struct nft_priv *np = m->priv;
@@ -698,6 +709,7 @@ static void nft_release(struct marker *m)
 
 const struct marker_ops marker_nft_ops = {
 	.name = "nft",
+	.starts_nft = true,
 	.install = nft_install,
 	.remove = nft_remove,
 	.owns = nft_owns,

@@ -64,7 +64,7 @@ static const struct opt_desc table[] = {
 	{ "demo", no_argument, OPT_DEMO, NULL, "trace a DNS query and its reply in a throw-away namespace lab" },
 	{ "cleanup", no_argument, OPT_CLEANUP, NULL, "undo what killed captures left (rules, logger bindings)" },
 	{ "list", no_argument, OPT_LIST, NULL, "list live and stale captures" },
-	{ "verbose", no_argument, 'v', NULL, "show iptrace's own marking rules too" },
+	{ "verbose", no_argument, 'v', NULL, "show the marking rules too (iptrace's, and other captures' nft tables)" },
 	{ "nat", no_argument, OPT_NAT, NULL, "show each packet's conntrack entry (orig/reply, SNAT/DNAT)" },
 	{ "nat-log", no_argument, OPT_NAT_LOG, NULL, "log NAT table changes as they happen (+ - = lines)" },
 	{ "nat-table", optional_argument, OPT_NAT_TABLE, "[FILE]", "print the NAT table now, or the one FILE (a NAT log) ends with" },

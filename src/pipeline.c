@@ -24,6 +24,11 @@
 #define PIPELINE_MAX_NAT 16	/* NAT changes kept per packet (a path has a few at most) */
 #define PIPELINE_MAX_SINKS 2	/* the format's, and the pcapng file's */
 
+/* The nft traces our marker started, remembered per set of ids (own_trace()). */
+#define OWN_SETS	1024
+#define OWN_WAYS	4
+#define OWN_VALID	(1ull << 32)
+
 struct pipeline {
 	char			nft_verdict[PIPELINE_MAX_STEPS][16 + TRACE_NAME_MAX];
 	struct pipeline_cfg	cfg;
@@ -46,6 +51,13 @@ struct pipeline {
 	uint32_t		next_seq;
 	int			sink_err;
 	struct nftrace_ctx	*nft;		/* chain map + per-trace-id headers */
+	/*
+	 * The last OWN_WAYS traces of each set of ids our marker started (id | OWN_VALID).
+	 * A packet's records come within microseconds of its first, so a trace is forgotten
+	 * only after thousands of newer ones: never while its records still come.
+	 */
+	uint64_t		own_traces[OWN_SETS][OWN_WAYS];
+	uint8_t			own_next[OWN_SETS];
 };
 
 /*
@@ -204,6 +216,7 @@ void pipeline_add_counts(struct pipeline *pl, const struct summary *c)
 	pl->sum.overruns += c->overruns;
 	pl->sum.skipped += c->skipped;
 	pl->sum.malformed += c->malformed;
+	pl->sum.foreign += c->foreign;
 }
 
 static bool has_legacy(const struct packet *p)
@@ -333,7 +346,9 @@ static inline int add(struct pipeline *pl, struct trace_record *rec)
 	if (pl->done || pl->ended)
 		return 0;
 	pl->sum.records++;
-	if (!pl->cfg.verbose && pl->cfg.marker && marker_owns(pl->cfg.marker, rec))
+	/* The marking is ours, not the firewall's; nor is another capture's (--verbose shows both). */
+	if (!pl->cfg.verbose && ((pl->cfg.marker && marker_owns(pl->cfg.marker, rec)) ||
+				 (rec->backend == TRACE_BACKEND_NFT && marker_nft_table(rec))))
 		return 0;
 	if (!rec->ts_ns)
 		rec->ts_ns = pl->wall_ns;
@@ -420,6 +435,29 @@ static int nflog_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 /* The nf_tables trace socket's callback (see pipeline_dispatch()). */
+/*
+ * Whether nft record @rec belongs to a trace our marker started. The kernel sends every
+ * trace to every listener, and another capture's marker or a user's own `meta nftrace set
+ * 1` sets the same bit: only a trace that passed our marker's rule (its RULE step, the
+ * first record of the trace unless someone marked the packet before us) is ours. Trace ids
+ * are siphash values: their low bits pick the set.
+ */
+static bool own_trace(struct pipeline *pl, const struct trace_record *rec)
+{
+	uint64_t *set = pl->own_traces[rec->trace_id & (OWN_SETS - 1)];
+	uint8_t *next = &pl->own_next[rec->trace_id & (OWN_SETS - 1)];
+	uint64_t id = rec->trace_id | OWN_VALID;
+
+	for (int i = 0; i < OWN_WAYS; i++)
+		if (set[i] == id)
+			return true;
+	if (rec->kind != TRACE_KIND_RULE || !marker_owns(pl->cfg.marker, rec))
+		return false;
+	set[*next] = id;
+	*next = (uint8_t)((*next + 1) % OWN_WAYS);
+	return true;
+}
+
 static int nftrace_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct pipeline *pl = data;
@@ -449,6 +487,10 @@ static int nftrace_cb(const struct nlmsghdr *nlh, void *data)
 	nftrace_ctx_fill(pl->nft, rec);
 	if (nftrace_chain_end(rec))
 		return MNL_CB_OK;
+	if (pl->cfg.marker && marker_starts_nft(pl->cfg.marker) && !own_trace(pl, rec)) {
+		pl->sum.foreign++;
+		return MNL_CB_OK;
+	}
 	name_ifaces(pl, rec);
 	return add(pl, rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }

@@ -42,6 +42,17 @@ int marker_remove(struct marker *m);
 
 /* marker_owns - true when @rec is a step through one of this marker's own rules. */
 bool marker_owns(const struct marker *m, const struct trace_record *rec);
+/*
+ * marker_nft_table - true when @rec is a step through a table the nft marker of some
+ * iptrace capture made (inet "iptrace_PID"): another capture's marker, not the firewall.
+ */
+bool marker_nft_table(const struct trace_record *rec);
+/*
+ * marker_starts_nft - whether every nft trace this marker starts begins with a record of
+ * its own rule (a RULE step marker_owns()): the nft marker's `meta nftrace set 1 accept`
+ * is traced. A legacy TRACE rule is not (the bit is set by its own match).
+ */
+bool marker_starts_nft(const struct marker *m);
 
 /*
  * marker_unmarked - how many selected packets --limit left unmarked, as the kernel's
@@ -64,6 +75,7 @@ struct marker_ops {
 	int		(*install)(struct marker *m);
 	int		(*remove)(struct marker *m);
 	bool		(*owns)(const struct marker *m, const struct trace_record *rec);
+	bool		starts_nft;	/* see marker_starts_nft() */
 	uint64_t	(*unmarked)(const struct marker *m);	/* optional */
 	void		(*release)(struct marker *m);	/* free priv */
 };

@@ -19,6 +19,7 @@ struct summary {
 					 * unknown (nft trace messages carry no sequence number) */
 	uint64_t	skipped;	/* group 0 messages that were not TRACE records */
 	uint64_t	malformed;	/* messages that failed to decode */
+	uint64_t	foreign;	/* nft records of traces our marker did not start */
 	const char	*marker;	/* "legacy", "nft", or NULL (no marker: --read, --replay) */
 	bool		limited;	/* --limit was given: unmarked is meaningful */
 	uint64_t	unmarked;	/* selected packets --limit left unmarked (kernel counters) */

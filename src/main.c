@@ -274,7 +274,32 @@ struct live_feed {
 	struct pipeline	*pl;
 	bool		warned;		/* the overrun warning was given */
 	bool		ended;		/* the run is over: only rule texts are awaited */
+	uint64_t	next_check;	/* monotonic ns of the next marker_check() */
+	bool		check_failed;	/* said once */
 };
+
+#define CHECK_NS	1000000000ull	/* the marks are checked every second */
+
+/* Marks another program removed are put back, and said: tracing must not stop silently. */
+static void check_marks(struct live_feed *f, uint64_t mono)
+{
+	struct marker *m = f->lv->marker;
+	int ret;
+
+	if (!m || f->ended || mono < f->next_check)
+		return;
+	f->next_check = mono + CHECK_NS;
+	ret = marker_check(m);
+	if (ret == 1)
+		diag_warning("another program rewrote the raw table and removed iptrace's TRACE rules "
+			     "(iptables-restore, a firewall reload?): put back; packets in between "
+			     "were not traced");
+	else if (ret < 0 && !f->check_failed) {
+		f->check_failed = true;
+		diag_warning("cannot check or put back iptrace's TRACE rules: %s",
+			     *marker_error(m) ? marker_error(m) : strerror(-ret));
+	}
+}
 
 static int live_datagram(void *ctx, uint16_t source, uint64_t mono, uint64_t wall,
 			 const void *buf, size_t len)
@@ -317,7 +342,10 @@ static void live_overrun(void *ctx, uint16_t source)
 
 static uint64_t live_deadline(void *ctx)
 {
-	return pipeline_deadline(((struct live_feed *)ctx)->pl);
+	struct live_feed *f = ctx;
+	uint64_t d = pipeline_deadline(f->pl);
+
+	return f->lv->marker && !f->ended && f->next_check < d ? f->next_check : d;
 }
 
 static void live_tick(void *ctx, uint64_t mono, uint64_t wall)
@@ -326,6 +354,7 @@ static void live_tick(void *ctx, uint64_t mono, uint64_t wall)
 
 	pipeline_set_clock(f->pl, mono, wall);
 	pipeline_tick(f->pl);
+	check_marks(f, mono);
 }
 
 static bool live_done(void *ctx)

@@ -68,6 +68,17 @@ static uint64_t pair_unmarked(const struct marker *m)
 	return marker_unmarked(p->m[1]);
 }
 
+/* The nft part's table is owned: nobody else can remove it. */
+static int pair_check(struct marker *m)
+{
+	struct pair *p = m->priv;
+	int ret = marker_check(p->m[0]);
+
+	if (ret < 0)
+		snprintf(m->err, sizeof(m->err), "%s", marker_error(p->m[0]));
+	return ret;
+}
+
 static void pair_release(struct marker *m)
 {
 	struct pair *p = m->priv;
@@ -87,6 +98,7 @@ static const struct marker_ops marker_pair_ops = {
 	.remove = pair_remove,
 	.owns = pair_owns,
 	.unmarked = pair_unmarked,
+	.check = pair_check,
 	.release = pair_release,
 };
 
@@ -149,6 +161,11 @@ int marker_remove(struct marker *m)
 bool marker_owns(const struct marker *m, const struct trace_record *rec)
 {
 	return m->ops->owns(m, rec);
+}
+
+int marker_check(struct marker *m)
+{
+	return m->ops->check ? m->ops->check(m) : 0;
 }
 
 bool marker_starts_nft(const struct marker *m)

@@ -16,6 +16,7 @@
 
 #include "iptrace/diag.h"
 #include "iptrace/marker.h"
+#include "iptrace/xtblob.h"
 #include "iptrace/xtlock.h"
 
 /*
@@ -88,6 +89,9 @@ struct legacy_priv {
 	uint64_t	unmarked;		/* selected packets --limit left unmarked */
 	unsigned	installed[2][NCHAINS];	/* [v4/v6][chain] rules we inserted */
 	bool		any;
+	/* legacy_check(): the raw table's GET_INFO when our rules were last found whole. */
+	struct xtblob_info	seen[2];
+	bool			seen_ok[2];
 };
 
 #define ENTRY_MAX 2048
@@ -580,6 +584,89 @@ static int legacy_install(struct marker *m)
 	return 0;
 }
 
+/* Our rules in each mark chain of @tc's raw table as it is now (read, not changed). */
+static int count_tagged(const struct tc_ops *tc, const char *tag, unsigned n[NCHAINS])
+{
+	struct xtc_handle *h = tc->init("raw");
+
+	if (!h)
+		return -(errno ? errno : EIO);
+	for (size_t c = 0; c < NCHAINS; c++) {
+		n[c] = 0;
+		for (const void *e = tc->first(mark_chains[c], h); e; e = tc->next(e, h))
+			n[c] += entry_has_tag(tc, e, tag);
+	}
+	tc->free(h);
+	return 0;
+}
+
+/* Put back: what is left of ours out (its counters added up), the whole set in afresh. */
+struct readd_arg {
+	struct remove_arg	ra;
+	struct install_arg	ia;
+};
+
+static int apply_readd(const struct tc_ops *tc, struct xtc_handle *h, void *argp)
+{
+	struct readd_arg *arg = argp;
+	int ret = apply_remove(tc, h, &arg->ra);
+
+	return ret < 0 ? ret : apply_install(tc, h, &arg->ia);
+}
+
+/*
+ * Another program may rewrite the raw table whole (iptables-restore, a firewall's reload)
+ * and our rules with it: tracing would stop without a word. GET_INFO tells a change for a
+ * few µs; only then are the rules counted, and put back when some are missing.
+ */
+static int legacy_check(struct marker *m)
+{
+	struct legacy_priv *lp = m->priv;
+	int ret = 0;
+
+	if (!lp || !lp->any)
+		return 0;
+	for (int f = 0; f < 2; f++) {
+		int family = f ? AF_INET6 : AF_INET, fd, r;
+		const struct tc_ops *tc = tc_for(family);
+		struct xtblob_info now;
+		unsigned have[NCHAINS];
+
+		if (!lp->installed[f][0] && !lp->installed[f][1])
+			continue;
+		fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+		if (fd < 0)
+			return -errno;
+		r = xtblob_get_info(fd, family, "raw", &now);
+		close(fd);
+		if (r < 0)
+			return r;
+		if (lp->seen_ok[f] && memcmp(&now, &lp->seen[f], sizeof(now)) == 0)
+			continue;
+		/* Counted after the GET_INFO: a change between the two is seen next time. */
+		r = count_tagged(tc, m->tag, have);
+		if (r < 0)
+			return r;
+		if (have[0] == lp->installed[f][0] && have[1] == lp->installed[f][1]) {
+			lp->seen[f] = now;
+			lp->seen_ok[f] = true;
+			continue;
+		}
+		struct readd_arg arg = { .ra = { .tag = m->tag },
+					 .ia = { m->sel, m->tag, lp->installed[f] } };
+
+		r = raw_transaction(tc, m->lock, m->err, sizeof(m->err), apply_readd, &arg);
+		if (r < 0)
+			return r;
+		if (arg.ra.counted > arg.ra.traced)
+			lp->unmarked += arg.ra.counted - arg.ra.traced;
+		/* Not seen whole yet: the next check counts again, then takes its GET_INFO. */
+		lp->seen_ok[f] = false;
+		ret = 1;
+	}
+	return ret;
+}
+
 static bool legacy_owns(const struct marker *m, const struct trace_record *rec)
 {
 	const struct legacy_priv *lp = m->priv;
@@ -613,5 +700,6 @@ const struct marker_ops marker_legacy_ops = {
 	.remove = legacy_remove,
 	.owns = legacy_owns,
 	.unmarked = legacy_unmarked,
+	.check = legacy_check,
 	.release = legacy_release,
 };

@@ -705,26 +705,9 @@ static int live_raw(struct live *lv, int family)
 
 static int live_info(void *ctx, int family, const char *table, struct xtblob_info *out)
 {
-	int v6 = family == AF_INET6, fd = live_raw(ctx, family);
-	struct ipt_getinfo info;	/* ip6t_getinfo has the same layout */
-	socklen_t len = sizeof(info);
+	int fd = live_raw(ctx, family);
 
-	if (fd < 0)
-		return fd;
-	memset(&info, 0, sizeof(info));
-	snprintf(info.name, sizeof(info.name), "%s", table);
-	if (getsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IP6T_SO_GET_INFO : IPT_SO_GET_INFO,
-		       &info, &len) < 0)
-		return -errno;
-	memset(out, 0, sizeof(*out));
-	out->family = family;
-	snprintf(out->name, sizeof(out->name), "%s", table);
-	out->valid_hooks = info.valid_hooks;
-	memcpy(out->hook_entry, info.hook_entry, sizeof(out->hook_entry));
-	memcpy(out->underflow, info.underflow, sizeof(out->underflow));
-	out->num_entries = info.num_entries;
-	out->size = info.size;
-	return 0;
+	return fd < 0 ? fd : xtblob_get_info(fd, family, table, out);
 }
 
 /*

@@ -55,6 +55,13 @@ bool marker_nft_table(const struct trace_record *rec);
 bool marker_starts_nft(const struct marker *m);
 
 /*
+ * marker_check - whether the marks are still in place; those another program removed (an
+ * iptables-restore of the raw table, a firewall reload) are put back. Returns 0 (in place,
+ * or nothing to check), 1 (put back), or a negative errno (could not put them back:
+ * marker_error()). Cheap while the tables don't change: call it every second or so.
+ */
+int marker_check(struct marker *m);
+/*
  * marker_unmarked - how many selected packets --limit left unmarked, as the kernel's
  * counters said when marker_remove() took the marks out (0 without --limit).
  */
@@ -77,6 +84,7 @@ struct marker_ops {
 	bool		(*owns)(const struct marker *m, const struct trace_record *rec);
 	bool		starts_nft;	/* see marker_starts_nft() */
 	uint64_t	(*unmarked)(const struct marker *m);	/* optional */
+	int		(*check)(struct marker *m);		/* optional */
 	void		(*release)(struct marker *m);	/* free priv */
 };
 

@@ -276,6 +276,7 @@ struct live_feed {
 	bool		ended;		/* the run is over: only rule texts are awaited */
 	uint64_t	next_check;	/* monotonic ns of the next marker_check() */
 	bool		check_failed;	/* said once */
+	uint64_t	put_back, said_at;	/* marks put back; when last said (once a minute) */
 };
 
 #define CHECK_NS	1000000000ull	/* the marks are checked every second */
@@ -290,11 +291,14 @@ static void check_marks(struct live_feed *f, uint64_t mono)
 		return;
 	f->next_check = mono + CHECK_NS;
 	ret = marker_check(m);
-	if (ret == 1)
+	/* A program that keeps rewriting the table is said once a minute, not every second. */
+	if (ret == 1 && (!f->put_back++ || mono - f->said_at >= 60 * CHECK_NS)) {
+		f->said_at = mono;
 		diag_warning("another program rewrote the raw table and removed iptrace's TRACE rules "
-			     "(iptables-restore, a firewall reload?): put back; packets in between "
-			     "were not traced");
-	else if (ret < 0 && !f->check_failed) {
+			     "(iptables-restore, a firewall reload?): put back (%llu time%s); packets "
+			     "in between were not traced", (unsigned long long)f->put_back,
+			     f->put_back == 1 ? "" : "s");
+	} else if (ret < 0 && !f->check_failed) {
 		f->check_failed = true;
 		diag_warning("cannot check or put back iptrace's TRACE rules: %s",
 			     *marker_error(m) ? marker_error(m) : strerror(-ret));

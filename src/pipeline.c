@@ -346,9 +346,12 @@ static inline int add(struct pipeline *pl, struct trace_record *rec)
 	if (pl->done || pl->ended)
 		return 0;
 	pl->sum.records++;
-	/* The marking is ours, not the firewall's; nor is another capture's (--verbose shows both). */
-	if (!pl->cfg.verbose && ((pl->cfg.marker && marker_owns(pl->cfg.marker, rec)) ||
-				 (rec->backend == TRACE_BACKEND_NFT && marker_nft_table(rec))))
+	/*
+	 * Live, the marking is ours, not the firewall's; nor is another capture's (--verbose
+	 * shows both). A replay shows what was recorded.
+	 */
+	if (!pl->cfg.verbose && pl->cfg.marker && (marker_owns(pl->cfg.marker, rec) ||
+	    (rec->backend == TRACE_BACKEND_NFT && marker_nft_table(rec))))
 		return 0;
 	if (!rec->ts_ns)
 		rec->ts_ns = pl->wall_ns;

@@ -25,7 +25,7 @@
 #define PIPELINE_MAX_SINKS 2	/* the format's, and the pcapng file's */
 
 struct pipeline {
-	char			nft_verdict[PIPELINE_MAX_STEPS][16 + TRACE_NAME_MAX];
+	char			nft_verdict[PIPELINE_MAX_STEPS][16 + TRACE_NFT_NAME_MAX];
 	struct pipeline_cfg	cfg;
 	struct sink		*sink;		/* sinks[0] */
 	struct sink		*sinks[PIPELINE_MAX_SINKS];
@@ -46,6 +46,7 @@ struct pipeline {
 	uint32_t		next_seq;
 	int			sink_err;
 	struct nftrace_ctx	*nft;		/* chain map + per-trace-id headers */
+	struct names		*names;		/* every record's table and chain names */
 };
 
 /*
@@ -283,10 +284,11 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
 	gc.ctx = pl;
 	pl->grouper = grouper_new(&gc);
 	pl->nft = nftrace_ctx_new();
+	pl->names = names_new();
 	if (cfg->resolver || cfg->nftrule)
 		pl->hold = hold_new(&(struct hold_cfg){
 			.wait_ns = cfg->text_wait_ns, .busy = nft_busy, .emit = emit_packet, .ctx = pl });
-	if (!pl->grouper || !pl->nft || ((cfg->resolver || cfg->nftrule) && !pl->hold)) {
+	if (!pl->grouper || !pl->nft || !pl->names || ((cfg->resolver || cfg->nftrule) && !pl->hold)) {
 		pipeline_free(pl);
 		return NULL;
 	}
@@ -300,6 +302,7 @@ void pipeline_free(struct pipeline *pl)
 	grouper_free(pl->grouper);
 	hold_free(pl->hold);
 	nftrace_ctx_free(pl->nft);
+	names_free(pl->names);
 	free(pl);
 }
 
@@ -401,7 +404,7 @@ static int nflog_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	}
 	rec = grouper_slot(pl->grouper);
-	ret = nflog_decode(nlh, rec);
+	ret = nflog_decode(nlh, pl->names, rec);
 	if (ret == -ENOMSG) {
 		pl->sum.skipped++;
 		return MNL_CB_OK;
@@ -424,7 +427,7 @@ static int nftrace_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct pipeline *pl = data;
 	struct trace_record *rec = grouper_slot(pl->grouper);
-	int ret = nftrace_decode(nlh, rec);
+	int ret = nftrace_decode(nlh, pl->names, rec);
 
 	if (ret == -ENOMSG) {
 		/*
@@ -548,7 +551,7 @@ int pipeline_read(struct pipeline *pl, FILE *in, uint64_t window_ns,
 		uint64_t t;
 
 		lineno++;
-		switch (logline_parse(line, len, &rec)) {
+		switch (logline_parse(line, len, pl->names, &rec)) {
 		case 0:
 			break;
 		case -EPROTO:

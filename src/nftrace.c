@@ -98,8 +98,11 @@ static int decode_verdict(const struct nlattr *nest, struct names *nm,
 		return -EINVAL;
 	rec->has_verdict = true;
 	rec->verdict_code = (int32_t)ntohl(mnl_attr_get_u32(tb[NFTA_VERDICT_CODE]));
-	if (tb[NFTA_VERDICT_CHAIN] && !(rec->verdict_chain = name_attr(tb[NFTA_VERDICT_CHAIN], nm)))
-		return -ENOMEM;
+	if (tb[NFTA_VERDICT_CHAIN]) {
+		rec->verdict_chain = name_attr(tb[NFTA_VERDICT_CHAIN], nm);
+		if (!rec->verdict_chain)
+			return -ENOMEM;
+	}
 	return 0;
 }
 

@@ -75,9 +75,10 @@ struct trace_record {
 	/*
 	 * The names, NUL-terminated, "" when none (never NULL): interned in the pipeline's
 	 * name pool by the decoders (names.h), valid as long as the pool, so a record may be
-	 * copied and kept freely while its pipeline lives. A record made by hand may point at
-	 * string literals. Legacy names are under TRACE_NAME_MAX bytes, nft ones under
-	 * TRACE_NFT_NAME_MAX.
+	 * copied and kept freely while its pipeline lives. --merge's steps point into the line
+	 * read (jsonpkt.h), borrowed as their rule and verdict are; a record made by hand may
+	 * point at string literals. Legacy names are under TRACE_NAME_MAX bytes, nft ones
+	 * under TRACE_NFT_NAME_MAX.
 	 */
 	const char	*table;
 	const char	*chain;

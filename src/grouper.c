@@ -98,7 +98,7 @@ struct gslab {
 #define TIE_UNITS	8	/* nft tables at one tie; more: the fixed order, unmarked as known */
 
 struct tie {
-	char	key[16 + TIE_UNITS * (TRACE_NAME_MAX + 4) + TRACE_NAME_MAX];
+	char	key[16 + TIE_UNITS * (TRACE_NFT_NAME_MAX + 4) + TRACE_NAME_MAX];
 	int8_t	pos;		/* how many nft tables run before the legacy one */
 	bool	known;		/* the records told; false: the fixed choice */
 };

@@ -104,21 +104,30 @@ static int get_str(struct jr *j, int v, const char **out)
 	return 0;
 }
 
-/* A name into a fixed field of @size bytes: required unless @opt. */
-static int get_name(struct jr *j, int v, char *dst, size_t size, bool opt)
+/* A name shorter than @size bytes, left in the line: required unless @opt. */
+static int get_label(struct jr *j, int v, size_t size, bool opt, const char **out)
 {
-	const char *s = NULL;
 	int ret;
 
 	if (v < 0)
 		return opt ? 0 : fail(j, "a step without table, chain or interfaces");
-	ret = get_str(j, v, &s);
+	ret = get_str(j, v, out);
 	if (ret < 0)
 		return ret;
-	if (strlen(s) >= size)
+	if (strlen(*out) >= size)
 		return fail(j, "a name longer than iptrace writes");
-	strcpy(dst, s);
 	return 0;
+}
+
+/* A name into a fixed field of @size bytes: required unless @opt. */
+static int get_name(struct jr *j, int v, char *dst, size_t size, bool opt)
+{
+	const char *s = NULL;
+	int ret = get_label(j, v, size, opt, &s);
+
+	if (ret == 0 && s)
+		strcpy(dst, s);
+	return ret;
 }
 
 static int get_uint(struct jr *j, int v, uint64_t max, uint64_t *out)
@@ -325,11 +334,13 @@ static int get_step(struct jr *j, int v, const struct pkt_hdr *hdr, const char *
 {
 	int f[S_N], ret, w;
 	uint64_t n = 0;
+	size_t name_max;
 
 	ret = fields(j, v, step_keys, f, S_N);
 	if (ret < 0)
 		return ret;
 	memset(r, 0, sizeof(*r));
+	r->verdict_chain = "";	/* in "verdict" */
 	r->hook = HOOK_NONE;
 	r->pkt = *hdr;
 	r->node = node;
@@ -361,8 +372,9 @@ static int get_step(struct jr *j, int v, const struct pkt_hdr *hdr, const char *
 	r->verdict_continues = f[S_CONTINUE] >= 0;
 	if (f[S_RULE] >= 0 && j->t[f[S_RULE]].type == JSON_NULL)
 		f[S_RULE] = -1;
-	if ((ret = get_name(j, f[S_TABLE], r->table, sizeof(r->table), false)) < 0 ||
-	    (ret = get_name(j, f[S_CHAIN], r->chain, sizeof(r->chain), false)) < 0 ||
+	name_max = r->backend == TRACE_BACKEND_NFT ? TRACE_NFT_NAME_MAX : TRACE_NAME_MAX;
+	if ((ret = get_label(j, f[S_TABLE], name_max, false, &r->table)) < 0 ||
+	    (ret = get_label(j, f[S_CHAIN], name_max, false, &r->chain)) < 0 ||
 	    (ret = get_name(j, f[S_IN], r->in, sizeof(r->in), false)) < 0 ||
 	    (ret = get_name(j, f[S_OUT], r->out, sizeof(r->out), false)) < 0 ||
 	    (ret = get_name(j, f[S_PHYSIN], r->physin, sizeof(r->physin), true)) < 0 ||

@@ -466,7 +466,7 @@ int logline_format(FILE *f, const struct trace_record *rec)
 	struct view v = { 0 };
 	int family;
 	/* The kernel prints names raw; here they are escaped as dmesg shows its lines. */
-	char t[SINK_TEXT_NAME_MAX(TRACE_NAME_MAX)], c[SINK_TEXT_NAME_MAX(TRACE_NAME_MAX)];
+	char t[SINK_TEXT_NAME_MAX(TRACE_NFT_NAME_MAX)], c[SINK_TEXT_NAME_MAX(TRACE_NFT_NAME_MAX)];
 	char in[SINK_TEXT_NAME_MAX(IF_NAMESIZE)], out[SINK_TEXT_NAME_MAX(IF_NAMESIZE)];
 
 	add(&m, "TRACE: %s:%s:%s:%lu ", sink_text_name(rec->table, t, sizeof(t)),
@@ -1011,7 +1011,7 @@ static int field(const struct tok *t, enum part part, struct trace_record *rec)
 	return 0;
 }
 
-int logline_parse(const char *text, size_t len, struct trace_record *rec)
+int logline_parse(const char *text, size_t len, struct names *nm, struct trace_record *rec)
 {
 	char line[LOGLINE_MAX];
 	const char *p, *end;
@@ -1039,8 +1039,9 @@ int logline_parse(const char *text, size_t len, struct trace_record *rec)
 	if (n < 0)
 		return n;
 	memset(rec, 0, sizeof(*rec));
+	rec->verdict_chain = "";
 	rec->backend = TRACE_BACKEND_LEGACY;
-	n = trace_prefix_parse(p, (size_t)(end - p), rec);
+	n = trace_prefix_parse(p, (size_t)(end - p), nm, rec);
 	if (n < 0)
 		return n;
 	rec->hook = (int8_t)trace_hook_of(rec->chain);

@@ -26,7 +26,7 @@ static int pkt_family(uint8_t nfproto)
 	return nfproto == AF_INET6 ? AF_INET6 : nfproto == AF_INET ? AF_INET : 0;
 }
 
-int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
+int nflog_decode(const struct nlmsghdr *nlh, struct names *nm, struct trace_record *rec)
 {
 	/*
 	 * nflog_nlmsg_parse()'s callback checks every type read here (libnetfilter_log
@@ -49,11 +49,13 @@ int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 
 	/* raw[] is written only as far as raw_len says (record.h). */
 	memset(rec, 0, offsetof(struct trace_record, raw));
+	rec->verdict_chain = "";
 	rec->backend = TRACE_BACKEND_LEGACY;
 	rec->nfproto = nfg->nfgen_family;
 	/* The length with the NUL: the parser stops at the NUL as at the end. */
 	a = tb[NFULA_PREFIX];
-	ret = trace_prefix_parse(mnl_attr_get_str(a), mnl_attr_get_payload_len(a), rec);
+	ret = trace_prefix_parse(mnl_attr_get_str(a), mnl_attr_get_payload_len(a), nm,
+				 rec);
 	if (ret < 0)
 		return ret;
 	ph = mnl_attr_get_payload(tb[NFULA_PACKET_HDR]);

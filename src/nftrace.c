@@ -76,18 +76,20 @@ static const struct nlattr_policy table_policy[NFTA_TABLE_NAME + 1] = {
 	[NFTA_TABLE_NAME]	= { .type = MNL_TYPE_NUL_STRING },
 };
 
-/* Copy a string attribute, cut to TRACE_NAME_MAX-1 (nft names may be longer). */
-static void name_attr(const struct nlattr *a, char *dst)
+/*
+ * A name attribute, whole (the kernel bounds names to NFT_NAME_MAXLEN; a longer, forged one
+ * is cut alike), interned in @nm. NULL when @nm cannot take it.
+ */
+static const char *name_attr(const struct nlattr *a, struct names *nm)
 {
-	size_t n = strlen(mnl_attr_get_str(a));	/* NUL-terminated: checked */
+	/* NUL-terminated: checked by the policy. */
+	size_t n = strnlen(mnl_attr_get_str(a), TRACE_NFT_NAME_MAX - 1);
 
-	if (n > TRACE_NAME_MAX - 1)
-		n = TRACE_NAME_MAX - 1;
-	memcpy(dst, mnl_attr_get_str(a), n);
-	dst[n] = '\0';
+	return names_intern(nm, mnl_attr_get_str(a), n);
 }
 
-static int decode_verdict(const struct nlattr *nest, struct trace_record *rec)
+static int decode_verdict(const struct nlattr *nest, struct names *nm,
+			  struct trace_record *rec)
 {
 	const struct nlattr *tb[NFTA_VERDICT_MAX + 1] = { NULL };
 
@@ -96,8 +98,11 @@ static int decode_verdict(const struct nlattr *nest, struct trace_record *rec)
 		return -EINVAL;
 	rec->has_verdict = true;
 	rec->verdict_code = (int32_t)ntohl(mnl_attr_get_u32(tb[NFTA_VERDICT_CODE]));
-	if (tb[NFTA_VERDICT_CHAIN])
-		name_attr(tb[NFTA_VERDICT_CHAIN], rec->verdict_chain);
+	if (tb[NFTA_VERDICT_CHAIN]) {
+		rec->verdict_chain = name_attr(tb[NFTA_VERDICT_CHAIN], nm);
+		if (!rec->verdict_chain)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -123,11 +128,12 @@ static void decode_headers(const struct nlattr *const *tb, struct trace_record *
 		memset(&rec->pkt, 0, sizeof(rec->pkt));
 }
 
-int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
+int nftrace_decode(const struct nlmsghdr *nlh, struct names *nm, struct trace_record *rec)
 {
 	const struct nlattr *tb[TRACE_ATTR_MAX + 1] = { NULL };
 	const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
 	uint32_t type;
+	int ret;
 
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
 	    NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_TRACE)
@@ -157,13 +163,16 @@ int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec)
 	default:
 		return -ENOMSG;	/* a kind this build doesn't know */
 	}
-	name_attr(tb[NFTA_TRACE_TABLE], rec->table);
-	name_attr(tb[NFTA_TRACE_CHAIN], rec->chain);
+	rec->table = name_attr(tb[NFTA_TRACE_TABLE], nm);
+	rec->chain = name_attr(tb[NFTA_TRACE_CHAIN], nm);
+	rec->verdict_chain = "";
+	if (!rec->table || !rec->chain)
+		return -ENOMEM;
 	rec->trace_id = ntohl(mnl_attr_get_u32(tb[NFTA_TRACE_ID]));
 	if (tb[NFTA_TRACE_RULE_HANDLE])
 		rec->handle = be64toh(mnl_attr_get_u64(tb[NFTA_TRACE_RULE_HANDLE]));
-	if (tb[NFTA_TRACE_VERDICT] && decode_verdict(tb[NFTA_TRACE_VERDICT], rec) < 0)
-		return -EINVAL;
+	if (tb[NFTA_TRACE_VERDICT] && (ret = decode_verdict(tb[NFTA_TRACE_VERDICT], nm, rec)) < 0)
+		return ret;
 	if (tb[NFTA_TRACE_POLICY]) {
 		rec->has_policy = true;
 		rec->policy = ntohl(mnl_attr_get_u32(tb[NFTA_TRACE_POLICY]));
@@ -247,7 +256,6 @@ const char *nftrace_family_name(uint8_t nfproto)
 
 #define CHAIN_BUCKETS	1024
 #define TRACE_SLOTS	256	/* trace ids live for one packet's path: few at a time */
-#define NFT_NAME_MAX	256	/* NFT_CHAIN_MAXNAMELEN */
 
 struct chain_ent {
 	struct chain_ent	*next;
@@ -255,9 +263,7 @@ struct chain_ent {
 	int8_t			hook;
 	int32_t			prio;
 	bool			nat;	/* type nat: only a connection's first packet crosses it */
-	char			*table, *chain;	/* full names, as ruleset events give them */
-	/* The key: the names cut to TRACE_NAME_MAX-1, as records carry them. */
-	char			ktable[TRACE_NAME_MAX], kchain[TRACE_NAME_MAX];
+	char			*table, *chain;	/* as ruleset events and records give them */
 };
 
 struct trace_slot {
@@ -304,16 +310,7 @@ void nftrace_ctx_free(struct nftrace_ctx *c)
 	free(c);
 }
 
-/* Copy @name cut to TRACE_NAME_MAX-1 bytes, as the decoder cuts records' names. */
-static void cut_name(char *dst, const char *name)
-{
-	size_t n = strnlen(name, TRACE_NAME_MAX - 1);
-
-	memcpy(dst, name, n);
-	dst[n] = '\0';
-}
-
-/* FNV-1a over the cut names, inline: this runs for every trace message. */
+/* FNV-1a over the names, inline: this runs for every trace message. */
 static size_t chain_hash(uint8_t family, const char *table, const char *chain)
 {
 	uint32_t h = 2166136261u ^ family;
@@ -326,18 +323,15 @@ static size_t chain_hash(uint8_t family, const char *table, const char *chain)
 	return (h ^ (h >> 16)) & (CHAIN_BUCKETS - 1);
 }
 
-/*
- * The chain named by cut names (at most TRACE_NAME_MAX-1 bytes, as records carry them): a
- * long name still finds its chain. Returns the link that points to it, or to NULL.
- */
+/* The chain named so. Returns the link that points to it, or to NULL. */
 static struct chain_ent **chain_find(struct nftrace_ctx *c, uint8_t family, const char *table,
 				     const char *chain)
 {
 	struct chain_ent **pp = &c->buckets[chain_hash(family, table, chain)];
 
 	for (; *pp; pp = &(*pp)->next)
-		if ((*pp)->family == family && strcmp((*pp)->ktable, table) == 0 &&
-		    strcmp((*pp)->kchain, chain) == 0)
+		if ((*pp)->family == family && strcmp((*pp)->table, table) == 0 &&
+		    strcmp((*pp)->chain, chain) == 0)
 			return pp;
 	return pp;
 }
@@ -379,7 +373,6 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 	const struct nlattr *hk[NFTA_HOOK_MAX + 1] = { NULL };
 	int type = NFNL_MSG_TYPE(nlh->nlmsg_type);
 	const char *table, *chain;
-	char ktable[TRACE_NAME_MAX], kchain[TRACE_NAME_MAX];
 	struct chain_ent **pp, *e;
 
 	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES ||
@@ -413,24 +406,20 @@ int nftrace_ctx_learn(struct nftrace_ctx *c, const struct nlmsghdr *nlh)
 	if (nlattr_parse_nested(tb[NFTA_CHAIN_HOOK], hook_policy, NFTA_HOOK_MAX, hk) < 0 ||
 	    !hk[NFTA_HOOK_HOOKNUM] || !hk[NFTA_HOOK_PRIORITY])
 		return -EINVAL;
-	cut_name(ktable, table);
-	cut_name(kchain, chain);
-	pp = chain_find(c, nfg->nfgen_family, ktable, kchain);
+	pp = chain_find(c, nfg->nfgen_family, table, chain);
 	e = *pp;
 	if (!e) {
 		e = calloc(1, sizeof(*e));
 		if (!e)
 			return -ENOMEM;
-		e->table = strndup(table, NFT_NAME_MAX);
-		e->chain = strndup(chain, NFT_NAME_MAX);
+		e->table = strndup(table, TRACE_NFT_NAME_MAX - 1);
+		e->chain = strndup(chain, TRACE_NFT_NAME_MAX - 1);
 		if (!e->table || !e->chain) {
 			free(e->table);
 			free(e->chain);
 			free(e);
 			return -ENOMEM;
 		}
-		memcpy(e->ktable, ktable, sizeof(ktable));
-		memcpy(e->kchain, kchain, sizeof(kchain));
 		e->family = nfg->nfgen_family;
 		*pp = e;
 	}
@@ -558,7 +547,7 @@ char *nftrace_step_verdict(const struct trace_record *r, char *buf, size_t size)
 	if (n > size - 1)
 		n = size - 1;
 	memcpy(buf, name, n);
-	c = strnlen(r->verdict_chain, sizeof(r->verdict_chain));
+	c = strlen(r->verdict_chain);
 	if (c && n < size - 1) {
 		buf[n++] = ' ';
 		if (c > size - 1 - n)

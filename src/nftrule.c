@@ -63,7 +63,7 @@
 #define REASON_GONE		"the rule was deleted before iptrace could read it"
 #define REASON_NOTABLE		"the table or chain was deleted before iptrace could read it"
 #define REASON_UNREAD		"cannot read the nft ruleset"
-#define REASON_NAME		"the table's name is too long or not listable"
+#define REASON_NAME		"the table's or chain's name cannot be listed"
 #define REASON_CHAIN		"the table's rule of this handle is in another chain"
 #define REASON_LATE		"the chain was not read in time"
 #define REASON_INFLIGHT		"the ruleset was being changed as the packet passed"
@@ -117,7 +117,7 @@ struct chn {
  */
 struct nchain {
 	struct nchain	*next;
-	char		name[TRACE_NAME_MAX];
+	char		name[TRACE_NFT_NAME_MAX];
 	bool		loaded;
 	bool		asked;		/* a listing was asked for: req_at is set */
 	bool		listing;	/* ... and its answer has not come yet */
@@ -131,7 +131,7 @@ struct nchain {
 struct ntable {
 	struct ntable	*next;
 	uint8_t		family;
-	char		name[TRACE_NAME_MAX];
+	char		name[TRACE_NFT_NAME_MAX];
 	uint32_t	gen;		/* generation of the last listing of one of its chains */
 	uint64_t	loaded_at;	/* ... and when */
 	uint64_t	thandle;	/* the table's handle: a new one is a new table */
@@ -537,7 +537,7 @@ static struct ntable *table_get(struct nftrule *nr, uint8_t family, const char *
 	return t;
 }
 
-/* The chain @name of @t as steps name it (cut to TRACE_NAME_MAX - 1), made on first use. */
+/* The chain @name of @t, as steps name it. */
 static struct nchain *chain_find(struct ntable *t, const char *name)
 {
 	for (struct nchain *c = t->lchains; c; c = c->next)
@@ -698,7 +698,7 @@ static void table_gc(struct nftrule *nr, struct ntable *t, const struct nchain *
 
 		while (*pv) {
 			struct ver *v = *pv;
-			bool old = strncmp(v->chain, c->name, TRACE_NAME_MAX - 1) == 0 &&
+			bool old = strcmp(v->chain, c->name) == 0 &&
 				   ((v->until != UINT64_MAX && v->until + KEEP_NS < nr->now) ||
 				    v->last_seen + KEEP_NS < nr->now);
 
@@ -1194,8 +1194,7 @@ static bool load_failed_lately(const struct nftrule *nr, const struct nchain *c)
 static bool step_chain(struct nftrule *nr, const struct trace_record *r, struct ntable **t,
 		       struct nchain **c)
 {
-	return strlen(r->table) < TRACE_NAME_MAX - 1 && strlen(r->chain) < TRACE_NAME_MAX - 1 &&
-	       (*t = table_get(nr, r->table_family, r->table)) && (*c = chain_get(*t, r->chain));
+	return (*t = table_get(nr, r->table_family, r->table)) && (*c = chain_get(*t, r->chain));
 }
 
 /* A step nftrule_fill_fixed() answers: nothing to look up. */

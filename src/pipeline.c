@@ -30,7 +30,7 @@
 #define OWN_VALID	(1ull << 32)
 
 struct pipeline {
-	char			nft_verdict[PIPELINE_MAX_STEPS][16 + TRACE_NAME_MAX];
+	char			nft_verdict[PIPELINE_MAX_STEPS][16 + TRACE_NFT_NAME_MAX];
 	struct pipeline_cfg	cfg;
 	struct sink		*sink;		/* sinks[0] */
 	struct sink		*sinks[PIPELINE_MAX_SINKS];
@@ -58,6 +58,7 @@ struct pipeline {
 	 */
 	uint64_t		own_traces[OWN_SETS][OWN_WAYS];
 	uint8_t			own_next[OWN_SETS];
+	struct names		*names;		/* every record's table and chain names */
 };
 
 /*
@@ -296,10 +297,11 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
 	gc.ctx = pl;
 	pl->grouper = grouper_new(&gc);
 	pl->nft = nftrace_ctx_new();
+	pl->names = names_new();
 	if (cfg->resolver || cfg->nftrule)
 		pl->hold = hold_new(&(struct hold_cfg){
 			.wait_ns = cfg->text_wait_ns, .busy = nft_busy, .emit = emit_packet, .ctx = pl });
-	if (!pl->grouper || !pl->nft || ((cfg->resolver || cfg->nftrule) && !pl->hold)) {
+	if (!pl->grouper || !pl->nft || !pl->names || ((cfg->resolver || cfg->nftrule) && !pl->hold)) {
 		pipeline_free(pl);
 		return NULL;
 	}
@@ -313,6 +315,7 @@ void pipeline_free(struct pipeline *pl)
 	grouper_free(pl->grouper);
 	hold_free(pl->hold);
 	nftrace_ctx_free(pl->nft);
+	names_free(pl->names);
 	free(pl);
 }
 
@@ -419,7 +422,7 @@ static int nflog_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	}
 	rec = grouper_slot(pl->grouper);
-	ret = nflog_decode(nlh, rec);
+	ret = nflog_decode(nlh, pl->names, rec);
 	if (ret == -ENOMSG) {
 		pl->sum.skipped++;
 		return MNL_CB_OK;
@@ -465,7 +468,7 @@ static int nftrace_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct pipeline *pl = data;
 	struct trace_record *rec = grouper_slot(pl->grouper);
-	int ret = nftrace_decode(nlh, rec);
+	int ret = nftrace_decode(nlh, pl->names, rec);
 
 	if (ret == -ENOMSG) {
 		/*
@@ -593,7 +596,7 @@ int pipeline_read(struct pipeline *pl, FILE *in, uint64_t window_ns,
 		uint64_t t;
 
 		lineno++;
-		switch (logline_parse(line, len, &rec)) {
+		switch (logline_parse(line, len, pl->names, &rec)) {
 		case 0:
 			break;
 		case -EPROTO:

@@ -58,21 +58,24 @@ bool trace_node_ok(const char *s)
 }
 
 /*
- * Copy the field up to @sep into @dst (size TRACE_NAME_MAX); returns the end or NULL: no
- * @sep before @end, an empty field, or one of TRACE_NAME_MAX bytes or more. [p, end) holds
- * no NUL (trace_prefix_parse() ends the text at the first).
+ * The field up to @sep, interned in @nm into *@dst; returns the end or NULL: no @sep before
+ * @end, an empty field, one of TRACE_NAME_MAX bytes or more, or no room in @nm (*@err
+ * -ENOMEM). [p, end) holds no NUL (trace_prefix_parse() ends the text at the first).
  */
-static const char *field(const char *p, const char *end, char sep, char *dst)
+static const char *field(const char *p, const char *end, char sep, struct names *nm,
+			 const char **dst, int *err)
 {
-	size_t room = (size_t)(end - p), n;
+	size_t room = (size_t)(end - p);
 	const char *q;
 
 	q = memchr(p, sep, room < TRACE_NAME_MAX ? room : TRACE_NAME_MAX);
 	if (!q || q == p)
 		return NULL;
-	n = (size_t)(q - p);
-	memcpy(dst, p, n);
-	dst[n] = '\0';
+	*dst = names_intern(nm, p, (size_t)(q - p));
+	if (!*dst) {
+		*err = -ENOMEM;
+		return NULL;
+	}
 	return q + 1;
 }
 
@@ -96,24 +99,24 @@ static const char *kind_field(const char *p, const char *end, enum trace_kind *k
 	return NULL;
 }
 
-int trace_prefix_parse(const char *s, size_t len, struct trace_record *rec)
+int trace_prefix_parse(const char *s, size_t len, struct names *nm, struct trace_record *rec)
 {
 	static const char tag[] = "TRACE: ";
 	/* A NUL ends the text as @len does: NFULA_PREFIX carries one, --read lines none. */
 	const char *p = s, *end = s + strnlen(s, len);
 	uint32_t num = 0;
-	int digits = 0;
+	int digits = 0, err = -EINVAL;
 
 	if (len < sizeof(tag) - 1 || memcmp(s, tag, sizeof(tag) - 1) != 0)
 		return -ENOMSG;
 	p += sizeof(tag) - 1;
-	p = field(p, end, ':', rec->table);
+	p = field(p, end, ':', nm, &rec->table, &err);
 	if (p)
-		p = field(p, end, ':', rec->chain);
+		p = field(p, end, ':', nm, &rec->chain, &err);
 	if (p)
 		p = kind_field(p, end, &rec->kind);
 	if (!p)
-		return -EINVAL;
+		return err;
 	while (p < end && *p >= '0' && *p <= '9' && digits < 9) {
 		num = num * 10 + (uint32_t)(*p++ - '0');
 		digits++;

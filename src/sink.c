@@ -26,7 +26,7 @@ char *sink_fmt_table(const struct trace_record *r, char *buf, size_t size)
 	const char *family = r->backend == TRACE_BACKEND_NFT ?
 			     nftrace_family_name(r->table_family) : NULL;
 
-	char name[SINK_TEXT_NAME_MAX(TRACE_NAME_MAX)];
+	char name[SINK_TEXT_NAME_MAX(TRACE_NFT_NAME_MAX)];
 
 	sink_text_name(r->table, name, sizeof(name));
 	if (family)

@@ -247,7 +247,7 @@ static int dot_begin(struct sink *s)
 static int dot_packet(struct sink *s, const struct packet *p)
 {
 	struct dot_state *st = s->priv;
-	char table[SINK_TABLE_MAX], rule[64 + TRACE_NAME_MAX];
+	char table[SINK_TABLE_MAX], rule[64 + TRACE_NFT_NAME_MAX];
 	const char *label;
 	size_t prev = SIZE_MAX, n;
 	int hook = NHOOKS - 1, end;

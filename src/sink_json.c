@@ -121,14 +121,14 @@ static __attribute__((noinline)) void jb_hex(struct jb *b, const char *hexkey, s
 }
 
 /*
- * Most of a line is bounded: names of at most TRACE_NAME_MAX or IF_NAMESIZE bytes, numbers,
- * addresses, times. Room for a bounded part is made once (jb_begin()) and its fields are
- * written through a cursor @w with no check each: per field, the checks cost more than the
- * writing. Texts of any length (rules, verdicts, node names, hints) go through jb_name().
- * A whole step with every field at its longest is 1,975 bytes (test_longest_step); jb_end()
- * holds each part to PART_MAX.
+ * Most of a line is bounded: names of at most TRACE_NFT_NAME_MAX or IF_NAMESIZE bytes,
+ * numbers, addresses, times. Room for a bounded part is made once (jb_begin()) and its fields
+ * are written through a cursor @w with no check each: per field, the checks cost more than
+ * the writing. Texts of any length (rules, verdicts, node names, hints) go through
+ * jb_name(). A whole step with every field at its longest (255-byte nft names) is 5,559
+ * bytes (test_longest_step); jb_end() holds each part to PART_MAX.
  */
-#define PART_MAX 4096
+#define PART_MAX 8192
 
 static inline char *jb_begin(struct jb *b)
 {
@@ -462,7 +462,7 @@ static void put_ended(struct jb *b, const struct trace_record *last, const char 
 	const char *family = last->backend == TRACE_BACKEND_NFT ?
 			     nftrace_family_name(last->table_family) : NULL;
 	const char *hook = trace_hook_name(last->hook);
-	char after[16 + 2 * TRACE_NAME_MAX];
+	char after[16 + 2 * TRACE_NFT_NAME_MAX];
 
 	/* The names as they are: jb_field() escapes them (and adds "after_hex" if it must). */
 	snprintf(after, sizeof(after), "%s%s%s %s", family ? family : "", family ? " " : "",

@@ -101,10 +101,10 @@ static const char *verdict_color(const struct trace_record *r)
  * A step's columns as text. Names are whatever a namespace's root chose: escaped
  * (sink_text_escape()), so no name can move the cursor, set a title or start a colour.
  */
-#define NAME_TEXT	SINK_TEXT_NAME_MAX(TRACE_NAME_MAX)
+#define NAME_TEXT	SINK_TEXT_NAME_MAX(TRACE_NFT_NAME_MAX)
 #define NODE_TEXT	SINK_TEXT_NAME_MAX(TRACE_NODE_MAX)
 #define IF_TEXT		SINK_TEXT_NAME_MAX(IF_NAMESIZE)
-#define VERDICT_TEXT	SINK_TEXT_NAME_MAX(16 + TRACE_NAME_MAX)	/* "jump CHAIN" */
+#define VERDICT_TEXT	SINK_TEXT_NAME_MAX(16 + TRACE_NFT_NAME_MAX)	/* "jump CHAIN" */
 struct step_text {
 	char	table[SINK_TABLE_MAX], chain[NAME_TEXT];
 	char	kind[32];

@@ -49,10 +49,11 @@ void jsonpkt_reader_free(struct jsonpkt_reader *r);
 
 /*
  * jsonpkt_read - one line of iptrace's JSON output, @len bytes at @line (no newline needed),
- * read in place: its strings are decoded where they are, and the steps' names, rule,
- * verdict, rule_reason and node point into @line. Returns 0 with *@out filled, -EINVAL when
- * the line is not such an object (*@why, a static string, says what is wrong), -E2BIG when
- * it is longer, deeper or has more steps than the reader takes, -ENOMEM.
+ * read in place: its strings are decoded where they are, and the steps' table, chain, rule,
+ * verdict, rule_reason and node point into @line (verdict_chain is "": "verdict" holds it).
+ * Returns 0 with *@out filled, -EINVAL when the line is not such an object (*@why, a static
+ * string, says what is wrong), -E2BIG when it is longer, deeper or has more steps than the
+ * reader takes, -ENOMEM.
  */
 int jsonpkt_read(struct jsonpkt_reader *r, char *line, size_t len, struct jsonpkt *out,
 		 const char **why);

@@ -39,9 +39,10 @@
  * TRACE record, -EPROTO when another program logged it (a syslog tag other than "kernel:"),
  * -ERANGE when its time can't be (Feb 31, 24:00, a year before 1970 or past 2554: never
  * wrapped into another date), -EINVAL when malformed (no IN=/OUT=, a bad number or address,
- * longer than LOGLINE_MAX).
+ * longer than LOGLINE_MAX), -ENOMEM when @nm cannot take a name. The table and chain names
+ * are interned in @nm (names.h): they live as long as it.
  */
-int logline_parse(const char *line, size_t len, struct trace_record *rec);
+int logline_parse(const char *line, size_t len, struct names *nm, struct trace_record *rec);
 
 /* What --read skipped, by reason (each line counted once). */
 struct logline_stats {

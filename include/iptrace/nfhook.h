@@ -20,8 +20,8 @@ struct nfhook_entry {
 	char		func[64];	/* NFNLA_HOOK_FUNCTION_NAME, cut; "" without kallsyms */
 	bool		nft;		/* an nf_tables base chain (NFNLA_HOOK_CHAIN_INFO) */
 	uint8_t		chain_family;	/* its table's family (NFPROTO_INET...) */
-	char		table[TRACE_NAME_MAX];	/* cut as trace records cut them */
-	char		chain[TRACE_NAME_MAX];
+	char		table[TRACE_NFT_NAME_MAX];	/* whole, as trace records carry them */
+	char		chain[TRACE_NFT_NAME_MAX];
 };
 
 /*

@@ -16,9 +16,10 @@
  * NFLOG packet that is not a TRACE record (another prefix) or not a packet message at all;
  * -EINVAL when malformed (a known attribute of the wrong size, a prefix without its NUL, a
  * length that is not a multiple of 4) or when a required attribute (PACKET_HDR, PREFIX) is
- * missing.
+ * missing; -ENOMEM when @nm cannot take a name. The names are interned in @nm (names.h):
+ * they live as long as it.
  */
-int nflog_decode(const struct nlmsghdr *nlh, struct trace_record *rec);
+int nflog_decode(const struct nlmsghdr *nlh, struct names *nm, struct trace_record *rec);
 
 /* Opaque: an nfnetlink_log socket bound to one group. */
 struct nflog_src;

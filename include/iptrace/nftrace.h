@@ -15,9 +15,10 @@
  * the record carried the packet headers (only the first record of each base-chain
  * traversal does). hook is HOOK_NONE and has_prio false: the chain map knows them.
  * Returns 0; -ENOMSG for a message that is not a trace record; -EINVAL when malformed or
- * when a required attribute (TABLE, CHAIN, TYPE, ID) is missing.
+ * when a required attribute (TABLE, CHAIN, TYPE, ID) is missing; -ENOMEM when @nm cannot
+ * take a name. The names are interned in @nm (names.h): they live as long as it.
  */
-int nftrace_decode(const struct nlmsghdr *nlh, struct trace_record *rec);
+int nftrace_decode(const struct nlmsghdr *nlh, struct names *nm, struct trace_record *rec);
 
 /*
  * nftrace_chain_end - true for the "continue" record without a rule handle that ends each

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include "iptrace/names.h"
 
 enum trace_backend {
 	TRACE_BACKEND_LEGACY,	/* ip_tables / ip6_tables via nfnetlink_log */
@@ -22,7 +23,13 @@ enum trace_kind {
 /* How many L3+L4 header bytes a record keeps for the kernel log format. */
 #define TRACE_RAW_MAX	128
 #define TRACE_HW_MAX	32
-#define TRACE_NAME_MAX	32	/* table and chain names, as xt_chainlabel */
+#define TRACE_NAME_MAX	32	/* legacy table and chain names, as xt_chainlabel */
+/*
+ * nf_tables table and chain names: 255 bytes and a NUL (NFT_NAME_MAXLEN). Real ones are
+ * longer than 31 (kube-proxy's "service-HASH-NAMESPACE/NAME/PROTO/PORT", firewalld's
+ * "filter_IN_policy_allow-host-ipv6_allow"); records point at them (names.h).
+ */
+#define TRACE_NFT_NAME_MAX	256
 
 /*
  * The decoded network and transport headers of one record, as the packet looked at that
@@ -65,8 +72,16 @@ struct trace_record {
 	int8_t		hook;		/* enum trace_hook the step ran in, HOOK_NONE if unknown */
 	uint8_t		nfproto;	/* NFPROTO_IPV4/IPV6/INET... of the table */
 	uint64_t	ts_ns;		/* wall-clock time, ns since the epoch */
-	char		table[TRACE_NAME_MAX];
-	char		chain[TRACE_NAME_MAX];
+	/*
+	 * The names, NUL-terminated, "" when none (never NULL): interned in the pipeline's
+	 * name pool by the decoders (names.h), valid as long as the pool, so a record may be
+	 * copied and kept freely while its pipeline lives. --merge's steps point into the line
+	 * read (jsonpkt.h), borrowed as their rule and verdict are; a record made by hand may
+	 * point at string literals. Legacy names are under TRACE_NAME_MAX bytes, nft ones
+	 * under TRACE_NFT_NAME_MAX.
+	 */
+	const char	*table;
+	const char	*chain;
 	uint32_t	rulenum;	/* legacy: 1-based position in the chain */
 	uint64_t	handle;		/* nft: rule handle, 0 if none */
 	uint32_t	trace_id;	/* nft: NFTA_TRACE_ID */
@@ -100,7 +115,7 @@ struct trace_record {
 	bool		has_hdr;	/* headers came with this record (first of a traversal) */
 	bool		has_verdict;
 	int32_t		verdict_code;	/* NF_ACCEPT, NF_DROP, ... or NFT_JUMP/GOTO/RETURN/CONTINUE */
-	char		verdict_chain[TRACE_NAME_MAX];	/* jump/goto target */
+	const char	*verdict_chain;	/* jump/goto target, "" if none; as table */
 	bool		has_policy;
 	uint32_t	policy;		/* NF_ACCEPT or NF_DROP */
 	bool		has_ct;
@@ -155,11 +170,13 @@ const char *trace_backend_name(enum trace_backend backend);
 
 /*
  * trace_prefix_parse - parse the "TRACE: table:chain:kind:num " prefix into @rec's table,
- * chain, kind and rulenum. @len is the prefix length without a terminating NUL, if any.
- * Returns the number of bytes consumed (the prefix and its trailing space), -ENOMSG when
- * the text is not a TRACE prefix at all, -EINVAL when it starts like one but is malformed.
+ * chain, kind and rulenum; the names are interned in @nm (names.h). @len is the prefix
+ * length without a terminating NUL, if any. Returns the number of bytes consumed (the
+ * prefix and its trailing space), -ENOMSG when the text is not a TRACE prefix at all,
+ * -EINVAL when it starts like one but is malformed (a name of TRACE_NAME_MAX bytes or
+ * more, as xt_chainlabel forbids), -ENOMEM when @nm cannot take a name.
  */
-int trace_prefix_parse(const char *s, size_t len, struct trace_record *rec);
+int trace_prefix_parse(const char *s, size_t len, struct names *nm, struct trace_record *rec);
 
 /* Base chains, in the order a packet meets them; used by the grouper and the resolver. */
 enum trace_hook {

@@ -100,7 +100,7 @@ char *sink_put_u64(char *p, uint64_t v);
  * legacy "nat"; nft with its family, "inet firewalld" (tables of one name may exist in
  * several families), its name escaped as sink_text_escape() does. Returns @buf.
  */
-#define SINK_TABLE_MAX (8 + SINK_TEXT_NAME_MAX(TRACE_NAME_MAX))
+#define SINK_TABLE_MAX (8 + SINK_TEXT_NAME_MAX(TRACE_NFT_NAME_MAX))
 char *sink_fmt_table(const struct trace_record *r, char *buf, size_t size);
 /*
  * sink_put_addr - the record's source or destination address as inet_ntop() writes it:

@@ -411,6 +411,7 @@ static FUZZ_ORACLE void check_summary(const struct entry *e, const struct summar
 
 struct texts {
 	char	rule[256], verdict[48];
+	char	table[TRACE_NFT_NAME_MAX], chain[TRACE_NFT_NAME_MAX];
 };
 
 static void take_addr(struct fuzz_in *in, struct in6_addr *a, unsigned bytes)
@@ -424,12 +425,15 @@ static void take_addr(struct fuzz_in *in, struct in6_addr *a, unsigned bytes)
 static uint8_t take_record(struct fuzz_in *in, struct trace_record *r, struct texts *t)
 {
 	uint8_t ctl = fuzz_u8(in), fam = fuzz_u8(in);
+	size_t name_max;
 
 	memset(r, 0, sizeof(*r));
 	r->backend = ctl & 1 ? TRACE_BACKEND_NFT : TRACE_BACKEND_LEGACY;
 	r->kind = (enum trace_kind)((ctl >> 1 & 3) % 3);
-	fuzz_str(in, r->table, sizeof(r->table));
-	fuzz_str(in, r->chain, sizeof(r->chain));
+	name_max = r->backend == TRACE_BACKEND_NFT ? TRACE_NFT_NAME_MAX : TRACE_NAME_MAX;
+	r->table = fuzz_str(in, t->table, name_max);
+	r->chain = fuzz_str(in, t->chain, name_max);
+	r->verdict_chain = "";
 	fuzz_str(in, r->in, sizeof(r->in));
 	fuzz_str(in, r->out, sizeof(r->out));
 	r->rulenum = (uint32_t)fuzz_uint(in, 2);

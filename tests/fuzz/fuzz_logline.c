@@ -34,9 +34,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct trace_record rec, again;
 	char *line = fuzz_dup(data, size), *out1 = NULL, *out2 = NULL;
 	size_t n1 = 0, n2 = 0;
+	struct names *nm = names_new();
 	FILE *f;
-	int ret = logline_parse(line, size, &rec);
+	int ret;
 
+	if (!nm)
+		abort();
+	ret = logline_parse(line, size, nm, &rec);
 	if (ret != 0 && ret != -ENOMSG && ret != -EINVAL && ret != -EPROTO && ret != -ERANGE)
 		abort();
 	if (ret != 0)
@@ -48,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "a raw control byte in iptrace's own line: '%s'\n", out1);
 		abort();
 	}
-	if (logline_parse(out1, n1, &again) != 0) {
+	if (logline_parse(out1, n1, nm, &again) != 0) {
 		fprintf(stderr, "iptrace cannot read its own line: '%s'\n", out1);
 		abort();
 	}
@@ -79,5 +83,6 @@ out:
 	free(out1);
 	free(out2);
 	free(line);
+	names_free(nm);
 	return 0;
 }

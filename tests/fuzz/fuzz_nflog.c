@@ -31,7 +31,8 @@ static void check_record(const struct nlmsghdr *nlh, const struct trace_record *
 	if (r->backend != TRACE_BACKEND_LEGACY || r->kind > TRACE_KIND_POLICY ||
 	    r->hook < HOOK_NONE || r->hook > HOOK_POSTROUTING ||
 	    r->raw_len > TRACE_RAW_MAX || r->hw_len > TRACE_HW_MAX ||
-	    !memchr(r->table, '\0', sizeof(r->table)) || !memchr(r->chain, '\0', sizeof(r->chain)) ||
+	    !r->table || !r->chain || !r->verdict_chain || r->verdict_chain[0] ||
+	    strlen(r->table) >= TRACE_NAME_MAX || strlen(r->chain) >= TRACE_NAME_MAX ||
 	    !r->table[0] || !r->chain[0] || r->in[0] || r->out[0] || r->physin[0] ||
 	    r->physout[0] || r->rule || r->verdict || r->rule_reason)
 		abort();
@@ -47,13 +48,17 @@ static void check_record(const struct nlmsghdr *nlh, const struct trace_record *
  * The decoder alone, message by message, each copied to end at a guard page (a read past
  * the message faults, in the libraries too), decoded twice over memory filled differently:
  * the same answer and the same record bytes (the grouper and the sinks compare records as
- * bytes, so every byte before raw[] is written). Then the log formatter on the record.
+ * bytes, so every byte before raw[] is written: one pool interns a name once, so the two
+ * records point at the same copy). Then the log formatter on the record.
  */
 static void decode_each(const void *buf, size_t size)
 {
+	struct names *nm = names_new();
 	const struct nlmsghdr *nlh;
 	size_t off = 0;
 
+	if (!nm)
+		abort();
 	while ((nlh = fuzz_next_msg(buf, size, &off))) {
 		const struct nlmsghdr *g = fuzz_guarded(nlh);
 		struct trace_record a, b;
@@ -62,8 +67,8 @@ static void decode_each(const void *buf, size_t size)
 
 		memset(&a, 0x00, sizeof(a));
 		memset(&b, 0xff, sizeof(b));
-		ra = nflog_decode(g, &a);
-		rb = nflog_decode(g, &b);
+		ra = nflog_decode(g, nm, &a);
+		rb = nflog_decode(g, nm, &b);
 		if (ra != rb)
 			abort();
 		if (ra != 0) {
@@ -82,6 +87,7 @@ static void decode_each(const void *buf, size_t size)
 			abort();
 		fuzz_out_check(&out, false, false);
 	}
+	names_free(nm);
 }
 
 /*

@@ -19,8 +19,9 @@
 static void check_record(const struct trace_record *r)
 {
 	if (r->raw_len > TRACE_RAW_MAX || r->hw_len > TRACE_HW_MAX ||
-	    !memchr(r->table, '\0', sizeof(r->table)) || !memchr(r->chain, '\0', sizeof(r->chain)) ||
-	    !memchr(r->verdict_chain, '\0', sizeof(r->verdict_chain)))
+	    !r->table || !r->chain || !r->verdict_chain || strlen(r->table) >= TRACE_NFT_NAME_MAX ||
+	    strlen(r->chain) >= TRACE_NFT_NAME_MAX ||
+	    strlen(r->verdict_chain) >= TRACE_NFT_NAME_MAX)
 		abort();
 }
 
@@ -32,17 +33,18 @@ static void check_record(const struct trace_record *r)
 static void decode_each(const void *buf, size_t size)
 {
 	struct nftrace_ctx *c = nftrace_ctx_new();
+	struct names *nm = names_new();
 	const struct nlmsghdr *nlh;
 	size_t off = 0;
-	char v[16 + TRACE_NAME_MAX];
+	char v[16 + TRACE_NFT_NAME_MAX];
 
-	if (!c)
+	if (!c || !nm)
 		abort();
 	while ((nlh = fuzz_next_msg(buf, size, &off))) {
 		/* At a guard page: a read past the message faults, in libmnl's walk too. */
 		const struct nlmsghdr *g = fuzz_guarded(nlh);
 		struct trace_record rec;
-		int ret = nftrace_decode(g, &rec);
+		int ret = nftrace_decode(g, nm, &rec);
 
 		if (ret == -ENOMSG) {
 			ret = nftrace_ctx_learn(c, g);
@@ -68,6 +70,7 @@ static void decode_each(const void *buf, size_t size)
 		nftrule_fill_fixed(&rec);
 	}
 	nftrace_ctx_free(c);
+	names_free(nm);
 }
 
 /*
@@ -82,7 +85,7 @@ struct fake {
 	unsigned	n;		/* listings asked for, not answered yet */
 	struct {
 		uint8_t	family;
-		char	table[TRACE_NAME_MAX], chain[TRACE_NAME_MAX];
+		char	table[TRACE_NFT_NAME_MAX], chain[TRACE_NFT_NAME_MAX];
 	} q[16];
 };
 

@@ -14,7 +14,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const int families[] = { 0, AF_INET, AF_INET6 };
-	struct trace_record rec = { .kind = TRACE_KIND_RULE };
+	struct trace_record rec = { .kind = TRACE_KIND_RULE, .table = "", .chain = "",
+				    .verdict_chain = "" };
 	char a[64];
 	uint8_t *p;
 	size_t len;

@@ -124,7 +124,7 @@ static void test_nft(void **state)
 	one_nat(&p, 0, true);
 	st[0].ct_state = NF_CT_STATE_BIT(IP_CT_NEW);
 	st[0].ct_dir = IP_CT_DIR_ORIGINAL;
-	strcpy(st[0].table, "myfw");
+	st[0].table = "myfw";
 	one_nat(&p, 0, false);
 }
 

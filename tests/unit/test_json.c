@@ -225,6 +225,7 @@ static void test_round_trip(void **state)
 	struct jsonpkt_reader *rd = jsonpkt_reader_new();
 	struct trace_record st[4];
 	struct packet p = { .id = 42, .nsteps = 4, .steps = st, .steps_dropped = 7 };
+	char longest[TRACE_NFT_NAME_MAX];
 
 	(void)state;
 	assert_non_null(rd);
@@ -267,6 +268,15 @@ static void test_round_trip(void **state)
 	/* One node: the packet's node stands for every step's. */
 	st[3].node = "node-a";
 	round_trip(rd, &p);
+
+	/* nf_tables names up to 255 bytes (NFT_NAME_MAXLEN - 1) are read back whole. */
+	memset(longest, 'n', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	st[3].table = longest;
+	st[3].chain = longest;
+	round_trip(rd, &p);
+	st[3].table = "filter";
+	st[3].chain = "forward";
 
 	/* IPv6 without ports, a protocol without a name; no node, no hash. */
 	p.nsteps = 1;
@@ -371,6 +381,15 @@ static void test_other_lines(void **state)
 		{ "{\"type\":\"packet\",\"id\":\"1\",\"family\":\"unknown\",\"proto\":1,\"len\":1,"
 		  "\"steps\":[{\"backend\":\"legacy\",\"kind\":\"rule\",\"table\":"
 		  "\"0123456789012345678901234567890123\",\"chain\":\"X\",\"in\":\"\",\"out\":\"\"}]}",
+		  "a name longer than iptrace writes" },
+		{ "{\"type\":\"packet\",\"id\":\"1\",\"family\":\"unknown\",\"proto\":1,\"len\":1,"
+		  "\"steps\":[{\"backend\":\"nft\",\"kind\":\"rule\",\"table\":\""
+		  /* 256 bytes: nf_tables' names have at most 255 */
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+		  "\",\"chain\":\"X\",\"in\":\"\",\"out\":\"\"}]}",
 		  "a name longer than iptrace writes" },
 		{ "{\"type\":\"packet\",\"id\":\"1\",\"node\":\"a\\u0007b\",\"family\":\"unknown\","
 		  "\"proto\":1,\"len\":1,\"steps\":[{}]}", "a node name iptrace does not take" },

@@ -15,6 +15,7 @@
 #include "iptrace/logline.h"
 #include "iptrace/nflog.h"
 #include "iptrace/nlrec.h"
+#include "test_names.h"
 #include "test_nlrec.h"
 
 #define FIXTURE TEST_DATA_DIR "/kube-dns-trace.messages"
@@ -109,7 +110,7 @@ static void fixture_groups(void **state)
 	for (size_t i = 0; i < ls.n; i++) {
 		struct trace_record r;
 
-		assert_int_equal(logline_parse(ls.l[i], strlen(ls.l[i]), &r), 0);
+		assert_int_equal(logline_parse(ls.l[i], strlen(ls.l[i]), test_nm, &r), 0);
 		assert_int_equal(r.backend, TRACE_BACKEND_LEGACY);
 		assert_int_equal(r.pkt.family, AF_INET);
 		assert_int_equal(r.pkt.proto, IPPROTO_UDP);
@@ -149,7 +150,7 @@ static void fixture_fields(void **state)
 	char a[INET_ADDRSTRLEN];
 
 	(void)state;
-	assert_int_equal(logline_parse(line, strlen(line), &r), 0);
+	assert_int_equal(logline_parse(line, strlen(line), test_nm, &r), 0);
 	assert_string_equal(r.table, "nat");
 	assert_string_equal(r.chain, "KUBE-MARK-MASQ");
 	assert_int_equal(r.kind, TRACE_KIND_RETURN);
@@ -184,7 +185,7 @@ static void fixture_round_trip(void **state)
 		struct trace_record r;
 		char *out, *want;
 
-		assert_int_equal(logline_parse(ls.l[i], strlen(ls.l[i]), &r), 0);
+		assert_int_equal(logline_parse(ls.l[i], strlen(ls.l[i]), test_nm, &r), 0);
 		out = format(&r);
 		want = strstr(ls.l[i], "TRACE: ");
 		assert_non_null(want);
@@ -244,7 +245,7 @@ static int replay_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct replay *rp = data;
 	struct trace_record r;
-	int ret = nflog_decode(nlh, &r);
+	int ret = nflog_decode(nlh, test_nm, &r);
 
 	if (ret == -ENOMSG)
 		return MNL_CB_OK;
@@ -335,7 +336,7 @@ static void kernel_lines_round_trip(void **state)
 		struct trace_record r;
 		char *out;
 
-		assert_int_equal(logline_parse(ls.l[i], strlen(ls.l[i]), &r), 0);
+		assert_int_equal(logline_parse(ls.l[i], strlen(ls.l[i]), test_nm, &r), 0);
 		assert_int_equal(r.ts_ns, 0);	/* no time before "TRACE:" */
 		out = format(&r);
 		if (strstr(ls.l[i], "OPT (") || strchr(ls.l[i], '['))
@@ -366,16 +367,16 @@ static void parse_edges(void **state)
 		"SRC=1.2.3.4 DST=5.6.7.8 LEN=20 TOS=0x00 PREC=0x00 TTL=1 ID=1 MF FRAG:100 PROTO=UDP ";
 
 	(void)state;
-	assert_int_equal(logline_parse("", 0, &r), -ENOMSG);
-	assert_int_equal(logline_parse("kernel: eth0: link up\n", 22, &r), -ENOMSG);
-	assert_int_equal(logline_parse("TRACE: raw:PREROUTING:bogus:1 IN=a OUT=", 39, &r), -EINVAL);
-	assert_int_equal(logline_parse("TRACE: raw:PREROUTING:rule:1 SRC=1.2.3.4", 40, &r), -EINVAL);
-	assert_int_equal(logline_parse("TRACE: raw:PREROUTING:rule:1 IN= OUT= SRC=1.2.3.x", 50, &r),
+	assert_int_equal(logline_parse("", 0, test_nm, &r), -ENOMSG);
+	assert_int_equal(logline_parse("kernel: eth0: link up\n", 22, test_nm, &r), -ENOMSG);
+	assert_int_equal(logline_parse("TRACE: raw:PREROUTING:bogus:1 IN=a OUT=", 39, test_nm, &r), -EINVAL);
+	assert_int_equal(logline_parse("TRACE: raw:PREROUTING:rule:1 SRC=1.2.3.4", 40, test_nm, &r), -EINVAL);
+	assert_int_equal(logline_parse("TRACE: raw:PREROUTING:rule:1 IN= OUT= SRC=1.2.3.x", 50, test_nm, &r),
 			 -EINVAL);
-	assert_int_equal(logline_parse("TRACE: raw:PREROUTING:rule:1 IN= OUT= TTL=300", 45, &r),
+	assert_int_equal(logline_parse("TRACE: raw:PREROUTING:rule:1 IN= OUT= TTL=300", 45, test_nm, &r),
 			 -EINVAL);
 
-	assert_int_equal(logline_parse(v6, strlen(v6), &r), 0);
+	assert_int_equal(logline_parse(v6, strlen(v6), test_nm, &r), 0);
 	assert_int_equal(r.ts_ns, 0);	/* dmesg: seconds since boot, no wall clock */
 	assert_int_equal(r.hook, HOOK_PREROUTING);
 	assert_int_equal(r.pkt.family, AF_INET6);
@@ -388,7 +389,7 @@ static void parse_edges(void **state)
 	assert_int_equal(r.pkt.icmp_seqno, 3);
 	assert_int_equal(r.hw_len, 14);
 
-	assert_int_equal(logline_parse(iso, strlen(iso), &r), 0);
+	assert_int_equal(logline_parse(iso, strlen(iso), test_nm, &r), 0);
 	assert_int_equal(r.ts_ns, 1711823607250000000ull);	/* 18:33:27.25 UTC */
 	assert_int_equal(r.hw_len, 0);
 	assert_int_equal(r.pkt.tos, 0xd0);
@@ -405,7 +406,7 @@ static void parse_edges(void **state)
 		free(out);
 	}
 
-	assert_int_equal(logline_parse(syslog, strlen(syslog), &r), 0);
+	assert_int_equal(logline_parse(syslog, strlen(syslog), test_nm, &r), 0);
 	assert_true(r.ts_ns > 0);
 	assert_int_equal(r.hook, HOOK_OUTPUT);
 	assert_int_equal(r.pkt.frag, 0x2000 | 100);
@@ -445,7 +446,7 @@ static void parse_times(void **state)
 		char line[512];
 
 		snprintf(line, sizeof(line), "%s%s", cases[i].prefix, body);
-		assert_int_equal(logline_parse(line, strlen(line), &r), 0);
+		assert_int_equal(logline_parse(line, strlen(line), test_nm, &r), 0);
 		assert_int_equal(r.uptime_ns, cases[i].uptime);
 		if (cases[i].ts_s == 1)
 			assert_int_equal(r.ts_ns % 1000000000ull, cases[i].ts_frac);
@@ -469,7 +470,7 @@ static void parse_icmp_incomplete(void **state)
 	char *out;
 
 	(void)state;
-	assert_int_equal(logline_parse(line, strlen(line), &r), 0);
+	assert_int_equal(logline_parse(line, strlen(line), test_nm, &r), 0);
 	assert_true(r.pkt.has_l4);
 	assert_int_equal(r.pkt.icmp_type, 3);
 	assert_int_equal(r.pkt.icmp_code, 3);
@@ -487,7 +488,7 @@ static int parse(const char *line)
 {
 	struct trace_record r;
 
-	return logline_parse(line, strlen(line), &r);
+	return logline_parse(line, strlen(line), test_nm, &r);
 }
 
 /* Only the kernel's lines: untagged ones, or tagged "kernel:" in syslog and the journal. */
@@ -551,9 +552,9 @@ static void impossible_times(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (parse(bad[i]) != -ERANGE)
 			fail_msg("a time taken: %s", bad[i]);
-	assert_int_equal(logline_parse(leap, strlen(leap), &r), 0);	/* leap day, leap second */
+	assert_int_equal(logline_parse(leap, strlen(leap), test_nm, &r), 0);	/* leap day, leap second */
 	assert_int_equal(r.ts_ns, 1709251200ull * 1000000000ull);
-	assert_int_equal(logline_parse(late, strlen(late), &r), 0);
+	assert_int_equal(logline_parse(late, strlen(late), test_nm, &r), 0);
 	assert_true(r.ts_ns > 18446000000ull * 1000000000ull);
 }
 
@@ -574,7 +575,7 @@ static void escaped_names(void **state)
 	char *out;
 
 	(void)state;
-	assert_int_equal(logline_parse(line, strlen(line), &r), 0);
+	assert_int_equal(logline_parse(line, strlen(line), test_nm, &r), 0);
 	assert_string_equal(r.chain, "CH\033[31mAIN");
 	assert_string_equal(r.in, "v\033[7mX");
 	assert_string_equal(r.out, "\033\033\033\033\033\033\033\033\033\033\033\033\033\033\xff");
@@ -583,7 +584,7 @@ static void escaped_names(void **state)
 	assert_non_null(strstr(out, "TRACE: raw:CH\\x1b[31mAIN:rule:1 IN=v\\x1b[7mX OUT=\\x1b"));
 	free(out);
 	/* Raw bytes (journalctl -a, syslog(2)) are taken as they are, and printed escaped. */
-	assert_int_equal(logline_parse(raw, strlen(raw), &r), 0);
+	assert_int_equal(logline_parse(raw, strlen(raw), test_nm, &r), 0);
 	assert_string_equal(r.in, "v\033[7mX");
 	out = format(&r);
 	assert_null(strchr(out, '\033'));
@@ -600,9 +601,9 @@ static void long_line(void **state)
 	memset(line, ' ', LOGLINE_MAX + 1);
 	memcpy(line, BODY, strlen(BODY));
 	line[LOGLINE_MAX + 1] = '\0';
-	assert_int_equal(logline_parse(line, LOGLINE_MAX + 1, &(struct trace_record){ 0 }),
+	assert_int_equal(logline_parse(line, LOGLINE_MAX + 1, test_nm, &(struct trace_record){ 0 }),
 			 -EINVAL);
-	assert_int_equal(logline_parse(line, LOGLINE_MAX, &(struct trace_record){ 0 }), 0);
+	assert_int_equal(logline_parse(line, LOGLINE_MAX, test_nm, &(struct trace_record){ 0 }), 0);
 	free(line);
 }
 
@@ -680,5 +681,5 @@ int main(void)
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, names_setup, names_teardown);
 }

@@ -263,8 +263,9 @@ static void step(struct trace_record *r, int backend, int hook, const char *tabl
 	r->kind = kind;
 	r->hook = (int8_t)hook;
 	r->mark = mark;
-	snprintf(r->table, sizeof(r->table), "%s", table);
-	snprintf(r->chain, sizeof(r->chain), "%s", chain);
+	r->table = table;
+	r->chain = chain;
+	r->verdict_chain = "";
 	if (backend == TRACE_BACKEND_NFT) {
 		r->table_family = NFPROTO_INET;
 		r->trace_id = 9u + ipid;

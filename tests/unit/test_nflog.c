@@ -19,6 +19,7 @@
 #include "iptrace/nflog.h"
 #include "iptrace/nlrec.h"
 #include "iptrace/pipeline.h"
+#include "test_names.h"
 #include "test_nlrec.h"
 
 #define REC_FILE TEST_DATA_DIR "/nflog-dnat-udp.nlrec"
@@ -33,7 +34,7 @@ static int collect_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct collected *c = data;
 	struct trace_record r;
-	int ret = nflog_decode(nlh, &r);
+	int ret = nflog_decode(nlh, test_nm, &r);
 
 	if (ret == -ENOMSG) {
 		c->other++;
@@ -229,7 +230,7 @@ static void test_not_trace(void **state)
 	(void)state;
 	put_hdr(nlh);
 	mnl_attr_put_strz(nlh, NFULA_PREFIX, "DROPPED: ");
-	assert_int_equal(nflog_decode(nlh, &r), -ENOMSG);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), -ENOMSG);
 }
 
 static void test_missing_attrs(void **state)
@@ -240,10 +241,10 @@ static void test_missing_attrs(void **state)
 
 	(void)state;
 	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: raw:PREROUTING:policy:1 ");
-	assert_int_equal(nflog_decode(nlh, &r), -EINVAL);	/* no PACKET_HDR */
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), -EINVAL);	/* no PACKET_HDR */
 	nlh = msg_start(buf);
 	put_hdr(nlh);
-	assert_int_equal(nflog_decode(nlh, &r), -EINVAL);	/* no PREFIX */
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), -EINVAL);	/* no PREFIX */
 }
 
 /*
@@ -277,13 +278,13 @@ static void test_bad_sizes(void **state)
 				put_hdr(nlh);
 			mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: raw:PREROUTING:policy:1 ");
 			mnl_attr_put(nlh, fixed[i].type, (size_t)(fixed[i].size + delta), zero);
-			assert_int_equal(nflog_decode(nlh, &r), delta ? -EINVAL : 0);
+			assert_int_equal(nflog_decode(nlh, test_nm, &r), delta ? -EINVAL : 0);
 		}
 	}
 	nlh = msg_start(buf);
 	put_hdr(nlh);
 	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: raw:PREROUTING:bogus:1 ");
-	assert_int_equal(nflog_decode(nlh, &r), -EINVAL);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), -EINVAL);
 }
 
 /*
@@ -302,7 +303,7 @@ static void test_unaligned_last_message(void **state)
 	(void)state;
 	put_hdr(nlh);
 	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: raw:OUTPUT:rule:3 ");
-	assert_int_equal(nflog_decode(nlh, &r), 0);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), 0);
 	/*
 	 * One stray byte after the last attribute: rounded up, the message would leave room
 	 * for a 4-byte attribute header that the buffer does not have.
@@ -312,7 +313,7 @@ static void test_unaligned_last_message(void **state)
 	exact = malloc(nlh->nlmsg_len);
 	assert_non_null(exact);
 	memcpy(exact, nlh, nlh->nlmsg_len);
-	assert_int_equal(nflog_decode((struct nlmsghdr *)exact, &r), -EINVAL);
+	assert_int_equal(nflog_decode((struct nlmsghdr *)exact, test_nm, &r), -EINVAL);
 	free(exact);
 }
 
@@ -346,7 +347,7 @@ static void test_minimal_no_payload(void **state)
 	put_hdr(nlh);
 	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: filter:INPUT:rule:12 ");
 	mnl_attr_put_u32(nlh, NFULA_MARK, htonl(0x4000));
-	assert_int_equal(nflog_decode(nlh, &r), 0);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), 0);
 	assert_string_equal(r.table, "filter");
 	assert_string_equal(r.chain, "INPUT");
 	assert_int_equal(r.rulenum, 12);
@@ -382,7 +383,7 @@ static void test_timestamp_unaligned(void **state)
 	a = mnl_nlmsg_get_payload_tail(nlh);
 	mnl_attr_put(nlh, NFULA_TIMESTAMP, sizeof(ts), &ts);
 	assert_int_equal((uintptr_t)mnl_attr_get_payload(a) % 8, 4);
-	assert_int_equal(nflog_decode(nlh, &r), 0);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), 0);
 	assert_true(r.ts_ns == 1700000000123456000ull);
 }
 
@@ -428,26 +429,26 @@ static void test_prefix_parser(void **state)
 	const char *long32 = "TRACE: filter:ABCDEFGHIJKLMNOPQRSTUVWXYZ012345:rule:12 ";
 
 	(void)state;
-	assert_int_equal(trace_prefix_parse(ok, strlen(ok), &r), 44);	/* with its space */
+	assert_int_equal(trace_prefix_parse(ok, strlen(ok), test_nm, &r), 44);	/* with its space */
 	assert_string_equal(r.chain, "KUBE-SEP-VQ37SWWSIRRGCSAM");
-	assert_int_equal(trace_prefix_parse("TRACE: nat:X:rule: ", 19, &r), -EINVAL);
-	assert_int_equal(trace_prefix_parse("TRACE: nat::rule:1 ", 19, &r), -EINVAL);
-	assert_int_equal(trace_prefix_parse("TRACE: a", 8, &r), -EINVAL);
-	assert_int_equal(trace_prefix_parse("LOG: x", 6, &r), -ENOMSG);
-	assert_int_equal(trace_prefix_parse("TRACE: raw:OUTPUT:return:7", 26, &r), 26);
+	assert_int_equal(trace_prefix_parse("TRACE: nat:X:rule: ", 19, test_nm, &r), -EINVAL);
+	assert_int_equal(trace_prefix_parse("TRACE: nat::rule:1 ", 19, test_nm, &r), -EINVAL);
+	assert_int_equal(trace_prefix_parse("TRACE: a", 8, test_nm, &r), -EINVAL);
+	assert_int_equal(trace_prefix_parse("LOG: x", 6, test_nm, &r), -ENOMSG);
+	assert_int_equal(trace_prefix_parse("TRACE: raw:OUTPUT:return:7", 26, test_nm, &r), 26);
 	assert_int_equal(r.kind, TRACE_KIND_RETURN);
 	/* Names up to TRACE_NAME_MAX - 1 bytes, none with a NUL, each ended by its ':'. */
-	assert_int_equal(trace_prefix_parse(long31, strlen(long31), &r), (int)strlen(long31));
+	assert_int_equal(trace_prefix_parse(long31, strlen(long31), test_nm, &r), (int)strlen(long31));
 	assert_string_equal(r.chain, "ABCDEFGHIJKLMNOPQRSTUVWXYZ01234");
 	assert_string_equal(r.table, "filter");
 	assert_int_equal(r.kind, TRACE_KIND_RULE);
 	assert_int_equal(r.rulenum, 12);
-	assert_int_equal(trace_prefix_parse(long32, strlen(long32), &r), -EINVAL);
-	assert_int_equal(trace_prefix_parse("TRACE: ra\0w:X:rule:1 ", 21, &r), -EINVAL);
-	assert_int_equal(trace_prefix_parse("TRACE: raw:X", 12, &r), -EINVAL);
-	assert_int_equal(trace_prefix_parse("TRACE: raw:X:polic", 18, &r), -EINVAL);
-	assert_int_equal(trace_prefix_parse("TRACE: raw:X:rules:1", 20, &r), -EINVAL);
-	assert_int_equal(trace_prefix_parse("TRACE: raw:X:policy:4", 21, &r), 21);
+	assert_int_equal(trace_prefix_parse(long32, strlen(long32), test_nm, &r), -EINVAL);
+	assert_int_equal(trace_prefix_parse("TRACE: ra\0w:X:rule:1 ", 21, test_nm, &r), -EINVAL);
+	assert_int_equal(trace_prefix_parse("TRACE: raw:X", 12, test_nm, &r), -EINVAL);
+	assert_int_equal(trace_prefix_parse("TRACE: raw:X:polic", 18, test_nm, &r), -EINVAL);
+	assert_int_equal(trace_prefix_parse("TRACE: raw:X:rules:1", 20, test_nm, &r), -EINVAL);
+	assert_int_equal(trace_prefix_parse("TRACE: raw:X:policy:4", 21, test_nm, &r), 21);
 	assert_int_equal(r.kind, TRACE_KIND_POLICY);
 }
 
@@ -574,7 +575,7 @@ static const uint8_t udp4[36] = {
 static int decode_over(const struct nlmsghdr *nlh, struct trace_record *r, int fill)
 {
 	memset(r, fill, sizeof(*r));
-	return nflog_decode(nlh, r);
+	return nflog_decode(nlh, test_nm, r);
 }
 
 static void assert_same_record(const struct trace_record *a, const struct trace_record *b)
@@ -647,12 +648,12 @@ static void test_hw_and_hook(void **state)
 	uint8_t big[40];
 
 	(void)state;
-	assert_int_equal(nflog_decode(nlh, &r), 0);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), 0);
 	assert_int_equal(r.hook, HOOK_NONE);
 	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
 		if (mnl_attr_get_type(a) == NFULA_HWLEN)
 			*(uint16_t *)mnl_attr_get_payload(a) = htons(6);
-	assert_int_equal(nflog_decode(nlh, &r), 0);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), 0);
 	assert_int_equal(r.hw_len, 6);
 	assert_memory_equal(r.hw, "\1\2\3\4\5\6\0\0\0\0\0\0\0\0", 14);
 	/* No HWLEN, a 40-byte header: the first 32. */
@@ -662,7 +663,7 @@ static void test_hw_and_hook(void **state)
 	put_hdr(nlh);
 	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: raw:PREROUTING:policy:1 ");
 	mnl_attr_put(nlh, NFULA_HWHEADER, sizeof(big), big);
-	assert_int_equal(nflog_decode(nlh, &r), 0);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), 0);
 	assert_int_equal(r.hw_len, TRACE_HW_MAX);
 	assert_memory_equal(r.hw, big, TRACE_HW_MAX);
 	assert_int_equal(r.hw_type, 0);
@@ -683,7 +684,7 @@ static void test_payload(void **state)
 	big[2] = sizeof(big) >> 8;	/* total length 300 */
 	big[3] = sizeof(big) & 0xff;
 	nlh = kernel_msg(buf, 0, big, sizeof(big));
-	assert_int_equal(nflog_decode(nlh, &r), 0);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), 0);
 	assert_int_equal(r.raw_len, TRACE_RAW_MAX);
 	assert_memory_equal(r.raw, big, TRACE_RAW_MAX);
 	assert_int_equal(r.pkt.len, sizeof(big));
@@ -691,18 +692,18 @@ static void test_payload(void **state)
 	/* The same bytes told IPv6: not an IPv6 header, nothing decoded, the bytes kept. */
 	nfg = mnl_nlmsg_get_payload(nlh);
 	nfg->nfgen_family = AF_INET6;
-	assert_int_equal(nflog_decode(nlh, &r), 0);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), 0);
 	assert_int_equal(r.nfproto, AF_INET6);
 	assert_int_equal(r.pkt.family, 0);
 	assert_int_equal(r.pkt.dport, 0);
 	assert_int_equal(r.raw_len, TRACE_RAW_MAX);
 	/* Family 0 (bridge-like): the version nibble decides. */
 	nfg->nfgen_family = 0;
-	assert_int_equal(nflog_decode(nlh, &r), 0);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), 0);
 	assert_int_equal(r.pkt.family, AF_INET);
 	/* An empty payload: no bytes, nothing decoded. */
 	nlh = kernel_msg(buf, 0, big, 0);
-	assert_int_equal(nflog_decode(nlh, &r), 0);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), 0);
 	assert_int_equal(r.raw_len, 0);
 	assert_int_equal(r.pkt.family, 0);
 }
@@ -721,20 +722,20 @@ static void test_two_prefixes(void **state)
 	put_hdr(nlh);
 	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: raw:OUTPUT:rule:1 ");
 	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: filter:INPUT:return:7 ");
-	assert_int_equal(nflog_decode(nlh, &r), 0);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), 0);
 	assert_string_equal(r.table, "filter");
 	assert_string_equal(r.chain, "INPUT");
 	assert_int_equal(r.kind, TRACE_KIND_RETURN);
 	assert_int_equal(r.rulenum, 7);
 	((char *)memmem(nlh, nlh->nlmsg_len, "rule:1 ", 8))[7] = 'x';	/* the first's NUL */
-	assert_int_equal(nflog_decode(nlh, &r), -EINVAL);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), -EINVAL);
 	nlh = msg_start(buf);
 	put_hdr(nlh);
 	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: raw:OUTPUT:rule:1 ");
 	mnl_attr_put_strz(nlh, NFULA_PREFIX, "LOG ");
-	assert_int_equal(nflog_decode(nlh, &r), -ENOMSG);	/* the last one is not TRACE */
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), -ENOMSG);	/* the last one is not TRACE */
 	((char *)memmem(nlh, nlh->nlmsg_len, "LOG ", 5))[4] = 'x';
-	assert_int_equal(nflog_decode(nlh, &r), -EINVAL);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), -EINVAL);
 }
 
 /* A prefix must be non-empty and end with its NUL; one that is only a NUL is not TRACE. */
@@ -749,21 +750,21 @@ static void test_prefix_nul(void **state)
 	nlh = msg_start(buf);
 	put_hdr(nlh);
 	mnl_attr_put(nlh, NFULA_PREFIX, sizeof(text) - 1, text);	/* no NUL */
-	assert_int_equal(nflog_decode(nlh, &r), -EINVAL);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), -EINVAL);
 	nlh = msg_start(buf);
 	put_hdr(nlh);
 	mnl_attr_put(nlh, NFULA_PREFIX, 0, NULL);
-	assert_int_equal(nflog_decode(nlh, &r), -EINVAL);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), -EINVAL);
 	nlh = msg_start(buf);
 	put_hdr(nlh);
 	mnl_attr_put(nlh, NFULA_PREFIX, 1, "");
-	assert_int_equal(nflog_decode(nlh, &r), -ENOMSG);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), -ENOMSG);
 	/* The parser stops at the NUL: what the padding after it holds does not count. */
 	nlh = msg_start(buf);
 	put_hdr(nlh);
 	mnl_attr_put(nlh, NFULA_PREFIX, sizeof("TRACE: raw:OUTPUT:rule:3\0zz"),
 		     "TRACE: raw:OUTPUT:rule:3\0zz");
-	assert_int_equal(nflog_decode(nlh, &r), 0);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), 0);
 	assert_int_equal(r.rulenum, 3);
 }
 
@@ -780,7 +781,7 @@ static void test_truncated_attr(void **state)
 
 	(void)state;
 	nlh->nlmsg_len -= 8;	/* into the payload, the last attribute */
-	assert_int_equal(nflog_decode(nlh, &r), 0);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), 0);
 	assert_int_equal(r.raw_len, 0);
 	assert_int_equal(r.pkt.family, 0);
 	assert_int_equal(r.seq, 41);	/* the attributes before it */
@@ -789,7 +790,7 @@ static void test_truncated_attr(void **state)
 	put_hdr(nlh);
 	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: raw:PREROUTING:policy:1 ");
 	nlh->nlmsg_len -= 4;
-	assert_int_equal(nflog_decode(nlh, &r), -EINVAL);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), -EINVAL);
 	/* An attribute claiming 2 bytes, less than its header: the prefix after it is unseen. */
 	nlh = msg_start(buf);
 	put_hdr(nlh);
@@ -797,7 +798,7 @@ static void test_truncated_attr(void **state)
 	mnl_attr_put_u32(nlh, NFULA_MARK, htonl(1));
 	bad->nla_len = 2;
 	mnl_attr_put_strz(nlh, NFULA_PREFIX, "TRACE: raw:PREROUTING:policy:1 ");
-	assert_int_equal(nflog_decode(nlh, &r), -EINVAL);
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), -EINVAL);
 }
 
 /* Types beyond what the library knows, of any size, are skipped: the record is the same. */
@@ -850,5 +851,5 @@ int main(void)
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, names_setup, names_teardown);
 }

@@ -86,7 +86,6 @@ static void test_hybrid_replay(void **state)
 	assert_non_null(pl);
 	each_chunk(TEST_DATA_DIR "/hybrid-dnat.nlrec", replay_chunk, pl);
 	assert_int_equal(pipeline_finish(pl, NULL), 0);
-	pipeline_free(pl);
 
 	assert_int_equal(s.npkts, 1);
 	for (size_t i = 0; i < s.nsteps[0]; i++) {
@@ -112,6 +111,8 @@ static void test_hybrid_replay(void **state)
 	/* The regular chain's step came without headers: it inherited them. */
 	assert_int_equal(s.steps[0][sub].pkt.family, AF_INET);
 	assert_int_equal(s.steps[0][sub].pkt.dport, 53);
+	/* Last: the steps kept point at the pipeline's names. */
+	pipeline_free(pl);
 }
 
 /* An IPv4/UDP datagram with a 30-byte payload; @ipid and @daddr vary. */

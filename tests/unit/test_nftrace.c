@@ -17,6 +17,7 @@
 
 #include "iptrace/nftrace.h"
 #include "iptrace/nlrec.h"
+#include "test_names.h"
 #include "test_nlrec.h"
 
 #define MAX_RECS 64
@@ -30,7 +31,7 @@ static int collect_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct collected *c = data;
 	struct trace_record r;
-	int ret = nftrace_decode(nlh, &r);
+	int ret = nftrace_decode(nlh, test_nm, &r);
 
 	if (ret == -ENOMSG) {
 		if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWCHAIN)
@@ -223,23 +224,28 @@ static void add_ct(struct nlmsghdr *nlh)
 	mnl_attr_put_u32(nlh, 21, htonl(8));		/* NFTA_TRACE_CT_STATE */
 }
 
-/* A verdict and its chain (cut to what records keep), the handle, the conntrack attributes. */
+/* A verdict and its chain (whole, however long), the handle, the conntrack attributes. */
 static void test_crafted_fields(void **state)
 {
 	char buf[CRAFT_SIZE];
 	struct trace_record r;
 	struct nlmsghdr *nlh;
+	const char *table;
 
 	(void)state;
 	nlh = craft(buf, true, add_jump);
-	assert_int_equal(nftrace_decode(nlh, &r), 0);
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), 0);
 	assert_true(r.has_verdict);
 	assert_int_equal(r.verdict_code, NFT_JUMP);
-	assert_string_equal(r.verdict_chain, "a-chain-name-longer-than-thirty");
+	assert_string_equal(r.verdict_chain, "a-chain-name-longer-than-thirty-one-bytes");
 	assert_int_equal(r.handle, 42);
 	assert_false(r.has_ct);
+	table = r.table;
 	nlh = craft(buf, true, add_ct);
-	assert_int_equal(nftrace_decode(nlh, &r), 0);
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), 0);
+	/* The pool's one copy of a name; no jump here: no target. */
+	assert_ptr_equal(r.table, table);
+	assert_string_equal(r.verdict_chain, "");
 	assert_true(r.has_ct);
 	assert_int_equal(r.ct_id, 77);
 	assert_int_equal(r.ct_dir, 1);
@@ -248,19 +254,19 @@ static void test_crafted_fields(void **state)
 	assert_int_equal(r.nfproto, NFPROTO_INET);	/* no NFPROTO: the table's family */
 
 	nlh = craft(buf, true, add_verdict_without_code);
-	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), -EINVAL);
 	nlh = craft(buf, true, add_verdict_short_code);
-	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), -EINVAL);
 	nlh = craft(buf, true, add_name_without_nul);
-	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), -EINVAL);
 	/* A length that is not a multiple of 4: libmnl would walk past it. */
 	nlh = craft(buf, true, NULL);
 	nlh->nlmsg_len += 1;
-	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), -EINVAL);
 	/* The ID cut off by the message's end: as if missing. */
 	nlh = craft(buf, true, NULL);
 	nlh->nlmsg_len -= 4;
-	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), -EINVAL);
 }
 
 static void test_crafted(void **state)
@@ -271,7 +277,7 @@ static void test_crafted(void **state)
 
 	(void)state;
 	nlh = craft(buf, true, add_unknown);
-	assert_int_equal(nftrace_decode(nlh, &r), 0);
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), 0);
 	assert_int_equal(r.kind, TRACE_KIND_POLICY);
 	assert_int_equal(r.trace_id, 0xabcdef01);
 	assert_true(r.has_policy);
@@ -280,21 +286,21 @@ static void test_crafted(void **state)
 	assert_string_equal(nftrace_family_name(r.table_family), "inet");
 
 	nlh = craft(buf, false, NULL);
-	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);	/* no ID */
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), -EINVAL);	/* no ID */
 	nlh = craft(buf, true, add_short_mark);
-	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), -EINVAL);
 	nlh = craft(buf, true, add_short_ct);
-	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), -EINVAL);
 
 	/* Truncated: the length says less than the family header. */
 	nlh = craft(buf, true, NULL);
 	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + 2;
-	assert_int_equal(nftrace_decode(nlh, &r), -EINVAL);
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), -EINVAL);
 
 	/* Other nf_tables messages are not trace records. */
 	nlh = craft(buf, true, NULL);
 	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN;
-	assert_int_equal(nftrace_decode(nlh, &r), -ENOMSG);
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), -ENOMSG);
 }
 
 /* Every message of a trace chunk taught to the chain map @data. */
@@ -343,8 +349,8 @@ static void test_ctx_fill(void **state)
 /* A step's verdict as nft names it, cut to the buffer like snprintf would. */
 static void test_step_verdict(void **state)
 {
-	struct trace_record r = { 0 };
-	char buf[16 + TRACE_NAME_MAX];
+	struct trace_record r = { .verdict_chain = "" };
+	char buf[16 + TRACE_NFT_NAME_MAX], longest[TRACE_NFT_NAME_MAX];
 
 	(void)state;
 	assert_null(nftrace_step_verdict(&r, buf, sizeof(buf)));
@@ -353,18 +359,20 @@ static void test_step_verdict(void **state)
 	assert_string_equal(nftrace_step_verdict(&r, buf, sizeof(buf)), "drop");
 	r.has_verdict = true;
 	r.verdict_code = NFT_JUMP;
-	strcpy(r.verdict_chain, "KUBE-SERVICES");
+	r.verdict_chain = "KUBE-SERVICES";
 	assert_string_equal(nftrace_step_verdict(&r, buf, sizeof(buf)), "jump KUBE-SERVICES");
 	assert_string_equal(nftrace_step_verdict(&r, buf, 8), "jump KU");
 	assert_string_equal(nftrace_step_verdict(&r, buf, 5), "jump");
 	assert_string_equal(nftrace_step_verdict(&r, buf, 6), "jump ");
 	assert_string_equal(nftrace_step_verdict(&r, buf, 3), "ju");
 	assert_string_equal(nftrace_step_verdict(&r, buf, 1), "");
-	memset(r.verdict_chain, 'c', sizeof(r.verdict_chain) - 1);
+	memset(longest, 'c', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	r.verdict_chain = longest;
 	assert_int_equal(strlen(nftrace_step_verdict(&r, buf, sizeof(buf))),
-			 5 + TRACE_NAME_MAX - 1);
+			 5 + TRACE_NFT_NAME_MAX - 1);
 	r.verdict_code = NF_ACCEPT;
-	r.verdict_chain[0] = '\0';
+	r.verdict_chain = "";
 	assert_string_equal(nftrace_step_verdict(&r, buf, sizeof(buf)), "accept");
 }
 
@@ -398,7 +406,7 @@ static struct nlmsghdr *put_newchain(char *buf, size_t size, const char *table, 
 
 /*
  * A chain map that knows one IPv4 forward chain @table/@chain at @prio, and in @r a record
- * of that chain (its names cut as records keep them), not placed yet.
+ * of that chain (pointing at @table and @chain), not placed yet.
  */
 static struct nftrace_ctx *ctx_with_chain(const char *table, const char *chain, int32_t prio,
 					  struct trace_record *r)
@@ -413,16 +421,18 @@ static struct nftrace_ctx *ctx_with_chain(const char *table, const char *chain, 
 	r->backend = TRACE_BACKEND_NFT;
 	r->table_family = NFPROTO_IPV4;
 	r->hook = HOOK_NONE;
-	memcpy(r->table, table, strnlen(table, TRACE_NAME_MAX - 1));
-	memcpy(r->chain, chain, strnlen(chain, TRACE_NAME_MAX - 1));
+	r->table = table;
+	r->chain = chain;
+	r->verdict_chain = "";
 	return ctx;
 }
 
-/* A chain whose name is longer than records keep is still found by its cut name. */
+/* A chain whose names are longer than legacy ones may be is found by its whole names. */
 static void test_ctx_long_names(void **state)
 {
 	static const char table[] = "a-table-name-longer-than-thirty-one-bytes";
 	static const char chain[] = "a-chain-name-longer-than-thirty-one-bytes";
+	char other[sizeof(chain)];
 	struct trace_record r;
 	struct nftrace_ctx *ctx = ctx_with_chain(table, chain, -150, &r);
 
@@ -432,14 +442,20 @@ static void test_ctx_long_names(void **state)
 	assert_int_equal(r.hook, HOOK_FORWARD);
 	assert_int_equal(r.prio, -150);
 
-	/* Another family, or a name that differs within the kept bytes: not that chain. */
+	/* Another family, or a name that differs anywhere (past byte 31 too): not that chain. */
 	r.has_prio = false;
 	r.hook = HOOK_NONE;
 	r.table_family = NFPROTO_IPV6;
 	nftrace_ctx_fill(ctx, &r);
 	assert_false(r.has_prio);
 	r.table_family = NFPROTO_IPV4;
-	r.chain[3] = 'X';
+	memcpy(other, chain, sizeof(chain));
+	other[35] = 'X';
+	r.chain = other;
+	nftrace_ctx_fill(ctx, &r);
+	assert_false(r.has_prio);
+	other[35] = chain[35];
+	other[3] = 'X';
 	nftrace_ctx_fill(ctx, &r);
 	assert_false(r.has_prio);
 	nftrace_ctx_free(ctx);
@@ -535,5 +551,5 @@ int main(void)
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, names_setup, names_teardown);
 }

@@ -214,8 +214,9 @@ static struct trace_record step(uint64_t handle, uint64_t recv_ns)
 	r.backend = TRACE_BACKEND_NFT;
 	r.kind = TRACE_KIND_RULE;
 	r.table_family = NFPROTO_INET;
-	snprintf(r.table, sizeof(r.table), "t");
-	snprintf(r.chain, sizeof(r.chain), "c");
+	r.table = "t";
+	r.chain = "c";
+	r.verdict_chain = "";
 	r.handle = handle;
 	r.recv_ns = recv_ns;
 	return r;
@@ -329,7 +330,7 @@ static void test_lookup_policy_and_return(void **state)
 	assert_int_equal(fk.lists, 1);	/* one listing for the whole packet */
 	/* A step naming another chain than the listing's is never given that text. */
 	r[0] = step(2, 11 * MS);
-	snprintf(r[0].chain, sizeof(r[0].chain), "other");
+	r[0].chain = "other";
 	resolve(nr, &fk, r, 1, 12 * MS);
 	assert_null(r[0].rule);
 	nftrule_free(nr);
@@ -550,7 +551,7 @@ static void test_chains_listed_apart(void **state)
 	struct trace_record r[2] = { step(2, 5 * MS), step(10, 6 * MS) };
 
 	(void)state;
-	snprintf(r[1].chain, sizeof(r[1].chain), "d");
+	r[1].chain = "d";
 	resolve(nr, &fk, r, 2, 10 * MS);
 	assert_string_equal(r[0].rule, "udp dport 53 counter accept");
 	assert_string_equal(r[1].rule, "ip saddr 10.0.0.1 accept");

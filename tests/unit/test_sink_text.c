@@ -201,19 +201,19 @@ static void test_log_line(void **state)
 static void test_drawn_names(void **state)
 {
 	uint64_t rng = 0x2545f4914f6cdd1dull;
-	static char rules[3][300];
+	static char rules[3][300], tables[3][TRACE_NFT_NAME_MAX], chains[3][TRACE_NFT_NAME_MAX];
 	struct trace_record st[3];
 	struct packet p = { .id = 9, .nsteps = 3, .steps = st };
 
 	(void)state;
 	for (int k = 0; k < 2000; k++) {
 		for (size_t i = 0; i < 3; i++) {
-			char *names[] = { st[i].table, st[i].chain, st[i].in, st[i].out,
+			char *names[] = { tables[i], chains[i], st[i].in, st[i].out,
 					  st[i].physin, rules[i] };
-			size_t sizes[] = { TRACE_NAME_MAX, TRACE_NAME_MAX, IF_NAMESIZE,
+			size_t sizes[] = { TRACE_NFT_NAME_MAX, TRACE_NFT_NAME_MAX, IF_NAMESIZE,
 					   IF_NAMESIZE, IF_NAMESIZE, sizeof(rules[i]) };
 
-			step_init(&st[i], "", "");
+			step_init(&st[i], tables[i], chains[i]);
 			for (size_t j = 0; j < 6; j++) {
 				size_t len;
 

@@ -13,8 +13,9 @@
 #include "iptrace/record.h"
 
 /*
- * step_rule - @r zeroed, then a legacy rule step of @table/@chain (cut to what a record
- * keeps) at @hook (enum trace_hook). Each test sets the rest: what it is about.
+ * step_rule - @r zeroed, then a legacy rule step of @table/@chain (pointed at: they must
+ * outlive @r, as literals do) at @hook (enum trace_hook). Each test sets the rest: what it
+ * is about.
  */
 static inline void step_rule(struct trace_record *r, const char *table, const char *chain,
 			     int hook)
@@ -23,8 +24,9 @@ static inline void step_rule(struct trace_record *r, const char *table, const ch
 	r->backend = TRACE_BACKEND_LEGACY;
 	r->kind = TRACE_KIND_RULE;
 	r->hook = (int8_t)hook;
-	snprintf(r->table, sizeof(r->table), "%s", table);
-	snprintf(r->chain, sizeof(r->chain), "%s", chain);
+	r->table = table;
+	r->chain = chain;
+	r->verdict_chain = "";
 }
 
 /* hdr_v4 - @h is IPv4 from @src to @dst (dotted quads; the addresses' other bytes zero). */

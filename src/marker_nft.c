@@ -678,12 +678,13 @@ static int nft_remove(struct marker *m)
 bool marker_nft_table(const struct trace_record *rec)
 {
 	static const char prefix[] = "iptrace_";
-	const char *p = rec->table + sizeof(prefix) - 1;
+	const char *p;
 
 	if (rec->backend != TRACE_BACKEND_NFT || rec->table_family != NFPROTO_INET ||
-	    strncmp(rec->table, prefix, sizeof(prefix) - 1) != 0 || !*p)
+	    strncmp(rec->table, prefix, sizeof(prefix) - 1) != 0)
 		return false;
-	return strspn(p, "0123456789") == strlen(p);
+	p = rec->table + sizeof(prefix) - 1;
+	return *p && strspn(p, "0123456789") == strlen(p);
 }
 
 static bool nft_owns(const struct marker *m, const struct trace_record *rec)

@@ -8,7 +8,7 @@ source "$TESTS_LIB"
 need_root
 need_cmd iptables-legacy-restore iptables-legacy-save jq
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+trap 'lab_cleanup; rm -rf "$T"' EXIT
 CHURN_KEEP=$T IPTRACE=$IPTRACE "$SRCDIR/scripts/bench/churn.sh" -d 12 300:0.3 > "$T/table" \
 	2> "$T/err"
 rc=$?

@@ -11,7 +11,7 @@ B=${TEST_DATA_DIR:-$SRCDIR/tests/data}/merge-node-b.json
 MSG=${TEST_DATA_DIR:-$SRCDIR/tests/data}/kube-dns-trace.messages
 [ -r "$A" ] && [ -r "$B" ] && [ -r "$MSG" ] || fail "no fixtures in $(dirname "$A")"
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+trap 'lab_cleanup; rm -rf "$WORK"' EXIT
 
 # JSON: the query (node-a's 9 steps with the DNAT, node-b's 8), the reply (2 and 2).
 "$IPTRACE" --merge "$A" "$B" --format json >"$WORK/json" 2>"$WORK/err" || fail "json: exit $?"

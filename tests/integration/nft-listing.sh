@@ -11,7 +11,7 @@ source "$TESTS_LIB"
 need_root
 need_cmd iptables-nft-restore iptables-nft-save jq
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+trap 'lab_cleanup; rm -rf "$T"' EXIT
 IPTRACE=$IPTRACE "$SRCDIR/scripts/bench/nft-big.sh" -g -s 2000 -r 2 -i 10 >"$T/out" 2>&1
 rc=$?
 [ $rc = 77 ] && skip "$(cat "$T/out")"

@@ -7,7 +7,7 @@ need_cmd jq
 FIXTURE=${TEST_DATA_DIR:-$SRCDIR/tests/data}/kube-dns-trace.messages
 [ -r "$FIXTURE" ] || fail "no fixture $FIXTURE"
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+trap 'lab_cleanup; rm -rf "$WORK"' EXIT
 
 # JSON: 3 packet lines, then the summary, last.
 "$IPTRACE" --read "$FIXTURE" --format json >"$WORK/json" 2>"$WORK/err" || fail "json: exit $?"

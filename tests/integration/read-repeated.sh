@@ -10,7 +10,7 @@ source "$TESTS_LIB"
 need_cmd jq awk
 FIXTURE=$SRCDIR/tests/data/kube-dns-trace.messages
 OUT=$(mktemp -d)
-trap 'rm -rf "$OUT"' EXIT
+trap 'lab_cleanup; rm -rf "$OUT"' EXIT
 
 grep ' ID=20539 ' "$FIXTURE" | sed 's/^.*kernel: //' >"$OUT/lines"
 [ "$(wc -l <"$OUT/lines")" = 22 ] || fail "fixture: expected 22 lines of IP ID 20539"

@@ -12,7 +12,7 @@ command -v systemd-analyze >/dev/null ||
 	fail "systemd-analyze is missing: install the 'systemd' package (scripts/setup.sh)"
 [ -f "$unit" ] || fail "$unit was not built"
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'lab_cleanup; rm -rf "$tmp"' EXIT
 
 # verify wants the commands to exist: point the unit's iptrace at the one just built.
 bin=$(sed -n 's|^ExecStopPost=\([^ ]*\) .*|\1|p' "$unit")

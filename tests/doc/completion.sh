@@ -10,7 +10,7 @@ COMPL=$(dirname "$TESTS_LIB")/../completion/iptrace
 [ -r "$COMPL" ] || fail "no $COMPL"
 tmp=$(mktemp -d)
 realns=
-trap '[ -n "$realns" ] && ip netns del "$realns" 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -n "$realns" ] && ip netns del "$realns" 2>/dev/null; lab_cleanup; rm -rf "$tmp"' EXIT
 # shellcheck source=/dev/null
 . "$COMPL"
 complete -p iptrace >/dev/null || fail "sourcing did not register a completion for iptrace"

@@ -10,7 +10,7 @@ builddir=$(cd "$(dirname "$IPTRACE")/.." && pwd)
 srcdir=$(cd "$(dirname "$TESTS_LIB")/.." && pwd)
 [ -f "$builddir/Makefile" ] || skip "no Makefile in $builddir"
 dest=$(mktemp -d)
-trap 'rm -rf "$dest"' EXIT
+trap 'lab_cleanup; rm -rf "$dest"' EXIT
 # A make of our own: not the jobserver of the make running this test.
 mk() {
 	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$builddir" "$@" DESTDIR="$dest" \

@@ -8,7 +8,7 @@ set -u
 MAN=$(dirname "$IPTRACE")/../iptrace.8
 [ -r "$MAN" ] || fail "no $MAN (make builds it from iptrace.8.in)"
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'lab_cleanup; rm -rf "$tmp"' EXIT
 "$IPTRACE" --help >"$tmp/help" || fail "--help: exit $?"
 
 grep -n '@[A-Za-z_]*@' "$MAN" && fail "unsubstituted @VARIABLES@ in $MAN"

@@ -353,8 +353,8 @@ static inline int add(struct pipeline *pl, struct trace_record *rec)
 	 * Live, the marking is ours, not the firewall's; nor is another capture's (--verbose
 	 * shows both). A replay shows what was recorded.
 	 */
-	if (!pl->cfg.verbose && pl->cfg.marker && (marker_owns(pl->cfg.marker, rec) ||
-	    (rec->backend == TRACE_BACKEND_NFT && marker_nft_table(rec))))
+	if (!pl->cfg.verbose && pl->cfg.marker &&
+	    (marker_owns(pl->cfg.marker, rec) || marker_nft_table(rec)))
 		return 0;
 	if (!rec->ts_ns)
 		rec->ts_ns = pl->wall_ns;
@@ -440,7 +440,6 @@ static int nflog_cb(const struct nlmsghdr *nlh, void *data)
 	return add(pl, rec) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-/* The nf_tables trace socket's callback (see pipeline_dispatch()). */
 /*
  * Whether nft record @rec belongs to a trace our marker started. The kernel sends every
  * trace to every listener, and another capture's marker or a user's own `meta nftrace set
@@ -464,6 +463,7 @@ static bool own_trace(struct pipeline *pl, const struct trace_record *rec)
 	return true;
 }
 
+/* The nf_tables trace socket's callback (see pipeline_dispatch()). */
 static int nftrace_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct pipeline *pl = data;

@@ -538,6 +538,28 @@ bool legacy_table_exists(int family, const char *name)
 	return tf.found;
 }
 
+int legacy_table_info(int fd, int family, const char *table, struct xtblob_info *out)
+{
+	int v6 = family == AF_INET6;
+	struct ipt_getinfo info;	/* ip6t_getinfo has the same layout */
+	socklen_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	snprintf(info.name, sizeof(info.name), "%s", table);
+	if (getsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IP6T_SO_GET_INFO : IPT_SO_GET_INFO,
+		       &info, &len) < 0)
+		return -errno;
+	memset(out, 0, sizeof(*out));
+	out->family = family;
+	snprintf(out->name, sizeof(out->name), "%s", table);
+	out->valid_hooks = info.valid_hooks;
+	memcpy(out->hook_entry, info.hook_entry, sizeof(out->hook_entry));
+	memcpy(out->underflow, info.underflow, sizeof(out->underflow));
+	out->num_entries = info.num_entries;
+	out->size = info.size;
+	return 0;
+}
+
 static int legacy_install(struct marker *m)
 {
 	unsigned fams = m->sel->families, used = 0;
@@ -637,7 +659,7 @@ static int legacy_check(struct marker *m)
 		fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 		if (fd < 0)
 			return -errno;
-		r = xtblob_get_info(fd, family, "raw", &now);
+		r = legacy_table_info(fd, family, "raw", &now);
 		close(fd);
 		if (r < 0)
 			return r;

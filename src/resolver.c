@@ -707,7 +707,7 @@ static int live_info(void *ctx, int family, const char *table, struct xtblob_inf
 {
 	int fd = live_raw(ctx, family);
 
-	return fd < 0 ? fd : xtblob_get_info(fd, family, table, out);
+	return fd < 0 ? fd : legacy_table_info(fd, family, table, out);
 }
 
 /*

@@ -737,25 +737,3 @@ bool xtstep_fits(const struct xt_evidence *ev, const struct pkt_hdr *pkt)
 	}
 	return true;
 }
-
-int xtblob_get_info(int fd, int family, const char *table, struct xtblob_info *out)
-{
-	int v6 = family == AF_INET6;
-	struct ipt_getinfo info;	/* ip6t_getinfo has the same layout */
-	socklen_t len = sizeof(info);
-
-	memset(&info, 0, sizeof(info));
-	snprintf(info.name, sizeof(info.name), "%s", table);
-	if (getsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IP6T_SO_GET_INFO : IPT_SO_GET_INFO,
-		       &info, &len) < 0)
-		return -errno;
-	memset(out, 0, sizeof(*out));
-	out->family = family;
-	snprintf(out->name, sizeof(out->name), "%s", table);
-	out->valid_hooks = info.valid_hooks;
-	memcpy(out->hook_entry, info.hook_entry, sizeof(out->hook_entry));
-	memcpy(out->underflow, info.underflow, sizeof(out->underflow));
-	out->num_entries = info.num_entries;
-	out->size = info.size;
-	return 0;
-}

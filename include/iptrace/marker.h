@@ -121,4 +121,12 @@ bool legacy_family_in_use(int family);
 /* legacy_table_exists - true when the legacy table @name of @family exists. */
 bool legacy_table_exists(int family, const char *name);
 
+struct xtblob_info;
+/*
+ * legacy_table_info - GET_INFO of @table on @fd (a raw socket of @family: AF_INET, AF_INET6)
+ * into @out. 0 or -errno (ENOENT: no such table). Cheap (a few µs): what a rewrite of the
+ * table by anyone changes, without reading its entries.
+ */
+int legacy_table_info(int fd, int family, const char *table, struct xtblob_info *out);
+
 #endif

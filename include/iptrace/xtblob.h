@@ -35,13 +35,6 @@ struct xtblob_info {
 	uint32_t	num_entries, size;
 };
 
-/*
- * xtblob_get_info - GET_INFO of @table on @fd (a raw socket of @family: AF_INET, AF_INET6)
- * into @out. 0 or -errno (ENOENT: no such table). Cheap (a few µs): what a rewrite of the
- * table by anyone changes, without reading its entries.
- */
-int xtblob_get_info(int fd, int family, const char *table, struct xtblob_info *out);
-
 struct xt_evidence {
 	uint8_t		family;
 	uint8_t		invflags, flags;	/* ipt_ip / ip6t_ip6 */

@@ -107,6 +107,10 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 		  s.records == 1 ? "" : "s", (unsigned long long)s.lost,
 		  s.dropped ? " (open packets dropped at --count)" : "",
 		  failed ? "; the output failed: not all of them were written" : "");
+	if (s.filtered)
+		diag_info("%llu %s%s not matching the selectors left out",
+			  (unsigned long long)s.filtered, o->no_group ? "record" : "packet",
+			  s.filtered == 1 ? "" : "s");
 	if (s.limited && s.unmarked)
 		diag_info("--limit left %llu selected packet%s unmarked (not traced)",
 			  (unsigned long long)s.unmarked, s.unmarked == 1 ? "" : "s");
@@ -898,6 +902,10 @@ static int make_pipeline(struct run *r)
 		.ct_snat = r->ct,
 		.node = node_name(r),
 	};
+	bool offline = o->mode == MODE_READ || o->mode == MODE_REPLAY || o->mode == MODE_MERGE;
+
+	if (offline && (!selection_empty(&o->sel) || o->want_families))
+		pc.filter = &o->sel;
 
 	/* --read: until its first line tells its clock (run_read()), no window closes. */
 	if (o->mode == MODE_READ)

@@ -26,55 +26,15 @@
 
 /* ---- selection on the original tuple ---- */
 
-static bool addr_in(const struct addr_list *l, int family, const struct in6_addr *a)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (addr_prefix_match(&l->a[i], family, a))
-			return true;
-	return false;
-}
-
-static bool port_in(const struct port_list *l, uint16_t p)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (p >= l->r[i].lo && p <= l->r[i].hi)
-			return true;
-	return false;
-}
-
 bool ct_match(const struct selection *sel, const struct ct_entry *e)
 {
 	const struct ct_tuple *t = &e->orig;
-	unsigned fam = t->family == AF_INET6 ? SEL_IPV6 : SEL_IPV4;
-	const uint8_t *protos;
-	size_t nprotos = selection_protos(sel, &protos);
-	bool ok = !nprotos;
+	struct sel_tuple st = {
+		.family = t->family, .proto = t->proto, .has_ports = t->has_ports,
+		.sport = t->sport, .dport = t->dport, .src = &t->src, .dst = &t->dst,
+	};
 
-	if (sel->families && !(sel->families & fam))
-		return false;
-	/* As in trace mode: a bare --port means TCP and UDP. */
-	for (size_t i = 0; i < nprotos; i++)
-		ok |= protos[i] == t->proto;
-	if (!ok)
-		return false;
-	if (selection_uses_ports(sel)) {
-		if (!t->has_ports)
-			return false;
-		if (sel->ports.n && !port_in(&sel->ports, t->sport) && !port_in(&sel->ports, t->dport))
-			return false;
-		if (sel->sports.n && !port_in(&sel->sports, t->sport))
-			return false;
-		if (sel->dports.n && !port_in(&sel->dports, t->dport))
-			return false;
-	}
-	if (sel->src.n && !addr_in(&sel->src, t->family, &t->src))
-		return false;
-	if (sel->dst.n && !addr_in(&sel->dst, t->family, &t->dst))
-		return false;
-	if (sel->host.n && !addr_in(&sel->host, t->family, &t->src) &&
-	    !addr_in(&sel->host, t->family, &t->dst))
-		return false;
-	return true;
+	return selection_match(sel, &st);
 }
 
 /* ---- formatting ---- */

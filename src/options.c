@@ -76,9 +76,9 @@ static const struct opt_desc table[] = {
 
 const char options_synopsis[] =
 	"iptrace [OPTIONS] SELECTOR...\n"
-	"       iptrace --read FILE|- [--format F]\n"
-	"       iptrace --replay FILE [--format F]\n"
-	"       iptrace --merge FILE|-... [--skew MS] [--format F]\n"
+	"       iptrace --read FILE|- [--format F] [SELECTOR...]\n"
+	"       iptrace --replay FILE [--format F] [SELECTOR...]\n"
+	"       iptrace --merge FILE|-... [--skew MS] [--format F] [SELECTOR...]\n"
 	"       iptrace --cleanup | --list [--netns NS]\n"
 	"       iptrace --nat-log [--all] [SELECTOR...]\n"
 	"       iptrace --nat-table [FILE] [--all] [SELECTOR...]\n"
@@ -89,7 +89,9 @@ void options_usage(FILE *f)
 	fprintf(f, "Usage: %s\n\n"
 		"Trace packets through netfilter: every chain and rule a selected packet\n"
 		"crosses, grouped per packet. Marks are removed on exit.\n\n"
-		"Selectors (combine with AND; items of one list with OR):\n", options_synopsis);
+		"Selectors (combine with AND; items of one list with OR). With --read, --replay\n"
+		"and --merge they filter: a packet shows when one of its steps matches.\n",
+		options_synopsis);
 	for (size_t i = 0; i < NOPTS; i++) {
 		char left[64];
 		const struct opt_desc *d = &table[i];
@@ -156,9 +158,10 @@ static int set_mode(struct iptrace_opts *o, enum iptrace_mode m, char *err, size
 }
 
 /*
- * --read, --replay, --cleanup, --list select nothing and record nothing (nor does
- * --nat-table, or a replayed --nat-log): selectors or a --record file there would be
- * ignored, the output not what the user asked for.
+ * --read, --replay, --cleanup, --list mark nothing and record nothing (nor does
+ * --nat-table, or a replayed --nat-log): --limit or a --record file there would be
+ * ignored, the output not what the user asked for. --read's and --replay's selectors
+ * filter what they print; --cleanup and --list act on whole captures.
  */
 static int offline_options(const struct iptrace_opts *o, char *err, size_t errlen)
 {
@@ -167,9 +170,9 @@ static int offline_options(const struct iptrace_opts *o, char *err, size_t errle
 	switch (o->mode) {
 	case MODE_READ:
 	case MODE_REPLAY:
-		if (selects)
-			return parse_fail(err, errlen, "%s prints every packet of its input: no selectors",
-					  mode_options[o->mode]);
+		if (o->sel.limit)
+			return parse_fail(err, errlen, "--limit is for the marker: %s reads packets "
+					  "already traced", mode_options[o->mode]);
 		break;
 	case MODE_CLEANUP:
 	case MODE_LIST:
@@ -206,8 +209,8 @@ static int merge_options(struct iptrace_opts *o, bool skew, int argc, char **arg
 	}
 	if (optind >= argc)
 		return parse_fail(err, errlen, "--merge needs FILE arguments (- for standard input)");
-	if (!selection_empty(&o->sel) || o->want_families)
-		return parse_fail(err, errlen, "--merge prints every packet of its input: no selectors");
+	if (o->sel.limit)
+		return parse_fail(err, errlen, "--limit is for the marker: --merge reads packets already traced");
 	if (o->node)
 		return parse_fail(err, errlen, "--merge takes node names from its input: no --node");
 	if (strcmp(o->format, "log") == 0)
@@ -515,7 +518,8 @@ int options_parse(int argc, char **argv, struct iptrace_opts *o, char *err, size
 		return parse_fail(err, errlen, "no selector given (e.g. --port 53 or --dest ADDR); see --help");
 	if (o->sel.host.n && (o->sel.src.n || o->sel.dst.n))
 		return parse_fail(err, errlen, "--host can't be combined with --src or --dest");
-	if ((o->mode == MODE_TRACE || o->mode == MODE_DEMO) &&
+	if ((o->mode == MODE_TRACE || o->mode == MODE_DEMO || o->mode == MODE_READ ||
+	     o->mode == MODE_REPLAY || o->mode == MODE_MERGE) &&
 	    selection_finish(&o->sel, o->want_families, err, errlen) < 0)
 		return -EINVAL;
 	return 0;

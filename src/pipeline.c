@@ -160,6 +160,36 @@ static int deliver(struct pipeline *pl, struct packet *q)
 	return 0;
 }
 
+/* A step passes the --read/--replay/--merge selectors: its headers, mark, interfaces. */
+static bool step_wanted(const struct selection *sel, const struct trace_record *r)
+{
+	const struct pkt_hdr *h = &r->pkt;
+	struct sel_tuple t = {
+		.family = h->family, .proto = h->proto, .has_ports = h->has_ports,
+		.sport = h->sport, .dport = h->dport, .src = &h->saddr, .dst = &h->daddr,
+	};
+
+	/* Bridge ports too: on a node the pod's veth is what a user knows. */
+	if (sel->iface[0] && strcmp(r->in, sel->iface) != 0 && strcmp(r->out, sel->iface) != 0 &&
+	    strcmp(r->physin, sel->iface) != 0 && strcmp(r->physout, sel->iface) != 0)
+		return false;
+	if (sel->has_mark && (r->mark & sel->mark_mask) != sel->mark)
+		return false;
+	return selection_match(sel, &t);
+}
+
+/* Shown unless selectors were given and none of its steps passes them (counted then). */
+static bool wanted(struct pipeline *pl, const struct trace_record *steps, size_t n)
+{
+	if (!pl->cfg.filter)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (step_wanted(pl->cfg.filter, &steps[i]))
+			return true;
+	pl->sum.filtered++;
+	return false;
+}
+
 /*
  * A packet whose rules are known (or one --no-group record, @single): the rest of the
  * resolve stage, then the sink. Called in the order packets completed.
@@ -177,6 +207,8 @@ static int emit_packet(void *ctx, const struct packet *p, bool single)
 			pl->sum.dropped++;
 		return -1;
 	}
+	if (!wanted(pl, p->steps, p->nsteps))
+		return 0;
 	if (pl->cfg.resolver)
 		resolver_late((struct trace_record *)p->steps, p->nsteps);
 	if (pl->cfg.nftrule)
@@ -205,7 +237,8 @@ int pipeline_packet(struct pipeline *pl, const struct packet *p)
 	if (pl->done)
 		return 0;
 	pl->sum.records += p->nsteps;
-	deliver(pl, &q);
+	if (wanted(pl, p->steps, p->nsteps))
+		deliver(pl, &q);
 	return pl->sink_err;
 }
 
@@ -218,6 +251,7 @@ void pipeline_add_counts(struct pipeline *pl, const struct summary *c)
 	pl->sum.skipped += c->skipped;
 	pl->sum.malformed += c->malformed;
 	pl->sum.foreign += c->foreign;
+	pl->sum.filtered += c->filtered;
 }
 
 static bool has_legacy(const struct packet *p)

@@ -407,6 +407,53 @@ bool addr_prefix_match(const struct addr_prefix *p, int family, const struct in6
 	return true;
 }
 
+static bool addr_in(const struct addr_list *l, int family, const struct in6_addr *a)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (addr_prefix_match(&l->a[i], family, a))
+			return true;
+	return false;
+}
+
+static bool port_in(const struct port_list *l, uint16_t p)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (p >= l->r[i].lo && p <= l->r[i].hi)
+			return true;
+	return false;
+}
+
+bool selection_match(const struct selection *sel, const struct sel_tuple *t)
+{
+	unsigned fam = t->family == AF_INET ? SEL_IPV4 : t->family == AF_INET6 ? SEL_IPV6 : 0;
+	const uint8_t *protos;
+	size_t nprotos = selection_protos(sel, &protos);
+	bool ok = !nprotos;
+
+	if (!fam || (sel->families && !(sel->families & fam)))
+		return false;
+	for (size_t i = 0; i < nprotos; i++)
+		ok |= protos[i] == t->proto;
+	if (!ok)
+		return false;
+	if (selection_uses_ports(sel)) {
+		if (!t->has_ports)
+			return false;
+		if (sel->ports.n && !port_in(&sel->ports, t->sport) && !port_in(&sel->ports, t->dport))
+			return false;
+		if (sel->sports.n && !port_in(&sel->sports, t->sport))
+			return false;
+		if (sel->dports.n && !port_in(&sel->dports, t->dport))
+			return false;
+	}
+	if (sel->src.n && !addr_in(&sel->src, t->family, t->src))
+		return false;
+	if (sel->dst.n && !addr_in(&sel->dst, t->family, t->dst))
+		return false;
+	return !sel->host.n || addr_in(&sel->host, t->family, t->src) ||
+	       addr_in(&sel->host, t->family, t->dst);
+}
+
 bool selection_empty(const struct selection *sel)
 {
 	return !selection_uses_ports(sel) && !sel->src.n && !sel->dst.n && !sel->host.n &&

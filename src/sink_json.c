@@ -640,6 +640,8 @@ static int json_end(struct sink *s, const struct summary *sum)
 		fprintf(s->out, ",\"malformed\":%" PRIu64, sum->malformed);
 	if (sum->foreign)
 		fprintf(s->out, ",\"foreign\":%" PRIu64, sum->foreign);
+	if (sum->filtered)
+		fprintf(s->out, ",\"filtered\":%" PRIu64, sum->filtered);
 	if (sum->node)
 		sink_json_field(s->out, "node", sum->node);
 	fputs("}\n", s->out);

@@ -52,6 +52,13 @@ struct pipeline_cfg {
 	struct ct_lookup	*ct_snat;
 	/* Every record's node (trace_record.node) and the summary's: borrowed, may be NULL. */
 	const char		*node;
+	/*
+	 * --read, --replay, --merge with selectors: a packet is shown when one of its steps
+	 * passes them (before or after NAT), the others are counted as filtered. Borrowed,
+	 * finished (selection_finish()); NULL: every packet. Live capture needs none: the
+	 * marker selected its packets.
+	 */
+	const struct selection	*filter;
 };
 
 /* Opaque. */

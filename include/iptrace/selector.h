@@ -115,6 +115,22 @@ void addr_prefix_mask(unsigned plen, uint8_t *mask, unsigned bytes);
 /* addr_prefix_match - true when @a, of @family, is inside the prefix @p. */
 bool addr_prefix_match(const struct addr_prefix *p, int family, const struct in6_addr *a);
 
+/* The headers selection_match() looks at: a traced packet's at one step, or a conntrack tuple. */
+struct sel_tuple {
+	int			family;		/* AF_INET, AF_INET6; anything else never passes */
+	uint8_t			proto;
+	bool			has_ports;
+	uint16_t		sport, dport;
+	const struct in6_addr	*src, *dst;
+};
+
+/*
+ * selection_match - true when @t passes @sel (finished by selection_finish()): its families,
+ * protocols (a bare port selector means TCP and UDP, as in the rules), ports and addresses.
+ * --iface, --mark and --limit are the caller's: a tuple doesn't carry them.
+ */
+bool selection_match(const struct selection *sel, const struct sel_tuple *t);
+
 /*
  * selection_describe - a short human description ("udp or tcp port 53, dst 10.0.0.1") into
  * @buf. Returns @buf.

@@ -64,7 +64,7 @@ cases=$(cat <<'EOC'
 --netns /etc/passwd --port 53|not a network namespace
 --dest no-such-host.invalid|cannot resolve
 --merge|needs FILE
---merge a.json --port 53|no selectors
+--merge a.json --limit 1/s|--limit is for the marker
 --merge a.json --node n1|no --node
 --merge a.json --format log|log
 --merge a.json --no-group|no-group
@@ -76,9 +76,9 @@ cases=$(cat <<'EOC'
 --demo --read a.log|--read can't be combined with --demo
 --nat-table --list|--list can't be combined with --nat-table
 --cleanup --nat-log|--nat-log can't be combined with --cleanup
---read a.log --port 53|no selectors
---replay a.nlrec -4|no selectors
---read a.log --limit 1/s|no selectors
+--read a.log --limit 1/s|--limit is for the marker
+--replay a.nlrec --limit 1/s|--limit is for the marker
+--replay a.nlrec -4 --dest 2001:db8::1|-4 given with an IPv6
 --cleanup --port 53|no selectors
 --list --host 10.0.0.1|no selectors
 --read a.log --record r.nlrec|--record

@@ -187,6 +187,59 @@ static void test_options(void **state)
 	assert_int_equal(o.mode, MODE_HELP);
 }
 
+/* selection_match: parsed options against tuples, as --read/--replay and --nat-log use it. */
+static void test_match(void **state)
+{
+	static const struct {
+		const char *args;
+		int family;
+		uint8_t proto;
+		bool has_ports;
+		uint16_t sport, dport;
+		const char *src, *dst;
+		bool want;
+	} cases[] = {
+		{ "--read - --port 53", AF_INET, 17, true, 40000, 53, "10.0.0.1", "10.0.0.2", true },
+		{ "--read - --port 53", AF_INET, 6, true, 53, 40000, "10.0.0.2", "10.0.0.1", true },
+		/* A bare port means TCP and UDP, as in the rules. */
+		{ "--read - --port 53", AF_INET, 132, true, 40000, 53, "10.0.0.1", "10.0.0.2", false },
+		{ "--read - --port 53", AF_INET, 1, false, 0, 0, "10.0.0.1", "10.0.0.2", false },
+		{ "--read - --port 50-60", AF_INET, 17, true, 1, 60, "10.0.0.1", "10.0.0.2", true },
+		{ "--read - --dport 53", AF_INET, 17, true, 53, 40000, "10.0.0.1", "10.0.0.2", false },
+		{ "--read - --proto sctp --sport 9", AF_INET, 132, true, 9, 1, "10.0.0.1", "10.0.0.2", true },
+		{ "--read - --dest 10.0.0.0/24", AF_INET, 1, false, 0, 0, "10.0.1.1", "10.0.0.9", true },
+		{ "--read - --dest 10.0.0.0/24", AF_INET, 1, false, 0, 0, "10.0.0.9", "10.0.1.1", false },
+		{ "--read - --host 10.0.0.9", AF_INET, 1, false, 0, 0, "10.0.0.9", "10.0.1.1", true },
+		{ "--read - --host 10.0.0.9", AF_INET6, 58, false, 0, 0, "::1", "::2", false },
+		{ "--read - --src 2001:db8::/32", AF_INET6, 58, false, 0, 0, "2001:db8::1", "::2", true },
+		{ "--read - -6", AF_INET, 1, false, 0, 0, "10.0.0.1", "10.0.0.2", false },
+		{ "--read - -6", AF_INET6, 17, true, 1, 2, "::1", "::2", true },
+		{ "--read - --proto icmp", AF_INET, 1, false, 0, 0, "10.0.0.1", "10.0.0.2", true },
+		/* A record of no known family passes nothing. */
+		{ "--read - --proto icmp", 0, 1, false, 0, 0, "0.0.0.0", "0.0.0.0", false },
+	};
+	struct iptrace_opts o;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct in6_addr src = { 0 }, dst = { 0 };
+		int af = cases[i].family == AF_INET6 ? AF_INET6 : AF_INET;
+		struct sel_tuple t = {
+			.family = cases[i].family, .proto = cases[i].proto,
+			.has_ports = cases[i].has_ports, .sport = cases[i].sport,
+			.dport = cases[i].dport, .src = &src, .dst = &dst,
+		};
+
+		assert_int_equal(parse(cases[i].args, &o, err, sizeof(err)), 0);
+		assert_int_equal(inet_pton(af, cases[i].src, &src), 1);
+		assert_int_equal(inet_pton(af, cases[i].dst, &dst), 1);
+		if (selection_match(&o.sel, &t) != cases[i].want)
+			fail_msg("case %zu: '%s' should %smatch", i, cases[i].args,
+				 cases[i].want ? "" : "not ");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_proto_mark_limit),
 		cmocka_unit_test(test_addr_pairs),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_match),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);

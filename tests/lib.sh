@@ -16,8 +16,10 @@ SKIP=77
 # The source tree's top: its data (tests/data), scripts and unit files.
 SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Each test keeps its own crash-recovery state: parallel tests never clean each other's.
+# Named here, made by iptrace (0700) when a capture starts, removed by lab_cleanup: a script
+# that starts no capture (a benchmark's replay, a usage check) leaves no directory behind.
 if [ -z "${IPTRACE_STATE_DIR:-}" ]; then
-	IPTRACE_STATE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/iptrace-state.XXXXXX")
+	IPTRACE_STATE_DIR=$(mktemp -u "${TMPDIR:-/tmp}/iptrace-state.XXXXXX")
 	OWN_STATE_DIR=$IPTRACE_STATE_DIR
 fi
 export IPTRACE_STATE_DIR

@@ -238,6 +238,14 @@ static bool lets_on(const struct trace_record *r)
 	return true;
 }
 
+static bool is_multicast(const struct pkt_hdr *h)
+{
+	const uint8_t *a = (const uint8_t *)&h->daddr;
+
+	return (h->family == AF_INET && (a[0] & 0xf0) == 0xe0) ||
+	       (h->family == AF_INET6 && a[0] == 0xff);
+}
+
 const char *annotate_ended(const struct packet *p, unsigned reporting)
 {
 	const struct trace_record *last;
@@ -251,6 +259,13 @@ const char *annotate_ended(const struct packet *p, unsigned reporting)
 	case HOOK_PREROUTING:
 		if (!(reporting & HOOK_BIT(HOOK_INPUT)) || !(reporting & HOOK_BIT(HOOK_FORWARD)))
 			return NULL;
+		/*
+		 * Multicast goes to INPUT only for a group the host joined, and is never
+		 * forwarded without a multicast router. Its TTL is often 1 (IGMP, MLD), which
+		 * says nothing here: no time-exceeded is ever sent for it.
+		 */
+		if (is_multicast(&last->pkt))
+			return "not delivered: a multicast group this host has not joined";
 		/* ip_forward() checks the TTL before the FORWARD hook. */
 		if (last->pkt.family && last->pkt.ttl <= 1)
 			return "dropped after routing: TTL expired (time-exceeded sent back)";

@@ -160,9 +160,19 @@ static int dump_udp(struct lbuf *m, const struct view *v, uint8_t proto, bool fr
 }
 
 static void dump_icmp4(struct lbuf *m, const struct view *v, size_t iphoff, size_t l4off,
-		       bool fragment, uint32_t mark);
+		       bool fragment, const struct trace_record *rec);
 
-static void dump_ipv4(struct lbuf *m, const struct view *v, size_t iphoff, uint32_t mark)
+/* The end of the outer packet's fields: nf_log_dump_sk_uid_gid(), then the mark. */
+static void dump_owner_mark(struct lbuf *m, const struct trace_record *rec)
+{
+	if (rec->has_uid)
+		add(m, "UID=%u GID=%u ", rec->uid, rec->gid);
+	if (rec->mark)
+		add(m, "MARK=0x%x ", rec->mark);
+}
+
+static void dump_ipv4(struct lbuf *m, const struct view *v, size_t iphoff,
+		      const struct trace_record *rec)
 {
 	const uint8_t *ih = hdr_ptr(v, iphoff, 20), *op;
 	unsigned frag, ihl;
@@ -212,7 +222,7 @@ static void dump_ipv4(struct lbuf *m, const struct view *v, size_t iphoff, uint3
 			return;
 		break;
 	case IPPROTO_ICMP:
-		dump_icmp4(m, v, iphoff, l4off, fragment, mark);
+		dump_icmp4(m, v, iphoff, l4off, fragment, rec);
 		break;
 	case IPPROTO_AH: {
 		const uint8_t *ah;
@@ -247,13 +257,12 @@ static void dump_ipv4(struct lbuf *m, const struct view *v, size_t iphoff, uint3
 	default:
 		add(m, "PROTO=%u ", ih[9]);
 	}
-	/* UID=/GID= would come here: records carry no socket owner (see logline.h). */
-	if (!iphoff && mark)
-		add(m, "MARK=0x%x ", mark);
+	if (!iphoff)
+		dump_owner_mark(m, rec);
 }
 
 static void dump_icmp4(struct lbuf *m, const struct view *v, size_t iphoff, size_t l4off,
-		       bool fragment, uint32_t mark)
+		       bool fragment, const struct trace_record *rec)
 {
 	/* required_len[] of dump_ipv4_packet, by ICMP type */
 	static const uint8_t required[19] = {
@@ -293,7 +302,7 @@ static void dump_icmp4(struct lbuf *m, const struct view *v, size_t iphoff, size
 	case 11:	/* time exceeded */
 		if (!iphoff && !v->lossy) {	/* only one level of recursion */
 			add(m, "[");
-			dump_ipv4(m, v, l4off + 8, mark);
+			dump_ipv4(m, v, l4off + 8, rec);
 			add(m, "] ");
 		}
 		if (type == 3 && ich[1] == 4)	/* fragmentation needed */
@@ -310,7 +319,7 @@ static bool ip6_ext_hdr(uint8_t nexthdr)
 }
 
 static void dump_ipv6(struct lbuf *m, const struct view *v, size_t ip6hoff, bool recurse,
-		      uint32_t mark)
+		      const struct trace_record *rec)
 {
 	const uint8_t *ih = hdr_ptr(v, ip6hoff, 40), *hp, *ic;
 	size_t ptr, hdrlen = 0;
@@ -444,7 +453,7 @@ static void dump_ipv6(struct lbuf *m, const struct view *v, size_t ip6hoff, bool
 		case 3:		/* time exceeded */
 			if (recurse && !v->lossy) {
 				add(m, "[");
-				dump_ipv6(m, v, ptr + 8, false, mark);
+				dump_ipv6(m, v, ptr + 8, false, rec);
 				add(m, "] ");
 			}
 			if (ic[0] == 2)
@@ -455,8 +464,8 @@ static void dump_ipv6(struct lbuf *m, const struct view *v, size_t ip6hoff, bool
 	default:
 		add(m, "PROTO=%u ", cur);
 	}
-	if (recurse && mark)
-		add(m, "MARK=0x%x ", mark);
+	if (recurse)
+		dump_owner_mark(m, rec);
 }
 
 int logline_format(FILE *f, const struct trace_record *rec)
@@ -503,9 +512,9 @@ int logline_format(FILE *f, const struct trace_record *rec)
 		family = rec->pkt.family;
 	}
 	if (family == AF_INET6)
-		dump_ipv6(&m, &v, 0, true, rec->mark);
+		dump_ipv6(&m, &v, 0, true, rec);
 	else
-		dump_ipv4(&m, &v, 0, rec->mark);
+		dump_ipv4(&m, &v, 0, rec);
 	if (fwrite(m.b, 1, m.n, f) != m.n)
 		return -EIO;
 	return 0;
@@ -923,6 +932,8 @@ static int field(const struct tok *t, enum part part, struct trace_record *rec)
 	if (tok_key(t, "DST", &v))
 		return tok_addr(&v, h, &h->daddr);
 	NUM("MARK", 16, UINT32_MAX, rec->mark = (uint32_t)x)
+	NUM("UID", 10, UINT32_MAX, (rec->uid = (uint32_t)x, rec->has_uid = true))
+	NUM("GID", 10, UINT32_MAX, rec->gid = (uint32_t)x)
 	if (tok_key(t, "PROTO", &v))
 		return proto_of(&v, &h->proto);
 	if (part == PART_IP) {

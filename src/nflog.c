@@ -70,6 +70,11 @@ int nflog_decode(const struct nlmsghdr *nlh, struct names *nm, struct trace_reco
 		rec->ifindex_physin = ntohl(mnl_attr_get_u32(tb[NFULA_IFINDEX_PHYSINDEV]));
 	if (tb[NFULA_IFINDEX_PHYSOUTDEV])
 		rec->ifindex_physout = ntohl(mnl_attr_get_u32(tb[NFULA_IFINDEX_PHYSOUTDEV]));
+	if (tb[NFULA_UID] && tb[NFULA_GID]) {
+		rec->uid = ntohl(mnl_attr_get_u32(tb[NFULA_UID]));
+		rec->gid = ntohl(mnl_attr_get_u32(tb[NFULA_GID]));
+		rec->has_uid = true;
+	}
 	if (tb[NFULA_SEQ]) {
 		rec->seq = ntohl(mnl_attr_get_u32(tb[NFULA_SEQ]));
 		rec->has_seq = true;

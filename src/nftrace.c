@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
@@ -106,24 +107,53 @@ static int decode_verdict(const struct nlattr *nest, struct names *nm,
 	return 0;
 }
 
-/* The network header (cut at the transport header) and the transport header, joined. */
+/*
+ * The kernel copies the network header up to the transport header but at most 40 bytes
+ * (NFT_TRACETYPE_NETWORK_HSIZE), then the transport header from where it found it. Joined,
+ * they are the packet's first bytes only when nothing was cut between them. An IPv4 header
+ * with more than 20 bytes of options, or IPv6 extension headers (a fragment header, MLD's
+ * hop-by-hop), leave a gap of unknown length: the transport header read after the 40 bytes
+ * would be taken for those options or extension headers (an ICMPv6 type read as the next
+ * header). Then only the network header is kept: its protocol and ports stay unknown.
+ */
+static bool network_header_cut(const uint8_t *p, size_t len)
+{
+	if (len >= 20 && (p[0] >> 4) == 4)
+		return (size_t)(p[0] & 0x0f) * 4 > len;
+	if (len >= 40 && (p[0] >> 4) == 6)
+		return p[6] == IPPROTO_HOPOPTS || p[6] == IPPROTO_ROUTING ||
+		       p[6] == IPPROTO_FRAGMENT || p[6] == IPPROTO_AH || p[6] == IPPROTO_DSTOPTS;
+	return false;
+}
+
+/*
+ * The network header and the transport header, joined where nothing lies between them.
+ * Without a network header (the kernel found no transport header: a later IPv6 fragment,
+ * whose 20 "transport" bytes are then the IPv6 header's first ones) there is no packet
+ * header to decode; the record still opens a traversal: has_hdr.
+ */
 static void decode_headers(const struct nlattr *const *tb, struct trace_record *rec)
 {
 	const struct nlattr *nh = tb[NFTA_TRACE_NETWORK_HEADER];
 	const struct nlattr *th = tb[NFTA_TRACE_TRANSPORT_HEADER];
-	size_t nlen = mnl_attr_get_payload_len(nh), tlen = th ? mnl_attr_get_payload_len(th) : 0;
+	size_t nlen = nh ? mnl_attr_get_payload_len(nh) : 0;
+	size_t tlen = th ? mnl_attr_get_payload_len(th) : 0;
 	int family = rec->nfproto == NFPROTO_IPV6 ? AF_INET6 :
 		     rec->nfproto == NFPROTO_IPV4 ? AF_INET : 0;
 
+	rec->has_hdr = true;
+	if (!nh)
+		return;
 	if (nlen > TRACE_RAW_MAX)
 		nlen = TRACE_RAW_MAX;
-	if (tlen > TRACE_RAW_MAX - nlen)
+	if (network_header_cut(mnl_attr_get_payload(nh), nlen))
+		tlen = 0;
+	else if (tlen > TRACE_RAW_MAX - nlen)
 		tlen = TRACE_RAW_MAX - nlen;
 	memcpy(rec->raw, mnl_attr_get_payload(nh), nlen);
 	if (tlen)
 		memcpy(rec->raw + nlen, mnl_attr_get_payload(th), tlen);
 	rec->raw_len = (uint16_t)(nlen + tlen);
-	rec->has_hdr = true;
 	if (pkt_decode(rec->raw, rec->raw_len, family, &rec->pkt) < 0)
 		memset(&rec->pkt, 0, sizeof(rec->pkt));
 }
@@ -198,7 +228,7 @@ int nftrace_decode(const struct nlmsghdr *nlh, struct names *nm, struct trace_re
 		memcpy(rec->hw, mnl_attr_get_payload(tb[NFTA_TRACE_LL_HEADER]), len);
 		rec->hw_len = len;
 	}
-	if (tb[NFTA_TRACE_NETWORK_HEADER])
+	if (tb[NFTA_TRACE_NETWORK_HEADER] || tb[NFTA_TRACE_TRANSPORT_HEADER])
 		decode_headers(tb, rec);
 	if (tb[TRACE_CT_ID]) {
 		rec->has_ct = true;

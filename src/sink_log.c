@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sink_log.c: the kernel's own "TRACE:" syslog lines, so greps written for dmesg keep working */
+#include <string.h>
 #include <time.h>
 
 #include "iptrace/logline.h"
@@ -31,11 +32,30 @@ static int put_line(struct sink *s, const struct trace_record *r)
 	return putc('\n', s->out) == EOF ? -1 : 0;
 }
 
+/*
+ * A bridged packet's POSTROUTING record carries no bridge input port: br_netfilter passes
+ * no input device there, and nfnetlink_log sends PHYSINDEV only beside one. The kernel's
+ * line still prints PHYSIN= (the skb keeps its port from PREROUTING on), as the packet's
+ * earlier steps show it: taken from them. Records printed one by one (--no-group) can't.
+ */
 static int log_packet(struct sink *s, const struct packet *p)
 {
-	for (size_t i = 0; i < p->nsteps; i++)
-		if (put_line(s, &p->steps[i]) < 0)
+	const char *physin = "";
+
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const struct trace_record *r = &p->steps[i];
+		struct trace_record bridged;
+
+		if (r->physin[0]) {
+			physin = r->physin;
+		} else if (physin[0] && !r->in[0] && r->physout[0]) {
+			bridged = *r;
+			memcpy(bridged.physin, physin, sizeof(bridged.physin));
+			r = &bridged;
+		}
+		if (put_line(s, r) < 0)
 			return -1;
+	}
 	/* Per packet, like the other formats, so `tail -f` and pipes see whole packets. */
 	return sink_flush(s);
 }

@@ -19,7 +19,7 @@
  * logline_parse - parse one line as dmesg, `journalctl -k` or /var/log/messages hold it
  * (any prefix before "TRACE: " is skipped; a syslog "Mon DD HH:MM:SS" prefix, if present, sets
  * ts_ns in the current year, UTC). Fills table, chain, kind, rulenum, in/out/physin/physout,
- * mark, MAC bytes (hw), and pkt (addresses, protocol, len, ttl, tos, ipid, frag flags, ports,
+ * mark, the socket owner (UID=, GID=), MAC bytes (hw), and pkt (addresses, protocol, len, ttl, tos, ipid, frag flags, ports,
  * TCP seq/ack/window/flags, ICMP type/code/id/seq). hook is set for base chains only.
  * Times: "Mon DD HH:MM:SS[.frac]" (syslog, journalctl -o short/short-precise) is taken as UTC
  * in the current year (the previous one if that would be more than a day ahead); dmesg -T's
@@ -34,7 +34,7 @@
  * read back as dmesg and --format log show them.
  * Not kept (struct pkt_hdr has no room): IP and TCP options, IPv6 extension headers other
  * than the fragment header's offset/M/low 16 ID bits, the ICMP error's inner packet, AH/ESP
- * SPI, UID/GID. Unknown words are skipped. raw_len stays 0 and payload_hash 0.
+ * SPI. Unknown words are skipped. raw_len stays 0 and payload_hash 0.
  * Pure (reads the clock only for the syslog year). Returns 0, -ENOMSG when the line holds no
  * TRACE record, -EPROTO when another program logged it (a syslog tag other than "kernel:"),
  * -ERANGE when its time can't be (Feb 31, 24:00, a year before 1970 or past 2554: never
@@ -76,8 +76,9 @@ int logline_next(struct logline_reader *r, const char **line, size_t *len,
  * (TCP SEQ/ACK, TCP and IP options) and the field order and quirks of nf_log_syslog.c
  * (kernel 6.18: RES= without the AE bit, "AE " as a flag). Live records are printed from
  * raw[] (as far as TRACE_RAW_MAX reaches) and hw[]; records parsed from text from their
- * fields, without what logline_parse() can't keep. Never printed: UID=/GID= (records carry
- * no socket owner), SIT's TUNNEL=. nft records show their rule handle as the number.
+ * fields, without what logline_parse() can't keep. UID=/GID= come from NFLOG's socket
+ * owner, in iptrace's user namespace (the kernel's line: the initial one's). Never printed:
+ * SIT's TUNNEL=. nft records show their rule handle as the number.
  * Returns 0 or -EIO.
  */
 int logline_format(FILE *f, const struct trace_record *rec);

@@ -13,7 +13,8 @@
  * nftrace_decode - decode one NFT_MSG_TRACE message into @rec (pure: no socket, no
  * globals). Interface names are left empty (ifindex_* only); rec->has_hdr says whether
  * the record carried the packet headers (only the first record of each base-chain
- * traversal does). hook is HOOK_NONE and has_prio false: the chain map knows them.
+ * traversal does); raw[] and pkt hold them as far as they are known (a header the kernel
+ * cut at 40 bytes stops there, a later IPv6 fragment has none). hook is HOOK_NONE and has_prio false: the chain map knows them.
  * Returns 0; -ENOMSG for a message that is not a trace record; -EINVAL when malformed or
  * when a required attribute (TABLE, CHAIN, TYPE, ID) is missing; -ENOMEM when @nm cannot
  * take a name. The names are interned in @nm (names.h): they live as long as it.

@@ -89,6 +89,9 @@ struct trace_record {
 	char		in[IF_NAMESIZE], out[IF_NAMESIZE];
 	char		physin[IF_NAMESIZE], physout[IF_NAMESIZE];
 	uint32_t	mark;
+	/* NFULA_UID/GID: the owner of the local socket that sent the packet (legacy records). */
+	bool		has_uid;
+	uint32_t	uid, gid;
 	bool		has_seq;
 	uint32_t	seq;		/* NFULA_SEQ: per-instance sequence number */
 	uint16_t	hw_len;		/* MAC header bytes (log format's MAC=) */

@@ -4,9 +4,10 @@
 # Usage: log-format-kernel.sh [--save DIR]  (--save records the kernel lines, the NFLOG bytes
 # and the interface names into DIR, e.g. tests/data, for the unit test test_logline).
 #
-# Two runs over identical labs (fixed MACs, permanent neighbours, crafted packets with fixed
-# IP IDs, ports, sequence numbers and options), because one namespace's nf_log/2 binding sends
-# TRACE either to syslog or to netlink, never both:
+# C sends crafted packets through R; R sends datagrams of its own, whose lines end with the
+# socket's owner (UID= GID=). Two runs over identical labs (fixed MACs, permanent neighbours,
+# crafted packets with fixed IP IDs, ports, sequence numbers and options), because one
+# namespace's nf_log/2 binding sends TRACE either to syslog or to netlink, never both:
 #   B: iptrace --format log in R (records go to nfnetlink_log); its raw rules are saved.
 #   A: the same rules with nf_log/2 = nf_log_ipv4 (the default); lines read from dmesg. The
 #      syslog logger is silent outside the initial namespace unless the host-wide
@@ -48,6 +49,9 @@ lab_build() {
 		-j MARK --set-mark 0x4000
 	# Legacy IPv6 tables in use too, so the marker traces IPv6 as well.
 	ip netns exec "$R" ip6tables-legacy -w -A FORWARD -p udp --dport 53 -j ACCEPT
+	# R's own datagrams go unanswered: an ICMP error would quote their random IP ID.
+	ip netns exec "$C" iptables-legacy -w -A INPUT -p udp --dport 9 -j DROP
+	ip netns exec "$C" ip6tables-legacy -w -A INPUT -p udp --dport 9 -j DROP
 }
 
 # The sender: raw sockets, so both runs send byte-identical packets.
@@ -107,8 +111,21 @@ for fam, pkt, dst in pkts:
     time.sleep(0.15)
 PY
 
+# From R's own sockets: the kernel's line ends with the socket's owner (UID= GID=).
+cat >"$WORK/send-local.py" <<'PY'
+import socket, time
+for fam, src, dst in ((socket.AF_INET, '10.0.1.1', '10.0.1.2'),
+                      (socket.AF_INET6, '2001:db8:1::1', '2001:db8:1::2')):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.bind((src, 40099))
+    s.sendto(b'iptrace-uid', (dst, 9))
+    s.close()
+    time.sleep(0.15)
+PY
+
 send_all() {
 	ip netns exec "$C" python3 "$WORK/send.py" || fail "the sender failed"
+	ip netns exec "$R" python3 "$WORK/send-local.py" || fail "the local sender failed"
 	sleep 0.5
 }
 
@@ -157,7 +174,8 @@ for want in 'PROTO=UDP SPT=40053 DPT=53 LEN=22 MARK=0x4000 $' 'OPT (020405B4' \
 	'RES=0x38 AE URG ACK PSH FIN URGP=3 $' 'PROTO=ICMP TYPE=3 CODE=3 \[SRC=' \
 	'OPT (01010100) PROTO=ICMP TYPE=8 CODE=0 ID=16962 SEQ=7 $' 'OPT ( ) PROTO=UDP' \
 	'PROTO=ICMPv6 TYPE=128 CODE=0 ID=119 SEQ=3 $' 'PROTO=ICMPv6 TYPE=1 CODE=4 \[' \
-	'TC=0 HOPLIMIT=64 FLOWLBL=0 PROTO=TCP' 'ACK RST'; do
+	'TC=0 HOPLIMIT=64 FLOWLBL=0 PROTO=TCP' 'ACK RST' \
+	'PROTO=UDP SPT=40099 DPT=9 LEN=19 UID=0 GID=0 $'; do
 	grep -q -- "$want" "$WORK/a.log" || { cat "$WORK/a.log" >&2; fail "kernel lines lack '$want'"; }
 done
 [ "$na" = "$nb" ] || { diff "$WORK/a.log" "$WORK/b.log" >&2; fail "kernel $na lines, iptrace $nb"; }

@@ -191,6 +191,16 @@ static void test_ended(void **state)
 	assert_null(annotate_ended(&p, HOOK_BIT(HOOK_INPUT)));
 	st[1].pkt.ttl = 1;
 	assert_non_null(strstr(annotate_ended(&p, both), "TTL"));
+	/* A multicast group not joined (an MLD report's hop limit is 1): no TTL expired. */
+	st[1].pkt.daddr.s6_addr[0] = 224;
+	assert_non_null(strstr(annotate_ended(&p, both), "multicast group"));
+	st[1].pkt.family = AF_INET6;
+	assert_non_null(strstr(annotate_ended(&p, both), "TTL"));	/* 224:: is unicast */
+	st[1].pkt.daddr.s6_addr[0] = 0xff;
+	assert_non_null(strstr(annotate_ended(&p, both), "multicast group"));
+	st[1].pkt.family = AF_INET;
+	assert_non_null(strstr(annotate_ended(&p, both), "TTL"));
+	st[1].pkt.daddr.s6_addr[0] = 10;
 	st[1].verdict = "DROP";
 	assert_null(annotate_ended(&p, both));
 	/* nft: a drop verdict or a drop policy ended it. */

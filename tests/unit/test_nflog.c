@@ -16,6 +16,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
 
+#include "iptrace/logline.h"
 #include "iptrace/nflog.h"
 #include "iptrace/nlrec.h"
 #include "iptrace/pipeline.h"
@@ -609,6 +610,9 @@ static void test_all_fields(void **state)
 	assert_string_equal(r.in, "");		/* the caller names interfaces */
 	assert_string_equal(r.physout, "");
 	assert_int_equal(r.mark, 0x4000);
+	assert_true(r.has_uid);			/* the local socket's owner */
+	assert_int_equal(r.uid, 1000);
+	assert_int_equal(r.gid, 1000);
 	assert_true(r.has_seq);
 	assert_int_equal(r.seq, 41);		/* the instance's, not the global one */
 	assert_int_equal(r.hw_type, 1);
@@ -636,6 +640,39 @@ static void test_all_fields(void **state)
 	/* The same message over other memory: the same bytes, the padding too. */
 	assert_int_equal(decode_over(nlh, &z, 0), 0);
 	assert_same_record(&r, &z);
+}
+
+/*
+ * The socket owner ends the kernel's TRACE line before the mark (nf_log_dump_sk_uid_gid(),
+ * NF_LOG_UID is in the TRACE loginfo's flags), and --read takes it back.
+ */
+static void test_owner_in_log_line(void **state)
+{
+	char buf[512], line[1024];
+	struct nlmsghdr *nlh = kernel_msg(buf, NF_INET_FORWARD, udp4, sizeof(udp4));
+	struct trace_record r, back;
+	FILE *f = fmemopen(line, sizeof(line), "w");
+	const char *tail;
+
+	(void)state;
+	assert_int_equal(nflog_decode(nlh, test_nm, &r), 0);
+	assert_non_null(f);
+	assert_int_equal(logline_format(f, &r), 0);
+	assert_int_equal(fclose(f), 0);
+	tail = strstr(line, " PROTO=UDP ");
+	assert_non_null(tail);
+	assert_string_equal(tail, " PROTO=UDP SPT=12345 DPT=53 LEN=16 UID=1000 GID=1000 MARK=0x4000 ");
+	assert_int_equal(logline_parse(line, strlen(line), test_nm, &back), 0);
+	assert_true(back.has_uid);
+	assert_int_equal(back.uid, 1000);
+	assert_int_equal(back.gid, 1000);
+	assert_int_equal(back.mark, 0x4000);
+	/* No owner (a forwarded packet): no UID=. */
+	r.has_uid = false;
+	f = fmemopen(line, sizeof(line), "w");
+	assert_int_equal(logline_format(f, &r), 0);
+	assert_int_equal(fclose(f), 0);
+	assert_null(strstr(line, "UID="));
 }
 
 /* HWLEN cuts the MAC header it exceeds not; TRACE_HW_MAX cuts a longer one; hook 7 is none. */
@@ -841,6 +878,7 @@ int main(void)
 		cmocka_unit_test(test_dispatch_huge_len),
 		cmocka_unit_test(test_prefix_parser),
 		cmocka_unit_test(test_all_fields),
+		cmocka_unit_test(test_owner_in_log_line),
 		cmocka_unit_test(test_hw_and_hook),
 		cmocka_unit_test(test_payload),
 		cmocka_unit_test(test_two_prefixes),

@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <cmocka.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include "iptrace/logline.h"
 #include "iptrace/nftrace.h"
 #include "iptrace/nlrec.h"
 #include "test_names.h"
@@ -303,6 +305,129 @@ static void test_crafted(void **state)
 	assert_int_equal(nftrace_decode(nlh, test_nm, &r), -ENOMSG);
 }
 
+/*
+ * A traversal's first record as nf_tables_trace.c builds it: the network header up to the
+ * transport header, at most 40 bytes, then 20 bytes from the transport header on (from the
+ * network header itself when the kernel found no transport header: thoff 0). Bytes as a
+ * lab router's forward chain got them from `ping -6 -s 3000` and `ping -R`.
+ */
+static const uint8_t v6_first_frag[40] = {	/* nexthdr 44: a fragment header follows */
+	0x60, 0x09, 0x15, 0x1b, 0x05, 0xb0, 44, 63,
+	0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,
+	0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,
+};
+static const uint8_t v6_icmp[40] = {		/* the same, nexthdr 58: no gap */
+	0x60, 0x09, 0x15, 0x1b, 0x00, 0x40, 58, 63,
+	0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,
+	0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2,
+};
+static const uint8_t v4_rr[40] = {		/* IHL 15: 40 bytes of record-route option */
+	0x4f, 0x00, 0x00, 0x7c, 0x12, 0x34, 0x40, 0x00, 63, IPPROTO_ICMP, 0, 0,
+	10, 0, 1, 2, 10, 0, 2, 7,
+	0x01, 0x07, 0x27, 0x0c, 10, 0, 1, 2, 10, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+static const uint8_t echo6[20] = { 128, 0, 0x12, 0x34, 0x0a, 0x07, 0x00, 0x01, 'p', 'i', 'n', 'g' };
+static const uint8_t echo4[20] = { 8, 0, 0x12, 0x34, 0x0a, 0x07, 0x00, 0x01, 'p', 'i', 'n', 'g' };
+
+static void add_headers(struct nlmsghdr *nlh, uint32_t pf, const uint8_t *nh, const uint8_t *th)
+{
+	mnl_attr_put_u32(nlh, NFTA_TRACE_NFPROTO, htonl(pf));
+	mnl_attr_put_u32(nlh, NFTA_TRACE_IIF, htonl(3));
+	if (nh)
+		mnl_attr_put(nlh, NFTA_TRACE_NETWORK_HEADER, 40, nh);
+	mnl_attr_put(nlh, NFTA_TRACE_TRANSPORT_HEADER, 20, th);
+}
+
+static void add_v6_first_frag(struct nlmsghdr *nlh)
+{
+	add_headers(nlh, NFPROTO_IPV6, v6_first_frag, echo6);
+}
+
+static void add_v6_icmp(struct nlmsghdr *nlh)
+{
+	add_headers(nlh, NFPROTO_IPV6, v6_icmp, echo6);
+}
+
+static void add_v4_rr(struct nlmsghdr *nlh)
+{
+	add_headers(nlh, NFPROTO_IPV4, v4_rr, echo4);
+}
+
+static void add_v6_later_frag(struct nlmsghdr *nlh)
+{
+	add_headers(nlh, NFPROTO_IPV6, NULL, v6_first_frag);
+}
+
+/* @r as --format log prints it. */
+static char *log_line(const struct trace_record *r, char *buf, size_t size)
+{
+	FILE *f = fmemopen(buf, size, "w");
+
+	assert_non_null(f);
+	assert_int_equal(logline_format(f, r), 0);
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+/*
+ * A network header the kernel cut at 40 bytes is not followed by the transport header:
+ * what lies between (IPv6 extension headers, IPv4 options) is unknown. The protocol and
+ * ports stay unknown instead of being read from the wrong bytes (an ICMPv6 type taken for
+ * the next header, an ICMP header printed as IP options).
+ */
+static void test_cut_network_header(void **state)
+{
+	char buf[CRAFT_SIZE], line[1024];
+	struct trace_record r;
+	struct nlmsghdr *nlh;
+	char a[INET6_ADDRSTRLEN];
+
+	(void)state;
+	nlh = craft(buf, true, add_v6_icmp);		/* nothing cut: joined */
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), 0);
+	assert_true(r.has_hdr);
+	assert_int_equal(r.raw_len, 60);
+	assert_int_equal(r.pkt.proto, IPPROTO_ICMPV6);
+	assert_true(r.pkt.has_l4);
+	assert_int_equal(r.pkt.icmp_type, 128);
+
+	nlh = craft(buf, true, add_v6_first_frag);
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), 0);
+	assert_true(r.has_hdr);
+	assert_int_equal(r.raw_len, 40);
+	assert_int_equal(r.pkt.family, AF_INET6);
+	assert_int_equal(r.pkt.len, 1496);
+	assert_string_equal(inet_ntop(AF_INET6, &r.pkt.daddr, a, sizeof(a)), "2001:db8:2::2");
+	assert_int_not_equal(r.pkt.proto, 128);
+	assert_int_not_equal(r.pkt.proto, IPPROTO_ICMPV6);
+	assert_false(r.pkt.has_l4);
+	assert_false(r.pkt.has_ports);
+	log_line(&r, line, sizeof(line));
+	assert_non_null(strstr(line, " HOPLIMIT=63 FLOWLBL=595227 TRUNCATED"));
+	assert_null(strstr(line, "FRAG:"));
+
+	nlh = craft(buf, true, add_v4_rr);
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), 0);
+	assert_int_equal(r.raw_len, 40);
+	assert_int_equal(r.pkt.family, AF_INET);
+	assert_int_equal(r.pkt.proto, IPPROTO_ICMP);
+	assert_int_equal(r.pkt.len, 124);
+	assert_int_equal(r.pkt.ipid, 0x1234);
+	assert_string_equal(inet_ntop(AF_INET, &r.pkt.saddr, a, sizeof(a)), "10.0.1.2");
+	assert_false(r.pkt.has_l4);
+	log_line(&r, line, sizeof(line));
+	assert_non_null(strstr(line, " TTL=63 ID=4660 DF TRUNCATED"));
+	assert_null(strstr(line, "OPT ("));
+
+	/* A later fragment: no network header; its "transport" bytes are the IPv6 header's. */
+	nlh = craft(buf, true, add_v6_later_frag);
+	assert_int_equal(nftrace_decode(nlh, test_nm, &r), 0);
+	assert_true(r.has_hdr);			/* it opens the traversal all the same */
+	assert_int_equal(r.ifindex_in, 3);
+	assert_int_equal(r.raw_len, 0);
+	assert_int_equal(r.pkt.family, 0);
+}
+
 /* Every message of a trace chunk taught to the chain map @data. */
 static void learn_chunk(void *data, uint16_t source, uint64_t ts_ns, const void *buf, size_t len)
 {
@@ -542,6 +667,7 @@ int main(void)
 		cmocka_unit_test(test_recorded_dnat),
 		cmocka_unit_test(test_crafted),
 		cmocka_unit_test(test_crafted_fields),
+		cmocka_unit_test(test_cut_network_header),
 		cmocka_unit_test(test_ctx_fill),
 		cmocka_unit_test(test_step_verdict),
 		cmocka_unit_test(test_ctx_long_names),

@@ -113,6 +113,49 @@ static void test_text(void **state)
 	}
 }
 
+/* ---- log ---- */
+
+/*
+ * A bridged packet: br0 with ports p1 and p2 (bridge-nf-call-iptables=1). Its POSTROUTING
+ * record has no input device, so NFLOG sent no PHYSINDEV; the kernel's own line prints
+ * PHYSIN= there all the same (kube-dns-trace.messages: "IN= OUT=weave PHYSIN=... PHYSOUT=").
+ */
+static void test_log_bridged(void **state)
+{
+	struct trace_record st[3];
+	struct packet p = { .id = 1, .nsteps = 3, .steps = st };
+	char *out;
+
+	(void)state;
+	step(&st[0], "raw", "PREROUTING", HOOK_PREROUTING, "ACCEPT");
+	step(&st[1], "filter", "FORWARD", HOOK_FORWARD, "ACCEPT");
+	step(&st[2], "mangle", "POSTROUTING", HOOK_POSTROUTING, "ACCEPT");
+	strcpy(st[0].in, "br0");
+	strcpy(st[0].physin, "p1");
+	strcpy(st[1].in, "br0");
+	strcpy(st[1].physin, "p1");
+	strcpy(st[1].out, "br0");
+	strcpy(st[1].physout, "p2");
+	st[2].in[0] = '\0';
+	strcpy(st[2].out, "br0");
+	strcpy(st[2].physout, "p2");
+	out = run(&sink_log_ops, &p, 1, NULL);
+	assert_non_null(strstr(out, "TRACE: raw:PREROUTING:rule:1 IN=br0 OUT= PHYSIN=p1 MAC= SRC="));
+	assert_non_null(strstr(out, "TRACE: filter:FORWARD:rule:1 IN=br0 OUT=br0 PHYSIN=p1 "
+			       "PHYSOUT=p2 MAC= SRC="));
+	assert_non_null(strstr(out, "TRACE: mangle:POSTROUTING:rule:1 IN= OUT=br0 PHYSIN=p1 "
+			       "PHYSOUT=p2 SRC=10.0.1.2 "));
+	free(out);
+	/* Routed, not bridged: no port on the way out, none made up. */
+	st[2].physout[0] = '\0';
+	strcpy(st[2].out, "r1");
+	out = run(&sink_log_ops, &p, 1, NULL);
+	assert_non_null(strstr(out, "TRACE: mangle:POSTROUTING:rule:1 IN= OUT=r1 SRC="));
+	free(out);
+	/* The records themselves are left as they came. */
+	assert_string_equal(st[2].physin, "");
+}
+
 /* ---- pcapng ---- */
 
 static uint32_t u32(const uint8_t *p)
@@ -308,6 +351,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_log_bridged),
 		cmocka_unit_test(test_pcap),
 		cmocka_unit_test(test_dot),
 	};

@@ -37,6 +37,8 @@ struct pipeline {
 	size_t			nsinks;
 	/* The packet being emitted: its NAT changes, and the source conntrack gave it. */
 	struct packet_nat	nat[PIPELINE_MAX_NAT];
+	/* Its steps that are shown, when some are not (hide_marks()); PIPELINE_MAX_STEPS. */
+	struct trace_record	*shown;
 	struct pkt_hdr		snat_after;
 	/* Per family (0 IPv4, 1 IPv6): hooks where a legacy table reports every packet. */
 	unsigned		legacy_hooks[2];
@@ -144,11 +146,56 @@ static void annotate(struct pipeline *pl, struct packet *q)
 					       nftrace_ctx_hooks(pl->nft, fam));
 }
 
+/* Marking, not the firewall: ours, or another capture's nft table. --verbose shows them. */
+static bool marking(const struct pipeline *pl, const struct trace_record *r)
+{
+	return !pl->cfg.verbose && pl->cfg.marker &&
+	       (marker_owns(pl->cfg.marker, r) || marker_nft_table(r));
+}
+
+/*
+ * The marking steps are grouped and annotated with their packet, then left out of what is
+ * printed: the nft marker's is the one record of a reply's headers before conntrack undid
+ * its NAT, so it stays the packet's first view (packet_first()) and the start of its NAT.
+ * The shown steps are copied, so that the NAT changes' headers still point at theirs.
+ * 0, or -ENOMEM.
+ */
+static int hide_marks(struct pipeline *pl, struct packet *q)
+{
+	uint16_t at[PIPELINE_MAX_STEPS];	/* step i shows as shown step at[i], or the next */
+	size_t n = 0, i;
+
+	for (i = 0; i < q->nsteps && !marking(pl, &q->steps[i]); i++)
+		;
+	if (i == q->nsteps)
+		return 0;
+	if (!pl->shown && !(pl->shown = malloc(PIPELINE_MAX_STEPS * sizeof(*pl->shown))))
+		return -ENOMEM;
+	for (i = 0; i < q->nsteps; i++) {
+		at[i] = (uint16_t)n;
+		if (!marking(pl, &q->steps[i]))
+			pl->shown[n++] = q->steps[i];
+	}
+	/* A change seen at a hidden step shows at the next shown one (or the last). */
+	for (size_t k = 0; k < q->nnat; k++)
+		pl->nat[k].step = at[q->nat[k].step] < n ? at[q->nat[k].step] : n - (n > 0);
+	q->first = &q->steps[0];
+	q->steps = pl->shown;
+	q->nsteps = n;
+	return 0;
+}
+
 /* A resolved packet to the sinks, counted; -1 once --count is reached (stop emitting). */
 static int deliver(struct pipeline *pl, struct packet *q)
 {
-	if (q->nsteps)
+	if (q->nsteps) {
 		annotate(pl, q);
+		if (hide_marks(pl, q) < 0)
+			return 0;	/* not shown, as its marking alone would not be */
+		/* Nothing but the marking: nothing of the firewall to show. */
+		if (!q->nsteps)
+			return 0;
+	}
 	for (size_t i = 0; i < pl->nsinks; i++)
 		if (pl->sinks[i]->ops->packet(pl->sinks[i], q) < 0)
 			pl->sink_err = -EIO;
@@ -348,6 +395,7 @@ void pipeline_free(struct pipeline *pl)
 		return;
 	grouper_free(pl->grouper);
 	hold_free(pl->hold);
+	free(pl->shown);
 	nftrace_ctx_free(pl->nft);
 	names_free(pl->names);
 	free(pl);
@@ -383,12 +431,8 @@ static inline int add(struct pipeline *pl, struct trace_record *rec)
 	if (pl->done || pl->ended)
 		return 0;
 	pl->sum.records++;
-	/*
-	 * Live, the marking is ours, not the firewall's; nor is another capture's (--verbose
-	 * shows both). A replay shows what was recorded.
-	 */
-	if (!pl->cfg.verbose && pl->cfg.marker &&
-	    (marker_owns(pl->cfg.marker, rec) || marker_nft_table(rec)))
+	/* Marking is shown by no record of its own; in a packet it is its first view. */
+	if (pl->cfg.no_group && marking(pl, rec))
 		return 0;
 	if (!rec->ts_ns)
 		rec->ts_ns = pl->wall_ns;

@@ -435,7 +435,7 @@ static int journal_packet(struct sink *s, const struct packet *p)
 	common(j, MSGID_PACKET);
 	fieldf(j, "PACKET_ID", "%" PRIu64, p->id);
 	msgf(j, "packet %" PRIu64 " ", p->id);
-	put_header(j, &p->steps[0].pkt, p->steps[0].ts_ns);
+	put_header(j, &packet_first(p)->pkt, packet_first(p)->ts_ns);
 	if (p->steps[0].node && !multi) {
 		msgf(j, " node ");
 		msg_name(j, p->steps[0].node);

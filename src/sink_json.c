@@ -535,7 +535,7 @@ static int json_flush(struct sink *s)
 
 static int json_packet(struct sink *s, const struct packet *p)
 {
-	const struct pkt_hdr *h = &p->steps[0].pkt;
+	const struct pkt_hdr *h = &packet_first(p)->pkt;
 	struct json_line line;
 	struct jb *b = json_jb(s, &line);
 	bool multi = sink_multi_node(p);
@@ -570,7 +570,7 @@ static int json_packet(struct sink *s, const struct packet *p)
 		w = lit(w, ",\"icmp_code\":");
 		w = sink_put_u64(w, h->icmp_code);
 	}
-	hash = pkt_head_hash(&p->steps[0]);
+	hash = pkt_head_hash(packet_first(p));
 	if (hash) {
 		w = lit(w, ",\"payload_hash\":\"");
 		w = put_hex32(w, hash);

@@ -168,14 +168,18 @@ static const uint8_t *packet_bytes(const struct packet *p, uint8_t *rebuilt, siz
 			*len = p->steps[i].raw_len;
 			return p->steps[i].raw;
 		}
-	for (size_t i = 0; i < p->nsteps; i++)
-		if (p->steps[i].raw_len) {
-			*len = p->steps[i].raw_len;
+	for (size_t i = 0; i <= p->nsteps; i++) {
+		/* The first view first: a hidden marker step's, before a reply's NAT was undone. */
+		const struct trace_record *r = i ? &p->steps[i - 1] : packet_first(p);
+
+		if (r->raw_len) {
+			*len = r->raw_len;
 			*note = "headers only: an nf_tables trace carries the packet's network and "
 				"transport headers, not its payload";
-			return p->steps[i].raw;
+			return r->raw;
 		}
-	*len = pkt_rebuild(&p->steps[0].pkt, rebuilt);
+	}
+	*len = pkt_rebuild(&packet_first(p)->pkt, rebuilt);
 	*note = "headers rebuilt from the log line's fields: no payload, transport checksums 0";
 	return rebuilt;
 }
@@ -203,7 +207,7 @@ static char *comment(const struct packet *p, const char *note, size_t *len)
 static int pcap_packet(struct sink *s, const struct packet *p)
 {
 	struct pcap_state *st = s->priv;
-	const struct trace_record *first = &p->steps[0];
+	const struct trace_record *first = packet_first(p);
 	uint8_t rebuilt[PKT_REBUILD_MAX];
 	const uint8_t *bytes;
 	const char *note;

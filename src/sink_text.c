@@ -285,7 +285,7 @@ void sink_text_steps(FILE *f, const struct packet *p)
 /* The header line (and the conntrack entry, --nat), then the steps. */
 static int text_packet(struct sink *s, const struct packet *p)
 {
-	const struct trace_record *first = &p->steps[0];
+	const struct trace_record *first = packet_first(p);
 	const struct pkt_hdr *h = &first->pkt;
 	char src[64], dst[64], proto[16], ts[40];
 	FILE *f = s->out;

@@ -29,6 +29,12 @@ struct packet {
 	uint64_t			id;		/* 1-based, in order of first record */
 	size_t				nsteps;
 	const struct trace_record	*steps;
+	/*
+	 * The packet as first seen, when that is a step not shown (the nft marker's own: the
+	 * one record of a reply's headers before conntrack undid its NAT); NULL: steps[0].
+	 * Read it through packet_first().
+	 */
+	const struct trace_record	*first;
 	uint32_t			steps_dropped;	/* past max_steps */
 	bool				has_nft;	/* one of the steps is an nft record */
 	const struct ct_entry		*ct;		/* --nat: its conntrack entry, or NULL */
@@ -41,6 +47,12 @@ struct packet {
 	 */
 	const char			*ended_hint;
 };
+
+/* packet_first - the record whose headers a packet is shown by: first seen. */
+static inline const struct trace_record *packet_first(const struct packet *p)
+{
+	return p->first ? p->first : &p->steps[0];
+}
 
 struct nfhook_order;
 

@@ -405,6 +405,7 @@ static const struct icmp_name icmp6[] = {
 	{ 135, ANY, "neighbour-solicitation" },
 	{ 136, ANY, "neighbour-advertisement" },
 	{ 137, ANY, "redirect" },
+	{ 143, ANY, "mld2-listener-report" },	/* nft's name: ip6tables has none */
 };
 #undef ANY
 

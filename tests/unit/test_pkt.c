@@ -210,6 +210,7 @@ static void test_icmp_names(void **state)
 	assert_string_equal(pkt_icmp_name(IPPROTO_ICMPV6, 1, 4), "port-unreachable");
 	assert_string_equal(pkt_icmp_name(IPPROTO_ICMPV6, 137, 0), "redirect");
 	assert_string_equal(pkt_icmp_name(IPPROTO_ICMPV6, 2, 0), "packet-too-big");
+	assert_string_equal(pkt_icmp_name(IPPROTO_ICMPV6, 143, 0), "mld2-listener-report");
 	assert_null(pkt_icmp_name(IPPROTO_ICMPV6, 8, 0));
 	assert_null(pkt_icmp_name(IPPROTO_UDP, 8, 0));
 }

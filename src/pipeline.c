@@ -37,7 +37,7 @@ struct pipeline {
 	size_t			nsinks;
 	/* The packet being emitted: its NAT changes, and the source conntrack gave it. */
 	struct packet_nat	nat[PIPELINE_MAX_NAT];
-	/* Its steps that are shown, when some are not (hide_marks()); PIPELINE_MAX_STEPS. */
+	/* Its steps that are shown when some are not (hide_marks()): PIPELINE_MAX_STEPS. */
 	struct trace_record	*shown;
 	struct pkt_hdr		snat_after;
 	/* Per family (0 IPv4, 1 IPv6): hooks where a legacy table reports every packet. */
@@ -146,11 +146,13 @@ static void annotate(struct pipeline *pl, struct packet *q)
 					       nftrace_ctx_hooks(pl->nft, fam));
 }
 
-/* Marking, not the firewall: ours, or another capture's nft table. --verbose shows them. */
+/*
+ * Live marking, not the firewall: ours, or another capture's nft table. --verbose shows
+ * them; a replay (no marker) shows what was recorded.
+ */
 static bool marking(const struct pipeline *pl, const struct trace_record *r)
 {
-	return !pl->cfg.verbose && pl->cfg.marker &&
-	       (marker_owns(pl->cfg.marker, r) || marker_nft_table(r));
+	return pl->shown && (marker_owns(pl->cfg.marker, r) || marker_nft_table(r));
 }
 
 /*
@@ -158,9 +160,8 @@ static bool marking(const struct pipeline *pl, const struct trace_record *r)
  * printed: the nft marker's is the one record of a reply's headers before conntrack undid
  * its NAT, so it stays the packet's first view (packet_first()) and the start of its NAT.
  * The shown steps are copied, so that the NAT changes' headers still point at theirs.
- * 0, or -ENOMEM.
  */
-static int hide_marks(struct pipeline *pl, struct packet *q)
+static void hide_marks(struct pipeline *pl, struct packet *q)
 {
 	uint16_t at[PIPELINE_MAX_STEPS];	/* step i shows as shown step at[i], or the next */
 	size_t n = 0, i;
@@ -168,9 +169,7 @@ static int hide_marks(struct pipeline *pl, struct packet *q)
 	for (i = 0; i < q->nsteps && !marking(pl, &q->steps[i]); i++)
 		;
 	if (i == q->nsteps)
-		return 0;
-	if (!pl->shown && !(pl->shown = malloc(PIPELINE_MAX_STEPS * sizeof(*pl->shown))))
-		return -ENOMEM;
+		return;
 	for (i = 0; i < q->nsteps; i++) {
 		at[i] = (uint16_t)n;
 		if (!marking(pl, &q->steps[i]))
@@ -182,7 +181,6 @@ static int hide_marks(struct pipeline *pl, struct packet *q)
 	q->first = &q->steps[0];
 	q->steps = pl->shown;
 	q->nsteps = n;
-	return 0;
 }
 
 /* A resolved packet to the sinks, counted; -1 once --count is reached (stop emitting). */
@@ -190,8 +188,7 @@ static int deliver(struct pipeline *pl, struct packet *q)
 {
 	if (q->nsteps) {
 		annotate(pl, q);
-		if (hide_marks(pl, q) < 0)
-			return 0;	/* not shown, as its marking alone would not be */
+		hide_marks(pl, q);
 		/* Nothing but the marking: nothing of the firewall to show. */
 		if (!q->nsteps)
 			return 0;
@@ -382,7 +379,11 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg, struct sink *sink)
 	if (cfg->resolver || cfg->nftrule)
 		pl->hold = hold_new(&(struct hold_cfg){
 			.wait_ns = cfg->text_wait_ns, .busy = nft_busy, .emit = emit_packet, .ctx = pl });
-	if (!pl->grouper || !pl->nft || !pl->names || ((cfg->resolver || cfg->nftrule) && !pl->hold)) {
+	/* Live without --verbose: the marking's steps are left out of what is printed. */
+	if (cfg->marker && !cfg->verbose)
+		pl->shown = malloc(PIPELINE_MAX_STEPS * sizeof(*pl->shown));
+	if (!pl->grouper || !pl->nft || !pl->names || ((cfg->resolver || cfg->nftrule) && !pl->hold) ||
+	    (cfg->marker && !cfg->verbose && !pl->shown)) {
 		pipeline_free(pl);
 		return NULL;
 	}

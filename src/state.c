@@ -163,25 +163,29 @@ int state_check_dir(void)
 	return 0;
 }
 
-/* "1234.state": 1 with *@pid; 0 for our own temporary files (skipped); -1 for any other. */
+/* "1234.state": 1 with *@pid; 0 with *@pid for our own temporary "1234.state.tmp"; -1 for any
+ * other. */
 static int name_pid(const char *name, pid_t *pid)
 {
 	size_t digits = strspn(name, "0123456789");
 	uint64_t v;
 	char num[16];
+	int kind;
 
 	if (digits == 0 || digits > 10 || name[0] == '0')
 		return -1;
 	if (strcmp(name + digits, ".state.tmp") == 0)
-		return 0;
-	if (strcmp(name + digits, ".state") != 0)
+		kind = 0;
+	else if (strcmp(name + digits, ".state") == 0)
+		kind = 1;
+	else
 		return -1;
 	memcpy(num, name, digits);
 	num[digits] = '\0';
 	if (parse_uint(num, 10, 1, 0x7fffffff, &v) < 0)
 		return -1;
 	*pid = (pid_t)v;
-	return 1;
+	return kind;
 }
 
 static void name_of(pid_t pid, char *buf, size_t size)
@@ -402,11 +406,33 @@ out:
 	return ret;
 }
 
+/* @pid runs (its start time in *@starttime, if asked). */
+static bool running(pid_t pid, uint64_t *starttime)
+{
+	uint64_t now;
+	char state;
+
+	if (proc_stat(pid, &now, &state) < 0 || now == 0)
+		return false;
+	if (starttime)
+		*starttime = now;
+	/* A zombie (or a task on its way out) holds nothing: its sockets and files are closed. */
+	return state != 'Z' && state != 'X' && state != 'x';
+}
+
+bool state_live(const struct capture_state *st)
+{
+	uint64_t now;
+
+	return running(st->pid, &now) && (st->starttime == 0 || now == st->starttime);
+}
+
 /* Walking the directory: its fd, and at which level to say what is refused (0: not). */
 struct walk {
 	int	dfd;
 	DIR	*dir;
 	int	level;	/* enum diag_level, or 0 */
+	bool	sweep;	/* remove the temporary files of writers that are gone */
 	int	refused;
 };
 
@@ -441,8 +467,12 @@ static bool walk_next(struct walk *w, struct capture_state *st, char *name, size
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		kind = name_pid(e->d_name, &pid);
-		if (kind == 0)
+		if (kind == 0) {
+			/* A SIGKILL between state_save()'s write and its rename leaves the file. */
+			if (w->sweep && !running(pid, NULL))
+				unlinkat(w->dfd, e->d_name, 0);
 			continue;
+		}
 		if (kind < 0) {
 			if (w->level)
 				diag_note("ignoring '%s' in %s: iptrace names its state files PID.state",
@@ -472,18 +502,6 @@ static void walk_end(struct walk *w)
 	w->dir = NULL;
 }
 
-bool state_live(const struct capture_state *st)
-{
-	uint64_t now;
-	char state;
-
-	if (proc_stat(st->pid, &now, &state) < 0 || now == 0)
-		return false;
-	/* A zombie (or a task on its way out) holds nothing: its sockets and files are closed. */
-	if (state == 'Z' || state == 'X' || state == 'x')
-		return false;
-	return st->starttime == 0 || now == st->starttime;
-}
 
 /* Find a way into the namespace @dev:@ino: a named one, or any process inside it. */
 static int open_netns(uint64_t dev, uint64_t ino)
@@ -703,6 +721,7 @@ int state_cleanup(bool only_here, struct xtlock *lock, struct state_tally *t)
 	ret = walk_start(&w, dfd, only_here ? DIAG_WARNING : DIAG_ERROR);
 	if (ret < 0)
 		goto out;
+	w.sweep = true;
 	while (ret == 0 && walk_next(&w, &st, name, sizeof(name)))
 		if (!state_live(&st))
 			ret = clean_one(dfd, &st, name, &here, only_here, self, lock, t);

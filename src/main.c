@@ -198,6 +198,7 @@ static int run_merge(const struct iptrace_opts *o, struct pipeline *pl)
 struct live {
 	struct capture_state	st;	/* what we changed, on disk for --cleanup */
 	bool			st_saved;
+	int			st_lock;	/* st_saved: the file's fd, holding its lock */
 	struct nflog_src	*nflog;		/* NULL: group 0 owned by another (nft marker) */
 	struct nftrace_src	*nftrace;	/* NULL with the legacy marker alone */
 	struct logbind		*lb;	/* st.lb: nf_log/2, nf_log/10 */
@@ -239,13 +240,17 @@ static int enter_netns(const char *spec)
 
 static int save_state(struct live *lv)
 {
-	int ret = state_save(&lv->st);
+	int fd = state_save(&lv->st);
 
-	if (ret < 0)
-		diag_error("cannot write the state file in %s: %s", state_dir(), strerror(-ret));
-	else
-		lv->st_saved = true;
-	return ret;
+	if (fd < 0) {
+		diag_error("cannot write the state file in %s: %s", state_dir(), strerror(-fd));
+		return fd;
+	}
+	if (lv->st_saved)
+		close(lv->st_lock);
+	lv->st_lock = fd;
+	lv->st_saved = true;
+	return 0;
 }
 
 static void explain_owner(void)
@@ -677,6 +682,8 @@ static int live_teardown(struct live *lv, bool forgive)
 	if (lv->st_saved) {
 		if (rc == 0) {
 			state_remove(&lv->st);
+			close(lv->st_lock);
+			lv->st_saved = false;
 		} else {
 			/* What was undone is no longer in it (a restored binding, say). */
 			save_state(lv);

@@ -205,9 +205,26 @@ static void put_text(FILE *f, const char *key, const char *val)
 	fputc('\n', f);
 }
 
+/* Lock @fd's whole file for writing (F_SETLK: a new file, nobody else has it). */
+static int lock_file(int fd)
+{
+	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	return fcntl(fd, F_SETLK, &l) < 0 ? -errno : 0;
+}
+
+/* Whether another process holds a lock on @fd's file. */
+static bool file_locked(int fd)
+{
+	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	return fcntl(fd, F_GETLK, &l) == 0 && l.l_type != F_UNLCK;
+}
+
 int state_save(const struct capture_state *st)
 {
-	char name[32], tmp[40];
+	char name[32], tmp[40], *text = NULL;
+	size_t len = 0, done = 0;
 	FILE *f;
 	int dfd, fd, ret = 0;
 
@@ -221,10 +238,14 @@ int state_save(const struct capture_state *st)
 		ret = -errno;
 		goto out;
 	}
-	f = fdopen(fd, "w");
+	/* Locked before it has its name: a cleaner never sees the file unlocked while we run. */
+	ret = lock_file(fd);
+	if (ret < 0)
+		goto out_unlink;
+	/* Composed apart: closing any fd of the file (a stream's) would drop the lock. */
+	f = open_memstream(&text, &len);
 	if (!f) {
 		ret = -errno;
-		close(fd);
 		goto out_unlink;
 	}
 	fprintf(f, "pid=%d\nstarttime=%llu\nnetns=%llu:%llu\nnetns_cookie=%llu\n",
@@ -237,18 +258,32 @@ int state_save(const struct capture_state *st)
 	for (int i = 0; i < 2; i++)
 		if (st->lb[i].changed)
 			fprintf(f, "nf_log/%d=%s\n", st->lb[i].pf, st->lb[i].saved);
-	if (fflush(f) == EOF || ferror(f))
-		ret = -EIO;
-	if (fclose(f) == EOF && !ret)
-		ret = -errno;
-	if (!ret && renameat(dfd, tmp, dfd, name) < 0)
+	if (fclose(f) == EOF) {
+		ret = -ENOMEM;
+		goto out_unlink;
+	}
+	while (done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : -EIO;
+			goto out_unlink;
+		}
+		done += (size_t)n;
+	}
+	if (renameat(dfd, tmp, dfd, name) < 0)
 		ret = -errno;
 out_unlink:
-	if (ret)
+	if (ret) {
 		unlinkat(dfd, tmp, 0);
+		close(fd);
+	}
 out:
+	free(text);
 	close(dfd);
-	return ret;
+	return ret ? ret : fd;
 }
 
 void state_remove(const struct capture_state *st)
@@ -353,6 +388,7 @@ static int load(int dfd, const char *name, pid_t pid, struct capture_state *st, 
 	size_t len = 0;
 	struct stat sb;
 	FILE *f = NULL;
+	bool locked = false;
 	int fd, ret = 0;
 
 	if (!text)
@@ -389,6 +425,7 @@ static int load(int dfd, const char *name, pid_t pid, struct capture_state *st, 
 		len = fread(text, 1, STATE_MAX + 1, f);
 		if (ferror(f))
 			ret = -EIO;
+		locked = file_locked(fileno(f));
 		fclose(f);
 	}
 	if (ret == 0 && len > STATE_MAX) {
@@ -398,6 +435,7 @@ static int load(int dfd, const char *name, pid_t pid, struct capture_state *st, 
 	if (ret == 0) {
 		text[len] = '\0';
 		ret = parse(text, pid, st, why, whylen);
+		st->locked = locked;
 	}
 out:
 	if (fd >= 0)
@@ -424,6 +462,8 @@ bool state_live(const struct capture_state *st)
 {
 	uint64_t now;
 
+	if (st->locked)
+		return true;
 	return running(st->pid, &now) && (st->starttime == 0 || now == st->starttime);
 }
 

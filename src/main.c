@@ -202,6 +202,7 @@ static int run_merge(const struct iptrace_opts *o, struct pipeline *pl)
 struct live {
 	struct capture_state	st;	/* what we changed, on disk for --cleanup */
 	bool			st_saved;
+	int			st_lock;	/* st_saved: the file's fd, holding its lock */
 	struct nflog_src	*nflog;		/* NULL: group 0 owned by another (nft marker) */
 	struct nftrace_src	*nftrace;	/* NULL with the legacy marker alone */
 	struct logbind		*lb;	/* st.lb: nf_log/2, nf_log/10 */
@@ -243,13 +244,17 @@ static int enter_netns(const char *spec)
 
 static int save_state(struct live *lv)
 {
-	int ret = state_save(&lv->st);
+	int fd = state_save(&lv->st);
 
-	if (ret < 0)
-		diag_error("cannot write the state file in %s: %s", state_dir(), strerror(-ret));
-	else
-		lv->st_saved = true;
-	return ret;
+	if (fd < 0) {
+		diag_error("cannot write the state file in %s: %s", state_dir(), strerror(-fd));
+		return fd;
+	}
+	if (lv->st_saved)
+		close(lv->st_lock);
+	lv->st_lock = fd;
+	lv->st_saved = true;
+	return 0;
 }
 
 static void explain_owner(void)
@@ -281,6 +286,7 @@ struct live_feed {
 	uint64_t	next_check;	/* monotonic ns of the next marker_check() */
 	bool		check_failed;	/* said once */
 	uint64_t	put_back, said_at;	/* marks put back; when last said (once a minute) */
+	uint64_t	said_put_back;	/* put_back when last said */
 };
 
 #define CHECK_NS	1000000000ull	/* the marks are checked every second */
@@ -298,6 +304,7 @@ static void check_marks(struct live_feed *f, uint64_t mono)
 	/* A program that keeps rewriting the table is said once a minute, not every second. */
 	if (ret == 1 && (!f->put_back++ || mono - f->said_at >= 60 * CHECK_NS)) {
 		f->said_at = mono;
+		f->said_put_back = f->put_back;
 		diag_warning("another program rewrote the raw table and removed iptrace's TRACE rules "
 			     "(iptables-restore, a firewall reload?): put back (%llu time%s); packets "
 			     "in between were not traced", (unsigned long long)f->put_back,
@@ -441,6 +448,14 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 		pipeline_socket_drops(pl, drops);
 	if (ret == 0)
 		ret = wait_for_texts(&feed, &cfg, &stage);
+	/*
+	 * The warning is said once a minute: without this, the put-backs after it go unsaid, and
+	 * a short capture under a firewall that reloads every few seconds says "1 time".
+	 */
+	if (feed.put_back > feed.said_put_back)
+		diag_warning("iptrace's TRACE rules were put back %llu times in all, after other "
+			     "programs rewrote the raw table; packets in between were not traced",
+			     (unsigned long long)feed.put_back);
 	if (ret < 0) {
 		diag_error("%s: %s", stage == LOOP_POLL ? "poll" : "receiving trace records", strerror(-ret));
 		return EXIT_FAILURE;
@@ -671,6 +686,8 @@ static int live_teardown(struct live *lv, bool forgive)
 	if (lv->st_saved) {
 		if (rc == 0) {
 			state_remove(&lv->st);
+			close(lv->st_lock);
+			lv->st_saved = false;
 		} else {
 			/* What was undone is no longer in it (a restored binding, say). */
 			save_state(lv);

@@ -163,25 +163,29 @@ int state_check_dir(void)
 	return 0;
 }
 
-/* "1234.state": 1 with *@pid; 0 for our own temporary files (skipped); -1 for any other. */
+/* "1234.state": 1 with *@pid; 0 with *@pid for our own temporary "1234.state.tmp"; -1 for any
+ * other. */
 static int name_pid(const char *name, pid_t *pid)
 {
 	size_t digits = strspn(name, "0123456789");
 	uint64_t v;
 	char num[16];
+	int kind;
 
 	if (digits == 0 || digits > 10 || name[0] == '0')
 		return -1;
 	if (strcmp(name + digits, ".state.tmp") == 0)
-		return 0;
-	if (strcmp(name + digits, ".state") != 0)
+		kind = 0;
+	else if (strcmp(name + digits, ".state") == 0)
+		kind = 1;
+	else
 		return -1;
 	memcpy(num, name, digits);
 	num[digits] = '\0';
 	if (parse_uint(num, 10, 1, 0x7fffffff, &v) < 0)
 		return -1;
 	*pid = (pid_t)v;
-	return 1;
+	return kind;
 }
 
 static void name_of(pid_t pid, char *buf, size_t size)
@@ -201,9 +205,26 @@ static void put_text(FILE *f, const char *key, const char *val)
 	fputc('\n', f);
 }
 
+/* Lock @fd's whole file for writing (F_SETLK: a new file, nobody else has it). */
+static int lock_file(int fd)
+{
+	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	return fcntl(fd, F_SETLK, &l) < 0 ? -errno : 0;
+}
+
+/* Whether another process holds a lock on @fd's file. */
+static bool file_locked(int fd)
+{
+	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+	return fcntl(fd, F_GETLK, &l) == 0 && l.l_type != F_UNLCK;
+}
+
 int state_save(const struct capture_state *st)
 {
-	char name[32], tmp[40];
+	char name[32], tmp[40], *text = NULL;
+	size_t len = 0, done = 0;
 	FILE *f;
 	int dfd, fd, ret = 0;
 
@@ -217,10 +238,14 @@ int state_save(const struct capture_state *st)
 		ret = -errno;
 		goto out;
 	}
-	f = fdopen(fd, "w");
+	/* Locked before it has its name: a cleaner never sees the file unlocked while we run. */
+	ret = lock_file(fd);
+	if (ret < 0)
+		goto out_unlink;
+	/* Composed apart: closing any fd of the file (a stream's) would drop the lock. */
+	f = open_memstream(&text, &len);
 	if (!f) {
 		ret = -errno;
-		close(fd);
 		goto out_unlink;
 	}
 	fprintf(f, "pid=%d\nstarttime=%llu\nnetns=%llu:%llu\nnetns_cookie=%llu\n",
@@ -233,18 +258,32 @@ int state_save(const struct capture_state *st)
 	for (int i = 0; i < 2; i++)
 		if (st->lb[i].changed)
 			fprintf(f, "nf_log/%d=%s\n", st->lb[i].pf, st->lb[i].saved);
-	if (fflush(f) == EOF || ferror(f))
-		ret = -EIO;
-	if (fclose(f) == EOF && !ret)
-		ret = -errno;
-	if (!ret && renameat(dfd, tmp, dfd, name) < 0)
+	if (fclose(f) == EOF) {
+		ret = -ENOMEM;
+		goto out_unlink;
+	}
+	while (done < len) {
+		ssize_t n = write(fd, text + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : -EIO;
+			goto out_unlink;
+		}
+		done += (size_t)n;
+	}
+	if (renameat(dfd, tmp, dfd, name) < 0)
 		ret = -errno;
 out_unlink:
-	if (ret)
+	if (ret) {
 		unlinkat(dfd, tmp, 0);
+		close(fd);
+	}
 out:
+	free(text);
 	close(dfd);
-	return ret;
+	return ret ? ret : fd;
 }
 
 void state_remove(const struct capture_state *st)
@@ -349,6 +388,7 @@ static int load(int dfd, const char *name, pid_t pid, struct capture_state *st, 
 	size_t len = 0;
 	struct stat sb;
 	FILE *f = NULL;
+	bool locked = false;
 	int fd, ret = 0;
 
 	if (!text)
@@ -385,6 +425,7 @@ static int load(int dfd, const char *name, pid_t pid, struct capture_state *st, 
 		len = fread(text, 1, STATE_MAX + 1, f);
 		if (ferror(f))
 			ret = -EIO;
+		locked = file_locked(fileno(f));
 		fclose(f);
 	}
 	if (ret == 0 && len > STATE_MAX) {
@@ -394,6 +435,7 @@ static int load(int dfd, const char *name, pid_t pid, struct capture_state *st, 
 	if (ret == 0) {
 		text[len] = '\0';
 		ret = parse(text, pid, st, why, whylen);
+		st->locked = locked;
 	}
 out:
 	if (fd >= 0)
@@ -402,11 +444,48 @@ out:
 	return ret;
 }
 
+/* @pid runs (its start time in *@starttime, if asked). */
+static bool running(pid_t pid, uint64_t *starttime)
+{
+	uint64_t now;
+	char state;
+
+	if (proc_stat(pid, &now, &state) < 0 || now == 0)
+		return false;
+	if (starttime)
+		*starttime = now;
+	/* A zombie (or a task on its way out) holds nothing: its sockets and files are closed. */
+	return state != 'Z' && state != 'X' && state != 'x';
+}
+
+bool state_live(const struct capture_state *st)
+{
+	uint64_t now;
+
+	if (st->locked)
+		return true;
+	return running(st->pid, &now) && (st->starttime == 0 || now == st->starttime);
+}
+
+/* Whether the temporary file @name is locked: its writer runs, maybe in another PID namespace. */
+static bool tmp_locked(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	bool locked;
+
+	if (fd < 0)
+		return false;
+	locked = file_locked(fd);
+	close(fd);
+	return locked;
+}
+
 /* Walking the directory: its fd, and at which level to say what is refused (0: not). */
 struct walk {
 	int	dfd;
 	DIR	*dir;
 	int	level;	/* enum diag_level, or 0 */
+	bool	sweep;	/* remove the temporary files of writers that are gone */
 	int	refused;
 };
 
@@ -441,8 +520,12 @@ static bool walk_next(struct walk *w, struct capture_state *st, char *name, size
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		kind = name_pid(e->d_name, &pid);
-		if (kind == 0)
+		if (kind == 0) {
+			/* A SIGKILL between state_save()'s write and its rename leaves the file. */
+			if (w->sweep && !running(pid, NULL) && !tmp_locked(w->dfd, e->d_name))
+				unlinkat(w->dfd, e->d_name, 0);
 			continue;
+		}
 		if (kind < 0) {
 			if (w->level)
 				diag_note("ignoring '%s' in %s: iptrace names its state files PID.state",
@@ -472,18 +555,6 @@ static void walk_end(struct walk *w)
 	w->dir = NULL;
 }
 
-bool state_live(const struct capture_state *st)
-{
-	uint64_t now;
-	char state;
-
-	if (proc_stat(st->pid, &now, &state) < 0 || now == 0)
-		return false;
-	/* A zombie (or a task on its way out) holds nothing: its sockets and files are closed. */
-	if (state == 'Z' || state == 'X' || state == 'x')
-		return false;
-	return st->starttime == 0 || now == st->starttime;
-}
 
 /* Find a way into the namespace @dev:@ino: a named one, or any process inside it. */
 static int open_netns(uint64_t dev, uint64_t ino)
@@ -703,6 +774,7 @@ int state_cleanup(bool only_here, struct xtlock *lock, struct state_tally *t)
 	ret = walk_start(&w, dfd, only_here ? DIAG_WARNING : DIAG_ERROR);
 	if (ret < 0)
 		goto out;
+	w.sweep = true;
 	while (ret == 0 && walk_next(&w, &st, name, sizeof(name)))
 		if (!state_live(&st))
 			ret = clean_one(dfd, &st, name, &here, only_here, self, lock, t);

@@ -28,6 +28,7 @@ struct capture_state {
 	struct logbind	lb[2];		/* nf_log/2, nf_log/10 bindings to restore */
 	char		marker[16];	/* for --list */
 	char		desc[256];	/* selection, for --list */
+	bool		locked;		/* a loaded file's lock is held: its capture runs */
 };
 
 /* state_dir - $IPTRACE_STATE_DIR or /run/iptrace. */
@@ -53,15 +54,22 @@ int state_init(struct capture_state *st, const char *tag);
  */
 int state_check_dir(void);
 
-/* state_save - write @st atomically (temp file + rename, 0600). 0 or -errno (-EPERM: the
- * directory is not trusted, said on stderr). */
+/*
+ * state_save - write @st atomically (temp file + rename, 0600), locked: a POSIX write lock
+ * on the whole file, which this process holds until the returned fd is closed or it ends
+ * (SIGKILL included; children don't inherit it). It says the capture runs to a cleaner in
+ * another PID namespace (a container sharing the state directory), which can't see our
+ * pid. Returns the fd (the caller keeps it open while the capture runs and closes the
+ * previous save's after this one) or -errno (-EPERM: the directory is not trusted, said).
+ */
 int state_save(const struct capture_state *st);
-/* state_remove - delete this capture's file. */
+/* state_remove - delete this capture's file (then close the fd state_save() returned). */
 void state_remove(const struct capture_state *st);
 
 /*
- * state_live - true when the capture's process still runs: same pid and start time, and
- * neither a zombie nor dead (/proc/PID/stat's state Z or X).
+ * state_live - true when the capture's process still runs: its file's lock is held (a
+ * loaded @st's locked), or its pid runs with the same start time, neither a zombie nor
+ * dead (/proc/PID/stat's state Z or X).
  */
 bool state_live(const struct capture_state *st);
 

@@ -184,6 +184,7 @@ static bool make_file(const char *path, uint8_t how, const char *text, size_t le
 static void save_state(pid_t pid, const char *text, size_t len)
 {
 	struct capture_state st;
+	int fd;
 
 	memset(&st, 0, sizeof(st));
 	st.pid = pid;
@@ -197,8 +198,10 @@ static void save_state(pid_t pid, const char *text, size_t len)
 	st.lb[1].pf = 10;
 	st.lb[1].changed = true;
 	snprintf(st.lb[1].saved, sizeof(st.lb[1].saved), "NONE");
-	if (state_save(&st) != 0)
+	fd = state_save(&st);
+	if (fd < 0)
 		abort();
+	close(fd);	/* the capture's end: its lock goes */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -7,7 +7,8 @@
 # start only warns; a file not named PID.state is ignored, one whose pid or tag is not its
 # name's is refused; a saved logger name the kernel doesn't know for that family stops the
 # whole undo; a zombie capture (killed, never reaped) is listed as stale, not live. After each
-# case, fixing what was wrong lets --cleanup restore everything. Not root, both say so.
+# case, fixing what was wrong lets --cleanup restore everything. Not root, both say so. A
+# temporary file a SIGKILL left is removed once its writer is gone.
 set -u
 . "$TESTS_LIB"
 need_root
@@ -189,3 +190,22 @@ if command -v setpriv >/dev/null; then
 	done
 	pass "not root: --cleanup and --list say to run as root, and print no table"
 fi
+
+# 7. A SIGKILL between state_save()'s write of PID.state.tmp and its rename leaves that file
+# (seen in a loop of kills 1-50 ms after start): --cleanup and a capture's start remove it
+# once its writer is gone, and leave a running writer's alone.
+sh -c 'exit 0' &
+gone=$!
+wait "$gone"
+printf 'pid=%s\nstarttime=' "$gone" >"$D/$gone.state.tmp"
+printf 'pid=%s\n' "$$" >"$D/$$.state.tmp"
+"$IPTRACE" --cleanup >/dev/null 2>"$tmp/err" || fail "--cleanup with a temporary file: $(cat "$tmp/err")"
+[ -e "$D/$gone.state.tmp" ] && fail "--cleanup left $gone.state.tmp, whose writer is gone"
+[ -e "$D/$$.state.tmp" ] || fail "--cleanup removed $$.state.tmp, whose writer runs"
+rm "$D/$$.state.tmp"
+printf 'pid=%s\n' "$gone" >"$D/$gone.state.tmp"
+ip netns exec "$N" "$IPTRACE" --port 53 --duration 0.1 -o /dev/null 2>"$tmp/err" ||
+	fail "a capture with a temporary file left: $(cat "$tmp/err")"
+[ -e "$D/$gone.state.tmp" ] && fail "a capture's start left $gone.state.tmp, whose writer is gone"
+restored "temporary files"
+pass "a temporary state file whose writer is gone is removed; a running writer's is kept"

@@ -39,20 +39,7 @@ zone_lab() {
 		EOF
 	fi
 	# The server answers each datagram with its payload reversed.
-	ip netns exec "$S" python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", 53))
-while True:
-    d, a = s.recvfrom(512)
-    s.sendto(d[::-1], a)
-' &
-	disown $!	# killed by lab_cleanup
-	for i in $(seq 1 50); do
-		ip netns exec "$S" ss -Hlun 'sport = :53' | grep -q . && return 0
-		sleep 0.1
-	done
-	fail "the server in $S did not start"
+	udp_echo "$S"
 }
 
 # ask SPORT: one query from C to the service from SPORT; the answer must come back.

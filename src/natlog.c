@@ -693,30 +693,48 @@ static void put_tuple(struct nlmsghdr *nlh, uint16_t type, const struct ct_tuple
 }
 
 struct get_ctx {
-	struct ct_entry	*e;
-	bool		found;
+	struct ct_entry		*e;
+	const struct ct_tuple	*want;	/* a dump's: only entries holding it count */
+	unsigned int		found;
 };
+
+/* @a is @t, as far as @t names it. */
+static bool tuple_is(const struct ct_tuple *a, const struct ct_tuple *t)
+{
+	if (a->family != t->family || a->proto != t->proto ||
+	    memcmp(&a->src, &t->src, sizeof(a->src)) || memcmp(&a->dst, &t->dst, sizeof(a->dst)))
+		return false;
+	if (t->has_ports)
+		return a->has_ports && a->sport == t->sport && a->dport == t->dport;
+	if (t->has_icmp)
+		return a->has_icmp && a->icmp_id == t->icmp_id && a->icmp_type == t->icmp_type &&
+		       a->icmp_code == t->icmp_code;
+	return true;
+}
 
 static int on_get(const struct nlmsghdr *nlh, void *data)
 {
 	struct get_ctx *g = data;
+	struct ct_entry e;
 
-	if (ct_decode(nlh, g->e) == 0)
-		g->found = true;
+	if (ct_decode(nlh, &e) < 0)
+		return MNL_CB_OK;
+	/* A kernel that ignores the dump's filter (before 5.8) sends every entry. */
+	if (g->want && !tuple_is(&e.orig, g->want) && !tuple_is(&e.reply, g->want))
+		return MNL_CB_OK;
+	/* A second entry (the tuple in two zones) is not copied: the caller takes neither. */
+	if (g->found++ == 0)
+		*g->e = e;
 	return MNL_CB_OK;
 }
 
-int ct_lookup_get(struct ct_lookup *cl, const struct ct_tuple *t, struct ct_entry *e)
+/* Send @nlh, run the answers through on_get() until the ACK or the dump's end. */
+static int ct_ask(struct ct_lookup *cl, struct nlmsghdr *nlh, struct get_ctx *g)
 {
-	uint32_t buf[MNL_SOCKET_BUFFER_SIZE / 4];
-	struct get_ctx g = { e, false };
-	uint32_t seq = ++cl->seq;
-	struct nlmsghdr *nlh = nlattr_put_nfnl_header(buf, NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET,
-						      t->family, NLM_F_ACK, seq);
+	uint32_t buf[MNL_SOCKET_BUFFER_SIZE / 4];	/* the kernel sizes a dump's batches to it */
+	uint32_t seq = nlh->nlmsg_seq;
 	int ret;
 
-	/* The kernel finds the entry by either direction's tuple under this attribute. */
-	put_tuple(nlh, CTA_TUPLE_ORIG, t);
 	if (mnl_socket_sendto(cl->sk, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	do {
@@ -724,9 +742,69 @@ int ct_lookup_get(struct ct_lookup *cl, const struct ct_tuple *t, struct ct_entr
 
 		if (n < 0)
 			return -errno;
-		ret = mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(cl->sk), on_get, &g);
+		ret = mnl_cb_run(buf, (size_t)n, seq, mnl_socket_get_portid(cl->sk), on_get, g);
 	} while (ret > MNL_CB_STOP);
+	return ret < 0 ? -errno : 0;
+}
+
+/*
+ * The kernel's CTA_FILTER flags (net/netfilter/nf_internals.h, not in the uapi headers;
+ * libnetfilter_conntrack sends the same bits): which fields of the filter's tuple count.
+ */
+#define CT_FILTER_IP_SRC	(1U << 0)
+#define CT_FILTER_IP_DST	(1U << 1)
+#define CT_FILTER_PROTO_NUM	(1U << 3)
+#define CT_FILTER_PORTS		(3U << 4)	/* source and destination port */
+#define CT_FILTER_ICMP		(7U << 6)	/* type, code, id */
+#define CT_FILTER_ICMPV6	(7U << 9)
+
+/* Every zone's entries whose @dir tuple (CTA_TUPLE_ORIG or _REPLY) is @t, into @g. */
+static int ct_dump_tuple(struct ct_lookup *cl, const struct ct_tuple *t, uint16_t dir,
+			 struct get_ctx *g)
+{
+	uint32_t buf[256];
+	struct nlmsghdr *nlh = nlattr_put_nfnl_header(buf, NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET,
+						      t->family, NLM_F_DUMP, ++cl->seq);
+	uint32_t flags = CT_FILTER_IP_SRC | CT_FILTER_IP_DST | CT_FILTER_PROTO_NUM;
+	struct nlattr *f;
+
+	g->want = t;
+	if (t->has_ports)
+		flags |= CT_FILTER_PORTS;
+	else if (t->has_icmp)
+		flags |= t->family == AF_INET6 ? CT_FILTER_ICMPV6 : CT_FILTER_ICMP;
+	put_tuple(nlh, dir, t);
+	f = mnl_attr_nest_start(nlh, CTA_FILTER);
+	mnl_attr_put_u32(nlh, dir == CTA_TUPLE_ORIG ? CTA_FILTER_ORIG_FLAGS : CTA_FILTER_REPLY_FLAGS,
+			 flags);
+	mnl_attr_nest_end(nlh, f);
+	return ct_ask(cl, nlh, g);
+}
+
+int ct_lookup_get(struct ct_lookup *cl, const struct ct_tuple *t, bool any_zone,
+		  struct ct_entry *e)
+{
+	uint32_t buf[256];
+	struct get_ctx g = { e, NULL, 0 };
+	struct nlmsghdr *nlh = nlattr_put_nfnl_header(buf, NFNL_SUBSYS_CTNETLINK, IPCTNL_MSG_CT_GET,
+						      t->family, NLM_F_ACK, ++cl->seq);
+	int ret;
+
+	/* The kernel finds the entry by either direction's tuple under this attribute. */
+	put_tuple(nlh, CTA_TUPLE_ORIG, t);
+	ret = ct_ask(cl, nlh, &g);
+	if (ret != -ENOENT || !any_zone)
+		return ret < 0 ? ret : g.found ? 0 : -ENOENT;
+	/*
+	 * A GET looks in zone 0 only. A connection put in another zone (-j CT --zone, nft's
+	 * ct zone set: OpenStack's, OVN's hosts) is found by a dump filtered by the tuple,
+	 * which sees every zone. The kernel walks every namespace's buckets for it: only on
+	 * request. The same tuple in two zones is two connections: neither is taken.
+	 */
+	ret = ct_dump_tuple(cl, t, CTA_TUPLE_ORIG, &g);
+	if (ret == 0 && !g.found)
+		ret = ct_dump_tuple(cl, t, CTA_TUPLE_REPLY, &g);
 	if (ret < 0)
-		return -errno;
-	return g.found ? 0 : -ENOENT;
+		return ret;
+	return g.found == 1 ? 0 : -ENOENT;
 }

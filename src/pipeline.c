@@ -111,6 +111,19 @@ static void learn_tables(struct pipeline *pl, const struct packet *p)
 }
 
 /*
+ * A step put the packet in a conntrack zone (`-j CT --zone[-orig|-reply] N`, `ct zone set`):
+ * only then is its entry looked for beyond zone 0, which costs a walk of the kernel's table.
+ */
+static bool zoned(const struct trace_record *steps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (steps[i].rule && (strstr(steps[i].rule, " --zone") ||
+				      strstr(steps[i].rule, "ct zone set")))
+			return true;
+	return false;
+}
+
+/*
  * Where the packet's NAT happened, the source NAT no step showed (one conntrack lookup,
  * only for a path that ends on an SNAT or MASQUERADE step in POSTROUTING), and whether its
  * trace stopped early.
@@ -127,7 +140,7 @@ static void annotate(struct pipeline *pl, struct packet *q)
 	q->nnat = annotate_nat(q, pl->nat, PIPELINE_MAX_NAT);
 	if (q->nnat < PIPELINE_MAX_NAT && pl->cfg.ct_snat && annotate_snat_last(q)) {
 		if (!e && ct_tuple_from_pkt(&q->steps[0].pkt, &t) == 0 &&
-		    ct_lookup_get(pl->cfg.ct_snat, &t, &ce) == 0)
+		    ct_lookup_get(pl->cfg.ct_snat, &t, zoned(q->steps, q->nsteps), &ce) == 0)
 			e = &ce;
 		/* The packet's own direction: its first source is the entry's original one. */
 		if (e && e->orig.family == q->steps[0].pkt.family &&
@@ -269,7 +282,7 @@ static int emit_packet(void *ctx, const struct packet *p, bool single)
 		name_nft_verdicts(pl, (struct trace_record *)p->steps, p->nsteps);
 	/* --nat: one lookup per packet, by the tuple it was first seen with. */
 	if (pl->cfg.ct && ct_tuple_from_pkt(&p->steps[0].pkt, &t) == 0 &&
-	    ct_lookup_get(pl->cfg.ct, &t, &ce) == 0)
+	    ct_lookup_get(pl->cfg.ct, &t, zoned(p->steps, p->nsteps), &ce) == 0)
 		q.ct = &ce;
 	return deliver(pl, &q);
 }

@@ -209,6 +209,25 @@ udp_send() {
 	ip netns exec "$1" bash -c "exec 3>/dev/udp/$2/$3; printf '%s' '${4:-hello}' >&3"
 }
 
+# udp_echo NS: a server in NS that answers each datagram to port 53 with its payload
+# reversed (killed by lab_cleanup); returns once it listens.
+udp_echo() {
+	ip netns exec "$1" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 53))
+while True:
+    d, a = s.recvfrom(512)
+    s.sendto(d[::-1], a)
+' &
+	disown $!	# no job report when lab_cleanup kills it
+	for i in $(seq 1 50); do
+		ip netns exec "$1" ss -Hlun 'sport = :53' | grep -q . && return 0
+		sleep 0.1
+	done
+	fail "the UDP server in $1 did not start"
+}
+
 # one_packet FILE: $pkt, the one packet line of JSON output FILE to the lab's service
 # 10.96.0.10:53 (fail unless there is exactly one).
 one_packet() {

@@ -53,9 +53,12 @@ struct ct_lookup;
 struct ct_lookup *ct_lookup_open(void);
 void ct_lookup_close(struct ct_lookup *cl);
 /*
- * ct_lookup_get - the conntrack entry holding @t in either direction, into @e.
- * Returns 0, -ENOENT when there is none, other -errno.
+ * ct_lookup_get - the conntrack entry holding @t in either direction, into @e: in zone 0
+ * (one hash lookup), or else, with @any_zone, in the one other zone that holds it (a walk
+ * of the kernel's whole table, some milliseconds: only for a packet a rule put in a zone).
+ * Returns 0, -ENOENT when there is none (or the tuple is in two zones), other -errno.
  */
-int ct_lookup_get(struct ct_lookup *cl, const struct ct_tuple *t, struct ct_entry *e);
+int ct_lookup_get(struct ct_lookup *cl, const struct ct_tuple *t, bool any_zone,
+		  struct ct_entry *e);
 
 #endif

@@ -80,20 +80,7 @@ nodes_up() {
 		kube_chains "$ns"
 	done
 	# The endpoint: answers each datagram with its payload reversed.
-	ip netns exec "$PB" python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", 53))
-while True:
-    d, a = s.recvfrom(512)
-    s.sendto(d[::-1], a)
-' &
-	disown $!	# killed by lab_cleanup: no job report
-	for i in $(seq 1 50); do
-		ip netns exec "$PB" ss -Hlun 'sport = :53' | grep -q . && return 0
-		sleep 0.1
-	done
-	fail "the endpoint in $PB did not start"
+	udp_echo "$PB"
 }
 
 # trace_both OUTDIR: iptrace in each node for the one query and its reply, then the query.

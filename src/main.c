@@ -536,6 +536,12 @@ static int live_setup_locked(const struct iptrace_opts *o, struct live *lv,
 	if (ret < 0 && ret != -EPERM)
 		diag_warning("cannot read the state of earlier captures in %s: %s", state_dir(),
 			     strerror(-ret));
+	if (state_taken(getpid())) {
+		diag_error("a capture with pid %d runs in another PID namespace and uses %s too: "
+			   "its state file would be overwritten; give this one its own "
+			   "IPTRACE_STATE_DIR", (int)getpid(), state_dir());
+		return EXIT_FAILURE;
+	}
 	ret = state_init(&lv->st, tag);
 	if (ret < 0) {
 		diag_error("cannot identify the network namespace: %s", strerror(-ret));

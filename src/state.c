@@ -286,6 +286,24 @@ out:
 	return ret ? ret : fd;
 }
 
+bool state_taken(pid_t pid)
+{
+	char name[32];
+	int dfd = dir_open(false), fd;
+	bool taken = false;
+
+	if (dfd < 0)
+		return false;
+	name_of(pid, name, sizeof(name));
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd >= 0) {
+		taken = file_locked(fd);
+		close(fd);
+	}
+	close(dfd);
+	return taken;
+}
+
 void state_remove(const struct capture_state *st)
 {
 	char name[32];

@@ -67,6 +67,15 @@ int state_save(const struct capture_state *st);
 void state_remove(const struct capture_state *st);
 
 /*
+ * state_taken - a running capture holds (locks) the state file of pid @pid: one with our
+ * pid in another PID namespace that shares the directory (two containers' first process).
+ * Saving ours would overwrite its file, and both captures' rules would carry one tag. Ask
+ * before the first state_save() only: looking closes a descriptor of the file, which would
+ * drop a lock of our own on it.
+ */
+bool state_taken(pid_t pid);
+
+/*
  * state_live - true when the capture's process still runs: its file's lock is held (a
  * loaded @st's locked), or its pid runs with the same start time, neither a zombie nor
  * dead (/proc/PID/stat's state Z or X).

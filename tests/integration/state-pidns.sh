@@ -14,6 +14,7 @@ unshare -p -f --mount-proc true 2>/dev/null || skip "cannot create PID namespace
 tmp=$(mktemp -d)
 cleanup() {
 	[ -n "${pid:-}" ] && kill -9 "$pid" 2>/dev/null
+	[ -n "${p1:-}" ] && pkill -9 -P "$p1" 2>/dev/null
 	lab_cleanup
 	rm -rf "$tmp"
 }
@@ -65,3 +66,29 @@ snapshot "$N" >"$tmp/after"
 diff "$tmp/before" "$tmp/after" >&2 || fail "the killed capture was not undone"
 ls "$IPTRACE_STATE_DIR"/*.state* >/dev/null 2>&1 && fail "a state file is left"
 pass "killed, it is undone by --cleanup from another PID namespace"
+
+# Two captures with one pid (two containers' first process) in one namespace, one state
+# directory: the second refuses before it changes anything; with its own directory it runs.
+unshare -p -f --mount-proc ip netns exec "$N" "$IPTRACE" --port 53 -o /dev/null \
+	2>"$tmp/p1.err" &
+p1=$!
+wait_ready "$tmp/p1.err" -
+grep -q 'rules tagged iptrace:1)' "$tmp/p1.err" || fail "not pid 1 there: $(cat "$tmp/p1.err")"
+cp "$IPTRACE_STATE_DIR/1.state" "$tmp/1.state"
+ip netns exec "$N" iptables-legacy-save -t raw >"$tmp/raw1"
+other "$IPTRACE" --backend nft --port 54 --duration 0.2 -o /dev/null 2>"$tmp/p2.err"
+rc=$?
+[ $rc = 1 ] || fail "a second pid 1: exit $rc: $(cat "$tmp/p2.err")"
+grep -q 'runs in another PID namespace.*its own IPTRACE_STATE_DIR' "$tmp/p2.err" ||
+	fail "a second pid 1: $(cat "$tmp/p2.err")"
+cmp -s "$IPTRACE_STATE_DIR/1.state" "$tmp/1.state" || fail "the first one's state file changed"
+ip netns exec "$N" iptables-legacy-save -t raw | diff "$tmp/raw1" - >&2 ||
+	fail "the first one's rules changed"
+IPTRACE_STATE_DIR=$tmp/own other "$IPTRACE" --backend nft --port 54 --duration 0.2 \
+	-o /dev/null 2>"$tmp/p3.err" || fail "with its own state directory: $(cat "$tmp/p3.err")"
+cmp -s "$IPTRACE_STATE_DIR/1.state" "$tmp/1.state" || fail "the first one's state file changed"
+pkill -INT -P "$p1"	# unshare's child: iptrace, pid 1 there
+wait "$p1" || fail "the first pid 1: exit $?: $(cat "$tmp/p1.err")"
+snapshot "$N" >"$tmp/after"
+diff "$tmp/before" "$tmp/after" >&2 || fail "the namespace is not as before"
+pass "a second capture with the same pid refuses to share the state directory, and runs with its own"

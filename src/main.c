@@ -102,11 +102,13 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 			  s.foreign == 1 ? "" : "s");
 	if (strcmp(o->format, "text") != 0)
 		return;
-	diag_info("%llu packet%s, %llu record%s, %llu lost%s%s", (unsigned long long)s.packets,
+	diag_info("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,
 		  s.packets == 1 ? "" : "s", (unsigned long long)s.records,
 		  s.records == 1 ? "" : "s", (unsigned long long)s.lost,
-		  s.dropped ? " (open packets dropped at --count)" : "",
 		  failed ? "; the output failed: not all of them were written" : "");
+	if (s.dropped)
+		diag_info("%llu open packet%s dropped at --count", (unsigned long long)s.dropped,
+			  s.dropped == 1 ? "" : "s");
 	if (s.filtered)
 		diag_info("%llu %s%s not matching the selectors left out",
 			  (unsigned long long)s.filtered, o->no_group ? "record" : "packet",

@@ -35,7 +35,7 @@ static const struct opt_desc table[] = {
 	{ "dest", required_argument, OPT_DST, "ADDR[/LEN]", "trace packets to ADDR (as the raw table sees it: before DNAT)" },
 	{ "src", required_argument, OPT_SRC, "ADDR[/LEN]", "trace packets from ADDR" },
 	{ "host", required_argument, OPT_HOST, "ADDR[/LEN]", "trace packets from or to ADDR" },
-	{ "proto", required_argument, OPT_PROTO, "PROTO", "tcp, udp, icmp, icmpv6, sctp or a number" },
+	{ "proto", required_argument, OPT_PROTO, "PROTO", "tcp, udp, icmp, icmpv6, sctp, ... or a number; a list: tcp,udp" },
 	{ "iface", required_argument, 'i', "IF", "input interface (PREROUTING) / output interface (OUTPUT)" },
 	{ "mark", required_argument, OPT_MARK, "VALUE[/MASK]", "trace packets with this firewall mark" },
 	{ "limit", required_argument, OPT_LIMIT, "RATE", "mark at most RATE packets (N/s, N/min, N/hour); none by default" },

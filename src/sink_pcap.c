@@ -213,6 +213,7 @@ static int pcap_packet(struct sink *s, const struct packet *p)
 	const char *note;
 	size_t caplen, clen;
 	uint32_t origlen;
+	uint64_t ts;
 	char *text;
 	long idb;
 
@@ -224,10 +225,12 @@ static int pcap_packet(struct sink *s, const struct packet *p)
 	bytes = packet_bytes(p, rebuilt, &caplen, &note);
 	origlen = first->pkt.len > caplen ? first->pkt.len : (uint32_t)caplen;
 	text = comment(p, note, &clen);
+	/* dmesg's lines have only the time since boot: as if from 1970, the gaps stay right. */
+	ts = first->ts_ns ? first->ts_ns : first->uptime_ns;
 	block_start(st, BT_EPB);
 	put32(st, (uint32_t)idb);
-	put32(st, (uint32_t)(first->ts_ns >> 32));
-	put32(st, (uint32_t)first->ts_ns);
+	put32(st, (uint32_t)(ts >> 32));
+	put32(st, (uint32_t)ts);
 	put32(st, (uint32_t)caplen);
 	put32(st, origlen);
 	put(st, bytes, caplen);

@@ -56,6 +56,15 @@ done
 want "--format=j" "$(comp "$IPTRACE" --format = j)" "$(grep -oE -- '--format [a-z|]+' "$tmp/help" |
 	cut -d' ' -f2 | tr '|' '\n' | grep '^j' | sort)"
 want "--port takes a number: nothing" "$(comp "$IPTRACE" --port '')" ""
+# --proto: the names iptrace(8) lists, each one iptrace takes; after a comma, the next.
+man_protos=$(sed -n '/^\.BI \\-\\-proto /,/^\.TP/p' "$(dirname "$IPTRACE")/../iptrace.8" |
+	sed -nE 's/^\.BR ([a-z0-9]+)( ,)?$/\1/p' | sort)
+[ "$(echo "$man_protos" | wc -l)" -ge 10 ] || fail "cannot read --proto's names in iptrace(8)"
+want "--proto names" "$(comp "$IPTRACE" --proto '')" "$man_protos"
+for p in $man_protos; do
+	"$IPTRACE" --read - --proto "$p" </dev/null 2>/dev/null || fail "--proto $p offered, refused"
+done
+want "--proto tcp,ud" "$(comp "$IPTRACE" --proto tcp,ud)" "$(printf '%s\n' tcp,udp tcp,udplite)"
 
 # --netns: the names `ip netns list` prints (with its "(id: N)" suffix dropped).
 mkdir "$tmp/bin"

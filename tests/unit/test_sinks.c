@@ -243,6 +243,8 @@ static void test_pcap(void **state)
 	st[2] = st[0];
 	step(&st[3], "raw", "PREROUTING", HOOK_PREROUTING, NULL);
 	strcpy(st[3].in, "eth1");
+	st[3].ts_ns = 0;			/* dmesg's line: only the time since boot */
+	st[3].uptime_ns = 12345678901000ull;
 	buf = (uint8_t *)run(&sink_pcap_ops, p, 3, &len);
 	n = blocks(buf, len, b, 8);
 	assert_int_equal(n, 6);	/* SHB, IDB r0, EPB, EPB, IDB eth1, EPB */
@@ -291,6 +293,8 @@ static void test_pcap(void **state)
 	o = opt(b[4].body + 8, b[4].end, 2, &ol);
 	assert_memory_equal(o, "eth1", 4);
 	assert_int_equal(u32(b[5].body), 1);
+	assert_int_equal((uint64_t)u32(b[5].body + 4) << 32 | u32(b[5].body + 8),
+			 12345678901000ull);
 	assert_int_equal(pkt_rebuild(&st[3].pkt, want), 28);
 	assert_int_equal(u32(b[5].body + 12), 28);
 	assert_memory_equal(b[5].body + 20, want, 28);

@@ -100,6 +100,10 @@ static void print_text_summary(const struct iptrace_opts *o, const struct pipeli
 		diag_note("%llu nft trace record%s of packets another program marked (another "
 			  "capture, an nftrace rule) skipped", (unsigned long long)s.foreign,
 			  s.foreign == 1 ? "" : "s");
+	if (s.marked_only)
+		diag_note("%llu marked packet%s crossed no chain but iptrace's own: not shown "
+			  "(--verbose shows them)", (unsigned long long)s.marked_only,
+			  s.marked_only == 1 ? "" : "s");
 	if (strcmp(o->format, "text") != 0)
 		return;
 	diag_info("%llu packet%s, %llu record%s, %llu lost%s", (unsigned long long)s.packets,

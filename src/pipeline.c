@@ -202,9 +202,11 @@ static int deliver(struct pipeline *pl, struct packet *q)
 	if (q->nsteps) {
 		annotate(pl, q);
 		hide_marks(pl, q);
-		/* Nothing but the marking: nothing of the firewall to show. */
-		if (!q->nsteps)
+		/* Nothing but the marking: no chain of the firewall saw it. Counted, said. */
+		if (!q->nsteps) {
+			pl->sum.marked_only++;
 			return 0;
+		}
 	}
 	for (size_t i = 0; i < pl->nsinks; i++)
 		if (pl->sinks[i]->ops->packet(pl->sinks[i], q) < 0)
@@ -309,6 +311,7 @@ void pipeline_add_counts(struct pipeline *pl, const struct summary *c)
 	pl->sum.malformed += c->malformed;
 	pl->sum.foreign += c->foreign;
 	pl->sum.filtered += c->filtered;
+	pl->sum.marked_only += c->marked_only;
 }
 
 static bool has_legacy(const struct packet *p)

@@ -642,6 +642,8 @@ static int json_end(struct sink *s, const struct summary *sum)
 		fprintf(s->out, ",\"foreign\":%" PRIu64, sum->foreign);
 	if (sum->filtered)
 		fprintf(s->out, ",\"filtered\":%" PRIu64, sum->filtered);
+	if (sum->marked_only)
+		fprintf(s->out, ",\"marked_only\":%" PRIu64, sum->marked_only);
 	if (sum->node)
 		sink_json_field(s->out, "node", sum->node);
 	fputs("}\n", s->out);

@@ -21,6 +21,7 @@ struct summary {
 	uint64_t	malformed;	/* messages that failed to decode */
 	uint64_t	foreign;	/* nft records of traces our marker did not start */
 	uint64_t	filtered;	/* packets (--no-group: records) the selectors left out */
+	uint64_t	marked_only;	/* packets no chain but the marking saw: not shown */
 	const char	*marker;	/* "legacy", "nft", or NULL (no marker: --read, --replay) */
 	bool		limited;	/* --limit was given: unmarked is meaningful */
 	uint64_t	unmarked;	/* selected packets --limit left unmarked (kernel counters) */

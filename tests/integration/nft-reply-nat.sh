@@ -11,6 +11,19 @@ need_cmd jq nft
 T=$(mktemp -d)
 trap 'lab_cleanup; rm -rf "$T"' EXIT
 lab_up
+
+# No chain but the marker's: the packets are not shown, but counted and said.
+ip netns exec "$R" "$IPTRACE" --backend nft --proto icmp --duration 3 --format json \
+	>"$T/none" 2>"$T/none.err" & pid=$!
+wait_ready "$T/none.err"
+ip netns exec "$C" ping -c1 -W2 10.0.2.7 >/dev/null || fail "ping through the router"
+wait $pid || fail "exit $? ($(cat "$T/none.err"))"
+tail -n 1 "$T/none" | jq -e '.packets == 0 and .marked_only == 2' >/dev/null ||
+	fail "no chain but the marker's: $(cat "$T/none")"
+grep -q '^iptrace: note: 2 marked packets crossed no chain but iptrace.s own' "$T/none.err" ||
+	fail "no chain but the marker's: not said: $(cat "$T/none.err")"
+pass "packets no chain but the marker's saw: counted (marked_only) and said"
+
 ip netns exec "$R" nft -f - <<-EOF || fail "nft tables"
 table ip rn_nat {
 	chain post { type nat hook postrouting priority 100; oifname "r1" masquerade; }

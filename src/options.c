@@ -104,7 +104,11 @@ void options_usage(FILE *f)
 		else
 			snprintf(left, sizeof(left), "    --%s%s%s", d->name, d->arg ? " " : "",
 				 d->arg ? d->arg : "");
-		fprintf(f, "  %-30s %s\n", left, d->help);
+		/* An option too wide for its column gets its text on the next line. */
+		if (strlen(left) > 30)
+			fprintf(f, "  %s\n  %-30s %s\n", left, "", d->help);
+		else
+			fprintf(f, "  %-30s %s\n", left, d->help);
 	}
 	fputs("\nExit status: 0 normal end, 1 runtime error, 2 usage error.\n", f);
 }

@@ -179,6 +179,8 @@ static void hide_marks(struct pipeline *pl, struct packet *q)
 	uint16_t at[PIPELINE_MAX_STEPS];	/* step i shows as shown step at[i], or the next */
 	size_t n = 0, i;
 
+	if (!pl->shown)
+		return;		/* --verbose, or no marker (a replay) */
 	for (i = 0; i < q->nsteps && !marking(pl, &q->steps[i]); i++)
 		;
 	if (i == q->nsteps)

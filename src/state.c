@@ -573,7 +573,6 @@ static void walk_end(struct walk *w)
 	w->dir = NULL;
 }
 
-
 /* Find a way into the namespace @dev:@ino: a named one, or any process inside it. */
 static int open_netns(uint64_t dev, uint64_t ino)
 {

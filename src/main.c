@@ -289,7 +289,7 @@ struct live_feed {
 	struct pipeline	*pl;
 	bool		warned;		/* the overrun warning was given */
 	bool		ended;		/* the run is over: only rule texts are awaited */
-	uint64_t	next_check;	/* monotonic ns of the next marker_check() */
+	uint64_t	next_check;	/* monotonic ns of the next marker_check(); never: max */
 	bool		check_failed;	/* said once */
 	uint64_t	put_back, said_at;	/* marks put back; when last said (once a minute) */
 	uint64_t	said_put_back;	/* put_back when last said */
@@ -303,7 +303,7 @@ static void check_marks(struct live_feed *f, uint64_t mono)
 	struct marker *m = f->lv->marker;
 	int ret;
 
-	if (!m || f->ended || mono < f->next_check)
+	if (f->ended || mono < f->next_check)
 		return;
 	f->next_check = mono + CHECK_NS;
 	ret = marker_check(m);
@@ -366,7 +366,7 @@ static uint64_t live_deadline(void *ctx)
 	struct live_feed *f = ctx;
 	uint64_t d = pipeline_deadline(f->pl);
 
-	return f->lv->marker && !f->ended && f->next_check < d ? f->next_check : d;
+	return !f->ended && f->next_check < d ? f->next_check : d;
 }
 
 static void live_tick(void *ctx, uint64_t mono, uint64_t wall)
@@ -429,7 +429,11 @@ static int run_live(const struct iptrace_opts *o, struct pipeline *pl, struct li
 		.datagram = live_datagram, .overrun = live_overrun, .deadline = live_deadline,
 		.tick = live_tick, .done = live_done, .flush = live_flush,
 	};
-	struct live_feed feed = { .lv = lv, .pl = pl };
+	/* A marker with nothing to check (nft alone) never wakes the loop for it. */
+	struct live_feed feed = {
+		.lv = lv, .pl = pl,
+		.next_check = lv->marker && marker_checks(lv->marker) ? 0 : UINT64_MAX,
+	};
 	struct loop_source src[LOOP_MAX_SOURCES];
 	struct loop_cfg cfg = {
 		.src = src, .end_ns = loop_end_ns(o->duration),

@@ -168,6 +168,11 @@ int marker_check(struct marker *m)
 	return m->ops->check ? m->ops->check(m) : 0;
 }
 
+bool marker_checks(const struct marker *m)
+{
+	return m->ops->check != NULL;
+}
+
 bool marker_starts_nft(const struct marker *m)
 {
 	return m->ops->starts_nft;

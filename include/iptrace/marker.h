@@ -62,6 +62,11 @@ bool marker_starts_nft(const struct marker *m);
  */
 int marker_check(struct marker *m);
 /*
+ * marker_checks - whether marker_check() has anything to look at: the legacy marker's rules
+ * do, the nft marker's owned table does not (nobody else can remove it).
+ */
+bool marker_checks(const struct marker *m);
+/*
  * marker_unmarked - how many selected packets --limit left unmarked, as the kernel's
  * counters said when marker_remove() took the marks out (0 without --limit).
  */

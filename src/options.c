@@ -162,10 +162,10 @@ static int set_mode(struct iptrace_opts *o, enum iptrace_mode m, char *err, size
 }
 
 /*
- * --read, --replay, --cleanup, --list mark nothing and record nothing (nor does
+ * --read, --replay, --merge, --cleanup, --list mark nothing and record nothing (nor does
  * --nat-table, or a replayed --nat-log): --limit or a --record file there would be
- * ignored, the output not what the user asked for. --read's and --replay's selectors
- * filter what they print; --cleanup and --list act on whole captures.
+ * ignored, the output not what the user asked for. The selectors of --read, --replay and
+ * --merge filter what they print; --cleanup and --list act on whole captures.
  */
 static int offline_options(const struct iptrace_opts *o, char *err, size_t errlen)
 {
@@ -174,6 +174,7 @@ static int offline_options(const struct iptrace_opts *o, char *err, size_t errle
 	switch (o->mode) {
 	case MODE_READ:
 	case MODE_REPLAY:
+	case MODE_MERGE:
 		if (o->sel.limit)
 			return parse_fail(err, errlen, "--limit is for the marker: %s reads packets "
 					  "already traced", mode_options[o->mode]);
@@ -200,7 +201,7 @@ static int offline_options(const struct iptrace_opts *o, char *err, size_t errle
 	return 0;
 }
 
-/* --merge FILE...: the words left are its inputs; it reads packets, it selects none. */
+/* --merge FILE...: the words left are its inputs; it reads packets, it marks none. */
 static int merge_options(struct iptrace_opts *o, bool skew, int argc, char **argv,
 			 char *err, size_t errlen)
 {
@@ -213,8 +214,6 @@ static int merge_options(struct iptrace_opts *o, bool skew, int argc, char **arg
 	}
 	if (optind >= argc)
 		return parse_fail(err, errlen, "--merge needs FILE arguments (- for standard input)");
-	if (o->sel.limit)
-		return parse_fail(err, errlen, "--limit is for the marker: --merge reads packets already traced");
 	if (o->node)
 		return parse_fail(err, errlen, "--merge takes node names from its input: no --node");
 	if (strcmp(o->format, "log") == 0)

@@ -286,20 +286,32 @@ out:
 	return ret ? ret : fd;
 }
 
+/*
+ * Whether the file @name of @dfd is locked: its writer runs, maybe in another PID namespace.
+ * Closes a descriptor of the file: never ask of a file we lock ourselves.
+ */
+static bool name_locked(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	bool locked;
+
+	if (fd < 0)
+		return false;
+	locked = file_locked(fd);
+	close(fd);
+	return locked;
+}
+
 bool state_taken(pid_t pid)
 {
 	char name[32];
-	int dfd = dir_open(false), fd;
-	bool taken = false;
+	int dfd = dir_open(false);
+	bool taken;
 
 	if (dfd < 0)
 		return false;
 	name_of(pid, name, sizeof(name));
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd >= 0) {
-		taken = file_locked(fd);
-		close(fd);
-	}
+	taken = name_locked(dfd, name);
 	close(dfd);
 	return taken;
 }
@@ -485,19 +497,6 @@ bool state_live(const struct capture_state *st)
 	return running(st->pid, &now) && (st->starttime == 0 || now == st->starttime);
 }
 
-/* Whether the temporary file @name is locked: its writer runs, maybe in another PID namespace. */
-static bool tmp_locked(int dfd, const char *name)
-{
-	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	bool locked;
-
-	if (fd < 0)
-		return false;
-	locked = file_locked(fd);
-	close(fd);
-	return locked;
-}
-
 /* Walking the directory: its fd, and at which level to say what is refused (0: not). */
 struct walk {
 	int	dfd;
@@ -540,7 +539,7 @@ static bool walk_next(struct walk *w, struct capture_state *st, char *name, size
 		kind = name_pid(e->d_name, &pid);
 		if (kind == 0) {
 			/* A SIGKILL between state_save()'s write and its rename leaves the file. */
-			if (w->sweep && !running(pid, NULL) && !tmp_locked(w->dfd, e->d_name))
+			if (w->sweep && !running(pid, NULL) && !name_locked(w->dfd, e->d_name))
 				unlinkat(w->dfd, e->d_name, 0);
 			continue;
 		}

@@ -19,8 +19,9 @@
  * logline_parse - parse one line as dmesg, `journalctl -k` or /var/log/messages hold it
  * (any prefix before "TRACE: " is skipped; a syslog "Mon DD HH:MM:SS" prefix, if present, sets
  * ts_ns in the current year, UTC). Fills table, chain, kind, rulenum, in/out/physin/physout,
- * mark, the socket owner (UID=, GID=), MAC bytes (hw), and pkt (addresses, protocol, len, ttl, tos, ipid, frag flags, ports,
- * TCP seq/ack/window/flags, ICMP type/code/id/seq). hook is set for base chains only.
+ * mark, the socket owner (UID=, GID=), MAC bytes (hw), and pkt (addresses, protocol, len,
+ * ttl, tos, ipid, frag flags, ports, TCP seq/ack/window/flags, ICMP type/code/id/seq). hook
+ * is set for base chains only.
  * Times: "Mon DD HH:MM:SS[.frac]" (syslog, journalctl -o short/short-precise) is taken as UTC
  * in the current year (the previous one if that would be more than a day ahead); dmesg -T's
  * "[Www Mon DD HH:MM:SS YYYY]" as UTC; RFC 3339 prefixes (rsyslog, journalctl -o short-iso)
